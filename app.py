@@ -1,0 +1,18 @@
+"""Loom: page config and navigation only. Logic lives in core/, pages in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Loom", page_icon="assets/loom.svg", layout="wide")
+
+pages = st.navigation(
+    {
+        "Loom": [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        ],
+        "Compute": [
+            st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),
+            st.Page("pages/cluster.py", title="Cluster", icon=":material/hub:"),
+        ],
+    }
+)
+pages.run()

@@ -1,0 +1,41 @@
+"""Compute: the Dask client, jobs, their lifecycle and the reaper."""
+
+from core.compute._client import ClusterInfo
+from core.compute._client import WorkerInfo
+from core.compute._client import address_warning
+from core.compute._client import create_client
+from core.compute._client import get_cluster_info
+from core.compute._jobs import JOB_KINDS
+from core.compute._jobs import JobContext
+from core.compute._jobs import Reaper
+from core.compute._jobs import SubmitOptions
+from core.compute._jobs import execute_run
+from core.compute._jobs import reap
+from core.compute._jobs import run_key
+from core.compute._jobs import stop_run
+from core.compute._jobs import submit_run
+from core.compute._jobs import transition
+from core.compute._lifecycle import TERMINAL
+from core.compute._lifecycle import RunStatus
+from core.compute._smoke import SmokeSpec
+
+__all__ = [
+    "JOB_KINDS",
+    "TERMINAL",
+    "ClusterInfo",
+    "JobContext",
+    "Reaper",
+    "RunStatus",
+    "SmokeSpec",
+    "SubmitOptions",
+    "WorkerInfo",
+    "address_warning",
+    "create_client",
+    "execute_run",
+    "get_cluster_info",
+    "reap",
+    "run_key",
+    "stop_run",
+    "submit_run",
+    "transition",
+]

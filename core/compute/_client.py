@@ -1,0 +1,172 @@
+"""The one place that gives a ``dask.distributed.Client``.
+
+``DASK_SCHEDULER_ADDRESS`` set: connect to that scheduler. Unset: start a ``LocalCluster`` bound
+to 127.0.0.1 with its dashboard on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from core.config import AppConfig
+from core.errors import ComputeError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["ClusterInfo", "WorkerInfo", "address_warning", "create_client", "get_cluster_info"]
+
+_log = logging.getLogger(__name__)
+_CONNECT_TIMEOUT = "10s"
+
+
+def _import_distributed():  # type: ignore[no-untyped-def]
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - it is in requirements.txt
+        raise ComputeError(
+            "dask.distributed is not installed. Run `pip install -r requirements.txt`."
+        ) from exc
+    return distributed
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def address_warning(address: str) -> str | None:
+    """A warning for a scheduler address that sends traffic unencrypted off this machine."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme == "tls" or _is_loopback(parts.hostname or ""):
+        return None
+    return (
+        f"The Dask scheduler address {address!r} is not TLS: tasks, data and results cross the "
+        "network unencrypted. Use a tls:// address with Dask's security settings (see README, "
+        "'Several machines')."
+    )
+
+
+def create_client(config: AppConfig) -> Client:
+    """Connect to the configured scheduler, or start a local cluster on loopback.
+
+    Args:
+        config: Where to connect and how big a local cluster to start.
+
+    Returns:
+        A connected client.
+
+    Raises:
+        ComputeError: The scheduler cannot be reached or the local cluster cannot start.
+    """
+    distributed = _import_distributed()
+    if config.scheduler_address:
+        warning = address_warning(config.scheduler_address)
+        if warning:
+            _log.warning(warning)
+        try:
+            return distributed.Client(config.scheduler_address, timeout=_CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ComputeError(
+                f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS="
+                f"{config.scheduler_address!r}: {exc}. Start it (`dask scheduler`), fix the "
+                "address, or unset DASK_SCHEDULER_ADDRESS to let Loom start a local cluster."
+            ) from exc
+    try:
+        cluster = distributed.LocalCluster(
+            host="127.0.0.1",
+            n_workers=config.n_workers,
+            threads_per_worker=config.threads_per_worker,
+            processes=config.processes,
+            dashboard_address="127.0.0.1:0",
+        )
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        raise ComputeError(
+            f"Could not start a local Dask cluster ({config.n_workers} workers): {exc}. "
+            "Lower LOOM_DASK_WORKERS or point DASK_SCHEDULER_ADDRESS at a running scheduler."
+        ) from exc
+    return distributed.Client(cluster)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    address: str
+    name: str
+    nthreads: int
+    memory_limit: int
+    memory_used: int
+    resources: dict[str, float] = field(default_factory=dict)
+    executing: int = 0
+
+    @property
+    def gpus(self) -> float:
+        return self.resources.get("GPU", 0)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    scheduler_address: str
+    dashboard_link: str | None
+    workers: list[WorkerInfo]
+    warning: str | None
+
+    @property
+    def total_threads(self) -> int:
+        return sum(w.nthreads for w in self.workers)
+
+    @property
+    def total_memory(self) -> int:
+        return sum(w.memory_limit for w in self.workers)
+
+    @property
+    def total_gpus(self) -> float:
+        return sum(w.gpus for w in self.workers)
+
+
+def get_cluster_info(client: Client) -> ClusterInfo:
+    """What the scheduler knows about its workers right now.
+
+    Raises:
+        ComputeError: The scheduler did not answer.
+    """
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except (OSError, TimeoutError) as exc:
+        raise ComputeError(f"The Dask scheduler did not answer: {exc}. Is it still running?") from exc
+    workers = []
+    for address, w in sorted(info.get("workers", {}).items()):
+        metrics = w.get("metrics", {})
+        workers.append(
+            WorkerInfo(
+                address=address,
+                name=str(w.get("name", address)),
+                nthreads=int(w.get("nthreads", 0)),
+                memory_limit=int(w.get("memory_limit") or 0),
+                memory_used=int(metrics.get("memory", 0) or 0),
+                resources=dict(w.get("resources") or {}),
+                executing=int(metrics.get("task_counts", {}).get("executing", 0) or 0),
+            )
+        )
+    address = info.get("address", "")
+    return ClusterInfo(
+        scheduler_address=address,
+        dashboard_link=_dashboard_link(client),
+        workers=workers,
+        warning=address_warning(address) if address else None,
+    )
+
+
+def _dashboard_link(client: Client) -> str | None:
+    try:
+        return client.dashboard_link
+    except (KeyError, AttributeError):  # no bokeh, or the scheduler runs without a dashboard
+        return None

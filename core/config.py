@@ -1,0 +1,210 @@
+"""Typed settings read from environment variables, resolved into one :class:`AppConfig`.
+
+Order: environment variable > default. Other tools keep their own config: Streamlit reads
+``.streamlit/config.toml`` and ``STREAMLIT_*``; Dask reads ``DASK_*``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic
+from typing import TypeVar
+
+from core.errors import ConfigError
+
+__all__ = [
+    "AppConfig",
+    "EnvVar",
+    "LOOM_DATABASE_URL",
+    "LOOM_DATA_DIR",
+    "LOOM_DASK_PROCESSES",
+    "LOOM_DASK_THREADS",
+    "LOOM_DASK_WORKERS",
+    "LOOM_HEARTBEAT_SECONDS",
+    "LOOM_HEARTBEAT_TIMEOUT",
+    "DASK_SCHEDULER_ADDRESS",
+    "get_config",
+    "parse_bool",
+]
+
+T = TypeVar("T")
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Parse a boolean strictly; anything but the listed words is an error."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(
+        f"{name}={raw!r} is not a boolean. Use one of {', '.join(_TRUE + _FALSE)}."
+    )
+
+
+def _parse_positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer. Set it to a whole number >= 1.") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, but got {value}.")
+    return value
+
+
+def _parse_positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number. Set it to a number > 0.") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, but got {value}.")
+    return value
+
+
+@dataclass(frozen=True)
+class EnvVar(Generic[T]):
+    """One environment variable with its parser and default.
+
+    Args:
+        name: The variable's name.
+        parse: Turns the raw string into a value; raises :class:`ConfigError` on bad input.
+        default: Used when the variable is unset or empty. ``None`` means "no value".
+        help: One line shown in the README's settings table.
+    """
+
+    name: str
+    parse: Callable[[str, str], T]
+    default: T | None
+    help: str
+
+    def get(self, environ: dict[str, str] | None = None) -> T | None:
+        env = os.environ if environ is None else environ
+        raw = env.get(self.name, "")
+        if raw.strip() == "":
+            return self.default
+        return self.parse(self.name, raw)
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+LOOM_DATA_DIR: EnvVar[str] = EnvVar(
+    "LOOM_DATA_DIR", _str, "loom-data", "Directory for the SQLite store and large files."
+)
+LOOM_DATABASE_URL: EnvVar[str] = EnvVar(
+    "LOOM_DATABASE_URL",
+    _str,
+    None,
+    "SQLAlchemy URL of the store. Default: SQLite file `loom.db` in the data directory.",
+)
+DASK_SCHEDULER_ADDRESS: EnvVar[str] = EnvVar(
+    "DASK_SCHEDULER_ADDRESS",
+    _str,
+    None,
+    "Address of an existing Dask scheduler. Default: start a LocalCluster on 127.0.0.1.",
+)
+LOOM_DASK_WORKERS: EnvVar[int] = EnvVar(
+    "LOOM_DASK_WORKERS", _parse_positive_int, None, "Local cluster workers. Default: cores // 2, >= 1."
+)
+LOOM_DASK_THREADS: EnvVar[int] = EnvVar(
+    "LOOM_DASK_THREADS", _parse_positive_int, None, "Threads per local worker. Default: 2."
+)
+LOOM_DASK_PROCESSES: EnvVar[bool] = EnvVar(
+    "LOOM_DASK_PROCESSES",
+    parse_bool,
+    True,
+    "Run local workers as processes (true) or threads in the app process (false).",
+)
+LOOM_HEARTBEAT_SECONDS: EnvVar[float] = EnvVar(
+    "LOOM_HEARTBEAT_SECONDS", _parse_positive_float, 2.0, "How often a running job heartbeats."
+)
+LOOM_HEARTBEAT_TIMEOUT: EnvVar[float] = EnvVar(
+    "LOOM_HEARTBEAT_TIMEOUT",
+    _parse_positive_float,
+    30.0,
+    "Seconds without heartbeat after which a run is marked interrupted.",
+)
+
+ALL_VARS: tuple[EnvVar[object], ...] = (
+    LOOM_DATA_DIR,
+    LOOM_DATABASE_URL,
+    DASK_SCHEDULER_ADDRESS,
+    LOOM_DASK_WORKERS,
+    LOOM_DASK_THREADS,
+    LOOM_DASK_PROCESSES,
+    LOOM_HEARTBEAT_SECONDS,
+    LOOM_HEARTBEAT_TIMEOUT,
+)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything Loom needs to know about where it runs.
+
+    Build it with :func:`get_config`; tests build it directly.
+    """
+
+    data_dir: Path
+    database_url: str
+    scheduler_address: str | None = None
+    n_workers: int = 1
+    threads_per_worker: int = 2
+    processes: bool = True
+    heartbeat_seconds: float = 2.0
+    heartbeat_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_timeout <= self.heartbeat_seconds:
+            raise ConfigError(
+                "`heartbeat_timeout > heartbeat_seconds` must hold, but got "
+                f"(heartbeat_timeout={self.heartbeat_timeout}, "
+                f"heartbeat_seconds={self.heartbeat_seconds}). Raise LOOM_HEARTBEAT_TIMEOUT."
+            )
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | Path, **overrides: object) -> AppConfig:
+        """A config with the default SQLite store inside ``data_dir``."""
+        path = Path(data_dir).resolve()
+        url = overrides.pop("database_url", None) or default_sqlite_url(path)
+        return cls(data_dir=path, database_url=str(url), **overrides)  # type: ignore[arg-type]
+
+
+def default_sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'loom.db'}"
+
+
+def _default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def get_config(environ: dict[str, str] | None = None) -> AppConfig:
+    """Resolve the configuration from environment variables.
+
+    Args:
+        environ: Variables to read. Defaults to ``os.environ``.
+
+    Returns:
+        The resolved :class:`AppConfig`.
+
+    Raises:
+        ConfigError: A variable holds a value that cannot be used; the message names it.
+    """
+    data_dir = Path(LOOM_DATA_DIR.get(environ) or "loom-data").expanduser().resolve()
+    return AppConfig(
+        data_dir=data_dir,
+        database_url=LOOM_DATABASE_URL.get(environ) or default_sqlite_url(data_dir),
+        scheduler_address=DASK_SCHEDULER_ADDRESS.get(environ),
+        n_workers=LOOM_DASK_WORKERS.get(environ) or _default_workers(),
+        threads_per_worker=LOOM_DASK_THREADS.get(environ) or 2,
+        processes=bool(LOOM_DASK_PROCESSES.get(environ)),
+        heartbeat_seconds=LOOM_HEARTBEAT_SECONDS.get(environ) or 2.0,
+        heartbeat_timeout=LOOM_HEARTBEAT_TIMEOUT.get(environ) or 30.0,
+    )

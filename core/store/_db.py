@@ -1,0 +1,232 @@
+"""Engine, sessions and migrations for the store.
+
+SQLite (the default) runs in WAL mode with a busy timeout so that the app and several Dask
+workers can write at once; any other SQLAlchemy URL (PostgreSQL for teams) works too.
+Migrations are applied on open, under a lock so that two processes starting together do not
+race: an advisory lock on PostgreSQL, a file lock next to the SQLite file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from core.config import AppConfig
+from core.errors import ConfigError
+from core.errors import StoreError
+
+__all__ = ["Store", "open_store", "redact_url"]
+
+_log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number; it only has to be the same in every Loom process.
+_PG_MIGRATION_LOCK = 0x4C4F4F4D  # "LOOM"
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password hidden, safe to show on a page or in a log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparseable URL>"
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"LOOM_DATABASE_URL={url!r} is not a valid SQLAlchemy URL. Use e.g. "
+            "'sqlite:////path/loom.db' or 'postgresql+psycopg://user:password@host:5432/loom'."
+        ) from exc
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(
+                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"No driver for database URL {redact_url(url)}: {exc}. Install the driver "
+            "(PostgreSQL: `pip install 'psycopg[binary]'`) or use a sqlite:/// URL."
+        ) from exc
+    return engine
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Held until this transaction ends; a second process waits here, then finds the
+            # schema already at head and does nothing.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration, safely when processes start together."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:":
+        with _file_lock(Path(database + ".migrate.lock")):
+            _upgrade(engine)
+    else:
+        _upgrade(engine)
+
+
+class Store:
+    """The database plus the data directory.
+
+    Args:
+        config: Where the data directory and database are.
+    """
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.engine = _make_engine(config.database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StoreError(
+                    f"The store at {redact_url(self.config.database_url)} failed: "
+                    f"{exc.__class__.__name__}: {exc}. Check that the database is reachable "
+                    "and not full, then retry."
+                ) from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    def path_for(self, kind: str, object_id: str, suffix: str = "") -> Path:
+        """The file that holds a large payload, derived from its ID only.
+
+        Args:
+            kind: A folder name chosen by Loom's code (``datasets``, ``checkpoints``...).
+            object_id: A row's ID: 32 lowercase hex digits.
+            suffix: File extension chosen by Loom's code, e.g. ``".parquet"``.
+
+        Raises:
+            StoreError: ``object_id`` is not an ID, so it could be a path in disguise.
+        """
+        if not (len(object_id) == 32 and all(c in "0123456789abcdef" for c in object_id)):
+            raise StoreError(f"{object_id!r} is not a Loom ID (32 hex digits); refusing to build a path.")
+        folder = self.data_dir / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{object_id}{suffix}"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the data directory {str(path)!r}: {exc.strerror}. Set LOOM_DATA_DIR "
+            "to a directory this user can write."
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"The data directory {str(path)!r} is not writable by this user. Fix its permissions "
+            "or set LOOM_DATA_DIR to a writable directory."
+        )
+
+
+_open_lock = threading.Lock()
+_open_stores: dict[tuple[str, str], Store] = {}
+
+
+def open_store(config: AppConfig) -> Store:
+    """The process-wide :class:`Store` for ``config``, created and migrated on first use.
+
+    Safe to call from Dask workers and Streamlit threads alike.
+
+    Raises:
+        ConfigError: The data directory or database URL cannot be used.
+        StoreError: The database refused the connection or the migration.
+    """
+    key = (str(config.data_dir), config.database_url)
+    with _open_lock:
+        store = _open_stores.get(key)
+        if store is not None:
+            return store
+        _check_data_dir(config.data_dir)
+        store = Store(config)
+        try:
+            migrate(store.engine)
+        except SQLAlchemyError as exc:
+            store.dispose()
+            raise StoreError(
+                f"Cannot open the store at {redact_url(config.database_url)}: "
+                f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}. Check LOOM_DATABASE_URL, "
+                "that the server is running and that the user may create tables."
+            ) from exc
+        _log.info("store ready at %s", redact_url(config.database_url))
+        _open_stores[key] = store
+        return store
+
+
+def close_stores() -> None:
+    """Dispose every cached store (tests, shutdown)."""
+    with _open_lock:
+        for store in _open_stores.values():
+            store.dispose()
+        _open_stores.clear()

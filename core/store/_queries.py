@@ -1,0 +1,157 @@
+"""Reads and writes that pages and workers share. Every function takes an open :class:`Store`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC as _UTC
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+
+from core.errors import NotFoundError
+from core.specs import spec_hash
+from core.store._db import Store
+from core.store._models import Dataset
+from core.store._models import Metric
+from core.store._models import Run
+from core.store._models import RunEvent
+from core.store._models import Study
+
+__all__ = [
+    "MetricSeries",
+    "count_rows",
+    "create_run",
+    "get_events",
+    "get_metrics",
+    "get_run",
+    "list_runs",
+    "write_metrics",
+]
+
+
+def create_run(
+    store: Store,
+    kind: str,
+    spec: dict,
+    *,
+    name: str = "",
+    dataset_id: str | None = None,
+    pipeline_id: str | None = None,
+    study_id: str | None = None,
+) -> Run:
+    """Insert a ``queued`` run with its spec and spec hash, and its first event."""
+    with store.session() as s:
+        run = Run(
+            kind=kind,
+            name=name,
+            status="queued",
+            status_reason="waiting for a worker",
+            stop_requested=False,
+            spec_json=spec,
+            spec_hash=spec_hash(spec),
+            dataset_id=dataset_id,
+            pipeline_id=pipeline_id,
+            study_id=study_id,
+            worker="",
+            attempts=0,
+            progress=0.0,
+            result_json={},
+        )
+        s.add(run)
+        s.flush()
+        s.add(RunEvent(run_id=run.id, kind="status", to_status="queued", message="submitted"))
+    return run
+
+
+def get_run(store: Store, run_id: str) -> Run:
+    """The run with this ID.
+
+    Raises:
+        NotFoundError: No such run (deleted, or a link from another Loom).
+    """
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(
+                f"No run with ID {run_id!r}. It may have been deleted; pick one from the list."
+            )
+        return run
+
+
+def list_runs(
+    store: Store,
+    *,
+    kind: str | None = None,
+    statuses: Iterable[str] | None = None,
+    limit: int = 100,
+) -> list[Run]:
+    """Runs, newest first, optionally filtered by kind and status."""
+    query = select(Run).order_by(Run.created_at.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Run.kind == kind)
+    if statuses is not None:
+        query = query.where(Run.status.in_(list(statuses)))
+    with store.session() as s:
+        return list(s.scalars(query))
+
+
+def get_events(store: Store, run_id: str) -> list[RunEvent]:
+    with store.session() as s:
+        return list(s.scalars(select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)))
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    key: str
+    steps: list[int]
+    values: list[float]
+
+
+def get_metrics(store: Store, run_id: str) -> dict[str, MetricSeries]:
+    """Every metric of a run, grouped by key, ordered by step."""
+    query = (
+        select(Metric.key, Metric.step, Metric.value)
+        .where(Metric.run_id == run_id)
+        .order_by(Metric.key, Metric.step, Metric.id)
+    )
+    out: dict[str, tuple[list[int], list[float]]] = {}
+    with store.session() as s:
+        for key, step, value in s.execute(query):
+            steps, values = out.setdefault(key, ([], []))
+            steps.append(step)
+            values.append(value)
+    return {k: MetricSeries(k, st, va) for k, (st, va) in out.items()}
+
+
+def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, float]]) -> None:
+    """Append ``(key, step, value, unix_ts)`` rows in one transaction."""
+    if not rows:
+        return
+    with store.session() as s:
+        s.execute(
+            insert(Metric),
+            [{"run_id": run_id, "key": k, "step": st, "value": v, "ts": ts} for k, st, v, ts in rows],
+        )
+
+
+def count_rows(store: Store) -> dict[str, int]:
+    """How many datasets, runs and studies the store holds (for the home page)."""
+    with store.session() as s:
+        return {
+            "datasets": s.scalar(select(func.count()).select_from(Dataset)) or 0,
+            "runs": s.scalar(select(func.count()).select_from(Run)) or 0,
+            "studies": s.scalar(select(func.count()).select_from(Study)) or 0,
+        }
+
+
+def seconds_since(moment: datetime | None, now: float | None = None) -> float | None:
+    """Seconds from ``moment`` to now; SQLite returns naive datetimes, read as UTC."""
+    if moment is None:
+        return None
+    ts = moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=_UTC).timestamp()
+    return (now if now is not None else time.time()) - ts
+

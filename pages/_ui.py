@@ -1,0 +1,106 @@
+"""The one module shared by pages: cached services and small render helpers.
+
+Only ``app.py``, ``pages/`` and this module import streamlit. What a page shows comes from the
+store and the URL's query parameters; ``st.session_state`` holds only widget state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from core.compute import RunStatus
+from core.config import AppConfig
+from core.config import get_config
+from core.errors import AppError
+from core.store import Store
+from core.store import open_store
+
+_log = logging.getLogger("loom.ui")
+
+STATUS_ICONS = {
+    RunStatus.QUEUED: ":material/schedule:",
+    RunStatus.RUNNING: ":material/directions_run:",
+    RunStatus.SUCCEEDED: ":material/check_circle:",
+    RunStatus.FAILED: ":material/error:",
+    RunStatus.STOPPED: ":material/stop_circle:",
+    RunStatus.INTERRUPTED: ":material/warning:",
+}
+
+
+def status_label(status: str) -> str:
+    """The status with its icon, for markdown labels (plain-text widgets use the status)."""
+    try:
+        return f"{STATUS_ICONS[RunStatus(status)]} {status}"
+    except ValueError:
+        return status
+
+
+def fail(exc: AppError) -> None:
+    """Show a Loom error on the page and in the server log, then stop this script run."""
+    _log.error("%s", exc)
+    st.error(str(exc), icon="🚫")
+    st.stop()
+
+
+def config() -> AppConfig:
+    try:
+        return get_config()
+    except AppError as exc:
+        fail(exc)
+        raise  # unreachable: st.stop() raised
+
+
+# The config is the cache key: tests and restarts with other settings get their own store.
+@st.cache_resource(show_spinner="Opening the store…")
+def _store(cfg: AppConfig) -> Store:
+    return open_store(cfg)
+
+
+@dataclass(frozen=True)
+class _Compute:
+    # A box: a Client is awaitable, which st.cache_resource refuses to cache directly.
+    client: Any
+    reaper: Any
+
+
+@st.cache_resource(show_spinner="Starting the Dask cluster…")
+def _compute(cfg: AppConfig) -> _Compute:
+    from core.compute import Reaper
+    from core.compute import create_client
+
+    client = create_client(cfg)
+    # One reaper per client: marks runs whose worker died, or whose task the cluster forgot.
+    return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
+
+
+def store() -> Store:
+    """The store, or a clear error on the page if it cannot be opened."""
+    cfg = config()
+    try:
+        return _store(cfg)
+    except AppError as exc:
+        fail(exc)
+        raise
+
+
+def client():  # type: ignore[no-untyped-def]
+    """The Dask client (shared by all sessions), or a clear error on the page."""
+    cfg = config()
+    store()
+    try:
+        return _compute(cfg).client
+    except AppError as exc:
+        fail(exc)
+        raise
+
+
+_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~$:"
+
+
+def md_escape(text: str) -> str:
+    """User text made inert in Streamlit markdown: no links, images, HTML or formatting."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text))

@@ -1,0 +1,140 @@
+"""Jobs: launch the smoke job, watch any run live, stop it.
+
+The selected run lives in the URL (``?run=<id>``), so a reload or a shared link shows it again.
+"""
+
+import streamlit as st
+
+from core.charts import plot_metric_curves
+from core.compute import TERMINAL
+from core.compute import RunStatus
+from core.compute import SmokeSpec
+from core.compute import stop_run
+from core.compute import submit_run
+from core.errors import AppError
+from core.formatting import human_duration
+from core.store import get_events
+from core.store import get_metrics
+from core.store import get_run
+from core.store import list_runs
+from core.store import seconds_since
+from pages import _ui
+
+st.title("Jobs")
+store = _ui.store()
+
+with st.expander("Launch the smoke job", expanded=not st.query_params.get("run")):
+    st.caption(
+        "A tiny job that streams a falling loss from a Dask worker into the store. "
+        "Use it to check that the cluster, the store and live updates work."
+    )
+    with st.form("smoke_form", border=False):
+        c1, c2, c3 = st.columns(3)
+        steps = c1.number_input("Steps", 1, 100_000, 120, key="smoke_steps")
+        interval = c2.number_input(
+            "Seconds between steps", 0.0, 60.0, 0.25, step=0.05, key="smoke_interval"
+        )
+        fail_at = c3.number_input(
+            "Fail on purpose at step (-1: never)", -1, 100_000, -1, key="smoke_fail_at"
+        )
+        name = st.text_input("Name (optional)", max_chars=200, key="smoke_name")
+        launched = st.form_submit_button("Launch", type="primary", key="smoke_launch")
+    if launched:
+        try:
+            spec = SmokeSpec(
+                steps=int(steps),
+                interval_s=float(interval),
+                fail_at_step=None if fail_at < 0 else int(fail_at),
+            )
+            run_id = submit_run(_ui.client(), store, "smoke", dict(spec.to_dict()), name=name.strip())
+        except AppError as exc:
+            st.error(str(exc), icon="🚫")
+        else:
+            st.query_params["run"] = run_id
+            st.rerun()
+
+try:
+    runs = list_runs(store, limit=200)
+except AppError as exc:
+    _ui.fail(exc)
+if not runs:
+    st.info("No runs yet. Launch the smoke job above.")
+    st.stop()
+
+ids = [r.id for r in runs]
+labels = {r.id: f"{r.status} · {r.kind} · {r.name or r.id[:8]}" for r in runs}
+wanted = st.query_params.get("run")
+if wanted and wanted not in labels:
+    try:
+        extra = get_run(store, wanted)
+    except AppError as exc:
+        st.warning(f"{exc} Showing the newest run instead.")
+        wanted = None
+    else:
+        ids.insert(0, extra.id)
+        labels[extra.id] = f"{extra.status} · {extra.kind} · {extra.name or extra.id[:8]}"
+selected = st.selectbox(
+    "Run",
+    ids,
+    index=ids.index(wanted) if wanted else 0,
+    format_func=lambda rid: labels[rid],
+    key="run_select",
+)
+if selected != st.query_params.get("run"):
+    st.query_params["run"] = selected
+
+
+def _render(run_id: str) -> str:
+    """Draw the run from the store; returns its status."""
+    run = get_run(store, run_id)
+    status = RunStatus(run.status)
+    head = st.columns([2, 2, 2, 1])
+    head[0].markdown(f"**{_ui.status_label(run.status)}**  \n{_ui.md_escape(run.status_reason)}")
+    elapsed = seconds_since(run.started_at) if run.ended_at is None else (
+        (run.ended_at - run.started_at).total_seconds() if run.started_at else None
+    )
+    head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
+    head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")
+    if status not in TERMINAL:
+        if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
+            stop_run(store, run_id, _ui.client())
+            st.toast("Stop requested.")
+    st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}")
+    metrics = get_metrics(store, run_id)
+    points = sum(len(m.steps) for m in metrics.values())
+    st.plotly_chart(plot_metric_curves(metrics), key=f"chart_{run_id}")
+    st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
+    return run.status
+
+
+@st.fragment(run_every="1s")
+def _live(run_id: str) -> None:
+    try:
+        status = _render(run_id)
+    except AppError as exc:
+        st.error(str(exc), icon="🚫")
+        return
+    if RunStatus(status) in TERMINAL:
+        st.rerun()  # redraw once as a finished run, which stops the polling
+
+
+try:
+    current = get_run(store, selected)
+except AppError as exc:
+    _ui.fail(exc)
+if RunStatus(current.status) in TERMINAL:
+    _render(selected)
+else:
+    _live(selected)
+
+with st.expander("Events"):
+    st.dataframe(
+        [
+            {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
+            for e in get_events(store, selected)
+        ],
+        hide_index=True,
+        key="events_table",
+    )
+with st.expander("Spec"):
+    st.json(current.spec_json)

@@ -1,0 +1,128 @@
+"""Shared fixtures: a fresh config per test, and the store on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import AppConfig
+from core.store import Store
+from core.store import close_stores
+from core.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> AppConfig:
+    return AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.2, heartbeat_timeout=2.0)
+
+
+@pytest.fixture(autouse=True)
+def _dispose_stores() -> Iterator[None]:
+    yield
+    close_stores()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+class _Postgres:
+    def __init__(self) -> None:
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not (initdb and pg_ctl):
+            pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed: run tests/install_system_deps.sh")
+        self.pg_ctl = pg_ctl
+        self.root = Path(tempfile.mkdtemp(prefix="loom-pg-"))
+        self.datadir = self.root / "data"
+        self.port = free_port()
+        # initdb refuses to run as root: run the server as the `postgres` user then.
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.root, "postgres")
+        self._run([initdb, "-D", str(self.datadir), "-A", "trust", "-U", "loom", "--no-sync"])
+        self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        )
+
+    def _run(self, cmd: list[str]) -> None:
+        subprocess.run([*self.prefix, *cmd], check=True, capture_output=True, timeout=120)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://loom@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        from sqlalchemy import create_engine
+        from sqlalchemy import text
+
+        name = f"loom_{uuid.uuid4().hex[:12]}"
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.prefix, self.pg_ctl, "-D", str(self.datadir), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[_Postgres]:
+    server = _Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_config(request: pytest.FixtureRequest, tmp_path: Path) -> AppConfig:
+    """A config on each backend: SQLite in the data dir, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.2, heartbeat_timeout=2.0)
+    url = request.getfixturevalue("postgres").new_database()
+    return AppConfig.for_data_dir(
+        tmp_path / "data", database_url=url, heartbeat_seconds=0.2, heartbeat_timeout=2.0
+    )
+
+
+@pytest.fixture
+def store(db_config: AppConfig) -> Store:
+    return open_store(db_config)
