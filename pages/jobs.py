@@ -73,15 +73,20 @@ if wanted and wanted not in labels:
     else:
         ids.insert(0, extra.id)
         labels[extra.id] = f"{extra.status} · {extra.kind} · {extra.name or extra.id[:8]}"
+if not wanted:
+    wanted = ids[0]
+    st.query_params["run"] = wanted
+
+
+def _follow_selection() -> None:
+    st.query_params["run"] = st.session_state["run_select"]
+
+
+# The URL is the truth; the widget follows it (and writes it back when the user picks a run).
+st.session_state["run_select"] = wanted
 selected = st.selectbox(
-    "Run",
-    ids,
-    index=ids.index(wanted) if wanted else 0,
-    format_func=lambda rid: labels[rid],
-    key="run_select",
+    "Run", ids, format_func=lambda rid: labels[rid], key="run_select", on_change=_follow_selection
 )
-if selected != st.query_params.get("run"):
-    st.query_params["run"] = selected
 
 
 def _render(run_id: str) -> str:

@@ -47,7 +47,7 @@ def _is_loopback(host: str) -> bool:
 def address_warning(address: str) -> str | None:
     """A warning for a scheduler address that sends traffic unencrypted off this machine."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme == "tls" or _is_loopback(parts.hostname or ""):
+    if parts.scheme in ("tls", "inproc") or _is_loopback(parts.hostname or ""):
         return None
     return (
         f"The Dask scheduler address {address!r} is not TLS: tasks, data and results cross the "
@@ -81,9 +81,12 @@ def create_client(config: AppConfig) -> Client:
                 f"{config.scheduler_address!r}: {exc}. Start it (`dask scheduler`), fix the "
                 "address, or unset DASK_SCHEDULER_ADDRESS to let Loom start a local cluster."
             ) from exc
+    # Threads-only clusters talk over inproc:// (no socket at all); process clusters over TCP
+    # on loopback only.
+    network = {"host": "127.0.0.1"} if config.processes else {}
     try:
         cluster = distributed.LocalCluster(
-            host="127.0.0.1",
+            **network,
             n_workers=config.n_workers,
             threads_per_worker=config.threads_per_worker,
             processes=config.processes,
@@ -91,7 +94,8 @@ def create_client(config: AppConfig) -> Client:
         )
     except (OSError, TimeoutError, RuntimeError) as exc:
         raise ComputeError(
-            f"Could not start a local Dask cluster ({config.n_workers} workers): {exc}. "
+            f"Could not start a local Dask cluster ({config.n_workers} workers): "
+            f"{str(exc).rstrip('.')}. "
             "Lower LOOM_DASK_WORKERS or point DASK_SCHEDULER_ADDRESS at a running scheduler."
         ) from exc
     return distributed.Client(cluster)

@@ -1,0 +1,199 @@
+"""Jobs on a real Dask LocalCluster, writing to a real store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from core.compute import TERMINAL
+from core.compute import RunStatus
+from core.compute import SubmitOptions
+from core.compute import reap
+from core.compute import stop_run
+from core.compute import submit_run
+from core.compute import transition
+from core.compute._lifecycle import Started
+from core.config import AppConfig
+from core.errors import SpecError
+from core.store import Run
+from core.store import Store
+from core.store import create_run
+from core.store import get_events
+from core.store import get_metrics
+from core.store import get_run
+from core.store import list_runs
+from core.store import open_store
+from core.store import utcnow
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def n_points(store: Store, run_id: str, key: str = "loss") -> int:
+    series = get_metrics(store, run_id).get(key)
+    return len(series.steps) if series else 0
+
+
+def wait_status(store: Store, run_id: str, timeout: float = 60) -> Run:
+    wait_for(lambda: get_run(store, run_id).status in TERMINAL, timeout, f"run {run_id} to end")
+    return get_run(store, run_id)
+
+
+@pytest.fixture(scope="module")
+def thread_cluster() -> Iterator[distributed.Client]:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=4, processes=False, dashboard_address=":0"
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_job_succeeds_with_all_metrics(thread_cluster, store: Store) -> None:
+    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 5, "interval_s": 0.01}, name="ok")
+    run = wait_status(store, run_id)
+    assert run.status == RunStatus.SUCCEEDED, run.status_reason
+    assert run.progress == 1.0
+    assert run.result_json["steps"] == 5
+    assert run.worker.startswith("inproc://") or run.worker.startswith("tcp://")
+    assert get_metrics(store, run_id)["loss"].steps == [0, 1, 2, 3, 4]
+    assert [e.to_status for e in get_events(store, run_id) if e.kind == "status"] == [
+        "queued",
+        "running",
+        "succeeded",
+    ]
+
+
+def test_job_that_raises_is_failed_with_message(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10, "interval_s": 0, "fail_at_step": 3})
+    run = wait_status(store, run_id)
+    assert run.status == RunStatus.FAILED
+    assert run.status_reason == "RuntimeError: the smoke job failed on purpose at step 3 (fail_at_step)"
+    assert get_metrics(store, run_id)["loss"].steps == [0, 1, 2]  # what it logged is kept
+    logs = [e.message for e in get_events(store, run_id) if e.kind == "log"]
+    assert logs and "Traceback" in logs[0]
+
+
+def test_job_stopped_from_outside(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02})
+    wait_for(lambda: "loss" in get_metrics(store, run_id), what="first points")
+    stop_run(store, run_id, thread_cluster, by="test")
+    run = wait_status(store, run_id, timeout=10)
+    assert run.status == RunStatus.STOPPED
+    assert run.stop_requested
+    points = len(get_metrics(store, run_id)["loss"].steps)
+    assert 0 < points < 10_000
+    assert "stop requested by test" in [e.message for e in get_events(store, run_id)]
+
+
+def test_queued_job_that_cannot_be_placed_stops_at_once(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    # No worker declares a GPU, so the task waits in the scheduler's queue.
+    run_id = submit_run(
+        thread_cluster, store, "smoke", {"steps": 2}, options=SubmitOptions(resources={"GPU": 1})
+    )
+    time.sleep(0.5)
+    assert get_run(store, run_id).status == RunStatus.QUEUED
+    stop_run(store, run_id, thread_cluster)
+    run = get_run(store, run_id)
+    assert run.status == RunStatus.STOPPED
+    assert run.status_reason == "stopped by user before it started"
+
+
+def test_job_outlives_the_client_that_submitted_it(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    address = thread_cluster.scheduler.address
+    with distributed.Client(address) as short_lived:
+        run_id = submit_run(short_lived, store, "smoke", {"steps": 20, "interval_s": 0.02})
+    # The submitting client is gone (a closed browser, a restarted page): the run goes on.
+    run = wait_status(store, run_id)
+    assert run.status == RunStatus.SUCCEEDED
+    assert len(get_metrics(store, run_id)["loss"].steps) == 20
+
+
+def test_unknown_kind_lists_valid_ones(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    with pytest.raises(SpecError, match="Unknown job kind 'rm -rf'. Valid kinds are: smoke"):
+        submit_run(thread_cluster, store, "rm -rf", {})
+    assert list_runs(store) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"steps": 0}, "`1 <= steps <= 100000` must hold, but got steps=0."),
+        ({"steps": 5, "fail_at_step": 9}, "`0 <= fail_at_step < steps` must hold"),
+        ({"bogus": 1}, "Unknown smoke spec field"),
+        ({"steps": "many"}, "steps"),
+    ],
+)
+def test_invalid_spec_stores_nothing(thread_cluster, config: AppConfig, spec: dict, message: str) -> None:
+    store = open_store(config)
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        submit_run(thread_cluster, store, "smoke", spec)
+    assert list_runs(store) == []
+
+
+def test_reaper_interrupts_run_without_heartbeat(config: AppConfig) -> None:
+    store = open_store(config)
+    run = create_run(store, "smoke", {})
+    transition(store, run.id, Started("tcp://10.0.0.9:1234"))
+    long_ago = utcnow() - timedelta(seconds=600)
+    with store.session() as s:
+        s.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=long_ago, started_at=long_ago))
+    fresh = create_run(store, "smoke", {})
+    transition(store, fresh.id, Started("tcp://10.0.0.9:1234"))
+
+    assert reap(store, heartbeat_timeout=30) == [run.id]
+    got = get_run(store, run.id)
+    assert got.status == RunStatus.INTERRUPTED
+    assert "no heartbeat for over 30 s (last from tcp://10.0.0.9:1234" in got.status_reason
+    assert get_run(store, fresh.id).status == RunStatus.RUNNING
+    assert reap(store, heartbeat_timeout=30) == []  # idempotent
+
+
+def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    orphan = create_run(store, "smoke", {})  # recorded, but its task never reached this cluster
+    assert reap(store, heartbeat_timeout=30, client=thread_cluster, grace_seconds=0) == [orphan.id]
+    assert "no longer knows this job" in get_run(store, orphan.id).status_reason
+
+
+@pytest.fixture(scope="module")
+def process_cluster() -> Iterator[distributed.Client]:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    run_id = submit_run(process_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02})
+    wait_for(lambda: n_points(store, run_id) >= 5, what="points")
+    pids = process_cluster.run(os.getpid)
+    for pid in pids.values():
+        os.kill(pid, signal.SIGKILL)
+    run = wait_status(store, run_id, timeout=90)
+    assert run.status == RunStatus.INTERRUPTED
+    assert "died" in run.status_reason or "heartbeat" in run.status_reason
+    assert len(get_metrics(store, run_id)["loss"].steps) >= 5
+    # The cluster heals (the nanny restarts the worker) and takes new runs.
+    after = submit_run(process_cluster, store, "smoke", {"steps": 3, "interval_s": 0})
+    assert wait_status(store, after, timeout=90).status == RunStatus.SUCCEEDED

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_config
+from core.store import get_run
+from core.store import open_store
+from tests.pages.conftest import open_page
+
+
+def _launch(at: AppTest, steps: int, interval: float, name: str = "") -> str:
+    at.number_input(key="smoke_steps").set_value(steps)
+    at.number_input(key="smoke_interval").set_value(interval)
+    at.text_input(key="smoke_name").set_value(name)
+    at.button(key="smoke_launch").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+
+
+def _wait_until(run_id: str, statuses: set[str], timeout: float = 60) -> None:
+    store = open_store(get_config())
+    deadline = time.monotonic() + timeout
+    while get_run(store, run_id).status not in statuses:
+        assert time.monotonic() < deadline, f"run {run_id} never reached {statuses}"
+        time.sleep(0.1)
+
+
+def test_launch_watch_and_finish(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py")
+    run_id = _launch(app, steps=5, interval=0.0, name="*bold* [link](http://x)")
+    _wait_until(run_id, {"succeeded"})
+    app.run()
+    assert not app.exception
+    status = app.markdown[0].value
+    assert status.startswith("**:material/check_circle: succeeded**")
+    assert app.get("plotly_chart")  # the live chart
+    assert app.selectbox(key="run_select").value == run_id
+    assert not [b for b in app.button if b.key and b.key.startswith("stop_")]
+    assert any("5 points" in c.value for c in app.caption)
+
+
+def test_stop_button_stops_the_run(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py")
+    run_id = _launch(app, steps=10_000, interval=0.05)
+    _wait_until(run_id, {"running"})
+    app.run()
+    app.button(key=f"stop_{run_id}").click().run()
+    assert not app.exception
+    _wait_until(run_id, {"stopped"}, timeout=15)
+
+
+def test_reload_shows_the_run_from_the_url(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py")
+    run_id = _launch(app, steps=3, interval=0.0)
+    _wait_until(run_id, {"succeeded"})
+    fresh = AppTest.from_file(app._script_path, default_timeout=60)
+    open_page(fresh, "pages/jobs.py", run=run_id)
+    assert fresh.selectbox(key="run_select").value == run_id
+
+
+def test_unknown_run_in_url_warns_and_falls_back(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py", run="0" * 32)
+    assert not app.exception
+    assert any("No run with ID" in w.value for w in app.warning) or any(
+        "No runs yet" in i.value for i in app.info
+    )
+
+
+def test_invalid_spec_shows_the_rule(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py")
+    app.number_input(key="smoke_steps").set_value(5)
+    app.number_input(key="smoke_fail_at").set_value(7)
+    app.button(key="smoke_launch").click().run()
+    assert not app.exception
+    assert "`0 <= fail_at_step < steps` must hold, but got (fail_at_step=7, steps=5)." in app.error[0].value
