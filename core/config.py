@@ -43,9 +43,7 @@ def parse_bool(name: str, raw: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(
-        f"{name}={raw!r} is not a boolean. Use one of {', '.join(_TRUE + _FALSE)}."
-    )
+    raise ConfigError(f"{name}={raw!r} is not a boolean. Use one of {', '.join(_TRUE + _FALSE)}.")
 
 
 def _parse_positive_int(name: str, raw: str) -> int:

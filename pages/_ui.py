@@ -21,6 +21,28 @@ from core.store import open_store
 
 _log = logging.getLogger("loom.ui")
 
+
+def _leave_legacy_multipage_mode() -> None:
+    """Make a deep link (``/jobs?run=...``) on a fresh server use ``app.py``'s navigation.
+
+    Streamlit starts in its legacy "pages/ directory" mode whenever a ``pages/`` folder sits
+    beside the main script, and leaves it only once ``st.navigation`` runs. A first request for a
+    page URL never runs ``app.py``, so it would get the legacy sidebar (every file in pages/).
+    We switch the flag off and rerun, which runs ``app.py`` and resolves the same URL.
+    Private API (streamlit 1.67 ``PagesManager.uses_pages_directory``): guarded, so a rename
+    upstream only brings the legacy sidebar back on first visits, never an error.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - moved upstream
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_multipage_mode()
+
 STATUS_ICONS = {
     RunStatus.QUEUED: ":material/schedule:",
     RunStatus.RUNNING: ":material/directions_run:",

@@ -31,12 +31,8 @@ with st.expander("Launch the smoke job", expanded=not st.query_params.get("run")
     with st.form("smoke_form", border=False):
         c1, c2, c3 = st.columns(3)
         steps = c1.number_input("Steps", 1, 100_000, 120, key="smoke_steps")
-        interval = c2.number_input(
-            "Seconds between steps", 0.0, 60.0, 0.25, step=0.05, key="smoke_interval"
-        )
-        fail_at = c3.number_input(
-            "Fail on purpose at step (-1: never)", -1, 100_000, -1, key="smoke_fail_at"
-        )
+        interval = c2.number_input("Seconds between steps", 0.0, 60.0, 0.25, step=0.05, key="smoke_interval")
+        fail_at = c3.number_input("Fail on purpose at step (-1: never)", -1, 100_000, -1, key="smoke_fail_at")
         name = st.text_input("Name (optional)", max_chars=200, key="smoke_name")
         launched = st.form_submit_button("Launch", type="primary", key="smoke_launch")
     if launched:
@@ -62,7 +58,14 @@ if not runs:
     st.stop()
 
 ids = [r.id for r in runs]
-labels = {r.id: f"{r.status} · {r.kind} · {r.name or r.id[:8]}" for r in runs}
+
+
+def _label(run) -> str:  # type: ignore[no-untyped-def]
+    # No status here: the list is drawn once per page load, the status below refreshes live.
+    return f"{run.name or run.id[:8]} · {run.kind} · {run.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+labels = {r.id: _label(r) for r in runs}
 wanted = st.query_params.get("run")
 if wanted and wanted not in labels:
     try:
@@ -72,7 +75,7 @@ if wanted and wanted not in labels:
         wanted = None
     else:
         ids.insert(0, extra.id)
-        labels[extra.id] = f"{extra.status} · {extra.kind} · {extra.name or extra.id[:8]}"
+        labels[extra.id] = _label(extra)
 if not wanted:
     wanted = ids[0]
     st.query_params["run"] = wanted
@@ -95,8 +98,10 @@ def _render(run_id: str) -> str:
     status = RunStatus(run.status)
     head = st.columns([2, 2, 2, 1])
     head[0].markdown(f"**{_ui.status_label(run.status)}**  \n{_ui.md_escape(run.status_reason)}")
-    elapsed = seconds_since(run.started_at) if run.ended_at is None else (
-        (run.ended_at - run.started_at).total_seconds() if run.started_at else None
+    elapsed = (
+        seconds_since(run.started_at)
+        if run.ended_at is None
+        else ((run.ended_at - run.started_at).total_seconds() if run.started_at else None)
     )
     head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
     head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")

@@ -52,9 +52,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-TERMINAL = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.INTERRUPTED}
-)
+TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.INTERRUPTED})
 
 
 @dataclass(frozen=True)

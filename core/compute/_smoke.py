@@ -50,9 +50,7 @@ class SmokeSpec:
         if not 1 <= self.steps <= 100_000:
             raise SpecError(f"`1 <= steps <= 100000` must hold, but got steps={self.steps}.")
         if not (math.isfinite(self.interval_s) and 0 <= self.interval_s <= 60):
-            raise SpecError(
-                f"`0 <= interval_s <= 60` must hold, but got interval_s={self.interval_s}."
-            )
+            raise SpecError(f"`0 <= interval_s <= 60` must hold, but got interval_s={self.interval_s}.")
         if self.fail_at_step is not None and not 0 <= self.fail_at_step < self.steps:
             raise SpecError(
                 "`0 <= fail_at_step < steps` must hold, but got "

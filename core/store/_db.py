@@ -68,9 +68,7 @@ def _make_engine(url: str) -> Engine:
         ) from exc
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(
-                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000}
-            )
+            engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
             event.listen(engine, "connect", _sqlite_on_connect)
         else:
             engine = create_engine(parsed, pool_pre_ping=True)

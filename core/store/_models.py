@@ -121,9 +121,7 @@ class Run(_Timestamped, Base):
     pipeline_id: Mapped[str | None] = mapped_column(
         ForeignKey("pipelines.id", ondelete="RESTRICT"), nullable=True
     )
-    study_id: Mapped[str | None] = mapped_column(
-        ForeignKey("studies.id", ondelete="CASCADE"), nullable=True
-    )
+    study_id: Mapped[str | None] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), nullable=True)
     worker: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -154,4 +154,3 @@ def seconds_since(moment: datetime | None, now: float | None = None) -> float | 
         return None
     ts = moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=_UTC).timestamp()
     return (now if now is not None else time.time()) - ts
-

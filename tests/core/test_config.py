@@ -46,7 +46,9 @@ def test_env_overrides(tmp_path: Path) -> None:
 
 
 def test_empty_value_means_default(tmp_path: Path) -> None:
-    assert get_config({"LOOM_DATA_DIR": str(tmp_path), "DASK_SCHEDULER_ADDRESS": "  "}).scheduler_address is None
+    assert (
+        get_config({"LOOM_DATA_DIR": str(tmp_path), "DASK_SCHEDULER_ADDRESS": "  "}).scheduler_address is None
+    )
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "YES", " on "])

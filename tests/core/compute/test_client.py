@@ -11,7 +11,14 @@ from tests.conftest import free_port
 
 @pytest.mark.parametrize(
     "address",
-    ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tcp://localhost:8786", "tcp://[::1]:8786", "tls://10.1.2.3:8786", "inproc://x/1/2"],
+    [
+        "tcp://127.0.0.1:8786",
+        "127.0.0.1:8786",
+        "tcp://localhost:8786",
+        "tcp://[::1]:8786",
+        "tls://10.1.2.3:8786",
+        "inproc://x/1/2",
+    ],
 )
 def test_no_warning_for_loopback_or_tls(address: str) -> None:
     assert address_warning(address) is None

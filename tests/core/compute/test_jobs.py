@@ -57,9 +57,12 @@ def wait_status(store: Store, run_id: str, timeout: float = 60) -> Run:
 
 @pytest.fixture(scope="module")
 def thread_cluster() -> Iterator[distributed.Client]:
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=4, processes=False, dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=4, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -177,9 +180,12 @@ def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppCon
 
 @pytest.fixture(scope="module")
 def process_cluster() -> Iterator[distributed.Client]:
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 

@@ -96,9 +96,7 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(config: AppConfig) -> None:
     assert (config.data_dir / "loom.db").exists()
 
 
-@pytest.mark.parametrize(
-    "object_id", ["../x", "..\\x", "/etc/passwd", "%2e%2e%2fx", "A" * 32, "a" * 31, ""]
-)
+@pytest.mark.parametrize("object_id", ["../x", "..\\x", "/etc/passwd", "%2e%2e%2fx", "A" * 32, "a" * 31, ""])
 def test_path_for_refuses_anything_but_an_id(config: AppConfig, object_id: str) -> None:
     store = open_store(config)
     with pytest.raises(StoreError, match="is not a Loom ID"):

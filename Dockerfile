@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# Loom: one image for the app, the Dask scheduler and the Dask workers (they share core/).
+
+# --- build: install the pinned dependencies into a virtual environment --------------------
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+# --- runtime: slim, non-root ----------------------------------------------------------------
+FROM python:3.11-slim AS runtime
+RUN useradd --create-home --uid 10001 loom \
+    && mkdir -p /data \
+    && chown loom:loom /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
+    LOOM_DATA_DIR=/data
+WORKDIR /app
+COPY --chown=loom:loom app.py ./
+COPY --chown=loom:loom .streamlit ./.streamlit
+COPY --chown=loom:loom core ./core
+COPY --chown=loom:loom pages ./pages
+COPY --chown=loom:loom assets ./assets
+USER loom
+VOLUME ["/data"]
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status != 200)"]
+# Inside a container the app must listen on all interfaces; publish the port on loopback
+# (see docker-compose.yml) unless you mean to expose it.
+ENTRYPOINT ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -1,0 +1,77 @@
+"""Docker does not run here: keep the Dockerfile, the compose file and the README consistent."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _instructions(name: str) -> list[str]:
+    text = DOCKERFILE.replace("\\\n", " ")
+    return [line.split(None, 1)[1] for line in text.splitlines() if line.split(None, 1)[:1] == [name]]
+
+
+def test_compose_services_are_documented() -> None:
+    services = set(COMPOSE["services"])
+    assert services == {"app", "scheduler", "worker-1", "worker-2", "postgres"}
+    for name in services:
+        assert f"`{name}`" in README, f"README does not explain the compose service {name}"
+
+
+def test_compose_publishes_ports_on_loopback_only() -> None:
+    for name, service in COMPOSE["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_compose_workers_reach_the_scheduler_and_store() -> None:
+    services = COMPOSE["services"]
+    for name in ("worker-1", "worker-2"):
+        assert services[name]["entrypoint"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
+        assert services[name]["environment"]["LOOM_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert services["app"]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://scheduler:8786"
+    assert "loom-data:/data" in services["app"]["volumes"]
+
+
+def test_dockerfile_is_multistage_slim_nonroot_with_healthcheck() -> None:
+    froms = _instructions("FROM")
+    assert len(froms) >= 2 and all("slim" in f for f in froms)
+    assert _instructions("USER") == ["loom"]
+    assert "/_stcore/health" in _instructions("HEALTHCHECK")[0]
+    assert "PYTHONPATH=/app" in " ".join(_instructions("ENV")), "dask workers must import core/"
+
+
+def test_dockerfile_entrypoint_matches_readme() -> None:
+    entrypoint = json.loads(_instructions("ENTRYPOINT")[0])
+    assert entrypoint[:3] == ["streamlit", "run", "app.py"]
+    assert f"`ENTRYPOINT` is `{' '.join(entrypoint)}`" in README
+
+
+def test_dockerfile_copies_every_runtime_folder() -> None:
+    copied = " ".join(_instructions("COPY"))
+    for folder in ("core", "pages", "assets", ".streamlit", "app.py"):
+        assert folder in copied
+
+
+def test_readme_commands_match_ci() -> None:
+    run = re.search(r"```bash\n(pip install -r requirements.txt && streamlit run app.py)\n```", README)
+    assert run, "README lost its install+run command"
+    test_cmd = re.search(r"## Test it\n\n```bash\n(.+)\n```", README)
+    assert test_cmd, "README lost its test command"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_cmd.group(1) in ci.splitlines(), ".ci/run must run exactly the README's test command"
+
+
+def test_every_requirement_is_pinned() -> None:
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            assert "==" in line, f"{line!r} is not pinned"
