@@ -8,6 +8,7 @@ pages = st.navigation(
     {
         "Loom": [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("pages/data.py", title="Data", icon=":material/table:"),
         ],
         "Compute": [
             st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),

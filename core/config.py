@@ -24,6 +24,7 @@ __all__ = [
     "LOOM_DASK_THREADS",
     "LOOM_DASK_WORKERS",
     "LOOM_HEARTBEAT_SECONDS",
+    "LOOM_IMPORT_ROOT",
     "LOOM_HEARTBEAT_TIMEOUT",
     "DASK_SCHEDULER_ADDRESS",
     "get_config",
@@ -121,6 +122,12 @@ LOOM_DASK_PROCESSES: EnvVar[bool] = EnvVar(
     True,
     "Run local workers as processes (true) or threads in the app process (false).",
 )
+LOOM_IMPORT_ROOT: EnvVar[str] = EnvVar(
+    "LOOM_IMPORT_ROOT",
+    _str,
+    None,
+    "Folder on the server whose files may be registered as datasets without uploading. Default: off.",
+)
 LOOM_HEARTBEAT_SECONDS: EnvVar[float] = EnvVar(
     "LOOM_HEARTBEAT_SECONDS", _parse_positive_float, 2.0, "How often a running job heartbeats."
 )
@@ -138,6 +145,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_DASK_WORKERS,
     LOOM_DASK_THREADS,
     LOOM_DASK_PROCESSES,
+    LOOM_IMPORT_ROOT,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
 )  # type: ignore[assignment]
@@ -158,6 +166,7 @@ class AppConfig:
     processes: bool = True
     heartbeat_seconds: float = 2.0
     heartbeat_timeout: float = 30.0
+    import_root: Path | None = None
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -205,4 +214,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         processes=bool(LOOM_DASK_PROCESSES.get(environ)),
         heartbeat_seconds=LOOM_HEARTBEAT_SECONDS.get(environ) or 2.0,
         heartbeat_timeout=LOOM_HEARTBEAT_TIMEOUT.get(environ) or 30.0,
+        import_root=Path(root).expanduser().resolve() if (root := LOOM_IMPORT_ROOT.get(environ)) else None,
     )

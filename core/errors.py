@@ -13,6 +13,7 @@ __all__ = [
     "AppError",
     "ComputeError",
     "ConfigError",
+    "DataError",
     "InvalidTransition",
     "JobStopped",
     "NotFoundError",
@@ -39,6 +40,10 @@ class NotFoundError(StoreError):
 
 class ComputeError(AppError):
     """The Dask cluster cannot be reached or refused a job."""
+
+
+class DataError(AppError):
+    """A file or dataset cannot be read as given: says what, where (line/column) and how to fix."""
 
 
 class SpecError(AppError):

@@ -61,10 +61,16 @@ def status_label(status: str) -> str:
         return status
 
 
+def error(exc: AppError | str) -> None:
+    """Show a Loom error. Its text may quote user data (file names, column names, cells), so
+    everything outside `code spans` is escaped: no links, images, HTML, LaTeX or icons."""
+    st.error(md_escape_message(str(exc)), icon="🚫")
+
+
 def fail(exc: AppError) -> None:
     """Show a Loom error on the page and in the server log, then stop this script run."""
     _log.error("%s", exc)
-    st.error(str(exc), icon="🚫")
+    error(exc)
     st.stop()
 
 
@@ -126,3 +132,11 @@ _MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~$:"
 def md_escape(text: str) -> str:
     """User text made inert in Streamlit markdown: no links, images, HTML or formatting."""
     return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text))
+
+
+def md_escape_message(text: str) -> str:
+    """Like :func:`md_escape`, but keeps `code spans` (they render literally anyway)."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: no reliable spans, escape it all
+        return md_escape(text)
+    return "`".join(part if i % 2 else md_escape(part) for i, part in enumerate(parts))

@@ -20,10 +20,10 @@ def _cluster() -> None:
         info = get_cluster_info(client)
         active = list_runs(store, statuses=[RunStatus.QUEUED, RunStatus.RUNNING], limit=500)
     except AppError as exc:
-        st.error(str(exc), icon="🚫")
+        _ui.error(exc)
         return
     if info.warning:
-        st.warning(info.warning, icon="⚠️")
+        st.warning(_ui.md_escape_message(info.warning), icon="⚠️")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Workers", len(info.workers))
     c2.metric("Threads", info.total_threads)

@@ -44,7 +44,7 @@ with st.expander("Launch the smoke job", expanded=not st.query_params.get("run")
             )
             run_id = submit_run(_ui.client(), store, "smoke", dict(spec.to_dict()), name=name.strip())
         except AppError as exc:
-            st.error(str(exc), icon="🚫")
+            _ui.error(exc)
         else:
             st.query_params["run"] = run_id
             st.rerun()
@@ -71,7 +71,7 @@ if wanted and wanted not in labels:
     try:
         extra = get_run(store, wanted)
     except AppError as exc:
-        st.warning(f"{exc} Showing the newest run instead.")
+        st.warning(_ui.md_escape_message(f"{exc} Showing the newest run instead."))
         wanted = None
     else:
         ids.insert(0, extra.id)
@@ -122,7 +122,7 @@ def _live(run_id: str) -> None:
     try:
         status = _render(run_id)
     except AppError as exc:
-        st.error(str(exc), icon="🚫")
+        _ui.error(exc)
         return
     if RunStatus(status) in TERMINAL:
         st.rerun()  # redraw once as a finished run, which stops the polling

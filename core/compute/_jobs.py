@@ -86,10 +86,12 @@ _CAS_RETRIES = 50
 # job's dependencies (TensorFlow). Only these names are accepted: a kind is an ID, not code.
 JOB_KINDS: dict[str, str] = {
     "smoke": "core.compute._smoke:run_smoke",
+    "ingest": "core.data._ingest:run_ingest",
 }
 # Job kind -> "module:function" that validates a spec dict and returns its normalised form.
 _SPEC_VALIDATORS: dict[str, str] = {
     "smoke": "core.compute._smoke:validate_smoke_spec",
+    "ingest": "core.data._ingest:validate_ingest_spec",
 }
 
 

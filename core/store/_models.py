@@ -77,6 +77,10 @@ class Dataset(_Timestamped, Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     source_format: Mapped[str] = mapped_column(String(20), default="")
     schema_json: Mapped[dict] = mapped_column(JSON, default=dict)
+    # How the source was read (delimiter, encoding...): same bytes read differently is another dataset.
+    read_options_json: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Computed on the worker at ingest, so pages never scan the data to show it.
+    profile_json: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class Pipeline(_Timestamped, Base):

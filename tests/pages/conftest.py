@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,8 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def plain(markdown: str) -> str:
+    """A message as the user reads it: markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import free_port
 from tests.pages.conftest import APP
 from tests.pages.conftest import open_page
+from tests.pages.conftest import plain
 
 
 def test_cluster_lists_workers(app: AppTest) -> None:
@@ -25,5 +26,7 @@ def test_unreachable_scheduler_is_one_clear_message(app_env: Path, monkeypatch: 
     at = AppTest.from_file(APP, default_timeout=90)
     open_page(at, "pages/cluster.py")
     assert len(at.error) == 1
-    assert f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS='{address}'" in at.error[0].value
-    assert "unset DASK_SCHEDULER_ADDRESS" in at.error[0].value
+    assert f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS='{address}'" in plain(
+        at.error[0].value
+    )
+    assert "unset DASK_SCHEDULER_ADDRESS" in plain(at.error[0].value)

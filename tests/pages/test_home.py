@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.conftest import APP
+from tests.pages.conftest import plain
 
 
 def test_home_renders_counts(app: AppTest) -> None:
@@ -20,7 +21,7 @@ def test_bad_database_url_is_one_clear_message(app_env: Path, monkeypatch: pytes
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert len(at.error) == 1
-    message = at.error[0].value
+    message = plain(at.error[0].value)
     assert "Cannot open the store at postgresql+psycopg://loom:***@127.0.0.1:1/loom" in message
     assert "s3cret" not in message
 
@@ -29,7 +30,9 @@ def test_bad_setting_names_the_variable(app_env: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("LOOM_DASK_PROCESSES", "maybe")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert at.error[0].value.startswith("LOOM_DASK_PROCESSES='maybe' is not a boolean. Use one of 1, true")
+    assert plain(at.error[0].value).startswith(
+        "LOOM_DASK_PROCESSES='maybe' is not a boolean. Use one of 1, true"
+    )
 
 
 def test_unwritable_data_dir_is_one_clear_message(
@@ -40,4 +43,4 @@ def test_unwritable_data_dir_is_one_clear_message(
     monkeypatch.setenv("LOOM_DATA_DIR", str(blocker / "data"))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert "Cannot create the data directory" in at.error[0].value
+    assert "Cannot create the data directory" in plain(at.error[0].value)

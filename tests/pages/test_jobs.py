@@ -8,6 +8,7 @@ from core.config import get_config
 from core.store import get_run
 from core.store import open_store
 from tests.pages.conftest import open_page
+from tests.pages.conftest import plain
 
 
 def _launch(at: AppTest, steps: int, interval: float, name: str = "") -> str:
@@ -63,7 +64,7 @@ def test_reload_shows_the_run_from_the_url(app: AppTest) -> None:
 def test_unknown_run_in_url_warns_and_falls_back(app: AppTest) -> None:
     open_page(app, "pages/jobs.py", run="0" * 32)
     assert not app.exception
-    assert any("No run with ID" in w.value for w in app.warning) or any(
+    assert any("No run with ID" in plain(w.value) for w in app.warning) or any(
         "No runs yet" in i.value for i in app.info
     )
 
@@ -74,4 +75,6 @@ def test_invalid_spec_shows_the_rule(app: AppTest) -> None:
     app.number_input(key="smoke_fail_at").set_value(7)
     app.button(key="smoke_launch").click().run()
     assert not app.exception
-    assert "`0 <= fail_at_step < steps` must hold, but got (fail_at_step=7, steps=5)." in app.error[0].value
+    assert "`0 <= fail_at_step < steps` must hold, but got (fail_at_step=7, steps=5)." in plain(
+        app.error[0].value
+    )

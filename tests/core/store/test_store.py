@@ -172,4 +172,4 @@ def test_two_processes_migrate_at_once(db_config: AppConfig) -> None:
     for p in procs:
         p.join(120)
     outcomes = [results.get(timeout=5) for _ in procs]
-    assert outcomes == ["0001"] * 3
+    assert outcomes == ["0002"] * 3

@@ -1,0 +1,37 @@
+"""Data: readers, validation, ingest into Parquet, profiles and the dataset catalogue."""
+
+from core.data._csv import DELIMITERS
+from core.data._csv import ENCODINGS
+from core.data._csv import CsvOptions
+from core.data._ingest import FORMATS
+from core.data._ingest import IngestSpec
+from core.data._ingest import delete_dataset
+from core.data._ingest import detect_format
+from core.data._ingest import get_dataset
+from core.data._ingest import ingest_file
+from core.data._ingest import list_datasets
+from core.data._ingest import rename_dataset
+from core.data._ingest import resolve_server_path
+from core.data._ingest import save_upload
+from core.data._profile import compute_profile
+from core.data._target import TargetSummary
+from core.data._target import summarize_target
+
+__all__ = [
+    "DELIMITERS",
+    "ENCODINGS",
+    "FORMATS",
+    "CsvOptions",
+    "IngestSpec",
+    "TargetSummary",
+    "compute_profile",
+    "delete_dataset",
+    "detect_format",
+    "get_dataset",
+    "ingest_file",
+    "list_datasets",
+    "rename_dataset",
+    "resolve_server_path",
+    "save_upload",
+    "summarize_target",
+]

@@ -1,0 +1,281 @@
+"""Data: add datasets (upload, samples, server files), see their profile, pick a target.
+
+Reading and profiling run as an ``ingest`` job on the Dask cluster; this page only saves the
+upload and watches the job. The URL holds the state: ``?dataset=<id>`` and ``?ingest=<run id>``.
+"""
+
+import base64
+from pathlib import Path
+
+import streamlit as st
+
+from core.charts import plot_class_balance
+from core.charts import plot_column_distribution
+from core.charts import plot_correlation
+from core.compute import TERMINAL
+from core.compute import RunStatus
+from core.compute import submit_run
+from core.data import DELIMITERS
+from core.data import ENCODINGS
+from core.data import FORMATS
+from core.data import IngestSpec
+from core.data import delete_dataset
+from core.data import detect_format
+from core.data import get_dataset
+from core.data import list_datasets
+from core.data import rename_dataset
+from core.data import save_upload
+from core.data import summarize_target
+from core.errors import AppError
+from core.formatting import human_bytes
+from core.store import get_run
+from pages import _ui
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SAMPLES = {
+    "Iris flowers (classification, 150 rows)": "iris.csv",
+    "Housing prices (regression with missing values, 1,000 rows)": "housing.csv",
+    "Handwritten digits 8x8 (image classification, 1,797 images)": "digits_8x8.npz",
+}
+_DELIM_LABELS = {"detect": None, "comma ,": ",", "tab": "\t", "semicolon ;": ";", "pipe |": "|"}
+assert set(_DELIM_LABELS.values()) - {None} == set(DELIMITERS)  # noqa: S101 - kept in step with core
+
+st.title("Data")
+store = _ui.store()
+
+
+def _start_ingest(spec: IngestSpec) -> None:
+    run_id = submit_run(_ui.client(), store, "ingest", spec.to_dict(), name=f"ingest {spec.name}")
+    st.query_params["ingest"] = run_id
+    st.rerun()
+
+
+with st.expander("Add a dataset", expanded=not st.query_params.get("dataset")):
+    upload_tab, sample_tab, server_tab = st.tabs(["Upload", "Samples", "File on the server"])
+    with upload_tab:
+        suffixes = [s.lstrip(".") for ss in FORMATS.values() for s in ss]
+        file = st.file_uploader(
+            "CSV/TSV, Parquet, JSON Lines, NumPy .npz, or a ZIP of images (one folder per class)",
+            type=suffixes,
+            key="upload_file",
+        )
+        c1, c2, c3 = st.columns([2, 1, 1])
+        name = c1.text_input("Name", value=file.name if file else "", max_chars=200, key="upload_name")
+        delim = c2.selectbox("Delimiter (CSV)", list(_DELIM_LABELS), key="upload_delimiter")
+        enc = c3.selectbox("Encoding (CSV)", ["detect", *ENCODINGS], key="upload_encoding")
+        if st.button("Ingest", type="primary", key="upload_go", disabled=file is None):
+            try:
+                fmt = detect_format(file.name)
+                upload_id = save_upload(store, file, file.name)
+                _start_ingest(
+                    IngestSpec(
+                        name=name or file.name,
+                        fmt=fmt,
+                        upload_id=upload_id,
+                        delimiter=_DELIM_LABELS[delim],
+                        encoding=None if enc == "detect" else enc,
+                    )
+                )
+            except AppError as exc:
+                _ui.error(exc)
+    with sample_tab:
+        st.caption("Small datasets shipped with Loom (see the README for sources and licences).")
+        sample = st.selectbox("Sample", list(SAMPLES), key="sample_pick")
+        if st.button("Add sample", type="primary", key="sample_go"):
+            filename = SAMPLES[sample]
+            try:
+                with open(ASSETS / filename, "rb") as fh:
+                    upload_id = save_upload(store, fh, filename)
+                _start_ingest(IngestSpec(name=filename, fmt=detect_format(filename), upload_id=upload_id))
+            except AppError as exc:
+                _ui.error(exc)
+    with server_tab:
+        root = store.config.import_root
+        if root is None:
+            st.info(
+                "For files too large to upload: set `LOOM_IMPORT_ROOT` to a folder on the server and "
+                "restart Loom; files under it can then be registered here without uploading."
+            )
+        else:
+            st.caption(f"Files under `{root}` (the import root).")
+            rel = st.text_input("Path relative to the import root", key="server_path")
+            if st.button("Register", type="primary", key="server_go", disabled=not rel):
+                try:
+                    _start_ingest(IngestSpec(name=Path(rel).name, fmt=detect_format(rel), server_path=rel))
+                except AppError as exc:
+                    _ui.error(exc)
+
+
+@st.fragment(run_every="1s")
+def _watch_ingest(run_id: str) -> None:
+    try:
+        run = get_run(store, run_id)
+    except AppError as exc:
+        _ui.error(exc)
+        return
+    status = RunStatus(run.status)
+    if status not in TERMINAL:
+        st.progress(min(1.0, run.progress), text=f"Reading {_ui.md_escape(run.name)}… {run.progress:.0%}")
+        return
+    if status is RunStatus.SUCCEEDED:
+        del st.query_params["ingest"]
+        st.query_params["dataset"] = run.result_json["dataset_id"]
+        st.rerun()
+    _ui.error(f"{run.status_reason} Nothing was stored. Fix the file and upload it again.")
+    if st.button("Dismiss", key="ingest_dismiss"):
+        del st.query_params["ingest"]
+        st.rerun(scope="app")
+
+
+if ingest_id := st.query_params.get("ingest"):
+    _watch_ingest(ingest_id)
+
+try:
+    datasets = list_datasets(store)
+except AppError as exc:
+    _ui.fail(exc)
+if not datasets:
+    st.info("No datasets yet. Upload a file or add a sample above.")
+    st.stop()
+
+st.subheader("Datasets")
+st.dataframe(
+    [
+        {
+            "name": d.name,
+            "rows": d.n_rows,
+            "columns": d.n_cols,
+            "size": human_bytes(d.size_bytes),
+            "format": d.source_format,
+            "sha256": d.content_hash[:12],
+            "created": d.created_at,
+        }
+        for d in datasets
+    ],
+    hide_index=True,
+    key="datasets_table",
+)
+ids = [d.id for d in datasets]
+names = {d.id: f"{d.name} · {d.n_rows} rows · {d.created_at:%Y-%m-%d %H:%M}" for d in datasets}
+wanted = st.query_params.get("dataset")
+if wanted not in names:
+    if wanted:
+        st.warning("The dataset in the link no longer exists. Showing the newest one.")
+    wanted = ids[0]
+    st.query_params["dataset"] = wanted
+
+
+def _follow_selection() -> None:
+    st.query_params["dataset"] = st.session_state["dataset_select"]
+
+
+st.session_state["dataset_select"] = wanted
+selected = st.selectbox(
+    "Dataset", ids, format_func=names.__getitem__, key="dataset_select", on_change=_follow_selection
+)
+dataset = get_dataset(store, selected)
+profile = dataset.profile_json
+columns = profile.get("columns", [])
+
+with st.popover("Rename or delete", icon=":material/edit:"):
+    new_name = st.text_input("New name", value=dataset.name, max_chars=200, key="rename_value")
+    if st.button("Rename", key="rename_go"):
+        try:
+            rename_dataset(store, dataset.id, new_name)
+            st.rerun()
+        except AppError as exc:
+            _ui.error(exc)
+    sure = st.checkbox("Yes, delete this dataset and its file", key="delete_sure")
+    if st.button("Delete", type="primary", key="delete_go", disabled=not sure):
+        try:
+            delete_dataset(store, dataset.id)
+        except AppError as exc:
+            _ui.error(exc)
+        else:
+            del st.query_params["dataset"]
+            st.rerun()
+
+m = st.columns(4)
+m[0].metric("Rows", f"{dataset.n_rows:,}")
+m[1].metric("Columns", dataset.n_cols)
+m[2].metric("Parquet size", human_bytes(dataset.size_bytes))
+m[3].metric("Format", dataset.source_format)
+st.caption(f"SHA-256 of the source: `{dataset.content_hash}` · ID `{dataset.id}`")
+
+for column in columns:
+    for flag in column["flags"]:
+        st.warning(f"Column {_ui.md_escape(column['name'])} is {flag}.", icon="⚠️")
+
+
+def _stat(column: dict, key: str) -> str:
+    value = (column.get("stats") or {}).get(key)
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+preview_tab, columns_tab, charts_tab, target_tab = st.tabs(["Preview", "Columns", "Charts", "Target"])
+with preview_tab:
+    preview = profile.get("preview")
+    if preview:
+        st.dataframe(
+            [dict(zip(preview["columns"], row, strict=True)) for row in preview["rows"]],
+            hide_index=True,
+            key="preview_table",
+        )
+    if profile.get("images"):
+        images = profile["images"]
+        st.image(
+            [base64.b64decode(i["png"]) for i in images],
+            caption=[str(i["label"]) for i in images],
+            width=64,
+        )
+with columns_tab:
+    st.dataframe(
+        [
+            {
+                "column": c["name"],
+                "kind": c["kind"],
+                "type": c["dtype"],
+                "missing": c["missing"],
+                "unique": c["unique"],
+                # Text: numbers and dates share these columns.
+                **{k: _stat(c, k) for k in ("mean", "std", "min", "max")},
+                "flags": ", ".join(c["flags"]),
+            }
+            for c in columns
+        ],
+        hide_index=True,
+        key="columns_table",
+    )
+with charts_tab:
+    chartable = [c["name"] for c in columns if c["kind"] != "image"]
+    if chartable:
+        pick = st.selectbox("Column", chartable, key="chart_column")
+        entry = next(c for c in columns if c["name"] == pick)
+        st.plotly_chart(plot_column_distribution(entry), key="column_chart")
+    st.markdown("**Correlation of numeric columns**")
+    st.plotly_chart(plot_correlation(profile), key="correlation_chart")
+with target_tab:
+    candidates = [c["name"] for c in columns if c["kind"] != "image"]
+    default = "label" if "label" in candidates else candidates[-1] if candidates else None
+    if candidates:
+        target = st.selectbox(
+            "Target column", candidates, index=candidates.index(default), key="target_column"
+        )
+        try:
+            summary = summarize_target(profile, target)
+        except AppError as exc:
+            _ui.error(exc)
+        else:
+            st.markdown(
+                f"Task: **{summary.task}**"
+                + (f" · {len(summary.classes)} classes" if summary.classes else "")
+            )
+            if summary.warning:
+                st.warning(_ui.md_escape_message(summary.warning), icon="⚠️")
+            if summary.classes:
+                st.plotly_chart(plot_class_balance(summary.classes, target), key="balance_chart")
+            else:
+                entry = next(c for c in columns if c["name"] == target)
+                st.plotly_chart(plot_column_distribution(entry), key="target_chart")
