@@ -50,7 +50,14 @@ def _start_ingest(spec: IngestSpec) -> None:
     st.rerun()
 
 
-with st.expander("Add a dataset", expanded=not st.query_params.get("dataset")):
+try:
+    datasets = list_datasets(store)
+except AppError as exc:
+    _ui.fail(exc)
+
+# Open while there is nothing to show; the argument must not change between reruns of one
+# visit, or Streamlit folds the expander under the user's hands.
+with st.expander("Add a dataset", expanded=not datasets):
     upload_tab, sample_tab, server_tab = st.tabs(["Upload", "Samples", "File on the server"])
     with upload_tab:
         suffixes = [s.lstrip(".") for ss in FORMATS.values() for s in ss]
@@ -130,10 +137,6 @@ def _watch_ingest(run_id: str) -> None:
 if ingest_id := st.query_params.get("ingest"):
     _watch_ingest(ingest_id)
 
-try:
-    datasets = list_datasets(store)
-except AppError as exc:
-    _ui.fail(exc)
 if not datasets:
     st.info("No datasets yet. Upload a file or add a sample above.")
     st.stop()

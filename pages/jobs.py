@@ -23,7 +23,13 @@ from pages import _ui
 st.title("Jobs")
 store = _ui.store()
 
-with st.expander("Launch the smoke job", expanded=not st.query_params.get("run")):
+try:
+    runs = list_runs(store, limit=200)
+except AppError as exc:
+    _ui.fail(exc)
+
+# Open while there is nothing to watch; constant within a visit so it never folds on a rerun.
+with st.expander("Launch the smoke job", expanded=not runs):
     st.caption(
         "A tiny job that streams a falling loss from a Dask worker into the store. "
         "Use it to check that the cluster, the store and live updates work."
@@ -49,10 +55,6 @@ with st.expander("Launch the smoke job", expanded=not st.query_params.get("run")
             st.query_params["run"] = run_id
             st.rerun()
 
-try:
-    runs = list_runs(store, limit=200)
-except AppError as exc:
-    _ui.fail(exc)
 if not runs:
     st.info("No runs yet. Launch the smoke job above.")
     st.stop()

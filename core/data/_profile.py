@@ -85,7 +85,9 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
     first = next(pf.iter_batches(batch_size=max(_PREVIEW_ROWS, 500)), None)
     head = first.to_pandas() if first is not None else None
 
-    with dask.config.set(scheduler="threads"):
+    # Inside a Dask task: compute with local threads, and shuffle (nunique) with tasks, not P2P,
+    # which would go back to the distributed scheduler from within one of its tasks.
+    with dask.config.set({"scheduler": "threads", "dataframe.shuffle.method": "tasks"}):
         ddf = dd.read_parquet(str(parquet), engine="pyarrow")
         plain = [f.name for f in schema if f.name != "image"]
         missing_t = ddf.isna().sum()

@@ -79,8 +79,9 @@ def parquet_to_parquet(path: Path, out: Path, progress: Progress | None = None) 
         meta = field.metadata or {}
         ext = meta.get(b"ARROW:extension:name")
         if ext is not None or isinstance(field.type, pa.ExtensionType):
+            ext_name = (ext or b"?").decode(errors="replace")
             raise DataError(
-                f"Column {field.name!r} uses the Arrow extension type {(ext or b'?').decode(errors='replace')!r}. "
+                f"Column {field.name!r} uses the Arrow extension type {ext_name!r}. "
                 "Loom does not load extension types (some carry pickled Python objects that would run "
                 "code). Convert the column to a plain type (numbers, strings, dates) and export again."
             )
@@ -242,9 +243,10 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
                     "one folder per class (e.g. cats/1.png, dogs/2.jpg)."
                 )
             total += info.file_size
-            if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) and info.file_size > 1 << 20:
+            ratio = info.file_size // max(info.compress_size, 1)
+            if ratio > MAX_ZIP_RATIO and info.file_size > 1 << 20:
                 raise DataError(
-                    f"Archive entry {info.filename!r} expands {info.file_size // max(info.compress_size, 1)}x "
+                    f"Archive entry {info.filename!r} expands {ratio}x "
                     "(a decompression bomb?). Refusing the archive."
                 )
             if total > MAX_ZIP_TOTAL:
@@ -290,7 +292,9 @@ def _checked_png(data: bytes, name: str, Image) -> bytes:  # type: ignore[no-unt
                 im.load()
                 rgb = im.convert("L" if im.mode in ("1", "L", "I;16") else "RGB")
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise DataError(f"{name!r} is an image bomb: {exc}") from None
+            raise DataError(
+                f"{name!r} is an image bomb ({exc}). Resize it below {MAX_IMAGE_PIXELS} pixels first."
+            ) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"{name!r} is not a readable image: {exc}.") from None
     buf = io.BytesIO()

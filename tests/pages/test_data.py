@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_config
+from core.store import get_run
+from core.store import open_store
+from tests.pages.conftest import open_page
+from tests.pages.conftest import plain
+
+
+def _param(at: AppTest, key: str) -> str | None:
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def _add_sample(at: AppTest, label_start: str) -> str:
+    sample = at.selectbox(key="sample_pick")
+    sample.set_value(next(o for o in sample.options if o.startswith(label_start)))
+    at.button(key="sample_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_id = _param(at, "ingest")
+    assert run_id
+    store = open_store(get_config())
+    deadline = time.monotonic() + 60
+    while get_run(store, run_id).status not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    at.run()  # the watcher sees the finished job and switches the URL to the dataset
+    assert not at.exception, [e.value for e in at.exception]
+    return run_id
+
+
+def test_sample_ingest_shows_profile(app: AppTest) -> None:
+    open_page(app, "pages/data.py")
+    _add_sample(app, "Iris")
+    dataset_id = _param(app, "dataset")
+    assert dataset_id and not _param(app, "ingest")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Rows"] == "150" and metrics["Columns"] == "5"
+    assert app.selectbox(key="target_column").value == "species"
+    assert any("multiclass" in m.value for m in app.markdown)
+    assert app.get("plotly_chart")
+
+
+def test_image_sample_and_target(app: AppTest) -> None:
+    open_page(app, "pages/data.py")
+    _add_sample(app, "Handwritten")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Rows"] == "1,797"
+    assert app.selectbox(key="target_column").value == "label"
+
+    def walk(node):  # type: ignore[no-untyped-def]
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    assert "image" in {getattr(n, "type", "?") for n in walk(app._tree)}
+
+
+def test_unknown_dataset_in_url_falls_back(app: AppTest) -> None:
+    open_page(app, "pages/data.py", dataset="f" * 32)
+    assert not app.exception
+    assert any("no longer exists" in w.value for w in app.warning) or any(
+        "No datasets yet" in i.value for i in app.info
+    )
+
+
+def test_text_target_is_explained(app: AppTest) -> None:
+    open_page(app, "pages/data.py")
+    _add_sample(app, "Housing")
+    app.selectbox(key="target_column").set_value("sold_on").run()
+    assert "holds dates" in plain(app.error[0].value)
