@@ -69,7 +69,9 @@ def main() -> None:
     w("constant_and_empty.csv", b"id,same,empty,y\n1,k,,0\n2,k,,1\n3,k,,0\n4,k,,1\n")
     w(
         "html_and_injection.csv",
-        b'<script>alert(1)</script>,note\n"<img src=x onerror=alert(1)>","=cmd|\'/c calc\'!A1"\n"[x](javascript:alert(1))",@SUM(1)\n',
+        b"<script>alert(1)</script>,note\n"
+        b'"<img src=x onerror=alert(1)>","=cmd|\'/c calc\'!A1"\n'
+        b'"[x](javascript:alert(1))",@SUM(1)\n',
     )
     # JSON Lines
     w("bad.jsonl", b'{"a": 1}\n{"a": \n')
