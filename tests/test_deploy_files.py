@@ -75,3 +75,12 @@ def test_every_requirement_is_pinned() -> None:
         line = line.split("#")[0].strip()
         if line:
             assert "==" in line, f"{line!r} is not pinned"
+
+
+def test_upload_limit_is_set_and_documented() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    limit = config["server"]["maxUploadSize"]
+    assert f"`server.maxUploadSize = {limit}`" in README
+    assert config["server"]["address"] == "127.0.0.1"

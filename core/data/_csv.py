@@ -247,34 +247,84 @@ def _stream(path, out, delimiter, names, scan, forced, progress):  # type: ignor
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
+    # "utf8" is pyarrow's no-transcoding fast path; anything else goes through Python's codecs.
+    encoding = "utf8" if scan.encoding == "utf-8" else scan.encoding
     read = pcsv.ReadOptions(
-        block_size=BLOCK_SIZE, encoding=scan.encoding, column_names=names, skip_rows=1, use_threads=True
+        block_size=BLOCK_SIZE, encoding=encoding, column_names=names, skip_rows=1, use_threads=True
     )
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     convert = pcsv.ConvertOptions(column_types=forced, strings_can_be_null=True)
     rows = 0
-    writer = None
+    writer = _BackgroundWriter(out)
     try:
         reader = pcsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
         for batch in reader:
-            if writer is None:
-                writer = pq.ParquetWriter(out, batch.schema, compression="zstd")
-            writer.write_batch(batch)
+            writer.put(batch)
             rows += batch.num_rows
             if progress and scan.lines:
                 progress(0.2 + 0.7 * min(1.0, rows / scan.lines))
     except pa.ArrowInvalid as exc:
-        if writer is not None:
-            writer.close()
-            writer = None
-        out.unlink(missing_ok=True)
+        writer.abort()
         raise _explain(exc, path, delimiter, names, scan) from None
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # no batch at all: header only
+    except BaseException:
+        writer.abort()
+        raise
+    if not writer.close():  # no batch at all: header only
         return None, 0
     return pq.read_schema(out), rows
+
+
+class _BackgroundWriter:
+    """Writes Parquet in a thread while the next block parses (both release the GIL).
+
+    The queue holds at most two batches, so memory stays bounded.
+    """
+
+    def __init__(self, out: Path) -> None:
+        import queue
+        import threading
+
+        self._out = out
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._wrote = False
+        self._thread = threading.Thread(target=self._run, name="loom-parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            while (batch := self._queue.get()) is not None:
+                if writer is None:
+                    writer = pq.ParquetWriter(self._out, batch.schema, compression="zstd")
+                writer.write_batch(batch)
+                self._wrote = True
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+            while self._queue.get() is not None:  # drain so the producer never blocks
+                pass
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def put(self, batch) -> None:  # type: ignore[no-untyped-def]
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def close(self) -> bool:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._wrote
+
+    def abort(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._out.unlink(missing_ok=True)
 
 
 def _explain(exc: Exception, path, delimiter, names, scan):  # type: ignore[no-untyped-def]

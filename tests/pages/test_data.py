@@ -73,3 +73,20 @@ def test_text_target_is_explained(app: AppTest) -> None:
     _add_sample(app, "Housing")
     app.selectbox(key="target_column").set_value("sold_on").run()
     assert "holds dates" in plain(app.error[0].value)
+
+
+def test_html_in_names_and_cells_is_shown_as_text(app: AppTest) -> None:
+    from pathlib import Path
+
+    from core.data import ingest_file
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    store = open_store(get_config())
+    ds = ingest_file(store, corpus / "html_and_injection.csv", "csv", "<img src=x onerror=alert(1)>")
+    open_page(app, "pages/data.py", dataset=ds.id)
+    frames = [d.value for d in app.dataframe]
+    preview = next(f for f in frames if "note" in f.columns)
+    assert list(preview.columns) == ["<script>alert(1)</script>", "note"]
+    assert preview.iloc[0, 0] == "<img src=x onerror=alert(1)>"
+    for md in app.markdown:
+        assert "<script>" not in md.value and "<img" not in md.value

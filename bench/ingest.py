@@ -1,0 +1,133 @@
+"""Ingest benchmark: a generated CSV (numeric + categorical + missing) through Loom's ingest
+(validate → Parquet) and profile (Dask), beside ``pandas.read_csv`` of the same file measured in
+the same run. Each side runs in its own process so its peak RSS is its own.
+
+    python bench/ingest.py [--quick] [--size-mb N]
+
+Targets (issue 3): Loom's peak RSS <= 1 GB, and ingest throughput >= pandas.read_csv.
+The last line is the headline: ``ingest_peak_rss_mb: N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_LOOM = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from core.config import AppConfig
+from core.data import CsvOptions
+from core.data._csv import csv_to_parquet, scan_bytes
+from core.data._profile import compute_profile
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+t0 = time.perf_counter()
+scan = scan_bytes(src, None)
+schema, rows, _ = csv_to_parquet(src, out, CsvOptions(), scan)
+t1 = time.perf_counter()
+profile = compute_profile(out)
+t2 = time.perf_counter()
+print(json.dumps({{"ingest_s": t1 - t0, "profile_s": t2 - t1, "rows": rows,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+_PANDAS = """
+import json, resource, sys, time
+import pandas as pd
+t0 = time.perf_counter()
+df = pd.read_csv(sys.argv[1])
+t1 = time.perf_counter()
+print(json.dumps({"read_s": t1 - t0, "rows": len(df),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def generate(path: Path, size_mb: int) -> int:
+    """Write a CSV of about ``size_mb`` MB; returns its size in bytes."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(0)
+    chunk = 250_000
+    cities = np.array(["Lisbon", "Oslo", "Quito", "Hanoi", "Accra", "Perth", "Lima", "Riga"])
+    with pcsv.CSVWriter(
+        path,
+        pa.schema(
+            [
+                ("id", pa.int64()),
+                ("x1", pa.float64()),
+                ("x2", pa.float64()),
+                ("x3", pa.float64()),
+                ("count", pa.int64()),
+                ("city", pa.string()),
+                ("segment", pa.string()),
+                ("y", pa.float64()),
+            ]
+        ),
+    ) as writer:
+        start = 0
+        while path.stat().st_size < size_mb * 1_000_000:
+            n = chunk
+            x1 = rng.normal(size=n)
+            x2 = rng.normal(size=n)
+            mask = rng.random(n) < 0.05
+            table = pa.table(
+                {
+                    "id": np.arange(start, start + n),
+                    "x1": x1.round(6),
+                    "x2": pa.array(x2.round(6), mask=mask),
+                    "x3": rng.exponential(size=n).round(4),
+                    "count": rng.integers(0, 1000, n),
+                    "city": pa.array(cities[rng.integers(0, len(cities), n)], mask=rng.random(n) < 0.02),
+                    "segment": rng.choice(np.array(["a", "b", "c"]), n),
+                    "y": (3 * x1 - np.nan_to_num(x2) + rng.normal(size=n)).round(6),
+                }
+            )
+            writer.write_table(table)
+            start += n
+    return path.stat().st_size
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 100 MB file instead of 1 GB")
+    parser.add_argument("--size-mb", type=int, default=None)
+    args = parser.parse_args()
+    size_mb = args.size_mb or (100 if args.quick else 1000)
+    with tempfile.TemporaryDirectory(prefix="loom-bench-ingest-") as tmp:
+        src = Path(tmp) / "big.csv"
+        t = time.perf_counter()
+        size = generate(src, size_mb)
+        print(f"generated_mb: {size / 1e6:.0f} ({time.perf_counter() - t:.1f} s)")
+        loom = _run(_LOOM.format(root=str(ROOT)), str(src), str(Path(tmp) / "out.parquet"))
+        pandas = _run(_PANDAS, str(src))
+    mb = size / 1e6
+    if loom["rows"] != pandas["rows"]:
+        raise SystemExit(f"row counts differ: loom {loom['rows']}, pandas {pandas['rows']}")
+    print(f"rows: {loom['rows']}")
+    print(f"pandas_read_csv_s: {pandas['read_s']:.2f}")
+    print(f"pandas_read_csv_mb_per_s: {mb / pandas['read_s']:.0f}")
+    print(f"pandas_peak_rss_mb: {pandas['rss_mb']:.0f}")
+    print(f"loom_ingest_s: {loom['ingest_s']:.2f}")
+    print(f"loom_ingest_mb_per_s: {mb / loom['ingest_s']:.0f}")
+    print(f"loom_profile_s: {loom['profile_s']:.2f}")
+    print(f"ingest_throughput_ratio_vs_pandas: {pandas['read_s'] / loom['ingest_s']:.2f}")
+    print(f"ingest_peak_rss_mb: {loom['rss_mb']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
