@@ -1,0 +1,482 @@
+"""The step registry: each step is a frozen dataclass (its parameters), validated on construction,
+with ``fit`` (learns statistics from the training rows only, returns JSON) and ``transform``
+(applies them to any pandas frame: a whole dataset, one Dask partition, or a later prediction).
+
+Both engines call exactly these two methods, which is why pandas and Dask give the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import fields
+from typing import Any
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from core.errors import SpecError
+
+__all__ = ["REGISTRY", "SPLIT_COLUMN", "BaseStep", "get_step"]
+
+SPLIT_COLUMN = "__split__"
+ROW_COLUMN = "__row__"
+_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "is missing", "is not missing")
+
+
+class BaseStep:
+    """A pipeline step. Subclasses are frozen dataclasses of their parameters."""
+
+    type: ClassVar[str]
+    title: ClassVar[str]
+    fitted: ClassVar[bool] = False  # learns from the training split
+    train_only: ClassVar[bool] = False  # changes only training rows (augmentation)
+
+    def columns_needed(self) -> list[str]:
+        return list(getattr(self, "columns", None) or [])
+
+    def check(self, schema: dict[str, str]) -> None:
+        """Raise :class:`SpecError` if the step cannot apply to columns of these kinds."""
+        missing = [c for c in self.columns_needed() if c not in schema]
+        if missing:
+            raise SpecError(
+                f"{self.title}: column(s) {missing} do not exist at this step. "
+                f"Available: {', '.join(c for c in schema if not c.startswith('__'))}."
+            )
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        return {}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaseStep:
+        params = {k: v for k, v in data.items() if k != "type"}
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise SpecError(f"{cls.title}: unknown parameter(s) {unknown}. Valid: {sorted(names)}.")
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]  # type: ignore[arg-type]
+        absent = [n for n in required if n not in params]
+        if absent:
+            raise SpecError(f"{cls.title}: missing parameter(s) {absent}.")
+        return cls(**params)
+
+
+def _columns(value: Any, step: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(c, str) and c for c in value):
+        raise SpecError(f"{step}: `columns` must be a list of column names, but got {value!r}.")
+    return list(value)
+
+
+def _numeric_only(step: BaseStep, schema: dict[str, str]) -> None:
+    bad = [c for c in step.columns_needed() if schema.get(c) not in ("numeric", "boolean")]
+    if bad:
+        raise SpecError(
+            f"{step.title}: column(s) {bad} are not numeric ({', '.join(schema[c] for c in bad)}). "
+            "Encode them first (one-hot or ordinal), or remove them from this step."
+        )
+
+
+@dataclass(frozen=True)
+class SelectColumns(BaseStep):
+    type: ClassVar[str] = "select_columns"
+    title: ClassVar[str] = "Select columns"
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        if not _columns(self.columns, self.title):
+            raise SpecError(f"{self.title}: choose at least one column.")
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        keep = [c for c in df.columns if c.startswith("__")]
+        return df[list(self.columns) + keep]
+
+
+@dataclass(frozen=True)
+class DropColumns(BaseStep):
+    type: ClassVar[str] = "drop_columns"
+    title: ClassVar[str] = "Drop columns"
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        return df.drop(columns=list(self.columns))
+
+
+@dataclass(frozen=True)
+class DropMissing(BaseStep):
+    type: ClassVar[str] = "drop_missing"
+    title: ClassVar[str] = "Drop rows with missing values"
+    columns: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.columns is not None:
+            _columns(self.columns, self.title)
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        subset = list(self.columns) if self.columns else [c for c in df.columns if not c.startswith("__")]
+        return df.dropna(subset=subset)
+
+
+@dataclass(frozen=True)
+class FillMissing(BaseStep):
+    type: ClassVar[str] = "fill_missing"
+    title: ClassVar[str] = "Fill missing values"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+    strategy: str = "mean"
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+        allowed = ("mean", "median", "most_frequent", "constant")
+        if self.strategy not in allowed:
+            raise SpecError(f"{self.title}: strategy must be one of {allowed}, but got {self.strategy!r}.")
+        if self.strategy == "constant" and self.value is None:
+            raise SpecError(f"{self.title}: strategy 'constant' needs a `value`.")
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        if self.strategy in ("mean", "median"):
+            _numeric_only(self, schema)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        fills: dict[str, Any] = {}
+        for c in self.columns:
+            s = train[c].dropna()
+            if self.strategy == "constant":
+                fills[c] = self.value
+            elif s.empty:
+                raise SpecError(
+                    f"{self.title}: column {c!r} has no values in the training split to learn from."
+                )
+            elif self.strategy == "mean":
+                fills[c] = float(s.mean())
+            elif self.strategy == "median":
+                fills[c] = float(s.median())
+            else:
+                counts = s.value_counts()
+                top = counts[counts == counts.max()].index
+                fills[c] = _plain(sorted(top, key=str)[0])
+        return {"fill": fills}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        return df.fillna(state["fill"])
+
+
+@dataclass(frozen=True)
+class DropDuplicates(BaseStep):
+    type: ClassVar[str] = "drop_duplicates"
+    title: ClassVar[str] = "Drop duplicate rows"
+    columns: list[str] | None = None
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        subset = list(self.columns) if self.columns else [c for c in df.columns if not c.startswith("__")]
+        return df.drop_duplicates(subset=subset)
+
+
+@dataclass(frozen=True)
+class FilterRows(BaseStep):
+    """Keep rows where ``column op value`` holds. A structured condition: never a code string."""
+
+    type: ClassVar[str] = "filter_rows"
+    title: ClassVar[str] = "Filter rows"
+    column: str
+    op: str
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise SpecError(f"{self.title}: operator must be one of {_OPS}, but got {self.op!r}.")
+        if self.op in ("in", "not in") and not isinstance(self.value, list):
+            raise SpecError(f"{self.title}: operator {self.op!r} needs a list of values.")
+
+    def columns_needed(self) -> list[str]:
+        return [self.column]
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        s = df[self.column]
+        op, v = self.op, self.value
+        if op == "is missing":
+            mask = s.isna()
+        elif op == "is not missing":
+            mask = s.notna()
+        elif op == "in":
+            mask = s.isin(v)
+        elif op == "not in":
+            mask = ~s.isin(v)
+        else:
+            try:
+                mask = {"==": s.eq, "!=": s.ne, "<": s.lt, "<=": s.le, ">": s.gt, ">=": s.ge}[op](v)
+            except TypeError as exc:
+                raise SpecError(
+                    f"{self.title}: cannot compare column {self.column!r} ({s.dtype}) with {v!r}: {exc}."
+                ) from None
+        return df[mask.fillna(False).astype(bool)]
+
+
+@dataclass(frozen=True)
+class ClipOutliers(BaseStep):
+    type: ClassVar[str] = "clip_outliers"
+    title: ClassVar[str] = "Clip outliers"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+    method: str = "iqr"
+    factor: float = 1.5
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+        if self.method not in ("iqr", "zscore"):
+            raise SpecError(f"{self.title}: method must be 'iqr' or 'zscore', but got {self.method!r}.")
+        if not (isinstance(self.factor, int | float) and self.factor > 0):
+            raise SpecError(f"{self.title}: `factor > 0` must hold, but got factor={self.factor!r}.")
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        _numeric_only(self, schema)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        bounds = {}
+        for c in self.columns:
+            s = train[c].dropna().astype(float)
+            if self.method == "iqr":
+                q1, q3 = float(s.quantile(0.25)), float(s.quantile(0.75))
+                lo, hi = q1 - self.factor * (q3 - q1), q3 + self.factor * (q3 - q1)
+            else:
+                m, sd = float(s.mean()), float(s.std(ddof=0))
+                lo, hi = m - self.factor * sd, m + self.factor * sd
+            bounds[c] = [lo, hi]
+        return {"bounds": bounds}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c, (lo, hi) in state["bounds"].items():
+            df[c] = df[c].clip(lo, hi)
+        return df
+
+
+@dataclass(frozen=True)
+class LogTransform(BaseStep):
+    type: ClassVar[str] = "log_transform"
+    title: ClassVar[str] = "Log transform (log1p)"
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        _numeric_only(self, schema)
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c in self.columns:
+            if (df[c] < 0).any():
+                raise SpecError(
+                    f"{self.title}: column {c!r} has negative values; log1p needs values >= 0. "
+                    "Clip or shift the column first."
+                )
+            df[c] = np.log1p(df[c].astype(float))
+        return df
+
+
+@dataclass(frozen=True)
+class OneHot(BaseStep):
+    type: ClassVar[str] = "one_hot"
+    title: ClassVar[str] = "One-hot encode"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+    max_categories: int = 50
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        cats = {}
+        for c in self.columns:
+            values = sorted({_plain(v) for v in train[c].dropna().unique()}, key=str)
+            if len(values) > self.max_categories:
+                raise SpecError(
+                    f"{self.title}: column {c!r} has {len(values)} categories in the training split, over "
+                    f"max_categories={self.max_categories}. Use ordinal encoding or raise the limit."
+                )
+            cats[c] = values
+        return {"categories": cats}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c, values in state["categories"].items():
+            col = df.pop(c)
+            for v in values:  # unseen categories: all zeros
+                df[f"{c}={v}"] = (col == v).astype("float32")
+        return df
+
+
+@dataclass(frozen=True)
+class OrdinalEncode(BaseStep):
+    type: ClassVar[str] = "ordinal_encode"
+    title: ClassVar[str] = "Ordinal encode"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        return {
+            "categories": {
+                c: sorted({_plain(v) for v in train[c].dropna().unique()}, key=str) for c in self.columns
+            }
+        }
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c, values in state["categories"].items():
+            codes = {v: i for i, v in enumerate(values)}
+            df[c] = df[c].map(lambda v, codes=codes: codes.get(_plain(v), -1)).astype("int64")  # unseen: -1
+        return df
+
+
+@dataclass(frozen=True)
+class Standardize(BaseStep):
+    type: ClassVar[str] = "standardize"
+    title: ClassVar[str] = "Standardize (z-score)"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        _numeric_only(self, schema)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        out = {}
+        for c in self.columns:
+            s = train[c].astype(float)
+            sd = float(s.std(ddof=0))
+            out[c] = [float(s.mean()), sd if sd > 0 and math.isfinite(sd) else 1.0]
+        return {"mean_std": out}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c, (m, sd) in state["mean_std"].items():
+            df[c] = (df[c].astype(float) - m) / sd
+        return df
+
+
+@dataclass(frozen=True)
+class MinMaxScale(BaseStep):
+    type: ClassVar[str] = "minmax_scale"
+    title: ClassVar[str] = "Min-max scale"
+    fitted: ClassVar[bool] = True
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        _numeric_only(self, schema)
+
+    def fit(self, train: pd.DataFrame) -> dict[str, Any]:
+        out = {}
+        for c in self.columns:
+            s = train[c].astype(float)
+            lo, hi = float(s.min()), float(s.max())
+            out[c] = [lo, (hi - lo) or 1.0]
+        return {"min_range": out}
+
+    def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+        df = df.copy()
+        for c, (lo, rng) in state["min_range"].items():
+            df[c] = (df[c].astype(float) - lo) / rng
+        return df
+
+
+@dataclass(frozen=True)
+class Split(BaseStep):
+    """Assigns each row to train / validation / test in ``__split__``.
+
+    Random and stratified splits hash each row's position with the seed, so the assignment does
+    not depend on the engine or on how the data is partitioned.
+    """
+
+    type: ClassVar[str] = "split"
+    title: ClassVar[str] = "Train/validation/test split"
+    method: str = "random"
+    validation: float = 0.2
+    test: float = 0.0
+    seed: int = 0
+    time_column: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("random", "stratified", "time"):
+            raise SpecError(
+                f"{self.title}: method must be random, stratified or time, but got {self.method!r}."
+            )
+        if not (0 <= self.validation < 1 and 0 <= self.test < 1 and self.validation + self.test < 1):
+            raise SpecError(
+                f"{self.title}: `0 <= validation, test` and `validation + test < 1` must hold, but got "
+                f"(validation={self.validation}, test={self.test})."
+            )
+        if self.method == "time" and not self.time_column:
+            raise SpecError(f"{self.title}: method 'time' needs `time_column`.")
+
+    def columns_needed(self) -> list[str]:
+        return [self.time_column] if self.method == "time" and self.time_column else []
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+REGISTRY: dict[str, type[BaseStep]] = {
+    cls.type: cls
+    for cls in (
+        SelectColumns,
+        DropColumns,
+        DropMissing,
+        FillMissing,
+        DropDuplicates,
+        FilterRows,
+        ClipOutliers,
+        LogTransform,
+        OneHot,
+        OrdinalEncode,
+        Standardize,
+        MinMaxScale,
+        Split,
+    )
+}
+
+
+def get_step(identifier: str | dict[str, Any] | BaseStep) -> BaseStep:
+    """A step from its type name (default parameters), its dict, or itself.
+
+    Raises:
+        SpecError: Unknown type (the message lists the valid ones) or bad parameters.
+    """
+    if isinstance(identifier, BaseStep):
+        return identifier
+    data = {"type": identifier} if isinstance(identifier, str) else dict(identifier)
+    cls = REGISTRY.get(str(data.get("type")))
+    if cls is None:
+        raise SpecError(f"Unknown step {data.get('type')!r}. Valid steps are: {', '.join(sorted(REGISTRY))}.")
+    try:
+        return cls.from_dict(data)
+    except TypeError as exc:
+        raise SpecError(f"{cls.title}: {exc}.") from None
