@@ -75,7 +75,8 @@ class PipelineSpec:
     def from_dict(cls, data: Any) -> PipelineSpec:
         if not isinstance(data, dict) or data.get("type") != "pipeline":
             raise SpecError(
-                'A pipeline is a JSON object with "type": "pipeline", "dataset_id", "target", "nodes", "edges".'
+                'A pipeline is a JSON object with "type": "pipeline", "dataset_id", "target", '
+                '"nodes" and "edges".'
             )
         try:
             nodes = [
