@@ -88,7 +88,8 @@ def _ranked_assignment(keys: pd.DataFrame, step: Split, target: str) -> tuple[np
             raise SpecError(
                 f"{step.title}: class(es) {list(small.index)[:5]} of {target!r} have too few rows "
                 f"({', '.join(str(n) for n in small.values[:5])}) to stratify with "
-                f"validation={step.validation}, test={step.test}. Use a random split, merge rare classes, or drop them first."
+                f"validation={step.validation}, test={step.test}. Use a random split, merge rare classes, "
+                "or drop them first."
             )
         groups = [g.sort_values(["_u", ROW_COLUMN]) for _, g in keys.groupby(target, dropna=False, sort=True)]
         order_last = False
