@@ -9,6 +9,7 @@ pages = st.navigation(
         "Loom": [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/data.py", title="Data", icon=":material/table:"),
+            st.Page("pages/pipeline.py", title="Pipeline", icon=":material/account_tree:"),
         ],
         "Compute": [
             st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),

@@ -1,0 +1,206 @@
+"""Pipelines in the store: a working draft per pipeline, and immutable saved versions.
+
+A draft is the ``Pipeline`` row with ``version == 0``; it holds the spec being edited and the
+node positions of the editor, so a reload (or a teammate's browser) shows the same canvas.
+"Save" copies the draft into a new row with the next version number and the spec's hash.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select
+
+from core.errors import NotFoundError
+from core.errors import SpecError
+from core.pipeline._spec import PipelineSpec
+from core.store import Pipeline
+from core.store import Store
+
+__all__ = [
+    "Draft",
+    "create_draft",
+    "get_draft",
+    "list_drafts",
+    "list_versions",
+    "load_version",
+    "preview_pipeline",
+    "save_version",
+    "update_draft",
+]
+
+_PREVIEW_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    name: str
+    spec: PipelineSpec
+    layout: dict[str, list[float]]
+    rev: int  # ms since the epoch of the last change made outside the canvas
+
+
+def _now_ms() -> int:
+    # The canvas compares this with its own event times to tell stale values from new edits.
+    return int(time.time() * 1000)
+
+
+def _draft_from_row(row: Pipeline) -> Draft:
+    data = row.spec_json
+    return Draft(
+        row.id,
+        row.name,
+        PipelineSpec.from_dict(data["spec"]),
+        dict(data.get("layout", {})),
+        int(data.get("rev", 0)),
+    )
+
+
+def create_draft(store: Store, name: str, spec: PipelineSpec) -> Draft:
+    name = " ".join(name.split())[:200]
+    if not name:
+        raise SpecError("Please give the pipeline a name.")
+    with store.session() as s:
+        taken = s.scalar(
+            select(func.count()).select_from(Pipeline).where(Pipeline.name == name, Pipeline.version == 0)
+        )
+        if taken:
+            raise SpecError(f"A pipeline named {name!r} exists already. Pick another name or open it.")
+        row = Pipeline(
+            name=name,
+            version=0,
+            spec_json={"spec": spec.to_dict(), "layout": {}, "rev": _now_ms()},
+            spec_hash=spec.hash,
+            dataset_id=spec.dataset_id or None,
+        )
+        s.add(row)
+        s.flush()
+        return _draft_from_row(row)
+
+
+def get_draft(store: Store, draft_id: str) -> Draft:
+    with store.session() as s:
+        row = s.get(Pipeline, draft_id)
+        if row is None or row.version != 0:
+            raise NotFoundError(
+                f"No pipeline with ID {draft_id!r}. It may have been deleted; pick one from the list."
+            )
+        return _draft_from_row(row)
+
+
+def list_drafts(store: Store) -> list[tuple[str, str]]:
+    """``(id, name)`` of every pipeline, newest first."""
+    with store.session() as s:
+        rows = s.execute(
+            select(Pipeline.id, Pipeline.name)
+            .where(Pipeline.version == 0)
+            .order_by(Pipeline.created_at.desc())
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+def update_draft(
+    store: Store,
+    draft_id: str,
+    spec: PipelineSpec,
+    layout: dict[str, list[float]] | None = None,
+    bump: bool = True,
+) -> Draft:
+    """Replace the draft's spec (and positions); ``bump`` tells the editor to redraw."""
+    with store.session() as s:
+        row = s.get(Pipeline, draft_id)
+        if row is None or row.version != 0:
+            raise NotFoundError(f"No pipeline with ID {draft_id!r}.")
+        old = row.spec_json
+        row.spec_json = {
+            "spec": spec.to_dict(),
+            "layout": layout if layout is not None else old.get("layout", {}),
+            "rev": _now_ms() if bump else int(old.get("rev", 0)),
+        }
+        row.spec_hash = spec.hash
+        row.dataset_id = spec.dataset_id or None
+        s.flush()
+        return _draft_from_row(row)
+
+
+def save_version(store: Store, draft_id: str) -> Pipeline:
+    """Freeze the draft as the next version.
+
+    Raises:
+        SpecError: The graph is invalid (the message names the node); nothing is saved.
+    """
+    draft = get_draft(store, draft_id)
+    draft.spec.ordered()  # refuse to version an invalid graph
+    with store.session() as s:
+        latest = s.scalar(select(func.max(Pipeline.version)).where(Pipeline.name == draft.name)) or 0
+        row = Pipeline(
+            name=draft.name,
+            version=latest + 1,
+            spec_json=draft.spec.to_dict(),
+            spec_hash=draft.spec.hash,
+            dataset_id=draft.spec.dataset_id or None,
+        )
+        s.add(row)
+        s.flush()
+        return row
+
+
+def list_versions(store: Store, name: str) -> list[Pipeline]:
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(Pipeline)
+                .where(Pipeline.name == name, Pipeline.version > 0)
+                .order_by(Pipeline.version.desc())
+            )
+        )
+
+
+def load_version(store: Store, pipeline_id: str) -> PipelineSpec:
+    with store.session() as s:
+        row = s.get(Pipeline, pipeline_id)
+        if row is None or row.version == 0:
+            raise NotFoundError(f"No saved pipeline version with ID {pipeline_id!r}.")
+        return PipelineSpec.from_dict(row.spec_json)
+
+
+def preview_pipeline(config: Any, spec_dict: dict[str, Any], upto: str | None) -> dict[str, Any]:
+    """Run the pipeline on the first rows of its dataset, up to one node (a Dask task).
+
+    Returns:
+        ``rows`` (as strings), ``columns`` with dtypes, per-step counts and, if a step failed,
+        ``failed`` = (node, message). JSON-able, so it crosses the cluster cheaply.
+    """
+    import pyarrow.parquet as pq
+
+    from core.pipeline._engines import run_pandas
+    from core.store import open_store
+
+    store = open_store(config)
+    spec = PipelineSpec.from_dict(spec_dict)
+    if not spec.dataset_id:
+        raise SpecError("Choose a dataset for the source first.")
+    path = store.path_for("datasets", spec.dataset_id, ".parquet")
+    if not path.exists():
+        raise NotFoundError(
+            f"The dataset {spec.dataset_id} of this pipeline no longer exists. Choose another one."
+        )
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=_PREVIEW_ROWS), None)
+    df = batch.to_pandas() if batch is not None else None
+    if df is None:
+        raise SpecError("The dataset is empty.")
+    if "image" in df.columns:
+        df = df.drop(columns=["image"])  # previews show tabular columns; images go to training
+    result = run_pandas(spec, df, upto=upto, stop_on_error=True)
+    frame = result.frame
+    return {
+        "columns": [[str(c), str(t)] for c, t in frame.dtypes.items()],
+        "rows": frame.head(50).astype(str).values.tolist(),
+        "reports": [[r.node, r.title, r.rows_before, r.rows_after] for r in result.reports],
+        "failed": list(result.failed) if result.failed else None,
+        "sample_rows": len(df),
+    }

@@ -1,0 +1,36 @@
+"""Build a 3-step pipeline by clicking, select a node on the canvas, and see its preview."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_build_three_steps_and_preview(app_server, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{app_server.url}/data")
+    page.get_by_role("tab", name="Samples").click()
+    page.get_by_role("button", name="Add sample").click()
+    page.wait_for_url("**/data?dataset=*")
+
+    page.goto(f"{app_server.url}/pipeline")
+    name = page.get_by_label("Name")
+    name.fill("iris prep")
+    name.press("Enter")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url("**/pipeline?pipeline=*")
+    canvas = page.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+    canvas.get_by_text("Train/validation/test split (s1)").wait_for()
+
+    for title in ("Fill missing values", "Standardize (z-score)"):
+        page.get_by_label("Add a step").click()
+        page.get_by_role("option", name=title, exact=True).click()
+        page.get_by_role("button", name="Add step").click()
+        page.get_by_role("heading", name=f"{title} (s").wait_for()
+
+    canvas.get_by_text("Standardize (z-score) (s3)").wait_for()
+    canvas.get_by_text("Fill missing values (s2)").click()
+    page.wait_for_url("**node=s2*")
+    page.get_by_role("heading", name="Preview after s2").wait_for()
+    page.get_by_role("heading", name="Fill missing values (s2)").wait_for()
+    assert "Traceback" not in page.content()
