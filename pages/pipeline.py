@@ -307,11 +307,8 @@ with left:
             j = idx - 1 if up else idx + 1
             moved[idx], moved[j] = moved[j], moved[idx]
             chain = [SOURCE, *moved]
-            update_draft(
-                store,
-                draft.id,
-                PipelineSpec(spec.dataset_id, spec.target, spec.nodes, list(zip(chain[:-1], chain[1:], strict=True))),
-            )
+            chained = list(zip(chain[:-1], chain[1:], strict=True))
+            update_draft(store, draft.id, PipelineSpec(spec.dataset_id, spec.target, spec.nodes, chained))
             st.rerun()
         if b3.button("Delete", key=f"del_{node.id}"):
             ins = [a for a, b in spec.edges if b == node.id]

@@ -22,8 +22,9 @@ def _param(at: AppTest, key: str) -> str | None:
 
 def _new_pipeline(at: AppTest, name: str) -> str:
     store = open_store(get_config())
-    ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
+    housing = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
     open_page(at, "pages/pipeline.py")
+    at.selectbox(key="new_dataset").set_value(housing.id)
     at.text_input(key="new_name").set_value(name).run()
     at.button(key="new_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
