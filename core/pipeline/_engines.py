@@ -68,7 +68,7 @@ def _uniform(rows: np.ndarray, seed: int) -> np.ndarray:
 def _random_split(df: pd.DataFrame, step: Split) -> pd.DataFrame:
     u = _uniform(df[ROW_COLUMN].to_numpy(), step.seed)
     labels = np.where(u < step.test, "test", np.where(u < step.test + step.validation, "validation", "train"))
-    return df.assign(**{SPLIT_COLUMN: labels})
+    return df.assign(**{SPLIT_COLUMN: pd.array(labels, dtype="str")})
 
 
 def _ranked_assignment(keys: pd.DataFrame, step: Split, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +198,7 @@ def run_dask(spec: PipelineSpec, ddf: Any) -> PipelineResult:
         step = node.step
         _check(step, node.id, kinds_of(frame._meta))
         if isinstance(step, Split):
-            meta = frame._meta.assign(**{SPLIT_COLUMN: pd.Series([], dtype=object)})
+            meta = frame._meta.assign(**{SPLIT_COLUMN: pd.Series([], dtype="str")})
             if step.method == "random":
                 frame = frame.map_partitions(_random_split, step, meta=meta)
             else:
