@@ -168,6 +168,18 @@ def load_version(store: Store, pipeline_id: str) -> PipelineSpec:
         return PipelineSpec.from_dict(row.spec_json)
 
 
+def _describe_image(value: Any) -> str:
+    import numpy as np
+
+    if isinstance(value, bytes):
+        from core.pipeline._steps import _decode
+
+        return f"PNG {tuple(_decode(value).shape)}"
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} {value.shape} in [{value.min():.2f}, {value.max():.2f}]"
+    return str(value)
+
+
 def preview_pipeline(config: Any, spec_dict: dict[str, Any], upto: str | None) -> dict[str, Any]:
     """Run the pipeline on the first rows of its dataset, up to one node (a Dask task).
 
@@ -193,10 +205,10 @@ def preview_pipeline(config: Any, spec_dict: dict[str, Any], upto: str | None) -
     df = batch.to_pandas() if batch is not None else None
     if df is None:
         raise SpecError("The dataset is empty.")
-    if "image" in df.columns:
-        df = df.drop(columns=["image"])  # previews show tabular columns; images go to training
     result = run_pandas(spec, df, upto=upto, stop_on_error=True)
     frame = result.frame
+    if "image" in frame.columns:  # describe images instead of dumping bytes
+        frame = frame.assign(image=frame["image"].map(_describe_image))
     return {
         "columns": [[str(c), str(t)] for c, t in frame.dtypes.items()],
         "rows": frame.head(50).astype(str).values.tolist(),

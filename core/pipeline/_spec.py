@@ -148,12 +148,12 @@ class PipelineSpec:
         steps = {n.id: n.step for n in self.nodes}
         split_at = next((i for i, nid in enumerate(order) if steps[nid].type == "split"), None)
         for i, nid in enumerate(order):
-            if steps[nid].fitted and (split_at is None or i < split_at):
+            if (steps[nid].fitted or steps[nid].train_only) and (split_at is None or i < split_at):
                 out.append(
                     NodeProblem(
                         nid,
-                        f"{steps[nid].title} learns from data: put a split before it, so it learns "
-                        "from the training rows only.",
+                        f"{steps[nid].title} learns from or changes training data: put a split before it, "
+                        "so only the training rows are used.",
                     )
                 )
         if sum(1 for nid in order if steps[nid].type == "split") > 1:

@@ -117,7 +117,7 @@ def test_every_step_round_trips(name: str) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"type": "explode"}, "Unknown step 'explode'. Valid steps are: clip_outliers, drop_columns"),
+        ({"type": "explode"}, "Unknown step 'explode'. Valid steps are: augment_images, clip_outliers"),
         ({"type": "fill_missing", "columns": ["x"], "strategy": "magic"}, "strategy must be one of"),
         ({"type": "split", "validation": 0.6, "test": 0.5}, "`validation \\+ test < 1` must hold"),
         (
@@ -265,3 +265,40 @@ def test_mermaid_and_diff() -> None:
     )
     assert diff_specs(a, b) == ["s9 (Drop columns): columns ['when'] → ['x']"]
     assert to_mermaid(PipelineSpec(DS, 'a"b', [])).count("#quot;") == 1
+
+
+def test_image_steps_augment_train_rows_only() -> None:
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from core.config import AppConfig
+    from core.data import ingest_file
+    from core.store import open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(AppConfig.for_data_dir(Path(tmp)))
+        ds = ingest_file(
+            store, Path(__file__).resolve().parents[3] / "assets" / "digits_8x8.npz", "npz", "digits"
+        )
+        df = pq.read_table(store.path_for("datasets", ds.id, ".parquet")).to_pandas().head(200)
+    spec = PipelineSpec.chain(
+        ds.id,
+        "label",
+        [
+            {"type": "split", "validation": 0.3, "seed": 2},
+            {"type": "resize_images", "height": 16, "width": 16},
+            {"type": "augment_images", "flip": True, "max_rotation": 30, "seed": 1},
+        ],
+    )
+    resized = run_pandas(spec, df, upto="s2").frame
+    out = run_pandas(spec, df).frame
+    val = out[SPLIT_COLUMN] == "validation"
+    assert (out.loc[val, "image"] == resized.loc[val, "image"]).all()
+    assert (out.loc[~val, "image"] != resized.loc[~val, "image"]).mean() > 0.5
+    scaled = get_step("scale_images").transform(out, {})
+    assert scaled["image"].iloc[0].shape == (16, 16, 1)
+    assert 0.0 <= scaled["image"].iloc[0].min() and scaled["image"].iloc[0].max() <= 1.0
+    with pytest.raises(SpecError, match="put a split before it"):
+        run_pandas(PipelineSpec.chain(ds.id, "label", ["augment_images"]), df)
