@@ -477,7 +477,8 @@ class ResizeImages(BaseStep):
     def __post_init__(self) -> None:
         if not (1 <= int(self.height) <= 1024 and 1 <= int(self.width) <= 1024):
             raise SpecError(
-                f"{self.title}: `1 <= height, width <= 1024` must hold, but got ({self.height}, {self.width})."
+                f"{self.title}: `1 <= height, width <= 1024` must hold, but got "
+                f"(height={self.height}, width={self.width})."
             )
 
     def check(self, schema: dict[str, str]) -> None:
