@@ -217,7 +217,8 @@ class FilterRows(BaseStep):
             mask = ~s.isin(v)
         else:
             try:
-                mask = {"==": s.eq, "!=": s.ne, "<": s.lt, "<=": s.le, ">": s.gt, ">=": s.ge}[op](v)
+                # Like SQL: a comparison with a missing value is never true ("is missing" asks that).
+                mask = {"==": s.eq, "!=": s.ne, "<": s.lt, "<=": s.le, ">": s.gt, ">=": s.ge}[op](v) & s.notna()
             except TypeError as exc:
                 raise SpecError(
                     f"{self.title}: cannot compare column {self.column!r} ({s.dtype}) with {v!r}: {exc}."

@@ -302,3 +302,48 @@ def test_image_steps_augment_train_rows_only() -> None:
     assert 0.0 <= scaled["image"].iloc[0].min() and scaled["image"].iloc[0].max() <= 1.0
     with pytest.raises(SpecError, match="put a split before it"):
         run_pandas(PipelineSpec.chain(ds.id, "label", ["augment_images"]), df)
+
+
+SMALL = pd.DataFrame(
+    {
+        "a": [1.0, 2.0, None, 4.0, 4.0, 100.0],
+        "b": ["x", "y", "y", None, None, "z"],
+        "c": [0, 1, 0, 1, 1, 0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("step", "check"),
+    [
+        ({"type": "select_columns", "columns": ["a"]}, lambda d: list(d.columns) == ["a"]),
+        ({"type": "drop_columns", "columns": ["a", "b"]}, lambda d: list(d.columns) == ["c"]),
+        ({"type": "drop_missing"}, lambda d: len(d) == 3),
+        ({"type": "drop_missing", "columns": ["a"]}, lambda d: len(d) == 5),
+        ({"type": "drop_duplicates"}, lambda d: len(d) == 5),
+        ({"type": "drop_duplicates", "columns": ["c"]}, lambda d: len(d) == 2),
+        ({"type": "filter_rows", "column": "a", "op": ">=", "value": 4}, lambda d: d["a"].tolist() == [4, 4, 100]),
+        ({"type": "filter_rows", "column": "b", "op": "in", "value": ["x", "z"]}, lambda d: len(d) == 2),
+        ({"type": "filter_rows", "column": "b", "op": "not in", "value": ["y"]}, lambda d: len(d) == 4),
+        ({"type": "filter_rows", "column": "a", "op": "is missing"}, lambda d: len(d) == 1),
+        ({"type": "filter_rows", "column": "b", "op": "!=", "value": "y"}, lambda d: len(d) == 2),
+        ({"type": "log_transform", "columns": ["c"]}, lambda d: d["c"].tolist()[:2] == [0.0, float(np.log(2))]),
+        ({"type": "fill_missing", "columns": ["b"], "strategy": "constant", "value": "?"}, lambda d: d["b"].tolist()[3] == "?"),
+        ({"type": "fill_missing", "columns": ["b"], "strategy": "most_frequent"}, lambda d: d["b"].tolist()[3] == "y"),
+        ({"type": "fill_missing", "columns": ["a"], "strategy": "median"}, lambda d: d["a"].tolist()[2] == 4.0),
+        ({"type": "clip_outliers", "columns": ["a"], "method": "zscore", "factor": 1.0}, lambda d: d["a"].max() < 100),
+        ({"type": "minmax_scale", "columns": ["a"]}, lambda d: d["a"].min() == 0.0 and d["a"].max() == 1.0),
+        ({"type": "standardize", "columns": ["c"]}, lambda d: abs(d["c"].mean()) < 1e-9),
+        ({"type": "ordinal_encode", "columns": ["b"]}, lambda d: d["b"].tolist() == [0, 1, 1, -1, -1, 2]),
+        ({"type": "one_hot", "columns": ["b"]}, lambda d: d["b=y"].tolist() == [0, 1, 1, 0, 0, 0]),
+    ],
+    ids=lambda v: v["type"] + "-" + "-".join(str(x) for k, x in v.items() if k not in ("type",))[:30]
+    if isinstance(v, dict)
+    else "",
+)
+def test_each_step(step: dict, check) -> None:  # type: ignore[no-untyped-def]
+    s = get_step(step)
+    state = s.fit(SMALL) if s.fitted else {}
+    out = s.transform(SMALL, state)
+    assert check(out), out
+    assert SMALL["a"].isna().sum() == 1  # the input is never modified
