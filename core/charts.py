@@ -75,8 +75,13 @@ def plot_metric_curves(
         uirevision="keep",  # keep the user's zoom while new points arrive
     )
     if not info.curves:
-        fig.add_annotation(text="No points yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        _say(fig, "No points yet")
     return fig
+
+
+def _say(fig: go.Figure, text: str) -> None:
+    """An empty chart with a line of text in its middle."""
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
 
 
 # --- dataset profile charts -----------------------------------------------------------------
@@ -141,9 +146,7 @@ def plot_correlation(profile: dict[str, Any]) -> go.Figure:
     info = _get_correlation_info(profile)
     fig = go.Figure()
     if info is None:
-        fig.add_annotation(
-            text="Needs two numeric columns", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
-        )
+        _say(fig, "Needs two numeric columns")
     else:
         fig.add_trace(
             go.Heatmap(

@@ -140,3 +140,38 @@ def md_escape_message(text: str) -> str:
     if len(parts) % 2 == 0:  # an odd number of backticks: no reliable spans, escape it all
         return md_escape(text)
     return "`".join(part if i % 2 else md_escape(part) for i, part in enumerate(parts))
+
+
+def url_selectbox(
+    label: str, param: str, labels: dict[str, str], *, clears: tuple[str, ...] = (), what: str = "item"
+) -> str:
+    """A selectbox whose choice lives in the URL (``?<param>=<id>``), so reloads and shared
+    links show the same thing. The URL is the truth; the widget follows it, and writes it back
+    when the user picks another entry (clearing ``clears``, which depend on the choice).
+
+    Args:
+        label: The widget's label.
+        param: The query parameter.
+        labels: ID -> text, in display order; must not be empty.
+        clears: Query parameters to drop when the choice changes. Defaults to none.
+        what: Named in the warning for a link to an ID that is gone. Defaults to "item".
+
+    Returns:
+        The chosen ID.
+    """
+    ids = list(labels)
+    wanted = st.query_params.get(param)
+    if wanted not in labels:
+        if wanted:
+            st.warning(f"The {what} in the link no longer exists. Showing the newest one.")
+        wanted = ids[0]
+        st.query_params[param] = wanted
+    key = f"{param}_select"
+
+    def follow() -> None:
+        st.query_params[param] = st.session_state[key]
+        for other in clears:
+            st.query_params.pop(other, None)
+
+    st.session_state[key] = wanted
+    return st.selectbox(label, ids, format_func=labels.__getitem__, key=key, on_change=follow)

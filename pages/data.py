@@ -158,24 +158,8 @@ st.dataframe(
     hide_index=True,
     key="datasets_table",
 )
-ids = [d.id for d in datasets]
 names = {d.id: f"{d.name} · {d.n_rows} rows · {d.created_at:%Y-%m-%d %H:%M}" for d in datasets}
-wanted = st.query_params.get("dataset")
-if wanted not in names:
-    if wanted:
-        st.warning("The dataset in the link no longer exists. Showing the newest one.")
-    wanted = ids[0]
-    st.query_params["dataset"] = wanted
-
-
-def _follow_selection() -> None:
-    st.query_params["dataset"] = st.session_state["dataset_select"]
-
-
-st.session_state["dataset_select"] = wanted
-selected = st.selectbox(
-    "Dataset", ids, format_func=names.__getitem__, key="dataset_select", on_change=_follow_selection
-)
+selected = _ui.url_selectbox("Dataset", "dataset", names, what="dataset")
 dataset = get_dataset(store, selected)
 profile = dataset.profile_json
 columns = profile.get("columns", [])

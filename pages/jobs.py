@@ -59,8 +59,6 @@ if not runs:
     st.info("No runs yet. Launch the smoke job above.")
     st.stop()
 
-ids = [r.id for r in runs]
-
 
 def _label(run) -> str:  # type: ignore[no-untyped-def]
     # No status here: the list is drawn once per page load, the status below refreshes live.
@@ -69,29 +67,14 @@ def _label(run) -> str:  # type: ignore[no-untyped-def]
 
 labels = {r.id: _label(r) for r in runs}
 wanted = st.query_params.get("run")
-if wanted and wanted not in labels:
+if wanted and wanted not in labels:  # an older run than the list holds: add it
     try:
         extra = get_run(store, wanted)
-    except AppError as exc:
-        st.warning(_ui.md_escape_message(f"{exc} Showing the newest run instead."))
-        wanted = None
+    except AppError:
+        pass  # gone: url_selectbox says so and shows the newest
     else:
-        ids.insert(0, extra.id)
-        labels[extra.id] = _label(extra)
-if not wanted:
-    wanted = ids[0]
-    st.query_params["run"] = wanted
-
-
-def _follow_selection() -> None:
-    st.query_params["run"] = st.session_state["run_select"]
-
-
-# The URL is the truth; the widget follows it (and writes it back when the user picks a run).
-st.session_state["run_select"] = wanted
-selected = st.selectbox(
-    "Run", ids, format_func=lambda rid: labels[rid], key="run_select", on_change=_follow_selection
-)
+        labels = {extra.id: _label(extra), **labels}
+selected = _ui.url_selectbox("Run", "run", labels, what="run")
 
 
 def _render(run_id: str) -> str:

@@ -68,24 +68,7 @@ with st.expander("New pipeline", expanded=not drafts):
 if not drafts:
     st.stop()
 
-names = dict(drafts)
-wanted = st.query_params.get("pipeline")
-if wanted not in names:
-    if wanted:
-        st.warning("The pipeline in the link no longer exists. Showing the newest one.")
-    wanted = drafts[0][0]
-    st.query_params["pipeline"] = wanted
-
-
-def _follow() -> None:
-    st.query_params["pipeline"] = st.session_state["pipeline_select"]
-    st.query_params.pop("node", None)
-
-
-st.session_state["pipeline_select"] = wanted
-draft_id = st.selectbox(
-    "Pipeline", list(names), format_func=names.__getitem__, key="pipeline_select", on_change=_follow
-)
+draft_id = _ui.url_selectbox("Pipeline", "pipeline", dict(drafts), clears=("node",), what="pipeline")
 try:
     draft = get_draft(store, draft_id)
 except AppError as exc:

@@ -86,6 +86,24 @@ def _numeric_only(step: BaseStep, schema: dict[str, str]) -> None:
 
 
 @dataclass(frozen=True)
+class _ColumnsStep(BaseStep):
+    """A step over a list of columns."""
+
+    columns: list[str]
+
+    def __post_init__(self) -> None:
+        _columns(self.columns, self.title)
+
+
+class _NumericColumnsStep(_ColumnsStep):
+    """A step over numeric columns only (text must be encoded first)."""
+
+    def check(self, schema: dict[str, str]) -> None:
+        super().check(schema)
+        _numeric_only(self, schema)
+
+
+@dataclass(frozen=True)
 class SelectColumns(BaseStep):
     type: ClassVar[str] = "select_columns"
     title: ClassVar[str] = "Select columns"
@@ -101,13 +119,9 @@ class SelectColumns(BaseStep):
 
 
 @dataclass(frozen=True)
-class DropColumns(BaseStep):
+class DropColumns(_ColumnsStep):
     type: ClassVar[str] = "drop_columns"
     title: ClassVar[str] = "Drop columns"
-    columns: list[str]
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
 
     def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
         return df.drop(columns=list(self.columns))
@@ -129,16 +143,15 @@ class DropMissing(BaseStep):
 
 
 @dataclass(frozen=True)
-class FillMissing(BaseStep):
+class FillMissing(_ColumnsStep):
     type: ClassVar[str] = "fill_missing"
     title: ClassVar[str] = "Fill missing values"
     fitted: ClassVar[bool] = True
-    columns: list[str]
     strategy: str = "mean"
     value: Any = None
 
     def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
+        super().__post_init__()
         allowed = ("mean", "median", "most_frequent", "constant")
         if self.strategy not in allowed:
             raise SpecError(f"{self.title}: strategy must be one of {allowed}, but got {self.strategy!r}.")
@@ -218,7 +231,9 @@ class FilterRows(BaseStep):
         else:
             try:
                 # Like SQL: a comparison with a missing value is never true ("is missing" asks that).
-                mask = {"==": s.eq, "!=": s.ne, "<": s.lt, "<=": s.le, ">": s.gt, ">=": s.ge}[op](v) & s.notna()
+                mask = {"==": s.eq, "!=": s.ne, "<": s.lt, "<=": s.le, ">": s.gt, ">=": s.ge}[op](
+                    v
+                ) & s.notna()
             except TypeError as exc:
                 raise SpecError(
                     f"{self.title}: cannot compare column {self.column!r} ({s.dtype}) with {v!r}: {exc}."
@@ -227,24 +242,19 @@ class FilterRows(BaseStep):
 
 
 @dataclass(frozen=True)
-class ClipOutliers(BaseStep):
+class ClipOutliers(_NumericColumnsStep):
     type: ClassVar[str] = "clip_outliers"
     title: ClassVar[str] = "Clip outliers"
     fitted: ClassVar[bool] = True
-    columns: list[str]
     method: str = "iqr"
     factor: float = 1.5
 
     def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
+        super().__post_init__()
         if self.method not in ("iqr", "zscore"):
             raise SpecError(f"{self.title}: method must be 'iqr' or 'zscore', but got {self.method!r}.")
         if not (isinstance(self.factor, int | float) and self.factor > 0):
             raise SpecError(f"{self.title}: `factor > 0` must hold, but got factor={self.factor!r}.")
-
-    def check(self, schema: dict[str, str]) -> None:
-        super().check(schema)
-        _numeric_only(self, schema)
 
     def fit(self, train: pd.DataFrame) -> dict[str, Any]:
         bounds = {}
@@ -267,17 +277,9 @@ class ClipOutliers(BaseStep):
 
 
 @dataclass(frozen=True)
-class LogTransform(BaseStep):
+class LogTransform(_NumericColumnsStep):
     type: ClassVar[str] = "log_transform"
     title: ClassVar[str] = "Log transform (log1p)"
-    columns: list[str]
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
-
-    def check(self, schema: dict[str, str]) -> None:
-        super().check(schema)
-        _numeric_only(self, schema)
 
     def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
         df = df.copy()
@@ -292,15 +294,11 @@ class LogTransform(BaseStep):
 
 
 @dataclass(frozen=True)
-class OneHot(BaseStep):
+class OneHot(_ColumnsStep):
     type: ClassVar[str] = "one_hot"
     title: ClassVar[str] = "One-hot encode"
     fitted: ClassVar[bool] = True
-    columns: list[str]
     max_categories: int = 50
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
 
     def fit(self, train: pd.DataFrame) -> dict[str, Any]:
         cats = {}
@@ -324,14 +322,10 @@ class OneHot(BaseStep):
 
 
 @dataclass(frozen=True)
-class OrdinalEncode(BaseStep):
+class OrdinalEncode(_ColumnsStep):
     type: ClassVar[str] = "ordinal_encode"
     title: ClassVar[str] = "Ordinal encode"
     fitted: ClassVar[bool] = True
-    columns: list[str]
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
 
     def fit(self, train: pd.DataFrame) -> dict[str, Any]:
         return {
@@ -349,18 +343,10 @@ class OrdinalEncode(BaseStep):
 
 
 @dataclass(frozen=True)
-class Standardize(BaseStep):
+class Standardize(_NumericColumnsStep):
     type: ClassVar[str] = "standardize"
     title: ClassVar[str] = "Standardize (z-score)"
     fitted: ClassVar[bool] = True
-    columns: list[str]
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
-
-    def check(self, schema: dict[str, str]) -> None:
-        super().check(schema)
-        _numeric_only(self, schema)
 
     def fit(self, train: pd.DataFrame) -> dict[str, Any]:
         out = {}
@@ -378,18 +364,10 @@ class Standardize(BaseStep):
 
 
 @dataclass(frozen=True)
-class MinMaxScale(BaseStep):
+class MinMaxScale(_NumericColumnsStep):
     type: ClassVar[str] = "minmax_scale"
     title: ClassVar[str] = "Min-max scale"
     fitted: ClassVar[bool] = True
-    columns: list[str]
-
-    def __post_init__(self) -> None:
-        _columns(self.columns, self.title)
-
-    def check(self, schema: dict[str, str]) -> None:
-        super().check(schema)
-        _numeric_only(self, schema)
 
     def fit(self, train: pd.DataFrame) -> dict[str, Any]:
         out = {}

@@ -322,24 +322,44 @@ SMALL = pd.DataFrame(
         ({"type": "drop_missing", "columns": ["a"]}, lambda d: len(d) == 5),
         ({"type": "drop_duplicates"}, lambda d: len(d) == 5),
         ({"type": "drop_duplicates", "columns": ["c"]}, lambda d: len(d) == 2),
-        ({"type": "filter_rows", "column": "a", "op": ">=", "value": 4}, lambda d: d["a"].tolist() == [4, 4, 100]),
+        (
+            {"type": "filter_rows", "column": "a", "op": ">=", "value": 4},
+            lambda d: d["a"].tolist() == [4, 4, 100],
+        ),
         ({"type": "filter_rows", "column": "b", "op": "in", "value": ["x", "z"]}, lambda d: len(d) == 2),
         ({"type": "filter_rows", "column": "b", "op": "not in", "value": ["y"]}, lambda d: len(d) == 4),
         ({"type": "filter_rows", "column": "a", "op": "is missing"}, lambda d: len(d) == 1),
         ({"type": "filter_rows", "column": "b", "op": "!=", "value": "y"}, lambda d: len(d) == 2),
-        ({"type": "log_transform", "columns": ["c"]}, lambda d: d["c"].tolist()[:2] == [0.0, float(np.log(2))]),
-        ({"type": "fill_missing", "columns": ["b"], "strategy": "constant", "value": "?"}, lambda d: d["b"].tolist()[3] == "?"),
-        ({"type": "fill_missing", "columns": ["b"], "strategy": "most_frequent"}, lambda d: d["b"].tolist()[3] == "y"),
-        ({"type": "fill_missing", "columns": ["a"], "strategy": "median"}, lambda d: d["a"].tolist()[2] == 4.0),
-        ({"type": "clip_outliers", "columns": ["a"], "method": "zscore", "factor": 1.0}, lambda d: d["a"].max() < 100),
+        (
+            {"type": "log_transform", "columns": ["c"]},
+            lambda d: d["c"].tolist()[:2] == [0.0, float(np.log(2))],
+        ),
+        (
+            {"type": "fill_missing", "columns": ["b"], "strategy": "constant", "value": "?"},
+            lambda d: d["b"].tolist()[3] == "?",
+        ),
+        (
+            {"type": "fill_missing", "columns": ["b"], "strategy": "most_frequent"},
+            lambda d: d["b"].tolist()[3] == "y",
+        ),
+        (
+            {"type": "fill_missing", "columns": ["a"], "strategy": "median"},
+            lambda d: d["a"].tolist()[2] == 4.0,
+        ),
+        (
+            {"type": "clip_outliers", "columns": ["a"], "method": "zscore", "factor": 1.0},
+            lambda d: d["a"].max() < 100,
+        ),
         ({"type": "minmax_scale", "columns": ["a"]}, lambda d: d["a"].min() == 0.0 and d["a"].max() == 1.0),
         ({"type": "standardize", "columns": ["c"]}, lambda d: abs(d["c"].mean()) < 1e-9),
         ({"type": "ordinal_encode", "columns": ["b"]}, lambda d: d["b"].tolist() == [0, 1, 1, -1, -1, 2]),
         ({"type": "one_hot", "columns": ["b"]}, lambda d: d["b=y"].tolist() == [0, 1, 1, 0, 0, 0]),
     ],
-    ids=lambda v: v["type"] + "-" + "-".join(str(x) for k, x in v.items() if k not in ("type",))[:30]
-    if isinstance(v, dict)
-    else "",
+    ids=lambda v: (
+        v["type"] + "-" + "-".join(str(x) for k, x in v.items() if k not in ("type",))[:30]
+        if isinstance(v, dict)
+        else ""
+    ),
 )
 def test_each_step(step: dict, check) -> None:  # type: ignore[no-untyped-def]
     s = get_step(step)
