@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import threading
 import time
 import traceback
@@ -87,11 +88,13 @@ _CAS_RETRIES = 50
 JOB_KINDS: dict[str, str] = {
     "smoke": "core.compute._smoke:run_smoke",
     "ingest": "core.data._ingest:run_ingest",
+    "train": "core.training:run_training",
 }
 # Job kind -> "module:function" that validates a spec dict and returns its normalised form.
 _SPEC_VALIDATORS: dict[str, str] = {
     "smoke": "core.compute._smoke:validate_smoke_spec",
     "ingest": "core.data._ingest:validate_ingest_spec",
+    "train": "core.training:validate_train_spec",
 }
 
 
@@ -204,9 +207,16 @@ class JobContext:
 
     # job-facing API
     def log_metric(self, key: str, step: int, value: float) -> None:
-        """Record ``value`` of ``key`` at ``step``; written to the store within half a second."""
+        """Record ``value`` of ``key`` at ``step``; written to the store within half a second.
+
+        NaN and infinite values are not stored (SQL has no portable NaN); a job that meets one
+        should fail with a reason saying so, as training does.
+        """
+        value = float(value)
+        if not math.isfinite(value):
+            return
         with self._lock:
-            self._buffer.append((key, int(step), float(value), time.time()))
+            self._buffer.append((key, int(step), value, time.time()))
             full = len(self._buffer) >= _METRIC_FLUSH_ROWS
         if full:
             self.flush()
@@ -323,7 +333,8 @@ def execute_run(config: AppConfig, run_id: str) -> str:
     try:
         ctx.close()  # every metric is stored before the final status is
     except AppError as exc:
-        outcome = Failed(f"could not store the last metrics: {exc}")
+        first = f"{outcome.message}; also " if isinstance(outcome, Failed) else ""
+        outcome = Failed(f"{first}could not store the last metrics: {exc}")
     if result:
         with store.session() as s:
             s.execute(update(Run).where(Run.id == run_id).values(result_json=result))

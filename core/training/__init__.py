@@ -1,0 +1,319 @@
+"""Training runs: a ``train`` job that applies the pipeline, builds the Keras model and streams
+per-batch and per-epoch metrics into the store while it trains. TensorFlow is imported inside
+the job, on the worker; this module imports without it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+from core.errors import DataError
+from core.errors import JobStopped
+from core.errors import SpecError
+from core.models import ModelSpec
+from core.optimizers import OptimizerSpec
+from core.pipeline import SPLIT_COLUMN
+from core.pipeline import PipelineSpec
+
+if TYPE_CHECKING:
+    from core.compute._jobs import JobContext
+
+__all__ = ["TrainSpec", "default_pipeline", "run_training", "validate_train_spec"]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything a training run uses; stored with the run and hashed.
+
+    Args:
+        pipeline: The pipeline spec (as a dict) the run applies, dataset and target included.
+        model: The model spec (as a dict).
+        optimizer: The optimizer spec (as a dict).
+        epochs: Passes over the training rows, >= 1. Defaults to 5.
+        batch_size: Rows per step, >= 1. Defaults to 32.
+        seed: Seeds Keras, NumPy and Python. Defaults to 0.
+        early_stopping: Stop after this many epochs without a better validation loss; 0 is off.
+            Defaults to 0.
+        pipeline_id: The saved pipeline version, if the run used one. Defaults to None.
+    """
+
+    pipeline: dict[str, Any]
+    model: dict[str, Any]
+    optimizer: dict[str, Any] = field(default_factory=lambda: OptimizerSpec().to_dict())
+    epochs: int = 5
+    batch_size: int = 32
+    seed: int = 0
+    early_stopping: int = 0
+    pipeline_id: str | None = None
+
+    def __post_init__(self) -> None:
+        PipelineSpec.from_dict(self.pipeline).ordered()
+        ModelSpec.from_dict(self.model)
+        OptimizerSpec.from_dict(self.optimizer)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpecError(f"`{name} >= 1` must hold, but got {name}={value!r}.")
+        if self.early_stopping < 0:
+            raise SpecError(f"`early_stopping >= 0` must hold, but got early_stopping={self.early_stopping}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "train", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
+        try:
+            return cls(**{k: v for k, v in data.items() if k != "type"})
+        except TypeError as exc:
+            raise SpecError(f"Invalid training spec: {exc}.") from None
+
+
+def validate_train_spec(data: dict[str, Any]) -> dict[str, Any]:
+    return TrainSpec.from_dict(data).to_dict()
+
+
+def default_pipeline(dataset_id: str, target: str, profile: dict[str, Any], task: str) -> PipelineSpec:
+    """A sensible pipeline when the user picks none: split, then fill, encode and scale
+    (tabular) or scale images to [0, 1] (image datasets)."""
+    columns = {c["name"]: c for c in profile.get("columns", [])}
+    split = {
+        "type": "split",
+        "method": "stratified" if task != "regression" else "random",
+        "validation": 0.2,
+        "seed": 0,
+    }
+    if "image" in columns:
+        return PipelineSpec.chain(dataset_id, target, [split, {"type": "scale_images"}])
+    features = [n for n in columns if n != target]
+    numeric = [n for n in features if columns[n]["kind"] in ("numeric", "boolean")]
+    categorical = [n for n in features if columns[n]["kind"] == "categorical"]
+    dropped = [n for n in features if n not in numeric and n not in categorical]
+    steps: list[dict[str, Any]] = [{"type": "drop_missing", "columns": [target]}, split]
+    if dropped:
+        steps.insert(0, {"type": "drop_columns", "columns": dropped})
+    if numeric:
+        steps += [
+            {"type": "fill_missing", "columns": numeric, "strategy": "median"},
+            {"type": "standardize", "columns": numeric},
+        ]
+    if categorical:
+        steps += [
+            {"type": "fill_missing", "columns": categorical, "strategy": "most_frequent"},
+            {"type": "one_hot", "columns": categorical},
+        ]
+    return PipelineSpec.chain(dataset_id, target, steps)
+
+
+def _arrays(frame, target: str, task: str, classes: list[Any] | None):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    features = [c for c in frame.columns if c != target and not c.startswith("__")]
+    if "image" in features:
+        x = np.stack(frame["image"].to_list()).astype("float32")
+    else:
+        bad = [c for c in features if not np.issubdtype(frame[c].dtype, np.number) and frame[c].dtype != bool]
+        if bad:
+            raise DataError(
+                f"Column(s) {bad} are not numbers after the pipeline. Add one-hot or ordinal encoding "
+                "for them, or drop them."
+            )
+        x = frame[features].astype("float32").to_numpy()
+        if np.isnan(x).any():
+            cols = [c for c in features if frame[c].isna().any()]
+            raise DataError(
+                f"Column(s) {cols} still have missing values after the pipeline. Add a fill step."
+            )
+    y_raw = frame[target]
+    if task == "regression":
+        if not np.issubdtype(y_raw.dtype, np.number):
+            raise DataError(f"Target {target!r} is not numeric ({y_raw.dtype}): regression needs numbers.")
+        return x, y_raw.astype("float32").to_numpy(), None
+    if classes is None:
+        classes = sorted(y_raw.dropna().unique().tolist(), key=str)
+    index = {c: i for i, c in enumerate(classes)}
+    y = y_raw.map(lambda v: index.get(v, -1)).to_numpy()
+    return x, y.astype("int64"), classes
+
+
+def _configure_tensorflow(seed: int) -> dict[str, Any]:
+    import os
+
+    import keras
+    import tensorflow as tf
+
+    threads = None
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        pass
+    if threads:
+        try:  # only possible before TensorFlow's runtime starts in this process
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+    keras.utils.set_random_seed(seed)
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "device": gpus[0] if gpus else "CPU",
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "threads": threads,
+    }
+
+
+def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: ignore[no-untyped-def]
+    import keras
+
+    class LiveMetrics(keras.callbacks.Callback):
+        """Buffers per-batch and per-epoch metrics into the store (a list append per batch)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = 0
+            self.epoch = 0
+            self.started = time.perf_counter()
+            self.failure: str | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.step += 1
+            for key, value in (logs or {}).items():
+                ctx.log_metric(f"batch/{key}", self.step, float(value))
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.failure = (
+                    f"the loss became {float(loss)} at step {self.step} (epoch {self.epoch + 1}). Lower the "
+                    "learning rate, add gradient clipping, or scale the inputs."
+                )
+                self.model.stop_training = True
+            ctx.set_progress(self.step / (steps_per_epoch * epochs))
+            if ctx.should_stop():
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            for key, value in (logs or {}).items():
+                ctx.log_metric(f"epoch/{key}", epoch + 1, float(value))
+            elapsed = time.perf_counter() - self.started
+            ctx.log_metric("epoch/samples_per_s", epoch + 1, self.step * self._batch / max(elapsed, 1e-9))
+
+    cb = LiveMetrics()
+    cb._batch = 0  # set by run_training
+    return cb
+
+
+def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` job body (on a worker)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from core.models import build_keras_model
+    from core.models import count_params
+    from core.optimizers import build_keras_optimizer
+    from core.pipeline import run_pandas
+
+    spec = TrainSpec.from_dict(data)
+    pipeline = PipelineSpec.from_dict(spec.pipeline)
+    model_spec = ModelSpec.from_dict(spec.model)
+    path = ctx.store.path_for("datasets", pipeline.dataset_id, ".parquet")
+    if not path.exists():
+        raise DataError(f"Dataset {pipeline.dataset_id} no longer exists. Choose another dataset.")
+    frame = pq.read_table(path).to_pandas()
+    result = run_pandas(pipeline, frame)
+    out = result.frame
+    splits = out[SPLIT_COLUMN] if SPLIT_COLUMN in out else None
+    if splits is None:
+        raise SpecError(
+            "The pipeline has no split: add a train/validation split so the run can be validated."
+        )
+    train, val = out[splits == "train"], out[splits == "validation"]
+    test = out[splits == "test"]
+    x_train, y_train, classes = _arrays(train, pipeline.target, model_spec.task, None)
+    if len(x_train) < spec.batch_size:
+        raise SpecError(
+            f"`batch_size <= training rows` must hold, but got batch_size={spec.batch_size} with "
+            f"{len(x_train)} training rows. Lower the batch size."
+        )
+    n_classes = len(classes) if classes else 1
+    if model_spec.task == "binary" and n_classes != 2:
+        raise SpecError(
+            f"Binary classification needs 2 classes, but the target has {n_classes}: choose multiclass."
+        )
+    validation = None
+    if len(val):
+        x_val, y_val, _ = _arrays(val, pipeline.target, model_spec.task, classes)
+        keep = y_val >= 0 if classes else slice(None)
+        validation = (x_val[keep], y_val[keep])
+
+    env = _configure_tensorflow(spec.seed)
+    import keras
+
+    model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
+    loss = {
+        "multiclass": "sparse_categorical_crossentropy",
+        "binary": "binary_crossentropy",
+        "regression": "mse",
+    }[model_spec.task]
+    metrics: list[Any] = (
+        ["accuracy"]
+        if model_spec.task == "multiclass"
+        else ["accuracy", keras.metrics.AUC(name="auc")]
+        if model_spec.task == "binary"
+        else [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
+    )
+    model.compile(
+        optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)), loss=loss, metrics=metrics
+    )
+    steps = math.ceil(len(x_train) / spec.batch_size)
+    live = _callback(ctx, steps, spec.epochs)
+    live._batch = spec.batch_size
+    callbacks = [live]
+    if spec.early_stopping and validation is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
+            )
+        )
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=True,
+    )
+    if live.failure:
+        raise DataError(live.failure)
+    if ctx.should_stop():
+        raise JobStopped("stopped on request")
+    evaluation: dict[str, float] = {}
+    held_out = test if len(test) else val
+    if len(held_out):
+        x_eval, y_eval, _ = _arrays(held_out, pipeline.target, model_spec.task, classes)
+        keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
+        scores = model.evaluate(x_eval[keep], y_eval[keep], verbose=0, return_dict=True)
+        evaluation = {f"{'test' if len(test) else 'validation'}_{k}": float(v) for k, v in scores.items()}
+    model.save(ctx.store.path_for("models", ctx.run_id, ".keras"))
+    return {
+        "evaluation": evaluation,
+        "classes": classes,
+        "params": count_params(model_spec, tuple(x_train.shape[1:]), n_classes),
+        "rows": {"train": len(train), "validation": len(val), "test": len(test)},
+        "pipeline_hash": pipeline.hash,
+        "model_hash": model_spec.hash,
+        "pipeline_state": result.states,
+        "environment": env,
+    }

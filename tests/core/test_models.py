@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import SpecError
+from core.models import ModelSpec
+from core.models import cnn_template
+from core.models import count_params
+from core.models import mlp_template
+from core.optimizers import OPTIMIZERS
+from core.optimizers import OptimizerSpec
+
+
+def test_round_trips() -> None:
+    for spec in (mlp_template(), cnn_template("binary")):
+        again = ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+        assert again == spec and again.hash == spec.hash
+    opt = OptimizerSpec("nesterov", 0.05, schedule="warmup_cosine", clipnorm=1.0)
+    assert OptimizerSpec.from_dict(json.loads(json.dumps(opt.to_dict()))) == opt
+
+
+def test_param_count_of_the_classic_cnn() -> None:
+    # Keras reports 693,962 for this model on 28x28x1 with 10 classes.
+    assert count_params(cnn_template(), (28, 28, 1), 10) == 693_962
+
+
+def test_cnn_on_tabular_data_is_explained() -> None:
+    with pytest.raises(
+        SpecError, match=r"Layer 1 \(conv2d\): Conv2D needs image input.*use the MLP template"
+    ):
+        count_params(cnn_template(), (12,), 3)
+
+
+def test_dense_on_images_needs_flatten() -> None:
+    with pytest.raises(SpecError, match="add a Flatten layer before it"):
+        count_params(mlp_template(), (8, 8, 1), 10)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "model", "layers": [{"type": "lstm"}]}, "Unknown layer 'lstm'. Valid layers are: dense"),
+        ({"type": "model", "layers": [{"type": "dropout", "rate": 1.5}]}, "`0 <= rate < 1` must hold"),
+        ({"type": "model", "task": "ranking"}, "task must be one of"),
+    ],
+)
+def test_bad_models(data: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        ModelSpec.from_dict(data)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_builds_in_keras(name: str) -> None:
+    pytest.importorskip("keras")
+    from core.optimizers import build_keras_optimizer
+
+    for schedule in ("constant", "step", "exponential", "cosine", "warmup_cosine"):
+        opt = build_keras_optimizer(OptimizerSpec(name, 0.01, schedule=schedule, clipnorm=2.0))
+        assert opt.clipnorm == 2.0
+
+
+@pytest.mark.parametrize("lr", [0, -1, float("nan")])
+def test_learning_rate_must_be_positive(lr: float) -> None:
+    with pytest.raises(SpecError, match="`learning_rate > 0` must hold"):
+        OptimizerSpec("adam", lr)

@@ -1,0 +1,123 @@
+"""Real TensorFlow training on a real LocalCluster, streaming into a real store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.compute import TERMINAL
+from core.compute import stop_run
+from core.compute import submit_run
+from core.config import AppConfig
+from core.data import ingest_file
+from core.errors import SpecError
+from core.models import cnn_template
+from core.models import mlp_template
+from core.optimizers import OptimizerSpec
+from core.store import get_metrics
+from core.store import get_run
+from core.store import open_store
+from core.training import TrainSpec
+from core.training import default_pipeline
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+ASSETS = Path(__file__).resolve().parents[3] / "assets"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.Client]:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+        ) as c,
+        distributed.Client(c) as client,
+    ):
+        yield client
+
+
+def _wait(store, run_id: str, timeout: float = 300):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while get_run(store, run_id).status not in TERMINAL:
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.2)
+    return get_run(store, run_id)
+
+
+def test_cnn_on_digits_reaches_sane_accuracy(cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "digits_8x8.npz", "npz", "digits")
+    pipeline = default_pipeline(ds.id, "label", ds.profile_json, "multiclass")
+    spec = TrainSpec(
+        pipeline=pipeline.to_dict(),
+        model=cnn_template().to_dict(),
+        optimizer=OptimizerSpec("adam", 2e-3).to_dict(),
+        epochs=6,
+        batch_size=32,
+    )
+    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id)
+    run = _wait(store, run_id)
+    assert run.status == "succeeded", run.status_reason
+    result = run.result_json
+    assert result["evaluation"]["validation_accuracy"] > 0.9
+    assert result["params"] == 32 * 9 + 32 + 3 * 3 * 32 * 128 + 128 + 128 * 10 + 10
+    metrics = get_metrics(store, run_id)
+    steps_per_epoch = -(-result["rows"]["train"] // 32)
+    assert len(metrics["batch/loss"].steps) == 6 * steps_per_epoch
+    assert metrics["epoch/val_loss"].steps == [1, 2, 3, 4, 5, 6]
+    assert metrics["epoch/loss"].values[-1] < metrics["epoch/loss"].values[0]
+    assert (store.data_dir / "models" / f"{run_id}.keras").exists()
+
+
+def test_mlp_regression_and_stop(cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
+    pipeline = default_pipeline(ds.id, "price", ds.profile_json, "regression")
+    spec = TrainSpec(pipeline.to_dict(), mlp_template("regression").to_dict(), epochs=500, batch_size=8)
+    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id)
+    deadline = time.monotonic() + 120
+    while "batch/loss" not in get_metrics(store, run_id):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    stop_run(store, run_id, cluster)
+    run = _wait(store, run_id, timeout=60)
+    assert run.status == "stopped"
+    assert len(get_metrics(store, run_id)["batch/loss"].steps) < 500 * 100
+
+
+def test_nan_loss_fails_with_a_reason(cluster, config: AppConfig) -> None:
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
+    pipeline = default_pipeline(ds.id, "price", ds.profile_json, "regression")
+    spec = TrainSpec(
+        pipeline.to_dict(),
+        mlp_template("regression").to_dict(),
+        OptimizerSpec("sgd", 1e6).to_dict(),
+        epochs=3,
+    )
+    run = _wait(store, submit_run(cluster, store, "train", spec.to_dict()))
+    assert run.status == "failed"
+    assert "the loss became" in run.status_reason and "Lower the learning rate" in run.status_reason
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 0}, "`epochs >= 1` must hold"),
+        ({"optimizer": {"name": "adam", "learning_rate": 0}}, "`learning_rate > 0` must hold"),
+        (
+            {"model": {"type": "model", "layers": [{"type": "dense", "units": -3}]}},
+            "`units` must be an integer >= 1",
+        ),
+    ],
+)
+def test_bad_specs_are_refused(change: dict, message: str) -> None:
+    base = {
+        "pipeline": default_pipeline("0" * 32, "y", {"columns": []}, "regression").to_dict(),
+        "model": mlp_template("regression").to_dict(),
+    }
+    with pytest.raises(SpecError, match=message):
+        TrainSpec.from_dict({**base, **change})
