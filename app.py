@@ -10,6 +10,7 @@ pages = st.navigation(
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/data.py", title="Data", icon=":material/table:"),
             st.Page("pages/pipeline.py", title="Pipeline", icon=":material/account_tree:"),
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         ],
         "Compute": [
             st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),

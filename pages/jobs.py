@@ -97,7 +97,16 @@ def _render(run_id: str) -> str:
     st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}")
     metrics = get_metrics(store, run_id)
     points = sum(len(m.steps) for m in metrics.values())
-    st.plotly_chart(plot_metric_curves(metrics), key=f"chart_{run_id}")
+    # One chart per x axis: "batch/loss" against batches, "epoch/val_loss" against epochs.
+    groups: dict[str, dict] = {}
+    for key, series in metrics.items():
+        prefix, _, name = key.rpartition("/")
+        if name == "samples_per_s":
+            st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
+            continue
+        groups.setdefault(prefix, {})[key] = series
+    for prefix, group in sorted(groups.items()) or [("", {})]:
+        st.plotly_chart(plot_metric_curves(group, x_label=prefix or "step"), key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     return run.status
 

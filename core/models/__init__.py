@@ -17,6 +17,7 @@ from core.specs import spec_hash
 
 __all__ = [
     "LAYERS",
+    "Flatten",
     "TASKS",
     "ModelSpec",
     "build_keras_model",

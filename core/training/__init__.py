@@ -24,7 +24,7 @@ from core.pipeline import PipelineSpec
 if TYPE_CHECKING:
     from core.compute._jobs import JobContext
 
-__all__ = ["TrainSpec", "default_pipeline", "run_training", "validate_train_spec"]
+__all__ = ["TrainSpec", "default_pipeline", "probe_input", "run_training", "validate_train_spec"]
 
 
 @dataclass(frozen=True)
@@ -317,3 +317,25 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         "pipeline_state": result.states,
         "environment": env,
     }
+
+
+def probe_input(config: Any, pipeline_dict: dict[str, Any]) -> dict[str, Any]:
+    """Run the pipeline on the first rows and report the model's input shape (a Dask task).
+
+    Returns:
+        ``shape`` (features, or height/width/channels), ``classes`` seen, ``rows`` probed.
+    """
+    import pyarrow.parquet as pq
+
+    from core.pipeline import run_pandas
+    from core.store import open_store
+
+    store = open_store(config)
+    pipeline = PipelineSpec.from_dict(pipeline_dict)
+    path = store.path_for("datasets", pipeline.dataset_id, ".parquet")
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=500), None)
+    if batch is None:
+        raise DataError("The dataset is empty.")
+    frame = run_pandas(pipeline, batch.to_pandas()).frame
+    x, _, classes = _arrays(frame, pipeline.target, "multiclass", None)
+    return {"shape": list(x.shape[1:]), "classes": [str(c) for c in (classes or [])][:50], "rows": len(frame)}

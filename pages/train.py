@@ -1,0 +1,146 @@
+"""Train: pick data, pipeline, model and optimizer; launch a training run on the cluster.
+
+The run is watched live on the Jobs page (``/jobs?run=<id>``).
+"""
+
+import streamlit as st
+from sqlalchemy import select
+
+from core.compute import SubmitOptions
+from core.compute import submit_run
+from core.data import list_datasets
+from core.data import summarize_target
+from core.errors import AppError
+from core.models import TASKS
+from core.models import Flatten
+from core.models import ModelSpec
+from core.models import cnn_template
+from core.models import mlp_template
+from core.optimizers import OPTIMIZERS
+from core.optimizers import SCHEDULES
+from core.optimizers import OptimizerSpec
+from core.pipeline import PipelineSpec
+from core.store import Pipeline
+from core.training import TrainSpec
+from core.training import default_pipeline
+from core.training import probe_input
+from pages import _ui
+
+st.title("Train")
+store = _ui.store()
+
+datasets = list_datasets(store)
+if not datasets:
+    st.info("Add a dataset on the Data page first.")
+    st.stop()
+dataset_id = _ui.url_selectbox(
+    "Dataset", "dataset", {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}, what="dataset"
+)
+dataset = next(d for d in datasets if d.id == dataset_id)
+profile = dataset.profile_json
+columns = [c["name"] for c in profile.get("columns", []) if c["kind"] != "image"]
+
+# --- pipeline -------------------------------------------------------------------------------
+with store.session() as s:
+    versions = s.execute(
+        select(Pipeline.id, Pipeline.name, Pipeline.version, Pipeline.spec_json)
+        .where(Pipeline.dataset_id == dataset_id, Pipeline.version > 0)
+        .order_by(Pipeline.created_at.desc())
+    ).all()
+choices = {"default": "Loom's default (split, fill, encode, scale)"} | {
+    v.id: f"{v.name} v{v.version}" for v in versions
+}
+c1, c2, c3 = st.columns(3)
+pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
+if pipe_choice == "default":
+    default_target = "label" if "label" in columns else columns[-1]
+    target = c2.selectbox("Target", columns, index=columns.index(default_target), key="train_target")
+else:
+    saved = PipelineSpec.from_dict(next(v.spec_json for v in versions if v.id == pipe_choice))
+    target = saved.target
+    c2.text_input("Target (from the pipeline)", value=target, disabled=True, key="train_target_fixed")
+try:
+    inferred = summarize_target(profile, target).task
+except AppError as exc:
+    _ui.fail(exc)
+task = c3.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train_task_{target}")
+try:
+    pipeline = default_pipeline(dataset_id, target, profile, task) if pipe_choice == "default" else saved
+    probe = _ui.client().submit(probe_input, store.config, pipeline.to_dict(), pure=False).result(timeout=120)
+except AppError as exc:
+    _ui.fail(exc)
+input_shape = tuple(probe["shape"])
+n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
+
+# --- model ------------------------------------------------------------------------------------
+st.subheader("Model")
+images = len(input_shape) == 3
+c1, c2, c3 = st.columns(3)
+template = c1.selectbox(
+    "Template", ["Classic CNN", "MLP"] if images else ["MLP"], key=f"train_template_{images}"
+)
+if template == "MLP":
+    hidden = c2.text_input("Hidden layer widths", value="64, 32", key="train_hidden")
+    dropout = c3.number_input("Dropout", 0.0, 0.9, 0.1, step=0.05, key="train_dropout")
+    try:
+        widths = tuple(int(w) for w in hidden.replace(" ", "").split(",") if w)
+        model = mlp_template(task, widths, dropout)
+        if images:
+            model = ModelSpec([Flatten(), *model.layers], task)
+    except (ValueError, AppError) as exc:
+        _ui.error(exc if isinstance(exc, AppError) else f"Widths must be whole numbers, e.g. 64, 32 ({exc}).")
+        st.stop()
+else:
+    model = cnn_template(task)
+try:
+    shapes = model.shapes(input_shape, n_classes)
+except AppError as exc:
+    _ui.fail(exc)
+st.dataframe(
+    [{"layer": n, "output shape": str(s), "parameters": p} for n, s, p in shapes],
+    hide_index=True,
+    key="layers",
+)
+st.caption(f"Input {input_shape} · {sum(p for *_, p in shapes):,} parameters")
+
+# --- optimizer and settings -------------------------------------------------------------------
+st.subheader("Optimizer and settings")
+c1, c2, c3, c4 = st.columns(4)
+opt_name = c1.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="train_opt")
+lr = c2.number_input("Learning rate", value=1e-3, format="%.5f", step=1e-4, key="train_lr")
+schedule = c3.selectbox("Schedule", SCHEDULES, key="train_schedule")
+clip = c4.number_input("Clip gradient norm (0: off)", 0.0, 100.0, 0.0, key="train_clip")
+c1, c2, c3, c4 = st.columns(4)
+epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
+batch = c2.number_input("Batch size", 1, 65536, 32, key="train_batch")
+seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+patience = c4.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
+gpu = st.checkbox("Run on a GPU worker (needs a worker started with --resources GPU=1)", key="train_gpu")
+
+if st.button("Launch", type="primary", key="train_launch"):
+    try:
+        optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)
+        spec = TrainSpec(
+            pipeline=pipeline.to_dict(),
+            model=model.to_dict(),
+            optimizer=optimizer.to_dict(),
+            epochs=int(epochs),
+            batch_size=int(batch),
+            seed=int(seed),
+            early_stopping=int(patience),
+            pipeline_id=None if pipe_choice == "default" else pipe_choice,
+        )
+        run_id = submit_run(
+            _ui.client(),
+            store,
+            "train",
+            spec.to_dict(),
+            name=f"{template} on {dataset.name}",
+            options=SubmitOptions(resources={"GPU": 1} if gpu else None),
+            dataset_id=dataset_id,
+            pipeline_id=spec.pipeline_id,
+        )
+    except AppError as exc:
+        _ui.error(exc)
+    else:
+        st.switch_page("pages/jobs.py", query_params={"run": run_id})

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_config
+from core.data import ingest_file
+from core.store import get_run
+from core.store import list_runs
+from core.store import open_store
+from tests.pages.conftest import open_page
+from tests.pages.conftest import plain
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def test_launch_training_from_the_page(app: AppTest) -> None:
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    open_page(app, "pages/train.py", dataset=ds.id)
+    assert app.selectbox(key="train_target").value == "species"
+    assert app.selectbox(key="train_task_species").value == "multiclass"
+    assert any("parameters" in c.value for c in app.caption)
+    app.number_input(key="train_epochs").set_value(2)
+    app.button(key="train_launch").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    run = next(r for r in list_runs(store, kind="train") if r.dataset_id == ds.id)
+    deadline = time.monotonic() + 180
+    while get_run(store, run.id).status not in ("succeeded", "failed", "stopped", "interrupted"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert get_run(store, run.id).status == "succeeded", get_run(store, run.id).status_reason
+
+
+def test_cnn_is_not_offered_for_tabular_data_and_bad_widths_are_explained(app: AppTest) -> None:
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
+    open_page(app, "pages/train.py", dataset=ds.id)
+    assert app.selectbox(key="train_template_False").options == ["MLP"]
+    app.selectbox(key="train_target").set_value("price").run()
+    assert app.selectbox(key="train_task_price").value == "regression"
+    app.text_input(key="train_hidden").set_value("64, many").run()
+    assert "Widths must be whole numbers" in plain(app.error[0].value)
