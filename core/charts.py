@@ -27,17 +27,21 @@ class _MetricCurvesInfo(NamedTuple):
     curves: list[_Curve]
     x_label: str
     y_log: bool
+    markers: list[tuple[int, str]]
 
 
 def _get_metric_curves_info(
-    metrics: Mapping[str, MetricSeries], keys: list[str] | None = None, x_label: str = "step"
+    metrics: Mapping[str, MetricSeries],
+    keys: list[str] | None = None,
+    x_label: str = "step",
+    markers: list[tuple[int, str]] | None = None,
 ) -> _MetricCurvesInfo:
     chosen = sorted(metrics) if keys is None else [k for k in keys if k in metrics]
     curves = [_Curve(k, list(metrics[k].steps), list(metrics[k].values)) for k in chosen]
     values = [v for c in curves for v in c.y]
     # A log axis only when every value is positive and they span over two decades.
     y_log = bool(values) and min(values) > 0 and max(values) / min(values) > 100
-    return _MetricCurvesInfo(curves, x_label, y_log)
+    return _MetricCurvesInfo(curves, x_label, y_log, sorted(markers or []))
 
 
 def _import_plotly():  # type: ignore[no-untyped-def]
@@ -49,7 +53,10 @@ def _import_plotly():  # type: ignore[no-untyped-def]
 
 
 def plot_metric_curves(
-    metrics: Mapping[str, MetricSeries], keys: list[str] | None = None, x_label: str = "step"
+    metrics: Mapping[str, MetricSeries],
+    keys: list[str] | None = None,
+    x_label: str = "step",
+    markers: list[tuple[int, str]] | None = None,
 ) -> go.Figure:
     """Line chart of metric values against step, one line per metric key.
 
@@ -57,12 +64,13 @@ def plot_metric_curves(
         metrics: Series by key, as returned by :func:`core.store.get_metrics`.
         keys: Which keys to draw. Defaults to all, sorted.
         x_label: Title of the x axis. Defaults to "step".
+        markers: ``(step, label)`` of steering actions, drawn as vertical lines. Defaults to none.
 
     Returns:
         A Plotly figure; empty (with a hint) when there is no point yet.
     """
     go = _import_plotly()
-    info = _get_metric_curves_info(metrics, keys, x_label)
+    info = _get_metric_curves_info(metrics, keys, x_label, markers)
     fig = go.Figure()
     for curve in info.curves:
         fig.add_trace(go.Scatter(x=curve.x, y=curve.y, mode="lines", name=curve.key))
@@ -74,6 +82,10 @@ def plot_metric_curves(
         legend={"orientation": "h"},
         uirevision="keep",  # keep the user's zoom while new points arrive
     )
+    for step, label in info.markers:
+        fig.add_vline(
+            x=step, line_dash="dot", line_color="#888", annotation_text=label, annotation_textangle=-90
+        )
     if not info.curves:
         _say(fig, "No points yet")
     return fig

@@ -3,12 +3,15 @@
 The selected run lives in the URL (``?run=<id>``), so a reload or a shared link shows it again.
 """
 
+import json
+
 import streamlit as st
 
 from core.charts import plot_metric_curves
 from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import SmokeSpec
+from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
@@ -94,6 +97,8 @@ def _render(run_id: str) -> str:
         if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
             stop_run(store, run_id, _ui.client())
             st.toast("Stop requested.")
+    if status is RunStatus.RUNNING and run.kind == "train":
+        _steering(run_id)
     st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}")
     metrics = get_metrics(store, run_id)
     points = sum(len(m.steps) for m in metrics.values())
@@ -105,10 +110,39 @@ def _render(run_id: str) -> str:
             st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
             continue
         groups.setdefault(prefix, {})[key] = series
+    markers = _markers(run_id)
     for prefix, group in sorted(groups.items()) or [("", {})]:
-        st.plotly_chart(plot_metric_curves(group, x_label=prefix or "step"), key=f"chart_{run_id}_{prefix}")
+        fig = plot_metric_curves(
+            group, x_label=prefix or "step", markers=markers if prefix == "batch" else None
+        )
+        st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     return run.status
+
+
+def _markers(run_id: str) -> list[tuple[int, str]]:
+    out = []
+    for event in get_events(store, run_id):
+        if event.kind == "marker":
+            data = json.loads(event.message)
+            value = f" {data['value']:g}" if isinstance(data.get("value"), int | float) else ""
+            out.append((int(data["step"]), f"{data['action']}{value}"))
+    return out
+
+
+def _steering(run_id: str) -> None:
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+    try:
+        if c1.button("Pause", key=f"pause_{run_id}"):
+            request_control(store, run_id, "pause")
+        if c2.button("Resume", key=f"resume_{run_id}"):
+            request_control(store, run_id, "resume")
+        lr = c3.number_input("New learning rate", value=1e-3, format="%.6f", step=1e-4, key=f"lr_{run_id}")
+        if c4.button("Set", key=f"set_lr_{run_id}"):
+            request_control(store, run_id, "set_lr", float(lr))
+            st.toast(f"Learning rate {lr:g} requested.")
+    except AppError as exc:
+        _ui.error(exc)
 
 
 @st.fragment(run_every="1s")

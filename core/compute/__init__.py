@@ -5,12 +5,14 @@ from core.compute._client import WorkerInfo
 from core.compute._client import address_warning
 from core.compute._client import create_client
 from core.compute._client import get_cluster_info
+from core.compute._jobs import CONTROLS
 from core.compute._jobs import JOB_KINDS
 from core.compute._jobs import JobContext
 from core.compute._jobs import Reaper
 from core.compute._jobs import SubmitOptions
 from core.compute._jobs import execute_run
 from core.compute._jobs import reap
+from core.compute._jobs import request_control
 from core.compute._jobs import run_key
 from core.compute._jobs import stop_run
 from core.compute._jobs import submit_run
@@ -20,6 +22,7 @@ from core.compute._lifecycle import RunStatus
 from core.compute._smoke import SmokeSpec
 
 __all__ = [
+    "CONTROLS",
     "JOB_KINDS",
     "TERMINAL",
     "ClusterInfo",
@@ -34,6 +37,7 @@ __all__ = [
     "execute_run",
     "get_cluster_info",
     "reap",
+    "request_control",
     "run_key",
     "stop_run",
     "submit_run",

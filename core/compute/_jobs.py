@@ -14,6 +14,7 @@ The pure decisions live in :mod:`core.compute._lifecycle`; this module carries t
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import math
 import threading
@@ -71,6 +72,7 @@ __all__ = [
     "JobContext",
     "execute_run",
     "reap",
+    "request_control",
     "run_key",
     "stop_run",
     "submit_run",
@@ -203,6 +205,8 @@ class JobContext:
         self._stop_flag = threading.Event()
         self._closed = threading.Event()
         self._progress: float | None = None
+        self._controls: list[dict[str, Any]] = []
+        self._last_control = 0
         self._thread = threading.Thread(target=self._loop, name=f"loom-heartbeat-{run_id[:8]}", daemon=True)
 
     # job-facing API
@@ -270,8 +274,37 @@ class JobContext:
             stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
             if self._progress is not None:
                 s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
+            new = s.execute(
+                select(RunEvent.id, RunEvent.message)
+                .where(
+                    RunEvent.run_id == self.run_id,
+                    RunEvent.kind == "control",
+                    RunEvent.id > self._last_control,
+                )
+                .order_by(RunEvent.id)
+            ).all()
+        for event_id, message in new:
+            self._last_control = event_id
+            try:
+                request = json.loads(message)
+            except json.JSONDecodeError:
+                continue  # a plain note such as "stop requested by …"
+            with self._lock:
+                self._controls.append(request)
         if stop:
             self._stop_flag.set()
+
+    def pending_controls(self) -> list[dict[str, Any]]:
+        """Control requests (pause, resume, set_lr…) that arrived since the last call."""
+        with self._lock:
+            out, self._controls = self._controls, []
+        return out
+
+    def mark(self, action: str, step: int, value: Any = None) -> None:
+        """Record that a control took effect at ``step`` (drawn as a marker on the curves)."""
+        _record(
+            self.store, self.run_id, "marker", json.dumps({"action": action, "step": step, "value": value})
+        )
 
     def _loop(self) -> None:
         last_beat = 0.0
@@ -432,6 +465,37 @@ def stop_run(store: Store, run_id: str, client: Client | None = None, by: str = 
             # Harmless: the worker sees the run is stopped and does not start it.
             _log.warning("could not cancel task of run %s: %s", run_id, exc)
     return decision
+
+
+CONTROLS = ("pause", "resume", "set_lr")
+
+
+def request_control(
+    store: Store, run_id: str, action: str, value: float | None = None, by: str = "user"
+) -> None:
+    """Ask a running run to pause, resume or change its learning rate; it acts within a batch.
+
+    Raises:
+        SpecError: Unknown action, or a learning rate that is not > 0.
+        InvalidTransition: The run is not running.
+    """
+    from core.errors import InvalidTransition
+
+    if action not in CONTROLS:
+        raise SpecError(f"Unknown control {action!r}. Valid controls are: {', '.join(CONTROLS)}.")
+    if action == "set_lr" and not (value is not None and math.isfinite(value) and value > 0):
+        raise SpecError(f"`learning_rate > 0` must hold, but got learning_rate={value!r}.")
+    with store.session() as s:
+        status = s.scalar(select(Run.status).where(Run.id == run_id))
+        if status != RunStatus.RUNNING.value:
+            raise InvalidTransition(f"Run {run_id} is {status}, not running: there is nothing to {action}.")
+        s.add(
+            RunEvent(
+                run_id=run_id,
+                kind="control",
+                message=json.dumps({"action": action, "value": value, "by": by}),
+            )
+        )
 
 
 def _keys_on_scheduler(client: Client, keys: list[str]) -> set[str]:

@@ -199,8 +199,36 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
                 )
                 self.model.stop_training = True
             ctx.set_progress(self.step / (steps_per_epoch * epochs))
+            self._steer()
             if ctx.should_stop():
                 self.model.stop_training = True
+
+        def _steer(self) -> None:
+            # Controls arrive through the store; each is applied here, between two batches,
+            # and recorded as a marker at the step where it took effect.
+            paused = False
+            while True:
+                for request in ctx.pending_controls():
+                    action, value = request.get("action"), request.get("value")
+                    if action == "set_lr":
+                        lr = self.model.optimizer.learning_rate
+                        if not hasattr(lr, "assign"):
+                            ctx.mark(
+                                "set_lr refused (the run uses a learning-rate schedule)", self.step, value
+                            )
+                            continue
+                        lr.assign(float(value))
+                        ctx.log_metric("batch/learning_rate", self.step, float(value))
+                        ctx.mark("set_lr", self.step, float(value))
+                    elif action == "pause" and not paused:
+                        paused = True
+                        ctx.mark("pause", self.step)
+                    elif action == "resume" and paused:
+                        paused = False
+                        ctx.mark("resume", self.step)
+                if not paused or ctx.should_stop():
+                    return
+                time.sleep(0.1)  # paused: heartbeats go on in the context's thread
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             for key, value in (logs or {}).items():

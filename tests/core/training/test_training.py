@@ -121,3 +121,56 @@ def test_bad_specs_are_refused(change: dict, message: str) -> None:
     }
     with pytest.raises(SpecError, match=message):
         TrainSpec.from_dict({**base, **change})
+
+
+def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppConfig) -> None:
+    import json
+
+    from core.compute import request_control
+    from core.errors import InvalidTransition
+    from core.store import get_events
+
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
+    spec = TrainSpec(
+        pipeline.to_dict(),
+        mlp_template().to_dict(),
+        OptimizerSpec("sgd", 0.01).to_dict(),
+        epochs=2000,
+        batch_size=8,
+    )
+    run_id = submit_run(cluster, store, "train", spec.to_dict())
+
+    def points() -> int:
+        series = get_metrics(store, run_id).get("batch/loss")
+        return len(series.steps) if series else 0
+
+    deadline = time.monotonic() + 120
+    while points() < 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    request_control(store, run_id, "set_lr", 0.05)
+    request_control(store, run_id, "pause")
+    deadline = time.monotonic() + 30
+    while not any(e.kind == "marker" and "pause" in e.message for e in get_events(store, run_id)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.5)  # let the last buffered points land
+    paused_at = points()
+    time.sleep(2.0)
+    assert points() == paused_at  # nothing trains while paused
+    request_control(store, run_id, "resume")
+    deadline = time.monotonic() + 30
+    while points() <= paused_at:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stop_run(store, run_id, cluster)
+    run = _wait(store, run_id, timeout=60)
+    assert run.status == "stopped"
+    markers = [json.loads(e.message) for e in get_events(store, run_id) if e.kind == "marker"]
+    assert [m["action"] for m in markers] == ["set_lr", "pause", "resume"]
+    assert markers[0]["value"] == 0.05 and markers[0]["step"] >= 20
+    assert get_metrics(store, run_id)["batch/learning_rate"].values == [0.05]
+    with pytest.raises(InvalidTransition, match="not running"):
+        request_control(store, run_id, "pause")
