@@ -14,7 +14,14 @@ from core.store import MetricSeries
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["plot_class_balance", "plot_column_distribution", "plot_correlation", "plot_metric_curves"]
+__all__ = [
+    "plot_class_balance",
+    "plot_column_distribution",
+    "plot_correlation",
+    "plot_metric_curves",
+    "plot_optimizer_losses",
+    "plot_optimizer_paths",
+]
 
 
 class _Curve(NamedTuple):
@@ -185,3 +192,82 @@ def plot_class_balance(classes: list[tuple[Any, int]], column: str) -> go.Figure
         xaxis_title=column, yaxis_title="rows", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}
     )
     return fig
+
+
+# --- optimizer lab --------------------------------------------------------------------------
+
+
+class _LabInfo(NamedTuple):
+    x: list[float]
+    y: list[float]
+    z: list[list[float]]
+    paths: list[tuple[str, list[float], list[float]]]
+    frames: list[int]  # path lengths shown in each animation frame
+
+
+def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40) -> _LabInfo:
+    import numpy as np
+
+    xs = np.linspace(*surface.x_range, 120)
+    ys = np.linspace(*surface.y_range, 120)
+    z = [[float(np.log1p(max(surface.f(x, y) - min(0.0, surface.f(x, y)), 0.0))) for x in xs] for y in ys]
+    longest = max((len(p.xs) for p in paths), default=1)
+    frames = sorted({max(1, round(longest * (i + 1) / n_frames)) for i in range(n_frames)})
+    return _LabInfo(xs.tolist(), ys.tolist(), z, [(p.optimizer, p.xs, p.ys) for p in paths], frames)
+
+
+def plot_optimizer_paths(surface: Any, paths: list[Any]) -> go.Figure:
+    """Trajectories over a contour plot of the surface, with a Play button that animates them."""
+    go = _import_plotly()
+    info = _get_optimizer_paths_info(surface, paths)
+    contour = go.Contour(
+        x=info.x,
+        y=info.y,
+        z=info.z,
+        showscale=False,
+        colorscale="Greys",
+        opacity=0.5,
+        contours={"coloring": "lines"},
+    )
+
+    def traces(upto: int) -> list:  # type: ignore[type-arg]
+        return [
+            go.Scatter(x=px[:upto], y=py[:upto], mode="lines+markers", marker={"size": 3}, name=name)
+            for name, px, py in info.paths
+        ]
+
+    fig = go.Figure(
+        data=[contour, *traces(info.frames[-1])],
+        frames=[go.Frame(data=[contour, *traces(n)], name=str(n)) for n in info.frames],
+    )
+    fig.update_layout(
+        height=460,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_range=list(surface.x_range),
+        yaxis_range=list(surface.y_range),
+        legend={"orientation": "h"},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0.02,
+                "y": 0.98,
+                "buttons": [
+                    {
+                        "label": "Play",
+                        "method": "animate",
+                        "args": [None, {"frame": {"duration": 60, "redraw": False}, "fromcurrent": False}],
+                    }
+                ],
+            }
+        ],
+    )
+    return fig
+
+
+def plot_optimizer_losses(paths: list[Any]) -> go.Figure:
+    """Loss against step for each optimizer (log scale when the losses allow it)."""
+    from core.store import MetricSeries
+
+    series = {p.optimizer: MetricSeries(p.optimizer, list(range(len(p.losses))), p.losses) for p in paths}
+    return plot_metric_curves(series, keys=[p.optimizer for p in paths], x_label="step")  # same colours

@@ -1,0 +1,56 @@
+"""Optimizer Lab: watch 1-4 optimizers walk a 2-D surface, with Keras's own update rules."""
+
+import streamlit as st
+
+from core.charts import plot_optimizer_losses
+from core.charts import plot_optimizer_paths
+from core.errors import AppError
+from core.optimizers import OPTIMIZERS
+from core.optimizers._lab import SURFACES
+from core.optimizers._lab import walk
+from pages import _ui
+
+st.title("Optimizer Lab")
+st.caption(
+    "The same update rules as `keras.optimizers` (tested against Keras), on a 2-D surface. "
+    "Press Play on the left chart to animate."
+)
+c1, c2, c3, c4, c5 = st.columns([2, 3, 1, 1, 1])
+surface = c1.selectbox("Surface", list(SURFACES), format_func=lambda s: SURFACES[s].title, key="lab_surface")
+chosen = c2.multiselect(
+    "Optimizers (2-4)", list(OPTIMIZERS), default=["sgd", "momentum", "adam"], key="lab_opts"
+)
+lr = c3.number_input(
+    "Learning rate",
+    value=0.01 if surface != "rosenbrock" else 0.001,
+    format="%.4f",
+    step=0.001,
+    key=f"lab_lr_{surface}",
+)
+momentum = c4.number_input("Momentum", 0.0, 0.99, 0.9, step=0.05, key="lab_momentum")
+steps = c5.number_input("Steps", 10, 2000, 200, step=10, key="lab_steps")
+
+try:
+    # A few hundred NumPy steps: quick, but compute still runs on the cluster, not in the page.
+    paths = (
+        _ui.client()
+        .submit(walk, surface, chosen, float(lr), float(momentum), int(steps), pure=False)
+        .result(60)
+    )
+except AppError as exc:
+    _ui.error(exc)
+    st.stop()
+left, right = st.columns(2)
+left.plotly_chart(plot_optimizer_paths(SURFACES[surface], paths), key="lab_paths")
+right.plotly_chart(plot_optimizer_losses(paths), key="lab_losses")
+for p in paths:
+    if p.diverged_at:
+        st.warning(f"{p.optimizer} diverged at step {p.diverged_at}: lower the learning rate.")
+st.dataframe(
+    [
+        {"optimizer": p.optimizer, "final loss": p.losses[-1], "final x": p.xs[-1], "final y": p.ys[-1]}
+        for p in paths
+    ],
+    hide_index=True,
+    key="lab_table",
+)
