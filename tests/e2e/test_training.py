@@ -1,0 +1,39 @@
+"""Launch a training run from the Train page and watch its curve grow; steer it; stop it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.test_smoke_job import _points
+from tests.e2e.test_smoke_job import _wait_points_above
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_launch_training_and_watch_it(app_server, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{app_server.url}/data")
+    page.get_by_role("tab", name="Samples").click()
+    page.get_by_role("button", name="Add sample").click()
+    page.wait_for_url("**/data?dataset=*")
+    dataset = page.url.split("dataset=")[1][:32]
+
+    page.goto(f"{app_server.url}/train?dataset={dataset}")
+    page.get_by_text("parameters").first.wait_for()
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("400")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+
+    first = _wait_points_above(page, 0, timeout=120)
+    _wait_points_above(page, first + 20, timeout=120)  # the curve grows while we watch
+    lr = page.get_by_label("New learning rate")
+    lr.fill("0.01")
+    lr.press("Enter")
+    page.get_by_role("button", name="Set", exact=True).click()
+    page.get_by_text("set_lr 0.01").first.wait_for(timeout=30_000)  # the marker on the curve
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped on request").wait_for()
+    assert _points(page) > first
