@@ -175,37 +175,48 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
     import keras
 
     class LiveMetrics(keras.callbacks.Callback):
-        """Buffers per-batch and per-epoch metrics into the store (a list append per batch)."""
+        """Streams per-batch and per-epoch metrics into the store, and applies steering.
+
+        ``async_safe``: Keras hands batch-end calls to a thread pool instead of waiting for each
+        step's values, so logging costs the training loop nothing. Hence steps are derived from
+        (epoch, batch), never counted, and steering — which must hold the loop — happens in
+        ``on_train_batch_begin``, which Keras calls in line.
+        """
+
+        async_safe = True
 
         def __init__(self) -> None:
             super().__init__()
-            self.step = 0
             self.epoch = 0
+            self.step = 0  # the last step steering saw (batch begin, in line)
             self.started = time.perf_counter()
             self.failure: str | None = None
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            self.step += 1
-            for key, value in (logs or {}).items():
-                ctx.log_metric(f"batch/{key}", self.step, float(value))
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.failure = (
-                    f"the loss became {float(loss)} at step {self.step} (epoch {self.epoch + 1}). Lower the "
-                    "learning rate, add gradient clipping, or scale the inputs."
-                )
-                self.model.stop_training = True
-            ctx.set_progress(self.step / (steps_per_epoch * epochs))
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+            self.step = self.epoch * steps_per_epoch + batch
             self._steer()
             if ctx.should_stop():
                 self.model.stop_training = True
 
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            step = self.epoch * steps_per_epoch + batch + 1
+            for key, value in (logs or {}).items():
+                ctx.log_metric(f"batch/{key}", step, float(value))
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.failure = (
+                    f"the loss became {float(loss)} at step {step} (epoch {self.epoch + 1}). Lower the "
+                    "learning rate, add gradient clipping, or scale the inputs."
+                )
+                self.model.stop_training = True
+            ctx.set_progress(step / (steps_per_epoch * epochs))
+
         def _steer(self) -> None:
-            # Controls arrive through the store; each is applied here, between two batches,
-            # and recorded as a marker at the step where it took effect.
+            # Controls arrive through the store; each is applied here, before a batch, and
+            # recorded as a marker at the step where it took effect.
             paused = False
             while True:
                 for request in ctx.pending_controls():
@@ -213,9 +224,8 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
                     if action == "set_lr":
                         lr = self.model.optimizer.learning_rate
                         if not hasattr(lr, "assign"):
-                            ctx.mark(
-                                "set_lr refused (the run uses a learning-rate schedule)", self.step, value
-                            )
+                            refused = "set_lr refused (the run uses a learning-rate schedule)"
+                            ctx.mark(refused, self.step, value)
                             continue
                         lr.assign(float(value))
                         ctx.log_metric("batch/learning_rate", self.step, float(value))
@@ -234,7 +244,8 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
             for key, value in (logs or {}).items():
                 ctx.log_metric(f"epoch/{key}", epoch + 1, float(value))
             elapsed = time.perf_counter() - self.started
-            ctx.log_metric("epoch/samples_per_s", epoch + 1, self.step * self._batch / max(elapsed, 1e-9))
+            done = (epoch + 1) * steps_per_epoch
+            ctx.log_metric("epoch/samples_per_s", epoch + 1, done * self._batch / max(elapsed, 1e-9))
 
     cb = LiveMetrics()
     cb._batch = 0  # set by run_training
