@@ -73,6 +73,7 @@ def main() -> None:
     print(f"bare_fit_median_s: {statistics.median(bare):.2f}")
     print(f"loom_fit_median_s: {statistics.median(loom):.2f}")
     print(f"pairs: {pairs}, samples: {n}, epochs: {epochs}")
+    print(f"ratio_of_medians: {statistics.median(loom) / statistics.median(bare):.3f}")
     print(f"training_overhead_ratio: {statistics.median(ratios):.3f}")
 
 
