@@ -33,7 +33,7 @@ def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-
     page.goto(f"{app_server.url}/jobs")
     page.get_by_role("button", name="Launch").wait_for()
     nav = page.get_by_test_id("stSidebarNav").inner_text().split()
-    assert "Cluster" in nav and "ui" not in nav and "app" not in nav, nav
+    assert "Cluster" in nav and "ui" not in nav and "app" not in nav, f"legacy sidebar: {nav}"
     page.get_by_role("button", name="Launch").click()
     page.wait_for_url(re.compile(r"run=[0-9a-f]{32}"))
     run_id = page.url.split("run=")[1][:32]
@@ -46,14 +46,15 @@ def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped on request").wait_for()
+    page.wait_for_timeout(1000)  # the page redraws once as a finished run
     stopped_at = _points(page)
     page.wait_for_timeout(1500)
-    assert _points(page) == stopped_at  # nothing arrives after a stop
+    assert _points(page) == stopped_at, "points kept arriving after the stop"
 
     # A reload (or a teammate opening the URL) rebuilds the same view from the store.
     page.goto(f"{app_server.url}/jobs?run={run_id}")
     page.get_by_text("stopped on request").wait_for()
-    assert _points(page) == stopped_at
+    assert _points(page) == stopped_at, "the reloaded page shows other points than before"
 
 
 def test_cluster_page_shows_a_worker(app_server, page) -> None:  # type: ignore[no-untyped-def]
