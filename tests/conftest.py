@@ -126,3 +126,43 @@ def db_config(request: pytest.FixtureRequest, tmp_path: Path) -> AppConfig:
 @pytest.fixture
 def store(db_config: AppConfig) -> Store:
     return open_store(db_config)
+
+
+# --- Dask ---------------------------------------------------------------------------------
+
+
+def _local_cluster(processes: bool, threads: int):  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=threads, processes=processes, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def thread_cluster() -> Iterator[object]:
+    """A real LocalCluster whose one worker runs in this process (fast to start)."""
+    yield from _local_cluster(processes=False, threads=4)
+
+
+@pytest.fixture(scope="module")
+def process_cluster() -> Iterator[object]:
+    """A real LocalCluster with one worker process (which tests may kill)."""
+    yield from _local_cluster(processes=True, threads=2)
+
+
+def wait_until_ended(store: Store, run_id: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """Poll the store until the run reaches a final status; returns the run."""
+    import time
+
+    from core.compute import TERMINAL
+    from core.store import get_run
+
+    deadline = time.monotonic() + timeout
+    while (run := get_run(store, run_id)).status not in TERMINAL:
+        assert time.monotonic() < deadline, f"run {run_id} did not end within {timeout} s"
+        time.sleep(0.1)
+    return run

@@ -131,3 +131,12 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def add_sample(page, base_url: str) -> str:  # type: ignore[no-untyped-def]
+    """Add the default sample (iris) through the Data page by clicking; returns its dataset ID."""
+    page.goto(f"{base_url}/data")
+    page.get_by_role("tab", name="Samples").click()
+    page.get_by_role("button", name="Add sample").click()
+    page.wait_for_url("**/data?dataset=*")
+    return page.url.split("dataset=")[1][:32]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.conftest import add_sample
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_build_three_steps_and_preview(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{app_server.url}/data")
-    page.get_by_role("tab", name="Samples").click()
-    page.get_by_role("button", name="Add sample").click()
-    page.wait_for_url("**/data?dataset=*")
+    add_sample(page, app_server.url)
 
     page.goto(f"{app_server.url}/pipeline")
     name = page.get_by_label("Name")

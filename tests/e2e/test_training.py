@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import add_sample
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
 
@@ -13,11 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_launch_training_and_watch_it(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{app_server.url}/data")
-    page.get_by_role("tab", name="Samples").click()
-    page.get_by_role("button", name="Add sample").click()
-    page.wait_for_url("**/data?dataset=*")
-    dataset = page.url.split("dataset=")[1][:32]
+    dataset = add_sample(page, app_server.url)
 
     page.goto(f"{app_server.url}/train?dataset={dataset}")
     page.get_by_text("parameters").first.wait_for()

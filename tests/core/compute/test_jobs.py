@@ -6,13 +6,11 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import SubmitOptions
 from core.compute import reap
@@ -31,6 +29,7 @@ from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
 from core.store import utcnow
+from tests.conftest import wait_until_ended
 
 distributed = pytest.importorskip("distributed")
 
@@ -51,19 +50,7 @@ def n_points(store: Store, run_id: str, key: str = "loss") -> int:
 
 
 def wait_status(store: Store, run_id: str, timeout: float = 60) -> Run:
-    wait_for(lambda: get_run(store, run_id).status in TERMINAL, timeout, f"run {run_id} to end")
-    return get_run(store, run_id)
-
-
-@pytest.fixture(scope="module")
-def thread_cluster() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=4, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+    return wait_until_ended(store, run_id, timeout)
 
 
 def test_job_succeeds_with_all_metrics(thread_cluster, store: Store) -> None:
@@ -176,17 +163,6 @@ def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppCon
     orphan = create_run(store, "smoke", {})  # recorded, but its task never reached this cluster
     assert reap(store, heartbeat_timeout=30, client=thread_cluster, grace_seconds=0) == [orphan.id]
     assert "no longer knows this job" in get_run(store, orphan.id).status_reason
-
-
-@pytest.fixture(scope="module")
-def process_cluster() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config: AppConfig) -> None:

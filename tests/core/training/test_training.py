@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from core.compute import TERMINAL
 from core.compute import stop_run
 from core.compute import submit_run
 from core.config import AppConfig
@@ -18,10 +16,10 @@ from core.models import cnn_template
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
 from core.store import get_metrics
-from core.store import get_run
 from core.store import open_store
 from core.training import TrainSpec
 from core.training import default_pipeline
+from tests.conftest import wait_until_ended
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -29,22 +27,12 @@ ASSETS = Path(__file__).resolve().parents[3] / "assets"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
-        ) as c,
-        distributed.Client(c) as client,
-    ):
-        yield client
+def cluster(thread_cluster):  # type: ignore[no-untyped-def]
+    return thread_cluster
 
 
 def _wait(store, run_id: str, timeout: float = 300):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while get_run(store, run_id).status not in TERMINAL:
-        assert time.monotonic() < deadline, "training did not finish"
-        time.sleep(0.2)
-    return get_run(store, run_id)
+    return wait_until_ended(store, run_id, timeout)
 
 
 def test_cnn_on_digits_reaches_sane_accuracy(cluster, config: AppConfig) -> None:
