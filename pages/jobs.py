@@ -99,7 +99,10 @@ def _render(run_id: str) -> str:
             st.toast("Stop requested.")
     if status is RunStatus.RUNNING and run.kind == "train":
         _steering(run_id)
-    st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}")
+    eta = ""
+    if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
+        eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
+    st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}{eta}")
     metrics = get_metrics(store, run_id)
     points = sum(len(m.steps) for m in metrics.values())
     # One chart per x axis: "batch/loss" against batches, "epoch/val_loss" against epochs.
@@ -117,6 +120,17 @@ def _render(run_id: str) -> str:
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
+    evaluation = (run.result_json or {}).get("evaluation") or {}
+    if evaluation:
+        cols = st.columns(min(4, len(evaluation)))
+        for i, (name, value) in enumerate(sorted(evaluation.items())):
+            cols[i % len(cols)].metric(name.replace("_", " "), f"{value:.4g}")
+        rows = run.result_json.get("rows", {})
+        st.caption(
+            f"{run.result_json.get('params', 0):,} parameters · rows: "
+            + ", ".join(f"{k} {v}" for k, v in rows.items())
+            + f" · model saved as `models/{run.id}.keras`"
+        )
     return run.status
 
 

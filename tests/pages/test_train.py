@@ -43,3 +43,15 @@ def test_cnn_is_not_offered_for_tabular_data_and_bad_widths_are_explained(app: A
     assert app.selectbox(key="train_task_price").value == "regression"
     app.text_input(key="train_hidden").set_value("64, many").run()
     assert "Widths must be whole numbers" in plain(app.error[0].value)
+
+
+def test_finished_training_run_shows_its_evaluation(app: AppTest) -> None:
+    store = open_store(get_config())
+    run = next((r for r in list_runs(store, kind="train") if r.status == "succeeded"), None)
+    if run is None:  # this module's first test trains one; run alone, make one here
+        test_launch_training_from_the_page(app)
+        run = next(r for r in list_runs(store, kind="train") if r.status == "succeeded")
+    open_page(app, "pages/jobs.py", run=run.id)
+    labels = [m.label for m in app.metric]
+    assert "validation accuracy" in labels and "validation loss" in labels
+    assert any("parameters · rows: train" in c.value for c in app.caption)
