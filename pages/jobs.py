@@ -21,6 +21,7 @@ from core.store import get_metrics
 from core.store import get_run
 from core.store import list_runs
 from core.store import seconds_since
+from core.training import last_checkpoint
 from pages import _ui
 
 st.title("Jobs")
@@ -99,6 +100,8 @@ def _render(run_id: str) -> str:
             st.toast("Stop requested.")
     if status is RunStatus.RUNNING and run.kind == "train":
         _steering(run_id)
+    if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
+        _resume(run)
     eta = ""
     if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
         eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
@@ -142,6 +145,27 @@ def _markers(run_id: str) -> list[tuple[int, str]]:
             value = f" {data['value']:g}" if isinstance(data.get("value"), int | float) else ""
             out.append((int(data["step"]), f"{data['action']}{value}"))
     return out
+
+
+def _resume(run) -> None:  # type: ignore[no-untyped-def]
+    epoch = last_checkpoint(store, run.id)
+    if epoch is None:
+        return
+    total = int(run.spec_json.get("epochs", epoch))
+    more = st.number_input(
+        "Train until epoch", epoch + 1, 100_000, max(total, epoch + 1), key=f"until_{run.id}"
+    )
+    if st.button(f"Resume from epoch {epoch}", key=f"resume_run_{run.id}", type="primary"):
+        spec = {**run.spec_json, "epochs": int(more), "resume_from": run.id}
+        try:
+            new_id = submit_run(
+                _ui.client(), store, "train", spec, name=f"{run.name} (resumed)", dataset_id=run.dataset_id
+            )
+        except AppError as exc:
+            _ui.error(exc)
+        else:
+            st.query_params["run"] = new_id
+            st.rerun()
 
 
 def _steering(run_id: str) -> None:

@@ -300,6 +300,10 @@ class JobContext:
             out, self._controls = self._controls, []
         return out
 
+    def note(self, kind: str, data: dict[str, Any]) -> None:
+        """Record a run event (``checkpoint``, ``resumed``…) with a JSON payload."""
+        _record(self.store, self.run_id, kind, json.dumps(data))
+
     def mark(self, action: str, step: int, value: Any = None) -> None:
         """Record that a control took effect at ``step`` (drawn as a marker on the curves)."""
         _record(

@@ -5,6 +5,7 @@ the job, on the worker; this module imports without it.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict
@@ -24,7 +25,14 @@ from core.pipeline import PipelineSpec
 if TYPE_CHECKING:
     from core.compute._jobs import JobContext
 
-__all__ = ["TrainSpec", "default_pipeline", "probe_input", "run_training", "validate_train_spec"]
+__all__ = [
+    "TrainSpec",
+    "default_pipeline",
+    "last_checkpoint",
+    "probe_input",
+    "run_training",
+    "validate_train_spec",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class TrainSpec:
         early_stopping: Stop after this many epochs without a better validation loss; 0 is off.
             Defaults to 0.
         pipeline_id: The saved pipeline version, if the run used one. Defaults to None.
+        resume_from: A run whose last checkpoint this run continues from (its epoch and step
+            count go on). Defaults to None.
     """
 
     pipeline: dict[str, Any]
@@ -51,6 +61,7 @@ class TrainSpec:
     seed: int = 0
     early_stopping: int = 0
     pipeline_id: str | None = None
+    resume_from: str | None = None
 
     def __post_init__(self) -> None:
         PipelineSpec.from_dict(self.pipeline).ordered()
@@ -243,6 +254,9 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             for key, value in (logs or {}).items():
                 ctx.log_metric(f"epoch/{key}", epoch + 1, float(value))
+            # The last finished epoch, model and optimizer state: what a resumed run starts from.
+            self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
+            ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
             elapsed = time.perf_counter() - self.started
             done = (epoch + 1) * steps_per_epoch
             ctx.log_metric("epoch/samples_per_s", epoch + 1, done * self._batch / max(elapsed, 1e-9))
@@ -298,7 +312,17 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     env = _configure_tensorflow(spec.seed)
     import keras
 
-    model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
+    initial_epoch = 0
+    if spec.resume_from:
+        model, initial_epoch = _load_checkpoint(ctx, spec.resume_from)
+        if initial_epoch >= spec.epochs:
+            raise SpecError(
+                f"Run {spec.resume_from} already finished epoch {initial_epoch} of {spec.epochs}: "
+                "raise the number of epochs to continue it."
+            )
+        ctx.note("resumed", {"from_run": spec.resume_from, "epoch": initial_epoch})
+    else:
+        model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
     loss = {
         "multiclass": "sparse_categorical_crossentropy",
         "binary": "binary_crossentropy",
@@ -311,9 +335,12 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         if model_spec.task == "binary"
         else [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
     )
-    model.compile(
-        optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)), loss=loss, metrics=metrics
-    )
+    if not spec.resume_from:  # a checkpoint brings its compiled optimizer state along
+        model.compile(
+            optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)),
+            loss=loss,
+            metrics=metrics,
+        )
     steps = math.ceil(len(x_train) / spec.batch_size)
     live = _callback(ctx, steps, spec.epochs)
     live._batch = spec.batch_size
@@ -329,6 +356,7 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         y_train,
         batch_size=spec.batch_size,
         epochs=spec.epochs,
+        initial_epoch=initial_epoch,
         validation_data=validation,
         callbacks=callbacks,
         verbose=0,
@@ -356,6 +384,34 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         "pipeline_state": result.states,
         "environment": env,
     }
+
+
+def last_checkpoint(store: Any, run_id: str) -> int | None:
+    """The last epoch checkpointed by a run, or None."""
+    from sqlalchemy import select
+
+    from core.store import RunEvent
+
+    with store.session() as s:
+        message = s.scalar(
+            select(RunEvent.message)
+            .where(RunEvent.run_id == run_id, RunEvent.kind == "checkpoint")
+            .order_by(RunEvent.id.desc())
+            .limit(1)
+        )
+    path = store.path_for("checkpoints", run_id, ".keras")
+    return int(json.loads(message)["epoch"]) if message and path.exists() else None
+
+
+def _load_checkpoint(ctx: JobContext, run_id: str):  # type: ignore[no-untyped-def]
+    import keras
+
+    epoch = last_checkpoint(ctx.store, run_id)
+    if epoch is None:
+        raise DataError(f"Run {run_id} has no checkpoint to resume from (it never finished an epoch).")
+    # Only files Loom wrote itself, named by run ID; safe_mode refuses serialized Python code.
+    model = keras.saving.load_model(ctx.store.path_for("checkpoints", run_id, ".keras"), safe_mode=True)
+    return model, epoch
 
 
 def probe_input(config: Any, pipeline_dict: dict[str, Any]) -> dict[str, Any]:

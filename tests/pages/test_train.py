@@ -55,3 +55,46 @@ def test_finished_training_run_shows_its_evaluation(app: AppTest) -> None:
     labels = [m.label for m in app.metric]
     assert "validation accuracy" in labels and "validation loss" in labels
     assert any("parameters · rows: train" in c.value for c in app.caption)
+
+
+def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
+    from core.compute import stop_run
+    from core.compute import submit_run
+    from core.models import mlp_template
+    from core.training import TrainSpec
+    from core.training import default_pipeline
+    from core.training import last_checkpoint
+    from pages._ui import _compute
+
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    open_page(app, "pages/jobs.py")  # starts the app's cluster
+    client = _compute(get_config()).client
+    spec = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template().to_dict(),
+        epochs=500,
+        batch_size=16,
+    )
+    old = submit_run(client, store, "train", spec.to_dict(), name="long", dataset_id=ds.id)
+    deadline = time.monotonic() + 120
+    while (last_checkpoint(store, old) or 0) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stop_run(store, old, client)
+    while get_run(store, old).status != "stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    app.query_params["run"] = old
+    app.run()
+    epoch = last_checkpoint(store, old)
+    app.number_input(key=f"until_{old}").set_value(epoch + 1)
+    app.button(key=f"resume_run_{old}").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    new = app.query_params["run"]
+    new = new[0] if isinstance(new, list) else new
+    assert new != old
+    while get_run(store, new).status not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.2)
+    assert get_run(store, new).status == "succeeded", get_run(store, new).status_reason

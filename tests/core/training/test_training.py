@@ -162,3 +162,36 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
     assert get_metrics(store, run_id)["batch/learning_rate"].values == [0.05]
     with pytest.raises(InvalidTransition, match="not running"):
         request_control(store, run_id, "pause")
+
+
+def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppConfig) -> None:
+    from core.store import get_events
+    from core.training import last_checkpoint
+
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
+    spec = TrainSpec(pipeline.to_dict(), mlp_template().to_dict(), epochs=500, batch_size=16)
+    first = submit_run(cluster, store, "train", spec.to_dict())
+    deadline = time.monotonic() + 120
+    while (last_checkpoint(store, first) or 0) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stop_run(store, first, cluster)
+    assert _wait(store, first).status == "stopped"
+    epoch = last_checkpoint(store, first)
+    assert epoch is not None and epoch >= 2
+
+    resumed = TrainSpec.from_dict({**spec.to_dict(), "epochs": epoch + 2, "resume_from": first})
+    second = submit_run(cluster, store, "train", resumed.to_dict())
+    run = _wait(store, second)
+    assert run.status == "succeeded", run.status_reason
+    steps_per_epoch = -(-run.result_json["rows"]["train"] // 16)
+    metrics = get_metrics(store, second)
+    assert metrics["epoch/loss"].steps == [epoch + 1, epoch + 2]
+    assert metrics["batch/loss"].steps[0] == epoch * steps_per_epoch + 1
+    assert any(e.kind == "resumed" and first in e.message for e in get_events(store, second))
+
+    too_far = TrainSpec.from_dict({**spec.to_dict(), "epochs": 1, "resume_from": first})
+    bad = _wait(store, submit_run(cluster, store, "train", too_far.to_dict()))
+    assert bad.status == "failed" and f"already finished epoch {epoch} of 1" in bad.status_reason
