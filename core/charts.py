@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "plot_class_balance",
+    "plot_confusion_matrix",
     "plot_column_distribution",
     "plot_correlation",
     "plot_metric_curves",
     "plot_optimizer_losses",
     "plot_optimizer_paths",
+    "plot_predicted_vs_actual",
 ]
 
 
@@ -271,3 +273,49 @@ def plot_optimizer_losses(paths: list[Any]) -> go.Figure:
 
     series = {p.optimizer: MetricSeries(p.optimizer, list(range(len(p.losses))), p.losses) for p in paths}
     return plot_metric_curves(series, keys=[p.optimizer for p in paths], x_label="step")  # same colours
+
+
+# --- training results ---------------------------------------------------------------------
+
+
+def plot_confusion_matrix(confusion: dict[str, Any]) -> go.Figure:
+    """Rows: true class; columns: predicted class."""
+    go = _import_plotly()
+    labels = confusion["classes"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=confusion["matrix"],
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            texttemplate="%{z}",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return fig
+
+
+def plot_predicted_vs_actual(points: dict[str, list[float]]) -> go.Figure:
+    """Scatter of predictions against true values, with the identity line."""
+    go = _import_plotly()
+    actual, predicted = points["actual"], points["predicted"]
+    lo, hi = min(actual + predicted, default=0), max(actual + predicted, default=1)
+    fig = go.Figure(
+        go.Scatter(x=actual, y=predicted, mode="markers", marker={"size": 5, "opacity": 0.6}, name="runs")
+    )
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot"}, name="perfect"))
+    fig.update_layout(
+        xaxis_title="actual",
+        yaxis_title="predicted",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        showlegend=False,
+    )
+    return fig

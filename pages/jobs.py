@@ -7,7 +7,9 @@ import json
 
 import streamlit as st
 
+from core.charts import plot_confusion_matrix
 from core.charts import plot_metric_curves
+from core.charts import plot_predicted_vs_actual
 from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import SmokeSpec
@@ -134,6 +136,15 @@ def _render(run_id: str) -> str:
             + ", ".join(f"{k} {v}" for k, v in rows.items())
             + f" · model saved as `models/{run.id}.keras`"
         )
+        result = run.result_json
+        if result.get("confusion") or result.get("pred_vs_actual"):
+            with st.expander("Results on the held-out split", expanded=True):
+                if result.get("confusion"):
+                    left, right = st.columns(2)
+                    left.plotly_chart(plot_confusion_matrix(result["confusion"]), key=f"confusion_{run_id}")
+                    right.dataframe(result.get("per_class", []), hide_index=True, key=f"per_class_{run_id}")
+                else:
+                    st.plotly_chart(plot_predicted_vs_actual(result["pred_vs_actual"]), key=f"pva_{run_id}")
     return run.status
 
 

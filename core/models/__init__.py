@@ -259,23 +259,26 @@ def build_keras_model(spec: ModelSpec, input_shape: tuple[int, ...], n_classes: 
     spec.shapes(input_shape, n_classes)  # validate before touching TensorFlow
     import keras
 
-    model = keras.Sequential([keras.Input(shape=tuple(input_shape))])
-    for layer in spec.layers:
+    # Names are given, not drawn from Keras's per-thread counters: a worker thread that built or
+    # loaded other models must still produce the same, unique names for the same spec.
+    model = keras.Sequential([keras.Input(shape=tuple(input_shape), name="input")], name="loom_model")
+    for i, layer in enumerate(spec.layers, 1):
+        name = f"{layer.type}_{i}"
         match layer:
             case Dense(units=u, activation=a):
-                model.add(keras.layers.Dense(u, activation=a))
+                model.add(keras.layers.Dense(u, activation=a, name=name))
             case Conv2D(filters=f, kernel_size=k, activation=a, padding=p):
-                model.add(keras.layers.Conv2D(f, k, activation=a, padding=p))
+                model.add(keras.layers.Conv2D(f, k, activation=a, padding=p, name=name))
             case MaxPool2D(pool_size=p):
-                model.add(keras.layers.MaxPooling2D(p))
+                model.add(keras.layers.MaxPooling2D(p, name=name))
             case Dropout(rate=r):
-                model.add(keras.layers.Dropout(r))
+                model.add(keras.layers.Dropout(r, name=name))
             case BatchNorm():
-                model.add(keras.layers.BatchNormalization())
+                model.add(keras.layers.BatchNormalization(name=name))
             case Flatten():
-                model.add(keras.layers.Flatten())
+                model.add(keras.layers.Flatten(name=name))
             case Activation(activation=a):
-                model.add(keras.layers.Activation(a))
+                model.add(keras.layers.Activation(a, name=name))
     final = {"multiclass": "softmax", "binary": "sigmoid", "regression": "linear"}[spec.task]
-    model.add(keras.layers.Dense(spec.output_units(n_classes), activation=final))
+    model.add(keras.layers.Dense(spec.output_units(n_classes), activation=final, name="output"))
     return model

@@ -373,9 +373,14 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
         scores = model.evaluate(x_eval[keep], y_eval[keep], verbose=0, return_dict=True)
         evaluation = {f"{'test' if len(test) else 'validation'}_{k}": float(v) for k, v in scores.items()}
+        predicted = model.predict(x_eval[keep], verbose=0)
+        details = _details(model_spec.task, y_eval[keep], predicted, classes)
+    else:
+        details = {}
     model.save(ctx.store.path_for("models", ctx.run_id, ".keras"))
     return {
         "evaluation": evaluation,
+        **details,
         "classes": classes,
         "params": count_params(model_spec, tuple(x_train.shape[1:]), n_classes),
         "rows": {"train": len(train), "validation": len(val), "test": len(test)},
@@ -383,6 +388,40 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         "model_hash": model_spec.hash,
         "pipeline_state": result.states,
         "environment": env,
+    }
+
+
+def _details(task: str, y_true, predicted, classes) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Confusion matrix and per-class metrics, or predicted-vs-actual for regression."""
+    import numpy as np
+
+    if task == "regression":
+        pick = np.random.default_rng(0).permutation(len(y_true))[:500]
+        return {
+            "pred_vs_actual": {"actual": y_true[pick].tolist(), "predicted": predicted.ravel()[pick].tolist()}
+        }
+    y_pred = predicted.argmax(axis=1) if task == "multiclass" else (predicted.ravel() >= 0.5).astype(int)
+    n = len(classes or [])
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    per_class = []
+    for i, name in enumerate(classes or []):
+        tp = int(matrix[i, i])
+        precision = tp / matrix[:, i].sum() if matrix[:, i].sum() else 0.0
+        recall = tp / matrix[i].sum() if matrix[i].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append(
+            {
+                "class": str(name),
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": int(matrix[i].sum()),
+            }
+        )
+    return {
+        "confusion": {"classes": [str(c) for c in classes or []], "matrix": matrix.tolist()},
+        "per_class": per_class,
     }
 
 

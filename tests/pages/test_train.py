@@ -55,6 +55,7 @@ def test_finished_training_run_shows_its_evaluation(app: AppTest) -> None:
     labels = [m.label for m in app.metric]
     assert "validation accuracy" in labels and "validation loss" in labels
     assert any("parameters · rows: train" in c.value for c in app.caption)
+    assert len(app.get("plotly_chart")) >= 3  # batch, epoch curves and the confusion matrix
 
 
 def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:

@@ -58,6 +58,10 @@ def test_cnn_on_digits_reaches_sane_accuracy(cluster, config: AppConfig) -> None
     assert metrics["epoch/val_loss"].steps == [1, 2, 3, 4, 5, 6]
     assert metrics["epoch/loss"].values[-1] < metrics["epoch/loss"].values[0]
     assert (store.data_dir / "models" / f"{run_id}.keras").exists()
+    confusion = result["confusion"]
+    assert confusion["classes"] == [str(i) for i in range(10)]
+    assert sum(map(sum, confusion["matrix"])) == result["rows"]["validation"]
+    assert [c["class"] for c in result["per_class"]] == confusion["classes"]
 
 
 def test_mlp_regression_and_stop(cluster, config: AppConfig) -> None:
@@ -74,6 +78,7 @@ def test_mlp_regression_and_stop(cluster, config: AppConfig) -> None:
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
     assert len(get_metrics(store, run_id)["batch/loss"].steps) < 500 * 100
+    assert "pred_vs_actual" not in run.result_json  # stopped runs are not evaluated
 
 
 def test_nan_loss_fails_with_a_reason(cluster, config: AppConfig) -> None:
