@@ -22,15 +22,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 epochs instead of 60")
     args = parser.parse_args()
 
-    from core.compute._jobs import JobContext
-    from core.compute._jobs import transition
-    from core.compute._lifecycle import Started
+    from core.compute._jobs import inline_job
     from core.config import AppConfig
     from core.data import ingest_file
     from core.models import cnn_template
     from core.optimizers import OptimizerSpec
     from core.pipeline import PipelineSpec
-    from core.store import create_run
     from core.store import open_store
     from core.training import TrainSpec
     from core.training import run_training
@@ -47,12 +44,8 @@ def main() -> None:
         batch_size=32,
         early_stopping=0,
     )
-    run = create_run(store, "train", spec.to_dict())
-    transition(store, run.id, Started("bench"))
-    ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
-    ctx.start()
-    result = run_training(ctx, spec.to_dict())
-    ctx.close()
+    with inline_job(store, "train", spec.to_dict()) as ctx:
+        result = run_training(ctx, spec.to_dict())
     counts = [n for _, n in next(c for c in ds.profile_json["columns"] if c["name"] == "label")["top"]]
     print(f"rows: {result['rows']}")
     print(f"majority_class_baseline: {max(counts) / sum(counts):.3f}")

@@ -45,33 +45,26 @@ def _reader(config, run_id: str, until: float, out) -> None:  # type: ignore[no-
 
 
 def measure(config, seconds: float, buffered: bool) -> list[float]:  # type: ignore[no-untyped-def]
-    from core.compute._jobs import JobContext
-    from core.compute._jobs import transition
-    from core.compute._lifecycle import Started
-    from core.store import create_run
+    from core.compute._jobs import inline_job
     from core.store import open_store
     from core.store import write_metrics
 
     store = open_store(config)
-    run = create_run(store, "bench", {})
-    transition(store, run.id, Started("bench"))
     mp = multiprocessing.get_context("spawn")
     out = mp.Queue()
-    until = time.time() + seconds + 1.5
-    reader = mp.Process(target=_reader, args=(config, run.id, until, out))
-    reader.start()
-    time.sleep(1.0)  # the reader is up
-    ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
-    ctx.start()
-    step, end = 0, time.time() + seconds
-    while time.time() < end:  # ~100 metrics/s, like a fast training loop
-        step += 1
-        if buffered:
-            ctx.log_metric("loss", step, time.time())
-        else:
-            write_metrics(store, run.id, [("loss", step, time.time(), time.time())])
-        time.sleep(0.01)
-    ctx.close()
+    with inline_job(store, "bench", {}) as ctx:
+        until = time.time() + seconds + 1.5
+        reader = mp.Process(target=_reader, args=(config, ctx.run_id, until, out))
+        reader.start()
+        time.sleep(1.0)  # the reader is up
+        step, end = 0, time.time() + seconds
+        while time.time() < end:  # ~100 metrics/s, like a fast training loop
+            step += 1
+            if buffered:
+                ctx.log_metric("loss", step, time.time())
+            else:
+                write_metrics(store, ctx.run_id, [("loss", step, time.time(), time.time())])
+            time.sleep(0.01)
     latencies = json.loads(out.get(timeout=60))
     reader.join(10)
     return latencies

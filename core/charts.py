@@ -212,7 +212,8 @@ def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40
 
     xs = np.linspace(*surface.x_range, 120)
     ys = np.linspace(*surface.y_range, 120)
-    z = [[float(np.log1p(max(surface.f(x, y) - min(0.0, surface.f(x, y)), 0.0))) for x in xs] for y in ys]
+    f = np.array([[surface.f(x, y) for x in xs] for y in ys])
+    z = np.log1p(f - f.min()).tolist()  # log of the height above the lowest point: saddles keep both halves
     longest = max((len(p.xs) for p in paths), default=1)
     frames = sorted({max(1, round(longest * (i + 1) / n_frames)) for i in range(n_frames)})
     return _LabInfo(xs.tolist(), ys.tolist(), z, [(p.optimizer, p.xs, p.ys) for p in paths], frames)

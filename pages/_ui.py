@@ -175,3 +175,19 @@ def url_selectbox(
 
     st.session_state[key] = wanted
     return st.selectbox(label, ids, format_func=labels.__getitem__, key=key, on_change=follow)
+
+
+def on_cluster(fn, *args):  # type: ignore[no-untyped-def]
+    """``fn(*args)`` computed on the Dask cluster, cached by the function's name and arguments.
+
+    For pure functions of specs and immutable data (a dataset's Parquet never changes under its
+    ID): a page's reruns after each widget change then cost nothing on the cluster. Loom errors
+    are not cached, so a fixed spec is computed again.
+    """
+    return _on_cluster(f"{fn.__module__}:{fn.__qualname__}", fn, *args)
+
+
+# `_fn` is left out of the cache key (Streamlit cannot hash functions); its name stands in.
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
+    return client().submit(_fn, *args, pure=False).result(timeout=120)

@@ -32,11 +32,7 @@ steps = c5.number_input("Steps", 10, 2000, 200, step=10, key="lab_steps")
 
 try:
     # A few hundred NumPy steps: quick, but compute still runs on the cluster, not in the page.
-    paths = (
-        _ui.client()
-        .submit(walk, surface, chosen, float(lr), float(momentum), int(steps), pure=False)
-        .result(60)
-    )
+    paths = _ui.on_cluster(walk, surface, chosen, float(lr), float(momentum), int(steps))
 except AppError as exc:
     _ui.error(exc)
     st.stop()

@@ -312,11 +312,7 @@ with right:
     upto = selected if selected in by_id else (order[-1] if order else None)
     st.subheader(f"Preview after {upto or 'the source'}")
     try:
-        result = (
-            _ui.client()
-            .submit(preview_pipeline, store.config, spec.to_dict(), upto, pure=False)
-            .result(timeout=120)
-        )
+        result = _ui.on_cluster(preview_pipeline, store.config, spec.to_dict(), upto)
     except AppError as exc:
         _ui.error(exc)
     else:

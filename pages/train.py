@@ -66,7 +66,7 @@ except AppError as exc:
 task = c3.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train_task_{target}")
 try:
     pipeline = default_pipeline(dataset_id, target, profile, task) if pipe_choice == "default" else saved
-    probe = _ui.client().submit(probe_input, store.config, pipeline.to_dict(), pure=False).result(timeout=120)
+    probe = _ui.on_cluster(probe_input, store.config, pipeline.to_dict())
 except AppError as exc:
     _ui.fail(exc)
 input_shape = tuple(probe["shape"])

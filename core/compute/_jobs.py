@@ -13,6 +13,7 @@ The pure decisions live in :mod:`core.compute._lifecycle`; this module carries t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -21,6 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -71,6 +73,7 @@ __all__ = [
     "JOB_KINDS",
     "JobContext",
     "execute_run",
+    "inline_job",
     "reap",
     "request_control",
     "run_key",
@@ -322,6 +325,23 @@ class JobContext:
             except AppError as exc:
                 # The store may be locked or briefly unreachable: keep the buffer, try again.
                 _log.warning("run %s: store write deferred: %s", self.run_id, exc)
+
+
+@contextlib.contextmanager
+def inline_job(store: Store, kind: str, spec: dict[str, Any]) -> Iterator[JobContext]:
+    """A running job context in this process, for job bodies driven by benchmarks or a debugger.
+
+    The run is recorded and streams metrics like any cluster run; its final status is left to
+    the caller. Every buffered metric is stored when the block ends.
+    """
+    run = create_run(store, kind, spec)
+    transition(store, run.id, Started(worker="inline"))
+    ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
+    ctx.start()
+    try:
+        yield ctx
+    finally:
+        ctx.close()
 
 
 def _worker_name() -> str:

@@ -193,7 +193,7 @@ def _tree(items: list) -> Any:  # type: ignore[type-arg]
     return items[0]
 
 
-def _kind_of(arrow_type, name: str, head) -> str:  # type: ignore[no-untyped-def]
+def _kind_of(arrow_type, name: str) -> str:  # type: ignore[no-untyped-def]
     import pyarrow as pa
     import pyarrow.types as pt
 
@@ -264,7 +264,7 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
     schema = pf.schema_arrow
     n_rows = pf.metadata.num_rows
     head_batch = next(pf.iter_batches(batch_size=500), None)
-    kinds = {f.name: _kind_of(f.type, f.name, None) for f in schema}
+    kinds = {f.name: _kind_of(f.type, f.name) for f in schema}
     for name, kind in kinds.items():
         if (
             kind == "string"

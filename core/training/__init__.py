@@ -182,7 +182,7 @@ def _configure_tensorflow(seed: int) -> dict[str, Any]:
     }
 
 
-def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: ignore[no-untyped-def]
+def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: int):  # type: ignore[no-untyped-def]
     import keras
 
     class LiveMetrics(keras.callbacks.Callback):
@@ -259,11 +259,9 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int):  # type: igno
             ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
             elapsed = time.perf_counter() - self.started
             done = (epoch + 1) * steps_per_epoch
-            ctx.log_metric("epoch/samples_per_s", epoch + 1, done * self._batch / max(elapsed, 1e-9))
+            ctx.log_metric("epoch/samples_per_s", epoch + 1, done * batch_size / max(elapsed, 1e-9))
 
-    cb = LiveMetrics()
-    cb._batch = 0  # set by run_training
-    return cb
+    return LiveMetrics()
 
 
 def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
@@ -342,8 +340,7 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             metrics=metrics,
         )
     steps = math.ceil(len(x_train) / spec.batch_size)
-    live = _callback(ctx, steps, spec.epochs)
-    live._batch = spec.batch_size
+    live = _callback(ctx, steps, spec.epochs, spec.batch_size)
     callbacks = [live]
     if spec.early_stopping and validation is not None:
         callbacks.append(
