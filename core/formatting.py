@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["human_bytes", "human_duration"]
+from typing import Any
+
+__all__ = ["csv_bytes", "csv_safe_cell", "human_bytes", "human_duration"]
+
+# A spreadsheet treats a cell starting with these as a formula (CSV injection, OWASP).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def human_bytes(n: float) -> str:
@@ -26,3 +31,20 @@ def human_duration(seconds: float | None) -> str:
         return f"{m}m {s}s"
     h, m = divmod(m, 60)
     return f"{h}h {m}m"
+
+
+def csv_safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading ``'``; other values pass."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_bytes(frame: Any) -> bytes:
+    """A pandas frame as UTF-8 CSV, with every text cell and header made formula-safe."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = out[column].map(csv_safe_cell)
+    out.columns = [csv_safe_cell(str(c)) for c in out.columns]
+    return out.to_csv(index=False).encode("utf-8")

@@ -23,6 +23,7 @@ from core.store import get_metrics
 from core.store import get_run
 from core.store import list_runs
 from core.store import seconds_since
+from core.training import export_bundle
 from core.training import last_checkpoint
 from pages import _ui
 
@@ -125,6 +126,8 @@ def _render(run_id: str) -> str:
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
+    if run.kind == "predict" and status is RunStatus.SUCCEEDED:
+        st.page_link("pages/predict.py", label="Open the predictions", query_params={"run": run.id})
     evaluation = (run.result_json or {}).get("evaluation") or {}
     if evaluation:
         cols = st.columns(min(4, len(evaluation)))
@@ -136,6 +139,18 @@ def _render(run_id: str) -> str:
             + ", ".join(f"{k} {v}" for k, v in rows.items())
             + f" · model saved as `models/{run.id}.keras`"
         )
+        if status is RunStatus.SUCCEEDED and "features" in run.result_json:
+            c1, c2 = st.columns([1, 3])
+            c1.download_button(
+                "Download bundle",
+                data=lambda: export_bundle(store, run.id),
+                file_name=f"loom-model-{run.id[:8]}.zip",
+                mime="application/zip",
+                on_click="ignore",
+                key=f"bundle_{run.id}",
+                help="The .keras model, the pipeline spec and its fitted state, and the metrics as CSV.",
+            )
+            c2.page_link("pages/predict.py", label="Predict with this model", query_params={"model": run.id})
         result = run.result_json
         if result.get("confusion") or result.get("pred_vs_actual"):
             with st.expander("Results on the held-out split", expanded=True):

@@ -94,12 +94,14 @@ JOB_KINDS: dict[str, str] = {
     "smoke": "core.compute._smoke:run_smoke",
     "ingest": "core.data._ingest:run_ingest",
     "train": "core.training:run_training",
+    "predict": "core.training._bundle:run_predict",
 }
 # Job kind -> "module:function" that validates a spec dict and returns its normalised form.
 _SPEC_VALIDATORS: dict[str, str] = {
     "smoke": "core.compute._smoke:validate_smoke_spec",
     "ingest": "core.data._ingest:validate_ingest_spec",
     "train": "core.training:validate_train_spec",
+    "predict": "core.training._bundle:validate_predict_spec",
 }
 
 

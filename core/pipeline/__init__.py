@@ -2,6 +2,7 @@
 
 from core.pipeline._engines import PipelineResult
 from core.pipeline._engines import StepReport
+from core.pipeline._engines import apply_fitted
 from core.pipeline._engines import run_dask
 from core.pipeline._engines import run_pandas
 from core.pipeline._spec import SOURCE
@@ -27,6 +28,7 @@ __all__ = [
     "PipelineResult",
     "PipelineSpec",
     "StepReport",
+    "apply_fitted",
     "diff_specs",
     "get_step",
     "run_dask",

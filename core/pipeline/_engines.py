@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from core.pipeline._steps import SPLIT_COLUMN
 from core.pipeline._steps import BaseStep
 from core.pipeline._steps import Split
 
-__all__ = ["PipelineResult", "StepReport", "run_dask", "run_pandas"]
+__all__ = ["PipelineResult", "StepReport", "apply_fitted", "run_dask", "run_pandas"]
 
 
 @dataclass(frozen=True)
@@ -221,3 +222,57 @@ def run_dask(spec: PipelineSpec, ddf: Any) -> PipelineResult:
             frame = frame.map_partitions(step.transform, {}, meta=step.transform(frame._meta, {}))
     result.frame = frame
     return result
+
+
+def apply_fitted(
+    spec: PipelineSpec, df: pd.DataFrame, states: dict[str, dict[str, Any]]
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Apply a trained pipeline to new rows, for prediction: fitted steps reuse the states they
+    learned in training, nothing is refitted.
+
+    The target may be absent (it is what the model predicts). Splits, train-only augmentation and
+    duplicate removal are skipped, so every row gets a prediction; rows the pipeline must still
+    remove (missing features, a row filter) are reported instead of silently lost.
+
+    Returns:
+        The transformed frame (with ``__row__``: each row's position in ``df``) and, for every
+        removed row, why.
+
+    Raises:
+        SpecError: A step cannot apply to these rows; the message names the node.
+    """
+    target = spec.target
+    frame = df.assign(**{ROW_COLUMN: np.arange(len(df), dtype=np.int64)})
+    placeholder = bool(target) and target not in frame.columns
+    if placeholder:
+        frame[target] = np.nan
+    removed: dict[int, str] = {}
+    for node in spec.ordered():
+        step = node.step
+        if isinstance(step, Split) or step.train_only or step.type == "drop_duplicates":
+            continue
+        if step.type == "drop_missing":
+            columns = step.columns_needed() or [c for c in frame.columns if not c.startswith("__")]
+            columns = [c for c in columns if c != target]
+            if not columns:
+                continue
+            step = replace(step, columns=columns)  # type: ignore[type-var]
+        elif step.type == "filter_rows" and target in step.columns_needed():
+            continue
+        if step.fitted and node.id not in states:
+            raise SpecError(
+                f"Node {node.id!r} ({step.title}): the trained pipeline has no fitted state for it."
+            )
+        try:
+            _check(step, node.id, kinds_of(frame))
+            out = step.transform(frame, states.get(node.id, {}))
+        except SpecError as exc:
+            message = str(exc) if str(exc).startswith("Node ") else f"Node {node.id!r} ({step.title}): {exc}"
+            raise SpecError(message) from None
+        if len(out) < len(frame):
+            gone = np.setdiff1d(frame[ROW_COLUMN].to_numpy(), out[ROW_COLUMN].to_numpy())
+            removed.update({int(r): f"removed by {step.title} (node {node.id})" for r in gone})
+        frame = out
+    if placeholder:
+        frame = frame.drop(columns=[target], errors="ignore")
+    return frame, removed

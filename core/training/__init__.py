@@ -21,16 +21,28 @@ from core.models import ModelSpec
 from core.optimizers import OptimizerSpec
 from core.pipeline import SPLIT_COLUMN
 from core.pipeline import PipelineSpec
+from core.training._bundle import Bundle
+from core.training._bundle import PredictSpec
+from core.training._bundle import export_bundle
+from core.training._bundle import read_bundle
+from core.training._bundle import save_bundle
 
 if TYPE_CHECKING:
     from core.compute._jobs import JobContext
 
 __all__ = [
+    "Bundle",
+    "PredictSpec",
     "TrainSpec",
     "default_pipeline",
+    "export_bundle",
+    "feature_columns",
+    "features_array",
     "last_checkpoint",
     "probe_input",
+    "read_bundle",
     "run_training",
+    "save_bundle",
     "validate_train_spec",
 ]
 
@@ -121,25 +133,34 @@ def default_pipeline(dataset_id: str, target: str, profile: dict[str, Any], task
     return PipelineSpec.chain(dataset_id, target, steps)
 
 
+def feature_columns(frame: Any, target: str) -> list[str]:
+    """The model's input columns, in order: every column the pipeline leaves but the target."""
+    return [c for c in frame.columns if c != target and not c.startswith("__")]
+
+
+def features_array(frame: Any, features: list[str]):  # type: ignore[no-untyped-def]
+    """The model input for these rows; raises DataError for non-numeric or missing values."""
+    import numpy as np
+
+    if "image" in features:
+        return np.stack(frame["image"].to_list()).astype("float32")
+    bad = [c for c in features if not np.issubdtype(frame[c].dtype, np.number) and frame[c].dtype != bool]
+    if bad:
+        raise DataError(
+            f"Column(s) {bad} are not numbers after the pipeline. Add one-hot or ordinal encoding "
+            "for them, or drop them."
+        )
+    x = frame[features].astype("float32").to_numpy()
+    if np.isnan(x).any():
+        cols = [c for c in features if frame[c].isna().any()]
+        raise DataError(f"Column(s) {cols} still have missing values after the pipeline. Add a fill step.")
+    return x
+
+
 def _arrays(frame, target: str, task: str, classes: list[Any] | None):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    features = [c for c in frame.columns if c != target and not c.startswith("__")]
-    if "image" in features:
-        x = np.stack(frame["image"].to_list()).astype("float32")
-    else:
-        bad = [c for c in features if not np.issubdtype(frame[c].dtype, np.number) and frame[c].dtype != bool]
-        if bad:
-            raise DataError(
-                f"Column(s) {bad} are not numbers after the pipeline. Add one-hot or ordinal encoding "
-                "for them, or drop them."
-            )
-        x = frame[features].astype("float32").to_numpy()
-        if np.isnan(x).any():
-            cols = [c for c in features if frame[c].isna().any()]
-            raise DataError(
-                f"Column(s) {cols} still have missing values after the pipeline. Add a fill step."
-            )
+    x = features_array(frame, feature_columns(frame, target))
     y_raw = frame[target]
     if task == "regression":
         if not np.issubdtype(y_raw.dtype, np.number):
@@ -152,11 +173,15 @@ def _arrays(frame, target: str, task: str, classes: list[Any] | None):  # type: 
     return x, y.astype("int64"), classes
 
 
-def _configure_tensorflow(seed: int) -> dict[str, Any]:
+def _configure_backend(seed: int) -> dict[str, Any]:
+    """Seed Keras, cap TensorFlow's thread pools at the worker's threads, and describe the device.
+
+    Loom runs Keras on TensorFlow; the JAX and PyTorch backends are only used by the GPU check
+    (``bench/gpu_check.py``) on machines that have no TensorFlow.
+    """
     import os
 
     import keras
-    import tensorflow as tf
 
     threads = None
     try:
@@ -165,25 +190,56 @@ def _configure_tensorflow(seed: int) -> dict[str, Any]:
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         pass
-    if threads:
-        try:  # only possible before TensorFlow's runtime starts in this process
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass
-    keras.utils.set_random_seed(seed)
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {
-        "tensorflow": tf.__version__,
+    backend = keras.backend.backend()
+    env = {
+        "backend": backend,
         "keras": keras.__version__,
-        "device": gpus[0] if gpus else "CPU",
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         "threads": threads,
     }
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if threads:
+            try:  # only possible before TensorFlow's runtime starts in this process
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                pass
+        gpus = tf.config.list_physical_devices("GPU")
+        env["tensorflow"] = tf.__version__
+        env["device"] = _gpu_name(gpus[0]) if gpus else "CPU"
+    elif backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        env["jax"] = jax.__version__
+        env["device"] = device.device_kind if device.platform == "gpu" else "CPU"
+    else:
+        env["device"] = "unknown"
+    keras.utils.set_random_seed(seed)
+    return env
 
 
-def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: int):  # type: ignore[no-untyped-def]
+def _gpu_name(device: Any) -> str:
+    import tensorflow as tf
+
+    try:
+        return str(tf.config.experimental.get_device_details(device).get("device_name") or device.name)
+    except (ValueError, RuntimeError):
+        return str(device.name)
+
+
+def _callback(  # type: ignore[no-untyped-def]
+    ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: int, units: dict[str, float] | None = None
+):
     import keras
+
+    units = units or {}
+
+    def unscaled(key: str, value: Any) -> float:
+        # Regression trains on standardized targets; curves are drawn in the target's own units.
+        return float(value) * units.get(key.removeprefix("val_"), 1.0)
 
     class LiveMetrics(keras.callbacks.Callback):
         """Streams per-batch and per-epoch metrics into the store, and applies steering.
@@ -215,7 +271,7 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: in
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             step = self.epoch * steps_per_epoch + batch + 1
             for key, value in (logs or {}).items():
-                ctx.log_metric(f"batch/{key}", step, float(value))
+                ctx.log_metric(f"batch/{key}", step, unscaled(key, value))
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 self.failure = (
@@ -253,7 +309,7 @@ def _callback(ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: in
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             for key, value in (logs or {}).items():
-                ctx.log_metric(f"epoch/{key}", epoch + 1, float(value))
+                ctx.log_metric(f"epoch/{key}", epoch + 1, unscaled(key, value))
             # The last finished epoch, model and optimizer state: what a resumed run starts from.
             self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
             ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
@@ -301,13 +357,18 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         raise SpecError(
             f"Binary classification needs 2 classes, but the target has {n_classes}: choose multiclass."
         )
+    # Regression fits standardized targets (mean 0, std 1 on the training rows): house prices in
+    # dollars would otherwise need a learning rate per dataset. Predictions are mapped back.
+    scaling = _target_scaling(y_train) if model_spec.task == "regression" else None
+    scale = (lambda y: (y - scaling["mean"]) / scaling["std"]) if scaling else (lambda y: y)
     validation = None
     if len(val):
         x_val, y_val, _ = _arrays(val, pipeline.target, model_spec.task, classes)
         keep = y_val >= 0 if classes else slice(None)
-        validation = (x_val[keep], y_val[keep])
+        validation = (x_val[keep], scale(y_val[keep]))
+    units = {"loss": scaling["std"] ** 2, "rmse": scaling["std"], "mae": scaling["std"]} if scaling else {}
 
-    env = _configure_tensorflow(spec.seed)
+    env = _configure_backend(spec.seed)
     import keras
 
     initial_epoch = 0
@@ -340,7 +401,7 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             metrics=metrics,
         )
     steps = math.ceil(len(x_train) / spec.batch_size)
-    live = _callback(ctx, steps, spec.epochs, spec.batch_size)
+    live = _callback(ctx, steps, spec.epochs, spec.batch_size, units)
     callbacks = [live]
     if spec.early_stopping and validation is not None:
         callbacks.append(
@@ -350,7 +411,7 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         )
     model.fit(
         x_train,
-        y_train,
+        scale(y_train),
         batch_size=spec.batch_size,
         epochs=spec.epochs,
         initial_epoch=initial_epoch,
@@ -368,9 +429,12 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     if len(held_out):
         x_eval, y_eval, _ = _arrays(held_out, pipeline.target, model_spec.task, classes)
         keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
-        scores = model.evaluate(x_eval[keep], y_eval[keep], verbose=0, return_dict=True)
-        evaluation = {f"{'test' if len(test) else 'validation'}_{k}": float(v) for k, v in scores.items()}
+        scores = model.evaluate(x_eval[keep], scale(y_eval[keep]), verbose=0, return_dict=True)
+        prefix = "test" if len(test) else "validation"
+        evaluation = {f"{prefix}_{k}": float(v) * units.get(k, 1.0) for k, v in scores.items()}
         predicted = model.predict(x_eval[keep], verbose=0)
+        if scaling:
+            predicted = predicted * scaling["std"] + scaling["mean"]
         details = _details(model_spec.task, y_eval[keep], predicted, classes)
     else:
         details = {}
@@ -379,6 +443,9 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         "evaluation": evaluation,
         **details,
         "classes": classes,
+        "features": feature_columns(train, pipeline.target),
+        "input_shape": list(x_train.shape[1:]),
+        "target_scaling": scaling,
         "params": count_params(model_spec, tuple(x_train.shape[1:]), n_classes),
         "rows": {"train": len(train), "validation": len(val), "test": len(test)},
         "pipeline_hash": pipeline.hash,
@@ -386,6 +453,11 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         "pipeline_state": result.states,
         "environment": env,
     }
+
+
+def _target_scaling(y) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    std = float(y.std())
+    return {"mean": float(y.mean()), "std": std if std > 0 else 1.0}
 
 
 def _details(task: str, y_true, predicted, classes) -> dict[str, Any]:  # type: ignore[no-untyped-def]
