@@ -122,6 +122,22 @@ LOOM_DASK_PROCESSES: EnvVar[bool] = EnvVar(
     True,
     "Run local workers as processes (true) or threads in the app process (false).",
 )
+
+
+def _parse_gpus(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value in ("auto", "none") or all(p.strip().isdigit() for p in value.split(",")):
+        return value
+    raise ConfigError(f"{name}={raw!r} is not a GPU list. Use auto, none, or device indexes such as 0,1.")
+
+
+LOOM_GPUS: EnvVar[str] = EnvVar(
+    "LOOM_GPUS",
+    _parse_gpus,
+    "auto",
+    "GPUs for the local cluster: auto (found by NVML or nvidia-smi), none, or indexes like 0,1. "
+    "One worker per GPU, each pinned by CUDA_VISIBLE_DEVICES and declaring GPU=1.",
+)
 LOOM_IMPORT_ROOT: EnvVar[str] = EnvVar(
     "LOOM_IMPORT_ROOT",
     _str,
@@ -145,6 +161,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_DASK_WORKERS,
     LOOM_DASK_THREADS,
     LOOM_DASK_PROCESSES,
+    LOOM_GPUS,
     LOOM_IMPORT_ROOT,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
@@ -167,6 +184,7 @@ class AppConfig:
     heartbeat_seconds: float = 2.0
     heartbeat_timeout: float = 30.0
     import_root: Path | None = None
+    gpus: str = "none"
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -215,4 +233,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         heartbeat_seconds=LOOM_HEARTBEAT_SECONDS.get(environ) or 2.0,
         heartbeat_timeout=LOOM_HEARTBEAT_TIMEOUT.get(environ) or 30.0,
         import_root=Path(root).expanduser().resolve() if (root := LOOM_IMPORT_ROOT.get(environ)) else None,
+        gpus=LOOM_GPUS.get(environ) or "auto",
     )

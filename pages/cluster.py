@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.compute import RunStatus
 from core.compute import get_cluster_info
+from core.compute import worker_gpu_stats
 from core.errors import AppError
 from core.formatting import human_bytes
 from core.store import list_runs
@@ -51,6 +52,23 @@ def _cluster() -> None:
         hide_index=True,
         key="workers_table",
     )
+    if info.total_gpus:
+        stats = worker_gpu_stats(client)
+        rows = [
+            {
+                "worker": address,
+                "GPU": f"{g['index']}: {g['name']}",
+                "memory": f"{human_bytes(g['memory_used'])} / {human_bytes(g['memory_total'])}",
+                "utilisation %": g["utilization"],
+            }
+            for address, gpus in sorted(stats.items())
+            if isinstance(gpus, list)
+            for g in gpus
+        ]
+        if rows:
+            st.dataframe(rows, hide_index=True, key="gpus_table")
+        else:
+            st.caption("Workers declare GPUs, but none reports memory or load (install nvidia-ml-py).")
     st.subheader("Running and queued jobs")
     if not active:
         st.caption("Nothing is running.")

@@ -5,6 +5,8 @@ from core.compute._client import WorkerInfo
 from core.compute._client import address_warning
 from core.compute._client import create_client
 from core.compute._client import get_cluster_info
+from core.compute._gpu import detect_gpus
+from core.compute._gpu import worker_gpu_stats
 from core.compute._jobs import CONTROLS
 from core.compute._jobs import JOB_KINDS
 from core.compute._jobs import JobContext
@@ -34,6 +36,7 @@ __all__ = [
     "WorkerInfo",
     "address_warning",
     "create_client",
+    "detect_gpus",
     "execute_run",
     "get_cluster_info",
     "reap",
@@ -42,4 +45,5 @@ __all__ = [
     "stop_run",
     "submit_run",
     "transition",
+    "worker_gpu_stats",
 ]

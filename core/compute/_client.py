@@ -13,6 +13,8 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from core.compute._gpu import detect_gpus
+from core.compute._gpu import gpu_cluster_class
 from core.config import AppConfig
 from core.errors import ComputeError
 
@@ -84,10 +86,14 @@ def create_client(config: AppConfig) -> Client:
     # Threads-only clusters talk over inproc:// (no socket at all); process clusters over TCP
     # on loopback only.
     network = {"host": "127.0.0.1"} if config.processes else {}
+    gpus = detect_gpus(config.gpus) if config.processes else []
+    cluster_class = gpu_cluster_class(gpus) if gpus else distributed.LocalCluster
     try:
-        cluster = distributed.LocalCluster(
+        cluster = cluster_class(
             **network,
-            n_workers=config.n_workers,
+            # A GPU cluster starts empty and scales up, so each worker's spec comes from
+            # new_worker_spec (LocalCluster builds its first workers' specs directly).
+            n_workers=0 if gpus else config.n_workers,
             threads_per_worker=config.threads_per_worker,
             processes=config.processes,
             dashboard_address="127.0.0.1:0",
@@ -98,7 +104,10 @@ def create_client(config: AppConfig) -> Client:
             f"{str(exc).rstrip('.')}. "
             "Lower LOOM_DASK_WORKERS or point DASK_SCHEDULER_ADDRESS at a running scheduler."
         ) from exc
-    return distributed.Client(cluster)
+    client = distributed.Client(cluster)
+    if gpus:
+        cluster.scale(max(config.n_workers, len(gpus)))
+    return client
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 import traceback
@@ -386,7 +387,7 @@ def execute_run(config: AppConfig, run_id: str) -> str:
     except JobStopped as exc:
         outcome = Stopped(str(exc))
     except Exception as exc:  # noqa: BLE001 - the job boundary: every failure is recorded
-        outcome = Failed(f"{exc.__class__.__name__}: {exc}")
+        outcome = Failed(_explain(exc))
         _log.exception("run %s failed", run_id)
         _record(store, run_id, "log", traceback.format_exc()[-4000:])
     try:
@@ -398,6 +399,25 @@ def execute_run(config: AppConfig, run_id: str) -> str:
         with store.session() as s:
             s.execute(update(Run).where(Run.id == run_id).values(result_json=result))
     return transition(store, run_id, outcome).state.status.value
+
+
+def _explain(exc: BaseException) -> str:
+    """A failure as the run's reason; running out of memory says what to change."""
+    name = exc.__class__.__name__
+    if (
+        isinstance(exc, MemoryError)
+        or name == "ResourceExhaustedError"
+        or "out of memory" in str(exc).lower()
+    ):
+        text = str(exc).strip()
+        where = "GPU" if "device:GPU" in text or "cuda" in text.lower() else "worker"
+        found = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", text)
+        first = found.group(0) if found else (text.splitlines()[0][:300] if text else name)
+        return (
+            f"out of memory on the {where} ({_worker_name()}): {first}. Lower the batch size, use a "
+            "smaller model, or run it on a worker with more memory."
+        )
+    return f"{name}: {exc}"
 
 
 def _record(store: Store, run_id: str, kind: str, message: str) -> None:
@@ -573,7 +593,8 @@ def reap(
     for run_id, worker, beat in stale:
         reason = (
             f"no heartbeat for over {heartbeat_timeout:.0f} s (last from {worker or 'unknown worker'} "
-            f"at {beat:%Y-%m-%d %H:%M:%S} UTC): the worker died or lost the store. Launch it again."
+            f"at {beat:%Y-%m-%d %H:%M:%S} UTC): the worker died (killed, or out of memory) or lost "
+            "the store. Launch it again."
             if beat
             else f"no heartbeat since it started on {worker or 'an unknown worker'}. Launch it again."
         )

@@ -185,8 +185,9 @@ def handle(state: RunState, event: Event) -> Decision:
             return _to(
                 state,
                 RunStatus.INTERRUPTED,
-                f"worker {state.worker or '?'} died mid-run; Dask retried the task on "
-                f"{worker}, which Loom does not do silently. Launch the run again.",
+                f"worker {state.worker or '?'} died mid-run (killed, or restarted by Dask for passing its "
+                f"memory limit); Dask retried the task on {worker}, which Loom does not do silently. "
+                "Launch the run again, with a smaller batch or model if memory was the cause.",
             )
         case Heartbeat():
             if status is RunStatus.RUNNING:

@@ -54,3 +54,59 @@ def test_local_cluster_binds_loopback(tmp_path) -> None:  # type: ignore[no-unty
         cluster = client.cluster
         client.close()
         cluster.close()
+
+
+def test_local_gpus_get_one_pinned_worker_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two GPUs named by config: two worker processes, each with its own CUDA_VISIBLE_DEVICES
+    and GPU=1, and a third, CPU-only worker. (No GPU is needed to check the placement.)"""
+    import os
+
+    from core.compute import create_client
+    from core.compute import get_cluster_info
+    from core.config import AppConfig
+
+    config = AppConfig.for_data_dir(tmp_path, n_workers=3, threads_per_worker=1, gpus="0,1")
+    client = create_client(config)
+    try:
+        client.wait_for_workers(3, timeout=60)
+        seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        resources = {w.address: w.resources for w in get_cluster_info(client).workers}
+        assert sorted(v for v in seen.values() if v is not None) == ["0", "1"]
+        for address, device in seen.items():
+            assert resources[address] == ({"GPU": 1} if device is not None else {})
+        # Two GPU tasks that overlap in time run on different devices: GPU=1 each, one per worker.
+        import time
+
+        def hold(_: int) -> str:
+            time.sleep(1.0)
+            return os.environ["CUDA_VISIBLE_DEVICES"]
+
+        futures = [client.submit(hold, i, resources={"GPU": 1}, pure=False) for i in range(2)]
+        assert sorted(client.gather(futures)) == ["0", "1"]
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+
+
+def test_gpu_setting_is_validated() -> None:
+    import pytest
+
+    from core.config import get_config
+    from core.errors import ConfigError
+
+    assert get_config({"LOOM_GPUS": "0, 2"}).gpus == "0, 2"
+    assert get_config({}).gpus == "auto"
+    with pytest.raises(ConfigError, match="LOOM_GPUS='cuda:0' is not a GPU list"):
+        get_config({"LOOM_GPUS": "cuda:0"})
+
+
+def test_no_gpu_is_found_on_a_machine_without_one() -> None:
+    import shutil
+
+    from core.compute import detect_gpus
+
+    assert detect_gpus("none") == []
+    assert detect_gpus("1,3") == ["1", "3"]
+    if shutil.which("nvidia-smi") is None:
+        assert detect_gpus("auto") == []

@@ -200,3 +200,20 @@ def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppCon
     too_far = TrainSpec.from_dict({**spec.to_dict(), "epochs": 1, "resume_from": first})
     bad = _wait(store, submit_run(cluster, store, "train", too_far.to_dict()))
     assert bad.status == "failed" and f"already finished epoch {epoch} of 1" in bad.status_reason
+
+
+def test_out_of_memory_fails_the_run_with_advice(cluster, config: AppConfig) -> None:
+    """A real allocation failure: a 4 x 10^12 kernel is more memory than any worker has."""
+    from core.models import Dense
+    from core.models import ModelSpec
+
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
+    model = ModelSpec([Dense(10**12)], "multiclass")
+    spec = TrainSpec(pipeline.to_dict(), model.to_dict(), epochs=1, batch_size=8)
+    run = _wait(store, submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id), timeout=120)
+    assert run.status == "failed"
+    assert run.status_reason.startswith("out of memory on the worker"), run.status_reason
+    assert "OOM when allocating tensor with shape[4,1000000000000]" in run.status_reason
+    assert "Lower the batch size" in run.status_reason
