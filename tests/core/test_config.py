@@ -31,6 +31,7 @@ def test_env_overrides(tmp_path: Path) -> None:
             "LOOM_DASK_PROCESSES": "off",
             "LOOM_HEARTBEAT_SECONDS": "1.5",
             "LOOM_HEARTBEAT_TIMEOUT": "10",
+            "LOOM_GPUS": "1",
         }
     )
     assert cfg == AppConfig(
@@ -42,6 +43,7 @@ def test_env_overrides(tmp_path: Path) -> None:
         processes=False,
         heartbeat_seconds=1.5,
         heartbeat_timeout=10.0,
+        gpus="1",
     )
 
 
