@@ -185,7 +185,14 @@ def _resume(run) -> None:  # type: ignore[no-untyped-def]
         spec = {**run.spec_json, "epochs": int(more), "resume_from": run.id}
         try:
             new_id = submit_run(
-                _ui.client(), store, "train", spec, name=f"{run.name} (resumed)", dataset_id=run.dataset_id
+                _ui.client(),
+                store,
+                "train",
+                spec,
+                name=f"{run.name} (resumed)",
+                dataset_id=run.dataset_id,
+                parent_id=run.id,
+                parent_kind="resumed",
             )
         except AppError as exc:
             _ui.error(exc)

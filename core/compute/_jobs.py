@@ -458,7 +458,8 @@ def submit_run(
         spec: The job's spec as a JSON-able dict; validated before anything is stored.
         name: Shown in lists. Defaults to "".
         options: Placement options. Defaults to none.
-        **links: ``dataset_id``, ``pipeline_id``, ``study_id`` the run uses.
+        **links: ``dataset_id``, ``pipeline_id``, ``study_id`` the run uses, and its lineage:
+            ``parent_id`` (the run it came from) with ``parent_kind`` (resumed, forked, promoted).
 
     Returns:
         The new run's ID.

@@ -104,6 +104,8 @@ class Study(_Timestamped, Base):
     optuna_study_name: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     spec_json: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The search space over time: [{"phase": 1, "space": {...}, "at": iso time, "why": "..."}].
+    phases_json: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class Run(_Timestamped, Base):
@@ -125,7 +127,12 @@ class Run(_Timestamped, Base):
     pipeline_id: Mapped[str | None] = mapped_column(
         ForeignKey("pipelines.id", ondelete="RESTRICT"), nullable=True
     )
-    study_id: Mapped[str | None] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), nullable=True)
+    study_id: Mapped[str | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    # Lineage: the run this one came from, and how ("resumed", "forked", "promoted").
+    parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    parent_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
     worker: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -42,6 +42,8 @@ def create_run(
     dataset_id: str | None = None,
     pipeline_id: str | None = None,
     study_id: str | None = None,
+    parent_id: str | None = None,
+    parent_kind: str | None = None,
 ) -> Run:
     """Insert a ``queued`` run with its spec and spec hash, and its first event."""
     with store.session() as s:
@@ -56,6 +58,8 @@ def create_run(
             dataset_id=dataset_id,
             pipeline_id=pipeline_id,
             study_id=study_id,
+            parent_id=parent_id,
+            parent_kind=parent_kind or "",
             worker="",
             attempts=0,
             progress=0.0,

@@ -119,7 +119,9 @@ def test_job_outlives_the_client_that_submitted_it(thread_cluster, config: AppCo
 
 def test_unknown_kind_lists_valid_ones(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
-    with pytest.raises(SpecError, match="Unknown job kind .rm -rf.. Valid kinds are: ingest, predict, smoke, train"):
+    with pytest.raises(
+        SpecError, match="Unknown job kind .rm -rf.. Valid kinds are: ingest, predict, smoke, train"
+    ):
         submit_run(thread_cluster, store, "rm -rf", {})
     assert list_runs(store) == []
 
