@@ -131,11 +131,11 @@ def store(db_config: AppConfig) -> Store:
 # --- Dask ---------------------------------------------------------------------------------
 
 
-def _local_cluster(processes: bool, threads: int):  # type: ignore[no-untyped-def]
+def _local_cluster(processes: bool, threads: int, workers: int = 1):  # type: ignore[no-untyped-def]
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=threads, processes=processes, dashboard_address=":0"
+            n_workers=workers, threads_per_worker=threads, processes=processes, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -152,6 +152,12 @@ def thread_cluster() -> Iterator[object]:
 def process_cluster() -> Iterator[object]:
     """A real LocalCluster with one worker process (which tests may kill)."""
     yield from _local_cluster(processes=True, threads=2)
+
+
+@pytest.fixture(scope="module")
+def two_process_cluster() -> Iterator[object]:
+    """A real LocalCluster with two worker processes, as a small team's cluster would have."""
+    yield from _local_cluster(processes=True, threads=1, workers=2)
 
 
 def wait_until_ended(store: Store, run_id: str, timeout: float = 60):  # type: ignore[no-untyped-def]

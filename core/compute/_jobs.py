@@ -96,6 +96,7 @@ JOB_KINDS: dict[str, str] = {
     "ingest": "core.data._ingest:run_ingest",
     "train": "core.training:run_training",
     "predict": "core.training._bundle:run_predict",
+    "study": "core.tuning._study:run_study",
 }
 # Job kind -> "module:function" that validates a spec dict and returns its normalised form.
 _SPEC_VALIDATORS: dict[str, str] = {
@@ -103,6 +104,7 @@ _SPEC_VALIDATORS: dict[str, str] = {
     "ingest": "core.data._ingest:validate_ingest_spec",
     "train": "core.training:validate_train_spec",
     "predict": "core.training._bundle:validate_predict_spec",
+    "study": "core.tuning._study:validate_study_spec",
 }
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import sessionmaker
 from core.config import AppConfig
 from core.errors import ConfigError
 from core.errors import StoreError
+from core.store._models import VERSION_TABLE
 
 __all__ = ["Store", "open_store", "redact_url"]
 
@@ -107,8 +108,26 @@ def _upgrade(engine: Engine) -> None:
             # Held until this transaction ends; a second process waits here, then finds the
             # schema already at head and does nothing.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        _move_version_table(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def _move_version_table(conn) -> None:  # type: ignore[no-untyped-def]
+    """Loom before 0003 kept its schema version in `alembic_version`, the table Optuna uses
+    for its own schema in the same database. Move Loom's row to its own table, once."""
+    from sqlalchemy import inspect
+
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables or VERSION_TABLE in tables:
+        return
+    versions = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    if not versions or not all(v.isdigit() and len(v) == 4 for v in versions):
+        return  # Optuna's (or nobody's): leave it
+    conn.execute(text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    for v in versions:
+        conn.execute(text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": v})
+    conn.execute(text("DROP TABLE alembic_version"))
 
 
 def migrate(engine: Engine) -> None:

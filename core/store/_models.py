@@ -58,6 +58,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Loom's Alembic version table; `alembic_version` belongs to Optuna, which shares the database.
+VERSION_TABLE = "loom_schema_version"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=_NAMING)
 
@@ -97,7 +101,7 @@ class Pipeline(_Timestamped, Base):
 
 
 class Study(_Timestamped, Base):
-    __tablename__ = "studies"
+    __tablename__ = "loom_studies"  # `studies` is Optuna's, in the same database
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -128,7 +132,7 @@ class Run(_Timestamped, Base):
         ForeignKey("pipelines.id", ondelete="RESTRICT"), nullable=True
     )
     study_id: Mapped[str | None] = mapped_column(
-        ForeignKey("studies.id", ondelete="CASCADE"), nullable=True, index=True
+        ForeignKey("loom_studies.id", ondelete="CASCADE"), nullable=True, index=True
     )
     # Lineage: the run this one came from, and how ("resumed", "forked", "promoted").
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)

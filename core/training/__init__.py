@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -63,6 +64,8 @@ class TrainSpec:
         pipeline_id: The saved pipeline version, if the run used one. Defaults to None.
         resume_from: A run whose last checkpoint this run continues from (its epoch and step
             count go on). Defaults to None.
+        trial: Set when the run is a tuning trial: ``{"study", "trial_id", "number"}``; the run
+            reports per-epoch values to the study and may be pruned. Defaults to None.
     """
 
     pipeline: dict[str, Any]
@@ -74,6 +77,7 @@ class TrainSpec:
     early_stopping: int = 0
     pipeline_id: str | None = None
     resume_from: str | None = None
+    trial: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         PipelineSpec.from_dict(self.pipeline).ordered()
@@ -85,6 +89,12 @@ class TrainSpec:
                 raise SpecError(f"`{name} >= 1` must hold, but got {name}={value!r}.")
         if self.early_stopping < 0:
             raise SpecError(f"`early_stopping >= 0` must hold, but got early_stopping={self.early_stopping}.")
+        if self.trial is not None and not (
+            isinstance(self.trial, dict)
+            and isinstance(self.trial.get("study"), str)
+            and isinstance(self.trial.get("trial_id"), int)
+        ):
+            raise SpecError("`trial` must be {'study': <ID>, 'trial_id': <int>, 'number': <int>}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "train", **asdict(self)}
@@ -231,7 +241,12 @@ def _gpu_name(device: Any) -> str:
 
 
 def _callback(  # type: ignore[no-untyped-def]
-    ctx: JobContext, steps_per_epoch: int, epochs: int, batch_size: int, units: dict[str, float] | None = None
+    ctx: JobContext,
+    steps_per_epoch: int,
+    epochs: int,
+    batch_size: int,
+    units: dict[str, float] | None = None,
+    on_epoch: Callable[[int, dict[str, float]], str | None] | None = None,
 ):
     import keras
 
@@ -258,6 +273,7 @@ def _callback(  # type: ignore[no-untyped-def]
             self.step = 0  # the last step steering saw (batch begin, in line)
             self.started = time.perf_counter()
             self.failure: str | None = None
+            self.pruned: str | None = None
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
@@ -308,8 +324,13 @@ def _callback(  # type: ignore[no-untyped-def]
                 time.sleep(0.1)  # paused: heartbeats go on in the context's thread
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            for key, value in (logs or {}).items():
-                ctx.log_metric(f"epoch/{key}", epoch + 1, unscaled(key, value))
+            values = {key: unscaled(key, value) for key, value in (logs or {}).items()}
+            for key, value in values.items():
+                ctx.log_metric(f"epoch/{key}", epoch + 1, value)
+            if on_epoch is not None and (pruned := on_epoch(epoch + 1, values)):
+                self.pruned = pruned
+                ctx.mark("pruned", (epoch + 1) * steps_per_epoch)
+                self.model.stop_training = True
             # The last finished epoch, model and optimizer state: what a resumed run starts from.
             self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
             ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
@@ -401,7 +422,16 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             metrics=metrics,
         )
     steps = math.ceil(len(x_train) / spec.batch_size)
-    live = _callback(ctx, steps, spec.epochs, spec.batch_size, units)
+    reporter = None
+    if spec.trial:
+        from core.tuning._study import TrialReporter
+
+        reporter = TrialReporter(ctx.store.config, spec.trial["study"], spec.trial["trial_id"]).start(
+            ctx.store
+        )
+    live = _callback(
+        ctx, steps, spec.epochs, spec.batch_size, units, reporter.epoch_end if reporter else None
+    )
     callbacks = [live]
     if spec.early_stopping and validation is not None:
         callbacks.append(
@@ -422,6 +452,8 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     )
     if live.failure:
         raise DataError(live.failure)
+    if live.pruned:
+        raise JobStopped(live.pruned)
     if ctx.should_stop():
         raise JobStopped("stopped on request")
     evaluation: dict[str, float] = {}

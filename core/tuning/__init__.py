@@ -12,9 +12,35 @@ from core.tuning._space import SearchSpace
 from core.tuning._space import SearchSpaceDict
 from core.tuning._space import apply
 from core.tuning._space import tunable
+from core.tuning._study import METRICS
+from core.tuning._study import PRUNERS
+from core.tuning._study import SAMPLERS
+from core.tuning._study import Objective
+from core.tuning._study import StudySpec
+from core.tuning._study import create_study
+from core.tuning._study import current_space
+from core.tuning._study import enqueue_trial
+from core.tuning._study import get_study
+from core.tuning._study import load_optuna_study
+from core.tuning._study import new_phase
+from core.tuning._study import start_study
+from core.tuning._study import study_runs
 
 __all__ = [
     "KINDS",
+    "METRICS",
+    "PRUNERS",
+    "SAMPLERS",
+    "Objective",
+    "StudySpec",
+    "create_study",
+    "current_space",
+    "enqueue_trial",
+    "get_study",
+    "load_optuna_study",
+    "new_phase",
+    "start_study",
+    "study_runs",
     "TOP_LEVEL",
     "Choice",
     "Param",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from core.store._models import VERSION_TABLE
 from core.store._models import Base
 
 connection = context.config.attributes.get("connection")
@@ -17,6 +18,8 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # Optuna keeps its own schema version in `alembic_version` of the same database.
+    version_table=context.config.attributes.get("version_table", VERSION_TABLE),
 )
 with context.begin_transaction():
     context.run_migrations()

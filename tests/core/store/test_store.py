@@ -24,6 +24,7 @@ from core.store import list_runs
 from core.store import open_store
 from core.store import redact_url
 from core.store import write_metrics
+from core.store._models import VERSION_TABLE
 
 EXPECTED_TABLES = {
     "datasets",
@@ -31,10 +32,10 @@ EXPECTED_TABLES = {
     "runs",
     "run_events",
     "metrics",
-    "studies",
+    "loom_studies",
     "share_links",
     "notes",
-    "alembic_version",
+    "loom_schema_version",
 }
 
 
@@ -47,7 +48,10 @@ def test_migrations_match_models(store: Store) -> None:
     from alembic.migration import MigrationContext
 
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}),
+            Base.metadata,
+        )
     assert diff == [], "models changed without a migration: add one in core/store/migrations/versions"
 
 
@@ -157,7 +161,7 @@ def _open_in_child(config: AppConfig, barrier, results) -> None:  # type: ignore
     try:
         store = open_store(config)
         with store.session() as s:
-            results.put(s.execute(text("SELECT version_num FROM alembic_version")).scalar())
+            results.put(s.execute(text("SELECT version_num FROM loom_schema_version")).scalar())
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
         results.put(repr(exc))
 
@@ -181,3 +185,39 @@ def _head_revision() -> str:
     from core.store._db import _alembic_config
 
     return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
+def test_a_store_from_before_0003_moves_its_version_out_of_optunas_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Loom <= 0002 wrote its version to `alembic_version`, which Optuna owns in the same database:
+    opening such a store moves it, keeps the data, and Optuna can then create its tables."""
+    import optuna
+    from sqlalchemy import create_engine
+    from sqlalchemy import select
+
+    from core.config import AppConfig
+    from core.store import Dataset
+    from core.store._db import _alembic_config
+
+    config = AppConfig.for_data_dir(tmp_path / "data")
+    config.data_dir.mkdir(parents=True)
+    engine = create_engine(config.database_url)
+    from alembic import command
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:  # build the 0002 schema the old way
+        cfg.attributes["connection"] = conn
+        cfg.attributes["version_table"] = "alembic_version"
+        command.upgrade(cfg, "0002")
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s, s.begin():  # the datasets table is the same in 0002 and now
+        s.add(Dataset(name="old", content_hash="0" * 64))
+    engine.dispose()
+    store = open_store(config)
+    with store.session() as s:
+        assert s.execute(text("SELECT version_num FROM loom_schema_version")).scalar() == _head_revision()
+        assert [d.name for d in s.scalars(select(Dataset))] == ["old"]
+        assert (
+            s.execute(text("SELECT count(*) FROM sqlite_master WHERE name='alembic_version'")).scalar() == 0
+        )
+    optuna.create_study(study_name="after", storage=config.database_url)
