@@ -11,6 +11,7 @@ pages = st.navigation(
             st.Page("pages/data.py", title="Data", icon=":material/table:"),
             st.Page("pages/pipeline.py", title="Pipeline", icon=":material/account_tree:"),
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+            st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
             st.Page("pages/predict.py", title="Predict", icon=":material/batch_prediction:"),
             st.Page("pages/optimizer_lab.py", title="Optimizer Lab", icon=":material/science:"),
         ],

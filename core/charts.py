@@ -320,3 +320,64 @@ def plot_predicted_vs_actual(points: dict[str, list[float]]) -> go.Figure:
         showlegend=False,
     )
     return fig
+
+
+# --- studies -----------------------------------------------------------------------------------
+
+
+def study_figures(study: Any, trials: list[Any], metrics: list[str]) -> dict[str, Any]:
+    """The study's live charts, by tab title: a Plotly figure, or a line saying what it needs.
+
+    Optuna's own plot functions split each chart's data from its drawing (``_get_*_info`` then
+    ``_get_*_plot``); Loom reuses them, on the trials already read, with the objectives named.
+    """
+    import warnings
+
+    import optuna.visualization as vis
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.trial import TrialState
+
+    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    two = len(metrics) > 1
+    target = (lambda t: t.values[0]) if two else None
+    name = metrics[0]
+    plots: dict[str, Any] = {
+        "History": lambda: vis.plot_optimization_history(study, target=target, target_name=name),
+        "Learning curves": lambda: vis.plot_intermediate_values(study),
+        "Parallel coordinates": lambda: vis.plot_parallel_coordinate(study, target=target, target_name=name),
+        "Importances": lambda: vis.plot_param_importances(study, target=target, target_name=name),
+        "Contour": lambda: vis.plot_contour(study, target=target, target_name=name),
+        "Slice": lambda: vis.plot_slice(study, target=target, target_name=name),
+        "Timeline": lambda: vis.plot_timeline(study),
+        "EDF": lambda: vis.plot_edf(study, target=target, target_name=name),
+    }
+    if two:
+        plots = {"Pareto front": lambda: vis.plot_pareto_front(study, target_names=metrics), **plots}
+        del plots["Learning curves"]
+    needs = {
+        "Importances": 2,
+        "Contour": 2,
+        "Parallel coordinates": 1,
+        "Slice": 1,
+        "EDF": 1,
+        "Pareto front": 1,
+    }
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        for title, make in plots.items():
+            if not trials:
+                out[title] = "No trials yet."
+                continue
+            if len(finished) < needs.get(title, 0):
+                out[title] = f"Needs {needs[title]} complete trial(s); {len(finished)} so far."
+                continue
+            try:
+                fig = make()
+            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+                out[title] = f"Not drawable yet: {exc}"
+                continue
+            fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=420)
+            out[title] = fig
+    return out

@@ -2,12 +2,24 @@
 
     python -m core ingest FILE [--name NAME]
     python -m core train --config run.json
+    python -m core tune --config study.json
 
 ``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
 
     {"dataset_id": "<id>", "target": "species", "task": "multiclass", "template": "mlp",
      "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.001}}
+
+``study.json`` is a study spec (:meth:`core.tuning.StudySpec.to_dict`) plus an optional
+``"name"``; its ``"base"`` is a training spec in either form above::
+
+    {"name": "iris lr", "base": {"dataset_id": "<id>", "target": "species", "epochs": 10},
+     "space": {"type": "search_space", "params": [{"path": "optimizer.learning_rate",
+               "kind": "float", "low": 0.0001, "high": 0.1, "log": true}]},
+     "n_trials": 20, "parallelism": 2, "sampler": "tpe"}
+
+``tune`` prints a line whenever a trial finishes (trials finished out of ``n_trials``, the best
+value so far) until the study's driver run ends; it exits 0 if the driver succeeded.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import AppError
+from core.errors import SpecError
 
 __all__ = ["main"]
 
@@ -51,6 +64,89 @@ def _spec_from_config(store, data: dict[str, Any]) -> dict[str, Any]:  # type: i
         batch_size=int(data.get("batch_size", 32)),
         seed=int(data.get("seed", 0)),
     ).to_dict()
+
+
+def _study_from_config(store, data: Any) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+    from core.tuning import StudySpec
+
+    if not isinstance(data, dict):
+        raise SpecError(
+            'A study config is a JSON object (a study spec plus an optional "name"), '
+            f"but got a JSON {type(data).__name__}."
+        )
+    data = dict(data)
+    name = data.pop("name", "")
+    if not isinstance(name, str):
+        raise SpecError(f'"name" must be a string, but got name={name!r}.')
+    if data.get("type", "study") != "study":
+        raise SpecError(f'A study config has "type": "study" (or none), but got type={data["type"]!r}.')
+    base = data.get("base")
+    if not isinstance(base, dict):
+        raise SpecError(f'"base" must be a training spec (a JSON object), but got base={base!r}.')
+    if "dataset_id" in base:  # the short form, as `train` accepts it
+        data["base"] = _spec_from_config(store, base)
+    return StudySpec.from_dict(data), name
+
+
+def _pareto_size(values: list[list[float]], directions: list[str]) -> int:
+    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+    points = [[s * v for s, v in zip(signs, vals, strict=True)] for vals in values]
+
+    def dominated(p: list[float]) -> bool:
+        return any(all(a <= b for a, b in zip(q, p, strict=True)) and q != p for q in points)
+
+    return sum(1 for p in points if not dominated(p))
+
+
+def _study_progress(trials: list[Any], spec: Any) -> str:
+    from optuna.trial import TrialState
+
+    finished = [t for t in trials if t.state.is_finished()]
+    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    # A trial whose worker died is failed and retried as a new trial that takes its place.
+    retries = sum(1 for t in trials if "retry_of" in t.user_attrs)
+    counts = {
+        state: sum(1 for t in finished if t.state == state)
+        for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    }
+    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    line = (
+        f"trials {max(0, len(finished) - retries)}/{spec.n_trials} finished "
+        f"({counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
+        f"{counts[TrialState.FAIL]} failed), {running} running"
+    )
+    if complete and len(spec.objectives) == 1:
+        objective = spec.objectives[0]
+        pick = min if objective.direction == "minimize" else max
+        best = pick(complete, key=lambda t: t.values[0])
+        line += f", best {objective.metric}={best.values[0]:.4g} (trial {best.number})"
+    elif complete:
+        size = _pareto_size([list(t.values) for t in complete], spec.directions)
+        line += f", Pareto front: {size} trial(s)"
+    return line
+
+
+def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type: ignore[no-untyped-def]
+    from core.compute import TERMINAL
+    from core.store import get_run
+    from core.tuning import load_optuna_study
+
+    study = load_optuna_study(store.config, study_id)
+    shown = ""
+    while True:
+        # The driver's status first: once it has ended, the trials read next are final.
+        run = get_run(store, run_id)
+        line = _study_progress(study.get_trials(deepcopy=False), spec)
+        if line != shown:
+            _out(line)
+            shown = line
+        if run.status in TERMINAL:
+            break
+        time.sleep(1.0)
+    _out(f"{run.status}: {run.status_reason}")
+    if run.result_json:
+        _out(json.dumps(run.result_json))
+    return 0 if run.status == "succeeded" else 1
 
 
 def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -88,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--name", default=None)
     train = sub.add_parser("train", help="train a model on the cluster and print its progress")
     train.add_argument("--config", type=Path, required=True)
+    tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
+    tune.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
 
     from core.compute import create_client
@@ -112,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, json.JSONDecodeError) as exc:
             _out(f"error: cannot read {args.config}: {exc}")
             return 2
+        if args.command == "tune":
+            from core.tuning import start_study
+
+            study_spec, name = _study_from_config(store, data)
+            client = create_client(config)
+            study_id, run_id = start_study(client, store, study_spec, name or f"cli {args.config.name}")
+            _out(f"study {study_id} submitted (driver run {run_id})")
+            return _follow_study(store, study_id, run_id, study_spec)
         spec = _spec_from_config(store, data)
         client = create_client(config)
         run_id = submit_run(client, store, "train", spec, name=f"cli {args.config.name}")

@@ -191,3 +191,15 @@ def on_cluster(fn, *args):  # type: ignore[no-untyped-def]
 @st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
 def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
     return client().submit(_fn, *args, pure=False).result(timeout=120)
+
+
+def user() -> str:
+    """Who is at the keyboard, for notes: the signed-in user when accounts are on, else the
+    LOOM_USER setting or the server's account name."""
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("LOOM_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "local user"

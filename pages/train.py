@@ -21,6 +21,7 @@ from core.optimizers import SCHEDULES
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
 from core.store import Pipeline
+from core.store import get_run
 from core.training import TrainSpec
 from core.training import default_pipeline
 from core.training import probe_input
@@ -28,6 +29,43 @@ from pages import _ui
 
 st.title("Train")
 store = _ui.store()
+
+# "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
+# session, says so; widgets are filled once per source run and stay editable).
+source = None
+if from_run := st.query_params.get("from_run"):
+    try:
+        source = get_run(store, from_run)
+        if source.kind != "train":
+            raise AppError(f"Run {from_run} is a {source.kind} run, not a training run.")
+    except AppError as exc:
+        _ui.error(exc)
+        source = None
+    else:
+        spec0 = source.spec_json
+        origin = "a tuning trial" if spec0.get("trial") else "a run"
+        st.info(
+            f"Starting from {origin}: **{_ui.md_escape(source.name or source.id[:8])}** (`{source.id}`). "
+            "Change what you like; the new run records it as its parent."
+        )
+        if st.session_state.get("_prefilled_from") != source.id:
+            st.session_state["_prefilled_from"] = source.id
+            st.query_params["dataset"] = spec0["pipeline"]["dataset_id"]
+            opt0 = spec0.get("optimizer", {})
+            st.session_state.update(
+                {
+                    "train_pipeline": spec0.get("pipeline_id") or "default",
+                    "train_target": spec0["pipeline"].get("target"),
+                    "train_opt": opt0.get("name", "adam"),
+                    "train_lr": float(opt0.get("learning_rate", 1e-3)),
+                    "train_schedule": opt0.get("schedule", "constant"),
+                    "train_clip": float(opt0.get("clipnorm") or 0.0),
+                    "train_epochs": int(spec0.get("epochs", 10)),
+                    "train_batch": int(spec0.get("batch_size", 32)),
+                    "train_seed": int(spec0.get("seed", 0)),
+                    "train_patience": int(spec0.get("early_stopping", 0)),
+                }
+            )
 
 datasets = list_datasets(store)
 if not datasets:
@@ -76,10 +114,18 @@ n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
 st.subheader("Model")
 images = len(input_shape) == 3
 c1, c2, c3 = st.columns(3)
-template = c1.selectbox(
-    "Template", ["Classic CNN", "MLP"] if images else ["MLP"], key=f"train_template_{images}"
-)
-if template == "MLP":
+templates = ["Classic CNN", "MLP"] if images else ["MLP"]
+if source is not None:
+    templates.insert(0, "From the source run")
+template = c1.selectbox("Template", templates, key=f"train_template_{images}_{bool(source)}")
+if template == "From the source run":
+    try:
+        model = ModelSpec.from_dict(source.spec_json["model"])  # type: ignore[union-attr]
+        if model.task != task:
+            model = ModelSpec(model.layers, task)
+    except AppError as exc:
+        _ui.fail(exc)
+elif template == "MLP":
     hidden = c2.text_input("Hidden layer widths", value="64, 32", key="train_hidden")
     dropout = c3.number_input("Dropout", 0.0, 0.9, 0.1, step=0.05, key="train_dropout")
     try:
@@ -139,6 +185,8 @@ if st.button("Launch", type="primary", key="train_launch"):
             options=SubmitOptions(resources={"GPU": 1} if gpu else None),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,
+            parent_id=source.id if source is not None else None,
+            parent_kind=("promoted" if source.spec_json.get("trial") else "forked") if source else None,
         )
     except AppError as exc:
         _ui.error(exc)

@@ -19,6 +19,7 @@ from core.tuning._study import Objective
 from core.tuning._study import StudySpec
 from core.tuning._study import create_study
 from core.tuning._study import current_space
+from core.tuning._study import driver_run
 from core.tuning._study import enqueue_trial
 from core.tuning._study import get_study
 from core.tuning._study import load_optuna_study
@@ -35,6 +36,7 @@ __all__ = [
     "StudySpec",
     "create_study",
     "current_space",
+    "driver_run",
     "enqueue_trial",
     "get_study",
     "load_optuna_study",

@@ -42,3 +42,92 @@ def test_bad_config_is_explained(tmp_path: Path) -> None:
     config.write_text("{nope")
     out = _run(tmp_path, "train", "--config", str(config))
     assert out.returncode == 2 and "error: cannot read" in out.stdout
+
+
+def _study_config(base: dict, **overrides: object) -> dict:
+    from core.tuning import Param
+    from core.tuning import SearchSpace
+    from core.tuning import StudySpec
+
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
+    fields = {"sampler": "random", "n_trials": 3, "parallelism": 2, "seed": 0, **overrides}
+    return StudySpec(base, space.to_dict(), **fields).to_dict()  # type: ignore[arg-type]
+
+
+def test_tune_runs_a_study_headless(tmp_path: Path) -> None:
+    from optuna.trial import TrialState
+
+    from core.config import AppConfig
+    from core.data import get_dataset
+    from core.models import mlp_template
+    from core.optimizers import OptimizerSpec
+    from core.store import open_store
+    from core.training import TrainSpec
+    from core.training import default_pipeline
+    from core.tuning import load_optuna_study
+
+    out = _run(tmp_path, "ingest", str(ROOT / "assets" / "iris.csv"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    dataset_id = out.stdout.split()[1].rstrip(":")
+    store = open_store(AppConfig.for_data_dir(tmp_path / "data"))
+    profile = get_dataset(store, dataset_id).profile_json
+    base = TrainSpec(
+        default_pipeline(dataset_id, "species", profile, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        OptimizerSpec("adam", 1e-2).to_dict(),
+        epochs=2,
+        batch_size=16,
+    ).to_dict()
+    config = tmp_path / "study.json"
+    config.write_text(json.dumps({**_study_config(base), "name": "iris lr"}))
+
+    out = _run(tmp_path, "tune", "--config", str(config))
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("study ") and "submitted (driver run " in lines[0]
+    study_id = lines[0].split()[1]
+    progress = [ln for ln in lines if ln.startswith("trials ")]
+    assert progress[-1].startswith(
+        "trials 3/3 finished (3 complete, 0 pruned, 0 failed), 0 running, best val_loss="
+    )
+    assert lines[-2].startswith("succeeded")
+    trials = load_optuna_study(store.config, study_id).get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    summary = json.loads(lines[-1])
+    best = min(trials, key=lambda t: t.values[0])
+    assert summary["best_number"] == best.number and summary["best_value"] == best.values[0]
+    assert f"best val_loss={best.values[0]:.4g} (trial {best.number})" in progress[-1]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[1, 2]", "error: A study config is a JSON object"),
+        ("nsga2", "error: NSGA-II is for two objectives"),
+        ("n_trials", "error: `n_trials >= 1` must hold, but got n_trials=0."),
+        (json.dumps({"space": {}}), 'error: "base" must be a training spec'),
+        (
+            json.dumps({"base": {"dataset_id": "nope", "target": "y"}, "space": {}}),
+            "error: No dataset with ID 'nope'",
+        ),
+    ],
+)
+def test_bad_study_config_is_explained(tmp_path: Path, config: str, message: str) -> None:
+    from core.models import mlp_template
+    from core.training import TrainSpec
+    from core.training import default_pipeline
+
+    # A valid training spec on a dataset that was never ingested: the study spec is checked first.
+    profile = {"columns": [{"name": "x", "kind": "numeric"}, {"name": "y", "kind": "categorical"}]}
+    base = TrainSpec(
+        default_pipeline("not-ingested", "y", profile, "multiclass").to_dict(),
+        mlp_template("multiclass").to_dict(),
+    ).to_dict()
+    if config == "nsga2":
+        config = json.dumps(_study_config(base) | {"sampler": "nsga2"})
+    elif config == "n_trials":
+        config = json.dumps(_study_config(base) | {"n_trials": 0})
+    path = tmp_path / "study.json"
+    path.write_text(config)
+    out = _run(tmp_path, "tune", "--config", str(path))
+    assert out.returncode == 2 and message in out.stdout, out.stdout + out.stderr[-2000:]

@@ -12,7 +12,7 @@ from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
 from tests.pages.conftest import open_page
-from tests.pages.test_train import test_launch_training_from_the_page
+from tests.pages.test_train import test_launch_training_from_the_page as _launch_training
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -22,7 +22,7 @@ def _trained_iris(app: AppTest) -> str:
     for run in list_runs(store, kind="train", statuses=["succeeded"]):
         if "features" in run.result_json and run.spec_json["pipeline"]["target"] == "species":
             return run.id
-    test_launch_training_from_the_page(app)
+    _launch_training(app)
     return _trained_iris(app)
 
 

@@ -99,3 +99,23 @@ def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
         assert time.monotonic() < deadline + 60
         time.sleep(0.2)
     assert get_run(store, new).status == "succeeded", get_run(store, new).status_reason
+
+
+def test_tweak_and_rerun_prefills_from_the_source_run_and_records_the_parent(app: AppTest) -> None:
+    store = open_store(get_config())
+    source = next((r for r in list_runs(store, kind="train") if r.status == "succeeded"), None)
+    if source is None:
+        test_launch_training_from_the_page(app)
+        source = next(r for r in list_runs(store, kind="train") if r.status == "succeeded")
+    open_page(app, "pages/train.py", from_run=source.id)
+    assert not app.warning, [w.value for w in app.warning]
+    assert app.number_input(key="train_epochs").value == source.spec_json["epochs"]
+    assert app.selectbox(key="train_target").value == source.spec_json["pipeline"]["target"]
+    template = next(s for s in app.selectbox if s.key and s.key.startswith("train_template_"))
+    assert template.value == "From the source run"
+    app.number_input(key="train_epochs").set_value(1)
+    app.button(key="train_launch").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    child = next(r for r in list_runs(store, kind="train") if r.parent_id == source.id)
+    assert child.parent_kind == "forked"
+    assert child.spec_json["model"] == source.spec_json["model"] and child.spec_json["epochs"] == 1

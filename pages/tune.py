@@ -1,0 +1,366 @@
+"""Tune: Optuna studies whose trials are training runs on the cluster, watched and steered live.
+
+``?study=<id>`` shows a study; without it the page starts one from a training run (``?base=<run>``).
+"""
+
+import pandas as pd
+import streamlit as st
+
+from core.charts import study_figures
+from core.compute import TERMINAL
+from core.compute import RunStatus
+from core.compute import stop_run
+from core.errors import AppError
+from core.store import Note
+from core.store import list_runs
+from core.tuning import METRICS
+from core.tuning import PRUNERS
+from core.tuning import SAMPLERS
+from core.tuning import Objective
+from core.tuning import Param
+from core.tuning import SearchSpace
+from core.tuning import StudySpec
+from core.tuning import current_space
+from core.tuning import enqueue_trial
+from core.tuning import get_study
+from core.tuning import load_optuna_study
+from core.tuning import new_phase
+from core.tuning import start_study
+from core.tuning import study_runs
+from core.tuning import tunable
+from pages import _ui
+
+st.title("Tune")
+store = _ui.store()
+
+SAMPLER_LABELS = {
+    "tpe": "TPE",
+    "random": "Random",
+    "cmaes": "CMA-ES",
+    "gp": "Gaussian process",
+    "nsga2": "NSGA-II (two objectives)",
+    "grid": "Grid",
+}
+PRUNER_LABELS = {
+    "none": "None",
+    "median": "Median",
+    "successive_halving": "Successive halving",
+    "hyperband": "Hyperband",
+}
+
+
+def _space_table(params: list[Param], ticked: set[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "tune": p.path in ticked,
+                "setting": p.label,
+                "path": p.path,
+                "kind": p.kind,
+                "low": None if p.low is None else float(p.low),
+                "high": None if p.high is None else float(p.high),
+                "log": p.log,
+                "choices": ", ".join(map(str, p.choices)),
+            }
+            for p in params
+        ]
+    )
+
+
+def _parse_choice(text: str):  # type: ignore[no-untyped-def]
+    text = text.strip()
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _space_from(table: pd.DataFrame, only_ticked: bool = True) -> SearchSpace:
+    params = []
+    for row in table.to_dict("records"):
+        if only_ticked and not row.get("tune"):
+            continue
+        kind = row["kind"]
+        if kind == "categorical":
+            choices = tuple(_parse_choice(c) for c in str(row["choices"]).split(",") if c.strip())
+            params.append(Param(row["path"], kind, choices=choices))
+        else:
+            low, high = row["low"], row["high"]
+            if kind == "int":
+                low, high = int(low), int(high)
+            params.append(Param(row["path"], kind, low, high, log=bool(row["log"])))
+    return SearchSpace(tuple(params))
+
+
+# --- a new study ------------------------------------------------------------------------------
+
+
+def _new_study() -> None:
+    runs = [r for r in list_runs(store, kind="train", limit=500) if not r.spec_json.get("trial")]
+    studies = _studies()
+    if studies:
+        with st.expander("Studies", expanded=True):
+            for sid, name, status in studies:
+                st.page_link(
+                    "pages/tune.py", label=f"{_ui.md_escape(name)} · {status}", query_params={"study": sid}
+                )
+    st.subheader("Start a study")
+    if not runs:
+        st.info("Tuning starts from a training run: launch one on the Train page first.")
+        st.stop()
+    labels = {r.id: f"{r.name or r.id[:8]} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
+    base_id = _ui.url_selectbox("Start from training run", "base", labels, what="training run")
+    base = {k: v for k, v in next(r for r in runs if r.id == base_id).spec_json.items() if k != "resume_from"}
+    base["resume_from"] = None
+    try:
+        candidates = tunable(base)
+    except AppError as exc:
+        _ui.fail(exc)
+    st.caption("Tick the settings to tune and set their ranges. Log scale needs positive bounds.")
+    table = st.data_editor(
+        _space_table(candidates, {"optimizer.learning_rate"}),
+        hide_index=True,
+        disabled=["setting", "path", "kind"],
+        column_config={"path": None},
+        key=f"space_{base_id}",
+    )
+    task = base["model"]["task"]
+    metrics = [m for m in METRICS if not (task == "regression" and m in ("val_accuracy", "val_auc"))]
+    metrics = [m for m in metrics if not (task == "multiclass" and m == "val_auc")]
+    metrics = [m for m in metrics if not (task != "regression" and m in ("val_rmse", "val_mae"))]
+    c1, c2, c3, c4 = st.columns(4)
+    first = c1.selectbox("Objective", metrics, key="tune_objective")
+    second = c2.selectbox(
+        "Second objective (Pareto front)", ["none", *[m for m in metrics if m != first]], key="tune_second"
+    )
+    sampler = c3.selectbox("Sampler", SAMPLERS, format_func=SAMPLER_LABELS.get, key="tune_sampler")
+    pruner = c4.selectbox("Pruner", PRUNERS, format_func=PRUNER_LABELS.get, key="tune_pruner")
+    c1, c2, c3, c4 = st.columns(4)
+    n_trials = c1.number_input("Trials", 1, 10_000, 12, key="tune_trials")
+    parallel = c2.number_input("In parallel", 1, 256, 2, key="tune_parallel")
+    timeout = c3.number_input("Timeout, minutes (0: none)", 0, 100_000, 0, key="tune_timeout")
+    seed = c4.number_input("Sampler seed (-1: random)", -1, 2**31 - 1, -1, key="tune_seed")
+    name = st.text_input("Study name", max_chars=200, key="tune_name")
+    gpu = st.checkbox("One GPU per trial (workers declaring GPU)", key="tune_gpu")
+    if st.button("Start study", type="primary", key="tune_start"):
+        try:
+            objectives = (Objective(first),) + ((Objective(second),) if second != "none" else ())
+            spec = StudySpec(
+                base,
+                _space_from(table).to_dict(),
+                objectives=objectives,
+                sampler=sampler,
+                pruner=pruner,
+                n_trials=int(n_trials),
+                parallelism=int(parallel),
+                timeout_s=float(timeout) * 60,
+                seed=None if seed < 0 else int(seed),
+                gpu=gpu,
+            )
+            study_id, _ = start_study(_ui.client(), store, spec, name.strip())
+        except (AppError, ValueError, TypeError) as exc:
+            _ui.error(exc if isinstance(exc, AppError) else f"Check the ranges: {exc}")
+        else:
+            st.query_params.clear()
+            st.query_params["study"] = study_id
+            st.rerun()
+
+
+def _studies() -> list[tuple[str, str, str]]:
+    from sqlalchemy import select
+
+    from core.store import Study
+
+    with store.session() as s:
+        rows = s.execute(
+            select(Study.id, Study.name, Study.status).order_by(Study.created_at.desc()).limit(100)
+        )
+        return [tuple(r) for r in rows]
+
+
+# --- one study --------------------------------------------------------------------------------
+
+
+def _trials_frame(trials, runs_by_id) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    rows = []
+    for t in trials:
+        row = {
+            "trial": t.number,
+            "state": t.state.name.lower(),
+            **{f"value {i}" if len(t.values or []) > 1 else "value": v for i, v in enumerate(t.values or [])},
+            **t.params,
+            "phase": t.user_attrs.get("phase"),
+            "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None,
+            "outcome": t.user_attrs.get("outcome", ""),
+            "run": t.user_attrs.get("loom_run", ""),
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _show_study(study_id: str) -> None:
+    try:
+        study_row = get_study(store, study_id)
+    except AppError as exc:
+        st.warning(_ui.md_escape_message(str(exc)))
+        st.page_link("pages/tune.py", label="Start a study")
+        st.stop()
+    spec = StudySpec.from_dict(study_row.spec_json)
+    st.subheader(study_row.name)
+    runs = study_runs(store, study_id)
+    drivers = [r for r in runs if r.kind == "study"]
+    driver = drivers[-1] if drivers else None
+    objectives = " and ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
+    st.caption(
+        f"{objectives} · {SAMPLER_LABELS[spec.sampler]} sampler · {PRUNER_LABELS[spec.pruner]} pruner · "
+        f"{spec.n_trials} trials, {spec.parallelism} at once · study `{study_id}`"
+    )
+    running = driver is not None and RunStatus(driver.status) not in TERMINAL
+    if driver is not None:
+        c1, c2 = st.columns([4, 1])
+        c1.markdown(f"**{_ui.status_label(driver.status)}** {_ui.md_escape(driver.status_reason)}")
+        if running and c2.button("Stop study", key="stop_study", type="primary"):
+            stop_run(store, driver.id, _ui.client())
+            st.toast("Stopping: running trials are stopped, then the study ends.")
+    if running:
+        _live(study_id, spec)
+    else:
+        _board(study_id, spec)
+    _steer(study_id, spec, running)
+
+
+@st.fragment(run_every="2s")
+def _live(study_id: str, spec: StudySpec) -> None:
+    _board(study_id, spec)
+    from core.tuning import driver_run
+
+    driver = driver_run(store, study_id)
+    if driver is not None and RunStatus(driver.status) in TERMINAL:
+        st.rerun()
+
+
+def _board(study_id: str, spec: StudySpec) -> None:
+    try:
+        study = load_optuna_study(store.config, study_id)
+        trials = study.get_trials(deepcopy=False)
+    except (AppError, KeyError) as exc:
+        _ui.error(str(exc))
+        return
+    counts = pd.Series([t.state.name.lower() for t in trials]).value_counts().to_dict() if trials else {}
+    cols = st.columns(5)
+    for col, state in zip(cols, ("complete", "running", "pruned", "fail", "waiting"), strict=True):
+        col.metric(state, counts.get(state, 0))
+    figures = study_figures(study, trials, [o.metric for o in spec.objectives])
+    tabs = st.tabs(list(figures))
+    for tab, (title, fig) in zip(tabs, figures.items(), strict=True):
+        with tab:
+            if isinstance(fig, str):
+                st.caption(fig)
+            else:
+                st.plotly_chart(fig, key=f"chart_{study_id}_{title}")
+    frame = _trials_frame(trials, {})
+    if not frame.empty:
+        states = st.multiselect(
+            "Show trials",
+            sorted(frame["state"].unique()),
+            default=sorted(frame["state"].unique()),
+            key="trial_states",
+        )
+        st.dataframe(frame[frame["state"].isin(states)], hide_index=True, key=f"trials_{study_id}")
+
+
+def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
+    phase, space = current_space(store, study_id)
+    study = load_optuna_study(store.config, study_id)
+    trials = study.get_trials(deepcopy=False)
+    with st.expander("Enqueue a trial with hand-picked values"):
+        with st.form("enqueue_form", border=False):
+            values = {}
+            for p in space.params:
+                if p.kind == "categorical":
+                    values[p.path] = st.selectbox(p.label, list(p.choices), key=f"enq_{p.path}")
+                else:
+                    values[p.path] = st.text_input(f"{p.label} ({p.low} … {p.high})", key=f"enq_{p.path}")
+            if st.form_submit_button("Enqueue", key="enqueue"):
+                try:
+                    picked = {
+                        k: (_parse_choice(v) if isinstance(v, str) else v)
+                        for k, v in values.items()
+                        if v != ""
+                    }
+                    enqueue_trial(store, study_id, picked)
+                except AppError as exc:
+                    _ui.error(exc)
+                else:
+                    st.toast(
+                        "Enqueued: it runs next."
+                        if running
+                        else "Enqueued: it runs when the study runs again."
+                    )
+    with st.expander(f"Search space (phase {phase}): narrow or widen it"):
+        table = st.data_editor(
+            _space_table(list(space.params), set(space.paths)),
+            hide_index=True,
+            disabled=["setting", "path", "kind", "log"],
+            column_config={"path": None, "tune": None},
+            key=f"phase_editor_{study_id}_{phase}",
+        )
+        why = st.text_input("Why (kept in the study's history)", max_chars=500, key="phase_why")
+        if st.button("Use this space for later trials", key="new_phase"):
+            try:
+                number = new_phase(store, study_id, _space_from(table, only_ticked=False), why.strip())
+            except (AppError, ValueError, TypeError) as exc:
+                _ui.error(exc if isinstance(exc, AppError) else f"Check the ranges: {exc}")
+            else:
+                st.toast(f"Phase {number}: later trials draw from the new space.")
+                st.rerun()
+        history = get_study(store, study_id).phases_json
+        st.dataframe(
+            [{"phase": h["phase"], "at": h["at"], "why": h.get("why", "")} for h in history],
+            hide_index=True,
+            key="phase_history",
+        )
+    numbered = {t.number: t for t in trials if t.user_attrs.get("loom_run")}
+    if not numbered:
+        return
+    with st.expander("A trial: stop, re-run, note, promote"):
+        number = st.selectbox("Trial", sorted(numbered), key="trial_pick")
+        trial = numbered[number]
+        run_id = trial.user_attrs["loom_run"]
+        st.page_link("pages/jobs.py", label=f"Open trial {number}'s run", query_params={"run": run_id})
+        c1, c2, c3 = st.columns(3)
+        if trial.state.name == "RUNNING" and c1.button("Stop (fail) this trial", key="fail_trial"):
+            stop_run(store, run_id, _ui.client())
+            st.toast(f"Trial {number} is being stopped; it is recorded as failed.")
+        if c2.button("Re-run with the same values", key="rerun_trial"):
+            try:
+                enqueue_trial(store, study_id, trial.params)
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.toast("Enqueued again.")
+        if c3.button("Promote to a full run", key="promote_trial", type="primary"):
+            st.switch_page("pages/train.py", query_params={"from_run": run_id})
+        note = st.text_area("Note on this trial", max_chars=10_000, key=f"note_{run_id}")
+        if st.button("Save note", key="save_note") and note.strip():
+            with store.session() as s:
+                s.add(Note(target_kind="run", target_id=run_id, author=_ui.user(), body=note.strip()))
+            st.toast("Note saved.")
+        from sqlalchemy import select
+
+        with store.session() as s:
+            notes = list(s.scalars(select(Note).where(Note.target_kind == "run", Note.target_id == run_id)))
+        for n in notes:
+            st.markdown(f"**{_ui.md_escape(n.author)}** · {n.created_at:%Y-%m-%d %H:%M}")
+            st.text(n.body)
+
+
+study_param = st.query_params.get("study")
+if study_param:
+    _show_study(study_param)
+else:
+    _new_study()
