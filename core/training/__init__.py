@@ -274,6 +274,8 @@ def _callback(  # type: ignore[no-untyped-def]
             self.started = time.perf_counter()
             self.failure: str | None = None
             self.pruned: str | None = None
+            self.saved_at = time.perf_counter()
+            self.save_cost = 0.0  # seconds the last checkpoint took
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
@@ -332,8 +334,14 @@ def _callback(  # type: ignore[no-untyped-def]
                 ctx.mark("pruned", (epoch + 1) * steps_per_epoch)
                 self.model.stop_training = True
             # The last finished epoch, model and optimizer state: what a resumed run starts from.
-            self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
-            ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
+            # Every epoch, unless epochs are so short that saving would cost over ~2 % of the
+            # time (then every few epochs); always the last epoch and when the run stops early.
+            now = time.perf_counter()
+            last = epoch + 1 == epochs or self.model.stop_training
+            if last or now - self.saved_at >= 50 * self.save_cost:
+                self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
+                self.saved_at, self.save_cost = time.perf_counter(), time.perf_counter() - now
+                ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
             elapsed = time.perf_counter() - self.started
             done = (epoch + 1) * steps_per_epoch
             ctx.log_metric("epoch/samples_per_s", epoch + 1, done * batch_size / max(elapsed, 1e-9))
