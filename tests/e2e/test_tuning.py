@@ -1,0 +1,52 @@
+"""Start a study from the Tune page in a real browser and watch its history chart grow."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import add_sample
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def _complete(page) -> int:  # type: ignore[no-untyped-def]
+    metric = page.get_by_test_id("stMetric").filter(has_text="complete").first
+    text = metric.get_by_test_id("stMetricValue").inner_text(timeout=30_000)
+    return int(text.strip() or 0)
+
+
+def test_start_a_study_and_see_the_history_grow(app_server, page) -> None:  # type: ignore[no-untyped-def]
+    dataset = add_sample(page, app_server.url)
+    page.goto(f"{app_server.url}/train?dataset={dataset}")
+    page.get_by_text("parameters").first.wait_for()
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+    page.get_by_text("succeeded").first.wait_for(timeout=180_000)
+
+    page.goto(f"{app_server.url}/tune")
+    page.get_by_text("Start from training run").wait_for()
+    trials = page.get_by_label("Trials")
+    trials.fill("4")
+    trials.press("Enter")
+    page.get_by_role("button", name="Start study").click()
+    page.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
+    page.get_by_role("tab", name="History").wait_for()
+
+    seen = []
+    deadline = time.monotonic() + 300
+    while _complete(page) < 4:
+        seen.append(_complete(page))
+        assert time.monotonic() < deadline, f"complete trials seen: {seen}"
+        time.sleep(1)
+    assert seen and seen[0] < 4, f"the count should grow while we watch: {seen}"
+    # The history chart holds one point per complete trial (plus the best-value line).
+    page.get_by_role("tab", name="History").click()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.wait_for()
+    assert chart.locator("g.point, path.point").count() >= 4
