@@ -6,6 +6,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.charts import study_chart_titles
 from core.charts import study_figures
 from core.compute import TERMINAL
 from core.compute import RunStatus
@@ -254,14 +255,21 @@ def _board(study_id: str, spec: StudySpec) -> None:
     cols = st.columns(5)
     for col, state in zip(cols, ("complete", "running", "pruned", "fail", "waiting"), strict=True):
         col.metric(state, counts.get(state, 0))
-    figures = study_figures(study, trials, [o.metric for o in spec.objectives])
-    tabs = st.tabs(list(figures))
-    for tab, (title, fig) in zip(tabs, figures.items(), strict=True):
-        with tab:
-            if isinstance(fig, str):
-                st.caption(fig)
-            else:
-                st.plotly_chart(fig, key=f"chart_{study_id}_{title}")
+    metrics = [o.metric for o in spec.objectives]
+    titles = study_chart_titles(metrics)
+    # The chart on screen is in the URL (?chart=), so a shared link opens the same view; only it
+    # is drawn on each refresh.
+    chosen = st.query_params.get("chart")
+    if chosen not in titles:
+        chosen = titles[0]
+    picked = st.radio("Chart", titles, index=titles.index(chosen), horizontal=True, key="study_chart")
+    if picked != chosen:
+        st.query_params["chart"] = picked
+    fig = study_figures(study, trials, metrics, only=[picked])[picked]
+    if isinstance(fig, str):
+        st.caption(fig)
+    else:
+        st.plotly_chart(fig, key=f"chart_{study_id}")
     frame = _trials_frame(trials, {})
     if not frame.empty:
         states = st.multiselect(

@@ -52,7 +52,11 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
     fresh = AppTest.from_file(app._script_path, default_timeout=60)  # a reload, or a teammate's link
     open_page(fresh, "pages/tune.py", study=study_id)
     assert any(m.label == "complete" and m.value == "3" for m in fresh.metric)
-    assert len(fresh.get("plotly_chart")) >= 5
+    assert len(fresh.get("plotly_chart")) == 1  # the chart on screen (History)
+    for title in ("Learning curves", "Parallel coordinates", "Importances", "Timeline"):
+        fresh.radio(key="study_chart").set_value(title).run()
+        assert not fresh.exception and fresh.get("plotly_chart"), title
+        assert fresh.query_params["chart"] in (title, [title])
     assert any("page study <b>" in plain(s.value) for s in fresh.subheader)  # text, not HTML
     fresh.selectbox(key="trial_pick").set_value(trials[0].number).run()
     fresh.button(key="promote_trial").click().run()
