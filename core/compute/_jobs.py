@@ -400,7 +400,18 @@ def execute_run(config: AppConfig, run_id: str) -> str:
     if result:
         with store.session() as s:
             s.execute(update(Run).where(Run.id == run_id).values(result_json=result))
+    _summarize(store, run_id)
     return transition(store, run_id, outcome).state.status.value
+
+
+def _summarize(store: Store, run_id: str) -> None:
+    """Each metric's last/min/max in one row, for lists that filter and sort by a metric."""
+    from core.experiments import summarize_run
+
+    try:
+        summarize_run(store, run_id)
+    except AppError as exc:  # the run's own outcome matters more than its summary
+        _log.warning("could not summarize run %s: %s", run_id, exc)
 
 
 def _explain(exc: BaseException) -> str:
@@ -603,6 +614,7 @@ def reap(
         )
         if transition(store, run_id, Lost(reason)).actions:
             marked.append(run_id)
+            _summarize(store, run_id)
     if client is not None and active:
         try:
             known = _keys_on_scheduler(client, [run_key(r) for r in active])

@@ -11,8 +11,11 @@ from core.store._models import Note
 from core.store._models import Pipeline
 from core.store._models import Run
 from core.store._models import RunEvent
+from core.store._models import RunSummary
 from core.store._models import ShareLink
 from core.store._models import Study
+from core.store._models import Tag
+from core.store._models import User
 from core.store._models import new_id
 from core.store._models import utcnow
 from core.store._queries import MetricSeries
@@ -34,9 +37,12 @@ __all__ = [
     "Pipeline",
     "Run",
     "RunEvent",
+    "RunSummary",
     "ShareLink",
     "Store",
     "Study",
+    "Tag",
+    "User",
     "close_stores",
     "count_rows",
     "create_run",

@@ -21,6 +21,8 @@ from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -110,15 +112,18 @@ class Study(_Timestamped, Base):
     spec_json: Mapped[dict] = mapped_column(JSON, default=dict)
     # The search space over time: [{"phase": 1, "space": {...}, "at": iso time, "why": "..."}].
     phases_json: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Run(_Timestamped, Base):
     """One job on the cluster: a smoke job, a training run or a tuning trial."""
 
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_created_at", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -137,6 +142,8 @@ class Run(_Timestamped, Base):
     # Lineage: the run this one came from, and how ("resumed", "forked", "promoted").
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     parent_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     worker: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -184,6 +191,8 @@ class ShareLink(_Timestamped, Base):
     query_json: Mapped[dict] = mapped_column(JSON, default=dict)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Note(_Timestamped, Base):
@@ -194,3 +203,42 @@ class Note(_Timestamped, Base):
     target_id: Mapped[str] = mapped_column(String(32), index=True)
     author: Mapped[str] = mapped_column(String(100), default="")
     body: Mapped[str] = mapped_column(Text)
+
+
+class Tag(Base):
+    """A label on a run or a study (``baseline``, ``paper``); unique per target."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("target_kind", "target_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target_kind: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[str] = mapped_column(String(32), index=True)
+    tag: Mapped[str] = mapped_column(String(50), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RunSummary(Base):
+    """Each metric of a finished run in one row (last, min, max), so lists filter and sort by a
+    metric in the database instead of scanning every point."""
+
+    __tablename__ = "run_summaries"
+    __table_args__ = (Index("ix_run_summaries_key_last", "key", "last"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    points: Mapped[int] = mapped_column(Integer)
+
+
+class User(Base):
+    """An account, when accounts are on (``LOOM_AUTH=on``); the password as a scrypt hash."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

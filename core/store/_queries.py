@@ -44,6 +44,7 @@ def create_run(
     study_id: str | None = None,
     parent_id: str | None = None,
     parent_kind: str | None = None,
+    author: str | None = None,
 ) -> Run:
     """Insert a ``queued`` run with its spec and spec hash, and its first event."""
     with store.session() as s:
@@ -60,6 +61,7 @@ def create_run(
             study_id=study_id,
             parent_id=parent_id,
             parent_kind=parent_kind or "",
+            author=(author or "")[:100],
             worker="",
             attempts=0,
             progress=0.0,

@@ -36,6 +36,9 @@ EXPECTED_TABLES = {
     "share_links",
     "notes",
     "loom_schema_version",
+    "tags",
+    "run_summaries",
+    "users",
 }
 
 

@@ -1,0 +1,45 @@
+"""Experiments: finding, annotating and comparing runs and studies."""
+
+from core.experiments._annotate import NOTE_MAX_CHARS
+from core.experiments._annotate import add_note
+from core.experiments._annotate import add_tag
+from core.experiments._annotate import delete_runs
+from core.experiments._annotate import list_notes
+from core.experiments._annotate import remove_tag
+from core.experiments._annotate import set_archived
+from core.experiments._annotate import summarize_run
+from core.experiments._annotate import tags_of
+from core.experiments._compare import MAX_RUNS
+from core.experiments._compare import Comparison
+from core.experiments._compare import compare_runs
+from core.experiments._compare import flatten
+from core.experiments._compare import parse_run_ids
+from core.experiments._compare import smooth
+from core.experiments._query import SORTS
+from core.experiments._query import STATUSES
+from core.experiments._query import ExperimentQuery
+from core.experiments._query import ExperimentRow
+from core.experiments._query import list_experiments
+
+__all__ = [
+    "MAX_RUNS",
+    "NOTE_MAX_CHARS",
+    "SORTS",
+    "STATUSES",
+    "Comparison",
+    "ExperimentQuery",
+    "ExperimentRow",
+    "add_note",
+    "add_tag",
+    "compare_runs",
+    "delete_runs",
+    "flatten",
+    "list_experiments",
+    "list_notes",
+    "parse_run_ids",
+    "remove_tag",
+    "set_archived",
+    "smooth",
+    "summarize_run",
+    "tags_of",
+]

@@ -1,0 +1,168 @@
+"""Tags, notes, archiving and deletion of runs and studies."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+
+from core.errors import NotFoundError
+from core.errors import SpecError
+from core.store import Note
+from core.store import Run
+from core.store import RunSummary
+from core.store import Store
+from core.store import Study
+from core.store import Tag
+from core.store import get_metrics
+
+__all__ = [
+    "NOTE_MAX_CHARS",
+    "add_note",
+    "add_tag",
+    "delete_runs",
+    "list_notes",
+    "remove_tag",
+    "set_archived",
+    "summarize_run",
+    "tags_of",
+]
+
+NOTE_MAX_CHARS = 10_000
+_TAG = re.compile(r"^[\w][\w .:+-]{0,49}$")
+_TARGETS = ("run", "study")
+# Files a run owns in the data directory, by folder and suffix.
+_RUN_FILES = (("checkpoints", ".keras"), ("models", ".keras"), ("predictions", ".parquet"))
+
+
+def _target(store: Store, kind: str, target_id: str) -> None:
+    if kind not in _TARGETS:
+        raise SpecError(f"Notes and tags go on runs or studies, not {kind!r}.")
+    model = Run if kind == "run" else Study
+    with store.session() as s:
+        if s.get(model, target_id) is None:
+            raise NotFoundError(f"There is no {kind} {target_id!r}. It may have been deleted.")
+
+
+def clean_tag(tag: str) -> str:
+    tag = unicodedata.normalize("NFC", tag.strip())
+    if not _TAG.match(tag):
+        raise SpecError(
+            f"Tag {tag[:60]!r} is not valid: 1 to 50 letters, digits, spaces or . : + - _, starting "
+            "with a letter or digit."
+        )
+    return tag
+
+
+def add_tag(store: Store, kind: str, target_id: str, tag: str, author: str) -> str:
+    tag = clean_tag(tag)
+    _target(store, kind, target_id)
+    with store.session() as s:
+        exists = s.scalar(
+            select(Tag.id).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag)
+        )
+        if exists is None:
+            s.add(Tag(target_kind=kind, target_id=target_id, tag=tag, author=author[:100]))
+    return tag
+
+
+def remove_tag(store: Store, kind: str, target_id: str, tag: str) -> None:
+    with store.session() as s:
+        s.execute(delete(Tag).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag))
+
+
+def tags_of(store: Store, kind: str, target_id: str) -> list[str]:
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(Tag.tag).where(Tag.target_kind == kind, Tag.target_id == target_id).order_by(Tag.tag)
+            )
+        )
+
+
+def add_note(store: Store, kind: str, target_id: str, body: str, author: str) -> Note:
+    """A note with its author and time. Plain text: pages render it as text, never markup."""
+    body = body.strip()
+    if not body:
+        raise SpecError("The note is empty.")
+    if len(body) > NOTE_MAX_CHARS:
+        raise SpecError(
+            f"The note has {len(body):,} characters; the limit is {NOTE_MAX_CHARS:,}. Shorten it or "
+            "attach the text as a file."
+        )
+    _target(store, kind, target_id)
+    with store.session() as s:
+        note = Note(target_kind=kind, target_id=target_id, author=author[:100], body=body)
+        s.add(note)
+        s.flush()
+        s.expunge(note)
+    return note
+
+
+def list_notes(store: Store, kind: str, target_id: str) -> list[Note]:
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(Note)
+                .where(Note.target_kind == kind, Note.target_id == target_id)
+                .order_by(Note.created_at, Note.id)
+            )
+        )
+
+
+def set_archived(store: Store, run_ids: list[str], archived: bool = True) -> int:
+    with store.session() as s:
+        result = s.execute(update(Run).where(Run.id.in_(run_ids)).values(archived=archived))
+        return int(result.rowcount or 0)
+
+
+def delete_runs(store: Store, run_ids: list[str]) -> int:
+    """Delete finished runs with their metrics, events, notes, tags and files.
+
+    Raises:
+        SpecError: A run is still queued or running: stop it first.
+    """
+    from core.compute import TERMINAL
+
+    with store.session() as s:
+        runs = list(s.scalars(select(Run).where(Run.id.in_(run_ids))))
+        active = [r.id for r in runs if r.status not in {t.value for t in TERMINAL}]
+        if active:
+            raise SpecError(f"Run(s) {active} are still queued or running: stop them before deleting.")
+        ids = [r.id for r in runs]
+        s.execute(delete(Note).where(Note.target_kind == "run", Note.target_id.in_(ids)))
+        s.execute(delete(Tag).where(Tag.target_kind == "run", Tag.target_id.in_(ids)))
+        s.execute(update(Run).where(Run.parent_id.in_(ids)).values(parent_id=None))
+        for run in runs:
+            s.delete(run)  # metrics, events and summaries cascade
+    for run_id in ids:
+        for folder, suffix in _RUN_FILES:
+            store.path_for(folder, run_id, suffix).unlink(missing_ok=True)
+    return len(ids)
+
+
+def summarize_run(store: Store, run_id: str) -> None:
+    """Store each metric's last, min and max for list filters and sorting (at a run's end)."""
+    import math
+
+    rows = []
+    for key, series in get_metrics(store, run_id).items():
+        finite = [v for v in series.values if math.isfinite(v)]
+        if not finite:
+            continue
+        rows.append(
+            RunSummary(
+                run_id=run_id,
+                key=key,
+                last=finite[-1],
+                min=min(finite),
+                max=max(finite),
+                points=len(series.values),
+            )
+        )
+    with store.session() as s:
+        s.execute(delete(RunSummary).where(RunSummary.run_id == run_id))
+        s.add_all(rows)

@@ -1,0 +1,129 @@
+"""Comparing runs: overlaid curves, a config diff and a metrics table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from core.errors import NotFoundError
+from core.errors import SpecError
+from core.store import Metric
+from core.store import Run
+from core.store import RunSummary
+from core.store import Store
+
+__all__ = ["Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
+
+MAX_RUNS = 10
+
+
+def parse_run_ids(raw: str) -> list[str]:
+    """``"a,b,c"`` from a URL into run IDs: 2 to 10 distinct, each 32 hex digits."""
+    ids = list(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
+    bad = [i[:40] for i in ids if len(i) != 32 or any(c not in "0123456789abcdef" for c in i)]
+    if bad:
+        raise SpecError(f"{bad} are not run IDs (32 hex digits). Pick runs on the Experiments page.")
+    if not 2 <= len(ids) <= MAX_RUNS:
+        raise SpecError(f"Compare 2 to {MAX_RUNS} runs, but the link names {len(ids)}.")
+    return ids
+
+
+def flatten(spec: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested spec as ``{"optimizer.learning_rate": 0.001, "model.layers.0.units": 64, ...}``."""
+    out: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            out |= flatten(value, f"{prefix}{key}.")
+    elif isinstance(spec, list) and spec and all(isinstance(v, dict) for v in spec):
+        for i, value in enumerate(spec):
+            out |= flatten(value, f"{prefix}{i}.")
+    else:
+        out[prefix.rstrip(".")] = spec
+    return out
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's debiased exponential moving average; ``weight`` 0 is none, < 1."""
+    if not 0 <= weight < 1:
+        raise SpecError(f"`0 <= smoothing < 1` must hold, but got smoothing={weight}.")
+    out, last, n = [], 0.0, 0
+    for v in values:
+        if not math.isfinite(v):
+            out.append(v)
+            continue
+        n += 1
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**n) if weight else v)
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    runs: list[Run]
+    curves: dict[str, dict[str, list[float]]]  # run id -> {"step": [...], "time": [...], "value": [...]}
+    diff: list[dict[str, Any]]  # one row per setting: {"setting": ..., run id: value, "differs": bool}
+    table: list[dict[str, Any]]  # one row per run: name, status and each metric's last value
+    keys: list[str]  # metric keys any of the runs has
+
+
+def compare_runs(store: Store, run_ids: list[str], metric: str = "epoch/val_loss") -> Comparison:
+    """Everything the Compare page shows for these runs.
+
+    Raises:
+        NotFoundError: A run does not exist (the message names which).
+    """
+    with store.session() as s:
+        runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_(run_ids)))}
+        missing = [i for i in run_ids if i not in runs]
+        if missing:
+            raise NotFoundError(f"There is no run {missing[0]!r}. It may have been deleted.")
+        ordered = [runs[i] for i in run_ids]
+        keys = sorted(set(s.scalars(select(Metric.key).where(Metric.run_id.in_(run_ids)).distinct())))
+        curves: dict[str, dict[str, list[float]]] = {
+            r.id: {"step": [], "time": [], "value": []} for r in ordered
+        }
+        for run_id, step, ts, value in s.execute(
+            select(Metric.run_id, Metric.step, Metric.ts, Metric.value)
+            .where(Metric.run_id.in_(run_ids), Metric.key == metric)
+            .order_by(Metric.run_id, Metric.step, Metric.id)
+        ):
+            curve = curves[run_id]
+            curve["step"].append(step)
+            curve["time"].append(ts)
+            curve["value"].append(value)
+        summaries: dict[str, dict[str, float]] = {}
+        for run_id, key, last in s.execute(
+            select(RunSummary.run_id, RunSummary.key, RunSummary.last).where(RunSummary.run_id.in_(run_ids))
+        ):
+            summaries.setdefault(run_id, {})[key] = last
+    for curve in curves.values():  # time since each run's first point
+        if curve["time"]:
+            t0 = curve["time"][0]
+            curve["time"] = [t - t0 for t in curve["time"]]
+    flat = {r.id: flatten(r.spec_json) for r in ordered}
+    settings = sorted(set().union(*flat.values()))
+    diff = []
+    for name in settings:
+        values = [flat[r.id].get(name) for r in ordered]
+        diff.append(
+            {
+                "setting": name,
+                **{r.id: flat[r.id].get(name) for r in ordered},
+                "differs": len({repr(v) for v in values}) > 1,
+            }
+        )
+    epoch_keys = [k for k in keys if k.startswith("epoch/")]
+    table = [
+        {
+            "run": r.id,
+            "name": r.name,
+            "status": r.status,
+            **{k: summaries.get(r.id, {}).get(k) for k in epoch_keys},
+            **{f"result {k}": v for k, v in ((r.result_json or {}).get("evaluation") or {}).items()},
+        }
+        for r in ordered
+    ]
+    return Comparison(ordered, curves, diff, table, keys)

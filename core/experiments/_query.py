@@ -1,0 +1,241 @@
+"""Finding runs: filters, sorting and pages computed by the database, never in pandas.
+
+A query is data (:class:`ExperimentQuery`) built from the page's URL, so a link reproduces the
+list; tampered parameters give a clear error instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from core.errors import SpecError
+from core.store import Dataset
+from core.store import Run
+from core.store import RunSummary
+from core.store import Store
+from core.store import Tag
+
+__all__ = ["SORTS", "STATUSES", "ExperimentQuery", "ExperimentRow", "list_experiments"]
+
+SORTS = ("created", "name", "status", "metric")
+STATUSES = ("queued", "running", "succeeded", "failed", "stopped", "interrupted")
+_KINDS = ("train", "study", "predict", "smoke", "ingest")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_METRIC = re.compile(r"^[A-Za-z0-9_./-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class ExperimentQuery:
+    """What the Experiments page lists.
+
+    Args:
+        text: Words in the run's name, or the start of its ID. Defaults to "".
+        statuses: Only these statuses; empty means all. Defaults to all.
+        kinds: Only these kinds. Defaults to training runs.
+        tag: Only runs with this tag. Defaults to "".
+        dataset: Only runs on this dataset ID. Defaults to "".
+        metric: The key metric shown and filtered (its last value). Defaults to "epoch/val_loss".
+        metric_min: Keep runs whose metric is >= this. Defaults to None.
+        metric_max: Keep runs whose metric is <= this. Defaults to None.
+        sort: One of :data:`SORTS`. Defaults to "created".
+        descending: Defaults to True.
+        page: 1-based. Defaults to 1.
+        page_size: Rows per page, 1 to 500. Defaults to 50.
+        archived: List archived runs instead of live ones. Defaults to False.
+    """
+
+    text: str = ""
+    statuses: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ("train",)
+    tag: str = ""
+    dataset: str = ""
+    metric: str = "epoch/val_loss"
+    metric_min: float | None = None
+    metric_max: float | None = None
+    sort: str = "created"
+    descending: bool = True
+    page: int = 1
+    page_size: int = 50
+    archived: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.text) > 200:
+            raise SpecError("The search text is over 200 characters. Shorten it.")
+        bad = [s for s in self.statuses if s not in STATUSES]
+        if bad:
+            raise SpecError(f"Unknown status(es) {bad}. Valid: {', '.join(STATUSES)}.")
+        bad = [k for k in self.kinds if k not in _KINDS]
+        if bad:
+            raise SpecError(f"Unknown kind(s) {bad}. Valid: {', '.join(_KINDS)}.")
+        if self.dataset and not _ID.match(self.dataset):
+            raise SpecError(f"dataset={self.dataset!r} is not a dataset ID (32 hex digits).")
+        if not _METRIC.match(self.metric):
+            raise SpecError(f"metric={self.metric!r} is not a metric name such as epoch/val_loss.")
+        if len(self.tag) > 50:
+            raise SpecError("A tag is at most 50 characters.")
+        if self.sort not in SORTS:
+            raise SpecError(f"Unknown sort {self.sort!r}. Valid: {', '.join(SORTS)}.")
+        if not 1 <= self.page_size <= 500:
+            raise SpecError(f"`1 <= page_size <= 500` must hold, but got page_size={self.page_size}.")
+        if self.page < 1:
+            raise SpecError(f"`page >= 1` must hold, but got page={self.page}.")
+        if self.metric_min is not None and self.metric_max is not None and self.metric_min > self.metric_max:
+            raise SpecError(
+                f"`metric_min <= metric_max` must hold, but got metric_min={self.metric_min}, "
+                f"metric_max={self.metric_max}."
+            )
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> ExperimentQuery:
+        """From URL query parameters (strings); unknown parameters are ignored."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, raw in params.items():
+            if name not in known:
+                continue
+            try:
+                if name in ("statuses", "kinds"):
+                    values[name] = tuple(p for p in raw.split(",") if p)
+                elif name in ("page", "page_size"):
+                    values[name] = int(raw)
+                elif name in ("metric_min", "metric_max"):
+                    values[name] = float(raw) if raw != "" else None
+                elif name in ("descending", "archived"):
+                    values[name] = raw.lower() in ("1", "true", "yes")
+                else:
+                    values[name] = raw
+            except ValueError:
+                raise SpecError(f"The link's {name}={raw!r} is not valid: expected a number.") from None
+        return cls(**values)
+
+    def to_params(self) -> dict[str, str]:
+        """The non-default settings as URL query parameters."""
+        out = {}
+        default = ExperimentQuery()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name):
+                continue
+            out[f.name] = (
+                ",".join(value)
+                if isinstance(value, tuple)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    id: str
+    name: str
+    kind: str
+    status: str
+    dataset: str
+    metric: float | None
+    author: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    parent_id: str | None
+    study_id: str | None
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+def _filtered(q: ExperimentQuery, metric_value: Any) -> Select[Any]:
+    stmt = select(Run.id).where(Run.archived.is_(q.archived))
+    if q.kinds:
+        stmt = stmt.where(Run.kind.in_(q.kinds))
+    if q.statuses:
+        stmt = stmt.where(Run.status.in_(q.statuses))
+    if q.dataset:
+        stmt = stmt.where(Run.dataset_id == q.dataset)
+    if q.text:
+        words = q.text.split()
+        conditions = [Run.name.ilike(f"%{_escape_like(w)}%", escape="\\") for w in words]
+        stmt = stmt.where(or_(and_(*conditions), Run.id.startswith(q.text.strip().lower(), autoescape=True)))
+    if q.tag:
+        stmt = stmt.where(Run.id.in_(select(Tag.target_id).where(Tag.target_kind == "run", Tag.tag == q.tag)))
+    if q.metric_min is not None:
+        stmt = stmt.where(metric_value >= q.metric_min)
+    if q.metric_max is not None:
+        stmt = stmt.where(metric_value <= q.metric_max)
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_experiments(store: Store, q: ExperimentQuery) -> tuple[list[ExperimentRow], int]:
+    """One page of runs matching ``q``, and how many match in all."""
+    summary = select(RunSummary.run_id, RunSummary.last).where(RunSummary.key == q.metric).subquery("summary")
+    base = _filtered(q, summary.c.last).outerjoin(summary, summary.c.run_id == Run.id)
+    order = {
+        "created": Run.created_at,
+        "name": Run.name,
+        "status": Run.status,
+        "metric": summary.c.last,
+    }[q.sort]
+    ordering = [order.desc() if q.descending else order.asc()]
+    if q.sort == "metric":
+        ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
+    ordering.append(Run.id)
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+        stmt = (
+            select(Run, summary.c.last, Dataset.name)
+            .outerjoin(summary, summary.c.run_id == Run.id)
+            .outerjoin(Dataset, Dataset.id == Run.dataset_id)
+            .where(Run.id.in_(base))
+            .order_by(*ordering)
+            .limit(q.page_size)
+            .offset((q.page - 1) * q.page_size)
+        )
+        rows = s.execute(stmt).all()
+        ids = [r[0].id for r in rows]
+        tags: dict[str, list[str]] = {}
+        if ids:
+            for target, tag in s.execute(
+                select(Tag.target_id, Tag.tag)
+                .where(Tag.target_kind == "run", Tag.target_id.in_(ids))
+                .order_by(Tag.tag)
+            ):
+                tags.setdefault(target, []).append(tag)
+    out = [
+        ExperimentRow(
+            id=run.id,
+            name=run.name,
+            kind=run.kind,
+            status=run.status,
+            dataset=dataset or "",
+            metric=last,
+            author=run.author,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+            parent_id=run.parent_id,
+            study_id=run.study_id,
+            tags=tags.get(run.id, []),
+        )
+        for run, last, dataset in rows
+    ]
+    return out, total
