@@ -15,6 +15,11 @@ pages = st.navigation(
             st.Page("pages/predict.py", title="Predict", icon=":material/batch_prediction:"),
             st.Page("pages/optimizer_lab.py", title="Optimizer Lab", icon=":material/science:"),
         ],
+        "Experiments": [
+            st.Page("pages/experiments.py", title="Experiments", icon=":material/lab_profile:"),
+            st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+            st.Page("pages/share.py", title="Share", icon=":material/share:"),
+        ],
         "Compute": [
             st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),
             st.Page("pages/cluster.py", title="Cluster", icon=":material/hub:"),

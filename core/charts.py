@@ -440,3 +440,24 @@ def study_figures(
             fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=420)
             out[title] = fig
     return out
+
+
+def plot_comparison(
+    series: Mapping[str, tuple[list[float], list[float]]], x_label: str = "step", y_label: str = ""
+) -> go.Figure:
+    """One line per run: ``{name: (xs, ys)}``; names are shown as text, never markup."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, (xs, ys) in series.items():
+        fig.add_trace(
+            go.Scatter(x=list(xs), y=list(ys), mode="lines+markers" if len(xs) < 60 else "lines", name=name)
+        )
+    fig.update_layout(
+        xaxis_title=x_label,
+        yaxis_title=y_label,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=420,
+        legend={"orientation": "h"},
+    )
+    return fig

@@ -203,3 +203,90 @@ def user() -> str:
         return os.environ.get("LOOM_USER") or getpass.getuser()
     except (KeyError, OSError):
         return "local user"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What this visitor may do on the current view."""
+
+    shared: bool  # opened through a share link
+    can_act: bool  # launch, stop, steer, annotate, delete
+    can_fork: bool  # start a tweaked copy
+    can_share: bool  # make links
+
+
+FULL_ACCESS = Access(shared=False, can_act=True, can_fork=True, can_share=True)
+
+
+def shared_access(kind: str, target_id: str | None = None) -> Access:
+    """The visitor's rights on this view. A ``?share=`` token must be valid *for this view*;
+    anything else gets the same not-found as a missing run, and the page stops."""
+    from core.errors import NotFoundError
+    from core.sharing import NOT_FOUND
+    from core.sharing import resolve_link
+
+    token = st.query_params.get("share")
+    if not token:
+        return FULL_ACCESS
+    try:
+        link = resolve_link(store(), token)
+    except NotFoundError:
+        link = None
+    runs = st.query_params.get("runs", "")
+    if (
+        link is None
+        or link.target_kind != kind
+        or (target_id is not None and link.target_id != target_id)
+        or (kind == "compare" and (link.query_json or {}).get("runs") != runs)
+    ):
+        st.error(NOT_FOUND, icon="🔍")
+        st.stop()
+    return Access(shared=True, can_act=False, can_fork=link.permission == "fork", can_share=False)
+
+
+def share_box(kind: str, target_id: str, query: dict[str, str]) -> None:
+    """An expander that makes a share link to this exact view."""
+    from datetime import timedelta
+
+    from core.sharing import create_link
+
+    with st.expander("Share this view"):
+        c1, c2, c3 = st.columns([1, 1, 2])
+        permission = c1.radio("Permission", ["view", "fork"], horizontal=True, key=f"share_perm_{kind}")
+        lifetimes = {
+            "never": None,
+            "1 day": timedelta(days=1),
+            "7 days": timedelta(days=7),
+            "30 days": timedelta(days=30),
+        }
+        expiry = c2.selectbox("Expires", list(lifetimes), key=f"share_exp_{kind}")
+        label = c3.text_input("Label (for your list of links)", max_chars=200, key=f"share_label_{kind}")
+        if st.button("Create link", key=f"share_create_{kind}"):
+            try:
+                token = create_link(
+                    store(),
+                    kind,
+                    target_id,
+                    permission=permission,
+                    query=query,
+                    expires_in=lifetimes[expiry],
+                    owner=user(),
+                    label=label.strip(),
+                )
+            except AppError as exc:
+                error(exc)
+            else:
+                st.code(f"{_base_url()}/share?token={token}", language=None)
+                st.caption("Copy it now: Loom keeps only a hash of the token. Revoke it on the Share page.")
+
+
+def _base_url() -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(st.context.url or "")
+    except (AttributeError, RuntimeError):
+        parts = None
+    if parts and parts.scheme and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return "http://127.0.0.1:8501"

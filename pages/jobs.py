@@ -17,7 +17,14 @@ from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
+from core.experiments import NOTE_MAX_CHARS
+from core.experiments import add_note
+from core.experiments import add_tag
+from core.experiments import list_notes
+from core.experiments import tags_of
 from core.formatting import human_duration
+from core.pipeline import PipelineSpec
+from core.pipeline import to_dot
 from core.store import get_events
 from core.store import get_metrics
 from core.store import get_run
@@ -29,14 +36,16 @@ from pages import _ui
 
 st.title("Jobs")
 store = _ui.store()
+shared_run = st.query_params.get("run") if st.query_params.get("share") else None
+access = _ui.shared_access("run", shared_run) if shared_run else _ui.FULL_ACCESS
 
 try:
-    runs = list_runs(store, limit=200)
+    runs = list_runs(store, limit=200) if not access.shared else [get_run(store, shared_run)]
 except AppError as exc:
     _ui.fail(exc)
 
-# Open while there is nothing to watch; constant within a visit so it never folds on a rerun.
-with st.expander("Launch the smoke job", expanded=not runs):
+
+def _smoke_launcher() -> None:
     st.caption(
         "A tiny job that streams a falling loss from a Dask worker into the store. "
         "Use it to check that the cluster, the store and live updates work."
@@ -55,12 +64,20 @@ with st.expander("Launch the smoke job", expanded=not runs):
                 interval_s=float(interval),
                 fail_at_step=None if fail_at < 0 else int(fail_at),
             )
-            run_id = submit_run(_ui.client(), store, "smoke", dict(spec.to_dict()), name=name.strip())
+            run_id = submit_run(
+                _ui.client(), store, "smoke", dict(spec.to_dict()), name=name.strip(), author=_ui.user()
+            )
         except AppError as exc:
             _ui.error(exc)
         else:
             st.query_params["run"] = run_id
             st.rerun()
+
+
+if access.can_act:
+    # Open while there is nothing to watch; constant within a visit so it never folds on a rerun.
+    with st.expander("Launch the smoke job", expanded=not runs):
+        _smoke_launcher()
 
 if not runs:
     st.info("No runs yet. Launch the smoke job above.")
@@ -81,7 +98,7 @@ if wanted and wanted not in labels:  # an older run than the list holds: add it
         pass  # gone: url_selectbox says so and shows the newest
     else:
         labels = {extra.id: _label(extra), **labels}
-selected = _ui.url_selectbox("Run", "run", labels, what="run")
+selected = shared_run if access.shared else _ui.url_selectbox("Run", "run", labels, what="run")
 
 
 def _render(run_id: str) -> str:
@@ -97,14 +114,15 @@ def _render(run_id: str) -> str:
     )
     head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
     head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")
-    if status not in TERMINAL:
+    if status not in TERMINAL and access.can_act:
         if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
             stop_run(store, run_id, _ui.client())
             st.toast("Stop requested.")
-    if status is RunStatus.RUNNING and run.kind == "train":
+    if status is RunStatus.RUNNING and run.kind == "train" and access.can_act:
         _steering(run_id)
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
-        _resume(run)
+        if access.can_act:
+            _resume(run)
     eta = ""
     if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
         eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
@@ -193,6 +211,7 @@ def _resume(run) -> None:  # type: ignore[no-untyped-def]
                 dataset_id=run.dataset_id,
                 parent_id=run.id,
                 parent_kind="resumed",
+                author=_ui.user(),
             )
         except AppError as exc:
             _ui.error(exc)
@@ -216,6 +235,119 @@ def _steering(run_id: str) -> None:
         _ui.error(exc)
 
 
+def _details(run) -> None:  # type: ignore[no-untyped-def]
+    """Specs, lineage, notes and tags, events, sharing: everything about a run beside its curves."""
+    tabs = st.tabs(["Specs", "Lineage", "Notes and tags", "Events", "Share"])
+    spec = run.spec_json
+    with tabs[0]:
+        if run.kind == "train":
+            if access.can_fork:
+                st.page_link(
+                    "pages/train.py",
+                    label="Tweak and rerun (opens Train pre-filled)",
+                    query_params={"from_run": run.id},
+                    icon=":material/call_split:",
+                )
+            try:
+                st.graphviz_chart(to_dot(PipelineSpec.from_dict(spec["pipeline"])))
+            except AppError as exc:
+                _ui.error(exc)
+            c1, c2 = st.columns(2)
+            c1.markdown("**Model**")
+            c1.dataframe(
+                [{"layer": i + 1, **layer} for i, layer in enumerate(spec["model"]["layers"])],
+                hide_index=True,
+                key=f"layers_{run.id}",
+            )
+            c2.markdown("**Optimizer**")
+            c2.json(spec.get("optimizer", {}))
+            settings = {k: spec.get(k) for k in ("epochs", "batch_size", "seed", "early_stopping")}
+            c2.markdown("**Settings**")
+            c2.json(settings)
+            env = (run.result_json or {}).get("environment")
+            if env:
+                st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))
+        with st.expander("The whole spec (JSON)"):
+            st.json(spec)
+    with tabs[1]:
+        _lineage(run)
+    with tabs[2]:
+        _notes_and_tags(run)
+    with tabs[3]:
+        st.dataframe(
+            [
+                {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
+                for e in get_events(store, run.id)
+            ],
+            hide_index=True,
+            key="events_table",
+        )
+    with tabs[4]:
+        if access.can_share:
+            _ui.share_box("run", run.id, {})
+        else:
+            st.caption("You opened this run through a share link.")
+
+
+def _lineage(run) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from core.store import Run
+
+    if run.parent_id:
+        st.page_link(
+            "pages/jobs.py",
+            label=f"{run.parent_kind or 'derived'} from run {run.parent_id[:8]}",
+            query_params={"run": run.parent_id},
+        )
+    trial = run.spec_json.get("trial") if isinstance(run.spec_json, dict) else None
+    if trial:
+        st.page_link(
+            "pages/tune.py",
+            label=f"trial {trial.get('number')} of a study",
+            query_params={"study": trial["study"]},
+        )
+    with store.session() as s:
+        children = list(s.execute(select(Run.id, Run.name, Run.parent_kind).where(Run.parent_id == run.id)))
+    for child_id, name, how in children:
+        st.page_link(
+            "pages/jobs.py",
+            label=f"{how}: {_ui.md_escape(name or child_id[:8])}",
+            query_params={"run": child_id},
+        )
+    if not (run.parent_id or trial or children):
+        st.caption(
+            "No parent or children: this run was launched from scratch and nothing derives from it yet."
+        )
+
+
+def _notes_and_tags(run) -> None:  # type: ignore[no-untyped-def]
+    tags = tags_of(store, "run", run.id)
+    st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in tags) if tags else "none"))
+    if access.can_act:
+        c1, c2 = st.columns([3, 1])
+        new_tag = c1.text_input("Add a tag", max_chars=50, key=f"tag_{run.id}")
+        if c2.button("Add", key=f"add_tag_{run.id}") and new_tag.strip():
+            try:
+                add_tag(store, "run", run.id, new_tag, _ui.user())
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.rerun()
+    for note in list_notes(store, "run", run.id):
+        st.markdown(f"**{_ui.md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
+        st.text(note.body)  # plain text: never markdown or HTML
+    if access.can_act:
+        body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key=f"note_{run.id}")
+        if st.button("Save note", key=f"save_note_{run.id}"):
+            try:
+                add_note(store, "run", run.id, body, _ui.user())
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.rerun()
+
+
 @st.fragment(run_every="1s")
 def _live(run_id: str) -> None:
     try:
@@ -236,14 +368,4 @@ if RunStatus(current.status) in TERMINAL:
 else:
     _live(selected)
 
-with st.expander("Events"):
-    st.dataframe(
-        [
-            {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
-            for e in get_events(store, selected)
-        ],
-        hide_index=True,
-        key="events_table",
-    )
-with st.expander("Spec"):
-    st.json(current.spec_json)
+_details(current)

@@ -131,7 +131,9 @@ if st.button("Predict", type="primary", key="predict_go"):
             rows_upload = save_upload(store, file, file.name)
         bundle_id = save_bundle(store, bundle_bytes) if bundle_bytes is not None else None
         spec = PredictSpec(model_run, bundle_id, rows_upload, rows_format or "csv", rows_dataset)
-        run_id = submit_run(_ui.client(), store, "predict", spec.to_dict(), name="prediction")
+        run_id = submit_run(
+            _ui.client(), store, "predict", spec.to_dict(), name="prediction", author=_ui.user()
+        )
     except AppError as exc:
         _ui.error(exc)
     else:

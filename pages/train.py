@@ -187,6 +187,7 @@ if st.button("Launch", type="primary", key="train_launch"):
             pipeline_id=spec.pipeline_id,
             parent_id=source.id if source is not None else None,
             parent_kind=("promoted" if source.spec_json.get("trial") else "forked") if source else None,
+            author=_ui.user(),
         )
     except AppError as exc:
         _ui.error(exc)

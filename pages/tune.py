@@ -160,7 +160,7 @@ def _new_study() -> None:
                 seed=None if seed < 0 else int(seed),
                 gpu=gpu,
             )
-            study_id, _ = start_study(_ui.client(), store, spec, name.strip())
+            study_id, _ = start_study(_ui.client(), store, spec, name.strip(), author=_ui.user())
         except (AppError, ValueError, TypeError) as exc:
             _ui.error(exc if isinstance(exc, AppError) else f"Check the ranges: {exc}")
         else:
@@ -204,6 +204,7 @@ def _trials_frame(trials, runs_by_id) -> pd.DataFrame:  # type: ignore[no-untype
 
 
 def _show_study(study_id: str) -> None:
+    access = _ui.shared_access("study", study_id)
     try:
         study_row = get_study(store, study_id)
     except AppError as exc:
@@ -224,14 +225,17 @@ def _show_study(study_id: str) -> None:
     if driver is not None:
         c1, c2 = st.columns([4, 1])
         c1.markdown(f"**{_ui.status_label(driver.status)}** {_ui.md_escape(driver.status_reason)}")
-        if running and c2.button("Stop study", key="stop_study", type="primary"):
+        if running and access.can_act and c2.button("Stop study", key="stop_study", type="primary"):
             stop_run(store, driver.id, _ui.client())
             st.toast("Stopping: running trials are stopped, then the study ends.")
     if running:
         _live(study_id, spec)
     else:
         _board(study_id, spec)
-    _steer(study_id, spec, running)
+    if access.can_act:
+        _steer(study_id, spec, running)
+    if access.can_share:
+        _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")})
 
 
 @st.fragment(run_every="2s")

@@ -10,6 +10,7 @@ from core.pipeline._spec import Node
 from core.pipeline._spec import NodeProblem
 from core.pipeline._spec import PipelineSpec
 from core.pipeline._spec import diff_specs
+from core.pipeline._spec import to_dot
 from core.pipeline._spec import to_mermaid
 from core.pipeline._steps import REGISTRY
 from core.pipeline._steps import ROW_COLUMN
@@ -33,5 +34,6 @@ __all__ = [
     "get_step",
     "run_dask",
     "run_pandas",
+    "to_dot",
     "to_mermaid",
 ]

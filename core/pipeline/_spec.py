@@ -203,6 +203,29 @@ def to_mermaid(spec: PipelineSpec) -> str:
     return "\n".join(lines)
 
 
+def to_dot(spec: PipelineSpec) -> str:
+    """The pipeline as a Graphviz DOT digraph (what ``st.graphviz_chart`` draws); every label is a
+    quoted, escaped string, so column names cannot inject DOT or HTML."""
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+    lines = [
+        "digraph pipeline {",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded", fontname="sans-serif"];',
+    ]
+    lines.append(f"  {quoted(SOURCE)} [shape=cylinder, label={quoted('dataset · target: ' + spec.target)}];")
+    for n in spec.nodes:
+        params = {k: v for k, v in n.step.to_dict().items() if k != "type" and v not in (None, [], "")}
+        detail = ", ".join(f"{k}: {v}" for k, v in params.items())
+        lines.append(f"  {quoted(n.id)} [label={quoted(n.step.title + (' · ' + detail if detail else ''))}];")
+    for a, b in spec.edges:
+        lines.append(f"  {quoted(a)} -> {quoted(b)};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def diff_specs(old: PipelineSpec, new: PipelineSpec) -> list[str]:
     """Step-by-step differences between two versions, in words."""
     out = []

@@ -303,7 +303,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create_study(store: Store, spec: StudySpec, name: str = "") -> str:
+def create_study(store: Store, spec: StudySpec, name: str = "", author: str = "") -> str:
     """Record a study and create its Optuna study; returns the study ID (also the Optuna name)."""
     import optuna
 
@@ -325,6 +325,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "") -> str:
                 status="queued",
                 spec_json=spec.to_dict(),
                 phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
+                author=author[:100],
             )
         )
     return study_id
@@ -633,12 +634,16 @@ def _set_study_status(store: Store, study_id: str, status: str) -> None:
         s.execute(update(Study).where(Study.id == study_id).values(status=status))
 
 
-def start_study(client: Any, store: Store, spec: StudySpec, name: str = "") -> tuple[str, str]:
+def start_study(
+    client: Any, store: Store, spec: StudySpec, name: str = "", author: str = ""
+) -> tuple[str, str]:
     """Create a study and submit its driver; returns (study ID, driver run ID)."""
     from core.compute import submit_run
 
-    study_id = create_study(store, spec, name)
-    run_id = submit_run(client, store, "study", {"study": study_id}, name=name or "study", study_id=study_id)
+    study_id = create_study(store, spec, name, author)
+    run_id = submit_run(
+        client, store, "study", {"study": study_id}, name=name or "study", study_id=study_id, author=author
+    )
     return study_id, run_id
 
 

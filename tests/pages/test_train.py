@@ -38,7 +38,7 @@ def test_cnn_is_not_offered_for_tabular_data_and_bad_widths_are_explained(app: A
     store = open_store(get_config())
     ds = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
     open_page(app, "pages/train.py", dataset=ds.id)
-    assert app.selectbox(key="train_template_False").options == ["MLP"]
+    assert app.selectbox(key="train_template_False_False").options == ["MLP"]
     app.selectbox(key="train_target").set_value("price").run()
     assert app.selectbox(key="train_task_price").value == "regression"
     app.text_input(key="train_hidden").set_value("64, many").run()

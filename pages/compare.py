@@ -1,0 +1,88 @@
+"""Compare: 2–10 runs side by side — overlaid curves, what differs in their configs, their metrics.
+
+The view is in the URL (``?runs=a,b&metric=epoch/val_loss&x=step&smooth=0.6``); "Share" makes a
+link to exactly this view.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from core.charts import plot_comparison
+from core.errors import AppError
+from core.experiments import compare_runs
+from core.experiments import parse_run_ids
+from core.experiments import smooth
+from core.formatting import csv_bytes
+from pages import _ui
+
+st.title("Compare")
+store = _ui.store()
+access = _ui.shared_access("compare")
+
+try:
+    run_ids = parse_run_ids(st.query_params.get("runs", ""))
+except AppError as exc:
+    _ui.error(exc)
+    st.page_link("pages/experiments.py", label="Pick runs on the Experiments page")
+    st.stop()
+metric = st.query_params.get("metric", "epoch/val_loss")
+x_axis = st.query_params.get("x", "step")
+try:
+    weight = float(st.query_params.get("smooth", "0"))
+    comparison = compare_runs(store, run_ids, metric)
+    if x_axis not in ("step", "time"):
+        raise AppError(f"x must be step or time, but the link says {x_axis[:20]!r}.")
+    smooth([], weight)
+except ValueError:
+    _ui.fail(AppError("The link's smoothing is not a number."))
+except AppError as exc:
+    _ui.fail(exc)
+
+c1, c2, c3 = st.columns([3, 1, 2])
+keys = comparison.keys or [metric]
+picked = c1.selectbox("Metric", keys, index=keys.index(metric) if metric in keys else 0, key="cmp_metric")
+axis = c2.radio("x", ["step", "time"], index=["step", "time"].index(x_axis), horizontal=True, key="cmp_x")
+smoothing = c3.slider("Smoothing", 0.0, 0.99, weight, 0.01, key="cmp_smooth")
+if (picked, axis, smoothing) != (metric, x_axis, weight):
+    st.query_params.update({"metric": picked, "x": axis, "smooth": f"{smoothing:g}"})
+    st.rerun()
+
+names = {r.id: r.name or r.id[:8] for r in comparison.runs}
+series = {
+    names[r.id] + f" ({r.id[:6]})": (
+        comparison.curves[r.id][axis],
+        smooth(comparison.curves[r.id]["value"], weight),
+    )
+    for r in comparison.runs
+}
+st.plotly_chart(
+    plot_comparison(series, x_label="seconds since start" if axis == "time" else "step", y_label=metric),
+    key="cmp_chart",
+)
+
+st.subheader("Settings")
+only = st.toggle("Only differences", value=True, key="cmp_only")
+diff = pd.DataFrame(comparison.diff)
+if only and not diff.empty:
+    diff = diff[diff["differs"]]
+diff = diff.drop(columns=["differs"], errors="ignore").rename(columns=names)
+st.dataframe(diff.astype(str), hide_index=True, key="cmp_diff")
+
+st.subheader("Metrics")
+table = pd.DataFrame(comparison.table)
+st.dataframe(table, hide_index=True, key="cmp_table")
+st.download_button(
+    "Download metrics (CSV)",
+    data=lambda: csv_bytes(table),
+    file_name="loom-compare.csv",
+    mime="text/csv",
+    on_click="ignore",
+    key="cmp_csv",
+)
+for r in comparison.runs:
+    st.page_link("pages/jobs.py", label=f"Open {_ui.md_escape(names[r.id])}", query_params={"run": r.id})
+
+if access.can_share:
+    _ui.share_box(
+        "compare", "", {"runs": ",".join(run_ids), "metric": metric, "x": x_axis, "smooth": f"{weight:g}"}
+    )

@@ -1,0 +1,45 @@
+"""Share: open a share link (``?token=``), or list the links you made and revoke them."""
+
+import streamlit as st
+
+from core.errors import NotFoundError
+from core.sharing import NOT_FOUND
+from core.sharing import link_params
+from core.sharing import list_links
+from core.sharing import resolve_link
+from core.sharing import revoke_link
+from pages import _ui
+
+PAGES = {"run": "pages/jobs.py", "study": "pages/tune.py", "compare": "pages/compare.py"}
+
+store = _ui.store()
+token = st.query_params.get("token")
+if token:
+    try:
+        link = resolve_link(store, token)
+    except NotFoundError:
+        st.title("Shared link")
+        st.error(NOT_FOUND, icon="🔍")
+        st.stop()
+    st.switch_page(PAGES[link.target_kind], query_params=link_params(link, token))
+
+st.title("Share links")
+st.caption(
+    "Links you made from a run, a study or a comparison. Loom keeps only a hash of each token, so "
+    "a lost link cannot be shown again: make a new one."
+)
+links = list_links(store, owner=_ui.user())
+if not links:
+    st.info("No links yet. Use “Share this view” on a run, a study or a comparison.")
+for link in links:
+    state = "revoked" if link.revoked else "active"
+    expires = f" · expires {link.expires_at:%Y-%m-%d %H:%M}" if link.expires_at else ""
+    c1, c2 = st.columns([5, 1])
+    c1.markdown(
+        f"**{_ui.md_escape(link.label or link.target_kind)}** · {link.target_kind} · {link.permission} · "
+        f"{state}{expires} · made {link.created_at:%Y-%m-%d %H:%M}"
+    )
+    if not link.revoked and c2.button("Revoke", key=f"revoke_{link.token[:16]}"):
+        revoke_link(store, link.token)
+        st.toast("Revoked: the link now shows “not found”.")
+        st.rerun()
