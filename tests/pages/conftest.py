@@ -36,9 +36,9 @@ def app(app_env: Path) -> Iterator[AppTest]:
     yield at
 
 
-def open_page(at: AppTest, page: str, **query: str) -> AppTest:
+def open_page(at: AppTest, path: str, /, **query: str) -> AppTest:
     at.run()
-    at.switch_page(page)
+    at.switch_page(path)
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
