@@ -129,9 +129,24 @@ class StudySpec:
     gpu: bool = False
 
     def __post_init__(self) -> None:
+        import importlib.util
+
         from core.training import TrainSpec
 
+        if not isinstance(self.base, dict) or not isinstance(self.space, dict):
+            raise SpecError("A study needs `base` (a training spec) and `space` (a search space) as objects.")
         TrainSpec.from_dict(self.base)
+        if self.seed is not None and not isinstance(self.seed, int):
+            raise SpecError(f"`seed` must be a whole number or null, but got seed={self.seed!r}.")
+        needs = {
+            "gp": (
+                "torch",
+                "Optuna's GP sampler needs PyTorch: pip install torch (CPU build), or choose TPE.",
+            ),
+            "cmaes": ("cmaes", "The CMA-ES sampler needs the `cmaes` package: pip install cmaes."),
+        }
+        if self.sampler in needs and importlib.util.find_spec(needs[self.sampler][0]) is None:
+            raise SpecError(needs[self.sampler][1])
         objectives = tuple(o if isinstance(o, Objective) else Objective(**o) for o in self.objectives)
         object.__setattr__(self, "objectives", objectives)
         space = SearchSpace.from_dict(self.space)

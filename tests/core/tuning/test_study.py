@@ -192,3 +192,26 @@ def test_study_spec_validation(setup) -> None:  # type: ignore[no-untyped-def]
     spec = StudySpec(base, space, objectives=(Objective("val_loss"), Objective("params")), sampler="nsga2")
     assert StudySpec.from_dict(spec.to_dict()) == spec
     assert optuna.__version__
+
+
+def test_every_sampler_and_pruner_builds(setup) -> None:  # type: ignore[no-untyped-def]
+    """The samplers and pruners the page offers exist (GP needs PyTorch, which Loom leaves out)."""
+    from core.tuning._study import build_pruner
+    from core.tuning._study import build_sampler
+
+    _, _, base = setup
+    grid = SearchSpace((Param("batch_size", "int", 8, 16, step=8),))
+    for sampler in ("tpe", "random", "cmaes", "grid"):
+        spec = StudySpec(base, grid.to_dict(), sampler=sampler, seed=1)
+        assert build_sampler(spec, grid) is not None
+    two = StudySpec(
+        base, grid.to_dict(), objectives=(Objective("val_loss"), Objective("params")), sampler="nsga2"
+    )
+    assert build_sampler(two, grid) is not None
+    for pruner in ("none", "median", "successive_halving", "hyperband"):
+        assert build_pruner(StudySpec(base, grid.to_dict(), pruner=pruner)) is not None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(SpecError, match="GP sampler needs PyTorch"):
+            StudySpec(base, grid.to_dict(), sampler="gp")
