@@ -17,6 +17,7 @@ from core.experiments import list_experiments
 from core.experiments import set_archived
 from core.formatting import human_duration
 from core.store import Study
+from core.store import Tag
 from pages import _ui
 
 st.title("Experiments")
@@ -182,12 +183,20 @@ with tab_studies:
             .order_by(Study.created_at.desc())
             .limit(200)
         ).all()
+        study_tags: dict[str, list[str]] = {}
+        for target, tag in s.execute(
+            select(Tag.target_id, Tag.tag).where(
+                Tag.target_kind == "study", Tag.target_id.in_([r[0] for r in studies])
+            )
+        ):
+            study_tags.setdefault(target, []).append(tag)
     if not studies:
         st.info("No studies yet. Start one on the Tune page.")
     for sid, name, status, author, created in studies:
+        tags = ", ".join(sorted(study_tags.get(sid, [])))
         st.page_link(
             "pages/tune.py",
             label=f"{_ui.md_escape(name)} · {status} · {_ui.md_escape(author or '-')} · "
-            f"{created:%Y-%m-%d %H:%M}",
+            f"{created:%Y-%m-%d %H:%M}" + (f" · tags: {_ui.md_escape(tags)}" if tags else ""),
             query_params={"study": sid},
         )

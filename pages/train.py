@@ -3,6 +3,7 @@
 The run is watched live on the Jobs page (``/jobs?run=<id>``).
 """
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
@@ -11,10 +12,15 @@ from core.compute import submit_run
 from core.data import list_datasets
 from core.data import summarize_target
 from core.errors import AppError
+from core.models import ACTIVATIONS
+from core.models import LAYER_COLUMNS
+from core.models import LAYERS
 from core.models import TASKS
 from core.models import Flatten
 from core.models import ModelSpec
 from core.models import cnn_template
+from core.models import layer_rows
+from core.models import layers_from_rows
 from core.models import mlp_template
 from core.optimizers import OPTIMIZERS
 from core.optimizers import SCHEDULES
@@ -138,6 +144,29 @@ elif template == "MLP":
         st.stop()
 else:
     model = cnn_template(task)
+
+# Every template opens in the layer editor: add, remove, reorder or change layers. The output
+# layer is added by Loom from the task. Checked (shapes, parameters) before anything runs.
+with st.expander("Edit the layers", expanded=False):
+    edited = st.data_editor(
+        pd.DataFrame(layer_rows(model), columns=list(LAYER_COLUMNS)),
+        num_rows="dynamic",
+        hide_index=True,
+        column_config={
+            "type": st.column_config.SelectboxColumn("type", options=list(LAYERS), required=True),
+            "activation": st.column_config.SelectboxColumn("activation", options=list(ACTIVATIONS)),
+            "padding": st.column_config.SelectboxColumn("padding", options=["valid", "same"]),
+            "rate": st.column_config.NumberColumn("rate", min_value=0.0, max_value=0.99, step=0.05),
+        },
+        key=f"layer_editor_{model.hash[:12]}_{images}",
+    )
+    try:
+        model = ModelSpec.from_dict(
+            {"type": "model", "task": task, "layers": layers_from_rows(edited.to_dict("records"))}
+        )
+    except AppError as exc:
+        _ui.error(exc)
+        st.stop()
 try:
     shapes = model.shapes(input_shape, n_classes)
 except AppError as exc:

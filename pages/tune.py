@@ -12,7 +12,11 @@ from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import stop_run
 from core.errors import AppError
-from core.store import Note
+from core.experiments import NOTE_MAX_CHARS
+from core.experiments import add_note
+from core.experiments import add_tag
+from core.experiments import list_notes
+from core.experiments import tags_of
 from core.store import list_runs
 from core.tuning import METRICS
 from core.tuning import PRUNERS
@@ -133,8 +137,19 @@ def _new_study() -> None:
     metrics = [m for m in metrics if not (task != "regression" and m in ("val_rmse", "val_mae"))]
     c1, c2, c3, c4 = st.columns(4)
     first = c1.selectbox("Objective", metrics, key="tune_objective")
+    directions = ["minimize", "maximize"]
+    first_dir = c1.selectbox(
+        "Direction", directions, index=directions.index(METRICS[first]), key=f"tune_dir_{first}"
+    )
     second = c2.selectbox(
         "Second objective (Pareto front)", ["none", *[m for m in metrics if m != first]], key="tune_second"
+    )
+    second_dir = (
+        c2.selectbox(
+            "Direction ", directions, index=directions.index(METRICS[second]), key=f"tune_dir2_{second}"
+        )
+        if second != "none"
+        else None
     )
     sampler = c3.selectbox("Sampler", SAMPLERS, format_func=SAMPLER_LABELS.get, key="tune_sampler")
     pruner = c4.selectbox("Pruner", PRUNERS, format_func=PRUNER_LABELS.get, key="tune_pruner")
@@ -147,7 +162,9 @@ def _new_study() -> None:
     gpu = st.checkbox("One GPU per trial (workers declaring GPU)", key="tune_gpu")
     if st.button("Start study", type="primary", key="tune_start"):
         try:
-            objectives = (Objective(first),) + ((Objective(second),) if second != "none" else ())
+            objectives = (Objective(first, first_dir),) + (
+                (Objective(second, second_dir or ""),) if second != "none" else ()
+            )
             spec = StudySpec(
                 base,
                 _space_from(table).to_dict(),
@@ -234,6 +251,7 @@ def _show_study(study_id: str) -> None:
         _board(study_id, spec)
     if access.can_act:
         _steer(study_id, spec, running)
+    _study_notes(study_id, access.can_act)
     if access.can_share:
         _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")})
 
@@ -357,18 +375,45 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
                 st.toast("Enqueued again.")
         if c3.button("Promote to a full run", key="promote_trial", type="primary"):
             st.switch_page("pages/train.py", query_params={"from_run": run_id})
-        note = st.text_area("Note on this trial", max_chars=10_000, key=f"note_{run_id}")
-        if st.button("Save note", key="save_note") and note.strip():
-            with store.session() as s:
-                s.add(Note(target_kind="run", target_id=run_id, author=_ui.user(), body=note.strip()))
-            st.toast("Note saved.")
-        from sqlalchemy import select
-
-        with store.session() as s:
-            notes = list(s.scalars(select(Note).where(Note.target_kind == "run", Note.target_id == run_id)))
-        for n in notes:
+        note = st.text_area("Note on this trial", max_chars=NOTE_MAX_CHARS, key=f"note_{run_id}")
+        if st.button("Save note", key="save_note"):
+            try:
+                add_note(store, "run", run_id, note, _ui.user())
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.toast("Note saved.")
+        for n in list_notes(store, "run", run_id):
             st.markdown(f"**{_ui.md_escape(n.author)}** · {n.created_at:%Y-%m-%d %H:%M}")
             st.text(n.body)
+
+
+def _study_notes(study_id: str, can_act: bool) -> None:
+    with st.expander("Notes and tags on this study"):
+        tags = tags_of(store, "study", study_id)
+        st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in tags) if tags else "none"))
+        for note in list_notes(store, "study", study_id):
+            st.markdown(f"**{_ui.md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
+            st.text(note.body)
+        if not can_act:
+            return
+        c1, c2 = st.columns([3, 1])
+        tag = c1.text_input("Add a tag", max_chars=50, key="study_tag")
+        if c2.button("Add tag", key="study_add_tag") and tag.strip():
+            try:
+                add_tag(store, "study", study_id, tag, _ui.user())
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.rerun()
+        body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key="study_note")
+        if st.button("Save note", key="study_save_note"):
+            try:
+                add_note(store, "study", study_id, body, _ui.user())
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.rerun()
 
 
 study_param = st.query_params.get("study")

@@ -16,18 +16,22 @@ from core.errors import SpecError
 from core.specs import spec_hash
 
 __all__ = [
+    "ACTIVATIONS",
     "LAYERS",
+    "LAYER_COLUMNS",
     "Flatten",
     "TASKS",
     "ModelSpec",
     "build_keras_model",
     "cnn_template",
     "count_params",
+    "layer_rows",
+    "layers_from_rows",
     "mlp_template",
 ]
 
 TASKS = ("binary", "multiclass", "regression")
-_ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "elu", "selu", "softplus", "linear")
+ACTIVATIONS = _ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "elu", "selu", "softplus", "linear")
 
 
 def _positive_int(owner: str, name: str, value: Any) -> None:
@@ -282,3 +286,60 @@ def build_keras_model(spec: ModelSpec, input_shape: tuple[int, ...], n_classes: 
     final = {"multiclass": "softmax", "binary": "sigmoid", "regression": "linear"}[spec.task]
     model.add(keras.layers.Dense(spec.output_units(n_classes), activation=final, name="output"))
     return model
+
+
+LAYER_COLUMNS = ("type", "units", "filters", "kernel_size", "pool_size", "rate", "activation", "padding")
+
+
+def layer_rows(spec: ModelSpec) -> list[dict[str, Any]]:
+    """A model's layers as rows of one table (the Train page's layer editor); blanks where a
+    setting does not apply to a layer."""
+    return [{c: layer.to_dict().get(c) for c in LAYER_COLUMNS} for layer in spec.layers]
+
+
+def layers_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Editor rows back to layer dicts: each row keeps the settings its type has; numbers given
+    as floats (tables hold floats) become ints where the layer wants ints.
+
+    Raises:
+        SpecError: A row has no type, or a setting is not a number; the message names the row.
+    """
+    import math
+
+    out = []
+    for i, row in enumerate(rows, 1):
+        kind = row.get("type")
+        if kind is None or (isinstance(kind, float) and math.isnan(kind)) or kind == "":
+            raise SpecError(f"Layer {i}: choose a layer type ({', '.join(LAYERS)}).")
+        cls = LAYERS.get(str(kind))
+        if cls is None:
+            raise SpecError(f"Layer {i}: unknown layer {kind!r}. Valid layers are: {', '.join(LAYERS)}.")
+        layer: dict[str, Any] = {"type": cls.type}
+        for f in fields(cls):
+            value = row.get(f.name)
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+                continue  # the layer's default
+            if f.name in ("units", "filters", "kernel_size", "pool_size"):
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    raise SpecError(
+                        f"Layer {i} ({cls.__name__}): {f.name} must be a whole number, got {value!r}."
+                    ) from None
+                if number != int(number):
+                    raise SpecError(
+                        f"Layer {i} ({cls.__name__}): {f.name} must be a whole number, got {value!r}."
+                    )
+                value = int(number)
+            elif f.name == "rate":
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    raise SpecError(f"Layer {i} (Dropout): rate must be a number, got {value!r}.") from None
+            layer[f.name] = value
+        try:
+            _layer(layer)
+        except SpecError as exc:
+            raise SpecError(f"Layer {i}: {exc}") from None
+        out.append(layer)
+    return out

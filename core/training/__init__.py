@@ -200,10 +200,18 @@ def _configure_backend(seed: int) -> dict[str, Any]:
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         pass
+    import platform
+
+    import numpy
+    import pandas
+
     backend = keras.backend.backend()
     env = {
         "backend": backend,
         "keras": keras.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         "threads": threads,
     }
@@ -225,6 +233,11 @@ def _configure_backend(seed: int) -> dict[str, Any]:
         device = jax.devices()[0]
         env["jax"] = jax.__version__
         env["device"] = device.device_kind if device.platform == "gpu" else "CPU"
+    elif backend == "torch":
+        import torch
+
+        env["torch"] = torch.__version__
+        env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     else:
         env["device"] = "unknown"
     keras.utils.set_random_seed(seed)

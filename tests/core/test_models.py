@@ -65,3 +65,32 @@ def test_every_optimizer_builds_in_keras(name: str) -> None:
 def test_learning_rate_must_be_positive(lr: float) -> None:
     with pytest.raises(SpecError, match="`learning_rate > 0` must hold"):
         OptimizerSpec("adam", lr)
+
+
+def test_layer_editor_rows_round_trip_and_explain_bad_rows() -> None:
+    import math
+
+    from core.models import layer_rows
+    from core.models import layers_from_rows
+
+    spec = cnn_template("multiclass")
+    rows = layer_rows(spec)
+    # Tables hold floats and NaN for blanks: the rows still give the same model.
+    floaty = [
+        {k: (float(v) if isinstance(v, int) else (math.nan if v is None else v)) for k, v in r.items()}
+        for r in rows
+    ]
+    assert (
+        ModelSpec.from_dict({"type": "model", "task": "multiclass", "layers": layers_from_rows(floaty)})
+        == spec
+    )
+    with pytest.raises(SpecError, match="Layer 2: choose a layer type"):
+        layers_from_rows([{"type": "dense", "units": 8}, {"type": None}])
+    with pytest.raises(SpecError, match=r"Layer 1 \(Dense\): units must be a whole number"):
+        layers_from_rows([{"type": "dense", "units": 2.5}])
+    with pytest.raises(SpecError, match="Layer 1: Dropout: `0 <= rate < 1`"):
+        layers_from_rows([{"type": "dropout", "rate": 1.5}])
+    with pytest.raises(SpecError, match="Layer 1: unknown layer 'lambda'"):
+        layers_from_rows([{"type": "lambda"}])
+    # Settings a layer does not have are ignored (blank in the table for that row).
+    assert layers_from_rows([{"type": "flatten", "units": 64.0}]) == [{"type": "flatten"}]
