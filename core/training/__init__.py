@@ -66,6 +66,10 @@ class TrainSpec:
             count go on). Defaults to None.
         trial: Set when the run is a tuning trial: ``{"study", "trial_id", "number"}``; the run
             reports per-epoch values to the study and may be pruned. Defaults to None.
+        multi_worker: Train synchronously data-parallel across ``workers`` Dask workers (a custom
+            loop under TensorFlow's multi-worker strategy). Defaults to False.
+        workers: Participants of a multi-worker run, >= 1. Defaults to 1.
+        gpu: Each participant takes one GPU (workers declaring ``GPU``). Defaults to False.
     """
 
     pipeline: dict[str, Any]
@@ -78,6 +82,9 @@ class TrainSpec:
     pipeline_id: str | None = None
     resume_from: str | None = None
     trial: dict[str, Any] | None = None
+    multi_worker: bool = False
+    workers: int = 1
+    gpu: bool = False
 
     def __post_init__(self) -> None:
         PipelineSpec.from_dict(self.pipeline).ordered()
@@ -89,6 +96,17 @@ class TrainSpec:
                 raise SpecError(f"`{name} >= 1` must hold, but got {name}={value!r}.")
         if self.early_stopping < 0:
             raise SpecError(f"`early_stopping >= 0` must hold, but got early_stopping={self.early_stopping}.")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise SpecError(f"`workers >= 1` must hold, but got workers={self.workers!r}.")
+        if self.multi_worker and self.batch_size % self.workers:
+            raise SpecError(
+                "`batch_size % workers == 0` must hold for data-parallel training (each worker takes an "
+                f"equal share of every batch), but got batch_size={self.batch_size}, workers={self.workers}."
+            )
+        if self.multi_worker and (self.resume_from or self.trial or self.early_stopping):
+            raise SpecError(
+                "Multi-worker runs do not resume, tune or stop early yet: use one worker for those."
+            )
         if self.trial is not None and not (
             isinstance(self.trial, dict)
             and isinstance(self.trial.get("study"), str)
@@ -373,6 +391,10 @@ def run_training(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     from core.pipeline import run_pandas
 
     spec = TrainSpec.from_dict(data)
+    if spec.multi_worker:
+        from core.training._distributed import run_data_parallel
+
+        return run_data_parallel(ctx, spec)
     pipeline = PipelineSpec.from_dict(spec.pipeline)
     model_spec = ModelSpec.from_dict(spec.model)
     path = ctx.store.path_for("datasets", pipeline.dataset_id, ".parquet")

@@ -1,0 +1,217 @@
+"""One data-parallel participant's process (started by ``_distributed._participant``).
+
+    python -m core.training._dp_child '<json args>' <result file>
+
+It prepares the same arrays as a one-worker run, joins the ``MultiWorkerMirroredStrategy`` group
+named by ``TF_CONFIG`` and trains with a custom loop. The chief (task 0) writes metrics,
+progress and the final model to the store and its result to the result file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any
+
+
+def _data(store: Any, spec: Any):  # type: ignore[no-untyped-def]
+    import pyarrow.parquet as pq
+
+    from core.models import ModelSpec
+    from core.pipeline import SPLIT_COLUMN
+    from core.pipeline import PipelineSpec
+    from core.pipeline import run_pandas
+    from core.training import _arrays
+    from core.training import _target_scaling
+
+    pipeline = PipelineSpec.from_dict(spec.pipeline)
+    task = ModelSpec.from_dict(spec.model).task
+    frame = pq.read_table(store.path_for("datasets", pipeline.dataset_id, ".parquet")).to_pandas()
+    out = run_pandas(pipeline, frame).frame
+    train, val = out[out[SPLIT_COLUMN] == "train"], out[out[SPLIT_COLUMN] == "validation"]
+    x, y, classes = _arrays(train, pipeline.target, task, None)
+    x_val = y_val = None
+    if len(val):
+        x_val, y_val, _ = _arrays(val, pipeline.target, task, classes)
+        if classes:
+            keep = y_val >= 0
+            x_val, y_val = x_val[keep], y_val[keep]
+    scaling = _target_scaling(y) if task == "regression" else None
+    if scaling:
+        y = (y - scaling["mean"]) / scaling["std"]
+        if y_val is not None:
+            y_val = (y_val - scaling["mean"]) / scaling["std"]
+    return task, x, y, x_val, y_val, classes, scaling
+
+
+def main() -> int:  # noqa: C901 - one training loop, kept in one place
+    args = json.loads(sys.argv[1])
+    result_file = sys.argv[2]
+    import numpy as np
+
+    from core.config import AppConfig
+    from core.models import ModelSpec
+    from core.store import open_store
+    from core.store import write_metrics
+    from core.training import TrainSpec
+
+    config = AppConfig.for_data_dir(args["config"]["data_dir"], database_url=args["config"]["database_url"])
+    store = open_store(config)
+    spec = TrainSpec.from_dict(args["spec"])
+    run_id, index, n = args["run_id"], args["index"], len(args["cluster"])
+    chief = index == 0
+    task, x, y, x_val, y_val, classes, scaling = _data(store, spec)
+    n_outputs = len(classes) if task == "multiclass" and classes else 1
+    if task in ("binary", "regression"):
+        y = y.reshape(-1, 1).astype("float32")
+        if y_val is not None:
+            y_val = y_val.reshape(-1, 1).astype("float32")
+    global_batch = spec.batch_size
+    local = global_batch // n
+    steps = len(x) // global_batch
+    if steps < 1:
+        raise SystemExit(f"batch_size={global_batch} is larger than the {len(x)} training rows")
+
+    import tensorflow as tf
+
+    threads = int(args.get("threads") or 1)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+        timeout_seconds=float(args["timeout_s"]),
+    )
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    import keras
+
+    from core.models import build_keras_model
+    from core.optimizers import OptimizerSpec
+    from core.optimizers import build_keras_optimizer
+
+    keras.utils.set_random_seed(spec.seed)
+    model_spec = ModelSpec.from_dict(spec.model)
+    with strategy.scope():
+        model = build_keras_model(model_spec, tuple(x.shape[1:]), n_outputs)
+        optimizer = build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer))
+        optimizer.build(model.trainable_variables)
+    losses = {
+        "multiclass": keras.losses.SparseCategoricalCrossentropy(reduction=None),
+        "binary": keras.losses.BinaryCrossentropy(reduction=None),
+        "regression": keras.losses.MeanSquaredError(reduction=None),
+    }
+    loss_fn = losses[task]
+
+    @tf.function
+    def train_step(xb, yb):  # type: ignore[no-untyped-def]
+        def replica(xb, yb):  # type: ignore[no-untyped-def]
+            with tf.GradientTape() as tape:
+                pred = model(xb, training=True)
+                loss = tf.reduce_sum(loss_fn(yb, pred)) / global_batch
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)  # all-reduces the gradients (sum)
+            return loss
+
+        per_replica = strategy.run(replica, args=(xb, yb))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    @tf.function
+    def agree(flag):  # type: ignore[no-untyped-def]
+        per_replica = strategy.run(lambda f: f, args=(flag,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    units = {"loss": scaling["std"] ** 2} if scaling else {}
+    buffer: list[tuple[str, int, float, float]] = []
+    flushed = time.monotonic()
+    started = time.perf_counter()
+    failure = None
+    stopped = False
+
+    def stop_requested() -> bool:
+        from core.store import get_run
+
+        return bool(get_run(store, run_id).stop_requested)
+
+    for epoch in range(spec.epochs):
+        order = np.random.default_rng(spec.seed + epoch).permutation(len(x))
+        epoch_losses = []
+        for b in range(steps):
+            rows = order[b * global_batch : (b + 1) * global_batch][index * local : (index + 1) * local]
+            loss = float(train_step(tf.constant(x[rows]), tf.constant(y[rows])))
+            step = epoch * steps + b + 1
+            epoch_losses.append(loss)
+            if chief:
+                buffer.append(("batch/loss", step, loss * units.get("loss", 1.0), time.time()))
+                if not math.isfinite(loss):
+                    failure = f"the loss became {loss} at step {step}. Lower the learning rate."
+            if b % 10 == 9 or b == steps - 1:  # all agree on stopping, at the same steps
+                mine = 1.0 if (failure or (chief and stop_requested())) else 0.0
+                if float(agree(tf.constant(mine))) > 0:
+                    stopped = True
+            if chief and (time.monotonic() - flushed > 0.5 or stopped):
+                write_metrics(store, run_id, buffer)
+                buffer, flushed = [], time.monotonic()
+                _progress(store, run_id, step / (steps * spec.epochs))
+            if stopped:
+                break
+        if chief:
+            buffer.append(
+                ("epoch/loss", epoch + 1, float(np.mean(epoch_losses)) * units.get("loss", 1.0), time.time())
+            )
+            if x_val is not None and len(x_val):
+                pred = model(tf.constant(x_val), training=False)
+                val_loss = float(tf.reduce_mean(loss_fn(tf.constant(y_val), pred)))
+                buffer.append(("epoch/val_loss", epoch + 1, val_loss * units.get("loss", 1.0), time.time()))
+                if task == "multiclass":
+                    acc = float(np.mean(np.argmax(pred.numpy(), axis=1) == y_val))
+                    buffer.append(("epoch/val_accuracy", epoch + 1, acc, time.time()))
+            elapsed = time.perf_counter() - started
+            buffer.append(
+                ("epoch/samples_per_s", epoch + 1, (epoch + 1) * steps * global_batch / elapsed, time.time())
+            )
+            write_metrics(store, run_id, buffer)
+            buffer, flushed = [], time.monotonic()
+        if stopped:
+            break
+    if chief:
+        result: dict[str, Any] = {
+            "failure": failure,
+            "stopped": stopped,
+            "classes": classes,
+            "target_scaling": scaling,
+        }
+        if not failure and not stopped:
+            # Save from plain (non-distributed) copies of the weights: no collective is involved.
+            plain = build_keras_model(model_spec, tuple(x.shape[1:]), n_outputs)
+            plain.set_weights([np.asarray(w) for w in model.get_weights()])
+            plain.save(store.path_for("models", run_id, ".keras"))
+            result["evaluation"] = {}
+            if x_val is not None and len(x_val):
+                pred = plain.predict(x_val, verbose=0)
+                result["evaluation"]["validation_loss"] = float(np.mean(loss_fn(y_val, pred))) * units.get(
+                    "loss", 1.0
+                )
+                if task == "multiclass":
+                    result["evaluation"]["validation_accuracy"] = float(
+                        np.mean(np.argmax(pred, axis=1) == y_val)
+                    )
+            result["samples_per_s"] = spec.epochs * steps * global_batch / (time.perf_counter() - started)
+            result["steps"] = spec.epochs * steps
+            result["environment"] = {"tensorflow": tf.__version__, "keras": keras.__version__, "workers": n}
+        with open(result_file, "w") as fh:
+            json.dump(result, fh)
+    return 0
+
+
+def _progress(store: Any, run_id: str, fraction: float) -> None:
+    from sqlalchemy import update
+
+    from core.store import Run
+
+    with store.session() as s:
+        s.execute(update(Run).where(Run.id == run_id).values(progress=min(1.0, fraction)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
