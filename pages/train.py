@@ -190,7 +190,16 @@ epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
 batch = c2.number_input("Batch size", 1, 65536, 32, key="train_batch")
 seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
 patience = c4.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
-gpu = st.checkbox("Run on a GPU worker (needs a worker started with --resources GPU=1)", key="train_gpu")
+c1, c2 = st.columns([1, 3])
+workers = c1.number_input(
+    "Workers (data-parallel)",
+    1,
+    64,
+    1,
+    key="train_workers",
+    help="Above 1, one run trains synchronously across that many Dask workers, splitting each batch.",
+)
+gpu = c2.checkbox("One GPU per worker (workers started with --resources GPU=1)", key="train_gpu")
 
 if st.button("Launch", type="primary", key="train_launch"):
     try:
@@ -203,6 +212,9 @@ if st.button("Launch", type="primary", key="train_launch"):
             batch_size=int(batch),
             seed=int(seed),
             early_stopping=int(patience),
+            multi_worker=int(workers) > 1,
+            workers=int(workers),
+            gpu=bool(gpu),
             pipeline_id=None if pipe_choice == "default" else pipe_choice,
         )
         run_id = submit_run(
@@ -211,7 +223,8 @@ if st.button("Launch", type="primary", key="train_launch"):
             "train",
             spec.to_dict(),
             name=f"{template} on {dataset.name}",
-            options=SubmitOptions(resources={"GPU": 1} if gpu else None),
+            # A multi-worker run's coordinator needs no GPU; its participants each take one.
+            options=SubmitOptions(resources={"GPU": 1} if gpu and int(workers) == 1 else None),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,
             parent_id=source.id if source is not None else None,

@@ -75,9 +75,19 @@ def create_client(config: AppConfig) -> Client:
         warning = address_warning(config.scheduler_address)
         if warning:
             _log.warning(warning)
+        if config.scheduler_address.startswith("tls://"):
+            import dask
+
+            if not dask.config.get("distributed.comm.tls.ca-file", None):
+                raise ComputeError(
+                    f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS="
+                    f"{config.scheduler_address!r}: it speaks TLS and no certificates are configured. Set "
+                    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE and DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT/KEY "
+                    "(deploy/tls/make-certs.sh makes them; see README, 'Several machines')."
+                )
         try:
             return distributed.Client(config.scheduler_address, timeout=_CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise ComputeError(
                 f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS="
                 f"{config.scheduler_address!r}: {exc}. Start it (`dask scheduler`), fix the "
