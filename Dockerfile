@@ -3,10 +3,17 @@
 
 # --- build: install the pinned dependencies into a virtual environment --------------------
 FROM python:3.11-slim AS build
+# GPU=1 builds the GPU image: TensorFlow with its CUDA libraries (pip's `and-cuda` extra; the
+# host needs an NVIDIA driver and the container toolkit) and NVML for the Cluster page.
+#   docker build --build-arg GPU=1 -t loom:gpu .
+ARG GPU=0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt \
+    && if [ "$GPU" = "1" ]; then \
+        /opt/venv/bin/pip install "tensorflow[and-cuda]==$(grep -oP '^tensorflow==\K.*' /tmp/requirements.txt)" nvidia-ml-py; \
+    fi
 
 # --- runtime: slim, non-root ----------------------------------------------------------------
 FROM python:3.11-slim AS runtime
@@ -30,5 +37,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status != 200)"]
 # Inside a container the app must listen on all interfaces; publish the port on loopback
-# (see docker-compose.yml) unless you mean to expose it.
+# (see deploy/docker-compose.yml) unless you mean to expose it.
 ENTRYPOINT ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only when they are missing:
-# chromium (end-to-end tests through Playwright) and postgresql (store tests on a real server).
+# chromium (end-to-end tests through Playwright), postgresql (store tests on a real server) and
+# openssl (certificates for the TLS cluster test).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # TLS certificates for the Dask TLS test
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""

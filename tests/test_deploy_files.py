@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
 
 
 def _instructions(name: str) -> list[str]:
@@ -84,3 +84,32 @@ def test_upload_limit_is_set_and_documented() -> None:
     limit = config["server"]["maxUploadSize"]
     assert f"`server.maxUploadSize = {limit}`" in README
     assert config["server"]["address"] == "127.0.0.1"
+
+
+def test_kubernetes_manifests_fit_together() -> None:
+    """The app reaches the operator's scheduler Service over TLS, workers and app share the data
+    volume and the database Secret, and GPU workers declare the GPU resource Loom asks for."""
+    docs = [
+        d
+        for f in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
+    kinds = {d["kind"]: d for d in docs}
+    assert {"DaskCluster", "Deployment", "Service", "PersistentVolumeClaim", "ConfigMap"} <= set(kinds)
+    cluster = kinds["DaskCluster"]
+    assert cluster["apiVersion"] == "kubernetes.dask.org/v1"
+    app = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in app["env"]}
+    assert env["DASK_SCHEDULER_ADDRESS"]["value"] == f"tls://{cluster['metadata']['name']}-scheduler:8786"
+    worker = cluster["spec"]["worker"]["spec"]["containers"][0]
+    assert "GPU=1" in worker["command"] and worker["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {m["mountPath"] for m in worker["volumeMounts"]} >= {"/data"}
+    tls = kinds["ConfigMap"]["data"]
+    assert tls["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] == "true"
+    assert kinds["Service"]["spec"]["type"] == "ClusterIP"  # exposed only through an ingress
+
+
+def test_dockerfile_has_a_gpu_build() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "ARG GPU=0" in text and "tensorflow[and-cuda]" in text
