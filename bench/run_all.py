@@ -27,7 +27,8 @@ def _machine() -> str:
         memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
     except ImportError:
         memory = "? GiB"
-    return f"{platform.machine()}, {os.cpu_count()} cores, {memory}, Python {platform.python_version()}, {platform.system()}"
+    python = platform.python_version()
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory}, Python {python}, {platform.system()}"
 
 
 def main() -> int:
