@@ -3,6 +3,7 @@
     python -m core ingest FILE [--name NAME]
     python -m core train --config run.json
     python -m core tune --config study.json
+    python -m core user add NAME          (accounts, with LOOM_AUTH=on; the password from stdin)
 
 ``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
@@ -175,6 +176,27 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
         time.sleep(0.5)
 
 
+def _user(store, action: str, name: str | None) -> int:  # type: ignore[no-untyped-def]
+    """Accounts: the password is read from the terminal (hidden) or one line of stdin, never an
+    argument (arguments land in shell history and process lists)."""
+    import getpass
+
+    from core.sharing import create_user
+    from core.sharing import list_users
+
+    if action == "list":
+        for user in list_users(store):
+            _out(user)
+        return 0
+    if not name:
+        _out("error: give the new user's name: python -m core user add NAME")
+        return 2
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    create_user(store, name, password)
+    _out(f"user {name.strip().lower()} added")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Loom without a browser.")
@@ -186,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--config", type=Path, required=True)
     tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
     tune.add_argument("--config", type=Path, required=True)
+    user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
+    user.add_argument("action", choices=["add", "list"])
+    user.add_argument("name", nargs="?")
     args = parser.parse_args(argv)
 
     from core.compute import create_client
@@ -196,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = get_config()
         store = open_store(config)
+        if args.command == "user":
+            return _user(store, args.action, args.name)
         if args.command == "ingest":
             from core.data import detect_format
             from core.data import ingest_file

@@ -138,6 +138,12 @@ LOOM_GPUS: EnvVar[str] = EnvVar(
     "GPUs for the local cluster: auto (found by NVML or nvidia-smi), none, or indexes like 0,1. "
     "One worker per GPU, each pinned by CUDA_VISIBLE_DEVICES and declaring GPU=1.",
 )
+LOOM_AUTH: EnvVar[bool] = EnvVar(
+    "LOOM_AUTH",
+    parse_bool,
+    False,
+    "Accounts: on makes everyone sign in; each sees their own runs and what is shared with them.",
+)
 LOOM_IMPORT_ROOT: EnvVar[str] = EnvVar(
     "LOOM_IMPORT_ROOT",
     _str,
@@ -162,6 +168,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_DASK_THREADS,
     LOOM_DASK_PROCESSES,
     LOOM_GPUS,
+    LOOM_AUTH,
     LOOM_IMPORT_ROOT,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
@@ -185,6 +192,7 @@ class AppConfig:
     heartbeat_timeout: float = 30.0
     import_root: Path | None = None
     gpus: str = "none"
+    auth: bool = False
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -234,4 +242,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         heartbeat_timeout=LOOM_HEARTBEAT_TIMEOUT.get(environ) or 30.0,
         import_root=Path(root).expanduser().resolve() if (root := LOOM_IMPORT_ROOT.get(environ)) else None,
         gpus=LOOM_GPUS.get(environ) or "auto",
+        auth=bool(LOOM_AUTH.get(environ)),
     )

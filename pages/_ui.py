@@ -106,13 +106,17 @@ def _compute(cfg: AppConfig) -> _Compute:
 
 
 def store() -> Store:
-    """The store, or a clear error on the page if it cannot be opened."""
+    """The store, or a clear error on the page if it cannot be opened. With accounts on, a
+    visitor who is not signed in gets the sign-in form here (every page starts with this)."""
     cfg = config()
     try:
-        return _store(cfg)
+        opened = _store(cfg)
     except AppError as exc:
         fail(exc)
         raise
+    if cfg.auth:
+        sign_in_gate()
+    return opened
 
 
 def client():  # type: ignore[no-untyped-def]
@@ -194,15 +198,62 @@ def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
 
 
 def user() -> str:
-    """Who is at the keyboard, for notes: the signed-in user when accounts are on, else the
-    LOOM_USER setting or the server's account name."""
+    """Who is at the keyboard: the signed-in user when accounts are on (``LOOM_AUTH=on``), else
+    ``LOOM_USER`` or the server's account name."""
     import getpass
     import os
 
+    if config().auth:
+        return str(st.session_state.get("loom_user", ""))
     try:
         return os.environ.get("LOOM_USER") or getpass.getuser()
     except (KeyError, OSError):
         return "local user"
+
+
+def visible_author() -> str | None:
+    """With accounts on, lists show only the signed-in user's runs (others come by share link)."""
+    return user() if config().auth else None
+
+
+def check_visible(author: str) -> None:
+    """Stop with the same not-found as a missing run if accounts are on and this is not yours."""
+    from core.sharing import NOT_FOUND
+
+    if config().auth and author != user() and not st.query_params.get("share"):
+        st.error(NOT_FOUND, icon="🔍")
+        st.stop()
+
+
+def sign_in_gate() -> None:
+    """With accounts on, everyone signs in — except a visitor opening a share link, who sees only
+    what the link shows. The session holds the user's name; nothing about it is logged."""
+    if not config().auth:
+        return
+    if st.session_state.get("loom_user"):
+        with st.sidebar:
+            st.caption(f"Signed in as **{md_escape(st.session_state['loom_user'])}**")
+            if st.button("Sign out", key="sign_out"):
+                st.session_state.pop("loom_user", None)
+                st.rerun()
+        return
+    if st.query_params.get("share") or st.query_params.get("token"):
+        return
+    from core.sharing import authenticate
+
+    st.title("Sign in to Loom")
+    with st.form("sign_in"):
+        name = st.text_input("User name", max_chars=100, key="sign_in_name")
+        password = st.text_input("Password", type="password", max_chars=500, key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        who = authenticate(_store(config()), name, password)
+        if who:
+            st.session_state["loom_user"] = who
+            st.rerun()
+        st.error("Wrong user name or password.")
+    st.caption("An administrator adds accounts with `python -m core user add NAME`.")
+    st.stop()
 
 
 @dataclass(frozen=True)

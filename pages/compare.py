@@ -47,6 +47,9 @@ if (picked, axis, smoothing) != (metric, x_axis, weight):
     st.query_params.update({"metric": picked, "x": axis, "smooth": f"{smoothing:g}"})
     st.rerun()
 
+if not access.shared:
+    for r in comparison.runs:
+        _ui.check_visible(r.author)
 names = {r.id: r.name or r.id[:8] for r in comparison.runs}
 series = {
     names[r.id] + f" ({r.id[:6]})": (

@@ -3,6 +3,8 @@
 Every setting lives in the URL, so a link reproduces the list.
 """
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 from sqlalchemy import select
@@ -28,6 +30,8 @@ try:
 except AppError as exc:
     _ui.error(f"This link's filters are not valid: {exc} Showing all runs instead.")
     query = ExperimentQuery()
+if _ui.visible_author() is not None:  # accounts on: your own runs (others' come by share link)
+    query = replace(query, author=_ui.visible_author())
 
 
 def _set(**changes: object) -> None:

@@ -40,7 +40,11 @@ shared_run = st.query_params.get("run") if st.query_params.get("share") else Non
 access = _ui.shared_access("run", shared_run) if shared_run else _ui.FULL_ACCESS
 
 try:
-    runs = list_runs(store, limit=200) if not access.shared else [get_run(store, shared_run)]
+    runs = (
+        list_runs(store, limit=200, author=_ui.visible_author())
+        if not access.shared
+        else [get_run(store, shared_run)]
+    )
 except AppError as exc:
     _ui.fail(exc)
 
@@ -363,6 +367,7 @@ try:
     current = get_run(store, selected)
 except AppError as exc:
     _ui.fail(exc)
+_ui.check_visible(current.author)
 if RunStatus(current.status) in TERMINAL:
     _render(selected)
 else:

@@ -79,7 +79,7 @@ st.subheader("Model")
 source = st.radio("Model from", ["A training run", "A bundle file"], horizontal=True, key="predict_source")
 model_run = bundle_bytes = None
 if source == "A training run":
-    runs = list_runs(store, kind="train", statuses=["succeeded"], limit=500)
+    runs = list_runs(store, kind="train", statuses=["succeeded"], limit=500, author=_ui.visible_author())
     runs = [r for r in runs if "features" in (r.result_json or {})]
     if not runs:
         st.info("No finished training run yet. Train a model on the Train page, or upload a bundle.")

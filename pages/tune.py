@@ -103,7 +103,11 @@ def _space_from(table: pd.DataFrame, only_ticked: bool = True) -> SearchSpace:
 
 
 def _new_study() -> None:
-    runs = [r for r in list_runs(store, kind="train", limit=500) if not r.spec_json.get("trial")]
+    runs = [
+        r
+        for r in list_runs(store, kind="train", limit=500, author=_ui.visible_author())
+        if not r.spec_json.get("trial")
+    ]
     studies = _studies()
     if studies:
         with st.expander("Studies", expanded=True):
@@ -229,6 +233,8 @@ def _show_study(study_id: str) -> None:
         st.page_link("pages/tune.py", label="Start a study")
         st.stop()
     spec = StudySpec.from_dict(study_row.spec_json)
+    if not access.shared:
+        _ui.check_visible(study_row.author)
     st.subheader(study_row.name)
     runs = study_runs(store, study_id)
     drivers = [r for r in runs if r.kind == "study"]

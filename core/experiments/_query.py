@@ -68,6 +68,7 @@ class ExperimentQuery:
     page: int = 1
     page_size: int = 50
     archived: bool = False
+    author: str | None = None  # set by the page when accounts are on (never from the URL)
 
     def __post_init__(self) -> None:
         if len(self.text) > 200:
@@ -99,7 +100,7 @@ class ExperimentQuery:
     @classmethod
     def from_params(cls, params: dict[str, str]) -> ExperimentQuery:
         """From URL query parameters (strings); unknown parameters are ignored."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"author"}
         values: dict[str, Any] = {}
         for name, raw in params.items():
             if name not in known:
@@ -124,6 +125,8 @@ class ExperimentQuery:
         out = {}
         default = ExperimentQuery()
         for f in fields(self):
+            if f.name == "author":
+                continue
             value = getattr(self, f.name)
             if value == getattr(default, f.name):
                 continue
@@ -162,6 +165,8 @@ class ExperimentRow:
 
 def _filtered(q: ExperimentQuery, metric_value: Any) -> Select[Any]:
     stmt = select(Run.id).where(Run.archived.is_(q.archived))
+    if q.author is not None:
+        stmt = stmt.where(Run.author == q.author)
     if q.kinds:
         stmt = stmt.where(Run.kind.in_(q.kinds))
     if q.statuses:

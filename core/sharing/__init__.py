@@ -21,6 +21,9 @@ from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.sharing._accounts import authenticate  # noqa: E402
+from core.sharing._accounts import create_user  # noqa: E402
+from core.sharing._accounts import list_users  # noqa: E402
 from core.store import Run
 from core.store import ShareLink
 from core.store import Store
@@ -28,6 +31,9 @@ from core.store import Study
 
 __all__ = [
     "NOT_FOUND",
+    "authenticate",
+    "create_user",
+    "list_users",
     "PERMISSIONS",
     "TARGETS",
     "create_link",

@@ -94,9 +94,12 @@ def list_runs(
     kind: str | None = None,
     statuses: Iterable[str] | None = None,
     limit: int = 100,
+    author: str | None = None,
 ) -> list[Run]:
-    """Runs, newest first, optionally filtered by kind and status."""
+    """Runs, newest first, optionally filtered by kind, status and author."""
     query = select(Run).order_by(Run.created_at.desc()).limit(limit)
+    if author is not None:
+        query = query.where(Run.author == author)
     if kind is not None:
         query = query.where(Run.kind == kind)
     if statuses is not None:

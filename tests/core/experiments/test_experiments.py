@@ -198,3 +198,33 @@ def test_share_links_open_revoke_expire_and_never_enumerate(store: Store) -> Non
         create_link(store, "run", run.id, permission="admin")
     with pytest.raises(NotFoundError):
         create_link(store, "run", "d" * 32)
+
+
+def test_passwords_are_scrypt_hashed_and_checked_in_constant_time(store: Store) -> None:
+    from core.sharing import authenticate
+    from core.sharing import create_user
+    from core.sharing._accounts import verify_password
+    from core.store import User
+
+    create_user(store, "Ada", "a-long-enough-password")
+    with store.session() as s:
+        stored = s.get(User, "ada").password_hash
+    assert stored.startswith("scrypt$16384$8$1$") and "a-long-enough-password" not in stored
+    assert authenticate(store, "ada", "a-long-enough-password") == "ada"
+    assert authenticate(store, "ada", "wrong") is None and authenticate(store, "nobody", "x") is None
+    assert not verify_password("x", "md5$abc")
+    with pytest.raises(SpecError, match="at least 10 characters"):
+        create_user(store, "bob", "short")
+    with pytest.raises(SpecError, match="already a user"):
+        create_user(store, "ada", "another-long-password")
+    with pytest.raises(SpecError, match="not valid"):
+        create_user(store, "../etc", "another-long-password")
+
+
+def test_author_filter_lists_only_your_runs(store: Store) -> None:
+    create_run(store, "train", {"type": "train"}, name="mine", author="ada")
+    create_run(store, "train", {"type": "train"}, name="theirs", author="bob")
+    rows, total = list_experiments(store, ExperimentQuery(author="ada"))
+    assert total == 1 and rows[0].name == "mine"
+    assert "author" not in ExperimentQuery.from_params({"author": "bob"}).to_params()
+    assert ExperimentQuery.from_params({"author": "bob"}).author is None  # never from a URL
