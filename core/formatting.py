@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 __all__ = ["csv_bytes", "csv_safe_cell", "human_bytes", "human_duration"]
@@ -47,4 +48,5 @@ def csv_bytes(frame: Any) -> bytes:
         if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
             out[column] = out[column].map(csv_safe_cell)
     out.columns = [csv_safe_cell(str(c)) for c in out.columns]
-    return out.to_csv(index=False).encode("utf-8")
+    # Text quoted always: a bare CR inside a cell would otherwise split the row for a reader.
+    return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")

@@ -177,7 +177,9 @@ def resolve_server_path(root: Path | None, relative: str) -> Path:
             "Registering server files is off. Set LOOM_IMPORT_ROOT to the folder that holds them "
             "and restart Loom."
         )
-    if not relative or os.path.isabs(relative) or "\\" in relative or relative.startswith("~"):
+    if not relative or "\x00" in relative:
+        raise DataError("Give a file path relative to the import root, e.g. 'sales/2026.csv'.")
+    if os.path.isabs(relative) or "\\" in relative or relative.startswith("~"):
         raise DataError(f"Give a path relative to the import root {str(root)!r}, e.g. 'sales/2026.csv'.")
     base = root.resolve()
     target = (base / relative).resolve()
