@@ -253,24 +253,12 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
                     icon=":material/call_split:",
                 )
             try:
-                st.graphviz_chart(to_dot(PipelineSpec.from_dict(spec["pipeline"])))
-            except AppError as exc:
-                _ui.error(exc)
-            c1, c2 = st.columns(2)
-            c1.markdown("**Model**")
-            c1.dataframe(
-                [{"layer": i + 1, **layer} for i, layer in enumerate(spec["model"]["layers"])],
-                hide_index=True,
-                key=f"layers_{run.id}",
-            )
-            c2.markdown("**Optimizer**")
-            c2.json(spec.get("optimizer", {}))
-            settings = {k: spec.get(k) for k in ("epochs", "batch_size", "seed", "early_stopping")}
-            c2.markdown("**Settings**")
-            c2.json(settings)
-            env = (run.result_json or {}).get("environment")
-            if env:
-                st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))
+                _train_specs(run, spec)
+            except (AppError, KeyError, TypeError, AttributeError) as exc:
+                # A spec from another version of Loom, or edited by hand: say so, show the JSON.
+                _ui.error(
+                    f"This run's spec cannot be drawn ({exc.__class__.__name__}: {exc}); its JSON is below."
+                )
         with st.expander("The whole spec (JSON)"):
             st.json(spec)
     with tabs[1]:
@@ -291,6 +279,25 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
             _ui.share_box("run", run.id, {})
         else:
             st.caption("You opened this run through a share link.")
+
+
+def _train_specs(run, spec: dict) -> None:  # type: ignore[no-untyped-def]
+    st.graphviz_chart(to_dot(PipelineSpec.from_dict(spec["pipeline"])))
+    c1, c2 = st.columns(2)
+    c1.markdown("**Model**")
+    c1.dataframe(
+        [{"layer": i + 1, **layer} for i, layer in enumerate(spec["model"]["layers"])],
+        hide_index=True,
+        key=f"layers_{run.id}",
+    )
+    c2.markdown("**Optimizer**")
+    c2.json(spec.get("optimizer", {}))
+    settings = {k: spec.get(k) for k in ("epochs", "batch_size", "seed", "early_stopping", "workers")}
+    c2.markdown("**Settings**")
+    c2.json(settings)
+    env = (run.result_json or {}).get("environment")
+    if env:
+        st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))
 
 
 def _lineage(run) -> None:  # type: ignore[no-untyped-def]

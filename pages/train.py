@@ -44,6 +44,7 @@ if from_run := st.query_params.get("from_run"):
         source = get_run(store, from_run)
         if source.kind != "train":
             raise AppError(f"Run {from_run} is a {source.kind} run, not a training run.")
+        TrainSpec.from_dict({k: v for k, v in source.spec_json.items() if k != "trial"})  # complete?
     except AppError as exc:
         _ui.error(exc)
         source = None

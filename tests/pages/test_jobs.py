@@ -78,3 +78,14 @@ def test_invalid_spec_shows_the_rule(app: AppTest) -> None:
     assert "`0 <= fail_at_step < steps` must hold, but got (fail_at_step=7, steps=5)." in plain(
         app.error[0].value
     )
+
+
+def test_a_run_with_an_incomplete_spec_is_shown_not_crashed(app: AppTest) -> None:
+    """A training run whose spec lacks parts (another Loom version, a hand edit) still opens."""
+    from core.config import get_config
+    from core.store import create_run
+    from core.store import open_store
+
+    run = create_run(open_store(get_config()), "train", {"type": "train", "epochs": 3}, name="partial")
+    open_page(app, "pages/jobs.py", run=run.id)
+    assert any("spec cannot be drawn" in e.value for e in app.error)
