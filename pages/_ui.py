@@ -341,3 +341,45 @@ def _base_url() -> str:
     if parts and parts.scheme and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return "http://127.0.0.1:8501"
+
+
+def notes_and_tags(kind: str, target_id: str, can_act: bool, tags: bool = True) -> None:
+    """Tags and notes of a run or a study, with author and time; their text is shown as text.
+
+    Args:
+        kind: "run" or "study".
+        target_id: Its ID.
+        can_act: Offer adding (not through a view link).
+        tags: Show tags too. Defaults to True.
+    """
+    from core.experiments import NOTE_MAX_CHARS
+    from core.experiments import add_note
+    from core.experiments import add_tag
+    from core.experiments import list_notes
+    from core.experiments import tags_of
+
+    the_store = store()
+    if tags:
+        found = tags_of(the_store, kind, target_id)
+        st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in found) if found else "none"))
+        if can_act:
+            c1, c2 = st.columns([3, 1])
+            tag = c1.text_input("Add a tag", max_chars=50, key=f"tag_{kind}_{target_id}")
+            if c2.button("Add tag", key=f"add_tag_{kind}_{target_id}") and tag.strip():
+                _saved(lambda: add_tag(the_store, kind, target_id, tag, user()))
+    for note in list_notes(the_store, kind, target_id):
+        st.markdown(f"**{md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
+        st.text(note.body)  # plain text: never markdown or HTML
+    if can_act:
+        body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key=f"note_{kind}_{target_id}")
+        if st.button("Save note", key=f"save_note_{kind}_{target_id}"):
+            _saved(lambda: add_note(the_store, kind, target_id, body, user()))
+
+
+def _saved(action) -> None:  # type: ignore[no-untyped-def]
+    try:
+        action()
+    except AppError as exc:
+        error(exc)
+    else:
+        st.rerun()

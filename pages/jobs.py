@@ -17,11 +17,6 @@ from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
-from core.experiments import NOTE_MAX_CHARS
-from core.experiments import add_note
-from core.experiments import add_tag
-from core.experiments import list_notes
-from core.experiments import tags_of
 from core.formatting import human_duration
 from core.pipeline import PipelineSpec
 from core.pipeline import to_dot
@@ -264,7 +259,7 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
     with tabs[1]:
         _lineage(run)
     with tabs[2]:
-        _notes_and_tags(run)
+        _ui.notes_and_tags("run", run.id, access.can_act)
     with tabs[3]:
         st.dataframe(
             [
@@ -330,33 +325,6 @@ def _lineage(run) -> None:  # type: ignore[no-untyped-def]
         st.caption(
             "No parent or children: this run was launched from scratch and nothing derives from it yet."
         )
-
-
-def _notes_and_tags(run) -> None:  # type: ignore[no-untyped-def]
-    tags = tags_of(store, "run", run.id)
-    st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in tags) if tags else "none"))
-    if access.can_act:
-        c1, c2 = st.columns([3, 1])
-        new_tag = c1.text_input("Add a tag", max_chars=50, key=f"tag_{run.id}")
-        if c2.button("Add", key=f"add_tag_{run.id}") and new_tag.strip():
-            try:
-                add_tag(store, "run", run.id, new_tag, _ui.user())
-            except AppError as exc:
-                _ui.error(exc)
-            else:
-                st.rerun()
-    for note in list_notes(store, "run", run.id):
-        st.markdown(f"**{_ui.md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
-        st.text(note.body)  # plain text: never markdown or HTML
-    if access.can_act:
-        body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key=f"note_{run.id}")
-        if st.button("Save note", key=f"save_note_{run.id}"):
-            try:
-                add_note(store, "run", run.id, body, _ui.user())
-            except AppError as exc:
-                _ui.error(exc)
-            else:
-                st.rerun()
 
 
 @st.fragment(run_every="1s")

@@ -12,11 +12,6 @@ from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import stop_run
 from core.errors import AppError
-from core.experiments import NOTE_MAX_CHARS
-from core.experiments import add_note
-from core.experiments import add_tag
-from core.experiments import list_notes
-from core.experiments import tags_of
 from core.store import list_runs
 from core.tuning import METRICS
 from core.tuning import PRUNERS
@@ -381,45 +376,12 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
                 st.toast("Enqueued again.")
         if c3.button("Promote to a full run", key="promote_trial", type="primary"):
             st.switch_page("pages/train.py", query_params={"from_run": run_id})
-        note = st.text_area("Note on this trial", max_chars=NOTE_MAX_CHARS, key=f"note_{run_id}")
-        if st.button("Save note", key="save_note"):
-            try:
-                add_note(store, "run", run_id, note, _ui.user())
-            except AppError as exc:
-                _ui.error(exc)
-            else:
-                st.toast("Note saved.")
-        for n in list_notes(store, "run", run_id):
-            st.markdown(f"**{_ui.md_escape(n.author)}** · {n.created_at:%Y-%m-%d %H:%M}")
-            st.text(n.body)
+        _ui.notes_and_tags("run", run_id, True, tags=False)
 
 
 def _study_notes(study_id: str, can_act: bool) -> None:
     with st.expander("Notes and tags on this study"):
-        tags = tags_of(store, "study", study_id)
-        st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in tags) if tags else "none"))
-        for note in list_notes(store, "study", study_id):
-            st.markdown(f"**{_ui.md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
-            st.text(note.body)
-        if not can_act:
-            return
-        c1, c2 = st.columns([3, 1])
-        tag = c1.text_input("Add a tag", max_chars=50, key="study_tag")
-        if c2.button("Add tag", key="study_add_tag") and tag.strip():
-            try:
-                add_tag(store, "study", study_id, tag, _ui.user())
-            except AppError as exc:
-                _ui.error(exc)
-            else:
-                st.rerun()
-        body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key="study_note")
-        if st.button("Save note", key="study_save_note"):
-            try:
-                add_note(store, "study", study_id, body, _ui.user())
-            except AppError as exc:
-                _ui.error(exc)
-            else:
-                st.rerun()
+        _ui.notes_and_tags("study", study_id, can_act)
 
 
 study_param = st.query_params.get("study")
