@@ -355,6 +355,13 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
             hide_index=True,
             key="phase_history",
         )
+    complete = [t for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("loom_run")]
+    if complete and len(spec.objectives) == 1:
+        pick = min if spec.objectives[0].direction == "minimize" else max
+        best = pick(complete, key=lambda t: t.values[0])
+        label = f"Promote the best trial ({best.number}: {spec.objectives[0].metric} {best.values[0]:.4g})"
+        if st.button(label, key="promote_best", type="primary"):
+            st.switch_page("pages/train.py", query_params={"from_run": best.user_attrs["loom_run"]})
     numbered = {t.number: t for t in trials if t.user_attrs.get("loom_run")}
     if not numbered:
         return
