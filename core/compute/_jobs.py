@@ -415,8 +415,16 @@ def _summarize(store: Store, run_id: str) -> None:
 
 
 def _explain(exc: BaseException) -> str:
-    """A failure as the run's reason; running out of memory says what to change."""
+    """A failure as the run's reason; running out of memory or disk says what to change."""
+    import errno
+
     name = exc.__class__.__name__
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (
+            f"the disk is full on {_worker_name()} ({exc.strerror}) while writing "
+            f"{exc.filename or 'a file'}. Free space in the data directory (or raise the quota), then "
+            "launch the run again; its metrics so far are kept."
+        )
     if (
         isinstance(exc, MemoryError)
         or name == "ResourceExhaustedError"

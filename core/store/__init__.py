@@ -19,6 +19,7 @@ from core.store._models import User
 from core.store._models import new_id
 from core.store._models import utcnow
 from core.store._queries import MetricSeries
+from core.store._queries import check_integrity
 from core.store._queries import count_rows
 from core.store._queries import create_run
 from core.store._queries import get_events
@@ -44,6 +45,7 @@ __all__ = [
     "Tag",
     "User",
     "close_stores",
+    "check_integrity",
     "count_rows",
     "create_run",
     "get_events",

@@ -163,3 +163,36 @@ def seconds_since(moment: datetime | None, now: float | None = None) -> float | 
         return None
     ts = moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=_UTC).timestamp()
     return (now if now is not None else time.time()) - ts
+
+
+def check_integrity(store: Store) -> list[str]:
+    """What is wrong with the stored data, in words (empty when all is well): the database's own
+    check, every dataset's Parquet file readable, every finished run with a reason, no metric
+    without its run."""
+    import pyarrow.parquet as pq
+    from sqlalchemy import text
+
+    from core.store._models import Dataset
+
+    problems: list[str] = []
+    with store.session() as s:
+        if store.engine.dialect.name == "sqlite":
+            verdict = s.execute(text("PRAGMA integrity_check")).scalar()
+            if verdict != "ok":
+                problems.append(f"SQLite integrity_check: {verdict}")
+        for dataset_id, name in s.execute(select(Dataset.id, Dataset.name)):
+            path = store.path_for("datasets", dataset_id, ".parquet")
+            try:
+                pq.ParquetFile(path).metadata  # noqa: B018 - reading it is the check
+            except (OSError, ValueError) as exc:
+                problems.append(f"dataset {name!r} ({dataset_id}): {exc}")
+        for run_id, status in s.execute(
+            select(Run.id, Run.status).where(
+                Run.status.in_(["failed", "stopped", "interrupted"]), Run.status_reason == ""
+            )
+        ):
+            problems.append(f"run {run_id} is {status} without a reason")
+        orphans = s.scalar(select(func.count()).select_from(Metric).where(~Metric.run_id.in_(select(Run.id))))
+        if orphans:
+            problems.append(f"{orphans} metric(s) belong to no run")
+    return problems
