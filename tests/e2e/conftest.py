@@ -41,6 +41,7 @@ class AppServer:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
         self.log = data_dir.parent / "streamlit.log"
         env = {
             **os.environ,

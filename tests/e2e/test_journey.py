@@ -42,6 +42,15 @@ class Steps:
             (folder / f"{i:02d}-{name}.png").write_bytes(png)
 
 
+def _choose(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``option`` in a Streamlit selectbox by typing it, as a keyboard user would."""
+    box = page.get_by_label(label, exact=True)
+    box.click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(800)  # the rerun that follows the choice
+
+
 def _run_id(url: str) -> str:
     return re.search(r"run=([0-9a-f]{32})", url).group(1)  # type: ignore[union-attr]
 
@@ -49,14 +58,14 @@ def _run_id(url: str) -> str:
 def test_a_new_users_journey(app_server, browser, page) -> None:  # type: ignore[no-untyped-def]
     step = Steps(page)
     try:
-        _journey(app_server.url, browser, page, step)
+        _journey(app_server.url, app_server.data_dir, browser, page, step)
     except BaseException:
         step("failure")
         step.save()
         raise
 
 
-def _journey(url: str, browser, page, step: Steps) -> None:  # type: ignore[no-untyped-def]
+def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # type: ignore[no-untyped-def]
     # Upload a CSV and see its profile.
     page.goto(f"{url}/data")
     page.locator('input[type="file"]').set_input_files(str(ROOT / "assets" / "iris.csv"))
@@ -85,12 +94,10 @@ def _journey(url: str, browser, page, step: Steps) -> None:  # type: ignore[no-u
     # Build an MLP with that pipeline, pick an optimizer, launch.
     dataset = re.search(r"dataset=([0-9a-f]{32})", page.url)
     page.goto(f"{url}/train" + (f"?dataset={dataset.group(1)}" if dataset else ""))
-    page.get_by_text("parameters").first.wait_for()
-    page.get_by_label("Pipeline").click()
-    page.get_by_role("option", name=re.compile(r"journey prep v1")).click()
+    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+    _choose(page, "Pipeline", "journey prep v1")
     page.get_by_text("Target (from the pipeline)").wait_for()
-    page.get_by_label("Optimizer", exact=True).click()
-    page.get_by_role("option", name="rmsprop", exact=True).click()
+    _choose(page, "Optimizer", "rmsprop")
     epochs = page.get_by_label("Epochs")
     epochs.fill("400")
     epochs.press("Enter")
@@ -98,6 +105,15 @@ def _journey(url: str, browser, page, step: Steps) -> None:  # type: ignore[no-u
     page.get_by_role("button", name="Launch").click()
     page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
     first_run = _run_id(page.url)
+    from core.config import AppConfig
+    from core.store import get_run
+    from core.store import open_store
+
+    store = open_store(AppConfig.for_data_dir(url_data_dir))
+    launched = get_run(store, first_run).spec_json
+    assert launched["optimizer"]["name"] == "rmsprop" and launched["pipeline_id"], (
+        "the form's choices were not used"
+    )
 
     # Watch the loss grow live, change the learning rate, see the marker, stop.
     first = _wait_points_above(page, 0, timeout=120)

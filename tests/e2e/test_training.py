@@ -17,7 +17,7 @@ def test_launch_training_and_watch_it(app_server, page) -> None:  # type: ignore
     dataset = add_sample(page, app_server.url)
 
     page.goto(f"{app_server.url}/train?dataset={dataset}")
-    page.get_by_text("parameters").first.wait_for()
+    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
     epochs = page.get_by_label("Epochs")
     epochs.fill("400")
     epochs.press("Enter")

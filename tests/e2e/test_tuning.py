@@ -21,7 +21,7 @@ def _complete(page) -> int:  # type: ignore[no-untyped-def]
 def test_start_a_study_and_see_the_history_grow(app_server, page) -> None:  # type: ignore[no-untyped-def]
     dataset = add_sample(page, app_server.url)
     page.goto(f"{app_server.url}/train?dataset={dataset}")
-    page.get_by_text("parameters").first.wait_for()
+    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
     epochs = page.get_by_label("Epochs")
     epochs.fill("2")
     epochs.press("Enter")
