@@ -114,9 +114,20 @@ def store() -> Store:
     except AppError as exc:
         fail(exc)
         raise
+    _store_reaper(cfg)
     if cfg.auth:
         sign_in_gate()
     return opened
+
+
+@st.cache_resource(show_spinner=False)
+def _store_reaper(cfg: AppConfig):  # type: ignore[no-untyped-def]
+    """From the first page view on, runs whose heartbeat stopped are marked ``interrupted`` with
+    the reason — also after a restart, before any page needs the cluster (the cluster's own
+    reaper adds runs the scheduler forgot)."""
+    from core.compute import Reaper
+
+    return Reaper(_store(cfg), None, cfg.heartbeat_timeout).start()
 
 
 def client():  # type: ignore[no-untyped-def]

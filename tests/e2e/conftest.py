@@ -38,7 +38,7 @@ def _chromium() -> str:
 
 
 class AppServer:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -49,6 +49,7 @@ class AppServer:
             "LOOM_DASK_WORKERS": "1",
             "LOOM_DASK_THREADS": "2",
             "LOOM_HEARTBEAT_SECONDS": "0.5",
+            **extra_env,
         }
         env.pop("DASK_SCHEDULER_ADDRESS", None)
         env.pop("LOOM_DATABASE_URL", None)
