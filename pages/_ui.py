@@ -22,26 +22,28 @@ from core.store import open_store
 _log = logging.getLogger("loom.ui")
 
 
-def _leave_legacy_multipage_mode() -> None:
+def _leave_legacy_multipage_mode() -> bool:
     """Make a deep link (``/jobs?run=...``) on a fresh server use ``app.py``'s navigation.
 
     Streamlit starts in its legacy "pages/ directory" mode whenever a ``pages/`` folder sits
     beside the main script, and leaves it only once ``st.navigation`` runs. A first request for a
     page URL never runs ``app.py``, so it would get the legacy sidebar (every file in pages/).
-    We switch the flag off and rerun, which runs ``app.py`` and resolves the same URL.
-    Private API (streamlit 1.67 ``PagesManager.uses_pages_directory``): guarded, so a rename
-    upstream only brings the legacy sidebar back on first visits, never an error.
+    We switch the flag off here; the first :func:`config` call then reruns, which runs ``app.py``
+    and resolves the same URL. Private API (streamlit 1.67 ``PagesManager.uses_pages_directory``):
+    guarded, so a rename upstream only brings the legacy sidebar back on first visits, never an
+    error. Returns whether a rerun is due.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # pragma: no cover - moved upstream
-        return
+        return False
     if getattr(PagesManager, "uses_pages_directory", None):
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        return True
+    return False
 
 
-_leave_legacy_multipage_mode()
+_RERUN_FOR_NAVIGATION = _leave_legacy_multipage_mode()
 
 STATUS_ICONS = {
     RunStatus.QUEUED: ":material/schedule:",
@@ -75,6 +77,12 @@ def fail(exc: AppError) -> None:
 
 
 def config() -> AppConfig:
+    global _RERUN_FOR_NAVIGATION
+    if _RERUN_FOR_NAVIGATION:
+        # Rerun here, not during the import: a rerun raised while this module is imported would
+        # leave it half-imported for sessions importing it at the same moment.
+        _RERUN_FOR_NAVIGATION = False
+        st.rerun()
     try:
         return get_config()
     except AppError as exc:
