@@ -27,16 +27,22 @@ def _listening(pids: set[int]) -> list[tuple[str, int]]:
 
 
 def test_the_local_cluster_listens_on_loopback_only(tmp_path: Path) -> None:
-    """Scheduler, dashboard, workers and nannies: every listening socket of this process and its
-    children is bound to loopback."""
+    """Scheduler, dashboard, workers and nannies: every socket the cluster listens on is bound to
+    loopback (sockets of other fixtures in this test process are left out)."""
+    from urllib.parse import urlsplit
+
+    me = psutil.Process()
+    before = {c.pid for c in me.children(recursive=True)}
     client = create_client(AppConfig.for_data_dir(tmp_path, n_workers=2, threads_per_worker=1))
     try:
         client.wait_for_workers(2, timeout=60)
-        me = psutil.Process()
-        pids = {me.pid, *(c.pid for c in me.children(recursive=True))}
-        sockets = _listening(pids)
+        info = client.scheduler_info(n_workers=-1)
+        ports = {urlsplit(info["address"]).port, urlsplit(client.dashboard_link).port}
+        new = {c.pid for c in me.children(recursive=True)} - before  # the nannies and workers
+        sockets = [(ip, port) for ip, port in _listening({me.pid}) if port in ports] + _listening(new)
         assert len(sockets) >= 5  # scheduler, dashboard, 2 workers (+ nannies, worker dashboards)
         assert {ip for ip, _ in sockets} <= LOOPBACK, sockets
+        assert {urlsplit(w).hostname for w in info["workers"]} == {"127.0.0.1"}
     finally:
         cluster = client.cluster
         client.close()

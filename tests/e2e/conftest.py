@@ -142,3 +142,17 @@ def add_sample(page, base_url: str) -> str:  # type: ignore[no-untyped-def]
     page.get_by_role("button", name="Add sample").click()
     page.wait_for_url("**/data?dataset=*")
     return page.url.split("dataset=")[1][:32]
+
+
+def launch_training(page, base_url: str, dataset: str, epochs: int) -> str:  # type: ignore[no-untyped-def]
+    """Launch a training run from the Train page (defaults but the epochs); returns its run ID."""
+    import re
+
+    page.goto(f"{base_url}/train?dataset={dataset}")
+    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+    box = page.get_by_label("Epochs")
+    box.fill(str(epochs))
+    box.press("Enter")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+    return page.url.split("run=")[1][:32]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.e2e.conftest import add_sample
+from tests.e2e.conftest import launch_training
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
 
@@ -14,15 +13,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_launch_training_and_watch_it(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    dataset = add_sample(page, app_server.url)
-
-    page.goto(f"{app_server.url}/train?dataset={dataset}")
-    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("400")
-    epochs.press("Enter")
-    page.get_by_role("button", name="Launch").click()
-    page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+    launch_training(page, app_server.url, add_sample(page, app_server.url), epochs=400)
 
     first = _wait_points_above(page, 0, timeout=120)
     _wait_points_above(page, first + 20, timeout=120)  # the curve grows while we watch

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import add_sample
+from tests.e2e.conftest import launch_training
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -19,14 +20,7 @@ def _complete(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_start_a_study_and_see_the_history_grow(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    dataset = add_sample(page, app_server.url)
-    page.goto(f"{app_server.url}/train?dataset={dataset}")
-    page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("2")
-    epochs.press("Enter")
-    page.get_by_role("button", name="Launch").click()
-    page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+    launch_training(page, app_server.url, add_sample(page, app_server.url), epochs=2)
     page.get_by_text("succeeded").first.wait_for(timeout=180_000)
 
     page.goto(f"{app_server.url}/tune")
