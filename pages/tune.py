@@ -200,7 +200,7 @@ def _studies() -> list[tuple[str, str, str]]:
 # --- one study --------------------------------------------------------------------------------
 
 
-def _trials_frame(trials, runs_by_id) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _trials_frame(trials) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     rows = []
     for t in trials:
         row = {
@@ -293,7 +293,7 @@ def _board(study_id: str, spec: StudySpec) -> None:
         st.caption(fig)
     else:
         st.plotly_chart(fig, key=f"chart_{study_id}")
-    frame = _trials_frame(trials, {})
+    frame = _trials_frame(trials)
     if not frame.empty:
         states = st.multiselect(
             "Show trials",
