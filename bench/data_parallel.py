@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.store import SYSTEM  # noqa: E402 - after the path is set
+
 
 def _images(n: int, seed: int = 0):  # type: ignore[no-untyped-def]
     import numpy as np
@@ -86,8 +88,8 @@ def main() -> None:
             with Client(cluster) as client:
                 for _ in range(repeats):
                     for n in (1, 2):
-                        run_id = submit_run(client, store, "train", spec(n), dataset_id=ds.id)
-                        while (run := get_run(store, run_id)).status not in (
+                        run_id = submit_run(client, store, "train", spec(n), dataset_id=ds.id, viewer=SYSTEM)
+                        while (run := get_run(store, run_id, viewer=SYSTEM)).status not in (
                             "succeeded",
                             "failed",
                             "stopped",
@@ -96,7 +98,7 @@ def main() -> None:
                             time.sleep(0.2)
                         if run.status != "succeeded":
                             raise RuntimeError(f"{n}-worker run {run.status}: {run.status_reason}")
-                        sps = get_metrics(store, run_id)["epoch/samples_per_s"].values
+                        sps = get_metrics(store, run_id, viewer=SYSTEM)["epoch/samples_per_s"].values
                         results[n].append(
                             {
                                 "samples_per_s": sps[-1],

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.store import SYSTEM  # noqa: E402 - after the path is set
+
 
 def seed(store, n_runs: int, points: int) -> list[str]:  # type: ignore[no-untyped-def]
     """Finished training runs with ``points`` epoch/val_loss points each, bulk-inserted."""
@@ -140,10 +142,10 @@ def main() -> None:
             frame = frame[(frame.status == "succeeded") & (frame["last"] <= 1.5)].sort_values("last")
             frame.iloc[50:100]
 
-        list_query = _median_time(lambda: list_experiments(store, query), repeats)
+        list_query = _median_time(lambda: list_experiments(store, query, viewer=SYSTEM), repeats)
         naive_list = _median_time(naive, repeats)
         chosen = random.Random(1).sample(ids, 10)
-        compare_query = _median_time(lambda: compare_runs(store, chosen), repeats)
+        compare_query = _median_time(lambda: compare_runs(store, chosen, viewer=SYSTEM), repeats)
 
         from streamlit.testing.v1 import AppTest
 

@@ -54,6 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.store import SYSTEM  # noqa: E402 - after the path is set
+
 _SMOKE_POLL_S = 0.005
 
 
@@ -65,7 +67,7 @@ def _trivial(trial) -> float:  # type: ignore[no-untyped-def]
 def _optimize_ms(storage, n: int) -> float:  # type: ignore[no-untyped-def]
     import optuna
 
-    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0), viewer=SYSTEM)
     t = time.perf_counter()
     study.optimize(_trivial, n_trials=n)
     return (time.perf_counter() - t) * 1000 / n
@@ -91,7 +93,7 @@ def storages(config, tmp: Path, n: int, reps: int) -> dict[str, float]:  # type:
 
 
 def machinery_ms(client, store, n: int, warmup: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Per-trial ms of ask → submit_run(smoke, 1 step) → run ends → tell, driven from here."""
+    """Per-trial ms of ask → submit_run(smoke, 1 step, viewer=SYSTEM) → run ends → tell, driven from here."""
     import optuna
 
     from core.compute import TERMINAL
@@ -100,7 +102,7 @@ def machinery_ms(client, store, n: int, warmup: int = 3) -> float:  # type: igno
     from core.tuning._study import optuna_storage
 
     study = optuna.create_study(
-        storage=optuna_storage(store.config), sampler=optuna.samplers.RandomSampler(seed=0)
+        storage=optuna_storage(store.config), sampler=optuna.samplers.RandomSampler(seed=0), viewer=SYSTEM
     )
 
     def one() -> None:
@@ -108,10 +110,15 @@ def machinery_ms(client, store, n: int, warmup: int = 3) -> float:  # type: igno
         trial.set_user_attr("phase", 1)
         x = trial.suggest_float("x", -10.0, 10.0)
         run_id = submit_run(
-            client, store, "smoke", {"steps": 1, "interval_s": 0.0}, name=f"trial {trial.number}"
+            client,
+            store,
+            "smoke",
+            {"steps": 1, "interval_s": 0.0},
+            name=f"trial {trial.number}",
+            viewer=SYSTEM,
         )
         trial.set_user_attr("loom_run", run_id)
-        while (run := get_run(store, run_id)).status not in TERMINAL:
+        while (run := get_run(store, run_id, viewer=SYSTEM)).status not in TERMINAL:
             time.sleep(_SMOKE_POLL_S)
         if run.status != "succeeded":
             raise RuntimeError(f"smoke run {run_id} ended {run.status}: {run.status_reason}")
@@ -184,15 +191,15 @@ def study_timing(client, store, base: dict, n: int, parallelism: int) -> dict[st
 
     space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
     spec = StudySpec(base, space.to_dict(), sampler="random", n_trials=n, parallelism=parallelism, seed=0)
-    study_id, driver_id = start_study(client, store, spec, f"bench p={parallelism}")
+    study_id, driver_id = start_study(client, store, spec, f"bench p={parallelism}", viewer=SYSTEM)
     deadline = time.monotonic() + 600
-    while (driver := get_run(store, driver_id)).status not in TERMINAL:
+    while (driver := get_run(store, driver_id, viewer=SYSTEM)).status not in TERMINAL:
         if time.monotonic() > deadline:
             raise RuntimeError("the study did not finish within 10 minutes")
         time.sleep(0.2)
     if driver.status != "succeeded":
         raise RuntimeError(f"the study's driver ended {driver.status}: {driver.status_reason}")
-    trials = [r for r in study_runs(store, study_id) if r.kind == "train"]
+    trials = [r for r in study_runs(store, study_id, viewer=SYSTEM) if r.kind == "train"]
     if len(trials) != n or any(r.status != "succeeded" for r in trials):
         raise RuntimeError(f"trials ended {[r.status for r in trials]}")
     wall = (driver.ended_at - driver.started_at).total_seconds()

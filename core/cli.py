@@ -3,7 +3,13 @@
     python -m core ingest FILE [--name NAME]
     python -m core train --config run.json
     python -m core tune --config study.json
-    python -m core user add NAME          (accounts, with LOOM_AUTH=on; the password from stdin)
+    python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
+    python -m core user list | passwd NAME | remove NAME
+    python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
+
+With accounts on, ``ingest``, ``train`` and ``tune`` act for one user: ``--as NAME`` (its teams
+apply; another user's dataset IDs answer as missing). ``--team TEAM`` makes what they create
+visible to that team. With accounts off they act as the local user, as the app does.
 
 ``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
@@ -43,7 +49,7 @@ def _out(line: str) -> None:
     sys.stdout.flush()
 
 
-def _spec_from_config(store, data: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from core.data import get_dataset
     from core.models import cnn_template
     from core.models import mlp_template
@@ -53,7 +59,7 @@ def _spec_from_config(store, data: dict[str, Any]) -> dict[str, Any]:  # type: i
 
     if data.get("type") == "train":
         return TrainSpec.from_dict(data).to_dict()
-    dataset = get_dataset(store, str(data["dataset_id"]))
+    dataset = get_dataset(store, str(data["dataset_id"]), viewer=viewer)
     task = data.get("task", "multiclass")
     pipeline = default_pipeline(dataset.id, data["target"], dataset.profile_json, task)
     model = cnn_template(task) if data.get("template") == "cnn" else mlp_template(task)
@@ -67,7 +73,7 @@ def _spec_from_config(store, data: dict[str, Any]) -> dict[str, Any]:  # type: i
     ).to_dict()
 
 
-def _study_from_config(store, data: Any) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+def _study_from_config(store, data: Any, viewer) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
     from core.tuning import StudySpec
 
     if not isinstance(data, dict):
@@ -85,7 +91,7 @@ def _study_from_config(store, data: Any) -> tuple[Any, str]:  # type: ignore[no-
     if not isinstance(base, dict):
         raise SpecError(f'"base" must be a training spec (a JSON object), but got base={base!r}.')
     if "dataset_id" in base:  # the short form, as `train` accepts it
-        data["base"] = _spec_from_config(store, base)
+        data["base"] = _spec_from_config(store, base, viewer)
     return StudySpec.from_dict(data), name
 
 
@@ -129,6 +135,7 @@ def _study_progress(trials: list[Any], spec: Any) -> str:
 
 def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type: ignore[no-untyped-def]
     from core.compute import TERMINAL
+    from core.store import SYSTEM
     from core.store import get_run
     from core.tuning import load_optuna_study
 
@@ -136,7 +143,7 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
     shown = ""
     while True:
         # The driver's status first: once it has ended, the trials read next are final.
-        run = get_run(store, run_id)
+        run = get_run(store, run_id, viewer=SYSTEM)
         line = _study_progress(study.get_trials(deepcopy=False), spec)
         if line != shown:
             _out(line)
@@ -152,13 +159,14 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
 
 def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
     from core.compute import TERMINAL
+    from core.store import SYSTEM
     from core.store import get_metrics
     from core.store import get_run
 
     shown = 0
     while True:
-        run = get_run(store, run_id)
-        epochs = get_metrics(store, run_id)
+        run = get_run(store, run_id, viewer=SYSTEM)
+        epochs = get_metrics(store, run_id, viewer=SYSTEM)
         loss = epochs.get("epoch/loss")
         while loss and shown < len(loss.steps):
             parts = [f"epoch {loss.steps[shown]}"] + [
@@ -176,25 +184,71 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
         time.sleep(0.5)
 
 
-def _user(store, action: str, name: str | None) -> int:  # type: ignore[no-untyped-def]
-    """Accounts: the password is read from the terminal (hidden) or one line of stdin, never an
-    argument (arguments land in shell history and process lists)."""
+def _password() -> str:
+    """The password from the terminal (hidden) or one line of stdin, never an argument
+    (arguments land in shell history and process lists)."""
     import getpass
 
-    from core.sharing import create_user
-    from core.sharing import list_users
+    return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+
+
+def _user(store, action: str, name: str | None, email: str | None) -> int:  # type: ignore[no-untyped-def]
+    from core import sharing
 
     if action == "list":
-        for user in list_users(store):
+        for user in sharing.list_users(store):
             _out(user)
         return 0
     if not name:
-        _out("error: give the new user's name: python -m core user add NAME")
+        _out(f"error: give the user's name: python -m core user {action} NAME")
         return 2
-    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    create_user(store, name, password)
-    _out(f"user {name.strip().lower()} added")
+    if action == "add":
+        sharing.create_user(store, name, _password(), email=email)
+        _out(f"user {name.strip().lower()} added")
+    elif action == "passwd":
+        sharing.set_password(store, name, _password())
+        _out(f"password of {name.strip().lower()} changed; their sessions ended")
+    else:
+        sharing.remove_user(store, name)
+        _out(f"user {name.strip().lower()} removed (what they made stays)")
     return 0
+
+
+def _team(store, action: str, names: list[str]) -> int:  # type: ignore[no-untyped-def]
+    from core import sharing
+
+    wanted = {"add": 1, "list": 0, "add-member": 2, "remove-member": 2}[action]
+    if len(names) != wanted:
+        usage = {"add": "TEAM", "list": "", "add-member": "TEAM USER", "remove-member": "TEAM USER"}[action]
+        _out(f"error: python -m core team {action} {usage}".rstrip())
+        return 2
+    if action == "list":
+        for team, members in sharing.list_teams(store).items():
+            _out(f"{team}: {', '.join(members) or '(no members)'}")
+    elif action == "add":
+        _out(f"team {sharing.create_team(store, names[0])} added")
+    elif action == "add-member":
+        sharing.add_member(store, names[0], names[1])
+        _out(f"{names[1]} is in team {names[0]}")
+    else:
+        sharing.remove_member(store, names[0], names[1])
+        _out(f"{names[1]} left team {names[0]}")
+    return 0
+
+
+def _viewer(store, config, acting_as: str | None):  # type: ignore[no-untyped-def]
+    """Who the CLI acts for: ``--as NAME`` with accounts on, else the local user."""
+    from core import sharing
+    from core.errors import NotFoundError
+
+    if not config.auth:
+        return sharing.local_viewer()
+    if not acting_as:
+        raise SpecError("Accounts are on (LOOM_AUTH=on): say who this is for with --as NAME.")
+    name = acting_as.strip().lower()
+    if name not in sharing.list_users(store):
+        raise NotFoundError(f"There is no user {name[:40]!r}. Add it with `python -m core user add {name}`.")
+    return sharing.viewer_for(store, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,9 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--config", type=Path, required=True)
     tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
     tune.add_argument("--config", type=Path, required=True)
+    for command in (ingest, train, tune):
+        command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
+        command.add_argument("--team", default="", help="the team that may see it (default: private)")
     user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
-    user.add_argument("action", choices=["add", "list"])
+    user.add_argument("action", choices=["add", "list", "passwd", "remove"])
     user.add_argument("name", nargs="?")
+    user.add_argument("--email", default=None, help="single sign-on identity of this account")
+    team = sub.add_parser("team", help="manage teams (used when LOOM_AUTH=on)")
+    team.add_argument("action", choices=["add", "list", "add-member", "remove-member"])
+    team.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
 
     from core.compute import create_client
@@ -222,13 +283,22 @@ def main(argv: list[str] | None = None) -> int:
         config = get_config()
         store = open_store(config)
         if args.command == "user":
-            return _user(store, args.action, args.name)
+            return _user(store, args.action, args.name, args.email)
+        if args.command == "team":
+            return _team(store, args.action, args.names)
+        viewer = _viewer(store, config, args.acting_as)
+        viewer.require_create(args.team)
         if args.command == "ingest":
             from core.data import detect_format
             from core.data import ingest_file
 
             dataset = ingest_file(
-                store, args.file, detect_format(args.file.name), args.name or args.file.name
+                store,
+                args.file,
+                detect_format(args.file.name),
+                args.name or args.file.name,
+                author=viewer.name,
+                team=args.team,
             )
             _out(f"dataset {dataset.id}: {dataset.name}, {dataset.n_rows} rows, {dataset.n_cols} columns")
             return 0
@@ -240,14 +310,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tune":
             from core.tuning import start_study
 
-            study_spec, name = _study_from_config(store, data)
+            study_spec, name = _study_from_config(store, data, viewer)
             client = create_client(config)
-            study_id, run_id = start_study(client, store, study_spec, name or f"cli {args.config.name}")
+            study_id, run_id = start_study(
+                client, store, study_spec, name or f"cli {args.config.name}", viewer=viewer, team=args.team
+            )
             _out(f"study {study_id} submitted (driver run {run_id})")
             return _follow_study(store, study_id, run_id, study_spec)
-        spec = _spec_from_config(store, data)
+        spec = _spec_from_config(store, data, viewer)
         client = create_client(config)
-        run_id = submit_run(client, store, "train", spec, name=f"cli {args.config.name}")
+        run_id = submit_run(
+            client,
+            store,
+            "train",
+            spec,
+            viewer=viewer,
+            team=args.team,
+            name=f"cli {args.config.name}",
+            dataset_id=spec.get("pipeline", {}).get("dataset_id"),
+        )
         _out(f"run {run_id} submitted")
         return _follow(store, run_id)
     except (AppError, KeyError) as exc:

@@ -17,6 +17,8 @@ __all__ = [
     "InvalidTransition",
     "JobStopped",
     "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "SpecError",
     "StoreError",
 ]
@@ -36,6 +38,14 @@ class StoreError(AppError):
 
 class NotFoundError(StoreError):
     """A row asked for by ID does not exist."""
+
+
+class PermissionDeniedError(AppError):
+    """The viewer may see this object but not do this to it (a teammate's run, say)."""
+
+
+class RateLimitedError(AppError):
+    """Too many attempts (failed sign-ins) in a short time: wait, then try again."""
 
 
 class ComputeError(AppError):

@@ -16,7 +16,9 @@ from core.compute import RunStatus
 from core.config import AppConfig
 from core.config import get_config
 from core.errors import AppError
+from core.store import Grant
 from core.store import Store
+from core.store import Viewer
 from core.store import open_store
 
 _log = logging.getLogger("loom.ui")
@@ -113,9 +115,7 @@ def _compute(cfg: AppConfig) -> _Compute:
     return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
 
 
-def store() -> Store:
-    """The store, or a clear error on the page if it cannot be opened. With accounts on, a
-    visitor who is not signed in gets the sign-in form here (every page starts with this)."""
+def _opened_store() -> Store:
     cfg = config()
     try:
         opened = _store(cfg)
@@ -123,9 +123,13 @@ def store() -> Store:
         fail(exc)
         raise
     _store_reaper(cfg)
-    if cfg.auth:
-        sign_in_gate()
     return opened
+
+
+def store() -> Store:
+    """The store, or a clear error on the page if it cannot be opened. Pass it with a
+    :func:`viewer` to core: core decides what the viewer may see."""
+    return _opened_store()
 
 
 @st.cache_resource(show_spinner=False)
@@ -216,49 +220,164 @@ def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
     return client().submit(_fn, *args, pure=False).result(timeout=120)
 
 
-def user() -> str:
-    """Who is at the keyboard: the signed-in user when accounts are on (``LOOM_AUTH=on``), else
-    ``LOOM_USER`` or the server's account name."""
-    import getpass
-    import os
+# --- who is asking ------------------------------------------------------------------------
+#
+# Core decides what a viewer may see (core.store's access rule, applied in every query); this
+# module only works out *who* the viewer is, once per script run, and shows the sign-in form.
+# The session lives in an HttpOnly cookie signed by the server (set by the /_loom/session route
+# in pages/_web.py), so it survives reloads, typed URLs and deep links; the token is checked
+# against the store on every run, so signing out or an expiry takes effect at the next request.
 
-    if config().auth:
-        return str(st.session_state.get("loom_user", ""))
+_TOKEN_KEY = "_loom_session"  # this browser tab's session token (until the cookie is set)
+
+
+def _session_token() -> str | None:
+    from core.sharing import COOKIE_NAME
+    from core.sharing import token_from_cookie
+
+    token = st.session_state.get(_TOKEN_KEY)
+    if token:
+        return str(token)
     try:
-        return os.environ.get("LOOM_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "local user"
+        raw = st.context.cookies.get(COOKIE_NAME)
+    except (AttributeError, RuntimeError):
+        raw = None
+    return token_from_cookie(config(), raw)
 
 
-def visible_author() -> str | None:
-    """With accounts on, lists show only the signed-in user's runs (others come by share link)."""
-    return user() if config().auth else None
+def _base_viewer() -> Viewer | None:
+    """The local user (accounts off), the signed-in user, or None."""
+    from core.sharing import local_viewer
+    from core.sharing import resolve_session
+    from core.sharing import sso_viewer
+
+    if not config().auth:
+        return local_viewer()
+    the_store = _opened_store()
+    found = resolve_session(the_store, _session_token())
+    if found is None:
+        st.session_state.pop(_TOKEN_KEY, None)  # ended or expired: forget it
+        found = _sso_user(the_store, sso_viewer)
+    return found
 
 
-def check_visible(author: str) -> None:
-    """Stop with the same not-found as a missing run if accounts are on and this is not yours."""
+def _sso_user(the_store: Store, sso_viewer):  # type: ignore[no-untyped-def]
+    """Streamlit's own OIDC sign-in (``st.login``), when ``[auth]`` is in secrets.toml."""
+    try:
+        if not st.user.is_logged_in:
+            return None
+        email = st.user.get("email")
+    except (AttributeError, KeyError, RuntimeError, st.errors.StreamlitAPIException):
+        return None
+    return sso_viewer(the_store, str(email) if email else None)
+
+
+def _account_box(found: Viewer) -> None:
+    with st.sidebar:
+        teams = f" · teams: {', '.join(found.teams)}" if found.teams else ""
+        st.caption(f"Signed in as **{md_escape(found.name)}**{md_escape(teams)}")
+        if st.button("Sign out", key="sign_out"):
+            _sign_out()
+
+
+def _sign_out() -> None:
+    from core.sharing import end_session
+
+    end_session(_opened_store(), _session_token())
+    st.session_state.pop(_TOKEN_KEY, None)
+    if _sso_signed_in():
+        st.logout()
+    _go("/_loom/signout?next=/")
+
+
+def _sso_signed_in() -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError, RuntimeError, st.errors.StreamlitAPIException):
+        return False
+
+
+def _go(url: str) -> None:
+    """Send the browser to a Loom route (it sets or clears the session cookie)."""
+    import json
+
+    st.html(f"<script>window.location.replace({json.dumps(url)});</script>", unsafe_allow_javascript=True)
+    st.link_button("Continue", url)
+    st.stop()
+
+
+def _here() -> str:
+    """This page's path and query, for coming back after signing in (never another host)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(st.context.url or "")
+    except (AttributeError, RuntimeError):
+        return "/"
+    path = parts.path if parts.path.startswith("/") and not parts.path.startswith("//") else "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def viewer(kind: str | None = None, target_id: str | None = None) -> Viewer:
+    """Who is asking on this page; with accounts on, a visitor who is not signed in gets the
+    sign-in form here and the page stops, and a signed-in one the account box in the sidebar.
+    Call it once per page run (fragments keep the page's viewer): the session is checked
+    against the store each time, so a sign-out or an expiry takes effect at the next request.
+
+    Args:
+        kind: "run", "study" or "compare" on the three views a share link opens (``?share=``);
+            elsewhere None, and a share parameter means nothing. Defaults to None.
+        target_id: The run or study the view shows. Defaults to None.
+
+    Returns:
+        The viewer. A view opened through a share link is the link's view for everyone who opens
+        it (its owner included): exactly what it names, read only, or with fork.
+    """
+    grant = _grant(kind, target_id) if kind else None
+    if grant is not None:
+        return Viewer().with_grant(grant)
+    base = _base_viewer()
+    if base is None:
+        sign_in_form()
+        raise AssertionError("unreachable: the sign-in form stops the page")
+    if base.signed_in:
+        _account_box(base)
+    return base
+
+
+def _grant(kind: str, target_id: str | None) -> Grant | None:
+    """The grant of a ``?share=`` token valid *for this view*; anything else stops the page with
+    the same not-found as a missing run."""
+    from core.errors import NotFoundError
     from core.sharing import NOT_FOUND
+    from core.sharing import resolve_grant
 
-    if config().auth and author != user() and not st.query_params.get("share"):
+    token = st.query_params.get("share")
+    if not token:
+        return None
+    try:
+        grant = resolve_grant(_opened_store(), token)
+    except NotFoundError:
+        grant = None
+    runs = tuple(i for i in st.query_params.get("runs", "").split(",") if i)
+    if (
+        grant is None
+        or grant.kind != kind
+        or (target_id is not None and grant.target_id != target_id)
+        or (kind == "compare" and grant.run_ids != runs)
+    ):
         st.error(NOT_FOUND, icon="🔍")
         st.stop()
+    return grant
 
 
-def sign_in_gate() -> None:
-    """With accounts on, everyone signs in — except a visitor opening a share link, who sees only
-    what the link shows. The session holds the user's name; nothing about it is logged."""
-    if not config().auth:
-        return
-    if st.session_state.get("loom_user"):
-        with st.sidebar:
-            st.caption(f"Signed in as **{md_escape(st.session_state['loom_user'])}**")
-            if st.button("Sign out", key="sign_out"):
-                st.session_state.pop("loom_user", None)
-                st.rerun()
-        return
-    if st.query_params.get("share") or st.query_params.get("token"):
-        return
-    from core.sharing import authenticate
+def sign_in_form() -> None:
+    """The sign-in form; stops the page. A successful sign-in sends the browser through
+    /_loom/session, which sets the session cookie and comes back here."""
+    from core.errors import RateLimitedError
+    from core.errors import SpecError
+    from core.sharing import issue_handoff
+    from core.sharing import sign_in
 
     st.title("Sign in to Loom")
     with st.form("sign_in"):
@@ -266,56 +385,73 @@ def sign_in_gate() -> None:
         password = st.text_input("Password", type="password", max_chars=500, key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        who = authenticate(_store(config()), name, password)
-        if who:
-            st.session_state["loom_user"] = who
-            st.rerun()
-        st.error("Wrong user name or password.")
+        try:
+            done = sign_in(_opened_store(), name, password)
+        except (SpecError, RateLimitedError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[_TOKEN_KEY] = done.token
+            from urllib.parse import quote
+
+            _go(f"/_loom/session?code={issue_handoff(done.token)}&next={quote(_here(), safe='')}")
+    if _sso_configured():
+        st.button("Sign in with single sign-on", key="sso_sign_in", on_click=st.login)
     st.caption("An administrator adds accounts with `python -m core user add NAME`.")
     st.stop()
 
 
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
 @dataclass(frozen=True)
 class Access:
-    """What this visitor may do on the current view."""
+    """What this visitor may do on the current view (for showing buttons; core checks again)."""
 
     shared: bool  # opened through a share link
-    can_act: bool  # launch, stop, steer, annotate, delete
+    can_act: bool  # launch, stop, steer, delete (the owner)
     can_fork: bool  # start a tweaked copy
-    can_share: bool  # make links
+    can_share: bool  # make links (the owner)
+    can_note: bool  # notes and tags (owner and teammates)
 
 
-FULL_ACCESS = Access(shared=False, can_act=True, can_fork=True, can_share=True)
+def access(who: Viewer, author: str | None = None) -> Access:
+    """What ``who`` may do on a view of an object by ``author`` (None: a view of several)."""
+    shared = who.grant is not None
+    owner = not shared and (who.owns(author) if author is not None else who.can_create)
+    return Access(
+        shared=shared,
+        can_act=owner,
+        can_fork=who.can_create or (who.grant is not None and who.grant.can_fork),
+        can_share=owner,
+        can_note=who.can_create,
+    )
 
 
-def shared_access(kind: str, target_id: str | None = None) -> Access:
-    """The visitor's rights on this view. A ``?share=`` token must be valid *for this view*;
-    anything else gets the same not-found as a missing run, and the page stops."""
-    from core.errors import NotFoundError
-    from core.sharing import NOT_FOUND
-    from core.sharing import resolve_link
-
-    token = st.query_params.get("share")
-    if not token:
-        return FULL_ACCESS
-    try:
-        link = resolve_link(store(), token)
-    except NotFoundError:
-        link = None
-    runs = st.query_params.get("runs", "")
-    if (
-        link is None
-        or link.target_kind != kind
-        or (target_id is not None and link.target_id != target_id)
-        or (kind == "compare" and (link.query_json or {}).get("runs") != runs)
-    ):
-        st.error(NOT_FOUND, icon="🔍")
-        st.stop()
-    return Access(shared=True, can_act=False, can_fork=link.permission == "fork", can_share=False)
+def team_choice(key: str, who: Viewer, current: str = "", label: str = "Visible to") -> str:
+    """Private, or one of the viewer's teams (accounts on); "" when there are no teams."""
+    if not who.teams:
+        return ""
+    options = ["", *who.teams]
+    if current and current not in options:
+        options.append(current)
+    return str(
+        st.selectbox(
+            label,
+            options,
+            index=options.index(current),
+            format_func=lambda t: f"team {t}" if t else "only me",
+            key=key,
+        )
+    )
 
 
-def share_box(kind: str, target_id: str, query: dict[str, str]) -> None:
-    """An expander that makes a share link to this exact view."""
+def share_box(kind: str, target_id: str, query: dict[str, str], who: Viewer) -> None:
+    """An expander that makes a share link to this exact view (core refuses anyone but the
+    owner)."""
     from datetime import timedelta
 
     from core.sharing import create_link
@@ -340,8 +476,8 @@ def share_box(kind: str, target_id: str, query: dict[str, str]) -> None:
                     permission=permission,
                     query=query,
                     expires_in=lifetimes[expiry],
-                    owner=user(),
                     label=label.strip(),
+                    viewer=who,
                 )
             except AppError as exc:
                 error(exc)
@@ -362,13 +498,29 @@ def _base_url() -> str:
     return "http://127.0.0.1:8501"
 
 
-def notes_and_tags(kind: str, target_id: str, can_act: bool, tags: bool = True) -> None:
+def team_box(kind: str, target_id: str, team: str, who: Viewer) -> None:
+    """Who sees a run or study: only its owner, or one of the owner's teams (owner only)."""
+    from core.experiments import set_team
+
+    if not who.signed_in:
+        return
+    c1, c2 = st.columns([3, 1])
+    chosen = team_choice(f"team_{kind}_{target_id}", who, team)
+    if not who.teams:
+        c1.caption("Visible only to you. An administrator adds teams: `python -m core team add NAME`.")
+        return
+    if chosen != team and c2.button("Apply", key=f"team_apply_{kind}_{target_id}"):
+        _saved(lambda: set_team(store(), kind, target_id, chosen, viewer=who))
+
+
+def notes_and_tags(kind: str, target_id: str, who: Viewer, can_note: bool, tags: bool = True) -> None:
     """Tags and notes of a run or a study, with author and time; their text is shown as text.
 
     Args:
         kind: "run" or "study".
         target_id: Its ID.
-        can_act: Offer adding (not through a view link).
+        who: The viewer (core shows only what they may see).
+        can_note: Offer adding (owner and teammates; not through a view link).
         tags: Show tags too. Defaults to True.
     """
     from core.experiments import NOTE_MAX_CHARS
@@ -379,20 +531,20 @@ def notes_and_tags(kind: str, target_id: str, can_act: bool, tags: bool = True) 
 
     the_store = store()
     if tags:
-        found = tags_of(the_store, kind, target_id)
+        found = tags_of(the_store, kind, target_id, viewer=who)
         st.markdown("**Tags:** " + (", ".join(f"`{t}`" for t in found) if found else "none"))
-        if can_act:
+        if can_note:
             c1, c2 = st.columns([3, 1])
             tag = c1.text_input("Add a tag", max_chars=50, key=f"tag_{kind}_{target_id}")
             if c2.button("Add tag", key=f"add_tag_{kind}_{target_id}") and tag.strip():
-                _saved(lambda: add_tag(the_store, kind, target_id, tag, user()))
-    for note in list_notes(the_store, kind, target_id):
+                _saved(lambda: add_tag(the_store, kind, target_id, tag, viewer=who))
+    for note in list_notes(the_store, kind, target_id, viewer=who):
         st.markdown(f"**{md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
         st.text(note.body)  # plain text: never markdown or HTML
-    if can_act:
+    if can_note:
         body = st.text_area("Add a note", max_chars=NOTE_MAX_CHARS, key=f"note_{kind}_{target_id}")
         if st.button("Save note", key=f"save_note_{kind}_{target_id}"):
-            _saved(lambda: add_note(the_store, kind, target_id, body, user()))
+            _saved(lambda: add_note(the_store, kind, target_id, body, viewer=who))
 
 
 def _saved(action) -> None:  # type: ignore[no-untyped-def]

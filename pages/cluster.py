@@ -12,6 +12,7 @@ from pages import _ui
 
 st.title("Cluster")
 store = _ui.store()
+who = _ui.viewer()
 client = _ui.client()
 
 
@@ -19,7 +20,7 @@ client = _ui.client()
 def _cluster() -> None:
     try:
         info = get_cluster_info(client)
-        active = list_runs(store, statuses=[RunStatus.QUEUED, RunStatus.RUNNING], limit=500)
+        active = list_runs(store, statuses=[RunStatus.QUEUED, RunStatus.RUNNING], limit=500, viewer=who)
     except AppError as exc:
         _ui.error(exc)
         return

@@ -17,7 +17,8 @@ from pages import _ui
 
 st.title("Compare")
 store = _ui.store()
-access = _ui.shared_access("compare")
+who = _ui.viewer("compare")
+access = _ui.access(who)
 
 try:
     run_ids = parse_run_ids(st.query_params.get("runs", ""))
@@ -29,7 +30,7 @@ metric = st.query_params.get("metric", "epoch/val_loss")
 x_axis = st.query_params.get("x", "step")
 try:
     weight = float(st.query_params.get("smooth", "0"))
-    comparison = compare_runs(store, run_ids, metric)
+    comparison = compare_runs(store, run_ids, metric, viewer=who)
     if x_axis not in ("step", "time"):
         raise AppError(f"x must be step or time, but the link says {x_axis[:20]!r}.")
     smooth([], weight)
@@ -47,9 +48,6 @@ if (picked, axis, smoothing) != (metric, x_axis, weight):
     st.query_params.update({"metric": picked, "x": axis, "smooth": f"{smoothing:g}"})
     st.rerun()
 
-if not access.shared:
-    for r in comparison.runs:
-        _ui.check_visible(r.author)
 names = {r.id: r.name or r.id[:8] for r in comparison.runs}
 series = {
     names[r.id] + f" ({r.id[:6]})": (
@@ -82,10 +80,14 @@ st.download_button(
     on_click="ignore",
     key="cmp_csv",
 )
-for r in comparison.runs:
-    st.page_link("pages/jobs.py", label=f"Open {_ui.md_escape(names[r.id])}", query_params={"run": r.id})
+if not access.shared:  # a compare link shows these runs here, not their own pages
+    for r in comparison.runs:
+        st.page_link("pages/jobs.py", label=f"Open {_ui.md_escape(names[r.id])}", query_params={"run": r.id})
 
-if access.can_share:
+if access.can_share and all(who.owns(r.author) for r in comparison.runs):
     _ui.share_box(
-        "compare", "", {"runs": ",".join(run_ids), "metric": metric, "x": x_axis, "smooth": f"{weight:g}"}
+        "compare",
+        "",
+        {"runs": ",".join(run_ids), "metric": metric, "x": x_axis, "smooth": f"{weight:g}"},
+        who,
     )

@@ -42,22 +42,26 @@ assert set(_DELIM_LABELS.values()) - {None} == set(DELIMITERS)  # noqa: S101 - k
 
 st.title("Data")
 store = _ui.store()
+who = _ui.viewer()
 
 
-def _start_ingest(spec: IngestSpec) -> None:
-    run_id = submit_run(_ui.client(), store, "ingest", spec.to_dict(), name=f"ingest {spec.name}")
+def _start_ingest(spec: IngestSpec, team: str = "") -> None:
+    run_id = submit_run(
+        _ui.client(), store, "ingest", spec.to_dict(), viewer=who, team=team, name=f"ingest {spec.name}"
+    )
     st.query_params["ingest"] = run_id
     st.rerun()
 
 
 try:
-    datasets = list_datasets(store)
+    datasets = list_datasets(store, viewer=who)
 except AppError as exc:
     _ui.fail(exc)
 
 # Open while there is nothing to show; the argument must not change between reruns of one
 # visit, or Streamlit folds the expander under the user's hands.
 with st.expander("Add a dataset", expanded=not datasets):
+    team = _ui.team_choice("data_team", who, label="New datasets are visible to")
     upload_tab, sample_tab, server_tab = st.tabs(["Upload", "Samples", "File on the server"])
     with upload_tab:
         suffixes = [s.lstrip(".") for ss in FORMATS.values() for s in ss]
@@ -73,7 +77,7 @@ with st.expander("Add a dataset", expanded=not datasets):
         if st.button("Ingest", type="primary", key="upload_go", disabled=file is None):
             try:
                 fmt = detect_format(file.name)
-                upload_id = save_upload(store, file, file.name)
+                upload_id = save_upload(store, file, file.name, viewer=who)
                 _start_ingest(
                     IngestSpec(
                         name=name or file.name,
@@ -81,7 +85,8 @@ with st.expander("Add a dataset", expanded=not datasets):
                         upload_id=upload_id,
                         delimiter=_DELIM_LABELS[delim],
                         encoding=None if enc == "detect" else enc,
-                    )
+                    ),
+                    team,
                 )
             except AppError as exc:
                 _ui.error(exc)
@@ -92,8 +97,10 @@ with st.expander("Add a dataset", expanded=not datasets):
             filename = SAMPLES[sample]
             try:
                 with open(ASSETS / filename, "rb") as fh:
-                    upload_id = save_upload(store, fh, filename)
-                _start_ingest(IngestSpec(name=filename, fmt=detect_format(filename), upload_id=upload_id))
+                    upload_id = save_upload(store, fh, filename, viewer=who)
+                _start_ingest(
+                    IngestSpec(name=filename, fmt=detect_format(filename), upload_id=upload_id), team
+                )
             except AppError as exc:
                 _ui.error(exc)
     with server_tab:
@@ -108,7 +115,9 @@ with st.expander("Add a dataset", expanded=not datasets):
             rel = st.text_input("Path relative to the import root", key="server_path")
             if st.button("Register", type="primary", key="server_go", disabled=not rel):
                 try:
-                    _start_ingest(IngestSpec(name=Path(rel).name, fmt=detect_format(rel), server_path=rel))
+                    _start_ingest(
+                        IngestSpec(name=Path(rel).name, fmt=detect_format(rel), server_path=rel), team
+                    )
                 except AppError as exc:
                     _ui.error(exc)
 
@@ -116,7 +125,7 @@ with st.expander("Add a dataset", expanded=not datasets):
 @st.fragment(run_every="1s")
 def _watch_ingest(run_id: str) -> None:
     try:
-        run = get_run(store, run_id)
+        run = get_run(store, run_id, viewer=who)
     except AppError as exc:
         _ui.error(exc)
         return
@@ -160,7 +169,7 @@ st.dataframe(
 )
 names = {d.id: f"{d.name} · {d.n_rows} rows · {d.created_at:%Y-%m-%d %H:%M}" for d in datasets}
 selected = _ui.url_selectbox("Dataset", "dataset", names, what="dataset")
-dataset = get_dataset(store, selected)
+dataset = get_dataset(store, selected, viewer=who)
 profile = dataset.profile_json
 columns = profile.get("columns", [])
 
@@ -168,14 +177,14 @@ with st.popover("Rename or delete", icon=":material/edit:"):
     new_name = st.text_input("New name", value=dataset.name, max_chars=200, key="rename_value")
     if st.button("Rename", key="rename_go"):
         try:
-            rename_dataset(store, dataset.id, new_name)
+            rename_dataset(store, dataset.id, new_name, viewer=who)
             st.rerun()
         except AppError as exc:
             _ui.error(exc)
     sure = st.checkbox("Yes, delete this dataset and its file", key="delete_sure")
     if st.button("Delete", type="primary", key="delete_go", disabled=not sure):
         try:
-            delete_dataset(store, dataset.id)
+            delete_dataset(store, dataset.id, viewer=who)
         except AppError as exc:
             _ui.error(exc)
         else:

@@ -3,11 +3,8 @@
 Every setting lives in the URL, so a link reproduces the list.
 """
 
-from dataclasses import replace
-
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 from core.data import list_datasets
 from core.errors import AppError
@@ -16,22 +13,20 @@ from core.experiments import STATUSES
 from core.experiments import ExperimentQuery
 from core.experiments import delete_runs
 from core.experiments import list_experiments
+from core.experiments import list_studies
 from core.experiments import set_archived
 from core.formatting import human_duration
-from core.store import Study
-from core.store import Tag
 from pages import _ui
 
 st.title("Experiments")
 store = _ui.store()
+who = _ui.viewer()
 
 try:
     query = ExperimentQuery.from_params(st.query_params.to_dict())
 except AppError as exc:
     _ui.error(f"This link's filters are not valid: {exc} Showing all runs instead.")
     query = ExperimentQuery()
-if _ui.visible_author() is not None:  # accounts on: your own runs (others' come by share link)
-    query = replace(query, author=_ui.visible_author())
 
 
 def _set(**changes: object) -> None:
@@ -58,7 +53,7 @@ with tab_runs:
     text = c1.text_input("Search names or ID", value=query.text, max_chars=200, key="exp_text")
     statuses = c2.multiselect("Status", STATUSES, default=list(query.statuses), key="exp_status")
     tag = c3.text_input("Tag", value=query.tag, max_chars=50, key="exp_tag")
-    datasets = {"": "any"} | {d.id: d.name for d in list_datasets(store)}
+    datasets = {"": "any"} | {d.id: d.name for d in list_datasets(store, viewer=who)}
     dataset = c4.selectbox(
         "Dataset",
         list(datasets),
@@ -106,7 +101,7 @@ with tab_runs:
         st.rerun()
 
     try:
-        rows, total = list_experiments(store, query)
+        rows, total = list_experiments(store, query, viewer=who)
     except AppError as exc:
         _ui.fail(exc)
     pages = max(1, -(-total // query.page_size))
@@ -121,6 +116,7 @@ with tab_runs:
                 query.metric: r.metric,
                 "duration": human_duration(r.duration_s),
                 "author": r.author,
+                "team": r.team,
                 "tags": ", ".join(r.tags),
                 "created": r.created_at,
                 "id": r.id,
@@ -156,7 +152,7 @@ with tab_runs:
         elif len(chosen) > 10:
             c3.caption("Compare takes up to 10 runs.")
         if chosen and c4.button("Restore" if query.archived else "Archive", key="exp_archive"):
-            set_archived(store, chosen, not query.archived)
+            set_archived(store, chosen, not query.archived, viewer=who)
             st.rerun()
         if chosen and c5.button("Delete…", key="exp_delete"):
             st.session_state["confirm_delete"] = chosen
@@ -168,7 +164,7 @@ with tab_runs:
             d1, d2 = st.columns(2)
             if d1.button("Delete for good", type="primary", key="exp_delete_yes"):
                 try:
-                    n = delete_runs(store, pending)
+                    n = delete_runs(store, pending, viewer=who)
                 except AppError as exc:
                     _ui.error(exc)
                 else:
@@ -180,27 +176,16 @@ with tab_runs:
                 st.rerun()
 
 with tab_studies:
-    with store.session() as s:
-        studies = s.execute(
-            select(Study.id, Study.name, Study.status, Study.author, Study.created_at)
-            .where(Study.archived.is_(False))
-            .order_by(Study.created_at.desc())
-            .limit(200)
-        ).all()
-        study_tags: dict[str, list[str]] = {}
-        for target, tag in s.execute(
-            select(Tag.target_id, Tag.tag).where(
-                Tag.target_kind == "study", Tag.target_id.in_([r[0] for r in studies])
-            )
-        ):
-            study_tags.setdefault(target, []).append(tag)
+    studies = list_studies(store, viewer=who)
     if not studies:
         st.info("No studies yet. Start one on the Tune page.")
-    for sid, name, status, author, created in studies:
-        tags = ", ".join(sorted(study_tags.get(sid, [])))
+    for study in studies:
+        tags = ", ".join(study.tags)
+        team = f" · team {study.team}" if study.team else ""
         st.page_link(
             "pages/tune.py",
-            label=f"{_ui.md_escape(name)} · {status} · {_ui.md_escape(author or '-')} · "
-            f"{created:%Y-%m-%d %H:%M}" + (f" · tags: {_ui.md_escape(tags)}" if tags else ""),
-            query_params={"study": sid},
+            label=f"{_ui.md_escape(study.name)} · {study.status} · {_ui.md_escape(study.author or '-')}"
+            f"{_ui.md_escape(team)} · {study.created_at:%Y-%m-%d %H:%M}"
+            + (f" · tags: {_ui.md_escape(tags)}" if tags else ""),
+            query_params={"study": study.id},
         )

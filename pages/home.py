@@ -15,10 +15,11 @@ st.caption(
 )
 
 store = _ui.store()
+who = _ui.viewer()
 cfg = store.config
 try:
-    counts = count_rows(store)
-    runs = list_runs(store, limit=10)
+    counts = count_rows(store, viewer=who)
+    runs = list_runs(store, limit=10, viewer=who)
 except AppError as exc:
     _ui.fail(exc)
 

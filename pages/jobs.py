@@ -20,6 +20,7 @@ from core.errors import AppError
 from core.formatting import human_duration
 from core.pipeline import PipelineSpec
 from core.pipeline import to_dot
+from core.store import child_runs
 from core.store import get_events
 from core.store import get_metrics
 from core.store import get_run
@@ -32,13 +33,14 @@ from pages import _ui
 st.title("Jobs")
 store = _ui.store()
 shared_run = st.query_params.get("run") if st.query_params.get("share") else None
-access = _ui.shared_access("run", shared_run) if shared_run else _ui.FULL_ACCESS
+who = _ui.viewer("run", shared_run) if shared_run else _ui.viewer()
+access = _ui.access(who)
 
 try:
     runs = (
-        list_runs(store, limit=200, author=_ui.visible_author())
+        list_runs(store, limit=200, viewer=who)
         if not access.shared
-        else [get_run(store, shared_run)]
+        else [get_run(store, shared_run, viewer=who)]
     )
 except AppError as exc:
     _ui.fail(exc)
@@ -64,7 +66,7 @@ def _smoke_launcher() -> None:
                 fail_at_step=None if fail_at < 0 else int(fail_at),
             )
             run_id = submit_run(
-                _ui.client(), store, "smoke", dict(spec.to_dict()), name=name.strip(), author=_ui.user()
+                _ui.client(), store, "smoke", dict(spec.to_dict()), viewer=who, name=name.strip()
             )
         except AppError as exc:
             _ui.error(exc)
@@ -92,7 +94,7 @@ labels = {r.id: _label(r) for r in runs}
 wanted = st.query_params.get("run")
 if wanted and wanted not in labels:  # an older run than the list holds: add it
     try:
-        extra = get_run(store, wanted)
+        extra = get_run(store, wanted, viewer=who)
     except AppError:
         pass  # gone: url_selectbox says so and shows the newest
     else:
@@ -102,8 +104,9 @@ selected = shared_run if access.shared else _ui.url_selectbox("Run", "run", labe
 
 def _render(run_id: str) -> str:
     """Draw the run from the store; returns its status."""
-    run = get_run(store, run_id)
+    run = get_run(store, run_id, viewer=who)
     status = RunStatus(run.status)
+    owner = who.owns(run.author)
     head = st.columns([2, 2, 2, 1])
     head[0].markdown(f"**{_ui.status_label(run.status)}**  \n{_ui.md_escape(run.status_reason)}")
     elapsed = (
@@ -113,20 +116,20 @@ def _render(run_id: str) -> str:
     )
     head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
     head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")
-    if status not in TERMINAL and access.can_act:
+    if status not in TERMINAL and owner:
         if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
-            stop_run(store, run_id, _ui.client())
+            stop_run(store, run_id, _ui.client(), viewer=who)
             st.toast("Stop requested.")
-    if status is RunStatus.RUNNING and run.kind == "train" and access.can_act:
+    if status is RunStatus.RUNNING and run.kind == "train" and owner:
         _steering(run_id)
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
-        if access.can_act:
+        if owner:
             _resume(run)
     eta = ""
     if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
         eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
     st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}{eta}")
-    metrics = get_metrics(store, run_id)
+    metrics = get_metrics(store, run_id, viewer=who)
     points = sum(len(m.steps) for m in metrics.values())
     # One chart per x axis: "batch/loss" against batches, "epoch/val_loss" against epochs.
     groups: dict[str, dict] = {}
@@ -160,14 +163,17 @@ def _render(run_id: str) -> str:
             c1, c2 = st.columns([1, 3])
             c1.download_button(
                 "Download bundle",
-                data=lambda: export_bundle(store, run.id),
+                data=lambda: export_bundle(store, run.id, viewer=who),
                 file_name=f"loom-model-{run.id[:8]}.zip",
                 mime="application/zip",
                 on_click="ignore",
                 key=f"bundle_{run.id}",
                 help="The .keras model, the pipeline spec and its fitted state, and the metrics as CSV.",
             )
-            c2.page_link("pages/predict.py", label="Predict with this model", query_params={"model": run.id})
+            if not access.shared:
+                c2.page_link(
+                    "pages/predict.py", label="Predict with this model", query_params={"model": run.id}
+                )
         result = run.result_json
         if result.get("confusion") or result.get("pred_vs_actual"):
             with st.expander("Results on the held-out split", expanded=True):
@@ -182,7 +188,7 @@ def _render(run_id: str) -> str:
 
 def _markers(run_id: str) -> list[tuple[int, str]]:
     out = []
-    for event in get_events(store, run_id):
+    for event in get_events(store, run_id, viewer=who):
         if event.kind == "marker":
             data = json.loads(event.message)
             value = f" {data['value']:g}" if isinstance(data.get("value"), int | float) else ""
@@ -206,11 +212,12 @@ def _resume(run) -> None:  # type: ignore[no-untyped-def]
                 store,
                 "train",
                 spec,
+                viewer=who,
                 name=f"{run.name} (resumed)",
                 dataset_id=run.dataset_id,
                 parent_id=run.id,
                 parent_kind="resumed",
-                author=_ui.user(),
+                team=run.team,
             )
         except AppError as exc:
             _ui.error(exc)
@@ -223,12 +230,12 @@ def _steering(run_id: str) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
     try:
         if c1.button("Pause", key=f"pause_{run_id}"):
-            request_control(store, run_id, "pause")
+            request_control(store, run_id, "pause", viewer=who)
         if c2.button("Resume", key=f"resume_{run_id}"):
-            request_control(store, run_id, "resume")
+            request_control(store, run_id, "resume", viewer=who)
         lr = c3.number_input("New learning rate", value=1e-3, format="%.6f", step=1e-4, key=f"lr_{run_id}")
         if c4.button("Set", key=f"set_lr_{run_id}"):
-            request_control(store, run_id, "set_lr", float(lr))
+            request_control(store, run_id, "set_lr", float(lr), viewer=who)
             st.toast(f"Learning rate {lr:g} requested.")
     except AppError as exc:
         _ui.error(exc)
@@ -240,11 +247,12 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
     spec = run.spec_json
     with tabs[0]:
         if run.kind == "train":
-            if access.can_fork:
+            if access.can_fork:  # a fork link carries its token to Train, which reads the source with it
+                fork = {"from_run": run.id} | ({"share": st.query_params["share"]} if access.shared else {})
                 st.page_link(
                     "pages/train.py",
                     label="Tweak and rerun (opens Train pre-filled)",
-                    query_params={"from_run": run.id},
+                    query_params=fork,
                     icon=":material/call_split:",
                 )
             try:
@@ -257,23 +265,29 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
         with st.expander("The whole spec (JSON)"):
             st.json(spec)
     with tabs[1]:
-        _lineage(run)
+        if access.shared:
+            st.caption("A share link shows this run only, not the runs it came from or led to.")
+        else:
+            _lineage(run)
     with tabs[2]:
-        _ui.notes_and_tags("run", run.id, access.can_act)
+        _ui.notes_and_tags("run", run.id, who, access.can_note)
     with tabs[3]:
         st.dataframe(
             [
                 {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
-                for e in get_events(store, run.id)
+                for e in get_events(store, run.id, viewer=who)
             ],
             hide_index=True,
             key="events_table",
         )
     with tabs[4]:
-        if access.can_share:
-            _ui.share_box("run", run.id, {})
-        else:
+        if who.owns(run.author):
+            _ui.team_box("run", run.id, run.team, who)
+            _ui.share_box("run", run.id, {}, who)
+        elif access.shared:
             st.caption("You opened this run through a share link.")
+        else:
+            st.caption(f"Only its owner ({_ui.md_escape(run.author)}) can share this run.")
 
 
 def _train_specs(run, spec: dict) -> None:  # type: ignore[no-untyped-def]
@@ -296,10 +310,6 @@ def _train_specs(run, spec: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def _lineage(run) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from core.store import Run
-
     if run.parent_id:
         st.page_link(
             "pages/jobs.py",
@@ -313,8 +323,7 @@ def _lineage(run) -> None:  # type: ignore[no-untyped-def]
             label=f"trial {trial.get('number')} of a study",
             query_params={"study": trial["study"]},
         )
-    with store.session() as s:
-        children = list(s.execute(select(Run.id, Run.name, Run.parent_kind).where(Run.parent_id == run.id)))
+    children = child_runs(store, run.id, viewer=who)
     for child_id, name, how in children:
         st.page_link(
             "pages/jobs.py",
@@ -339,10 +348,9 @@ def _live(run_id: str) -> None:
 
 
 try:
-    current = get_run(store, selected)
+    current = get_run(store, selected, viewer=who)
 except AppError as exc:
     _ui.fail(exc)
-_ui.check_visible(current.author)
 if RunStatus(current.status) in TERMINAL:
     _render(selected)
 else:

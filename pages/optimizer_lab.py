@@ -6,11 +6,12 @@ from core.charts import plot_optimizer_losses
 from core.charts import plot_optimizer_paths
 from core.errors import AppError
 from core.optimizers import OPTIMIZERS
-from core.optimizers._lab import SURFACES
-from core.optimizers._lab import walk
+from core.optimizers import SURFACES
+from core.optimizers import walk
 from pages import _ui
 
 st.title("Optimizer Lab")
+_ui.viewer()  # with accounts on, the cluster is for signed-in users
 st.caption(
     "The same update rules as `keras.optimizers` (tested against Keras), on a 2-D surface. "
     "Press Play on the left chart to animate."

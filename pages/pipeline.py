@@ -20,21 +20,25 @@ from core.pipeline import REGISTRY
 from core.pipeline import SOURCE
 from core.pipeline import Node
 from core.pipeline import PipelineSpec
+from core.pipeline import check_readable
+from core.pipeline import create_draft
 from core.pipeline import diff_specs
+from core.pipeline import get_draft
 from core.pipeline import get_step
+from core.pipeline import list_drafts
+from core.pipeline import list_versions
+from core.pipeline import load_version
+from core.pipeline import preview_pipeline
+from core.pipeline import save_version
+from core.pipeline import set_pipeline_team
+from core.pipeline import to_dot
 from core.pipeline import to_mermaid
-from core.pipeline._catalog import create_draft
-from core.pipeline._catalog import get_draft
-from core.pipeline._catalog import list_drafts
-from core.pipeline._catalog import list_versions
-from core.pipeline._catalog import load_version
-from core.pipeline._catalog import preview_pipeline
-from core.pipeline._catalog import save_version
-from core.pipeline._catalog import update_draft
+from core.pipeline import update_draft
 from pages import _ui
 
 st.title("Pipeline")
 store = _ui.store()
+who = _ui.viewer()
 
 CHOICES = {
     "strategy": ["mean", "median", "most_frequent", "constant"],
@@ -42,23 +46,26 @@ CHOICES = {
     "op": ["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is missing", "is not missing"],
 }
 
-datasets = list_datasets(store)
+datasets = list_datasets(store, viewer=who)
 if not datasets:
     st.info("Add a dataset on the Data page first: a pipeline starts from one.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
     st.stop()
 
-drafts = list_drafts(store)
+drafts = list_drafts(store, viewer=who)
 with st.expander("New pipeline", expanded=not drafts):
     c1, c2 = st.columns(2)
     new_name = c1.text_input("Name", max_chars=200, key="new_name")
     ds_names = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}
     new_ds = c2.selectbox("Dataset", list(ds_names), format_func=ds_names.__getitem__, key="new_dataset")
+    new_team = _ui.team_choice("new_team", who)
     if st.button("Create", type="primary", key="new_go", disabled=not new_name.strip()):
-        cols = [c["name"] for c in get_dataset(store, new_ds).profile_json.get("columns", [])]
+        cols = [c["name"] for c in get_dataset(store, new_ds, viewer=who).profile_json.get("columns", [])]
         target = "label" if "label" in cols else (cols[-1] if cols else "")
         try:
-            draft = create_draft(store, new_name, PipelineSpec.chain(new_ds, target, ["split"]))
+            draft = create_draft(
+                store, new_name, PipelineSpec.chain(new_ds, target, ["split"]), viewer=who, team=new_team
+            )
         except AppError as exc:
             _ui.error(exc)
         else:
@@ -70,10 +77,31 @@ if not drafts:
 
 draft_id = _ui.url_selectbox("Pipeline", "pipeline", dict(drafts), clears=("node",), what="pipeline")
 try:
-    draft = get_draft(store, draft_id)
+    draft = get_draft(store, draft_id, viewer=who)
 except AppError as exc:
     _ui.fail(exc)
 spec = draft.spec
+if not who.owns(draft.author):
+    # A teammate's pipeline: read it, or fork it into your own to change it.
+    st.info(
+        f"{_ui.md_escape(draft.name)} belongs to {_ui.md_escape(draft.author)} (team "
+        f"{_ui.md_escape(draft.team)}): read only here. Fork it to change it."
+    )
+    st.graphviz_chart(to_dot(spec))
+    if st.button("Fork into my pipelines", type="primary", key="fork_pipeline"):
+        try:
+            mine = create_draft(store, f"{draft.name} (fork)", spec, viewer=who)
+        except AppError as exc:
+            _ui.error(exc)
+        else:
+            st.query_params["pipeline"] = mine.id
+            st.rerun()
+    st.stop()
+if who.signed_in and who.teams:
+    chosen_team = _ui.team_choice("pipeline_team", who, draft.team)
+    if chosen_team != draft.team and st.button("Apply", key="pipeline_team_go"):
+        set_pipeline_team(store, draft.id, chosen_team, viewer=who)
+        st.rerun()
 
 # --- source: dataset and target -------------------------------------------------------------
 c1, c2 = st.columns(2)
@@ -93,7 +121,7 @@ profile_cols = []
 if chosen_ds in {d.id for d in datasets}:
     profile_cols = [
         c["name"]
-        for c in get_dataset(store, chosen_ds).profile_json.get("columns", [])
+        for c in get_dataset(store, chosen_ds, viewer=who).profile_json.get("columns", [])
         if c["name"] != "image"
     ]
 target_options = profile_cols or [spec.target]
@@ -105,7 +133,7 @@ chosen_target = c2.selectbox(
 )
 if (chosen_ds, chosen_target) != (spec.dataset_id, spec.target):
     spec = PipelineSpec(chosen_ds, chosen_target, spec.nodes, spec.edges)
-    draft = update_draft(store, draft.id, spec)
+    draft = update_draft(store, draft.id, spec, viewer=who)
 
 # --- the canvas ---------------------------------------------------------------------------
 problems = {p.node: p.message for p in spec.problems()}
@@ -173,12 +201,12 @@ if fresh and (flow_nodes != {n.id for n in spec.nodes} or flow_edges != sorted(s
     edges = [(a, b) for a, b in flow_edges if a in flow_nodes | {SOURCE} and b in flow_nodes]
     try:
         spec = PipelineSpec(spec.dataset_id, spec.target, kept, edges)
-        draft = update_draft(store, draft.id, spec, layout, bump=False)
+        draft = update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
         st.rerun()
     except AppError as exc:
         _ui.error(exc)
 elif fresh and layout and layout != draft.layout:
-    draft = update_draft(store, draft.id, spec, layout, bump=False)
+    draft = update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
 if fresh and flow.selected_id and flow.selected_id != st.query_params.get("node"):
     st.query_params["node"] = flow.selected_id
     st.rerun()
@@ -215,7 +243,7 @@ if c2.button("Add step", key="add_go", type="primary"):
             [*spec.nodes, Node(new_id, _default_step(new_type))],
             [*spec.edges, (last, new_id)],
         )
-        update_draft(store, draft.id, spec)
+        update_draft(store, draft.id, spec, viewer=who)
     except AppError as exc:
         _ui.error(exc)
     else:
@@ -276,7 +304,10 @@ with left:
                     new_step = get_step({"type": node.step.type, **values})
                     nodes = [Node(n.id, new_step) if n.id == node.id else n for n in spec.nodes]
                     update_draft(
-                        store, draft.id, PipelineSpec(spec.dataset_id, spec.target, nodes, spec.edges)
+                        store,
+                        draft.id,
+                        PipelineSpec(spec.dataset_id, spec.target, nodes, spec.edges),
+                        viewer=who,
                     )
                     st.rerun()
                 except AppError as exc:
@@ -291,7 +322,9 @@ with left:
             moved[idx], moved[j] = moved[j], moved[idx]
             chain = [SOURCE, *moved]
             chained = list(zip(chain[:-1], chain[1:], strict=True))
-            update_draft(store, draft.id, PipelineSpec(spec.dataset_id, spec.target, spec.nodes, chained))
+            update_draft(
+                store, draft.id, PipelineSpec(spec.dataset_id, spec.target, spec.nodes, chained), viewer=who
+            )
             st.rerun()
         if b3.button("Delete", key=f"del_{node.id}"):
             ins = [a for a, b in spec.edges if b == node.id]
@@ -302,6 +335,7 @@ with left:
                 store,
                 draft.id,
                 PipelineSpec(spec.dataset_id, spec.target, [n for n in spec.nodes if n.id != node.id], edges),
+                viewer=who,
             )
             st.query_params.pop("node", None)
             st.rerun()
@@ -312,6 +346,7 @@ with right:
     upto = selected if selected in by_id else (order[-1] if order else None)
     st.subheader(f"Preview after {upto or 'the source'}")
     try:
+        check_readable(store, spec, who)
         result = _ui.on_cluster(preview_pipeline, store.config, spec.to_dict(), upto)
     except AppError as exc:
         _ui.error(exc)
@@ -343,18 +378,18 @@ with v1:
     st.markdown("**Versions**")
     if st.button("Save version", key="save_version", type="primary"):
         try:
-            row = save_version(store, draft.id)
+            row = save_version(store, draft.id, viewer=who)
             st.toast(f"Saved version {row.version}.")
         except AppError as exc:
             _ui.error(exc)
-    versions = list_versions(store, draft.name)
+    versions = list_versions(store, draft.id, viewer=who)
     for row in versions[:10]:
         st.caption(f"v{row.version} · {row.created_at:%Y-%m-%d %H:%M} · `{row.spec_hash[:12]}`")
     if len(versions) >= 2:
         labels = {r.id: f"v{r.version}" for r in versions}
         a = st.selectbox("Compare", list(labels), index=1, format_func=labels.__getitem__, key="diff_a")
         b = st.selectbox("with", list(labels), index=0, format_func=labels.__getitem__, key="diff_b")
-        changes = diff_specs(load_version(store, a), load_version(store, b))
+        changes = diff_specs(load_version(store, a, viewer=who), load_version(store, b, viewer=who))
         st.code("\n".join(changes) or "no differences", language=None)
 with v2:
     st.markdown("**Export**")
@@ -370,7 +405,7 @@ with v3:
     if st.button("Import into this draft", key="import_go", disabled=not text.strip()):
         try:
             imported = PipelineSpec.from_json(text)
-            update_draft(store, draft.id, imported)
+            update_draft(store, draft.id, imported, viewer=who)
             st.rerun()
         except AppError as exc:
             _ui.error(exc)

@@ -25,6 +25,7 @@ from pages import _ui
 
 st.title("Predict")
 store = _ui.store()
+who = _ui.viewer()
 st.caption(
     "Apply a trained model to new rows. The rows go through the run's pipeline with the state it "
     "learned in training (medians, categories, scales); nothing is refitted."
@@ -33,7 +34,7 @@ st.caption(
 
 def _show_prediction(run_id: str) -> None:
     try:
-        run = get_run(store, run_id)
+        run = get_run(store, run_id, viewer=who)
     except AppError as exc:
         _ui.error(exc)
         return
@@ -70,7 +71,7 @@ def _show_prediction(run_id: str) -> None:
 @st.fragment(run_every="1s")
 def _watch(run_id: str) -> None:
     _show_prediction(run_id)
-    if RunStatus(get_run(store, run_id).status) in TERMINAL:
+    if RunStatus(get_run(store, run_id, viewer=who).status) in TERMINAL:
         st.rerun()
 
 
@@ -79,7 +80,7 @@ st.subheader("Model")
 source = st.radio("Model from", ["A training run", "A bundle file"], horizontal=True, key="predict_source")
 model_run = bundle_bytes = None
 if source == "A training run":
-    runs = list_runs(store, kind="train", statuses=["succeeded"], limit=500, author=_ui.visible_author())
+    runs = list_runs(store, kind="train", statuses=["succeeded"], limit=500, viewer=who)
     runs = [r for r in runs if "features" in (r.result_json or {})]
     if not runs:
         st.info("No finished training run yet. Train a model on the Train page, or upload a bundle.")
@@ -111,7 +112,7 @@ if rows_from == "Upload a file":
         key="predict_upload",
     )
 else:
-    datasets = list_datasets(store)
+    datasets = list_datasets(store, viewer=who)
     if not datasets:
         st.info("No datasets yet.")
         st.stop()
@@ -128,11 +129,19 @@ if st.button("Predict", type="primary", key="predict_go"):
             if file is None:
                 raise AppError("Choose a file of rows first.")
             rows_format = detect_format(file.name)
-            rows_upload = save_upload(store, file, file.name)
-        bundle_id = save_bundle(store, bundle_bytes) if bundle_bytes is not None else None
+            rows_upload = save_upload(store, file, file.name, viewer=who)
+        bundle_id = save_bundle(store, bundle_bytes, viewer=who) if bundle_bytes is not None else None
         spec = PredictSpec(model_run, bundle_id, rows_upload, rows_format or "csv", rows_dataset)
         run_id = submit_run(
-            _ui.client(), store, "predict", spec.to_dict(), name="prediction", author=_ui.user()
+            _ui.client(),
+            store,
+            "predict",
+            spec.to_dict(),
+            viewer=who,
+            name="prediction",
+            dataset_id=rows_dataset,
+            parent_id=model_run,
+            parent_kind="predicted",
         )
     except AppError as exc:
         _ui.error(exc)
@@ -144,7 +153,7 @@ wanted = st.query_params.get("run")
 if wanted:
     st.subheader("Prediction")
     try:
-        current = get_run(store, wanted)
+        current = get_run(store, wanted, viewer=who)
     except AppError:
         st.warning("The prediction in the link no longer exists. Predict again.")
     else:

@@ -14,7 +14,7 @@ PAGES = {"run": "pages/jobs.py", "study": "pages/tune.py", "compare": "pages/com
 
 store = _ui.store()
 token = st.query_params.get("token")
-if token:
+if token:  # a share link: opens without signing in, and only the view it names
     try:
         link = resolve_link(store, token)
     except NotFoundError:
@@ -28,7 +28,8 @@ st.caption(
     "Links you made from a run, a study or a comparison. Loom keeps only a hash of each token, so "
     "a lost link cannot be shown again: make a new one."
 )
-links = list_links(store, owner=_ui.user())
+who = _ui.viewer()
+links = list_links(store, viewer=who)
 if not links:
     st.info("No links yet. Use “Share this view” on a run, a study or a comparison.")
 for link in links:
@@ -40,6 +41,6 @@ for link in links:
         f"{state}{expires} · made {link.created_at:%Y-%m-%d %H:%M}"
     )
     if not link.revoked and c2.button("Revoke", key=f"revoke_{link.token[:16]}"):
-        revoke_link(store, link.token)
+        revoke_link(store, link.token, viewer=who)
         st.toast("Revoked: the link now shows “not found”.")
         st.rerun()

@@ -5,7 +5,6 @@ The run is watched live on the Jobs page (``/jobs?run=<id>``).
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 from core.compute import SubmitOptions
 from core.compute import submit_run
@@ -26,7 +25,7 @@ from core.optimizers import OPTIMIZERS
 from core.optimizers import SCHEDULES
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
-from core.store import Pipeline
+from core.pipeline import list_pipeline_versions
 from core.store import get_run
 from core.training import TrainSpec
 from core.training import default_pipeline
@@ -35,13 +34,18 @@ from pages import _ui
 
 st.title("Train")
 store = _ui.store()
+who = _ui.viewer()
 
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
 # session, says so; widgets are filled once per source run and stay editable).
 source = None
 if from_run := st.query_params.get("from_run"):
     try:
-        source = get_run(store, from_run)
+        # Through a fork link, the source run is read with the link's grant; the new run is yours.
+        reader = _ui.viewer("run", from_run) if st.query_params.get("share") else who
+        if reader.grant is not None and not reader.grant.can_fork:
+            raise AppError("This link lets you view the run, not fork it. Ask its owner for a fork link.")
+        source = get_run(store, from_run, viewer=reader)
         if source.kind != "train":
             raise AppError(f"Run {from_run} is a {source.kind} run, not a training run.")
         TrainSpec.from_dict({k: v for k, v in source.spec_json.items() if k != "trial"})  # complete?
@@ -74,7 +78,7 @@ if from_run := st.query_params.get("from_run"):
                 }
             )
 
-datasets = list_datasets(store)
+datasets = list_datasets(store, viewer=who)
 if not datasets:
     st.info("Add a dataset on the Data page first.")
     st.stop()
@@ -86,15 +90,12 @@ profile = dataset.profile_json
 columns = [c["name"] for c in profile.get("columns", []) if c["kind"] != "image"]
 
 # --- pipeline -------------------------------------------------------------------------------
-with store.session() as s:
-    versions = s.execute(
-        select(Pipeline.id, Pipeline.name, Pipeline.version, Pipeline.spec_json)
-        .where(Pipeline.dataset_id == dataset_id, Pipeline.version > 0)
-        .order_by(Pipeline.created_at.desc())
-    ).all()
+versions = list_pipeline_versions(store, viewer=who, dataset_id=dataset_id)
 choices = {"default": "Loom's default (split, fill, encode, scale)"} | {
     v.id: f"{v.name} v{v.version}" for v in versions
 }
+if st.session_state.get("train_pipeline", "default") not in choices:
+    st.session_state["train_pipeline"] = "default"  # the source run's pipeline is not yours to use
 c1, c2, c3 = st.columns(3)
 pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
 if pipe_choice == "default":
@@ -201,6 +202,7 @@ workers = c1.number_input(
     help="Above 1, one run trains synchronously across that many Dask workers, splitting each batch.",
 )
 gpu = c2.checkbox("One GPU per worker (workers started with --resources GPU=1)", key="train_gpu")
+team = _ui.team_choice("train_team", who)
 
 if st.button("Launch", type="primary", key="train_launch"):
     try:
@@ -230,7 +232,8 @@ if st.button("Launch", type="primary", key="train_launch"):
             pipeline_id=spec.pipeline_id,
             parent_id=source.id if source is not None else None,
             parent_kind=("promoted" if source.spec_json.get("trial") else "forked") if source else None,
-            author=_ui.user(),
+            viewer=who,
+            team=team,
         )
     except AppError as exc:
         _ui.error(exc)

@@ -12,6 +12,7 @@ from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import stop_run
 from core.errors import AppError
+from core.experiments import list_studies
 from core.store import list_runs
 from core.tuning import METRICS
 from core.tuning import PRUNERS
@@ -21,17 +22,21 @@ from core.tuning import Param
 from core.tuning import SearchSpace
 from core.tuning import StudySpec
 from core.tuning import current_space
+from core.tuning import driver_run
 from core.tuning import enqueue_trial
 from core.tuning import get_study
-from core.tuning import load_optuna_study
 from core.tuning import new_phase
 from core.tuning import start_study
 from core.tuning import study_runs
+from core.tuning import study_trials
 from core.tuning import tunable
 from pages import _ui
 
 st.title("Tune")
 store = _ui.store()
+_study_param = st.query_params.get("study")
+# A ?share= link opens one study's view; everywhere else the visitor must be signed in.
+who = _ui.viewer("study", _study_param) if _study_param and st.query_params.get("share") else _ui.viewer()
 
 SAMPLER_LABELS = {
     "tpe": "TPE",
@@ -98,17 +103,15 @@ def _space_from(table: pd.DataFrame, only_ticked: bool = True) -> SearchSpace:
 
 
 def _new_study() -> None:
-    runs = [
-        r
-        for r in list_runs(store, kind="train", limit=500, author=_ui.visible_author())
-        if not r.spec_json.get("trial")
-    ]
-    studies = _studies()
+    runs = [r for r in list_runs(store, kind="train", limit=500, viewer=who) if not r.spec_json.get("trial")]
+    studies = list_studies(store, viewer=who, limit=100)
     if studies:
         with st.expander("Studies", expanded=True):
-            for sid, name, status in studies:
+            for study in studies:
                 st.page_link(
-                    "pages/tune.py", label=f"{_ui.md_escape(name)} · {status}", query_params={"study": sid}
+                    "pages/tune.py",
+                    label=f"{_ui.md_escape(study.name)} · {study.status}",
+                    query_params={"study": study.id},
                 )
     st.subheader("Start a study")
     if not runs:
@@ -158,6 +161,7 @@ def _new_study() -> None:
     timeout = c3.number_input("Timeout, minutes (0: none)", 0, 100_000, 0, key="tune_timeout")
     seed = c4.number_input("Sampler seed (-1: random)", -1, 2**31 - 1, -1, key="tune_seed")
     name = st.text_input("Study name", max_chars=200, key="tune_name")
+    team = _ui.team_choice("tune_team", who)
     gpu = st.checkbox("One GPU per trial (workers declaring GPU)", key="tune_gpu")
     if st.button("Start study", type="primary", key="tune_start"):
         try:
@@ -176,7 +180,7 @@ def _new_study() -> None:
                 seed=None if seed < 0 else int(seed),
                 gpu=gpu,
             )
-            study_id, _ = start_study(_ui.client(), store, spec, name.strip(), author=_ui.user())
+            study_id, _ = start_study(_ui.client(), store, spec, name.strip(), viewer=who, team=team)
         except (AppError, ValueError, TypeError) as exc:
             _ui.error(exc if isinstance(exc, AppError) else f"Check the ranges: {exc}")
         else:
@@ -185,22 +189,10 @@ def _new_study() -> None:
             st.rerun()
 
 
-def _studies() -> list[tuple[str, str, str]]:
-    from sqlalchemy import select
-
-    from core.store import Study
-
-    with store.session() as s:
-        rows = s.execute(
-            select(Study.id, Study.name, Study.status).order_by(Study.created_at.desc()).limit(100)
-        )
-        return [tuple(r) for r in rows]
-
-
 # --- one study --------------------------------------------------------------------------------
 
 
-def _trials_frame(trials) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _trials_frame(trials, with_runs: bool = True) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     rows = []
     for t in trials:
         row = {
@@ -215,23 +207,26 @@ def _trials_frame(trials) -> pd.DataFrame:  # type: ignore[no-untyped-def]
             "outcome": t.user_attrs.get("outcome", ""),
             "run": t.user_attrs.get("loom_run", ""),
         }
+        if not with_runs:  # a shared study view shows the study, not its runs
+            row.pop("run")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _show_study(study_id: str) -> None:
-    access = _ui.shared_access("study", study_id)
     try:
-        study_row = get_study(store, study_id)
+        study_row = get_study(store, study_id, viewer=who)
     except AppError as exc:
         st.warning(_ui.md_escape_message(str(exc)))
-        st.page_link("pages/tune.py", label="Start a study")
+        if who.can_create:
+            st.page_link("pages/tune.py", label="Start a study")
         st.stop()
+    access = _ui.access(who, study_row.author)
     spec = StudySpec.from_dict(study_row.spec_json)
-    if not access.shared:
-        _ui.check_visible(study_row.author)
     st.subheader(study_row.name)
-    runs = study_runs(store, study_id)
+    if study_row.team:
+        st.caption(f"by {_ui.md_escape(study_row.author)} · visible to team {_ui.md_escape(study_row.team)}")
+    runs = study_runs(store, study_id, viewer=who)
     drivers = [r for r in runs if r.kind == "study"]
     driver = drivers[-1] if drivers else None
     objectives = " and ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
@@ -244,7 +239,7 @@ def _show_study(study_id: str) -> None:
         c1, c2 = st.columns([4, 1])
         c1.markdown(f"**{_ui.status_label(driver.status)}** {_ui.md_escape(driver.status_reason)}")
         if running and access.can_act and c2.button("Stop study", key="stop_study", type="primary"):
-            stop_run(store, driver.id, _ui.client())
+            stop_run(store, driver.id, _ui.client(), viewer=who)
             st.toast("Stopping: running trials are stopped, then the study ends.")
     if running:
         _live(study_id, spec)
@@ -252,24 +247,24 @@ def _show_study(study_id: str) -> None:
         _board(study_id, spec)
     if access.can_act:
         _steer(study_id, spec, running)
-    _study_notes(study_id, access.can_act)
+    if not access.shared:
+        _study_notes(study_id, access.can_note)
     if access.can_share:
-        _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")})
+        _ui.team_box("study", study_id, study_row.team, who)
+        _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")}, who)
 
 
 @st.fragment(run_every="2s")
 def _live(study_id: str, spec: StudySpec) -> None:
     _board(study_id, spec)
-    from core.tuning import driver_run
-
-    driver = driver_run(store, study_id)
+    driver = driver_run(store, study_id, viewer=who)
     if driver is not None and RunStatus(driver.status) in TERMINAL:
         st.rerun()
 
 
 def _board(study_id: str, spec: StudySpec) -> None:
     try:
-        study = load_optuna_study(store.config, study_id)
+        study = study_trials(store, study_id, viewer=who)
         trials = study.get_trials(deepcopy=False)
     except (AppError, KeyError) as exc:
         _ui.error(str(exc))
@@ -293,7 +288,7 @@ def _board(study_id: str, spec: StudySpec) -> None:
         st.caption(fig)
     else:
         st.plotly_chart(fig, key=f"chart_{study_id}")
-    frame = _trials_frame(trials)
+    frame = _trials_frame(trials, with_runs=who.grant is None or who.signed_in)
     if not frame.empty:
         states = st.multiselect(
             "Show trials",
@@ -305,8 +300,8 @@ def _board(study_id: str, spec: StudySpec) -> None:
 
 
 def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
-    phase, space = current_space(store, study_id)
-    study = load_optuna_study(store.config, study_id)
+    phase, space = current_space(store, study_id, viewer=who)
+    study = study_trials(store, study_id, viewer=who)
     trials = study.get_trials(deepcopy=False)
     with st.expander("Enqueue a trial with hand-picked values"):
         with st.form("enqueue_form", border=False):
@@ -323,7 +318,7 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
                         for k, v in values.items()
                         if v != ""
                     }
-                    enqueue_trial(store, study_id, picked)
+                    enqueue_trial(store, study_id, picked, viewer=who)
                 except AppError as exc:
                     _ui.error(exc)
                 else:
@@ -343,13 +338,15 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
         why = st.text_input("Why (kept in the study's history)", max_chars=500, key="phase_why")
         if st.button("Use this space for later trials", key="new_phase"):
             try:
-                number = new_phase(store, study_id, _space_from(table, only_ticked=False), why.strip())
+                number = new_phase(
+                    store, study_id, _space_from(table, only_ticked=False), why.strip(), viewer=who
+                )
             except (AppError, ValueError, TypeError) as exc:
                 _ui.error(exc if isinstance(exc, AppError) else f"Check the ranges: {exc}")
             else:
                 st.toast(f"Phase {number}: later trials draw from the new space.")
                 st.rerun()
-        history = get_study(store, study_id).phases_json
+        history = get_study(store, study_id, viewer=who).phases_json
         st.dataframe(
             [{"phase": h["phase"], "at": h["at"], "why": h.get("why", "")} for h in history],
             hide_index=True,
@@ -372,27 +369,26 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
         st.page_link("pages/jobs.py", label=f"Open trial {number}'s run", query_params={"run": run_id})
         c1, c2, c3 = st.columns(3)
         if trial.state.name == "RUNNING" and c1.button("Stop (fail) this trial", key="fail_trial"):
-            stop_run(store, run_id, _ui.client())
+            stop_run(store, run_id, _ui.client(), viewer=who)
             st.toast(f"Trial {number} is being stopped; it is recorded as failed.")
         if c2.button("Re-run with the same values", key="rerun_trial"):
             try:
-                enqueue_trial(store, study_id, trial.params)
+                enqueue_trial(store, study_id, trial.params, viewer=who)
             except AppError as exc:
                 _ui.error(exc)
             else:
                 st.toast("Enqueued again.")
         if c3.button("Promote to a full run", key="promote_trial", type="primary"):
             st.switch_page("pages/train.py", query_params={"from_run": run_id})
-        _ui.notes_and_tags("run", run_id, True, tags=False)
+        _ui.notes_and_tags("run", run_id, who, True, tags=False)
 
 
-def _study_notes(study_id: str, can_act: bool) -> None:
+def _study_notes(study_id: str, can_note: bool) -> None:
     with st.expander("Notes and tags on this study"):
-        _ui.notes_and_tags("study", study_id, can_act)
+        _ui.notes_and_tags("study", study_id, who, can_note)
 
 
-study_param = st.query_params.get("study")
-if study_param:
-    _show_study(study_param)
+if _study_param:
+    _show_study(_study_param)
 else:
     _new_study()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.config import AppConfig
+from core.store import SYSTEM
 from core.store import Store
 from core.store import close_stores
 from core.store import open_store
@@ -168,7 +169,7 @@ def wait_until_ended(store: Store, run_id: str, timeout: float = 60):  # type: i
     from core.store import get_run
 
     deadline = time.monotonic() + timeout
-    while (run := get_run(store, run_id)).status not in TERMINAL:
+    while (run := get_run(store, run_id, viewer=SYSTEM)).status not in TERMINAL:
         assert time.monotonic() < deadline, f"run {run_id} did not end within {timeout} s"
         time.sleep(0.1)
     return run

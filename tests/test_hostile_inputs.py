@@ -21,6 +21,8 @@ from core.errors import NotFoundError
 from core.errors import SpecError
 from core.errors import StoreError
 from core.formatting import csv_bytes
+from core.store import SYSTEM
+from core.store import Viewer
 from core.store import count_rows
 from core.store import open_store
 
@@ -58,7 +60,7 @@ def test_hostile_names_never_become_paths(name: str, store, tmp_path: Path) -> N
         resolve_server_path(root, name)
     # An upload's name is used only for its suffix; the file lands under uploads/ by a new ID.
     try:
-        upload_id = save_upload(store, io.BytesIO(b"a,b\n1,2\n"), name + ".csv")
+        upload_id = save_upload(store, io.BytesIO(b"a,b\n1,2\n"), name + ".csv", viewer=SYSTEM)
     except AppError as exc:
         assert "Traceback" not in str(exc)
     else:
@@ -73,15 +75,15 @@ def test_hostile_share_tokens_and_ids_are_not_found(token: str, store) -> None: 
     from core.sharing import resolve_link
     from core.store import get_run
 
-    before = count_rows(store)
+    before = count_rows(store, viewer=SYSTEM)
     with pytest.raises(NotFoundError) as info:
         resolve_link(store, token)
     assert str(info.value) == NOT_FOUND
     with pytest.raises((NotFoundError, StoreError)):
-        get_run(store, token)
+        get_run(store, token, viewer=SYSTEM)
     with pytest.raises(SpecError):
         parse_run_ids(f"{token},{token}x")
-    assert count_rows(store) == before
+    assert count_rows(store, viewer=SYSTEM) == before
 
 
 @pytest.mark.parametrize("text", FORMULAS)
@@ -119,8 +121,8 @@ def hostile_app(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     with store.session() as s:
         s.get(Run, run.id).status = "succeeded"
     for text in XSS:
-        add_note(store, "run", run.id, text, author=XSS[0])
-    add_tag(store, "run", run.id, "safe tag", author=XSS[0])
+        add_note(store, "run", run.id, text, viewer=Viewer.local(XSS[0]))
+    add_tag(store, "run", run.id, "safe tag", viewer=Viewer.local(XSS[0]))
     return AppTest.from_file(str(root / "app.py"), default_timeout=60), ds, run
 
 

@@ -13,6 +13,7 @@ import psutil
 
 from core.compute import create_client
 from core.config import AppConfig
+from core.store import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "::1"}
@@ -69,7 +70,7 @@ def test_share_tokens_carry_at_least_128_random_bits(tmp_path: Path) -> None:
 
     store = open_store(AppConfig.for_data_dir(tmp_path / "data"))
     run = create_run(store, "smoke", {"type": "smoke"})
-    tokens = {create_link(store, "run", run.id) for _ in range(200)}
+    tokens = {create_link(store, "run", run.id, viewer=SYSTEM) for _ in range(200)}
     assert len(tokens) == 200
     for token in tokens:
         assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8 >= 128

@@ -58,10 +58,16 @@ from core.errors import JobStopped
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.errors import StoreError
+from core.store import Dataset
+from core.store import Pipeline
 from core.store import Run
 from core.store import RunEvent
 from core.store import Store
+from core.store import Study
+from core.store import Viewer
 from core.store import create_run
+from core.store import fetch_owned
+from core.store import fetch_visible
 from core.store import open_store
 from core.store import utcnow
 from core.store import write_metrics
@@ -232,6 +238,12 @@ class JobContext:
             full = len(self._buffer) >= _METRIC_FLUSH_ROWS
         if full:
             self.flush()
+
+    def owner(self) -> tuple[str, str]:
+        """The run's author and team: what the job creates (a dataset) belongs to them too."""
+        with self.store.session() as s:
+            row = s.execute(select(Run.author, Run.team).where(Run.id == self.run_id)).one()
+        return str(row[0]), str(row[1])
 
     def set_progress(self, fraction: float) -> None:
         self._progress = min(1.0, max(0.0, float(fraction)))
@@ -466,8 +478,11 @@ def submit_run(
     kind: str,
     spec: dict,
     *,
+    viewer: Viewer,
     name: str = "",
     options: SubmitOptions | None = None,
+    team: str = "",
+    author: str | None = None,
     **links: str | None,
 ) -> str:
     """Validate ``spec``, record a queued run and start it on the cluster.
@@ -477,8 +492,13 @@ def submit_run(
         store: The store the workers write to.
         kind: A key of :data:`JOB_KINDS`.
         spec: The job's spec as a JSON-able dict; validated before anything is stored.
+        viewer: Who launches it: its owner. The dataset, pipeline, study and parent it names
+            must be visible to them.
         name: Shown in lists. Defaults to "".
         options: Placement options. Defaults to none.
+        team: The team that may view and fork it; "" keeps it private. Defaults to "".
+        author: Its owner when Loom itself launches on someone's behalf (a study's trials);
+            only for a viewer that sees everything. Defaults to the viewer's name.
         **links: ``dataset_id``, ``pipeline_id``, ``study_id`` the run uses, and its lineage:
             ``parent_id`` (the run it came from) with ``parent_kind`` (resumed, forked, promoted).
 
@@ -487,13 +507,21 @@ def submit_run(
 
     Raises:
         SpecError: Unknown kind or invalid spec; nothing is stored.
+        NotFoundError: A linked dataset, pipeline, study or parent is missing or not visible.
+        PermissionDeniedError: A visitor who is not signed in, or a team the viewer is not in.
         ComputeError: The cluster refused the task; the run is recorded as failed with why.
     """
     from distributed import fire_and_forget
 
     _check_kind(kind)
+    viewer.require_create(team)
     spec = _resolve(_SPEC_VALIDATORS[kind])(spec)
-    run = create_run(store, kind, spec, name=name, **links)
+    pipeline = spec.get("pipeline")
+    used = pipeline.get("dataset_id") if isinstance(pipeline, dict) else None
+    # The data a spec reads must be visible to whoever launches it, linked or not.
+    _check_links(store, viewer, {**links, "dataset_id": links.get("dataset_id") or used})
+    owner = author if (author is not None and viewer.everything) else viewer.name
+    run = create_run(store, kind, spec, name=name, author=owner, team=team, **links)
     opts = options or SubmitOptions()
     try:
         future = client.submit(
@@ -516,7 +544,17 @@ def submit_run(
     return run.id
 
 
-def stop_run(store: Store, run_id: str, client: Client | None = None, by: str = "user") -> Decision:
+def _check_links(store: Store, viewer: Viewer, links: dict[str, str | None]) -> None:
+    models = {"dataset_id": Dataset, "pipeline_id": Pipeline, "study_id": Study, "parent_id": Run}
+    with store.session() as s:
+        for field_name, model in models.items():
+            if links.get(field_name):
+                fetch_visible(s, model, str(links[field_name]), viewer)
+
+
+def stop_run(
+    store: Store, run_id: str, client: Client | None = None, by: str = "user", *, viewer: Viewer
+) -> Decision:
     """Ask a run to stop. A queued run stops at once; a running one within a second.
 
     Args:
@@ -524,7 +562,14 @@ def stop_run(store: Store, run_id: str, client: Client | None = None, by: str = 
         run_id: The run to stop.
         client: Used to cancel the task of a run that has not started. Defaults to None.
         by: Who asked, recorded in the run's events. Defaults to "user".
+        viewer: Who asks; only the run's owner may stop it.
+
+    Raises:
+        NotFoundError: No such run, or not visible to ``viewer``.
+        PermissionDeniedError: A teammate's run.
     """
+    with store.session() as s:
+        fetch_owned(s, Run, run_id, viewer, "stop")
     decision = transition(store, run_id, StopRequested(by=by))
     if client is not None and any(isinstance(a, CancelTask) for a in decision.actions):
         try:
@@ -539,12 +584,20 @@ CONTROLS = ("pause", "resume", "set_lr")
 
 
 def request_control(
-    store: Store, run_id: str, action: str, value: float | None = None, by: str = "user"
+    store: Store,
+    run_id: str,
+    action: str,
+    value: float | None = None,
+    by: str = "user",
+    *,
+    viewer: Viewer,
 ) -> None:
     """Ask a running run to pause, resume or change its learning rate; it acts within a batch.
 
     Raises:
         SpecError: Unknown action, or a learning rate that is not > 0.
+        NotFoundError: No such run, or not visible to ``viewer``.
+        PermissionDeniedError: Not the viewer's own run.
         InvalidTransition: The run is not running.
     """
     from core.errors import InvalidTransition
@@ -554,7 +607,7 @@ def request_control(
     if action == "set_lr" and not (value is not None and math.isfinite(value) and value > 0):
         raise SpecError(f"`learning_rate > 0` must hold, but got learning_rate={value!r}.")
     with store.session() as s:
-        status = s.scalar(select(Run.status).where(Run.id == run_id))
+        status = fetch_owned(s, Run, run_id, viewer, action.replace("set_lr", "steer")).status
         if status != RunStatus.RUNNING.value:
             raise InvalidTransition(f"Run {run_id} is {status}, not running: there is nothing to {action}.")
         s.add(

@@ -13,6 +13,7 @@ from core.data._ingest import list_datasets
 from core.data._ingest import rename_dataset
 from core.data._ingest import resolve_server_path
 from core.data._ingest import save_upload
+from core.data._ingest import set_dataset_team
 from core.data._profile import compute_profile
 from core.data._target import TargetSummary
 from core.data._target import summarize_target
@@ -33,5 +34,6 @@ __all__ = [
     "rename_dataset",
     "resolve_server_path",
     "save_upload",
+    "set_dataset_team",
     "summarize_target",
 ]

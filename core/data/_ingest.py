@@ -26,14 +26,17 @@ from core.data._readers import npz_to_parquet
 from core.data._readers import parquet_to_parquet
 from core.data._readers import zip_to_parquet
 from core.errors import DataError
-from core.errors import NotFoundError
 from core.errors import SpecError
 from core.errors import StoreError
 from core.store import Dataset
 from core.store import Pipeline
 from core.store import Run
 from core.store import Store
+from core.store import Viewer
+from core.store import fetch_owned
+from core.store import fetch_visible
 from core.store import new_id
+from core.store import visible
 
 if TYPE_CHECKING:
     from core.compute._jobs import JobContext
@@ -50,6 +53,7 @@ __all__ = [
     "resolve_server_path",
     "run_ingest",
     "save_upload",
+    "set_dataset_team",
     "validate_ingest_spec",
 ]
 
@@ -129,20 +133,23 @@ def validate_ingest_spec(data: dict[str, Any]) -> dict[str, Any]:
     return IngestSpec.from_dict(data).to_dict()
 
 
-def save_upload(store: Store, stream: IO[bytes], filename: str) -> str:
+def save_upload(store: Store, stream: IO[bytes], filename: str, *, viewer: Viewer) -> str:
     """Copy an uploaded file under ``uploads/`` with a server-chosen name.
 
     Args:
         store: The store (its data directory receives the file).
         stream: The uploaded bytes.
         filename: The browser's file name, used only for its suffix.
+        viewer: Who uploads; a visitor who is not signed in may not.
 
     Returns:
         The upload ID to put in an :class:`IngestSpec`.
 
     Raises:
         DataError: The suffix is not supported, or the disk is full.
+        PermissionDeniedError: Not signed in.
     """
+    viewer.require_create()
     fmt = detect_format(filename)
     upload_id = new_id()
     target = store.path_for("uploads", upload_id, FORMATS[fmt][0])
@@ -220,6 +227,8 @@ def ingest_file(
     name: str,
     options: CsvOptions | None = None,
     progress=None,  # type: ignore[no-untyped-def]
+    author: str = "",
+    team: str = "",
 ) -> Dataset:
     """Read ``source``, write Parquet and a profile, and record the dataset.
 
@@ -230,9 +239,12 @@ def ingest_file(
         name: Display name.
         options: CSV reading options. Defaults to detect everything.
         progress: Called with a fraction in [0, 1]. Defaults to None.
+        author: Its owner. Defaults to "".
+        team: The team that may see it; "" is private. Defaults to "".
 
     Returns:
-        The new dataset, or the existing one with the same content and read options.
+        The new dataset, or the same owner's existing one with the same content, read options
+        and team (another user's copy is never returned: that would reveal it exists).
 
     Raises:
         DataError: The file cannot be read; nothing is stored.
@@ -248,7 +260,12 @@ def ingest_file(
         sha, schema, rows, used = _read(fmt, source, tmp, options, progress)
         with store.session() as s:
             same = s.scalars(
-                select(Dataset).where(Dataset.content_hash == sha, Dataset.source_format == fmt)
+                select(Dataset).where(
+                    Dataset.content_hash == sha,
+                    Dataset.source_format == fmt,
+                    Dataset.author == author,
+                    Dataset.team == team,
+                )
             ).all()
             for existing in same:
                 if existing.read_options_json == used:
@@ -278,6 +295,8 @@ def ingest_file(
                 schema_json={"fields": [{"name": f.name, "type": str(f.type)} for f in schema]},
                 read_options_json=used,
                 profile_json=profile,
+                author=author[:100],
+                team=team[:100],
             )
             s.add(dataset)
     except StoreError:
@@ -294,8 +313,16 @@ def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         source = _upload_path(store, spec.upload_id, spec.fmt)
     else:
         source = resolve_server_path(store.config.import_root, spec.server_path or "")
+    author, team = ctx.owner()
     dataset = ingest_file(
-        store, source, spec.fmt, spec.name, CsvOptions(spec.delimiter, spec.encoding), ctx.set_progress
+        store,
+        source,
+        spec.fmt,
+        spec.name,
+        CsvOptions(spec.delimiter, spec.encoding),
+        ctx.set_progress,
+        author=author,
+        team=team,
     )
     ctx.set_progress(1.0)
     if spec.upload_id is not None:
@@ -306,54 +333,68 @@ def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 # --- catalogue -----------------------------------------------------------------------------
 
 
-def list_datasets(store: Store) -> list[Dataset]:
+def list_datasets(store: Store, *, viewer: Viewer) -> list[Dataset]:
+    """The datasets ``viewer`` may see, newest first."""
     with store.session() as s:
-        return list(s.scalars(select(Dataset).order_by(Dataset.created_at.desc())))
+        return list(
+            s.scalars(select(Dataset).where(visible(Dataset, viewer)).order_by(Dataset.created_at.desc()))
+        )
 
 
-def get_dataset(store: Store, dataset_id: str) -> Dataset:
-    with store.session() as s:
-        dataset = s.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(
-                f"No dataset with ID {dataset_id!r}. It may have been deleted; pick one from the list."
-            )
-        return dataset
-
-
-def rename_dataset(store: Store, dataset_id: str, name: str) -> Dataset:
-    name = _clean_name(name)
-    with store.session() as s:
-        dataset = s.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"No dataset with ID {dataset_id!r}.")
-        dataset.name = name
-        return dataset
-
-
-def delete_dataset(store: Store, dataset_id: str) -> None:
-    """Delete a dataset and its file.
+def get_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> Dataset:
+    """The dataset, if ``viewer`` may see it.
 
     Raises:
-        StoreError: A run or pipeline uses it; the message names them.
+        NotFoundError: Missing or not visible (the same answer).
     """
     with store.session() as s:
-        dataset = s.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"No dataset with ID {dataset_id!r}.")
+        return fetch_visible(s, Dataset, dataset_id, viewer)  # type: ignore[no-any-return]
+
+
+def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) -> Dataset:
+    """Rename; only its owner may."""
+    name = _clean_name(name)
+    with store.session() as s:
+        dataset = fetch_owned(s, Dataset, dataset_id, viewer, "rename")
+        dataset.name = name
+        return dataset  # type: ignore[no-any-return]
+
+
+def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer) -> None:
+    """Make a dataset private ("") or visible to one of the owner's teams."""
+    viewer.require_create(team)
+    with store.session() as s:
+        fetch_owned(s, Dataset, dataset_id, viewer, "change who sees").team = team
+
+
+def delete_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> None:
+    """Delete a dataset and its file; only its owner may.
+
+    Raises:
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Not the viewer's own.
+        StoreError: A run or pipeline uses it; the message names those the viewer may see.
+    """
+    with store.session() as s:
+        dataset = fetch_owned(s, Dataset, dataset_id, viewer, "delete")
         runs = s.execute(
-            select(Run.id, Run.name, Run.kind).where(Run.dataset_id == dataset_id).limit(3)
+            select(Run.id, Run.name, Run.kind, visible(Run, viewer))
+            .where(Run.dataset_id == dataset_id)
+            .limit(3)
         ).all()
         if runs:
-            named = ", ".join(f"{k} run {n or i[:8]!r} ({i})" for i, n, k in runs)
+            named = ", ".join(
+                f"{k} run {n or i[:8]!r} ({i})" if seen else "another user's run" for i, n, k, seen in runs
+            )
             raise StoreError(
                 f"Dataset {dataset.name!r} is used by {named}. Delete those runs first; "
                 "Loom keeps every dataset a recorded run used."
             )
-        pipes = (
-            s.execute(select(Pipeline.name).where(Pipeline.dataset_id == dataset_id).limit(3)).scalars().all()
-        )
+        pipes = s.execute(
+            select(Pipeline.name, visible(Pipeline, viewer)).where(Pipeline.dataset_id == dataset_id).limit(3)
+        ).all()
         if pipes:
-            raise StoreError(f"Dataset {dataset.name!r} is used by pipeline(s) {pipes}. Delete those first.")
+            names = [n if seen else "another user's pipeline" for n, seen in pipes]
+            raise StoreError(f"Dataset {dataset.name!r} is used by pipeline(s) {names}. Delete those first.")
         s.delete(dataset)
     store.path_for("datasets", dataset_id, ".parquet").unlink(missing_ok=True)

@@ -7,6 +7,7 @@ from core.experiments._annotate import delete_runs
 from core.experiments._annotate import list_notes
 from core.experiments._annotate import remove_tag
 from core.experiments._annotate import set_archived
+from core.experiments._annotate import set_team
 from core.experiments._annotate import summarize_run
 from core.experiments._annotate import tags_of
 from core.experiments._compare import MAX_RUNS
@@ -19,7 +20,9 @@ from core.experiments._query import SORTS
 from core.experiments._query import STATUSES
 from core.experiments._query import ExperimentQuery
 from core.experiments._query import ExperimentRow
+from core.experiments._query import StudyRow
 from core.experiments._query import list_experiments
+from core.experiments._query import list_studies
 
 __all__ = [
     "MAX_RUNS",
@@ -34,11 +37,14 @@ __all__ = [
     "compare_runs",
     "delete_runs",
     "flatten",
+    "StudyRow",
     "list_experiments",
+    "list_studies",
     "list_notes",
     "parse_run_ids",
     "remove_tag",
     "set_archived",
+    "set_team",
     "smooth",
     "summarize_run",
     "tags_of",

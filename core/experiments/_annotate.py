@@ -9,15 +9,20 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
-from core.errors import NotFoundError
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import Note
 from core.store import Run
 from core.store import RunSummary
 from core.store import Store
 from core.store import Study
 from core.store import Tag
+from core.store import Viewer
+from core.store import fetch_owned
+from core.store import fetch_visible
 from core.store import get_metrics
+from core.store import owned
+from core.store import visible
 
 __all__ = [
     "NOTE_MAX_CHARS",
@@ -27,6 +32,7 @@ __all__ = [
     "list_notes",
     "remove_tag",
     "set_archived",
+    "set_team",
     "summarize_run",
     "tags_of",
 ]
@@ -38,13 +44,21 @@ _TARGETS = ("run", "study")
 _RUN_FILES = (("checkpoints", ".keras"), ("models", ".keras"), ("predictions", ".parquet"))
 
 
-def _target(store: Store, kind: str, target_id: str) -> None:
+def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool = False) -> None:
+    """Check the target exists and ``viewer`` may see it; writing (a note, a tag) also needs a
+    signed-in (or local) user: a share-link visitor only reads."""
     if kind not in _TARGETS:
         raise SpecError(f"Notes and tags go on runs or studies, not {kind!r}.")
     model = Run if kind == "run" else Study
     with store.session() as s:
-        if s.get(model, target_id) is None:
-            raise NotFoundError(f"There is no {kind} {target_id!r}. It may have been deleted.")
+        fetch_visible(s, model, target_id, viewer)
+    if write:
+        viewer.require_create()
+
+
+def _visible_ids(kind: str, viewer: Viewer):  # type: ignore[no-untyped-def]
+    model = Run if kind == "run" else Study
+    return select(model.id).where(visible(model, viewer))
 
 
 def clean_tag(tag: str) -> str:
@@ -57,9 +71,11 @@ def clean_tag(tag: str) -> str:
     return tag
 
 
-def add_tag(store: Store, kind: str, target_id: str, tag: str, author: str) -> str:
+def add_tag(store: Store, kind: str, target_id: str, tag: str, *, viewer: Viewer) -> str:
+    """Tag a run or study ``viewer`` may see (owner or teammate)."""
     tag = clean_tag(tag)
-    _target(store, kind, target_id)
+    _target(store, kind, target_id, viewer, write=True)
+    author = viewer.name
     with store.session() as s:
         exists = s.scalar(
             select(Tag.id).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag)
@@ -69,22 +85,32 @@ def add_tag(store: Store, kind: str, target_id: str, tag: str, author: str) -> s
     return tag
 
 
-def remove_tag(store: Store, kind: str, target_id: str, tag: str) -> None:
+def remove_tag(store: Store, kind: str, target_id: str, tag: str, *, viewer: Viewer) -> None:
+    _target(store, kind, target_id, viewer, write=True)
     with store.session() as s:
         s.execute(delete(Tag).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag))
 
 
-def tags_of(store: Store, kind: str, target_id: str) -> list[str]:
+def tags_of(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> list[str]:
+    """The tags of a run or study (none for one ``viewer`` may not see)."""
     with store.session() as s:
         return list(
             s.scalars(
-                select(Tag.tag).where(Tag.target_kind == kind, Tag.target_id == target_id).order_by(Tag.tag)
+                select(Tag.tag)
+                .where(
+                    Tag.target_kind == kind,
+                    Tag.target_id == target_id,
+                    Tag.target_id.in_(_visible_ids(kind, viewer)),
+                )
+                .order_by(Tag.tag)
             )
         )
 
 
-def add_note(store: Store, kind: str, target_id: str, body: str, author: str) -> Note:
-    """A note with its author and time. Plain text: pages render it as text, never markup."""
+def add_note(store: Store, kind: str, target_id: str, body: str, *, viewer: Viewer) -> Note:
+    """A note with its author and time on a run or study ``viewer`` may see (owner or teammate).
+    Plain text: pages render it as text, never markup."""
+    author = viewer.name
     body = body.strip()
     if not body:
         raise SpecError("The note is empty.")
@@ -93,7 +119,7 @@ def add_note(store: Store, kind: str, target_id: str, body: str, author: str) ->
             f"The note has {len(body):,} characters; the limit is {NOTE_MAX_CHARS:,}. Shorten it or "
             "attach the text as a file."
         )
-    _target(store, kind, target_id)
+    _target(store, kind, target_id, viewer, write=True)
     with store.session() as s:
         note = Note(target_kind=kind, target_id=target_id, author=author[:100], body=body)
         s.add(note)
@@ -102,25 +128,52 @@ def add_note(store: Store, kind: str, target_id: str, body: str, author: str) ->
     return note
 
 
-def list_notes(store: Store, kind: str, target_id: str) -> list[Note]:
+def list_notes(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> list[Note]:
+    """The notes on a run or study, oldest first (none for one ``viewer`` may not see)."""
     with store.session() as s:
         return list(
             s.scalars(
                 select(Note)
-                .where(Note.target_kind == kind, Note.target_id == target_id)
+                .where(
+                    Note.target_kind == kind,
+                    Note.target_id == target_id,
+                    Note.target_id.in_(_visible_ids(kind, viewer)),
+                )
                 .order_by(Note.created_at, Note.id)
             )
         )
 
 
-def set_archived(store: Store, run_ids: list[str], archived: bool = True) -> int:
+def set_team(store: Store, kind: str, target_id: str, team: str, *, viewer: Viewer) -> None:
+    """Make a run or study private ("") or visible to one of the owner's teams; only the owner
+    may. A study's trial runs follow it.
+
+    Raises:
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Not the viewer's own, or a team the viewer is not in.
+    """
+    if kind not in _TARGETS:
+        raise SpecError(f"Runs and studies have a team, not {kind!r}.")
+    viewer.require_create(team)
+    model = Run if kind == "run" else Study
     with store.session() as s:
-        result = s.execute(update(Run).where(Run.id.in_(run_ids)).values(archived=archived))
-        return int(result.rowcount or 0)
+        fetch_owned(s, model, target_id, viewer, "change who sees").team = team
+        if kind == "study":
+            s.execute(update(Run).where(Run.study_id == target_id).values(team=team))
 
 
-def delete_runs(store: Store, run_ids: list[str]) -> int:
-    """Delete finished runs with their metrics, events, notes, tags and files.
+def set_archived(store: Store, run_ids: list[str], archived: bool = True, *, viewer: Viewer) -> int:
+    """Archive (or restore) the viewer's own runs among ``run_ids``; returns how many."""
+    with store.session() as s:
+        result = s.execute(
+            update(Run).where(Run.id.in_(run_ids), owned(Run, viewer)).values(archived=archived)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
+    """Delete finished runs with their metrics, events, notes, tags and files. Only the
+    viewer's own runs are deleted; others' are left alone and not counted.
 
     Raises:
         SpecError: A run is still queued or running: stop it first.
@@ -128,7 +181,7 @@ def delete_runs(store: Store, run_ids: list[str]) -> int:
     from core.compute import TERMINAL
 
     with store.session() as s:
-        runs = list(s.scalars(select(Run).where(Run.id.in_(run_ids))))
+        runs = list(s.scalars(select(Run).where(Run.id.in_(run_ids), owned(Run, viewer))))
         active = [r.id for r in runs if r.status not in {t.value for t in TERMINAL}]
         if active:
             raise SpecError(f"Run(s) {active} are still queued or running: stop them before deleting.")
@@ -149,7 +202,7 @@ def summarize_run(store: Store, run_id: str) -> None:
     import math
 
     rows = []
-    for key, series in get_metrics(store, run_id).items():
+    for key, series in get_metrics(store, run_id, viewer=SYSTEM).items():
         finite = [v for v in series.values if math.isfinite(v)]
         if not finite:
             continue

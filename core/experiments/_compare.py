@@ -14,6 +14,8 @@ from core.store import Metric
 from core.store import Run
 from core.store import RunSummary
 from core.store import Store
+from core.store import Viewer
+from core.store import visible
 
 __all__ = ["Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
 
@@ -69,14 +71,17 @@ class Comparison:
     keys: list[str]  # metric keys any of the runs has
 
 
-def compare_runs(store: Store, run_ids: list[str], metric: str = "epoch/val_loss") -> Comparison:
+def compare_runs(
+    store: Store, run_ids: list[str], metric: str = "epoch/val_loss", *, viewer: Viewer
+) -> Comparison:
     """Everything the Compare page shows for these runs.
 
     Raises:
-        NotFoundError: A run does not exist (the message names which).
+        NotFoundError: A run does not exist or ``viewer`` may not see it (the message names
+            which).
     """
     with store.session() as s:
-        runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_(run_ids)))}
+        runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_(run_ids), visible(Run, viewer)))}
         missing = [i for i in run_ids if i not in runs]
         if missing:
             raise NotFoundError(f"There is no run {missing[0]!r}. It may have been deleted.")

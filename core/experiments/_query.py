@@ -24,9 +24,20 @@ from core.store import Dataset
 from core.store import Run
 from core.store import RunSummary
 from core.store import Store
+from core.store import Study
 from core.store import Tag
+from core.store import Viewer
+from core.store import visible
 
-__all__ = ["SORTS", "STATUSES", "ExperimentQuery", "ExperimentRow", "list_experiments"]
+__all__ = [
+    "SORTS",
+    "STATUSES",
+    "ExperimentQuery",
+    "ExperimentRow",
+    "StudyRow",
+    "list_experiments",
+    "list_studies",
+]
 
 SORTS = ("created", "name", "status", "metric")
 STATUSES = ("queued", "running", "succeeded", "failed", "stopped", "interrupted")
@@ -68,7 +79,6 @@ class ExperimentQuery:
     page: int = 1
     page_size: int = 50
     archived: bool = False
-    author: str | None = None  # set by the page when accounts are on (never from the URL)
 
     def __post_init__(self) -> None:
         if len(self.text) > 200:
@@ -100,7 +110,7 @@ class ExperimentQuery:
     @classmethod
     def from_params(cls, params: dict[str, str]) -> ExperimentQuery:
         """From URL query parameters (strings); unknown parameters are ignored."""
-        known = {f.name for f in fields(cls)} - {"author"}
+        known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
         for name, raw in params.items():
             if name not in known:
@@ -125,8 +135,6 @@ class ExperimentQuery:
         out = {}
         default = ExperimentQuery()
         for f in fields(self):
-            if f.name == "author":
-                continue
             value = getattr(self, f.name)
             if value == getattr(default, f.name):
                 continue
@@ -155,6 +163,7 @@ class ExperimentRow:
     parent_id: str | None
     study_id: str | None
     tags: list[str] = field(default_factory=list)
+    team: str = ""
 
     @property
     def duration_s(self) -> float | None:
@@ -163,10 +172,8 @@ class ExperimentRow:
         return (self.ended_at - self.started_at).total_seconds()
 
 
-def _filtered(q: ExperimentQuery, metric_value: Any) -> Select[Any]:
-    stmt = select(Run.id).where(Run.archived.is_(q.archived))
-    if q.author is not None:
-        stmt = stmt.where(Run.author == q.author)
+def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[Any]:
+    stmt = select(Run.id).where(Run.archived.is_(q.archived), visible(Run, viewer))
     if q.kinds:
         stmt = stmt.where(Run.kind.in_(q.kinds))
     if q.statuses:
@@ -190,10 +197,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_experiments(store: Store, q: ExperimentQuery) -> tuple[list[ExperimentRow], int]:
-    """One page of runs matching ``q``, and how many match in all."""
+def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tuple[list[ExperimentRow], int]:
+    """One page of the runs ``viewer`` may see matching ``q``, and how many match in all."""
     summary = select(RunSummary.run_id, RunSummary.last).where(RunSummary.key == q.metric).subquery("summary")
-    base = _filtered(q, summary.c.last).outerjoin(summary, summary.c.run_id == Run.id)
+    base = _filtered(q, summary.c.last, viewer).outerjoin(summary, summary.c.run_id == Run.id)
     order = {
         "created": Run.created_at,
         "name": Run.name,
@@ -209,7 +216,7 @@ def list_experiments(store: Store, q: ExperimentQuery) -> tuple[list[ExperimentR
         stmt = (
             select(Run, summary.c.last, Dataset.name)
             .outerjoin(summary, summary.c.run_id == Run.id)
-            .outerjoin(Dataset, Dataset.id == Run.dataset_id)
+            .outerjoin(Dataset, (Dataset.id == Run.dataset_id) & visible(Dataset, viewer))
             .where(Run.id.in_(base))
             .order_by(*ordering)
             .limit(q.page_size)
@@ -240,7 +247,40 @@ def list_experiments(store: Store, q: ExperimentQuery) -> tuple[list[ExperimentR
             parent_id=run.parent_id,
             study_id=run.study_id,
             tags=tags.get(run.id, []),
+            team=run.team,
         )
         for run, last, dataset in rows
     ]
     return out, total
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    id: str
+    name: str
+    status: str
+    author: str
+    team: str
+    created_at: datetime
+    tags: list[str] = field(default_factory=list)
+
+
+def list_studies(store: Store, *, viewer: Viewer, limit: int = 200) -> list[StudyRow]:
+    """The studies ``viewer`` may see, newest first, with their tags."""
+    with store.session() as s:
+        rows = s.execute(
+            select(Study.id, Study.name, Study.status, Study.author, Study.team, Study.created_at)
+            .where(visible(Study, viewer), Study.archived.is_(False))
+            .order_by(Study.created_at.desc())
+            .limit(limit)
+        ).all()
+        ids = [r[0] for r in rows]
+        tags: dict[str, list[str]] = {}
+        if ids:
+            for target, tag in s.execute(
+                select(Tag.target_id, Tag.tag)
+                .where(Tag.target_kind == "study", Tag.target_id.in_(ids))
+                .order_by(Tag.tag)
+            ):
+                tags.setdefault(target, []).append(tag)
+    return [StudyRow(*r, tags=tags.get(r[0], [])) for r in rows]

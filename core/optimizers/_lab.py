@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import SpecError
-from core.optimizers import OPTIMIZERS
+from core.optimizers._spec import OPTIMIZERS
 
 __all__ = ["SURFACES", "Path", "Surface", "walk"]
 

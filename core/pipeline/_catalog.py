@@ -17,18 +17,26 @@ from sqlalchemy import select
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.pipeline._spec import PipelineSpec
+from core.store import Dataset
 from core.store import Pipeline
 from core.store import Store
+from core.store import Viewer
+from core.store import fetch_owned
+from core.store import fetch_visible
+from core.store import visible
 
 __all__ = [
     "Draft",
     "create_draft",
     "get_draft",
     "list_drafts",
+    "list_pipeline_versions",
     "list_versions",
     "load_version",
     "preview_pipeline",
+    "check_readable",
     "save_version",
+    "set_pipeline_team",
     "update_draft",
 ]
 
@@ -42,6 +50,8 @@ class Draft:
     spec: PipelineSpec
     layout: dict[str, list[float]]
     rev: int  # ms since the epoch of the last change made outside the canvas
+    author: str = ""
+    team: str = ""
 
 
 def _now_ms() -> int:
@@ -57,16 +67,36 @@ def _draft_from_row(row: Pipeline) -> Draft:
         PipelineSpec.from_dict(data["spec"]),
         dict(data.get("layout", {})),
         int(data.get("rev", 0)),
+        row.author,
+        row.team,
     )
 
 
-def create_draft(store: Store, name: str, spec: PipelineSpec) -> Draft:
+def check_readable(store: Store, spec: PipelineSpec, viewer: Viewer) -> None:
+    """Raises NotFoundError unless ``viewer`` may read the dataset ``spec`` starts from."""
+    if spec.dataset_id:
+        with store.session() as s:
+            fetch_visible(s, Dataset, spec.dataset_id, viewer)
+
+
+def create_draft(store: Store, name: str, spec: PipelineSpec, *, viewer: Viewer, team: str = "") -> Draft:
+    """A new pipeline owned by ``viewer``; names are unique per owner.
+
+    Raises:
+        SpecError: No name, or the owner has a pipeline of that name.
+        NotFoundError: The spec's dataset is not visible to ``viewer``.
+        PermissionDeniedError: Not signed in, or not a member of ``team``.
+    """
+    viewer.require_create(team)
     name = " ".join(name.split())[:200]
     if not name:
         raise SpecError("Please give the pipeline a name.")
+    check_readable(store, spec, viewer)
     with store.session() as s:
         taken = s.scalar(
-            select(func.count()).select_from(Pipeline).where(Pipeline.name == name, Pipeline.version == 0)
+            select(func.count())
+            .select_from(Pipeline)
+            .where(Pipeline.name == name, Pipeline.version == 0, Pipeline.author == viewer.name)
         )
         if taken:
             raise SpecError(f"A pipeline named {name!r} exists already. Pick another name or open it.")
@@ -76,28 +106,41 @@ def create_draft(store: Store, name: str, spec: PipelineSpec) -> Draft:
             spec_json={"spec": spec.to_dict(), "layout": {}, "rev": _now_ms()},
             spec_hash=spec.hash,
             dataset_id=spec.dataset_id or None,
+            author=viewer.name[:100],
+            team=team,
         )
         s.add(row)
         s.flush()
         return _draft_from_row(row)
 
 
-def get_draft(store: Store, draft_id: str) -> Draft:
+def _draft_row(s: Any, draft_id: str, viewer: Viewer, action: str | None = None) -> Pipeline:
+    row = fetch_visible(s, Pipeline, draft_id, viewer) if action is None else None
+    if action is not None:
+        row = fetch_owned(s, Pipeline, draft_id, viewer, action)
+    if row.version != 0:
+        raise NotFoundError(
+            f"No pipeline with ID {draft_id!r}. It may have been deleted; pick one from the list."
+        )
+    return row  # type: ignore[no-any-return]
+
+
+def get_draft(store: Store, draft_id: str, *, viewer: Viewer) -> Draft:
+    """The pipeline being edited, if ``viewer`` may see it.
+
+    Raises:
+        NotFoundError: Missing or not visible (the same answer).
+    """
     with store.session() as s:
-        row = s.get(Pipeline, draft_id)
-        if row is None or row.version != 0:
-            raise NotFoundError(
-                f"No pipeline with ID {draft_id!r}. It may have been deleted; pick one from the list."
-            )
-        return _draft_from_row(row)
+        return _draft_from_row(_draft_row(s, draft_id, viewer))
 
 
-def list_drafts(store: Store) -> list[tuple[str, str]]:
-    """``(id, name)`` of every pipeline, newest first."""
+def list_drafts(store: Store, *, viewer: Viewer) -> list[tuple[str, str]]:
+    """``(id, name)`` of every pipeline ``viewer`` may see, newest first."""
     with store.session() as s:
         rows = s.execute(
             select(Pipeline.id, Pipeline.name)
-            .where(Pipeline.version == 0)
+            .where(Pipeline.version == 0, visible(Pipeline, viewer))
             .order_by(Pipeline.created_at.desc())
         )
         return [(r[0], r[1]) for r in rows]
@@ -109,12 +152,14 @@ def update_draft(
     spec: PipelineSpec,
     layout: dict[str, list[float]] | None = None,
     bump: bool = True,
+    *,
+    viewer: Viewer,
 ) -> Draft:
-    """Replace the draft's spec (and positions); ``bump`` tells the editor to redraw."""
+    """Replace the draft's spec (and positions); ``bump`` tells the editor to redraw. Only its
+    owner may edit it (teammates fork it)."""
+    check_readable(store, spec, viewer)
     with store.session() as s:
-        row = s.get(Pipeline, draft_id)
-        if row is None or row.version != 0:
-            raise NotFoundError(f"No pipeline with ID {draft_id!r}.")
+        row = _draft_row(s, draft_id, viewer, "edit")
         old = row.spec_json
         row.spec_json = {
             "spec": spec.to_dict(),
@@ -127,43 +172,93 @@ def update_draft(
         return _draft_from_row(row)
 
 
-def save_version(store: Store, draft_id: str) -> Pipeline:
-    """Freeze the draft as the next version.
+def set_pipeline_team(store: Store, draft_id: str, team: str, *, viewer: Viewer) -> None:
+    """Make a pipeline and its saved versions private ("") or visible to one of the owner's teams."""
+    from sqlalchemy import update
+
+    viewer.require_create(team)
+    with store.session() as s:
+        row = _draft_row(s, draft_id, viewer, "change who sees")
+        s.execute(
+            update(Pipeline).where(Pipeline.name == row.name, Pipeline.author == row.author).values(team=team)
+        )
+
+
+def save_version(store: Store, draft_id: str, *, viewer: Viewer) -> Pipeline:
+    """Freeze the draft as the next version (owner only).
 
     Raises:
         SpecError: The graph is invalid (the message names the node); nothing is saved.
     """
-    draft = get_draft(store, draft_id)
+    with store.session() as s:
+        row = _draft_row(s, draft_id, viewer, "save")
+        draft = _draft_from_row(row)
+        author, team = row.author, row.team
     draft.spec.ordered()  # refuse to version an invalid graph
     with store.session() as s:
-        latest = s.scalar(select(func.max(Pipeline.version)).where(Pipeline.name == draft.name)) or 0
-        row = Pipeline(
+        latest = (
+            s.scalar(
+                select(func.max(Pipeline.version)).where(
+                    Pipeline.name == draft.name, Pipeline.author == author
+                )
+            )
+            or 0
+        )
+        version = Pipeline(
             name=draft.name,
             version=latest + 1,
             spec_json=draft.spec.to_dict(),
             spec_hash=draft.spec.hash,
             dataset_id=draft.spec.dataset_id or None,
+            author=author,
+            team=team,
         )
-        s.add(row)
+        s.add(version)
         s.flush()
-        return row
+        return version
 
 
-def list_versions(store: Store, name: str) -> list[Pipeline]:
+def list_versions(store: Store, draft_id: str, *, viewer: Viewer) -> list[Pipeline]:
+    """The saved versions of a pipeline ``viewer`` may see, newest first."""
     with store.session() as s:
+        row = _draft_row(s, draft_id, viewer)
         return list(
             s.scalars(
                 select(Pipeline)
-                .where(Pipeline.name == name, Pipeline.version > 0)
+                .where(
+                    Pipeline.name == row.name,
+                    Pipeline.author == row.author,
+                    Pipeline.version > 0,
+                    visible(Pipeline, viewer),
+                )
                 .order_by(Pipeline.version.desc())
             )
         )
 
 
-def load_version(store: Store, pipeline_id: str) -> PipelineSpec:
+def list_pipeline_versions(
+    store: Store, *, viewer: Viewer, dataset_id: str | None = None, limit: int = 200
+) -> list[Pipeline]:
+    """Every saved version ``viewer`` may see (of one dataset's, if given), newest first (the
+    Train page's choices)."""
+    where = [Pipeline.version > 0, visible(Pipeline, viewer)]
+    if dataset_id is not None:
+        where.append(Pipeline.dataset_id == dataset_id)
     with store.session() as s:
-        row = s.get(Pipeline, pipeline_id)
-        if row is None or row.version == 0:
+        return list(
+            s.scalars(select(Pipeline).where(*where).order_by(Pipeline.created_at.desc()).limit(limit))
+        )
+
+
+def load_version(store: Store, pipeline_id: str, *, viewer: Viewer) -> PipelineSpec:
+    """The spec of a saved version ``viewer`` may see.
+
+    Raises:
+        NotFoundError: Missing, a draft, or not visible.
+    """
+    with store.session() as s:
+        row = fetch_visible(s, Pipeline, pipeline_id, viewer)
+        if row.version == 0:
             raise NotFoundError(f"No saved pipeline version with ID {pipeline_id!r}.")
         return PipelineSpec.from_dict(row.spec_json)
 

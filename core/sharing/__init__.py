@@ -16,32 +16,80 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import false
 from sqlalchemy import select
 from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
-from core.sharing._accounts import authenticate  # noqa: E402
-from core.sharing._accounts import create_user  # noqa: E402
-from core.sharing._accounts import list_users  # noqa: E402
+from core.sharing._accounts import COOKIE_NAME
+from core.sharing._accounts import SESSION_DAYS
+from core.sharing._accounts import SignIn
+from core.sharing._accounts import add_member
+from core.sharing._accounts import authenticate
+from core.sharing._accounts import cookie_value
+from core.sharing._accounts import create_session
+from core.sharing._accounts import create_team
+from core.sharing._accounts import create_user
+from core.sharing._accounts import end_session
+from core.sharing._accounts import issue_handoff
+from core.sharing._accounts import list_teams
+from core.sharing._accounts import list_users
+from core.sharing._accounts import local_viewer
+from core.sharing._accounts import redeem_handoff
+from core.sharing._accounts import remove_member
+from core.sharing._accounts import remove_user
+from core.sharing._accounts import resolve_session
+from core.sharing._accounts import set_password
+from core.sharing._accounts import sign_in
+from core.sharing._accounts import sso_viewer
+from core.sharing._accounts import teams_of
+from core.sharing._accounts import token_from_cookie
+from core.sharing._accounts import viewer_for
+from core.store import Grant
 from core.store import Run
 from core.store import ShareLink
 from core.store import Store
 from core.store import Study
+from core.store import Viewer
+from core.store import fetch_owned
 
 __all__ = [
+    "COOKIE_NAME",
     "NOT_FOUND",
-    "authenticate",
-    "create_user",
-    "list_users",
     "PERMISSIONS",
+    "SESSION_DAYS",
     "TARGETS",
+    "SignIn",
+    "add_member",
+    "authenticate",
+    "cookie_value",
     "create_link",
+    "create_session",
+    "create_team",
+    "create_user",
+    "end_session",
+    "grant_of",
+    "issue_handoff",
     "link_params",
     "list_links",
+    "list_teams",
+    "list_users",
+    "local_viewer",
+    "redeem_handoff",
+    "remove_member",
+    "remove_user",
+    "resolve_grant",
     "resolve_link",
+    "resolve_session",
     "revoke_link",
+    "set_password",
+    "sign_in",
+    "sso_viewer",
+    "teams_of",
+    "token_from_cookie",
     "token_hash",
+    "viewer_for",
 ]
 
 PERMISSIONS = ("view", "fork")
@@ -55,6 +103,17 @@ _QUERY_VALUE = re.compile(r"^[\w.,:/ +-]{0,2000}$")
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str], viewer: Viewer) -> None:
+    with store.session() as s:
+        if kind == "run":
+            fetch_owned(s, Run, target_id, viewer, "share")
+        elif kind == "study":
+            fetch_owned(s, Study, target_id, viewer, "share")
+        else:
+            for run_id in [i for i in query.get("runs", "").split(",") if i]:
+                fetch_owned(s, Run, run_id, viewer, "share")
 
 
 def _exists(store: Store, kind: str, target_id: str, query: dict[str, str]) -> bool:
@@ -76,10 +135,11 @@ def create_link(
     permission: str = "view",
     query: dict[str, str] | None = None,
     expires_in: timedelta | None = None,
-    owner: str = "",
     label: str = "",
+    viewer: Viewer,
 ) -> str:
-    """A new share link; returns its token (shown once: only its hash is stored).
+    """A new share link; returns its token (shown once: only its hash is stored). Only the owner
+    of what it shows may make one (for a compare set: of every run in it).
 
     Args:
         target_kind: "run", "study" or "compare".
@@ -88,12 +148,13 @@ def create_link(
         query: The view's query parameters (metric, smoothing, chart...), so the link
             reproduces exactly what its owner saw.
         expires_in: How long it works. Defaults to forever (until revoked).
-        owner: Who made it (lists and revocation).
         label: A note for the owner's list.
+        viewer: Who makes it; its owner in lists and revocation.
 
     Raises:
         SpecError: Unknown permission or target kind, or unusable query values.
-        NotFoundError: The target does not exist.
+        NotFoundError: The target does not exist or is not visible to ``viewer``.
+        PermissionDeniedError: The target is a teammate's, not the viewer's own.
     """
     query = {str(k): str(v) for k, v in (query or {}).items()}
     if permission not in PERMISSIONS:
@@ -107,6 +168,7 @@ def create_link(
         raise SpecError("A link's lifetime must be positive.")
     if not _exists(store, target_kind, target_id, query):
         raise NotFoundError(f"There is no {target_kind} {target_id or query.get('runs', '')!r} to share.")
+    _check_owned(store, target_kind, target_id, query, viewer)
     token = secrets.token_urlsafe(32)
     with store.session() as s:
         s.add(
@@ -118,7 +180,7 @@ def create_link(
                 query_json=query,
                 expires_at=datetime.now(UTC) + expires_in if expires_in else None,
                 revoked=False,
-                owner=owner[:100],
+                owner=viewer.name[:100],
                 label=label[:200],
             )
         )
@@ -150,18 +212,44 @@ def resolve_link(store: Store, token: str) -> ShareLink:
     return link
 
 
-def list_links(store: Store, owner: str | None = None) -> list[ShareLink]:
+def grant_of(link: ShareLink) -> Grant:
+    """What a resolved link opens, as the access rule's :class:`Grant`."""
+    runs = tuple(i for i in (link.query_json or {}).get("runs", "").split(",") if i)
+    return Grant(
+        link.target_kind, link.target_id, runs if link.target_kind == "compare" else (), link.permission
+    )
+
+
+def resolve_grant(store: Store, token: str) -> Grant:
+    """The grant a token gives, checked now (a revoked link stops at the next request).
+
+    Raises:
+        NotFoundError: :data:`NOT_FOUND`, whatever the reason.
+    """
+    return grant_of(resolve_link(store, token))
+
+
+def list_links(store: Store, *, viewer: Viewer) -> list[ShareLink]:
+    """The links ``viewer`` made, newest first (every link for a viewer that sees everything)."""
     query = select(ShareLink).order_by(ShareLink.created_at.desc())
-    if owner is not None:
-        query = query.where(ShareLink.owner == owner)
+    if not viewer.everything:
+        query = query.where(ShareLink.owner == viewer.name) if viewer.name else query.where(false())
     with store.session() as s:
         return list(s.scalars(query))
 
 
-def revoke_link(store: Store, hashed: str) -> None:
-    """Revoke by the stored hash (the owner's list shows links by hash, never by token)."""
+def revoke_link(store: Store, hashed: str, *, viewer: Viewer) -> None:
+    """Revoke by the stored hash (the owner's list shows links by hash, never by token).
+
+    Raises:
+        NotFoundError: No such link among the viewer's own.
+    """
+    query = update(ShareLink).where(ShareLink.token == hashed)
+    if not viewer.everything:
+        query = query.where(ShareLink.owner == viewer.name) if viewer.name else query.where(false())
     with store.session() as s:
-        s.execute(update(ShareLink).where(ShareLink.token == hashed).values(revoked=True))
+        if not s.execute(query.values(revoked=True)).rowcount:  # type: ignore[attr-defined]
+            raise NotFoundError("No such link among yours. It may have been revoked already.")
 
 
 def link_params(link: ShareLink, token: str) -> dict[str, Any]:

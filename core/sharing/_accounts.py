@@ -1,8 +1,16 @@
-"""Accounts, when ``LOOM_AUTH=on``: users with scrypt-hashed passwords.
+"""Accounts, when ``LOOM_AUTH=on``: users, teams, sign-in sessions and rate limiting.
 
-Passwords are hashed with ``hashlib.scrypt`` (N=2**14, r=8, p=1, 16-byte salt); verification is
-constant-time and runs the KDF even for an unknown name, so a login cannot tell which names
-exist. Nothing here logs a password, a session or a token.
+Passwords are hashed with ``hashlib.scrypt`` (memory-hard; N=2**14, r=8, p=1, 16-byte salt);
+verification is constant-time and runs the KDF even for an unknown name, so a sign-in cannot
+tell which names exist. After :data:`MAX_FAILURES` failed sign-ins for a name within
+:data:`FAILURE_WINDOW`, that name is refused until the window passes (the same answer whether or
+not the name exists).
+
+A session is a 256-bit random token. The browser holds it in an HttpOnly cookie, signed with the
+server's key (a forged cookie is refused before any lookup); the store keeps only its SHA-256
+with an expiry, so signing out deletes the row and ends the session on the server at the next
+request, and reading the database yields no working session. Nothing here logs a password, a
+session or a token.
 """
 
 from __future__ import annotations
@@ -12,18 +20,67 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
+from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 
+from core.config import AppConfig
+from core.errors import NotFoundError
+from core.errors import RateLimitedError
 from core.errors import SpecError
+from core.store import SignInFailure
 from core.store import Store
+from core.store import Team
+from core.store import TeamMember
 from core.store import User
+from core.store import UserSession
+from core.store import Viewer
 
-__all__ = ["authenticate", "create_user", "hash_password", "list_users", "verify_password"]
+__all__ = [
+    "COOKIE_NAME",
+    "FAILURE_WINDOW",
+    "MAX_FAILURES",
+    "SESSION_DAYS",
+    "SignIn",
+    "add_member",
+    "authenticate",
+    "create_session",
+    "cookie_value",
+    "create_team",
+    "create_user",
+    "end_session",
+    "hash_password",
+    "issue_handoff",
+    "list_teams",
+    "list_users",
+    "local_viewer",
+    "redeem_handoff",
+    "remove_member",
+    "remove_user",
+    "resolve_session",
+    "set_password",
+    "sign_in",
+    "sso_viewer",
+    "teams_of",
+    "token_from_cookie",
+    "verify_password",
+    "viewer_for",
+]
 
 _N, _R, _P = 2**14, 8, 1
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+_EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,100}$")
 _DUMMY = None  # a hash to check against when the name is unknown
+SESSION_DAYS = 7
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+WRONG = "Wrong user name or password."
 
 
 def hash_password(password: str) -> str:
@@ -47,27 +104,151 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def create_user(store: Store, name: str, password: str) -> str:
-    """Add an account. Raises SpecError for a bad name, a short password or a taken name."""
+def _clean_name(name: str, what: str = "User") -> str:
     name = name.strip().lower()
     if not _NAME.match(name):
         raise SpecError(
-            f"User name {name[:40]!r} is not valid: 1 to 100 lowercase letters, digits, '.', '_' or '-'."
+            f"{what} name {name[:40]!r} is not valid: 1 to 100 lowercase letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
         )
+    return name
+
+
+def _check_password(password: str) -> None:
     if len(password) < 10:
         raise SpecError("A password needs at least 10 characters.")
+
+
+def create_user(store: Store, name: str, password: str, email: str | None = None) -> str:
+    """Add an account (admin CLI).
+
+    Args:
+        name: 1 to 100 lowercase letters, digits, '.', '_' or '-'.
+        password: At least 10 characters.
+        email: The single-sign-on identity that maps to this account. Defaults to None.
+
+    Raises:
+        SpecError: A bad name, a short password, a bad e-mail, or a taken name or e-mail.
+    """
+    name = _clean_name(name)
+    _check_password(password)
+    if email is not None:
+        email = email.strip().lower()
+        if not _EMAIL.match(email):
+            raise SpecError(f"{email[:60]!r} is not an e-mail address.")
     with store.session() as s:
         if s.get(User, name) is not None:
             raise SpecError(f"There is already a user {name!r}.")
-        s.add(User(name=name, password_hash=hash_password(password)))
+        if email and s.scalar(select(User.name).where(User.email == email)):
+            raise SpecError(f"Another user already signs in as {email!r}.")
+        s.add(User(name=name, password_hash=hash_password(password), email=email))
     return name
+
+
+def set_password(store: Store, name: str, password: str) -> None:
+    """Change a password (admin CLI); the user's sessions end."""
+    _check_password(password)
+    with store.session() as s:
+        user = s.get(User, _clean_name(name))
+        if user is None:
+            raise NotFoundError(f"There is no user {name[:40]!r}.")
+        user.password_hash = hash_password(password)
+        s.execute(delete(UserSession).where(UserSession.user == user.name))
+
+
+def remove_user(store: Store, name: str) -> None:
+    """Delete an account, its memberships and sessions (what it owns stays, with its name)."""
+    with store.session() as s:
+        user = s.get(User, _clean_name(name))
+        if user is None:
+            raise NotFoundError(f"There is no user {name[:40]!r}.")
+        s.execute(delete(UserSession).where(UserSession.user == user.name))
+        s.execute(delete(TeamMember).where(TeamMember.user == user.name))
+        s.delete(user)
+
+
+def list_users(store: Store) -> list[str]:
+    with store.session() as s:
+        return list(s.scalars(select(User.name).order_by(User.name)))
+
+
+# --- teams ------------------------------------------------------------------------------------
+
+
+def create_team(store: Store, name: str) -> str:
+    name = _clean_name(name, "Team")
+    with store.session() as s:
+        if s.get(Team, name) is not None:
+            raise SpecError(f"There is already a team {name!r}.")
+        s.add(Team(name=name))
+    return name
+
+
+def add_member(store: Store, team: str, user: str) -> None:
+    team, user = _clean_name(team, "Team"), _clean_name(user)
+    with store.session() as s:
+        if s.get(Team, team) is None:
+            raise NotFoundError(
+                f"There is no team {team!r}. Create it with `python -m core team add {team}`."
+            )
+        if s.get(User, user) is None:
+            raise NotFoundError(f"There is no user {user!r}. Add it with `python -m core user add {user}`.")
+        if s.get(TeamMember, (team, user)) is None:
+            s.add(TeamMember(team=team, user=user))
+
+
+def remove_member(store: Store, team: str, user: str) -> None:
+    with store.session() as s:
+        s.execute(
+            delete(TeamMember).where(
+                TeamMember.team == _clean_name(team, "Team"), TeamMember.user == _clean_name(user)
+            )
+        )
+
+
+def list_teams(store: Store) -> dict[str, list[str]]:
+    """Every team with its members (admin CLI)."""
+    with store.session() as s:
+        out: dict[str, list[str]] = {t: [] for t in s.scalars(select(Team.name).order_by(Team.name))}
+        for team, user in s.execute(select(TeamMember.team, TeamMember.user).order_by(TeamMember.user)):
+            out.setdefault(team, []).append(user)
+    return out
+
+
+def teams_of(store: Store, user: str) -> tuple[str, ...]:
+    with store.session() as s:
+        return tuple(
+            s.scalars(select(TeamMember.team).where(TeamMember.user == user).order_by(TeamMember.team))
+        )
+
+
+def local_viewer() -> Viewer:
+    """The one user of a Loom without accounts: ``LOOM_USER`` or the server's account name; sees
+    and changes everything."""
+    import getpass
+    import os
+
+    try:
+        name = os.environ.get("LOOM_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        name = "local user"
+    return Viewer.local(name[:100])
+
+
+def viewer_for(store: Store, user: str) -> Viewer:
+    """The signed-in ``user`` with their teams as they are now."""
+    return Viewer(name=user, teams=teams_of(store, user))
+
+
+# --- signing in -------------------------------------------------------------------------------
 
 
 def authenticate(store: Store, name: str, password: str) -> str | None:
     """The user's name if the password is right, else None (same work either way)."""
     global _DUMMY
+    key = name.strip().lower()
     with store.session() as s:
-        user = s.get(User, name.strip().lower()) if _NAME.match(name.strip().lower()) else None
+        user = s.get(User, key) if _NAME.match(key) else None
     if user is None:
         _DUMMY = _DUMMY or hash_password(secrets.token_hex(8))
         verify_password(password, _DUMMY)
@@ -75,6 +256,175 @@ def authenticate(store: Store, name: str, password: str) -> str | None:
     return user.name if verify_password(password, user.password_hash) else None
 
 
-def list_users(store: Store) -> list[str]:
+@dataclass(frozen=True)
+class SignIn:
+    """A successful sign-in: who, and the session token for the cookie (shown once)."""
+
+    user: str
+    token: str
+    expires_at: datetime
+
+
+def sign_in(store: Store, name: str, password: str, now: datetime | None = None) -> SignIn:
+    """Check a password (rate-limited per name) and open a session.
+
+    Raises:
+        RateLimitedError: Too many failures for this name lately; says how long to wait.
+        SpecError: :data:`WRONG`, for an unknown name and a wrong password alike.
+    """
+    now = now or datetime.now(UTC)
+    key = name.strip().lower()[:100]
+    since = now - FAILURE_WINDOW
     with store.session() as s:
-        return list(s.scalars(select(User.name).order_by(User.name)))
+        recent = list(
+            s.scalars(
+                select(SignInFailure.ts)
+                .where(SignInFailure.name == key, SignInFailure.ts > since)
+                .order_by(SignInFailure.ts)
+            )
+        )
+    if len(recent) >= MAX_FAILURES:
+        first = recent[-MAX_FAILURES]
+        first = first if first.tzinfo else first.replace(tzinfo=UTC)
+        wait = max(1, int((first + FAILURE_WINDOW - now).total_seconds() // 60) + 1)
+        raise RateLimitedError(
+            f"Too many failed sign-ins for this name. Try again in {wait} minute(s), or ask an "
+            "administrator to reset the password (`python -m core user passwd NAME`)."
+        )
+    who = authenticate(store, name, password)
+    if who is None:
+        with store.session() as s:
+            s.add(SignInFailure(name=key, ts=now))
+            # Old failures are of no use; keep the table small.
+            s.execute(delete(SignInFailure).where(SignInFailure.ts < now - 4 * FAILURE_WINDOW))
+        raise SpecError(WRONG)
+    with store.session() as s:
+        s.execute(delete(SignInFailure).where(SignInFailure.name == key))
+    return create_session(store, who, now)
+
+
+def create_session(store: Store, user: str, now: datetime | None = None) -> SignIn:
+    """A new session for an existing ``user`` (after a password or single sign-on)."""
+    now = now or datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(days=SESSION_DAYS)
+    with store.session() as s:
+        if s.get(User, user) is None:
+            raise NotFoundError(f"There is no user {user[:40]!r}.")
+        s.add(UserSession(token_hash=_hash(token), user=user, created_at=now, expires_at=expires))
+        s.execute(delete(UserSession).where(UserSession.expires_at < now))
+    return SignIn(user, token, expires)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resolve_session(store: Store, token: str | None, now: datetime | None = None) -> Viewer | None:
+    """The signed-in viewer a session token stands for, or None (unknown, ended or expired)."""
+    if not token or not isinstance(token, str) or len(token) > 100:
+        return None
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        row = s.get(UserSession, _hash(token))
+        if row is None:
+            return None
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        if expires <= now:
+            s.delete(row)
+            return None
+        user = row.user
+    return viewer_for(store, user)
+
+
+def end_session(store: Store, token: str | None) -> None:
+    """Sign out: the session stops working on the server at once."""
+    if token:
+        with store.session() as s:
+            s.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+
+
+def sso_viewer(store: Store, email: str | None) -> Viewer | None:
+    """The Loom user a single-sign-on identity (its e-mail) maps to, or None if no account has
+    that e-mail (an administrator adds it with ``python -m core user add NAME --email EMAIL``)."""
+    if not email:
+        return None
+    with store.session() as s:
+        name = s.scalar(select(User.name).where(func.lower(User.email) == email.strip().lower()))
+    return viewer_for(store, name) if name else None
+
+
+# --- the session cookie -----------------------------------------------------------------------
+
+COOKIE_NAME = "loom_session"
+_HANDOFF_SECONDS = 60.0
+_handoffs: dict[str, tuple[str, float]] = {}
+_handoff_lock = threading.Lock()
+
+
+def _secret_key(config: AppConfig) -> bytes:
+    """``LOOM_SECRET_KEY``, or a random key kept in the data directory (mode 0600), made once."""
+    import os
+
+    configured = os.environ.get("LOOM_SECRET_KEY", "")
+    if configured:
+        return configured.encode()
+    path = config.data_dir / "secret_key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+    except OSError:
+        return path.read_bytes()
+
+
+def _signature(config: AppConfig, token: str) -> str:
+    mac = hmac.new(_secret_key(config), token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def cookie_value(config: AppConfig, token: str) -> str:
+    """The signed cookie value for a session token."""
+    return f"{token}.{_signature(config, token)}"
+
+
+def token_from_cookie(config: AppConfig, value: str | None) -> str | None:
+    """The session token in a cookie, if its signature is this server's; None for a forged,
+    truncated or foreign cookie."""
+    if not value or len(value) > 200 or "." not in value:
+        return None
+    token, _, signature = value.rpartition(".")
+    if not token or not hmac.compare_digest(signature.encode(), _signature(config, token).encode()):
+        return None
+    return token
+
+
+def issue_handoff(token: str) -> str:
+    """A one-time code (valid a minute) that the sign-in route trades for the session cookie, so
+    the session token itself never appears in a URL."""
+    import time
+
+    code = secrets.token_urlsafe(32)
+    now = time.monotonic()
+    with _handoff_lock:
+        for old in [c for c, (_, at) in _handoffs.items() if now - at > _HANDOFF_SECONDS]:
+            del _handoffs[old]
+        _handoffs[code] = (token, now)
+    return code
+
+
+def redeem_handoff(code: str | None) -> str | None:
+    """The session token for a handoff code, once; None if unknown, used or expired."""
+    import time
+
+    if not code:
+        return None
+    with _handoff_lock:
+        found = _handoffs.pop(code, None)
+    if found is None or time.monotonic() - found[1] > _HANDOFF_SECONDS:
+        return None
+    return found[0]

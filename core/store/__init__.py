@@ -1,5 +1,12 @@
 """The store: SQLAlchemy models, migrations and queries. See ``_models`` for the schema."""
 
+from core.store._access import SYSTEM
+from core.store._access import Grant
+from core.store._access import Viewer
+from core.store._access import fetch_owned
+from core.store._access import fetch_visible
+from core.store._access import owned
+from core.store._access import visible
 from core.store._db import Store
 from core.store._db import close_stores
 from core.store._db import open_store
@@ -13,13 +20,18 @@ from core.store._models import Run
 from core.store._models import RunEvent
 from core.store._models import RunSummary
 from core.store._models import ShareLink
+from core.store._models import SignInFailure
 from core.store._models import Study
 from core.store._models import Tag
+from core.store._models import Team
+from core.store._models import TeamMember
 from core.store._models import User
+from core.store._models import UserSession
 from core.store._models import new_id
 from core.store._models import utcnow
 from core.store._queries import MetricSeries
 from core.store._queries import check_integrity
+from core.store._queries import child_runs
 from core.store._queries import count_rows
 from core.store._queries import create_run
 from core.store._queries import get_events
@@ -30,8 +42,10 @@ from core.store._queries import seconds_since
 from core.store._queries import write_metrics
 
 __all__ = [
+    "SYSTEM",
     "Base",
     "Dataset",
+    "Grant",
     "Metric",
     "MetricSeries",
     "Note",
@@ -40,22 +54,32 @@ __all__ = [
     "RunEvent",
     "RunSummary",
     "ShareLink",
+    "SignInFailure",
     "Store",
     "Study",
     "Tag",
+    "Team",
+    "TeamMember",
     "User",
+    "UserSession",
+    "Viewer",
     "close_stores",
     "check_integrity",
+    "child_runs",
     "count_rows",
     "create_run",
+    "fetch_owned",
+    "fetch_visible",
     "get_events",
     "get_metrics",
     "get_run",
     "list_runs",
     "new_id",
     "open_store",
+    "owned",
     "redact_url",
     "seconds_since",
     "utcnow",
+    "visible",
     "write_metrics",
 ]

@@ -36,7 +36,12 @@ __all__ = [
     "Run",
     "RunEvent",
     "ShareLink",
+    "SignInFailure",
     "Study",
+    "Team",
+    "TeamMember",
+    "User",
+    "UserSession",
     "new_id",
     "utcnow",
 ]
@@ -74,6 +79,7 @@ class _Timestamped:
 
 class Dataset(_Timestamped, Base):
     __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_author_team", "author", "team"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -87,10 +93,13 @@ class Dataset(_Timestamped, Base):
     read_options_json: Mapped[dict] = mapped_column(JSON, default=dict)
     # Computed on the worker at ingest, so pages never scan the data to show it.
     profile_json: Mapped[dict] = mapped_column(JSON, default=dict)
+    author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Pipeline(_Timestamped, Base):
     __tablename__ = "pipelines"
+    __table_args__ = (Index("ix_pipelines_author_team", "author", "team"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -100,10 +109,13 @@ class Pipeline(_Timestamped, Base):
     dataset_id: Mapped[str | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="RESTRICT"), nullable=True
     )
+    author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Study(_Timestamped, Base):
     __tablename__ = "loom_studies"  # `studies` is Optuna's, in the same database
+    __table_args__ = (Index("ix_loom_studies_author_team", "author", "team"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -113,6 +125,8 @@ class Study(_Timestamped, Base):
     # The search space over time: [{"phase": 1, "space": {...}, "at": iso time, "why": "..."}].
     phases_json: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # "" = private to its author; else the one team that may view and fork it.
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
@@ -120,7 +134,10 @@ class Run(_Timestamped, Base):
     """One job on the cluster: a smoke job, a training run or a tuning trial."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_author_team", "author", "team"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(30), index=True)
@@ -143,6 +160,8 @@ class Run(_Timestamped, Base):
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     parent_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
     author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # "" = private to its author; else the one team that may view and fork it.
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     worker: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -242,3 +261,46 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # For single sign-on: the identity provider's e-mail that maps to this account.
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+    __table_args__ = (Index("ix_users_email", "email", unique=True),)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team: Mapped[str] = mapped_column(ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True)
+    user: Mapped[str] = mapped_column(
+        ForeignKey("users.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds the token, the store only its SHA-256, so signing
+    out (deleting the row) ends the session on the server at the next request."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SignInFailure(Base):
+    """One failed sign-in, by the name tried (rate limiting; the password is never kept)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_name_ts", "name", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,8 +12,10 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
-from core.errors import NotFoundError
 from core.specs import spec_hash
+from core.store._access import Viewer
+from core.store._access import fetch_visible
+from core.store._access import visible
 from core.store._db import Store
 from core.store._models import Dataset
 from core.store._models import Metric
@@ -23,6 +25,7 @@ from core.store._models import Study
 
 __all__ = [
     "MetricSeries",
+    "child_runs",
     "count_rows",
     "create_run",
     "get_events",
@@ -45,8 +48,10 @@ def create_run(
     parent_id: str | None = None,
     parent_kind: str | None = None,
     author: str | None = None,
+    team: str = "",
 ) -> Run:
-    """Insert a ``queued`` run with its spec and spec hash, and its first event."""
+    """Insert a ``queued`` run with its spec and spec hash, and its first event. Who may create
+    it is checked by the caller (:func:`core.compute.submit_run`)."""
     with store.session() as s:
         run = Run(
             kind=kind,
@@ -62,6 +67,7 @@ def create_run(
             parent_id=parent_id,
             parent_kind=parent_kind or "",
             author=(author or "")[:100],
+            team=team[:100],
             worker="",
             attempts=0,
             progress=0.0,
@@ -73,19 +79,15 @@ def create_run(
     return run
 
 
-def get_run(store: Store, run_id: str) -> Run:
-    """The run with this ID.
+def get_run(store: Store, run_id: str, *, viewer: Viewer) -> Run:
+    """The run with this ID, if ``viewer`` may see it.
 
     Raises:
-        NotFoundError: No such run (deleted, or a link from another Loom).
+        NotFoundError: No such run (deleted, a link from another Loom, or not shared with
+            ``viewer``: the same answer).
     """
     with store.session() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise NotFoundError(
-                f"No run with ID {run_id!r}. It may have been deleted; pick one from the list."
-            )
-        return run
+        return fetch_visible(s, Run, run_id, viewer)  # type: ignore[no-any-return]
 
 
 def list_runs(
@@ -94,12 +96,10 @@ def list_runs(
     kind: str | None = None,
     statuses: Iterable[str] | None = None,
     limit: int = 100,
-    author: str | None = None,
+    viewer: Viewer,
 ) -> list[Run]:
-    """Runs, newest first, optionally filtered by kind, status and author."""
-    query = select(Run).order_by(Run.created_at.desc()).limit(limit)
-    if author is not None:
-        query = query.where(Run.author == author)
+    """Runs ``viewer`` may see, newest first, optionally filtered by kind and status."""
+    query = select(Run).where(visible(Run, viewer)).order_by(Run.created_at.desc()).limit(limit)
     if kind is not None:
         query = query.where(Run.kind == kind)
     if statuses is not None:
@@ -108,9 +108,22 @@ def list_runs(
         return list(s.scalars(query))
 
 
-def get_events(store: Store, run_id: str) -> list[RunEvent]:
+def child_runs(store: Store, run_id: str, *, viewer: Viewer) -> list[tuple[str, str, str]]:
+    """``(id, name, how)`` of the runs made from this one that ``viewer`` may see."""
+    query = select(Run.id, Run.name, Run.parent_kind).where(Run.parent_id == run_id, visible(Run, viewer))
     with store.session() as s:
-        return list(s.scalars(select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)))
+        return [(r[0], r[1], r[2]) for r in s.execute(query)]
+
+
+def get_events(store: Store, run_id: str, *, viewer: Viewer) -> list[RunEvent]:
+    """A run's events, oldest first (none for a run ``viewer`` may not see)."""
+    query = (
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.run_id.in_(select(Run.id).where(visible(Run, viewer))))
+        .order_by(RunEvent.id)
+    )
+    with store.session() as s:
+        return list(s.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -120,11 +133,12 @@ class MetricSeries:
     values: list[float]
 
 
-def get_metrics(store: Store, run_id: str) -> dict[str, MetricSeries]:
-    """Every metric of a run, grouped by key, ordered by step."""
+def get_metrics(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, MetricSeries]:
+    """Every metric of a run, grouped by key, ordered by step (none for a run ``viewer`` may
+    not see)."""
     query = (
         select(Metric.key, Metric.step, Metric.value)
-        .where(Metric.run_id == run_id)
+        .where(Metric.run_id == run_id, Metric.run_id.in_(select(Run.id).where(visible(Run, viewer))))
         .order_by(Metric.key, Metric.step, Metric.id)
     )
     out: dict[str, tuple[list[int], list[float]]] = {}
@@ -147,13 +161,12 @@ def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, f
         )
 
 
-def count_rows(store: Store) -> dict[str, int]:
-    """How many datasets, runs and studies the store holds (for the home page)."""
+def count_rows(store: Store, *, viewer: Viewer) -> dict[str, int]:
+    """How many datasets, runs and studies ``viewer`` may see (for the home page)."""
     with store.session() as s:
         return {
-            "datasets": s.scalar(select(func.count()).select_from(Dataset)) or 0,
-            "runs": s.scalar(select(func.count()).select_from(Run)) or 0,
-            "studies": s.scalar(select(func.count()).select_from(Study)) or 0,
+            name: s.scalar(select(func.count()).select_from(model).where(visible(model, viewer))) or 0
+            for name, model in (("datasets", Dataset), ("runs", Run), ("studies", Study))
         }
 
 

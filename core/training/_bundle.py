@@ -26,6 +26,7 @@ from core.pipeline import PipelineSpec
 if TYPE_CHECKING:
     from core.compute._jobs import JobContext
     from core.store import Store
+    from core.store import Viewer
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -108,11 +109,13 @@ class Bundle:
             ) from None
 
 
-def bundle_for_run(store: Store, run_id: str) -> Bundle:
-    """The bundle description of a finished training run (from the store)."""
+def bundle_for_run(store: Store, run_id: str, viewer: Viewer | None = None) -> Bundle:
+    """The bundle description of a finished training run (from the store); ``viewer`` defaults
+    to Loom's own (a predict job on a worker, whose launch was checked)."""
+    from core.store import SYSTEM
     from core.store import get_run
 
-    run = get_run(store, run_id)
+    run = get_run(store, run_id, viewer=viewer or SYSTEM)
     result = run.result_json or {}
     if run.kind != "train" or run.status != "succeeded" or "features" not in result:
         raise DataError(
@@ -132,18 +135,24 @@ def bundle_for_run(store: Store, run_id: str) -> Bundle:
     )
 
 
-def export_bundle(store: Store, run_id: str) -> bytes:
-    """Pack a succeeded training run as a zip (no TensorFlow needed: files are copied)."""
+def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
+    """Pack a succeeded training run ``viewer`` may see as a zip (no TensorFlow needed: files
+    are copied).
+
+    Raises:
+        NotFoundError: Missing or not visible.
+        DataError: Not a succeeded training run, or its model file is missing.
+    """
     from core.store import get_metrics
 
-    bundle = bundle_for_run(store, run_id)
+    bundle = bundle_for_run(store, run_id, viewer)
     model_path = store.path_for("models", run_id, ".keras")
     if not model_path.exists():
         raise DataError(f"Run {run_id}'s model file is missing from the data directory.")
     metrics = io.StringIO()
     writer = csv.writer(metrics)
     writer.writerow(["key", "step", "value"])
-    for key, series in get_metrics(store, run_id).items():
+    for key, series in get_metrics(store, run_id, viewer=viewer).items():
         writer.writerows((key, step, value) for step, value in zip(series.steps, series.values, strict=True))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -155,10 +164,16 @@ def export_bundle(store: Store, run_id: str) -> bytes:
     return buffer.getvalue()
 
 
-def save_bundle(store: Store, data: bytes) -> str:
-    """Check an uploaded bundle and keep it under ``bundles/``; returns its ID for a PredictSpec."""
+def save_bundle(store: Store, data: bytes, *, viewer: Viewer) -> str:
+    """Check an uploaded bundle and keep it under ``bundles/``; returns its ID for a PredictSpec.
+
+    Raises:
+        PermissionDeniedError: Not signed in.
+        DataError: Not a bundle Loom wrote.
+    """
     from core.store import new_id
 
+    viewer.require_create()
     read_bundle(data)
     bundle_id = new_id()
     try:

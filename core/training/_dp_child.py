@@ -129,9 +129,10 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
     stopped = False
 
     def stop_requested() -> bool:
+        from core.store import SYSTEM
         from core.store import get_run
 
-        return bool(get_run(store, run_id).stop_requested)
+        return bool(get_run(store, run_id, viewer=SYSTEM).stop_requested)
 
     for epoch in range(spec.epochs):
         order = np.random.default_rng(spec.seed + epoch).permutation(len(x))

@@ -26,6 +26,7 @@ from core.tuning._study import load_optuna_study
 from core.tuning._study import new_phase
 from core.tuning._study import start_study
 from core.tuning._study import study_runs
+from core.tuning._study import study_trials
 
 __all__ = [
     "KINDS",
@@ -43,6 +44,7 @@ __all__ = [
     "new_phase",
     "start_study",
     "study_runs",
+    "study_trials",
     "TOP_LEVEL",
     "Choice",
     "Param",

@@ -33,6 +33,8 @@ from sqlalchemy import update
 from core.errors import JobStopped
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.store import SYSTEM
+from core.store import Viewer
 from core.tuning._space import SearchSpace
 from core.tuning._space import apply
 
@@ -53,6 +55,7 @@ __all__ = [
     "driver_run",
     "enqueue_trial",
     "load_optuna_study",
+    "study_trials",
     "new_phase",
     "get_study",
     "run_study",
@@ -328,12 +331,26 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create_study(store: Store, spec: StudySpec, name: str = "", author: str = "") -> str:
-    """Record a study and create its Optuna study; returns the study ID (also the Optuna name)."""
+def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewer, team: str = "") -> str:
+    """Record a study owned by ``viewer`` and create its Optuna study; returns the study ID (also
+    the Optuna name).
+
+    Raises:
+        PermissionDeniedError: Not signed in, or not a member of ``team``.
+        NotFoundError: The base training spec's dataset is not visible to ``viewer``.
+    """
     import optuna
 
+    from core.store import Dataset
     from core.store import Study
+    from core.store import fetch_visible
     from core.store import new_id
+
+    viewer.require_create(team)
+    dataset_id = _dataset_of(spec.base)
+    if dataset_id:
+        with store.session() as s:
+            fetch_visible(s, Dataset, dataset_id, viewer)
 
     study_id = new_id()
     optuna.create_study(
@@ -350,41 +367,72 @@ def create_study(store: Store, spec: StudySpec, name: str = "", author: str = ""
                 status="queued",
                 spec_json=spec.to_dict(),
                 phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
-                author=author[:100],
+                author=viewer.name[:100],
+                team=team,
             )
         )
     return study_id
 
 
-def get_study(store: Store, study_id: str):  # type: ignore[no-untyped-def]
+def get_study(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The study row, if ``viewer`` may see it.
+
+    Raises:
+        NotFoundError: Missing or not visible (the same answer).
+    """
     from core.store import Study
+    from core.store import fetch_visible
 
+    try:
+        with store.session() as s:
+            return fetch_visible(s, Study, study_id, viewer)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"There is no study {str(study_id)[:64]!r}. It may have been deleted, or it is not "
+            "shared with you."
+        ) from exc
+
+
+def _owned_study(store: Store, study_id: str, viewer: Viewer, action: str):  # type: ignore[no-untyped-def]
+    from core.store import Study
+    from core.store import fetch_owned
+
+    get_study(store, study_id, viewer=viewer)  # the not-found message of a study
     with store.session() as s:
-        study = s.get(Study, study_id)
-    if study is None:
-        raise NotFoundError(f"There is no study {study_id!r}. It may have been deleted.")
-    return study
+        return fetch_owned(s, Study, study_id, viewer, action)
 
 
-def current_space(store: Store, study_id: str) -> tuple[int, SearchSpace]:
+def current_space(store: Store, study_id: str, *, viewer: Viewer) -> tuple[int, SearchSpace]:
     """The newest phase of a study's search space: (phase number, space)."""
-    phase = get_study(store, study_id).phases_json[-1]
+    phase = get_study(store, study_id, viewer=viewer).phases_json[-1]
     return int(phase["phase"]), SearchSpace.from_dict(phase["space"])
 
 
-def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "") -> int:
-    """Narrow or widen a study's search space: later trials draw from ``space``.
+def study_trials(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The Optuna study behind a Loom study ``viewer`` may see (for its charts and trials).
+
+    Raises:
+        NotFoundError: Missing or not visible.
+    """
+    get_study(store, study_id, viewer=viewer)
+    return load_optuna_study(store.config, study_id)
+
+
+def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *, viewer: Viewer) -> int:
+    """Narrow or widen a study's search space: later trials draw from ``space``. Owner only.
 
     Raises:
         SpecError: The space does not fit the study's base training spec, or a parameter's type
             changed (Optuna keeps one distribution type per name within a study).
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Not the viewer's own study.
     """
     from core.store import Study
 
-    study = get_study(store, study_id)
+    study = _owned_study(store, study_id, viewer, "steer")
     spec = StudySpec.from_dict(study.spec_json)
     apply(spec.base, _midpoint(space))
-    _, old = current_space(store, study_id)
+    _, old = current_space(store, study_id, viewer=viewer)
     for p in space.params:
         if p.path in old.paths:
             before = old.param(p.path)
@@ -406,23 +454,30 @@ def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "") ->
     return len(phases)
 
 
-def enqueue_trial(store: Store, study_id: str, values: dict[str, Any]) -> dict[str, Any]:
+def enqueue_trial(store: Store, study_id: str, values: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
     """Queue a trial with hand-picked values (checked against the current space); the driver
-    runs it next. Values left out are drawn by the sampler."""
-    _, space = current_space(store, study_id)
+    runs it next. Values left out are drawn by the sampler. Owner only."""
+    study = _owned_study(store, study_id, viewer, "steer")
+    _, space = current_space(store, study_id, viewer=viewer)
     checked = space.check(values)
-    spec = StudySpec.from_dict(get_study(store, study_id).spec_json)
+    spec = StudySpec.from_dict(study.spec_json)
     apply(spec.base, {**_midpoint(space), **checked})
     load_optuna_study(store.config, study_id).enqueue_trial(checked, user_attrs={"enqueued_by": "a person"})
     return checked
 
 
-def study_runs(store: Store, study_id: str) -> list[Any]:
-    """The study's trial runs and driver runs, oldest first."""
+def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[Any]:
+    """The study's trial runs and driver runs ``viewer`` may see, oldest first (a study's share
+    link shows the study, not its runs)."""
     from core.store import Run
+    from core.store import visible
 
     with store.session() as s:
-        return list(s.scalars(select(Run).where(Run.study_id == study_id).order_by(Run.created_at)))
+        return list(
+            s.scalars(
+                select(Run).where(Run.study_id == study_id, visible(Run, viewer)).order_by(Run.created_at)
+            )
+        )
 
 
 # --- trial side (on a worker, inside the training callback) ------------------------------------
@@ -442,7 +497,7 @@ class TrialReporter:
     def start(self, store: Store) -> TrialReporter:
         import optuna
 
-        spec = StudySpec.from_dict(get_study(store, self.study_id).spec_json)
+        spec = StudySpec.from_dict(get_study(store, self.study_id, viewer=SYSTEM).spec_json)
         self._metric, self._pruner = spec.objectives[0].metric, spec.pruner
         if len(spec.objectives) == 1 and spec.objectives[0].per_epoch:
             study = load_optuna_study(self.config, self.study_id, spec)
@@ -528,13 +583,13 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     from core.store import get_run
 
     store, study_id = ctx.store, data["study"]
-    study_row = get_study(store, study_id)
+    study_row = get_study(store, study_id, viewer=SYSTEM)
     spec = StudySpec.from_dict(study_row.spec_json)
     client = _client()
     _set_study_status(store, study_id, "running")
     storage = optuna_storage(store.config)
     done_before = len(storage.get_all_trials(storage.get_study_id_from_name(study_id), deepcopy=False))
-    phase, space = current_space(store, study_id)
+    phase, space = current_space(store, study_id, viewer=SYSTEM)
     study = optuna.load_study(
         study_name=study_id,
         storage=storage,
@@ -562,13 +617,13 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     try:
         while True:
             for run_id, trial in list(active.items()):
-                run = get_run(store, run_id)
+                run = get_run(store, run_id, viewer=SYSTEM)
                 if run.status in TERMINAL:
                     finish(run, trial)
                     del active[run_id]
             if ctx.should_stop():
                 for run_id in active:
-                    stop_run(store, run_id, client)
+                    stop_run(store, run_id, client, viewer=SYSTEM)
                 if active:
                     time.sleep(_POLL_SECONDS)
                     continue
@@ -577,7 +632,7 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             if (counted >= spec.n_trials or out_of_time) and not active:
                 break
             while not out_of_time and counted < spec.n_trials and len(active) < spec.parallelism:
-                phase, space = current_space(store, study_id)
+                phase, space = current_space(store, study_id, viewer=SYSTEM)
                 trial = study.ask()
                 trial.set_user_attr("phase", phase)
                 try:
@@ -594,6 +649,9 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
                     store,
                     "train",
                     train,
+                    viewer=SYSTEM,
+                    author=study_row.author,  # a trial belongs to the study's owner and team
+                    team=study_row.team,
                     name=f"trial {trial.number}",
                     options=SubmitOptions(resources={"GPU": 1} if spec.gpu else None),
                     dataset_id=_dataset_of(train),
@@ -686,19 +744,27 @@ def _set_study_status(store: Store, study_id: str, status: str) -> None:
 
 
 def start_study(
-    client: Any, store: Store, spec: StudySpec, name: str = "", author: str = ""
+    client: Any, store: Store, spec: StudySpec, name: str = "", *, viewer: Viewer, team: str = ""
 ) -> tuple[str, str]:
-    """Create a study and submit its driver; returns (study ID, driver run ID)."""
+    """Create a study owned by ``viewer`` (visible to ``team``) and submit its driver; returns
+    (study ID, driver run ID)."""
     from core.compute import submit_run
 
-    study_id = create_study(store, spec, name, author)
+    study_id = create_study(store, spec, name, viewer=viewer, team=team)
     run_id = submit_run(
-        client, store, "study", {"study": study_id}, name=name or "study", study_id=study_id, author=author
+        client,
+        store,
+        "study",
+        {"study": study_id},
+        viewer=viewer,
+        team=team,
+        name=name or "study",
+        study_id=study_id,
     )
     return study_id, run_id
 
 
-def driver_run(store: Store, study_id: str):  # type: ignore[no-untyped-def]
-    """The study's newest driver run, or None."""
-    runs = [r for r in study_runs(store, study_id) if r.kind == "study"]
+def driver_run(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The study's newest driver run ``viewer`` may see, or None."""
+    runs = [r for r in study_runs(store, study_id, viewer=viewer) if r.kind == "study"]
     return runs[-1] if runs else None

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.store import SYSTEM
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -70,7 +72,7 @@ def test_tune_runs_a_study_headless(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     dataset_id = out.stdout.split()[1].rstrip(":")
     store = open_store(AppConfig.for_data_dir(tmp_path / "data"))
-    profile = get_dataset(store, dataset_id).profile_json
+    profile = get_dataset(store, dataset_id, viewer=SYSTEM).profile_json
     base = TrainSpec(
         default_pipeline(dataset_id, "species", profile, "multiclass").to_dict(),
         mlp_template("multiclass", (8,), 0.0).to_dict(),

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from core.store import SYSTEM
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_smoke_job import _points
@@ -110,7 +111,7 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
     from core.store import open_store
 
     store = open_store(AppConfig.for_data_dir(url_data_dir))
-    launched = get_run(store, first_run).spec_json
+    launched = get_run(store, first_run, viewer=SYSTEM).spec_json
     assert launched["optimizer"]["name"] == "rmsprop" and launched["pipeline_id"], (
         "the form's choices were not used"
     )

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from core.config import AppConfig
+from core.store import SYSTEM
 from core.store import check_integrity
 from core.store import get_metrics
 from core.store import open_store
@@ -31,7 +32,7 @@ def test_restarting_the_app_mid_run_loses_nothing(tmp_path, page) -> None:  # ty
         _wait_points_above(page, 10)
     finally:
         first.stop()  # the app and the local cluster it started go away mid-run
-    kept = len(get_metrics(open_store(AppConfig.for_data_dir(data)), run_id)["loss"].steps)
+    kept = len(get_metrics(open_store(AppConfig.for_data_dir(data)), run_id, viewer=SYSTEM)["loss"].steps)
     assert kept > 10
 
     second = AppServer(data, LOOM_HEARTBEAT_TIMEOUT="4")
@@ -40,7 +41,9 @@ def test_restarting_the_app_mid_run_loses_nothing(tmp_path, page) -> None:  # ty
         page.get_by_text("interrupted").first.wait_for(timeout=60_000)
         page.get_by_text(re.compile(r"no heartbeat for over 4 s")).first.wait_for()
         store = open_store(AppConfig.for_data_dir(data))
-        assert len(get_metrics(store, run_id)["loss"].steps) == kept  # every stored point is still there
+        assert (
+            len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps) == kept
+        )  # every stored point is still there
         page.get_by_text("Launch the smoke job").click()  # folded once runs exist
         page.get_by_label("Steps", exact=True).fill("5")
         page.get_by_label("Seconds between steps").fill("0")

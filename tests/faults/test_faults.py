@@ -20,6 +20,7 @@ from core.compute import TERMINAL
 from core.compute import execute_run
 from core.compute import reap
 from core.config import AppConfig
+from core.store import SYSTEM
 from core.store import check_integrity
 from core.store import create_run
 from core.store import get_metrics
@@ -66,8 +67,8 @@ def test_a_write_lock_held_on_the_database_during_a_run_loses_nothing(tmp_path: 
     assert holder.stdout.readline().strip() == "locked"
     holder.wait(30)
     worker.join(120)
-    assert outcome == ["succeeded"], get_run(store, run_id).status_reason
-    assert get_metrics(store, run_id)["loss"].steps == list(range(60))  # every step, none lost
+    assert outcome == ["succeeded"], get_run(store, run_id, viewer=SYSTEM).status_reason
+    assert get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps == list(range(60))  # every step, none lost
     assert check_integrity(store) == []
 
 
@@ -112,7 +113,7 @@ def test_a_full_disk_during_ingest_says_so_and_stores_nothing(tmp_path: Path) ->
     assert list((config.data_dir / "datasets").glob("*")) == []  # no partial file left
     from core.data import list_datasets
 
-    assert list_datasets(store) == [] and check_integrity(store) == []
+    assert list_datasets(store, viewer=SYSTEM) == [] and check_integrity(store) == []
 
 
 def test_a_full_disk_while_checkpointing_fails_the_run_and_keeps_its_metrics(tmp_path: Path) -> None:
@@ -137,10 +138,12 @@ def test_a_full_disk_while_checkpointing_fails_the_run_and_keeps_its_metrics(tmp
         8 << 20,
     )
     assert "STATUS failed" in out.stdout, out.stdout + out.stderr[-3000:]
-    run = get_run(store, run_id)
+    run = get_run(store, run_id, viewer=SYSTEM)
     assert run.status_reason.startswith("the disk is full"), run.status_reason
     assert "Free space in the data directory" in run.status_reason
-    assert len(get_metrics(store, run_id)["batch/loss"].steps) >= 4  # streamed before the save failed
+    assert (
+        len(get_metrics(store, run_id, viewer=SYSTEM)["batch/loss"].steps) >= 4
+    )  # streamed before the save failed
     assert check_integrity(store) == []
 
 
@@ -168,9 +171,9 @@ def test_a_scheduler_restart_interrupts_its_runs_with_a_reason_and_the_next_run_
     try:
         client = Client(address, timeout="30s")
         client.wait_for_workers(1, timeout=60)
-        run_id = submit_run(client, store, "smoke", {"steps": 10_000, "interval_s": 0.02})
+        run_id = submit_run(client, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
         deadline = time.monotonic() + 60
-        while "loss" not in get_metrics(store, run_id):
+        while "loss" not in get_metrics(store, run_id, viewer=SYSTEM):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         client.close()
@@ -182,21 +185,21 @@ def test_a_scheduler_restart_interrupts_its_runs_with_a_reason_and_the_next_run_
         client = Client(address, timeout="30s")
         client.wait_for_workers(1, timeout=60)
         deadline = time.monotonic() + 60
-        while get_run(store, run_id).status not in {s.value for s in TERMINAL}:
+        while get_run(store, run_id, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
             reap(store, heartbeat_timeout=config.heartbeat_timeout, client=client, grace_seconds=0)
             assert time.monotonic() < deadline, "the lost run was never marked"
             time.sleep(0.5)
-        run = get_run(store, run_id)
+        run = get_run(store, run_id, viewer=SYSTEM)
         assert run.status == "interrupted" and (
             "heartbeat" in run.status_reason or "no longer knows" in run.status_reason
         )
-        assert len(get_metrics(store, run_id)["loss"].steps) > 0  # what it streamed is kept
-        after = submit_run(client, store, "smoke", {"steps": 3, "interval_s": 0})
+        assert len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps) > 0  # what it streamed is kept
+        after = submit_run(client, store, "smoke", {"steps": 3, "interval_s": 0}, viewer=SYSTEM)
         deadline = time.monotonic() + 60
-        while get_run(store, after).status not in {s.value for s in TERMINAL}:
+        while get_run(store, after, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert get_run(store, after).status == "succeeded"
+        assert get_run(store, after, viewer=SYSTEM).status == "succeeded"
         client.close()
         assert check_integrity(store) == []
     finally:

@@ -7,6 +7,7 @@ from core.sharing import NOT_FOUND
 from core.sharing import create_link
 from core.sharing import revoke_link
 from core.sharing import token_hash
+from core.store import SYSTEM
 from core.store import open_store
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
@@ -27,14 +28,18 @@ def test_compare_two_runs_and_share_read_only(app: AppTest) -> None:
     assert app.get("download_button")
 
     token = create_link(
-        store, "compare", "", query={"runs": f"{a},{b}", "metric": "epoch/val_loss", "smooth": "0.5"}
+        store,
+        "compare",
+        "",
+        query={"runs": f"{a},{b}", "metric": "epoch/val_loss", "smooth": "0.5"},
+        viewer=SYSTEM,
     )
     fresh = AppTest.from_file(app._script_path, default_timeout=60)
     open_page(fresh, "pages/share.py", token=token)
     assert fresh.query_params["runs"] in (f"{a},{b}", [f"{a},{b}"])
     assert len(fresh.get("plotly_chart")) == 1
     assert not [e for e in fresh.get("expandable") if "Share" in str(e.label)]  # a shared view makes no links
-    revoke_link(store, token_hash(token))
+    revoke_link(store, token_hash(token), viewer=SYSTEM)
     again = AppTest.from_file(app._script_path, default_timeout=60)
     open_page(again, "pages/share.py", token=token)
     assert [e.value for e in again.error] == [NOT_FOUND]

@@ -5,6 +5,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import open_store
 from tests.pages.conftest import open_page
@@ -25,7 +26,7 @@ def _add_sample(at: AppTest, label_start: str) -> str:
     assert run_id
     store = open_store(get_config())
     deadline = time.monotonic() + 60
-    while get_run(store, run_id).status not in ("succeeded", "failed"):
+    while get_run(store, run_id, viewer=SYSTEM).status not in ("succeeded", "failed"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     at.run()  # the watcher sees the finished job and switches the URL to the dataset

@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import get_config
 from core.experiments import add_tag
 from core.store import Run
+from core.store import Viewer
 from core.store import create_run
 from core.store import open_store
 from core.store import write_metrics
@@ -29,7 +30,7 @@ def test_list_filters_live_in_the_url(app: AppTest) -> None:
     store = open_store(get_config())
     a = _finished(store, f"alpha {XSS}", [0.9, 0.5])
     _finished(store, "beta", [0.8, 0.7])
-    add_tag(store, "run", a, "keeper", "test")
+    add_tag(store, "run", a, "keeper", viewer=Viewer.local("test"))
     open_page(app, "pages/experiments.py", tag="keeper")
     table = next(d for d in app.dataframe if (d.key or "").startswith("exp_table")).value
     assert list(table["id"]) == [a]

@@ -5,6 +5,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import open_store
 from tests.pages.conftest import open_page
@@ -23,7 +24,7 @@ def _launch(at: AppTest, steps: int, interval: float, name: str = "") -> str:
 def _wait_until(run_id: str, statuses: set[str], timeout: float = 60) -> None:
     store = open_store(get_config())
     deadline = time.monotonic() + timeout
-    while get_run(store, run_id).status not in statuses:
+    while get_run(store, run_id, viewer=SYSTEM).status not in statuses:
         assert time.monotonic() < deadline, f"run {run_id} never reached {statuses}"
         time.sleep(0.1)
 

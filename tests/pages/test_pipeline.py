@@ -6,8 +6,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
 from core.data import ingest_file
-from core.pipeline._catalog import get_draft
-from core.pipeline._catalog import list_versions
+from core.pipeline import get_draft
+from core.pipeline import list_versions
+from core.store import SYSTEM
 from core.store import open_store
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
@@ -42,7 +43,7 @@ def _add(at: AppTest, step_type: str) -> None:
 def test_build_edit_preview_and_version(app: AppTest) -> None:
     draft_id = _new_pipeline(app, "prep one")
     store = open_store(get_config())
-    assert get_draft(store, draft_id).spec.target == "price"
+    assert get_draft(store, draft_id, viewer=SYSTEM).spec.target == "price"
     _add(app, "fill_missing")
     assert _param(app, "node") == "s2"
     app.multiselect(
@@ -52,12 +53,12 @@ def test_build_edit_preview_and_version(app: AppTest) -> None:
         key=next(b.key for b in app.button if "FormSubmitter" in (b.key or "") or b.label == "Apply")
     ).click().run()
     assert not app.exception, [e.value for e in app.exception]
-    step = get_draft(store, draft_id).spec.nodes[1].step
+    step = get_draft(store, draft_id, viewer=SYSTEM).spec.nodes[1].step
     assert step.columns == ["rooms", "age_years"]
     counts = next(d.value for d in app.dataframe if "rows after" in d.value.columns)
     assert counts["node"].tolist() == ["s1", "s2"]
     app.button(key="save_version").click().run()
-    assert [v.version for v in list_versions(store, "prep one")] == [1]
+    assert [v.version for v in list_versions(store, draft_id, viewer=SYSTEM)] == [1]
 
 
 def test_invalid_step_is_pinned_to_its_node(app: AppTest) -> None:

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core.compute import TERMINAL
 from core.config import get_config
 from core.data import ingest_file
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
@@ -19,7 +20,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 def _trained_iris(app: AppTest) -> str:
     store = open_store(get_config())
-    for run in list_runs(store, kind="train", statuses=["succeeded"]):
+    for run in list_runs(store, kind="train", statuses=["succeeded"], viewer=SYSTEM):
         if "features" in run.result_json and run.spec_json["pipeline"]["target"] == "species":
             return run.id
     _launch_training(app)
@@ -40,10 +41,12 @@ def test_predict_on_a_dataset_and_reopen_by_link(app: AppTest) -> None:
         app.query_params["run"][0] if isinstance(app.query_params["run"], list) else app.query_params["run"]
     )
     deadline = time.monotonic() + 120
-    while get_run(store, run_id).status not in {s.value for s in TERMINAL}:
+    while get_run(store, run_id, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert get_run(store, run_id).status == "succeeded", get_run(store, run_id).status_reason
+    assert get_run(store, run_id, viewer=SYSTEM).status == "succeeded", get_run(
+        store, run_id, viewer=SYSTEM
+    ).status_reason
 
     fresh = AppTest.from_file(app._script_path, default_timeout=60)  # a teammate opening the link
     open_page(fresh, "pages/predict.py", model=model_run, run=run_id)

@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import get_config
 from core.sharing import NOT_FOUND
 from core.sharing import create_link
+from core.store import SYSTEM
 from core.store import create_run
 from core.store import open_store
 from tests.pages.conftest import open_page
@@ -15,7 +16,7 @@ XSS = "<img src=x onerror=alert(1)>"
 def test_a_view_link_cannot_launch_or_stop(app: AppTest) -> None:
     store = open_store(get_config())
     run = create_run(store, "smoke", {"type": "smoke", "steps": 5, "interval_s": 0, "fail_at_step": None})
-    token = create_link(store, "run", run.id, permission="view")
+    token = create_link(store, "run", run.id, permission="view", viewer=SYSTEM)
     open_page(app, "pages/share.py", token=token)
     assert not [b for b in app.button if b.key and b.key.startswith(("stop_", "smoke_launch"))]
     assert not app.get("selectbox") or all(s.key != "run_select" for s in app.selectbox)

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
 from core.data import ingest_file
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
@@ -26,12 +27,19 @@ def test_launch_training_from_the_page(app: AppTest) -> None:
     app.number_input(key="train_epochs").set_value(2)
     app.button(key="train_launch").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    run = next(r for r in list_runs(store, kind="train") if r.dataset_id == ds.id)
+    run = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.dataset_id == ds.id)
     deadline = time.monotonic() + 180
-    while get_run(store, run.id).status not in ("succeeded", "failed", "stopped", "interrupted"):
+    while get_run(store, run.id, viewer=SYSTEM).status not in (
+        "succeeded",
+        "failed",
+        "stopped",
+        "interrupted",
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert get_run(store, run.id).status == "succeeded", get_run(store, run.id).status_reason
+    assert get_run(store, run.id, viewer=SYSTEM).status == "succeeded", get_run(
+        store, run.id, viewer=SYSTEM
+    ).status_reason
 
 
 def test_cnn_is_not_offered_for_tabular_data_and_bad_widths_are_explained(app: AppTest) -> None:
@@ -47,10 +55,10 @@ def test_cnn_is_not_offered_for_tabular_data_and_bad_widths_are_explained(app: A
 
 def test_finished_training_run_shows_its_evaluation(app: AppTest) -> None:
     store = open_store(get_config())
-    run = next((r for r in list_runs(store, kind="train") if r.status == "succeeded"), None)
+    run = next((r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.status == "succeeded"), None)
     if run is None:  # this module's first test trains one; run alone, make one here
         test_launch_training_from_the_page(app)
-        run = next(r for r in list_runs(store, kind="train") if r.status == "succeeded")
+        run = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.status == "succeeded")
     open_page(app, "pages/jobs.py", run=run.id)
     labels = [m.label for m in app.metric]
     assert "validation accuracy" in labels and "validation loss" in labels
@@ -77,13 +85,13 @@ def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
         epochs=500,
         batch_size=16,
     )
-    old = submit_run(client, store, "train", spec.to_dict(), name="long", dataset_id=ds.id)
+    old = submit_run(client, store, "train", spec.to_dict(), name="long", dataset_id=ds.id, viewer=SYSTEM)
     deadline = time.monotonic() + 120
     while (last_checkpoint(store, old) or 0) < 1:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    stop_run(store, old, client)
-    while get_run(store, old).status != "stopped":
+    stop_run(store, old, client, viewer=SYSTEM)
+    while get_run(store, old, viewer=SYSTEM).status != "stopped":
         assert time.monotonic() < deadline
         time.sleep(0.1)
     app.query_params["run"] = old
@@ -95,18 +103,20 @@ def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
     new = app.query_params["run"]
     new = new[0] if isinstance(new, list) else new
     assert new != old
-    while get_run(store, new).status not in ("succeeded", "failed"):
+    while get_run(store, new, viewer=SYSTEM).status not in ("succeeded", "failed"):
         assert time.monotonic() < deadline + 60
         time.sleep(0.2)
-    assert get_run(store, new).status == "succeeded", get_run(store, new).status_reason
+    assert get_run(store, new, viewer=SYSTEM).status == "succeeded", get_run(
+        store, new, viewer=SYSTEM
+    ).status_reason
 
 
 def test_tweak_and_rerun_prefills_from_the_source_run_and_records_the_parent(app: AppTest) -> None:
     store = open_store(get_config())
-    source = next((r for r in list_runs(store, kind="train") if r.status == "succeeded"), None)
+    source = next((r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.status == "succeeded"), None)
     if source is None:
         test_launch_training_from_the_page(app)
-        source = next(r for r in list_runs(store, kind="train") if r.status == "succeeded")
+        source = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.status == "succeeded")
     open_page(app, "pages/train.py", from_run=source.id)
     assert not app.warning, [w.value for w in app.warning]
     assert app.number_input(key="train_epochs").value == source.spec_json["epochs"]
@@ -116,6 +126,6 @@ def test_tweak_and_rerun_prefills_from_the_source_run_and_records_the_parent(app
     app.number_input(key="train_epochs").set_value(1)
     app.button(key="train_launch").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    child = next(r for r in list_runs(store, kind="train") if r.parent_id == source.id)
+    child = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.parent_id == source.id)
     assert child.parent_kind == "forked"
     assert child.spec_json["model"] == source.spec_json["model"] and child.spec_json["epochs"] == 1

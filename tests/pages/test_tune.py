@@ -5,6 +5,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
@@ -17,7 +18,11 @@ from tests.pages.test_train import test_launch_training_from_the_page as _launch
 
 def _base_run(app: AppTest) -> str:
     store = open_store(get_config())
-    runs = [r for r in list_runs(store, kind="train", statuses=["succeeded"]) if not r.spec_json.get("trial")]
+    runs = [
+        r
+        for r in list_runs(store, kind="train", statuses=["succeeded"], viewer=SYSTEM)
+        if not r.spec_json.get("trial")
+    ]
     if not runs:
         _launch_training(app)
         return _base_run(app)
@@ -37,7 +42,7 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
     study_id = app.query_params["study"]
     study_id = study_id[0] if isinstance(study_id, list) else study_id
     deadline = time.monotonic() + 300
-    while (driver := driver_run(store, study_id)) is None or driver.status not in (
+    while (driver := driver_run(store, study_id, viewer=SYSTEM)) is None or driver.status not in (
         "succeeded",
         "failed",
         "stopped",
@@ -62,7 +67,7 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
     fresh.button(key="promote_trial").click().run()
     assert not fresh.exception, [e.value for e in fresh.exception]
     run_id = trials[0].user_attrs["loom_run"]
-    assert get_run(store, run_id).spec_json["trial"]["study"] == study_id
+    assert get_run(store, run_id, viewer=SYSTEM).spec_json["trial"]["study"] == study_id
 
 
 def test_a_link_to_a_missing_study_says_so(app: AppTest) -> None:

@@ -21,6 +21,7 @@ from core.compute import transition
 from core.compute._lifecycle import Started
 from core.config import AppConfig
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import Run
 from core.store import Store
 from core.store import create_run
@@ -46,7 +47,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "co
 
 
 def n_points(store: Store, run_id: str, key: str = "loss") -> int:
-    series = get_metrics(store, run_id).get(key)
+    series = get_metrics(store, run_id, viewer=SYSTEM).get(key)
     return len(series.steps) if series else 0
 
 
@@ -55,14 +56,16 @@ def wait_status(store: Store, run_id: str, timeout: float = 60) -> Run:
 
 
 def test_job_succeeds_with_all_metrics(thread_cluster, store: Store) -> None:
-    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 5, "interval_s": 0.01}, name="ok")
+    run_id = submit_run(
+        thread_cluster, store, "smoke", {"steps": 5, "interval_s": 0.01}, name="ok", viewer=SYSTEM
+    )
     run = wait_status(store, run_id)
     assert run.status == RunStatus.SUCCEEDED, run.status_reason
     assert run.progress == 1.0
     assert run.result_json["steps"] == 5
     assert run.worker.startswith("inproc://") or run.worker.startswith("tcp://")
-    assert get_metrics(store, run_id)["loss"].steps == [0, 1, 2, 3, 4]
-    assert [e.to_status for e in get_events(store, run_id) if e.kind == "status"] == [
+    assert get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps == [0, 1, 2, 3, 4]
+    assert [e.to_status for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "status"] == [
         "queued",
         "running",
         "succeeded",
@@ -71,38 +74,45 @@ def test_job_succeeds_with_all_metrics(thread_cluster, store: Store) -> None:
 
 def test_job_that_raises_is_failed_with_message(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
-    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10, "interval_s": 0, "fail_at_step": 3})
+    run_id = submit_run(
+        thread_cluster, store, "smoke", {"steps": 10, "interval_s": 0, "fail_at_step": 3}, viewer=SYSTEM
+    )
     run = wait_status(store, run_id)
     assert run.status == RunStatus.FAILED
     assert run.status_reason == "RuntimeError: the smoke job failed on purpose at step 3 (fail_at_step)"
-    assert get_metrics(store, run_id)["loss"].steps == [0, 1, 2]  # what it logged is kept
-    logs = [e.message for e in get_events(store, run_id) if e.kind == "log"]
+    assert get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps == [0, 1, 2]  # what it logged is kept
+    logs = [e.message for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "log"]
     assert logs and "Traceback" in logs[0]
 
 
 def test_job_stopped_from_outside(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
-    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02})
-    wait_for(lambda: "loss" in get_metrics(store, run_id), what="first points")
-    stop_run(store, run_id, thread_cluster, by="test")
+    run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
+    wait_for(lambda: "loss" in get_metrics(store, run_id, viewer=SYSTEM), what="first points")
+    stop_run(store, run_id, thread_cluster, by="test", viewer=SYSTEM)
     run = wait_status(store, run_id, timeout=10)
     assert run.status == RunStatus.STOPPED
     assert run.stop_requested
-    points = len(get_metrics(store, run_id)["loss"].steps)
+    points = len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps)
     assert 0 < points < 10_000
-    assert "stop requested by test" in [e.message for e in get_events(store, run_id)]
+    assert "stop requested by test" in [e.message for e in get_events(store, run_id, viewer=SYSTEM)]
 
 
 def test_queued_job_that_cannot_be_placed_stops_at_once(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
     # No worker declares a GPU, so the task waits in the scheduler's queue.
     run_id = submit_run(
-        thread_cluster, store, "smoke", {"steps": 2}, options=SubmitOptions(resources={"GPU": 1})
+        thread_cluster,
+        store,
+        "smoke",
+        {"steps": 2},
+        options=SubmitOptions(resources={"GPU": 1}),
+        viewer=SYSTEM,
     )
     time.sleep(0.5)
-    assert get_run(store, run_id).status == RunStatus.QUEUED
-    stop_run(store, run_id, thread_cluster)
-    run = get_run(store, run_id)
+    assert get_run(store, run_id, viewer=SYSTEM).status == RunStatus.QUEUED
+    stop_run(store, run_id, thread_cluster, viewer=SYSTEM)
+    run = get_run(store, run_id, viewer=SYSTEM)
     assert run.status == RunStatus.STOPPED
     assert run.status_reason == "stopped by user before it started"
 
@@ -111,19 +121,19 @@ def test_job_outlives_the_client_that_submitted_it(thread_cluster, config: AppCo
     store = open_store(config)
     address = thread_cluster.scheduler.address
     with distributed.Client(address) as short_lived:
-        run_id = submit_run(short_lived, store, "smoke", {"steps": 20, "interval_s": 0.02})
+        run_id = submit_run(short_lived, store, "smoke", {"steps": 20, "interval_s": 0.02}, viewer=SYSTEM)
     # The submitting client is gone (a closed browser, a restarted page): the run goes on.
     run = wait_status(store, run_id)
     assert run.status == RunStatus.SUCCEEDED
-    assert len(get_metrics(store, run_id)["loss"].steps) == 20
+    assert len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps) == 20
 
 
 def test_unknown_kind_lists_valid_ones(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
     valid = ", ".join(sorted(JOB_KINDS))
     with pytest.raises(SpecError, match=f"Unknown job kind .rm -rf.. Valid kinds are: {valid}"):
-        submit_run(thread_cluster, store, "rm -rf", {})
-    assert list_runs(store) == []
+        submit_run(thread_cluster, store, "rm -rf", {}, viewer=SYSTEM)
+    assert list_runs(store, viewer=SYSTEM) == []
 
 
 @pytest.mark.parametrize(
@@ -138,8 +148,8 @@ def test_unknown_kind_lists_valid_ones(thread_cluster, config: AppConfig) -> Non
 def test_invalid_spec_stores_nothing(thread_cluster, config: AppConfig, spec: dict, message: str) -> None:
     store = open_store(config)
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        submit_run(thread_cluster, store, "smoke", spec)
-    assert list_runs(store) == []
+        submit_run(thread_cluster, store, "smoke", spec, viewer=SYSTEM)
+    assert list_runs(store, viewer=SYSTEM) == []
 
 
 def test_reaper_interrupts_run_without_heartbeat(config: AppConfig) -> None:
@@ -153,10 +163,10 @@ def test_reaper_interrupts_run_without_heartbeat(config: AppConfig) -> None:
     transition(store, fresh.id, Started("tcp://10.0.0.9:1234"))
 
     assert reap(store, heartbeat_timeout=30) == [run.id]
-    got = get_run(store, run.id)
+    got = get_run(store, run.id, viewer=SYSTEM)
     assert got.status == RunStatus.INTERRUPTED
     assert "no heartbeat for over 30 s (last from tcp://10.0.0.9:1234" in got.status_reason
-    assert get_run(store, fresh.id).status == RunStatus.RUNNING
+    assert get_run(store, fresh.id, viewer=SYSTEM).status == RunStatus.RUNNING
     assert reap(store, heartbeat_timeout=30) == []  # idempotent
 
 
@@ -164,12 +174,12 @@ def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppCon
     store = open_store(config)
     orphan = create_run(store, "smoke", {})  # recorded, but its task never reached this cluster
     assert reap(store, heartbeat_timeout=30, client=thread_cluster, grace_seconds=0) == [orphan.id]
-    assert "no longer knows this job" in get_run(store, orphan.id).status_reason
+    assert "no longer knows this job" in get_run(store, orphan.id, viewer=SYSTEM).status_reason
 
 
 def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config: AppConfig) -> None:
     store = open_store(config)
-    run_id = submit_run(process_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02})
+    run_id = submit_run(process_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
     wait_for(lambda: n_points(store, run_id) >= 5, what="points")
     pids = process_cluster.run(os.getpid)
     for pid in pids.values():
@@ -177,7 +187,7 @@ def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config:
     run = wait_status(store, run_id, timeout=90)
     assert run.status == RunStatus.INTERRUPTED
     assert "died" in run.status_reason or "heartbeat" in run.status_reason
-    assert len(get_metrics(store, run_id)["loss"].steps) >= 5
+    assert len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps) >= 5
     # The cluster heals (the nanny restarts the worker) and takes new runs.
-    after = submit_run(process_cluster, store, "smoke", {"steps": 3, "interval_s": 0})
+    after = submit_run(process_cluster, store, "smoke", {"steps": 3, "interval_s": 0}, viewer=SYSTEM)
     assert wait_status(store, after, timeout=90).status == RunStatus.SUCCEEDED

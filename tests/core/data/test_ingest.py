@@ -20,6 +20,7 @@ from core.data import summarize_target
 from core.errors import DataError
 from core.errors import NotFoundError
 from core.errors import StoreError
+from core.store import SYSTEM
 from core.store import Store
 from core.store import create_run
 from core.store import open_store
@@ -139,7 +140,7 @@ def test_identical_content_reuses_the_dataset(local_store: Store) -> None:
     first = ingest_file(local_store, ASSETS / "iris.csv", "csv", "iris")
     again = ingest_file(local_store, ASSETS / "iris.csv", "csv", "iris again")
     assert again.id == first.id
-    assert len(list_datasets(local_store)) == 1
+    assert len(list_datasets(local_store, viewer=SYSTEM)) == 1
     files = list((local_store.data_dir / "datasets").iterdir())
     assert [f.name for f in files] == [f"{first.id}.parquet"]
 
@@ -152,30 +153,30 @@ def test_same_bytes_other_options_is_another_dataset(local_store: Store) -> None
 
 def test_rename_and_delete(local_store: Store) -> None:
     ds = ingest_file(local_store, ASSETS / "iris.csv", "csv", "iris")
-    assert rename_dataset(local_store, ds.id, "  flowers  ").name == "flowers"
+    assert rename_dataset(local_store, ds.id, "  flowers  ", viewer=SYSTEM).name == "flowers"
     with pytest.raises(DataError, match="Please give the dataset a name"):
-        rename_dataset(local_store, ds.id, "   ")
-    delete_dataset(local_store, ds.id)
-    assert list_datasets(local_store) == []
+        rename_dataset(local_store, ds.id, "   ", viewer=SYSTEM)
+    delete_dataset(local_store, ds.id, viewer=SYSTEM)
+    assert list_datasets(local_store, viewer=SYSTEM) == []
     assert not local_store.path_for("datasets", ds.id, ".parquet").exists()
     with pytest.raises(NotFoundError):
-        get_dataset(local_store, ds.id)
+        get_dataset(local_store, ds.id, viewer=SYSTEM)
 
 
 def test_delete_refused_while_a_run_uses_it(local_store: Store) -> None:
     ds = ingest_file(local_store, ASSETS / "iris.csv", "csv", "iris")
     run = create_run(local_store, "smoke", {}, name="baseline", dataset_id=ds.id)
     with pytest.raises(StoreError, match=f"is used by smoke run 'baseline' \\({run.id}\\)"):
-        delete_dataset(local_store, ds.id)
+        delete_dataset(local_store, ds.id, viewer=SYSTEM)
     assert local_store.path_for("datasets", ds.id, ".parquet").exists()
 
 
 def test_save_upload_names_files_by_id(local_store: Store) -> None:
-    upload_id = save_upload(local_store, io.BytesIO(b"a,b\n1,2\n"), "../../etc/passwd.csv")
+    upload_id = save_upload(local_store, io.BytesIO(b"a,b\n1,2\n"), "../../etc/passwd.csv", viewer=SYSTEM)
     assert len(upload_id) == 32
     assert (local_store.data_dir / "uploads" / f"{upload_id}.csv").read_bytes() == b"a,b\n1,2\n"
     with pytest.raises(DataError, match=r"Loom cannot read '\.exe'. Supported: \.csv"):
-        save_upload(local_store, io.BytesIO(b""), "x.exe")
+        save_upload(local_store, io.BytesIO(b""), "x.exe", viewer=SYSTEM)
 
 
 @pytest.mark.parametrize(

@@ -29,10 +29,12 @@ from core.sharing import list_links
 from core.sharing import resolve_link
 from core.sharing import revoke_link
 from core.sharing import token_hash
+from core.store import SYSTEM
 from core.store import Metric
 from core.store import Run
 from core.store import RunSummary
 from core.store import Store
+from core.store import Viewer
 from core.store import create_run
 from core.store import new_id
 from core.store import utcnow
@@ -91,19 +93,21 @@ def seed_runs(store: Store, n: int, points: int = 0, seed: int = 0) -> list[str]
 
 def test_query_at_ten_thousand_runs_filters_sorts_and_pages_in_the_database(store: Store) -> None:
     ids = seed_runs(store, 10_000)
-    add_tag(store, "run", ids[5], "baseline", "ada")
+    add_tag(store, "run", ids[5], "baseline", viewer=Viewer.local("ada"))
     started = time.perf_counter()
-    rows, total = list_experiments(store, ExperimentQuery(page_size=50))
+    rows, total = list_experiments(store, ExperimentQuery(page_size=50), viewer=SYSTEM)
     assert total == 10_000 and len(rows) == 50
     assert rows[0].id == ids[-1]  # newest first
     rows, total = list_experiments(
-        store, ExperimentQuery(statuses=("succeeded",), sort="metric", descending=False, metric_max=0.5)
+        store,
+        ExperimentQuery(statuses=("succeeded",), sort="metric", descending=False, metric_max=0.5),
+        viewer=SYSTEM,
     )
     assert total > 0 and all(r.status == "succeeded" and r.metric <= 0.5 for r in rows)
     assert [r.metric for r in rows] == sorted(r.metric for r in rows)
-    rows, total = list_experiments(store, ExperimentQuery(text="cnn", page=3, page_size=20))
+    rows, total = list_experiments(store, ExperimentQuery(text="cnn", page=3, page_size=20), viewer=SYSTEM)
     assert total == 3334 and len(rows) == 20 and all("cnn" in r.name for r in rows)
-    rows, total = list_experiments(store, ExperimentQuery(tag="baseline"))
+    rows, total = list_experiments(store, ExperimentQuery(tag="baseline"), viewer=SYSTEM)
     assert total == 1 and rows[0].tags == ["baseline"]
     assert time.perf_counter() - started < 30  # a sanity bound, not a benchmark (bench/ has it)
 
@@ -124,37 +128,42 @@ def test_tampered_query_parameters_get_clear_errors() -> None:
 def test_search_text_is_data_not_sql(store: Store) -> None:
     seed_runs(store, 30)
     for text in ("%", "_", "' OR 1=1 --", "\\"):
-        rows, total = list_experiments(store, ExperimentQuery(text=text))
+        rows, total = list_experiments(store, ExperimentQuery(text=text), viewer=SYSTEM)
         assert total == 0, text
 
 
 def test_tags_notes_archive_and_delete(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = create_run(store, "train", {"type": "train"}, name="<img src=x onerror=alert(1)>", author="ada")
-    add_tag(store, "run", run.id, "paper", "ada")
-    add_tag(store, "run", run.id, "paper", "ada")  # once only
-    assert tags_of(store, "run", run.id) == ["paper"]
+    add_tag(store, "run", run.id, "paper", viewer=Viewer.local("ada"))
+    add_tag(store, "run", run.id, "paper", viewer=Viewer.local("ada"))  # once only
+    assert tags_of(store, "run", run.id, viewer=SYSTEM) == ["paper"]
     with pytest.raises(SpecError, match="not valid"):
-        add_tag(store, "run", run.id, "<script>", "ada")
-    add_note(store, "run", run.id, "<b>bold?</b> no: plain text", "ada")
+        add_tag(store, "run", run.id, "<script>", viewer=Viewer.local("ada"))
+    add_note(store, "run", run.id, "<b>bold?</b> no: plain text", viewer=Viewer.local("ada"))
     with pytest.raises(SpecError, match="limit is 10,000"):
-        add_note(store, "run", run.id, "x" * 10_001, "ada")
+        add_note(store, "run", run.id, "x" * 10_001, viewer=Viewer.local("ada"))
     with pytest.raises(NotFoundError):
-        add_note(store, "run", "f" * 32, "hi", "ada")
-    assert [n.body for n in list_notes(store, "run", run.id)] == ["<b>bold?</b> no: plain text"]
+        add_note(store, "run", "f" * 32, "hi", viewer=Viewer.local("ada"))
+    assert [n.body for n in list_notes(store, "run", run.id, viewer=SYSTEM)] == [
+        "<b>bold?</b> no: plain text"
+    ]
     with pytest.raises(SpecError, match="still queued or running"):
-        delete_runs(store, [run.id])
+        delete_runs(store, [run.id], viewer=SYSTEM)
     with store.session() as s:
         s.get(Run, run.id).status = "succeeded"
     write_metrics(store, run.id, [("epoch/loss", 1, 0.5, 0.0)])
     summarize_run(store, run.id)
     model = store.path_for("models", run.id, ".keras")
     model.write_bytes(b"x")
-    assert set_archived(store, [run.id]) == 1
-    assert list_experiments(store, ExperimentQuery())[1] == 0
-    assert list_experiments(store, ExperimentQuery(archived=True))[1] == 1
-    assert delete_runs(store, [run.id]) == 1
+    assert set_archived(store, [run.id], viewer=SYSTEM) == 1
+    assert list_experiments(store, ExperimentQuery(), viewer=SYSTEM)[1] == 0
+    assert list_experiments(store, ExperimentQuery(archived=True), viewer=SYSTEM)[1] == 1
+    assert delete_runs(store, [run.id], viewer=SYSTEM) == 1
     assert not model.exists()
-    assert tags_of(store, "run", run.id) == [] and list_notes(store, "run", run.id) == []
+    assert (
+        tags_of(store, "run", run.id, viewer=SYSTEM) == []
+        and list_notes(store, "run", run.id, viewer=SYSTEM) == []
+    )
 
 
 def test_compare_overlays_diffs_and_rejects_unknown_ids(store: Store) -> None:
@@ -162,12 +171,12 @@ def test_compare_overlays_diffs_and_rejects_unknown_ids(store: Store) -> None:
     b = create_run(store, "train", {"type": "train", "epochs": 5, "optimizer": {"name": "adam"}})
     write_metrics(store, a.id, [("epoch/val_loss", s, 1.0 / s, 100.0 + s) for s in (1, 2, 3)])
     write_metrics(store, b.id, [("epoch/val_loss", s, 2.0 / s, 200.0 + s) for s in (1, 2)])
-    c = compare_runs(store, [a.id, b.id])
+    c = compare_runs(store, [a.id, b.id], viewer=SYSTEM)
     assert c.curves[a.id]["value"] == [1.0, 0.5, 1.0 / 3] and c.curves[b.id]["time"] == [0.0, 1.0]
     differs = {row["setting"] for row in c.diff if row["differs"]}
     assert differs == {"epochs"}
     with pytest.raises(NotFoundError, match="no run"):
-        compare_runs(store, [a.id, "e" * 32])
+        compare_runs(store, [a.id, "e" * 32], viewer=SYSTEM)
     with pytest.raises(SpecError, match="not run IDs"):
         parse_run_ids(f"{a.id},../../etc")
     with pytest.raises(SpecError, match="Compare 2 to 10 runs"):
@@ -177,27 +186,29 @@ def test_compare_overlays_diffs_and_rejects_unknown_ids(store: Store) -> None:
 
 def test_share_links_open_revoke_expire_and_never_enumerate(store: Store) -> None:
     run = create_run(store, "train", {"type": "train"})
-    token = create_link(store, "run", run.id, permission="view", query={"metric": "epoch/loss"}, owner="ada")
+    token = create_link(
+        store, "run", run.id, permission="view", query={"metric": "epoch/loss"}, viewer=SYSTEM
+    )
     assert len(token) >= 43  # 32 random bytes
     link = resolve_link(store, token)
     assert (link.target_id, link.permission, link.query_json) == (run.id, "view", {"metric": "epoch/loss"})
-    assert list_links(store, "ada")[0].token == token_hash(token) != token
+    assert list_links(store, viewer=Viewer.local("ada"))[0].token == token_hash(token) != token
     for bad in ("x" * 43, "", "../../etc/passwd", token + "x", token.upper()):
         with pytest.raises(NotFoundError, match="Not found"):
             resolve_link(store, bad)
-    revoke_link(store, token_hash(token))
+    revoke_link(store, token_hash(token), viewer=SYSTEM)
     with pytest.raises(NotFoundError) as revoked:
         resolve_link(store, token)
     assert str(revoked.value) == NOT_FOUND
-    short = create_link(store, "run", run.id, expires_in=timedelta(milliseconds=50))
+    short = create_link(store, "run", run.id, expires_in=timedelta(milliseconds=50), viewer=SYSTEM)
     time.sleep(0.1)
     with pytest.raises(NotFoundError) as expired:
         resolve_link(store, short)
     assert str(expired.value) == NOT_FOUND
     with pytest.raises(SpecError, match="Permission"):
-        create_link(store, "run", run.id, permission="admin")
+        create_link(store, "run", run.id, permission="admin", viewer=SYSTEM)
     with pytest.raises(NotFoundError):
-        create_link(store, "run", "d" * 32)
+        create_link(store, "run", "d" * 32, viewer=SYSTEM)
 
 
 def test_passwords_are_scrypt_hashed_and_checked_in_constant_time(store: Store) -> None:
@@ -224,7 +235,7 @@ def test_passwords_are_scrypt_hashed_and_checked_in_constant_time(store: Store) 
 def test_author_filter_lists_only_your_runs(store: Store) -> None:
     create_run(store, "train", {"type": "train"}, name="mine", author="ada")
     create_run(store, "train", {"type": "train"}, name="theirs", author="bob")
-    rows, total = list_experiments(store, ExperimentQuery(author="ada"))
+    rows, total = list_experiments(store, ExperimentQuery(), viewer=Viewer(name="ada"))
     assert total == 1 and rows[0].name == "mine"
-    assert "author" not in ExperimentQuery.from_params({"author": "bob"}).to_params()
-    assert ExperimentQuery.from_params({"author": "bob"}).author is None  # never from a URL
+    # Who is asking never comes from a URL: an "author" parameter is ignored.
+    assert ExperimentQuery.from_params({"author": "bob"}) == ExperimentQuery()

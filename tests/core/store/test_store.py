@@ -13,6 +13,7 @@ from core.errors import ConfigError
 from core.errors import NotFoundError
 from core.errors import StoreError
 from core.specs import spec_hash
+from core.store import SYSTEM
 from core.store import Base
 from core.store import Store
 from core.store import count_rows
@@ -39,6 +40,10 @@ EXPECTED_TABLES = {
     "tags",
     "run_summaries",
     "users",
+    "teams",
+    "team_members",
+    "user_sessions",
+    "sign_in_failures",
 }
 
 
@@ -61,20 +66,20 @@ def test_migrations_match_models(store: Store) -> None:
 def test_run_round_trip(store: Store) -> None:
     spec = {"type": "smoke", "steps": 3}
     run = create_run(store, "smoke", spec, name="first")
-    got = get_run(store, run.id)
+    got = get_run(store, run.id, viewer=SYSTEM)
     assert (got.kind, got.name, got.status, got.spec_json) == ("smoke", "first", "queued", spec)
     assert got.spec_hash == spec_hash(spec)
-    assert [e.to_status for e in get_events(store, run.id)] == ["queued"]
-    assert [r.id for r in list_runs(store)] == [run.id]
-    assert list_runs(store, statuses=["running"]) == []
-    assert count_rows(store)["runs"] == 1
+    assert [e.to_status for e in get_events(store, run.id, viewer=SYSTEM)] == ["queued"]
+    assert [r.id for r in list_runs(store, viewer=SYSTEM)] == [run.id]
+    assert list_runs(store, statuses=["running"], viewer=SYSTEM) == []
+    assert count_rows(store, viewer=SYSTEM)["runs"] == 1
 
 
 def test_metrics_grouped_and_ordered(store: Store) -> None:
     run = create_run(store, "smoke", {})
     write_metrics(store, run.id, [("loss", 2, 0.5, 1.0), ("loss", 1, 0.9, 1.0), ("acc", 1, 0.1, 1.0)])
     write_metrics(store, run.id, [])
-    metrics = get_metrics(store, run.id)
+    metrics = get_metrics(store, run.id, viewer=SYSTEM)
     assert metrics["loss"].steps == [1, 2]
     assert metrics["loss"].values == [0.9, 0.5]
     assert metrics["acc"].values == [0.1]
@@ -82,7 +87,7 @@ def test_metrics_grouped_and_ordered(store: Store) -> None:
 
 def test_unknown_run_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError, match="No run with ID 'nope'"):
-        get_run(store, "nope")
+        get_run(store, "nope", viewer=SYSTEM)
 
 
 def test_metric_of_unknown_run_is_refused(store: Store) -> None:
@@ -211,10 +216,14 @@ def test_a_store_from_before_0003_moves_its_version_out_of_optunas_table(tmp_pat
         cfg.attributes["connection"] = conn
         cfg.attributes["version_table"] = "alembic_version"
         command.upgrade(cfg, "0002")
-    from sqlalchemy.orm import Session
-
-    with Session(engine) as s, s.begin():  # the datasets table is the same in 0002 and now
-        s.add(Dataset(name="old", content_hash="0" * 64))
+    with engine.begin() as conn:  # a dataset as Loom 0002 wrote it
+        conn.execute(
+            text(
+                "INSERT INTO datasets (id, name, content_hash, n_rows, n_cols, size_bytes, source_format,"
+                " schema_json, created_at) VALUES (:id, 'old', :h, 0, 0, 0, 'csv', '{}', '2025-01-01')"
+            ),
+            {"id": "a" * 32, "h": "0" * 64},
+        )
     engine.dispose()
     store = open_store(config)
     with store.session() as s:

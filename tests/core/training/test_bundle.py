@@ -19,6 +19,7 @@ from core.errors import DataError
 from core.errors import SpecError
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
 from core.store import get_metrics
 from core.store import open_store
 from core.training import PredictSpec
@@ -51,7 +52,7 @@ def trained(thread_cluster, tmp_path_factory):  # type: ignore[no-untyped-def]
             epochs=epochs,
             batch_size=16,
         )
-        run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=ds.id)
+        run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM)
         run = wait_until_ended(store, run_id, 300)
         assert run.status == "succeeded", run.status_reason
         runs[name] = run_id
@@ -59,7 +60,7 @@ def trained(thread_cluster, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def _predict(cluster, store, **spec):  # type: ignore[no-untyped-def]
-    run_id = submit_run(cluster, store, "predict", PredictSpec(**spec).to_dict())
+    run_id = submit_run(cluster, store, "predict", PredictSpec(**spec).to_dict(), viewer=SYSTEM)
     run = wait_until_ended(store, run_id, 120)
     return run, store.path_for("predictions", run_id, ".parquet")
 
@@ -68,20 +69,20 @@ def test_regression_metrics_are_in_the_targets_units(trained) -> None:  # type: 
     store, runs = trained
     from core.store import get_run
 
-    result = get_run(store, runs["housing"]).result_json
+    result = get_run(store, runs["housing"], viewer=SYSTEM).result_json
     prices = pd.read_csv(ASSETS / "housing.csv")["price"]
     scaling = result["target_scaling"]
     assert scaling["mean"] == pytest.approx(prices.mean(), rel=0.1)
     rmse = result["evaluation"]["validation_rmse"]
     # In dollars, and better than predicting the mean.
     assert 0.05 * prices.std() < rmse < prices.std()
-    curve = get_metrics(store, runs["housing"])["epoch/val_rmse"].values
+    curve = get_metrics(store, runs["housing"], viewer=SYSTEM)["epoch/val_rmse"].values
     assert curve[-1] == pytest.approx(rmse, rel=0.05)
 
 
 def test_bundle_round_trip_and_prediction_from_a_run(trained, thread_cluster) -> None:  # type: ignore[no-untyped-def]
     store, runs = trained
-    data = export_bundle(store, runs["iris"])
+    data = export_bundle(store, runs["iris"], viewer=SYSTEM)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == sorted(
             ["loom.json", "model.keras", "pipeline.json", "pipeline_state.json", "metrics.csv"]
@@ -94,7 +95,7 @@ def test_bundle_round_trip_and_prediction_from_a_run(trained, thread_cluster) ->
 
     rows = pd.read_csv(ASSETS / "iris.csv").drop(columns=["species"]).iloc[::5].reset_index(drop=True)
     rows.loc[0, "sepal_length"] = np.nan  # filled with the training median, still predicted
-    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "new.csv")
+    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "new.csv", viewer=SYSTEM)
     run, path = _predict(thread_cluster, store, model_run=runs["iris"], rows_upload=upload, rows_format="csv")
     assert run.status == "succeeded", run.status_reason
     out = pd.read_parquet(path)
@@ -107,9 +108,9 @@ def test_bundle_round_trip_and_prediction_from_a_run(trained, thread_cluster) ->
 
 def test_uploaded_bundle_predicts_regression_in_dollars(trained, thread_cluster) -> None:  # type: ignore[no-untyped-def]
     store, runs = trained
-    bundle_id = save_bundle(store, export_bundle(store, runs["housing"]))
+    bundle_id = save_bundle(store, export_bundle(store, runs["housing"], viewer=SYSTEM), viewer=SYSTEM)
     ds_rows = pd.read_csv(ASSETS / "housing.csv").head(40)
-    upload = save_upload(store, io.BytesIO(ds_rows.to_csv(index=False).encode()), "rows.csv")
+    upload = save_upload(store, io.BytesIO(ds_rows.to_csv(index=False).encode()), "rows.csv", viewer=SYSTEM)
     run, path = _predict(thread_cluster, store, bundle=bundle_id, rows_upload=upload, rows_format="csv")
     assert run.status == "succeeded", run.status_reason
     out = pd.read_parquet(path)
@@ -120,7 +121,7 @@ def test_uploaded_bundle_predicts_regression_in_dollars(trained, thread_cluster)
 def test_missing_columns_fail_with_a_clear_message(trained, thread_cluster) -> None:  # type: ignore[no-untyped-def]
     store, runs = trained
     rows = pd.DataFrame({"sepal_length": [5.0], "colour": ["red"]})
-    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "bad.csv")
+    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "bad.csv", viewer=SYSTEM)
     run, _ = _predict(thread_cluster, store, model_run=runs["iris"], rows_upload=upload, rows_format="csv")
     assert run.status == "failed"
     assert "lack column(s)" in run.status_reason and "petal_length" in run.status_reason
@@ -141,7 +142,7 @@ def _rezip(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
 
 def test_hostile_bundles_are_refused(trained) -> None:  # type: ignore[no-untyped-def]
     store, runs = trained
-    good = export_bundle(store, runs["iris"])
+    good = export_bundle(store, runs["iris"], viewer=SYSTEM)
     with pytest.raises(DataError, match="not a zip"):
         read_bundle(b"garbage")
     with pytest.raises(DataError, match="unexpected files"):
@@ -175,10 +176,12 @@ m.save({str(tmp_path / "evil.keras")!r})
     canary.unlink(missing_ok=True)  # building the model ran the lambda once, in that process
     evil = (tmp_path / "evil.keras").read_bytes()
     bundle_id = save_bundle(
-        store, _rezip(export_bundle(store, runs["iris"]), lambda m: m.update({"model.keras": evil}))
+        store,
+        _rezip(export_bundle(store, runs["iris"], viewer=SYSTEM), lambda m: m.update({"model.keras": evil})),
+        viewer=SYSTEM,
     )
     rows = pd.read_csv(ASSETS / "iris.csv").head(3)
-    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "rows.csv")
+    upload = save_upload(store, io.BytesIO(rows.to_csv(index=False).encode()), "rows.csv", viewer=SYSTEM)
     run, _ = _predict(thread_cluster, store, bundle=bundle_id, rows_upload=upload, rows_format="csv")
     assert run.status == "failed"
     assert "weights do not fit" in run.status_reason

@@ -16,6 +16,7 @@ from core.data import ingest_file
 from core.errors import SpecError
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
 from core.store import get_metrics
 from core.store import open_store
 from core.training import TrainSpec
@@ -54,11 +55,11 @@ def test_one_and_two_workers_give_the_same_loss_curve(setup) -> None:  # type: i
     client, store, pipeline, ds = setup
     curves = {}
     for n in (1, 2):
-        run_id = submit_run(client, store, "train", _spec(pipeline, n), dataset_id=ds)
+        run_id = submit_run(client, store, "train", _spec(pipeline, n), dataset_id=ds, viewer=SYSTEM)
         run = wait_until_ended(store, run_id, 300)
         assert run.status == "succeeded", run.status_reason
         assert len(run.result_json["workers"]) == n
-        curves[n] = get_metrics(store, run_id)["batch/loss"].values
+        curves[n] = get_metrics(store, run_id, viewer=SYSTEM)["batch/loss"].values
         assert (store.data_dir / "models" / f"{run_id}.keras").exists()
     assert len(curves[1]) == len(curves[2]) > 10
     np.testing.assert_allclose(curves[1], curves[2], rtol=1e-4, atol=1e-6)
@@ -67,9 +68,9 @@ def test_one_and_two_workers_give_the_same_loss_curve(setup) -> None:  # type: i
 
 def test_a_participant_dying_fails_the_run_and_the_next_run_works(setup) -> None:  # type: ignore[no-untyped-def]
     client, store, pipeline, ds = setup
-    run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds)
+    run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds, viewer=SYSTEM)
     deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id):
+    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
         assert time.monotonic() < deadline, "the run never streamed a loss"
         time.sleep(0.2)
 
@@ -98,7 +99,7 @@ def test_a_participant_dying_fails_the_run_and_the_next_run_works(setup) -> None
         ]
     )
     assert not any(leftovers.values()), leftovers
-    after = submit_run(client, store, "train", _spec(pipeline, 2, epochs=1), dataset_id=ds)
+    after = submit_run(client, store, "train", _spec(pipeline, 2, epochs=1), dataset_id=ds, viewer=SYSTEM)
     assert wait_until_ended(store, after, 300).status == "succeeded"
 
 
@@ -106,12 +107,12 @@ def test_stop_reaches_every_participant(setup) -> None:  # type: ignore[no-untyp
     from core.compute import stop_run
 
     client, store, pipeline, ds = setup
-    run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds)
+    run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds, viewer=SYSTEM)
     deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id):
+    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    stop_run(store, run_id, client)
+    stop_run(store, run_id, client, viewer=SYSTEM)
     run = wait_until_ended(store, run_id, 120)
     assert run.status == "stopped", run.status_reason
 
@@ -126,7 +127,9 @@ def test_multi_worker_specs_are_checked(setup) -> None:  # type: ignore[no-untyp
             multi_worker=True,
             workers=2,
         )
-    run_id = submit_run(client, store, "train", _spec(pipeline, 3, batch_size=18), dataset_id=ds)
+    run_id = submit_run(
+        client, store, "train", _spec(pipeline, 3, batch_size=18), dataset_id=ds, viewer=SYSTEM
+    )
     run = wait_until_ended(store, run_id, 60)
     assert run.status == "failed" and "asks for 3 workers, but the cluster has 2" in run.status_reason
     assert os.environ.get("TF_CONFIG") is None  # nothing leaks into the test process

@@ -15,6 +15,7 @@ from core.errors import SpecError
 from core.models import cnn_template
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
 from core.store import get_metrics
 from core.store import open_store
 from core.training import TrainSpec
@@ -46,13 +47,13 @@ def test_cnn_on_digits_reaches_sane_accuracy(cluster, config: AppConfig) -> None
         epochs=6,
         batch_size=32,
     )
-    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id)
+    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM)
     run = _wait(store, run_id)
     assert run.status == "succeeded", run.status_reason
     result = run.result_json
     assert result["evaluation"]["validation_accuracy"] > 0.9
     assert result["params"] == 32 * 9 + 32 + 3 * 3 * 32 * 128 + 128 + 128 * 10 + 10
-    metrics = get_metrics(store, run_id)
+    metrics = get_metrics(store, run_id, viewer=SYSTEM)
     steps_per_epoch = -(-result["rows"]["train"] // 32)
     assert len(metrics["batch/loss"].steps) == 6 * steps_per_epoch
     assert metrics["epoch/val_loss"].steps == [1, 2, 3, 4, 5, 6]
@@ -69,15 +70,15 @@ def test_mlp_regression_and_stop(cluster, config: AppConfig) -> None:
     ds = ingest_file(store, ASSETS / "housing.csv", "csv", "housing")
     pipeline = default_pipeline(ds.id, "price", ds.profile_json, "regression")
     spec = TrainSpec(pipeline.to_dict(), mlp_template("regression").to_dict(), epochs=500, batch_size=8)
-    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id)
+    run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM)
     deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id):
+    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    stop_run(store, run_id, cluster)
+    stop_run(store, run_id, cluster, viewer=SYSTEM)
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
-    assert len(get_metrics(store, run_id)["batch/loss"].steps) < 500 * 100
+    assert len(get_metrics(store, run_id, viewer=SYSTEM)["batch/loss"].steps) < 500 * 100
     assert "pred_vs_actual" not in run.result_json  # stopped runs are not evaluated
 
 
@@ -91,7 +92,7 @@ def test_nan_loss_fails_with_a_reason(cluster, config: AppConfig) -> None:
         OptimizerSpec("sgd", 1e6).to_dict(),
         epochs=3,
     )
-    run = _wait(store, submit_run(cluster, store, "train", spec.to_dict()))
+    run = _wait(store, submit_run(cluster, store, "train", spec.to_dict(), viewer=SYSTEM))
     assert run.status == "failed"
     assert "the loss became" in run.status_reason and "Lower the learning rate" in run.status_reason
 
@@ -133,40 +134,42 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
         epochs=2000,
         batch_size=8,
     )
-    run_id = submit_run(cluster, store, "train", spec.to_dict())
+    run_id = submit_run(cluster, store, "train", spec.to_dict(), viewer=SYSTEM)
 
     def points() -> int:
-        series = get_metrics(store, run_id).get("batch/loss")
+        series = get_metrics(store, run_id, viewer=SYSTEM).get("batch/loss")
         return len(series.steps) if series else 0
 
     deadline = time.monotonic() + 120
     while points() < 20:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    request_control(store, run_id, "set_lr", 0.05)
-    request_control(store, run_id, "pause")
+    request_control(store, run_id, "set_lr", 0.05, viewer=SYSTEM)
+    request_control(store, run_id, "pause", viewer=SYSTEM)
     deadline = time.monotonic() + 30
-    while not any(e.kind == "marker" and "pause" in e.message for e in get_events(store, run_id)):
+    while not any(
+        e.kind == "marker" and "pause" in e.message for e in get_events(store, run_id, viewer=SYSTEM)
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(1.5)  # let the last buffered points land
     paused_at = points()
     time.sleep(2.0)
     assert points() == paused_at  # nothing trains while paused
-    request_control(store, run_id, "resume")
+    request_control(store, run_id, "resume", viewer=SYSTEM)
     deadline = time.monotonic() + 30
     while points() <= paused_at:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    stop_run(store, run_id, cluster)
+    stop_run(store, run_id, cluster, viewer=SYSTEM)
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
-    markers = [json.loads(e.message) for e in get_events(store, run_id) if e.kind == "marker"]
+    markers = [json.loads(e.message) for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "marker"]
     assert [m["action"] for m in markers] == ["set_lr", "pause", "resume"]
     assert markers[0]["value"] == 0.05 and markers[0]["step"] >= 20
-    assert get_metrics(store, run_id)["batch/learning_rate"].values == [0.05]
+    assert get_metrics(store, run_id, viewer=SYSTEM)["batch/learning_rate"].values == [0.05]
     with pytest.raises(InvalidTransition, match="not running"):
-        request_control(store, run_id, "pause")
+        request_control(store, run_id, "pause", viewer=SYSTEM)
 
 
 def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppConfig) -> None:
@@ -177,28 +180,28 @@ def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppCon
     ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
     pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
     spec = TrainSpec(pipeline.to_dict(), mlp_template().to_dict(), epochs=500, batch_size=16)
-    first = submit_run(cluster, store, "train", spec.to_dict())
+    first = submit_run(cluster, store, "train", spec.to_dict(), viewer=SYSTEM)
     deadline = time.monotonic() + 120
     while (last_checkpoint(store, first) or 0) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    stop_run(store, first, cluster)
+    stop_run(store, first, cluster, viewer=SYSTEM)
     assert _wait(store, first).status == "stopped"
     epoch = last_checkpoint(store, first)
     assert epoch is not None and epoch >= 2
 
     resumed = TrainSpec.from_dict({**spec.to_dict(), "epochs": epoch + 2, "resume_from": first})
-    second = submit_run(cluster, store, "train", resumed.to_dict())
+    second = submit_run(cluster, store, "train", resumed.to_dict(), viewer=SYSTEM)
     run = _wait(store, second)
     assert run.status == "succeeded", run.status_reason
     steps_per_epoch = -(-run.result_json["rows"]["train"] // 16)
-    metrics = get_metrics(store, second)
+    metrics = get_metrics(store, second, viewer=SYSTEM)
     assert metrics["epoch/loss"].steps == [epoch + 1, epoch + 2]
     assert metrics["batch/loss"].steps[0] == epoch * steps_per_epoch + 1
-    assert any(e.kind == "resumed" and first in e.message for e in get_events(store, second))
+    assert any(e.kind == "resumed" and first in e.message for e in get_events(store, second, viewer=SYSTEM))
 
     too_far = TrainSpec.from_dict({**spec.to_dict(), "epochs": 1, "resume_from": first})
-    bad = _wait(store, submit_run(cluster, store, "train", too_far.to_dict()))
+    bad = _wait(store, submit_run(cluster, store, "train", too_far.to_dict(), viewer=SYSTEM))
     assert bad.status == "failed" and f"already finished epoch {epoch} of 1" in bad.status_reason
 
 
@@ -212,7 +215,11 @@ def test_out_of_memory_fails_the_run_with_advice(cluster, config: AppConfig) -> 
     pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
     model = ModelSpec([Dense(10**12)], "multiclass")
     spec = TrainSpec(pipeline.to_dict(), model.to_dict(), epochs=1, batch_size=8)
-    run = _wait(store, submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id), timeout=120)
+    run = _wait(
+        store,
+        submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM),
+        timeout=120,
+    )
     assert run.status == "failed"
     assert run.status_reason.startswith("out of memory on the worker"), run.status_reason
     assert "OOM when allocating tensor with shape[4,1000000000000]" in run.status_reason

@@ -16,6 +16,7 @@ from core.data import ingest_file
 from core.errors import SpecError
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
 from core.store import get_run
 from core.store import open_store
 from core.training import TrainSpec
@@ -63,13 +64,13 @@ def test_trials_run_in_parallel_on_both_workers_with_distinct_parameters(setup) 
     spec = StudySpec(
         base, SearchSpace((LR, UNITS)).to_dict(), sampler="tpe", n_trials=6, parallelism=2, seed=3
     )
-    study_id, driver = start_study(client, store, spec, "parallel")
+    study_id, driver = start_study(client, store, spec, "parallel", viewer=SYSTEM)
     run = wait_until_ended(store, driver, 600)
     assert run.status == "succeeded", run.status_reason
     trials = _trials(store, study_id)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
-    runs = [r for r in study_runs(store, study_id) if r.kind == "train"]
+    runs = [r for r in study_runs(store, study_id, viewer=SYSTEM) if r.kind == "train"]
     assert len(runs) == 6 and all(r.status == "succeeded" for r in runs)
     assert len({r.worker for r in runs}) == 2, "trials should use both workers"
     starts = sorted((r.started_at, r.ended_at) for r in runs)
@@ -92,7 +93,7 @@ def test_median_pruner_stops_poor_trials(setup) -> None:  # type: ignore[no-unty
         parallelism=2,
         seed=0,
     )
-    study_id, driver = start_study(client, store, spec, "pruning")
+    study_id, driver = start_study(client, store, spec, "pruning", viewer=SYSTEM)
     assert wait_until_ended(store, driver, 600).status == "succeeded"
     trials = _trials(store, study_id)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
@@ -100,7 +101,7 @@ def test_median_pruner_stops_poor_trials(setup) -> None:  # type: ignore[no-unty
     for t in pruned:
         assert t.user_attrs["outcome"].startswith("pruned by the median pruner at epoch")
         assert max(t.intermediate_values) < 6
-        run = get_run(store, t.user_attrs["loom_run"])
+        run = get_run(store, t.user_attrs["loom_run"], viewer=SYSTEM)
         assert run.status == "stopped" and run.status_reason.startswith("pruned")
 
 
@@ -109,10 +110,12 @@ def test_enqueued_trial_and_narrowed_space_are_honoured(setup) -> None:  # type:
     spec = StudySpec(
         base, SearchSpace((LR, UNITS)).to_dict(), sampler="random", n_trials=5, parallelism=1, seed=1
     )
-    study_id, driver = start_study(client, store, spec, "steered")
-    enqueue_trial(store, study_id, {"optimizer.learning_rate": 0.0123, "model.layers.0.units": 31})
+    study_id, driver = start_study(client, store, spec, "steered", viewer=SYSTEM)
+    enqueue_trial(
+        store, study_id, {"optimizer.learning_rate": 0.0123, "model.layers.0.units": 31}, viewer=SYSTEM
+    )
     narrow = SearchSpace((LR, Param("model.layers.0.units", "int", 5, 6)))
-    assert new_phase(store, study_id, narrow, "units 5-6 looked best") == 2
+    assert new_phase(store, study_id, narrow, "units 5-6 looked best", viewer=SYSTEM) == 2
     assert wait_until_ended(store, driver, 600).status == "succeeded"
     trials = _trials(store, study_id)
     mine = [t for t in trials if t.params.get("optimizer.learning_rate") == 0.0123]
@@ -121,7 +124,12 @@ def test_enqueued_trial_and_narrowed_space_are_honoured(setup) -> None:  # type:
     assert later, "no trial was drawn after the space was narrowed"
     assert all(5 <= t.params["model.layers.0.units"] <= 6 for t in later)
     with pytest.raises(SpecError, match="must stay so within a study"):
-        new_phase(store, study_id, SearchSpace((Param("optimizer.learning_rate", "float", 0.1, 0.2),)))
+        new_phase(
+            store,
+            study_id,
+            SearchSpace((Param("optimizer.learning_rate", "float", 0.1, 0.2),)),
+            viewer=SYSTEM,
+        )
 
 
 def test_a_killed_worker_fails_and_retries_the_trial_and_the_study_goes_on(setup) -> None:  # type: ignore[no-untyped-def]
@@ -135,12 +143,12 @@ def test_a_killed_worker_fails_and_retries_the_trial_and_the_study_goes_on(setup
         seed=2,
         retries=1,
     )
-    study_id, driver = start_study(client, store, spec, "kill")
+    study_id, driver = start_study(client, store, spec, "kill", viewer=SYSTEM)
     deadline = time.monotonic() + 180
     victim = None
     while victim is None:
         assert time.monotonic() < deadline, "no trial ran away from the driver's worker"
-        runs = study_runs(store, study_id)
+        runs = study_runs(store, study_id, viewer=SYSTEM)
         driver_worker = next(r.worker for r in runs if r.kind == "study")
         victim = next(
             (r for r in runs if r.kind == "train" and r.status == "running" and r.worker != driver_worker),
@@ -163,9 +171,9 @@ def test_a_killed_worker_fails_and_retries_the_trial_and_the_study_goes_on(setup
             break
         assert time.monotonic() < deadline, [(t.number, t.state, t.user_attrs) for t in trials]
         time.sleep(0.3)
-    for r in study_runs(store, study_id):
+    for r in study_runs(store, study_id, viewer=SYSTEM):
         if r.kind == "train" and r.status in ("queued", "running"):
-            stop_run(store, r.id, client)
+            stop_run(store, r.id, client, viewer=SYSTEM)
     assert wait_until_ended(store, driver, 180).status == "succeeded"
     trials = _trials(store, study_id)
     failed = [t for t in trials if t.user_attrs.get("loom_run") == killed.id]

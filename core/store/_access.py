@@ -1,0 +1,188 @@
+"""Who is asking, and what they may see: the one place Loom's access rule is written.
+
+Every core function that lists, reads or changes a dataset, pipeline, run, study, note, tag or
+share link takes a :class:`Viewer` and puts :func:`visible` (or :func:`owned`) into its query's
+``WHERE``, so nothing another user may not see ever leaves the database. An object someone may
+not see answers exactly like a missing one.
+
+The rule:
+
+- **Accounts off** (``LOOM_AUTH=off``): the local user sees and changes everything
+  (:meth:`Viewer.local`). Workers, the reaper and the admin CLI use :data:`SYSTEM`.
+- **Accounts on**: a signed-in user sees what they own and what is visible to one of their
+  teams; teammates may view and fork, only the owner may stop, delete, share or change who sees
+  it.
+- **A share link** is a :class:`Grant`: exactly the run, study or compare set it names, read
+  only (``view``) or with ``fork``; nothing else (not the dataset row, not the study's other
+  runs). A grant adds to a viewer's rights only on the view that carries it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import false
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import true
+from sqlalchemy.orm import Session
+
+from core.errors import NotFoundError
+from core.errors import PermissionDeniedError
+from core.store._models import Dataset
+from core.store._models import Pipeline
+from core.store._models import Run
+from core.store._models import Study
+
+__all__ = ["SYSTEM", "Grant", "Viewer", "fetch_owned", "fetch_visible", "owned", "visible"]
+
+_KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one share link opens.
+
+    Args:
+        kind: "run", "study" or "compare".
+        target_id: The run or study ID ("" for a compare set).
+        run_ids: The runs of a compare set. Defaults to none.
+        permission: "view" or "fork". Defaults to "view".
+    """
+
+    kind: str
+    target_id: str
+    run_ids: tuple[str, ...] = ()
+    permission: str = "view"
+
+    @property
+    def can_fork(self) -> bool:
+        return self.permission == "fork"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking.
+
+    Args:
+        name: The user's name; "" for a visitor who is not signed in. Defaults to "".
+        teams: The teams the user belongs to. Defaults to none.
+        everything: Sees and changes everything: the local user with accounts off, Loom's own
+            workers and the admin CLI. Defaults to False.
+        grant: A share link opened on this view. Defaults to None.
+    """
+
+    name: str = ""
+    teams: tuple[str, ...] = field(default=())
+    everything: bool = False
+    grant: Grant | None = None
+
+    @classmethod
+    def local(cls, name: str) -> Viewer:
+        """The one user of a Loom without accounts."""
+        return cls(name=name, everything=True)
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.name) and not self.everything
+
+    @property
+    def can_create(self) -> bool:
+        """May add datasets, pipelines, runs and studies (a signed-in or local user)."""
+        return bool(self.name) or self.everything
+
+    def require_create(self, team: str = "") -> None:
+        """Raises PermissionDeniedError unless this viewer may create objects visible to ``team``."""
+        if not self.can_create:
+            raise PermissionDeniedError("Sign in to create datasets, pipelines, runs or studies.")
+        if not self.may_use_team(team):
+            raise PermissionDeniedError(
+                f"You are not a member of team {team[:100]!r}. Pick one of your teams or keep it private."
+            )
+
+    def with_grant(self, grant: Grant | None) -> Viewer:
+        return Viewer(self.name, self.teams, self.everything, grant)
+
+    def owns(self, author: str) -> bool:
+        return self.everything or (bool(self.name) and author == self.name)
+
+    def may_use_team(self, team: str) -> bool:
+        return team == "" or self.everything or team in self.teams
+
+
+# Loom's own processes (workers, the reaper, the admin CLI).
+SYSTEM = Viewer(name="", everything=True)
+
+
+def _grant_clause(model: Any, grant: Grant | None) -> ColumnElement[bool]:
+    if grant is None:
+        return false()
+    if model is Run:
+        if grant.kind == "run":
+            return Run.id == grant.target_id
+        if grant.kind == "compare":
+            return Run.id.in_(grant.run_ids)
+    if model is Study and grant.kind == "study":
+        return Study.id == grant.target_id
+    return false()
+
+
+def visible(model: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """A ``WHERE`` clause: the rows of ``model`` (Dataset, Pipeline, Run or Study) ``viewer``
+    may see."""
+    if viewer.everything:
+        return true()
+    clauses = [_grant_clause(model, viewer.grant)]
+    if viewer.name:
+        clauses.append(model.author == viewer.name)
+    if viewer.teams:
+        clauses.append(model.team.in_(viewer.teams))
+    return or_(*clauses)
+
+
+def owned(model: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """A ``WHERE`` clause: the rows ``viewer`` may change (stop, delete, share, re-team)."""
+    if viewer.everything:
+        return true()
+    if not viewer.name:
+        return false()
+    return model.author == viewer.name  # type: ignore[no-any-return]
+
+
+def not_found(model: Any, object_id: str) -> NotFoundError:
+    what = _KIND_NAMES.get(model, "object")
+    return NotFoundError(
+        f"No {what} with ID {str(object_id)[:64]!r}. It may have been deleted, or it is not shared "
+        "with you; pick one from the list."
+    )
+
+
+def fetch_visible(session: Session, model: Any, object_id: str, viewer: Viewer) -> Any:
+    """The row, if ``viewer`` may see it.
+
+    Raises:
+        NotFoundError: Missing, or not visible to ``viewer`` (the same answer).
+    """
+    row = session.scalar(select(model).where(model.id == object_id, visible(model, viewer)))
+    if row is None:
+        raise not_found(model, object_id)
+    return row
+
+
+def fetch_owned(session: Session, model: Any, object_id: str, viewer: Viewer, action: str) -> Any:
+    """The row, if ``viewer`` may change it.
+
+    Raises:
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Visible (a teammate's) but not the viewer's own.
+    """
+    row = fetch_visible(session, model, object_id, viewer)
+    if not viewer.owns(row.author):
+        what = _KIND_NAMES.get(model, "object")
+        raise PermissionDeniedError(
+            f"Only the owner of this {what} ({row.author}) can {action} it. Fork it to work on your own copy."
+        )
+    return row
