@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 epochs instead of 60")
     args = parser.parse_args()
 
-    from core.compute._jobs import inline_job
+    from core.compute._context import inline_job
     from core.config import AppConfig
     from core.data import ingest_file
     from core.models import cnn_template

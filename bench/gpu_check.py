@@ -139,7 +139,7 @@ def main() -> int:
     import pyarrow.parquet as pq
     from sqlalchemy import select
 
-    from core.compute._jobs import inline_job
+    from core.compute._context import inline_job
     from core.config import AppConfig
     from core.data import ingest_file
     from core.models import ModelSpec

@@ -45,7 +45,7 @@ def _reader(config, run_id: str, until: float, out) -> None:  # type: ignore[no-
 
 
 def measure(config, seconds: float, buffered: bool) -> list[float]:  # type: ignore[no-untyped-def]
-    from core.compute._jobs import inline_job
+    from core.compute._context import inline_job
     from core.store import open_store
     from core.store import write_metrics
 

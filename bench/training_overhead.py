@@ -29,7 +29,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from core.compute._jobs import inline_job
+    from core.compute._context import inline_job
     from core.config import AppConfig
     from core.models import build_keras_model
     from core.models import cnn_template

@@ -10,7 +10,7 @@ What is measured, and why this way (``core`` is not changed for the benchmark):
 
 * **Plain** (the baseline): ``optuna.create_study`` on the same kind of storage Loom uses, an
   RDB storage on an SQLite file that a Loom store created (WAL, busy timeout; built by
-  ``core.tuning._study.optuna_storage``), then ``study.optimize`` of a trivial objective
+  ``core.tuning._storage.optuna_storage``), then ``study.optimize`` of a trivial objective
   (``(x - 2) ** 2``), random sampler. Per-trial ms = wall time / trials.
 * **Loom, as built** (the headline): a real Loom study (``start_study``: the ``study`` driver job
   on the cluster, trials as ``train`` runs) with parallelism 1 on a one-worker cluster. A Loom
@@ -78,7 +78,7 @@ def storages(config, tmp: Path, n: int, reps: int) -> dict[str, float]:  # type:
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
-    from core.tuning._study import optuna_storage
+    from core.tuning._storage import optuna_storage
 
     rdb = optuna_storage(config)
     journal = optuna.storages.JournalStorage(JournalFileBackend(str(tmp / "journal.log")))
@@ -99,7 +99,7 @@ def machinery_ms(client, store, n: int, warmup: int = 3) -> float:  # type: igno
     from core.compute import TERMINAL
     from core.compute import submit_run
     from core.store import get_run
-    from core.tuning._study import optuna_storage
+    from core.tuning._storage import optuna_storage
 
     study = optuna.create_study(
         storage=optuna_storage(store.config), sampler=optuna.samplers.RandomSampler(seed=0), viewer=SYSTEM

@@ -1,5 +1,9 @@
 """Data → Plotly figures. Each chart is split into pure data (``_get_*_info``) and drawing
 (``plot_*``); tests compare the info. Plotly is imported only when a figure is drawn.
+
+Why one module over 400 lines: every chart is a pair (``_get_*_info`` data, ``plot_*`` drawing)
+with shared colours and layout, as optuna's visualization package keeps them; one file keeps the
+look of every chart consistent.
 """
 
 from __future__ import annotations
@@ -210,8 +214,8 @@ class _LabInfo(NamedTuple):
 def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40) -> _LabInfo:
     import numpy as np
 
-    xs = np.linspace(*surface.x_range, 120)
-    ys = np.linspace(*surface.y_range, 120)
+    xs = np.linspace(surface.x_range[0], surface.x_range[1], 120)
+    ys = np.linspace(surface.y_range[0], surface.y_range[1], 120)
     f = np.array([[surface.f(x, y) for x in xs] for y in ys])
     z = np.log1p(f - f.min()).tolist()  # log of the height above the lowest point: saddles keep both halves
     longest = max((len(p.xs) for p in paths), default=1)
@@ -233,7 +237,7 @@ def plot_optimizer_paths(surface: Any, paths: list[Any]) -> go.Figure:
         contours={"coloring": "lines"},
     )
 
-    def traces(upto: int) -> list:  # type: ignore[type-arg]
+    def traces(upto: int) -> list:
         return [
             go.Scatter(x=px[:upto], y=py[:upto], mode="lines+markers", marker={"size": 3}, name=name)
             for name, px, py in info.paths

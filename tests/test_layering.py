@@ -79,3 +79,56 @@ def test_visiting_every_page_never_loads_tensorflow(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded == [], f"the UI process imported {loaded[:5]}: import TensorFlow only in worker code"
+
+
+def test_import_contracts_hold() -> None:
+    """The layers in pyproject.toml ([tool.importlinter]): pages use core's public API only, the
+    store is at the bottom, compute knows no job kind, training never imports tuning, private
+    modules stay inside their package, and no import cycles anywhere in core."""
+    import shutil
+
+    lint = shutil.which("lint-imports")
+    if lint is None:
+        pytest.skip("import-linter is not installed: pip install -r requirements-dev.txt")
+    out = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " 0 broken" in out.stdout
+
+
+def test_pages_import_no_private_core_module() -> None:
+    """The same rule as the private-modules contract, for app.py and pages (which the contract
+    sees as one root package): ``core.<package>._<module>`` is never imported from the UI."""
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad = [
+                n for n in names if n.startswith("core.") and any(p.startswith("_") for p in n.split(".")[1:])
+            ]
+            assert not bad, f"{path.name} imports {bad}: use the package's public API"
+
+
+@pytest.mark.parametrize(
+    "package", sorted(p.parent.name for p in (ROOT / "core").glob("*/__init__.py")), ids=str
+)
+def test_each_package_names_its_api_exactly(package: str) -> None:
+    """A package's __init__ is its public API: ``__all__`` lists exactly the public names it
+    binds (in the spirit of httpx's tests/test_exported_members.py), and each of them exists."""
+    import importlib
+
+    module = importlib.import_module(f"core.{package}")
+    tree = ast.parse((ROOT / "core" / package / "__init__.py").read_text())
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            bound |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Assign):
+            bound |= {t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__"}
+    public = {name for name in bound if not name.startswith("_")}
+    assert set(module.__all__) == public, f"core.{package}: __all__ differs from what it binds"
+    assert all(hasattr(module, name) for name in module.__all__)

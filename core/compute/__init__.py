@@ -5,27 +5,30 @@ from core.compute._client import WorkerInfo
 from core.compute._client import address_warning
 from core.compute._client import create_client
 from core.compute._client import get_cluster_info
+from core.compute._context import JobContext
 from core.compute._gpu import detect_gpus
 from core.compute._gpu import worker_gpu_stats
 from core.compute._jobs import CONTROLS
 from core.compute._jobs import JOB_KINDS
-from core.compute._jobs import JobContext
-from core.compute._jobs import Reaper
+from core.compute._jobs import JobKind
 from core.compute._jobs import SubmitOptions
 from core.compute._jobs import execute_run
-from core.compute._jobs import reap
+from core.compute._jobs import register_job_kind
 from core.compute._jobs import request_control
-from core.compute._jobs import run_key
 from core.compute._jobs import stop_run
 from core.compute._jobs import submit_run
-from core.compute._jobs import transition
 from core.compute._lifecycle import TERMINAL
 from core.compute._lifecycle import RunStatus
+from core.compute._reaper import Reaper
+from core.compute._reaper import reap
 from core.compute._smoke import SmokeSpec
+from core.compute._transition import run_key
+from core.compute._transition import transition
 
 __all__ = [
     "CONTROLS",
     "JOB_KINDS",
+    "JobKind",
     "TERMINAL",
     "ClusterInfo",
     "JobContext",
@@ -40,6 +43,7 @@ __all__ = [
     "execute_run",
     "get_cluster_info",
     "reap",
+    "register_job_kind",
     "request_control",
     "run_key",
     "stop_run",

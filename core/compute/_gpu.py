@@ -77,7 +77,7 @@ def visible_gpu_stats() -> list[dict[str, Any]]:
 def worker_gpu_stats(client: Any) -> dict[str, list[dict[str, Any]]]:
     """Worker address -> its GPUs' memory and utilisation, asked on each worker."""
     try:
-        return client.run(visible_gpu_stats, wait=True, on_error="return")  # type: ignore[no-any-return]
+        return client.run(visible_gpu_stats, wait=True, on_error="return")
     except (OSError, TimeoutError) as exc:
         _log.warning("GPU stats: %s", exc)
         return {}

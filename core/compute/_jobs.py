@@ -13,51 +13,38 @@ The pure decisions live in :mod:`core.compute._lifecycle`; this module carries t
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
 import math
 import re
-import threading
-import time
 import traceback
 from collections.abc import Callable
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
-from sqlalchemy import or_
-from sqlalchemy import select
 from sqlalchemy import update
 
-from core.compute._lifecycle import TERMINAL
-from core.compute._lifecycle import BeatHeart
+from core.compute._context import JobContext
 from core.compute._lifecycle import CancelTask
 from core.compute._lifecycle import Decision
 from core.compute._lifecycle import Event
 from core.compute._lifecycle import Failed
-from core.compute._lifecycle import Heartbeat
-from core.compute._lifecycle import Lost
-from core.compute._lifecycle import RecordEvent
-from core.compute._lifecycle import RunState
 from core.compute._lifecycle import RunStatus
-from core.compute._lifecycle import SetStatus
-from core.compute._lifecycle import SignalStop
 from core.compute._lifecycle import Started
 from core.compute._lifecycle import Stopped
 from core.compute._lifecycle import StopRequested
 from core.compute._lifecycle import Succeeded
-from core.compute._lifecycle import handle
+from core.compute._transition import _record
+from core.compute._transition import _summarize
+from core.compute._transition import run_key
+from core.compute._transition import transition
 from core.config import AppConfig
 from core.errors import AppError
 from core.errors import ComputeError
 from core.errors import JobStopped
-from core.errors import NotFoundError
 from core.errors import SpecError
-from core.errors import StoreError
 from core.store import Dataset
 from core.store import Pipeline
 from core.store import Run
@@ -69,49 +56,60 @@ from core.store import create_run
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import open_store
-from core.store import utcnow
-from core.store import write_metrics
 
 if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = [
-    "CONTROL_POLL_SECONDS",
     "JOB_KINDS",
-    "JobContext",
+    "JobKind",
     "execute_run",
-    "inline_job",
-    "reap",
     "request_control",
-    "run_key",
     "stop_run",
+    "register_job_kind",
     "submit_run",
-    "transition",
 ]
 
 _log = logging.getLogger(__name__)
 
-CONTROL_POLL_SECONDS = 0.5
-_METRIC_FLUSH_ROWS = 5_000
-_CAS_RETRIES = 50
 
-# Job kind -> "module:function". Resolved on the worker, so the UI process never imports the
-# job's dependencies (TensorFlow). Only these names are accepted: a kind is an ID, not code.
-JOB_KINDS: dict[str, str] = {
-    "smoke": "core.compute._smoke:run_smoke",
-    "ingest": "core.data._ingest:run_ingest",
-    "train": "core.training:run_training",
-    "predict": "core.training._bundle:run_predict",
-    "study": "core.tuning._study:run_study",
+@dataclass(frozen=True)
+class JobKind:
+    """What runs a kind of job, registered by the package that owns it.
+
+    Args:
+        run: ``"module:function"`` called on a worker as ``function(ctx, spec) -> result``.
+            Resolved there, so the UI process never imports the job's dependencies (TensorFlow).
+        validate: ``"module:function"`` turning a spec dict into its normalised form (or raising
+            SpecError) before anything is stored.
+        recorded_as: The run's kind in the store, when it differs (a tuning trial is recorded
+            as a training run). Defaults to the kind itself.
+    """
+
+    run: str
+    validate: str
+    recorded_as: str | None = None
+
+
+# Kind -> JobKind. Compute knows only its own diagnostic job; every other package registers its
+# kinds when imported (:func:`register_job_kind`). Only registered names are accepted: a kind
+# is an ID, never code, and the worker is handed the registered reference.
+JOB_KINDS: dict[str, JobKind] = {
+    "smoke": JobKind("core.compute._smoke:run_smoke", "core.compute._smoke:validate_smoke_spec"),
 }
-# Job kind -> "module:function" that validates a spec dict and returns its normalised form.
-_SPEC_VALIDATORS: dict[str, str] = {
-    "smoke": "core.compute._smoke:validate_smoke_spec",
-    "ingest": "core.data._ingest:validate_ingest_spec",
-    "train": "core.training:validate_train_spec",
-    "predict": "core.training._bundle:validate_predict_spec",
-    "study": "core.tuning._study:validate_study_spec",
-}
+
+
+def register_job_kind(kind: str, run: str, validate: str, recorded_as: str | None = None) -> None:
+    """Make ``kind`` submittable; a package calls this for each job it owns, when imported.
+
+    Raises:
+        SpecError: A reference that is not ``"module:function"`` inside ``core``.
+    """
+    for ref in (run, validate):
+        module, _, name = ref.partition(":")
+        if not (module == "core" or module.startswith("core.")) or not name.isidentifier():
+            raise SpecError(f"A job reference is 'core.module:function', but got {ref!r}.")
+    JOB_KINDS[kind] = JobKind(run, validate, recorded_as)
 
 
 def _resolve(ref: str) -> Callable[..., Any]:
@@ -121,244 +119,16 @@ def _resolve(ref: str) -> Callable[..., Any]:
 
 def _check_kind(kind: str) -> None:
     if kind not in JOB_KINDS:
-        raise SpecError(f"Unknown job kind {kind!r}. Valid kinds are: {', '.join(sorted(JOB_KINDS))}.")
-
-
-def run_key(run_id: str) -> str:
-    """The Dask task key of a run, so any process can find or cancel its task."""
-    return f"loom-run-{run_id}"
+        raise SpecError(
+            f"Unknown job kind {kind!r}. Valid kinds are: {', '.join(sorted(JOB_KINDS))} (a package "
+            "registers its kinds when imported: import it first)."
+        )
 
 
 # --- the store adapter ----------------------------------------------------------------------
 
 
-def transition(store: Store, run_id: str, event: Event) -> Decision:
-    """Apply ``event`` to the run atomically and return the decision taken.
-
-    Uses compare-and-swap on (status, stop flag) so that concurrent events (a stop arriving while
-    the job finishes) are decided one after the other, on every database backend.
-
-    Raises:
-        NotFoundError: No such run.
-        InvalidTransition: The event does not apply to the run's status.
-    """
-    for _ in range(_CAS_RETRIES):
-        with store.session() as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                raise NotFoundError(f"No run with ID {run_id!r}.")
-            before = RunState(RunStatus(run.status), bool(run.stop_requested), run.worker or "")
-            decision = handle(before, event)
-            if not decision.actions:
-                return decision
-            now = utcnow()
-            values: dict[str, Any] = {}
-            events: list[RunEvent] = []
-            for action in decision.actions:
-                match action:
-                    case SetStatus(status=status, reason=reason):
-                        values["status"] = status.value
-                        values["status_reason"] = reason
-                        if status is RunStatus.RUNNING:
-                            values["worker"] = decision.state.worker
-                            values["started_at"] = now
-                            values["attempts"] = run.attempts + 1
-                        if status in TERMINAL:
-                            values["ended_at"] = now
-                        events.append(
-                            RunEvent(
-                                run_id=run_id,
-                                ts=now,
-                                kind="status",
-                                from_status=before.status.value,
-                                to_status=status.value,
-                                message=reason,
-                            )
-                        )
-                    case SignalStop():
-                        values["stop_requested"] = True
-                    case BeatHeart():
-                        values["heartbeat_at"] = now
-                    case RecordEvent(kind=kind, message=message):
-                        events.append(RunEvent(run_id=run_id, ts=now, kind=kind, message=message))
-                    case CancelTask():
-                        pass  # done by the caller, which holds the Dask client
-            result = s.execute(
-                update(Run)
-                .where(
-                    Run.id == run_id,
-                    Run.status == before.status.value,
-                    Run.stop_requested == before.stop_requested,
-                )
-                .values(**values)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                s.add_all(events)
-                return decision
-            s.rollback()
-    raise StoreError(f"Run {run_id} changed {_CAS_RETRIES} times while Loom tried to update it; retry.")
-
-
 # --- worker side ----------------------------------------------------------------------------
-
-
-class JobContext:
-    """What a job body gets: metric logging, progress, and the stop flag.
-
-    A background thread flushes buffered metrics, writes the heartbeat and reads the stop flag,
-    so that :meth:`log_metric` and :meth:`should_stop` cost a list append and an attribute read.
-    A failed store write keeps the buffer and retries on the next tick: nothing is dropped.
-    """
-
-    def __init__(self, store: Store, run_id: str, heartbeat_seconds: float) -> None:
-        self.store = store
-        self.run_id = run_id
-        self._heartbeat_seconds = heartbeat_seconds
-        self._buffer: list[tuple[str, int, float, float]] = []
-        self._lock = threading.Lock()
-        self._stop_flag = threading.Event()
-        self._closed = threading.Event()
-        self._progress: float | None = None
-        self._controls: list[dict[str, Any]] = []
-        self._last_control = 0
-        self._thread = threading.Thread(target=self._loop, name=f"loom-heartbeat-{run_id[:8]}", daemon=True)
-
-    # job-facing API
-    def log_metric(self, key: str, step: int, value: float) -> None:
-        """Record ``value`` of ``key`` at ``step``; written to the store within half a second.
-
-        NaN and infinite values are not stored (SQL has no portable NaN); a job that meets one
-        should fail with a reason saying so, as training does.
-        """
-        value = float(value)
-        if not math.isfinite(value):
-            return
-        with self._lock:
-            self._buffer.append((key, int(step), value, time.time()))
-            full = len(self._buffer) >= _METRIC_FLUSH_ROWS
-        if full:
-            self.flush()
-
-    def owner(self) -> tuple[str, str]:
-        """The run's author and team: what the job creates (a dataset) belongs to them too."""
-        with self.store.session() as s:
-            row = s.execute(select(Run.author, Run.team).where(Run.id == self.run_id)).one()
-        return str(row[0]), str(row[1])
-
-    def set_progress(self, fraction: float) -> None:
-        self._progress = min(1.0, max(0.0, float(fraction)))
-
-    def should_stop(self) -> bool:
-        return self._stop_flag.is_set()
-
-    def check_stop(self) -> None:
-        """Raise :class:`JobStopped` if a user asked this run to stop."""
-        if self._stop_flag.is_set():
-            raise JobStopped("stopped on request")
-
-    def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up and raise :class:`JobStopped` as soon as a stop arrives."""
-        if self._stop_flag.wait(seconds):
-            raise JobStopped("stopped on request")
-
-    # lifecycle
-    def start(self) -> None:
-        self._thread.start()
-
-    def flush(self) -> None:
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-        try:
-            write_metrics(self.store, self.run_id, rows)
-        except StoreError:
-            with self._lock:
-                self._buffer[:0] = rows  # keep order; retried on the next tick
-            raise
-
-    def close(self) -> None:
-        """Stop the thread and write what is left; raises if the last write fails."""
-        self._closed.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        self.flush()
-        self._write_progress()
-
-    def _write_progress(self) -> None:
-        if self._progress is None:
-            return
-        with self.store.session() as s:
-            s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
-
-    def _poll(self) -> None:
-        with self.store.session() as s:
-            stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
-            if self._progress is not None:
-                s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
-            new = s.execute(
-                select(RunEvent.id, RunEvent.message)
-                .where(
-                    RunEvent.run_id == self.run_id,
-                    RunEvent.kind == "control",
-                    RunEvent.id > self._last_control,
-                )
-                .order_by(RunEvent.id)
-            ).all()
-        for event_id, message in new:
-            self._last_control = event_id
-            try:
-                request = json.loads(message)
-            except json.JSONDecodeError:
-                continue  # a plain note such as "stop requested by …"
-            with self._lock:
-                self._controls.append(request)
-        if stop:
-            self._stop_flag.set()
-
-    def pending_controls(self) -> list[dict[str, Any]]:
-        """Control requests (pause, resume, set_lr…) that arrived since the last call."""
-        with self._lock:
-            out, self._controls = self._controls, []
-        return out
-
-    def note(self, kind: str, data: dict[str, Any]) -> None:
-        """Record a run event (``checkpoint``, ``resumed``…) with a JSON payload."""
-        _record(self.store, self.run_id, kind, json.dumps(data))
-
-    def mark(self, action: str, step: int, value: Any = None) -> None:
-        """Record that a control took effect at ``step`` (drawn as a marker on the curves)."""
-        _record(
-            self.store, self.run_id, "marker", json.dumps({"action": action, "step": step, "value": value})
-        )
-
-    def _loop(self) -> None:
-        last_beat = 0.0
-        while not self._closed.wait(CONTROL_POLL_SECONDS):
-            try:
-                self.flush()
-                self._poll()
-                if time.monotonic() - last_beat >= self._heartbeat_seconds:
-                    transition(self.store, self.run_id, Heartbeat(worker=""))
-                    last_beat = time.monotonic()
-            except AppError as exc:
-                # The store may be locked or briefly unreachable: keep the buffer, try again.
-                _log.warning("run %s: store write deferred: %s", self.run_id, exc)
-
-
-@contextlib.contextmanager
-def inline_job(store: Store, kind: str, spec: dict[str, Any]) -> Iterator[JobContext]:
-    """A running job context in this process, for job bodies driven by benchmarks or a debugger.
-
-    The run is recorded and streams metrics like any cluster run; its final status is left to
-    the caller. Every buffered metric is stored when the block ends.
-    """
-    run = create_run(store, kind, spec)
-    transition(store, run.id, Started(worker="inline"))
-    ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
-    ctx.start()
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def _worker_name() -> str:
@@ -372,12 +142,14 @@ def _worker_name() -> str:
         return socket.gethostname()
 
 
-def execute_run(config: AppConfig, run_id: str) -> str:
+def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
     """Run one job on this worker and record how it ended. Never raises.
 
     Args:
         config: Where the store is; the worker opens it itself.
         run_id: The run to execute; its kind and spec are read from the store.
+        job: The registered ``"module:function"`` to run (from the submitting process's
+            registry). Defaults to the one registered here for the run's kind.
 
     Returns:
         The run's final status (or ``"skipped"`` if it was not to run here).
@@ -396,7 +168,7 @@ def execute_run(config: AppConfig, run_id: str) -> str:
     outcome: Event
     result: dict[str, Any] | None = None
     try:
-        result = _resolve(JOB_KINDS[kind])(ctx, spec)
+        result = _resolve(job or JOB_KINDS[kind].run)(ctx, spec)
         outcome = Succeeded()
     except JobStopped as exc:
         outcome = Stopped(str(exc))
@@ -414,16 +186,6 @@ def execute_run(config: AppConfig, run_id: str) -> str:
             s.execute(update(Run).where(Run.id == run_id).values(result_json=result))
     _summarize(store, run_id)
     return transition(store, run_id, outcome).state.status.value
-
-
-def _summarize(store: Store, run_id: str) -> None:
-    """Each metric's last/min/max in one row, for lists that filter and sort by a metric."""
-    from core.experiments import summarize_run
-
-    try:
-        summarize_run(store, run_id)
-    except AppError as exc:  # the run's own outcome matters more than its summary
-        _log.warning("could not summarize run %s: %s", run_id, exc)
 
 
 def _explain(exc: BaseException) -> str:
@@ -451,11 +213,6 @@ def _explain(exc: BaseException) -> str:
             "smaller model, or run it on a worker with more memory."
         )
     return f"{name}: {exc}"
-
-
-def _record(store: Store, run_id: str, kind: str, message: str) -> None:
-    with store.session() as s:
-        s.add(RunEvent(run_id=run_id, kind=kind, message=message))
 
 
 # --- client side ----------------------------------------------------------------------------
@@ -515,19 +272,21 @@ def submit_run(
 
     _check_kind(kind)
     viewer.require_create(team)
-    spec = _resolve(_SPEC_VALIDATORS[kind])(spec)
+    job = JOB_KINDS[kind]
+    spec = _resolve(job.validate)(spec)
     pipeline = spec.get("pipeline")
     used = pipeline.get("dataset_id") if isinstance(pipeline, dict) else None
     # The data a spec reads must be visible to whoever launches it, linked or not.
     _check_links(store, viewer, {**links, "dataset_id": links.get("dataset_id") or used})
     owner = author if (author is not None and viewer.everything) else viewer.name
-    run = create_run(store, kind, spec, name=name, author=owner, team=team, **links)
+    run = create_run(store, job.recorded_as or kind, spec, name=name, author=owner, team=team, **links)
     opts = options or SubmitOptions()
     try:
         future = client.submit(
             execute_run,
             store.config,
             run.id,
+            job.run,
             key=run_key(run.id),
             pure=False,
             retries=0,
@@ -573,7 +332,7 @@ def stop_run(
     decision = transition(store, run_id, StopRequested(by=by))
     if client is not None and any(isinstance(a, CancelTask) for a in decision.actions):
         try:
-            client.cancel([run_key(run_id)], force=True)  # type: ignore[list-item]
+            client.cancel([run_key(run_id)], force=True)
         except (OSError, TimeoutError, RuntimeError) as exc:
             # Harmless: the worker sees the run is stopped and does not start it.
             _log.warning("could not cancel task of run %s: %s", run_id, exc)
@@ -617,103 +376,3 @@ def request_control(
                 message=json.dumps({"action": action, "value": value, "by": by}),
             )
         )
-
-
-def _keys_on_scheduler(client: Client, keys: list[str]) -> set[str]:
-    def _known(dask_scheduler, keys):  # type: ignore[no-untyped-def]
-        return [k for k in keys if k in dask_scheduler.tasks]
-
-    return set(client.run_on_scheduler(_known, keys=keys))
-
-
-def reap(
-    store: Store,
-    *,
-    heartbeat_timeout: float,
-    client: Client | None = None,
-    grace_seconds: float = 10.0,
-) -> list[str]:
-    """Mark runs that can no longer finish as ``interrupted``, with the reason.
-
-    * running, with no heartbeat for ``heartbeat_timeout`` seconds: the worker died or lost
-      the store;
-    * queued or running, and (with ``client``) unknown to the scheduler ``grace_seconds`` after
-      submission: the cluster that held the task was restarted.
-
-    Returns:
-        The IDs of the runs it marked.
-    """
-    now = utcnow()
-    stale_before = now - timedelta(seconds=heartbeat_timeout)
-    grace_before = now - timedelta(seconds=grace_seconds)
-    with store.session() as s:
-        stale = list(
-            s.execute(
-                select(Run.id, Run.worker, Run.heartbeat_at).where(
-                    Run.status == RunStatus.RUNNING.value,
-                    or_(Run.heartbeat_at < stale_before, Run.heartbeat_at.is_(None)),
-                    Run.started_at < stale_before,
-                )
-            )
-        )
-        active = list(
-            s.scalars(
-                select(Run.id).where(
-                    Run.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]),
-                    Run.created_at < grace_before,
-                )
-            )
-        )
-    marked: list[str] = []
-    for run_id, worker, beat in stale:
-        reason = (
-            f"no heartbeat for over {heartbeat_timeout:.0f} s (last from {worker or 'unknown worker'} "
-            f"at {beat:%Y-%m-%d %H:%M:%S} UTC): the worker died (killed, or out of memory) or lost "
-            "the store. Launch it again."
-            if beat
-            else f"no heartbeat since it started on {worker or 'an unknown worker'}. Launch it again."
-        )
-        if transition(store, run_id, Lost(reason)).actions:
-            marked.append(run_id)
-            _summarize(store, run_id)
-    if client is not None and active:
-        try:
-            known = _keys_on_scheduler(client, [run_key(r) for r in active])
-        except (OSError, TimeoutError, RuntimeError) as exc:
-            _log.warning("reaper could not ask the scheduler: %s", exc)
-            return marked
-        for run_id in active:
-            if run_key(run_id) not in known and run_id not in marked:
-                reason = (
-                    "the Dask cluster no longer knows this job (it was restarted, or the app that "
-                    "started it stopped). Launch it again."
-                )
-                if transition(store, run_id, Lost(reason)).actions:
-                    marked.append(run_id)
-    return marked
-
-
-class Reaper:
-    """Calls :func:`reap` every ``interval`` seconds in a daemon thread."""
-
-    def __init__(self, store: Store, client: Client | None, heartbeat_timeout: float, interval: float = 5.0):
-        self._args = (store, heartbeat_timeout, client)
-        self._interval = interval
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="loom-reaper", daemon=True)
-
-    def start(self) -> Reaper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._done.set()
-
-    def _loop(self) -> None:
-        store, timeout, client = self._args
-        while not self._done.wait(self._interval):
-            try:
-                for run_id in reap(store, heartbeat_timeout=timeout, client=client):
-                    _log.warning("run %s marked interrupted", run_id)
-            except AppError as exc:
-                _log.warning("reaper: %s", exc)

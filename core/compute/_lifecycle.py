@@ -1,6 +1,6 @@
 """The run lifecycle as a pure state machine: ``handle(state, event) -> Decision``.
 
-No I/O here: the store adapter (``core.compute._jobs``) loads the state, calls :func:`handle`
+No I/O here: the store adapter (``core.compute._transition``) loads the state, calls :func:`handle`
 and carries out the actions. Tested without a cluster (``tests/core/compute/test_lifecycle.py``).
 
 ::

@@ -17,7 +17,7 @@ from typing import TypedDict
 from core.errors import SpecError
 
 if TYPE_CHECKING:
-    from core.compute._jobs import JobContext
+    from core.compute._context import JobContext
 
 __all__ = ["SmokeSpec", "run_smoke", "validate_smoke_spec"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from core.store import new_id
 from core.store import visible
 
 if TYPE_CHECKING:
-    from core.compute._jobs import JobContext
+    from core.compute import JobContext
 
 __all__ = [
     "FORMATS",
@@ -49,6 +50,7 @@ __all__ = [
     "get_dataset",
     "ingest_file",
     "list_datasets",
+    "read_upload",
     "rename_dataset",
     "resolve_server_path",
     "run_ingest",
@@ -173,6 +175,16 @@ def _upload_path(store: Store, upload_id: str, fmt: str) -> Path:
     return path
 
 
+def read_upload(store: Store, upload_id: str, fmt: str, out: Path) -> None:
+    """Read an upload into the Parquet file ``out`` with every check of an ingest (for rows to
+    predict on); nothing is recorded in the store.
+
+    Raises:
+        DataError: The upload is gone or cannot be read (with the line and column).
+    """
+    _read(fmt, _upload_path(store, upload_id, fmt), out, CsvOptions(), None)
+
+
 def resolve_server_path(root: Path | None, relative: str) -> Path:
     """A file under the configured import root, or an error. Never follows a path out of it.
 
@@ -226,7 +238,7 @@ def ingest_file(
     fmt: str,
     name: str,
     options: CsvOptions | None = None,
-    progress=None,  # type: ignore[no-untyped-def]
+    progress: Callable[[float], None] | None = None,
     author: str = "",
     team: str = "",
 ) -> Dataset:
@@ -348,7 +360,7 @@ def get_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> Dataset:
         NotFoundError: Missing or not visible (the same answer).
     """
     with store.session() as s:
-        return fetch_visible(s, Dataset, dataset_id, viewer)  # type: ignore[no-any-return]
+        return fetch_visible(s, Dataset, dataset_id, viewer)
 
 
 def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) -> Dataset:
@@ -357,7 +369,7 @@ def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) 
     with store.session() as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "rename")
         dataset.name = name
-        return dataset  # type: ignore[no-any-return]
+        return dataset
 
 
 def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer) -> None:

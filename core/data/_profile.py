@@ -182,7 +182,7 @@ def _merge_parts(a, b):  # type: ignore[no-untyped-def]
     return cols, a[1].merge(b[1])
 
 
-def _tree(items: list) -> Any:  # type: ignore[type-arg]
+def _tree(items: list) -> Any:
     from dask import delayed
 
     while len(items) > 1:
@@ -210,7 +210,7 @@ def _kind_of(arrow_type, name: str) -> str:  # type: ignore[no-untyped-def]
     return "string"  # decided after counting: categorical or text
 
 
-def _looks_like_dates(values: list) -> bool:  # type: ignore[type-arg]
+def _looks_like_dates(values: list) -> bool:
     import re
 
     import pandas as pd

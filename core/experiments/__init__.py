@@ -8,7 +8,6 @@ from core.experiments._annotate import list_notes
 from core.experiments._annotate import remove_tag
 from core.experiments._annotate import set_archived
 from core.experiments._annotate import set_team
-from core.experiments._annotate import summarize_run
 from core.experiments._annotate import tags_of
 from core.experiments._compare import MAX_RUNS
 from core.experiments._compare import Comparison
@@ -46,6 +45,5 @@ __all__ = [
     "set_archived",
     "set_team",
     "smooth",
-    "summarize_run",
     "tags_of",
 ]

@@ -10,17 +10,14 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from core.errors import SpecError
-from core.store import SYSTEM
 from core.store import Note
 from core.store import Run
-from core.store import RunSummary
 from core.store import Store
 from core.store import Study
 from core.store import Tag
 from core.store import Viewer
 from core.store import fetch_owned
 from core.store import fetch_visible
-from core.store import get_metrics
 from core.store import owned
 from core.store import visible
 
@@ -33,7 +30,6 @@ __all__ = [
     "remove_tag",
     "set_archived",
     "set_team",
-    "summarize_run",
     "tags_of",
 ]
 
@@ -195,27 +191,3 @@ def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
         for folder, suffix in _RUN_FILES:
             store.path_for(folder, run_id, suffix).unlink(missing_ok=True)
     return len(ids)
-
-
-def summarize_run(store: Store, run_id: str) -> None:
-    """Store each metric's last, min and max for list filters and sorting (at a run's end)."""
-    import math
-
-    rows = []
-    for key, series in get_metrics(store, run_id, viewer=SYSTEM).items():
-        finite = [v for v in series.values if math.isfinite(v)]
-        if not finite:
-            continue
-        rows.append(
-            RunSummary(
-                run_id=run_id,
-                key=key,
-                last=finite[-1],
-                min=min(finite),
-                max=max(finite),
-                points=len(series.values),
-            )
-        )
-    with store.session() as s:
-        s.execute(delete(RunSummary).where(RunSummary.run_id == run_id))
-        s.add_all(rows)

@@ -207,7 +207,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
         "status": Run.status,
         "metric": summary.c.last,
     }[q.sort]
-    ordering = [order.desc() if q.descending else order.asc()]
+    ordering: list[Any] = [order.desc() if q.descending else order.asc()]
     if q.sort == "metric":
         ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
     ordering.append(Run.id)

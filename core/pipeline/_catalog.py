@@ -115,14 +115,15 @@ def create_draft(store: Store, name: str, spec: PipelineSpec, *, viewer: Viewer,
 
 
 def _draft_row(s: Any, draft_id: str, viewer: Viewer, action: str | None = None) -> Pipeline:
-    row = fetch_visible(s, Pipeline, draft_id, viewer) if action is None else None
-    if action is not None:
+    if action is None:
+        row: Pipeline = fetch_visible(s, Pipeline, draft_id, viewer)
+    else:
         row = fetch_owned(s, Pipeline, draft_id, viewer, action)
     if row.version != 0:
         raise NotFoundError(
             f"No pipeline with ID {draft_id!r}. It may have been deleted; pick one from the list."
         )
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def get_draft(store: Store, draft_id: str, *, viewer: Viewer) -> Draft:

@@ -22,6 +22,7 @@ from core.pipeline._steps import ROW_COLUMN
 from core.pipeline._steps import SPLIT_COLUMN
 from core.pipeline._steps import BaseStep
 from core.pipeline._steps import Split
+from core.pipeline._steps import row_uniform
 
 __all__ = ["PipelineResult", "StepReport", "apply_fitted", "run_dask", "run_pandas"]
 
@@ -56,27 +57,17 @@ def kinds_of(df: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _uniform(rows: np.ndarray, seed: int) -> np.ndarray:
-    # splitmix64: a fixed, well-mixed hash of (row, seed) → [0, 1), identical on every engine.
-    with np.errstate(over="ignore"):
-        z = rows.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
-
-
 def _random_split(df: pd.DataFrame, step: Split) -> pd.DataFrame:
-    u = _uniform(df[ROW_COLUMN].to_numpy(), step.seed)
+    u = row_uniform(df[ROW_COLUMN].to_numpy(), step.seed)
     labels = np.where(u < step.test, "test", np.where(u < step.test + step.validation, "validation", "train"))
     return df.assign(**{SPLIT_COLUMN: pd.array(labels, dtype="str")})
 
 
 def _ranked_assignment(keys: pd.DataFrame, step: Split, target: str) -> tuple[np.ndarray, np.ndarray]:
     """Rows for validation and test, from (row, key) pairs; shared by both engines."""
-    keys = keys.assign(_u=_uniform(keys[ROW_COLUMN].to_numpy(), step.seed))
+    keys = keys.assign(_u=row_uniform(keys[ROW_COLUMN].to_numpy(), step.seed))
     if step.method == "time":
-        groups = [keys.sort_values([step.time_column, ROW_COLUMN])]  # type: ignore[list-item]
+        groups = [keys.sort_values([step.time_column, ROW_COLUMN])]
         order_last = True
     else:
         counts = keys[target].value_counts(dropna=False)
@@ -152,7 +143,7 @@ def run_pandas(
                     out = _random_split(frame, step)
                 else:
                     key = step.time_column if step.method == "time" else spec.target
-                    val, test = _ranked_assignment(frame[[ROW_COLUMN, key]], step, spec.target)  # type: ignore[list-item]
+                    val, test = _ranked_assignment(frame[[ROW_COLUMN, key]], step, spec.target)
                     out = _assign(frame, val, test)
             elif step.fitted:
                 train = frame.loc[frame[SPLIT_COLUMN] == "train", step.columns_needed()]
@@ -205,7 +196,7 @@ def run_dask(spec: PipelineSpec, ddf: Any) -> PipelineResult:
             else:
                 key = step.time_column if step.method == "time" else spec.target
                 keys = frame[[ROW_COLUMN, key]].compute()
-                val, test = _ranked_assignment(keys, step, spec.target)  # type: ignore[arg-type]
+                val, test = _ranked_assignment(keys, step, spec.target)
                 frame = frame.map_partitions(_assign, val, test, meta=meta)
         elif step.fitted:
             train = frame.loc[frame[SPLIT_COLUMN] == "train", step.columns_needed()].compute()

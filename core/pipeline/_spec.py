@@ -113,7 +113,8 @@ class PipelineSpec:
         if not self.target:
             out.append(NodeProblem(SOURCE, "Choose the target column."))
         incoming: dict[str, list[str]] = {n.id: [] for n in self.nodes}
-        outgoing: dict[str, list[str]] = {n.id: [] for n in self.nodes} | {SOURCE: []}
+        outgoing: dict[str, list[str]] = {n.id: [] for n in self.nodes}
+        outgoing[SOURCE] = []
         for a, b in self.edges:
             if b == SOURCE:
                 out.append(NodeProblem(a, "Nothing may flow into the source."))

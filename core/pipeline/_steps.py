@@ -3,6 +3,10 @@ with ``fit`` (learns statistics from the training rows only, returns JSON) and `
 (applies them to any pandas frame: a whole dataset, one Dask partition, or a later prediction).
 
 Both engines call exactly these two methods, which is why pandas and Dask give the same result.
+
+Why one module over 400 lines: it is the step registry, one small frozen dataclass per step
+(validation, JSON round trip, pandas and Dask application side by side), read as a catalogue;
+splitting it by step would scatter the registry that the editor, the engines and the tests share.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ __all__ = ["REGISTRY", "SPLIT_COLUMN", "BaseStep", "get_step"]
 SPLIT_COLUMN = "__split__"
 ROW_COLUMN = "__row__"
 _OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "is missing", "is not missing")
+
+
+def row_uniform(rows: np.ndarray, seed: int) -> np.ndarray:
+    # splitmix64: a fixed, well-mixed hash of (row, seed) → [0, 1), identical on every engine.
+    with np.errstate(over="ignore"):
+        z = rows.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 class BaseStep:
@@ -470,7 +484,9 @@ class ResizeImages(BaseStep):
             if not isinstance(png, bytes):
                 raise SpecError(f"{self.title}: put it before 'Scale images to [0, 1]'.")
             arr = _decode(png)
-            return _encode(np.asarray(Image.fromarray(arr).resize((self.width, self.height), Image.BILINEAR)))
+            return _encode(
+                np.asarray(Image.fromarray(arr).resize((self.width, self.height), Image.Resampling.BILINEAR))
+            )
 
         return df.assign(image=df["image"].map(one))
 
@@ -521,11 +537,9 @@ class AugmentImages(BaseStep):
     def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
         from PIL import Image
 
-        from core.pipeline._engines import _uniform
-
         train = (df[SPLIT_COLUMN] == "train").to_numpy()
         rows = df[ROW_COLUMN].to_numpy()
-        u_flip, u_rot = _uniform(rows, self.seed), _uniform(rows, self.seed + 1)
+        u_flip, u_rot = row_uniform(rows, self.seed), row_uniform(rows, self.seed + 1)
         images = df["image"].tolist()
         for i in np.flatnonzero(train):
             img = images[i]
@@ -533,9 +547,9 @@ class AugmentImages(BaseStep):
                 raise SpecError(f"{self.title}: put it before 'Scale images to [0, 1]'.")
             pil = Image.fromarray(_decode(img))
             if self.flip and u_flip[i] < 0.5:
-                pil = pil.transpose(Image.FLIP_LEFT_RIGHT)
+                pil = pil.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             if self.max_rotation:
-                pil = pil.rotate((u_rot[i] * 2 - 1) * self.max_rotation, resample=Image.BILINEAR)
+                pil = pil.rotate((u_rot[i] * 2 - 1) * self.max_rotation, resample=Image.Resampling.BILINEAR)
             images[i] = _encode(np.asarray(pil))
         return df.assign(image=images)
 

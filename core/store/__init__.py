@@ -11,6 +11,7 @@ from core.store._db import Store
 from core.store._db import close_stores
 from core.store._db import open_store
 from core.store._db import redact_url
+from core.store._db import sqlite_pragmas
 from core.store._models import Base
 from core.store._models import Dataset
 from core.store._models import Metric
@@ -39,6 +40,7 @@ from core.store._queries import get_metrics
 from core.store._queries import get_run
 from core.store._queries import list_runs
 from core.store._queries import seconds_since
+from core.store._queries import summarize_run
 from core.store._queries import write_metrics
 
 __all__ = [
@@ -79,6 +81,8 @@ __all__ = [
     "owned",
     "redact_url",
     "seconds_since",
+    "sqlite_pragmas",
+    "summarize_run",
     "utcnow",
     "visible",
     "write_metrics",

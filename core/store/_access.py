@@ -149,7 +149,7 @@ def owned(model: Any, viewer: Viewer) -> ColumnElement[bool]:
         return true()
     if not viewer.name:
         return false()
-    return model.author == viewer.name  # type: ignore[no-any-return]
+    return model.author == viewer.name
 
 
 def not_found(model: Any, object_id: str) -> NotFoundError:

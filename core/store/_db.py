@@ -32,7 +32,7 @@ from core.errors import ConfigError
 from core.errors import StoreError
 from core.store._models import VERSION_TABLE
 
-__all__ = ["Store", "open_store", "redact_url"]
+__all__ = ["Store", "open_store", "redact_url", "sqlite_pragmas"]
 
 _log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ def redact_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    """The store's SQLite settings on a new connection (WAL, busy timeout, foreign keys,
+    synchronous=NORMAL): a ``connect`` listener, also for Optuna's engine on the same file."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
@@ -70,7 +72,7 @@ def _make_engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
-            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "connect", sqlite_pragmas)
         else:
             engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC as _UTC
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
 from core.specs import spec_hash
+from core.store._access import SYSTEM
 from core.store._access import Viewer
 from core.store._access import fetch_visible
 from core.store._access import visible
@@ -21,6 +23,7 @@ from core.store._models import Dataset
 from core.store._models import Metric
 from core.store._models import Run
 from core.store._models import RunEvent
+from core.store._models import RunSummary
 from core.store._models import Study
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "get_metrics",
     "get_run",
     "list_runs",
+    "summarize_run",
     "write_metrics",
 ]
 
@@ -87,7 +91,7 @@ def get_run(store: Store, run_id: str, *, viewer: Viewer) -> Run:
             ``viewer``: the same answer).
     """
     with store.session() as s:
-        return fetch_visible(s, Run, run_id, viewer)  # type: ignore[no-any-return]
+        return fetch_visible(s, Run, run_id, viewer)
 
 
 def list_runs(
@@ -209,3 +213,27 @@ def check_integrity(store: Store) -> list[str]:
         if orphans:
             problems.append(f"{orphans} metric(s) belong to no run")
     return problems
+
+
+def summarize_run(store: Store, run_id: str) -> None:
+    """Store each metric's last, min and max for list filters and sorting (at a run's end)."""
+    import math
+
+    rows = []
+    for key, series in get_metrics(store, run_id, viewer=SYSTEM).items():
+        finite = [v for v in series.values if math.isfinite(v)]
+        if not finite:
+            continue
+        rows.append(
+            RunSummary(
+                run_id=run_id,
+                key=key,
+                last=finite[-1],
+                min=min(finite),
+                max=max(finite),
+                points=len(series.values),
+            )
+        )
+    with store.session() as s:
+        s.execute(delete(RunSummary).where(RunSummary.run_id == run_id))
+        s.add_all(rows)

@@ -37,7 +37,7 @@ from core.errors import DataError
 from core.errors import JobStopped
 
 if TYPE_CHECKING:
-    from core.compute._jobs import JobContext
+    from core.compute import JobContext
     from core.config import AppConfig
 
 __all__ = ["run_data_parallel"]

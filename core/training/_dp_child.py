@@ -23,8 +23,8 @@ def _data(store: Any, spec: Any):  # type: ignore[no-untyped-def]
     from core.pipeline import SPLIT_COLUMN
     from core.pipeline import PipelineSpec
     from core.pipeline import run_pandas
-    from core.training import _arrays
-    from core.training import _target_scaling
+    from core.training._data import arrays as _arrays
+    from core.training._data import target_scaling as _target_scaling
 
     pipeline = PipelineSpec.from_dict(spec.pipeline)
     task = ModelSpec.from_dict(spec.model).task
@@ -55,7 +55,7 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
     from core.models import ModelSpec
     from core.store import open_store
     from core.store import write_metrics
-    from core.training import TrainSpec
+    from core.training._spec import TrainSpec
 
     config = AppConfig.for_data_dir(args["config"]["data_dir"], database_url=args["config"]["database_url"])
     store = open_store(config)

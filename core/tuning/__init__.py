@@ -1,8 +1,13 @@
 """Tuning: search spaces over training settings, sampled by Optuna.
 
+Modules by concern: ``_space`` (search spaces) · ``_studyspec`` (the study spec) · ``_storage``
+(Optuna storage, samplers, pruners) · ``_steering`` (studies in the store, phases, hand-picked
+trials) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
+
 Optuna is imported only where a distribution or a trial is needed; this package imports without it.
 """
 
+from core.compute import register_job_kind as _register_job_kind
 from core.tuning._space import KINDS
 from core.tuning._space import TOP_LEVEL
 from core.tuning._space import Choice
@@ -12,21 +17,21 @@ from core.tuning._space import SearchSpace
 from core.tuning._space import SearchSpaceDict
 from core.tuning._space import apply
 from core.tuning._space import tunable
-from core.tuning._study import METRICS
-from core.tuning._study import PRUNERS
-from core.tuning._study import SAMPLERS
-from core.tuning._study import Objective
-from core.tuning._study import StudySpec
-from core.tuning._study import create_study
-from core.tuning._study import current_space
-from core.tuning._study import driver_run
-from core.tuning._study import enqueue_trial
-from core.tuning._study import get_study
-from core.tuning._study import load_optuna_study
-from core.tuning._study import new_phase
-from core.tuning._study import start_study
-from core.tuning._study import study_runs
-from core.tuning._study import study_trials
+from core.tuning._steering import create_study
+from core.tuning._steering import current_space
+from core.tuning._steering import driver_run
+from core.tuning._steering import enqueue_trial
+from core.tuning._steering import get_study
+from core.tuning._steering import new_phase
+from core.tuning._steering import start_study
+from core.tuning._steering import study_runs
+from core.tuning._steering import study_trials
+from core.tuning._storage import load_optuna_study
+from core.tuning._studyspec import METRICS
+from core.tuning._studyspec import PRUNERS
+from core.tuning._studyspec import SAMPLERS
+from core.tuning._studyspec import Objective
+from core.tuning._studyspec import StudySpec
 
 __all__ = [
     "KINDS",
@@ -54,3 +59,10 @@ __all__ = [
     "apply",
     "tunable",
 ]
+
+_register_job_kind("study", "core.tuning._driver:run_study", "core.tuning._studyspec:validate_study_spec")
+# A trial is a training run (recorded so) whose epochs report to its study: tuning observes
+# training through training's generic per-epoch hook, never the reverse.
+_register_job_kind(
+    "trial", "core.tuning._driver:run_trial", "core.training:validate_train_spec", recorded_as="train"
+)

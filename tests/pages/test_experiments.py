@@ -16,7 +16,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def _finished(store, name: str, losses: list[float]) -> str:  # type: ignore[no-untyped-def]
-    from core.experiments import summarize_run
+    from core.store import summarize_run
 
     run = create_run(store, "train", {"type": "train", "epochs": len(losses), "note": name}, name=name)
     write_metrics(store, run.id, [("epoch/val_loss", i + 1, v, 1000.0 + i) for i, v in enumerate(losses)])

@@ -21,7 +21,6 @@ from core.experiments import list_notes
 from core.experiments import parse_run_ids
 from core.experiments import set_archived
 from core.experiments import smooth
-from core.experiments import summarize_run
 from core.experiments import tags_of
 from core.sharing import NOT_FOUND
 from core.sharing import create_link
@@ -37,6 +36,7 @@ from core.store import Store
 from core.store import Viewer
 from core.store import create_run
 from core.store import new_id
+from core.store import summarize_run
 from core.store import utcnow
 from core.store import write_metrics
 

@@ -204,8 +204,8 @@ def test_study_spec_validation(setup) -> None:  # type: ignore[no-untyped-def]
 
 def test_every_sampler_and_pruner_builds(setup) -> None:  # type: ignore[no-untyped-def]
     """The samplers and pruners the page offers exist (GP needs PyTorch, which Loom leaves out)."""
-    from core.tuning._study import build_pruner
-    from core.tuning._study import build_sampler
+    from core.tuning._storage import build_pruner
+    from core.tuning._storage import build_sampler
 
     _, _, base = setup
     grid = SearchSpace((Param("batch_size", "int", 8, 16, step=8),))

@@ -1,0 +1,202 @@
+"""The running job's side: :class:`JobContext` buffers metrics, heartbeats, reads stop and
+control requests, and writes progress; a job body sees only this."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+from core.compute._lifecycle import Heartbeat
+from core.compute._lifecycle import Started
+from core.errors import AppError
+from core.errors import JobStopped
+from core.errors import StoreError
+from core.store import Run
+from core.store import RunEvent
+from core.store import Store
+from core.store import create_run
+from core.store import write_metrics
+
+if TYPE_CHECKING:
+    pass
+from core.compute._transition import _record
+from core.compute._transition import transition
+
+__all__ = ["CONTROL_POLL_SECONDS", "JobContext", "inline_job"]
+
+_log = logging.getLogger(__name__)
+
+
+CONTROL_POLL_SECONDS = 0.5
+
+
+_METRIC_FLUSH_ROWS = 5_000
+
+
+class JobContext:
+    """What a job body gets: metric logging, progress, and the stop flag.
+
+    A background thread flushes buffered metrics, writes the heartbeat and reads the stop flag,
+    so that :meth:`log_metric` and :meth:`should_stop` cost a list append and an attribute read.
+    A failed store write keeps the buffer and retries on the next tick: nothing is dropped.
+    """
+
+    def __init__(self, store: Store, run_id: str, heartbeat_seconds: float) -> None:
+        self.store = store
+        self.run_id = run_id
+        self._heartbeat_seconds = heartbeat_seconds
+        self._buffer: list[tuple[str, int, float, float]] = []
+        self._lock = threading.Lock()
+        self._stop_flag = threading.Event()
+        self._closed = threading.Event()
+        self._progress: float | None = None
+        self._controls: list[dict[str, Any]] = []
+        self._last_control = 0
+        self._thread = threading.Thread(target=self._loop, name=f"loom-heartbeat-{run_id[:8]}", daemon=True)
+
+    # job-facing API
+    def log_metric(self, key: str, step: int, value: float) -> None:
+        """Record ``value`` of ``key`` at ``step``; written to the store within half a second.
+
+        NaN and infinite values are not stored (SQL has no portable NaN); a job that meets one
+        should fail with a reason saying so, as training does.
+        """
+        value = float(value)
+        if not math.isfinite(value):
+            return
+        with self._lock:
+            self._buffer.append((key, int(step), value, time.time()))
+            full = len(self._buffer) >= _METRIC_FLUSH_ROWS
+        if full:
+            self.flush()
+
+    def owner(self) -> tuple[str, str]:
+        """The run's author and team: what the job creates (a dataset) belongs to them too."""
+        with self.store.session() as s:
+            row = s.execute(select(Run.author, Run.team).where(Run.id == self.run_id)).one()
+        return str(row[0]), str(row[1])
+
+    def set_progress(self, fraction: float) -> None:
+        self._progress = min(1.0, max(0.0, float(fraction)))
+
+    def should_stop(self) -> bool:
+        return self._stop_flag.is_set()
+
+    def check_stop(self) -> None:
+        """Raise :class:`JobStopped` if a user asked this run to stop."""
+        if self._stop_flag.is_set():
+            raise JobStopped("stopped on request")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up and raise :class:`JobStopped` as soon as a stop arrives."""
+        if self._stop_flag.wait(seconds):
+            raise JobStopped("stopped on request")
+
+    # lifecycle
+    def start(self) -> None:
+        self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        try:
+            write_metrics(self.store, self.run_id, rows)
+        except StoreError:
+            with self._lock:
+                self._buffer[:0] = rows  # keep order; retried on the next tick
+            raise
+
+    def close(self) -> None:
+        """Stop the thread and write what is left; raises if the last write fails."""
+        self._closed.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush()
+        self._write_progress()
+
+    def _write_progress(self) -> None:
+        if self._progress is None:
+            return
+        with self.store.session() as s:
+            s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
+
+    def _poll(self) -> None:
+        with self.store.session() as s:
+            stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
+            if self._progress is not None:
+                s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
+            new = s.execute(
+                select(RunEvent.id, RunEvent.message)
+                .where(
+                    RunEvent.run_id == self.run_id,
+                    RunEvent.kind == "control",
+                    RunEvent.id > self._last_control,
+                )
+                .order_by(RunEvent.id)
+            ).all()
+        for event_id, message in new:
+            self._last_control = event_id
+            try:
+                request = json.loads(message)
+            except json.JSONDecodeError:
+                continue  # a plain note such as "stop requested by …"
+            with self._lock:
+                self._controls.append(request)
+        if stop:
+            self._stop_flag.set()
+
+    def pending_controls(self) -> list[dict[str, Any]]:
+        """Control requests (pause, resume, set_lr…) that arrived since the last call."""
+        with self._lock:
+            out, self._controls = self._controls, []
+        return out
+
+    def note(self, kind: str, data: dict[str, Any]) -> None:
+        """Record a run event (``checkpoint``, ``resumed``…) with a JSON payload."""
+        _record(self.store, self.run_id, kind, json.dumps(data))
+
+    def mark(self, action: str, step: int, value: Any = None) -> None:
+        """Record that a control took effect at ``step`` (drawn as a marker on the curves)."""
+        _record(
+            self.store, self.run_id, "marker", json.dumps({"action": action, "step": step, "value": value})
+        )
+
+    def _loop(self) -> None:
+        last_beat = 0.0
+        while not self._closed.wait(CONTROL_POLL_SECONDS):
+            try:
+                self.flush()
+                self._poll()
+                if time.monotonic() - last_beat >= self._heartbeat_seconds:
+                    transition(self.store, self.run_id, Heartbeat(worker=""))
+                    last_beat = time.monotonic()
+            except AppError as exc:
+                # The store may be locked or briefly unreachable: keep the buffer, try again.
+                _log.warning("run %s: store write deferred: %s", self.run_id, exc)
+
+
+@contextlib.contextmanager
+def inline_job(store: Store, kind: str, spec: dict[str, Any]) -> Iterator[JobContext]:
+    """A running job context in this process, for job bodies driven by benchmarks or a debugger.
+
+    The run is recorded and streams metrics like any cluster run; its final status is left to
+    the caller. Every buffered metric is stored when the block ends.
+    """
+    run = create_run(store, kind, spec)
+    transition(store, run.id, Started(worker="inline"))
+    ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
+    ctx.start()
+    try:
+        yield ctx
+    finally:
+        ctx.close()

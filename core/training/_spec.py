@@ -1,0 +1,129 @@
+"""The training spec: what a run trains (pipeline, model, optimizer, settings), validated on
+construction, and the default pipeline when the user picks none."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from core.errors import SpecError
+from core.models import ModelSpec
+from core.optimizers import OptimizerSpec
+from core.pipeline import PipelineSpec
+
+__all__ = ["TrainSpec", "default_pipeline", "validate_train_spec"]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything a training run uses; stored with the run and hashed.
+
+    Args:
+        pipeline: The pipeline spec (as a dict) the run applies, dataset and target included.
+        model: The model spec (as a dict).
+        optimizer: The optimizer spec (as a dict).
+        epochs: Passes over the training rows, >= 1. Defaults to 5.
+        batch_size: Rows per step, >= 1. Defaults to 32.
+        seed: Seeds Keras, NumPy and Python. Defaults to 0.
+        early_stopping: Stop after this many epochs without a better validation loss; 0 is off.
+            Defaults to 0.
+        pipeline_id: The saved pipeline version, if the run used one. Defaults to None.
+        resume_from: A run whose last checkpoint this run continues from (its epoch and step
+            count go on). Defaults to None.
+        trial: Set when the run is a tuning trial: ``{"study", "trial_id", "number"}``; the run
+            reports per-epoch values to the study and may be pruned. Defaults to None.
+        multi_worker: Train synchronously data-parallel across ``workers`` Dask workers (a custom
+            loop under TensorFlow's multi-worker strategy). Defaults to False.
+        workers: Participants of a multi-worker run, >= 1. Defaults to 1.
+        gpu: Each participant takes one GPU (workers declaring ``GPU``). Defaults to False.
+    """
+
+    pipeline: dict[str, Any]
+    model: dict[str, Any]
+    optimizer: dict[str, Any] = field(default_factory=lambda: OptimizerSpec().to_dict())
+    epochs: int = 5
+    batch_size: int = 32
+    seed: int = 0
+    early_stopping: int = 0
+    pipeline_id: str | None = None
+    resume_from: str | None = None
+    trial: dict[str, Any] | None = None
+    multi_worker: bool = False
+    workers: int = 1
+    gpu: bool = False
+
+    def __post_init__(self) -> None:
+        PipelineSpec.from_dict(self.pipeline).ordered()
+        ModelSpec.from_dict(self.model)
+        OptimizerSpec.from_dict(self.optimizer)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpecError(f"`{name} >= 1` must hold, but got {name}={value!r}.")
+        if self.early_stopping < 0:
+            raise SpecError(f"`early_stopping >= 0` must hold, but got early_stopping={self.early_stopping}.")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise SpecError(f"`workers >= 1` must hold, but got workers={self.workers!r}.")
+        if self.multi_worker and self.batch_size % self.workers:
+            raise SpecError(
+                "`batch_size % workers == 0` must hold for data-parallel training (each worker takes an "
+                f"equal share of every batch), but got batch_size={self.batch_size}, workers={self.workers}."
+            )
+        if self.multi_worker and (self.resume_from or self.trial or self.early_stopping):
+            raise SpecError(
+                "Multi-worker runs do not resume, tune or stop early yet: use one worker for those."
+            )
+        if self.trial is not None and not (
+            isinstance(self.trial, dict)
+            and isinstance(self.trial.get("study"), str)
+            and isinstance(self.trial.get("trial_id"), int)
+        ):
+            raise SpecError("`trial` must be {'study': <ID>, 'trial_id': <int>, 'number': <int>}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "train", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
+        try:
+            return cls(**{k: v for k, v in data.items() if k != "type"})
+        except TypeError as exc:
+            raise SpecError(f"Invalid training spec: {exc}.") from None
+
+
+def validate_train_spec(data: dict[str, Any]) -> dict[str, Any]:
+    return TrainSpec.from_dict(data).to_dict()
+
+
+def default_pipeline(dataset_id: str, target: str, profile: dict[str, Any], task: str) -> PipelineSpec:
+    """A sensible pipeline when the user picks none: split, then fill, encode and scale
+    (tabular) or scale images to [0, 1] (image datasets)."""
+    columns = {c["name"]: c for c in profile.get("columns", [])}
+    split = {
+        "type": "split",
+        "method": "stratified" if task != "regression" else "random",
+        "validation": 0.2,
+        "seed": 0,
+    }
+    if "image" in columns:
+        return PipelineSpec.chain(dataset_id, target, [split, {"type": "scale_images"}])
+    features = [n for n in columns if n != target]
+    numeric = [n for n in features if columns[n]["kind"] in ("numeric", "boolean")]
+    categorical = [n for n in features if columns[n]["kind"] == "categorical"]
+    dropped = [n for n in features if n not in numeric and n not in categorical]
+    steps: list[dict[str, Any]] = [{"type": "drop_missing", "columns": [target]}, split]
+    if dropped:
+        steps.insert(0, {"type": "drop_columns", "columns": dropped})
+    if numeric:
+        steps += [
+            {"type": "fill_missing", "columns": numeric, "strategy": "median"},
+            {"type": "standardize", "columns": numeric},
+        ]
+    if categorical:
+        steps += [
+            {"type": "fill_missing", "columns": categorical, "strategy": "most_frequent"},
+            {"type": "one_hot", "columns": categorical},
+        ]
+    return PipelineSpec.chain(dataset_id, target, list(steps))

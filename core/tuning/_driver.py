@@ -1,0 +1,303 @@
+"""The ``study`` driver job and the ``trial`` job.
+
+One *driver* job per study holds the study's only sampler and asks Optuna for parameters, one
+trial at a time (ask-and-tell), so no two tasks draw from copies of one seeded sampler. Each trial
+is a training run (job kind ``trial``, recorded as ``train``) on any worker; it reports per-epoch
+values to Optuna through training's per-epoch hook and asks the study's pruner whether to stop.
+The driver tells Optuna how each trial ended, keeps ``parallelism`` trials in flight, retries a
+trial whose worker died, and picks up the newest search-space phase for every new trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import select
+
+from core.errors import JobStopped
+from core.errors import SpecError
+from core.store import SYSTEM
+from core.tuning._space import apply
+from core.tuning._steering import current_space
+from core.tuning._steering import dataset_of
+from core.tuning._steering import get_study
+from core.tuning._steering import set_study_status
+from core.tuning._storage import build_pruner
+from core.tuning._storage import build_sampler
+from core.tuning._storage import load_optuna_study
+from core.tuning._storage import optuna_storage
+from core.tuning._studyspec import StudySpec
+
+if TYPE_CHECKING:
+    from core.compute import JobContext
+    from core.config import AppConfig
+    from core.store import Store
+
+__all__ = ["TrialReporter", "run_study", "run_trial"]
+
+_log = logging.getLogger(__name__)
+
+
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class TrialReporter:
+    """Reports a trial's per-epoch objective to Optuna and asks the pruner whether to stop."""
+
+    config: AppConfig
+    study_id: str
+    trial_id: int
+    _trial: Any = field(default=None, repr=False)
+    _metric: str = "val_loss"
+    _pruner: str = "none"
+
+    def start(self, store: Store) -> TrialReporter:
+        import optuna
+
+        spec = StudySpec.from_dict(get_study(store, self.study_id, viewer=SYSTEM).spec_json)
+        self._metric, self._pruner = spec.objectives[0].metric, spec.pruner
+        if len(spec.objectives) == 1 and spec.objectives[0].per_epoch:
+            study = load_optuna_study(self.config, self.study_id, spec)
+            self._trial = optuna.trial.Trial(study, self.trial_id)
+        return self
+
+    def epoch_end(self, epoch: int, logs: dict[str, float]) -> str | None:
+        """Report; returns why the trial is pruned, or None to go on."""
+        if self._trial is None or self._metric not in logs:
+            return None
+        value = logs[self._metric]
+        if not math.isfinite(value):
+            return None
+        self._trial.report(value, epoch)
+        if self._pruner != "none" and self._trial.should_prune():
+            pruner = self._pruner.replace("_", " ")
+            return f"pruned by the {pruner} pruner at epoch {epoch} ({self._metric}={value:.4g})"
+        return None
+
+
+def run_trial(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``trial`` job body (on a worker): a training run whose epochs a
+    :class:`TrialReporter` observes through training's generic per-epoch hook."""
+    from core.training import run_training
+
+    trial = data.get("trial") or {}
+    reporter = TrialReporter(ctx.store.config, trial["study"], trial["trial_id"]).start(ctx.store)
+    return run_training(ctx, data, on_epoch=reporter.epoch_end)
+
+
+def _objective_values(store: Store, run: Any, spec: StudySpec) -> list[float] | str:
+    """The trial's objective values from its run's metric summary (written before the run's
+    final status), or why there are none."""
+    from sqlalchemy import select
+
+    from core.store import RunSummary
+
+    with store.session() as s:
+        summary = {
+            key: (low, high)
+            for key, low, high in s.execute(
+                select(RunSummary.key, RunSummary.min, RunSummary.max).where(RunSummary.run_id == run.id)
+            )
+        }
+    values = []
+    for obj in spec.objectives:
+        if obj.metric == "params":
+            value = (run.result_json or {}).get("params")
+        elif obj.metric == "train_seconds":
+            value = (
+                (run.ended_at - run.started_at).total_seconds() if run.started_at and run.ended_at else None
+            )
+        else:
+            low_high = summary.get(f"epoch/{obj.metric}")
+            value = None if low_high is None else low_high[0] if obj.direction == "minimize" else low_high[1]
+        if value is None:
+            return f"the run produced no {obj.metric} (a validation split is needed for val_ metrics)"
+        values.append(float(value))
+    return values
+
+
+_NOTICE_SECONDS = 0.05
+
+
+def _wait_runs(store: Store, run_ids: list[str], timeout: float) -> None:
+    """Return as soon as one of these runs has ended (checked every 50 ms with one small query),
+    or after ``timeout`` so the driver can look for a stop request."""
+    from core.compute import TERMINAL
+    from core.store import Run
+
+    ended = [s.value for s in TERMINAL]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run_ids:
+            with store.session() as s:
+                if s.scalar(select(Run.id).where(Run.id.in_(run_ids), Run.status.in_(ended)).limit(1)):
+                    return
+        time.sleep(_NOTICE_SECONDS)
+
+
+def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``study`` driver job body."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from core.compute import TERMINAL
+    from core.compute import SubmitOptions
+    from core.compute import stop_run
+    from core.compute import submit_run
+    from core.store import get_run
+
+    store, study_id = ctx.store, data["study"]
+    study_row = get_study(store, study_id, viewer=SYSTEM)
+    spec = StudySpec.from_dict(study_row.spec_json)
+    client = _client()
+    set_study_status(store, study_id, "running")
+    storage = optuna_storage(store.config)
+    done_before = len(storage.get_all_trials(storage.get_study_id_from_name(study_id), deepcopy=False))
+    phase, space = current_space(store, study_id, viewer=SYSTEM)
+    study = optuna.load_study(
+        study_name=study_id,
+        storage=storage,
+        sampler=build_sampler(spec, space, done_before),
+        pruner=build_pruner(spec),
+    )
+    started = time.monotonic()
+    active: dict[str, Any] = {}  # run id -> optuna trial
+    retried: dict[int, int] = {}  # trial number -> retries so far
+    counted = _adopt(store, study, active)
+
+    def finish(run: Any, trial: Any) -> None:
+        nonlocal counted
+        state, values, why = _outcome(store, run, spec)
+        trial_retries = retried.get(trial.user_attrs.get("retry_of", trial.number), 0)
+        if run.status == "interrupted" and trial_retries < spec.retries:
+            origin = trial.user_attrs.get("retry_of", trial.number)
+            retried[origin] = trial_retries + 1
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": origin})
+            why += f"; retried ({trial_retries + 1} of {spec.retries})"
+            counted -= 1  # the retry takes this trial's place
+        trial.set_user_attr("outcome", why)
+        study.tell(trial, values if state == TrialState.COMPLETE else None, state=state)
+
+    try:
+        while True:
+            for run_id, trial in list(active.items()):
+                run = get_run(store, run_id, viewer=SYSTEM)
+                if run.status in TERMINAL:
+                    finish(run, trial)
+                    del active[run_id]
+            if ctx.should_stop():
+                for run_id in active:
+                    stop_run(store, run_id, client, viewer=SYSTEM)
+                if active:
+                    time.sleep(_POLL_SECONDS)
+                    continue
+                raise JobStopped("stopped on request; running trials were stopped")
+            out_of_time = spec.timeout_s and time.monotonic() - started > spec.timeout_s
+            if (counted >= spec.n_trials or out_of_time) and not active:
+                break
+            while not out_of_time and counted < spec.n_trials and len(active) < spec.parallelism:
+                phase, space = current_space(store, study_id, viewer=SYSTEM)
+                trial = study.ask()
+                trial.set_user_attr("phase", phase)
+                try:
+                    values = space.suggest(trial)
+                    train = apply(spec.base, values)
+                except (SpecError, ValueError) as exc:
+                    trial.set_user_attr("outcome", f"invalid parameters: {exc}")
+                    study.tell(trial, state=TrialState.FAIL)
+                    counted += 1
+                    continue
+                train["trial"] = {"study": study_id, "trial_id": trial._trial_id, "number": trial.number}
+                run_id = submit_run(
+                    client,
+                    store,
+                    "trial",  # recorded as a training run; its epochs report to the study
+                    train,
+                    viewer=SYSTEM,
+                    author=study_row.author,  # a trial belongs to the study's owner and team
+                    team=study_row.team,
+                    name=f"trial {trial.number}",
+                    options=SubmitOptions(resources={"GPU": 1} if spec.gpu else None),
+                    dataset_id=dataset_of(train),
+                    study_id=study_id,
+                )
+                trial.set_user_attr("loom_run", run_id)
+                active[run_id] = trial
+                counted += 1
+            ctx.set_progress(min(1.0, (counted - len(active)) / spec.n_trials))
+            ctx.log_metric("study/trials_finished", counted - len(active), float(counted - len(active)))
+            _wait_runs(store, list(active), _POLL_SECONDS)
+    except JobStopped:
+        set_study_status(store, study_id, "stopped")
+        raise
+    except BaseException:
+        set_study_status(store, study_id, "failed")
+        raise
+    set_study_status(store, study_id, "finished")
+    summary: dict[str, Any] = {"trials": len(study.trials)}
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if complete and len(spec.objectives) == 1:
+        best = study.best_trial
+        summary |= {"best_number": best.number, "best_value": best.value, "best_params": best.params}
+    elif complete:
+        summary["pareto_numbers"] = [t.number for t in study.best_trials]
+    return summary
+
+
+def _outcome(store: Store, run: Any, spec: StudySpec):  # type: ignore[no-untyped-def]
+    from optuna.trial import TrialState
+
+    if run.status == "succeeded":
+        values = _objective_values(store, run, spec)
+        if isinstance(values, str):
+            return TrialState.FAIL, None, values
+        return TrialState.COMPLETE, values, "complete"
+    if run.status == "stopped" and run.status_reason.startswith("pruned"):
+        return TrialState.PRUNED, None, run.status_reason
+    if run.status == "stopped":
+        return TrialState.FAIL, None, f"stopped by a person ({run.status_reason})"
+    return TrialState.FAIL, None, f"{run.status}: {run.status_reason}"
+
+
+def _adopt(store: Store, study: Any, active: dict[str, Any]) -> int:
+    """After a driver restart: trials still running keep running and are watched again; the
+    count of trials so far is returned. Optuna trials with no run (the driver died between
+    ask and submit) are failed."""
+    from optuna.trial import TrialState
+
+    counted = 0
+    for frozen in study.get_trials(deepcopy=False):
+        if frozen.state == TrialState.WAITING:
+            continue
+        if "retry_of" not in frozen.user_attrs:
+            counted += 1
+        if frozen.state != TrialState.RUNNING:
+            continue
+        run_id = frozen.user_attrs.get("loom_run")
+        if run_id:
+            import optuna
+
+            active[run_id] = optuna.trial.Trial(study, frozen._trial_id)
+        else:
+            study.tell(frozen.number, state=TrialState.FAIL)
+    return counted
+
+
+def _client():  # type: ignore[no-untyped-def]
+    from distributed import get_client
+    from distributed import secede
+
+    client = get_client()
+    try:
+        # A driver mostly waits: leave the worker's thread pool so trials can use every thread.
+        secede()
+    except (ValueError, KeyError):  # not inside a task (tests driving it inline)
+        pass
+    return client

@@ -1,0 +1,233 @@
+"""Studies in the store, and steering them: create and start, read (for who may see them), new
+search-space phases, hand-picked trials. Owners steer; teammates and links look."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+from core.errors import NotFoundError
+from core.errors import SpecError
+from core.store import Viewer
+from core.tuning._space import SearchSpace
+from core.tuning._space import apply
+from core.tuning._storage import load_optuna_study
+from core.tuning._storage import optuna_storage
+from core.tuning._studyspec import StudySpec
+from core.tuning._studyspec import midpoint
+
+if TYPE_CHECKING:
+    from core.store import Store
+
+__all__ = [
+    "create_study",
+    "current_space",
+    "dataset_of",
+    "driver_run",
+    "enqueue_trial",
+    "get_study",
+    "new_phase",
+    "set_study_status",
+    "start_study",
+    "study_runs",
+    "study_trials",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewer, team: str = "") -> str:
+    """Record a study owned by ``viewer`` and create its Optuna study; returns the study ID (also
+    the Optuna name).
+
+    Raises:
+        PermissionDeniedError: Not signed in, or not a member of ``team``.
+        NotFoundError: The base training spec's dataset is not visible to ``viewer``.
+    """
+    import optuna
+
+    from core.store import Dataset
+    from core.store import Study
+    from core.store import fetch_visible
+    from core.store import new_id
+
+    viewer.require_create(team)
+    dataset_id = dataset_of(spec.base)
+    if dataset_id:
+        with store.session() as s:
+            fetch_visible(s, Dataset, dataset_id, viewer)
+
+    study_id = new_id()
+    optuna.create_study(
+        study_name=study_id,
+        storage=optuna_storage(store.config),
+        directions=spec.directions,  # type: ignore[arg-type]  # validated to these two words
+    )
+    with store.session() as s:
+        s.add(
+            Study(
+                id=study_id,
+                name=name or f"study {study_id[:8]}",
+                optuna_study_name=study_id,
+                status="queued",
+                spec_json=spec.to_dict(),
+                phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
+                author=viewer.name[:100],
+                team=team,
+            )
+        )
+    return study_id
+
+
+def get_study(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The study row, if ``viewer`` may see it.
+
+    Raises:
+        NotFoundError: Missing or not visible (the same answer).
+    """
+    from core.store import Study
+    from core.store import fetch_visible
+
+    try:
+        with store.session() as s:
+            return fetch_visible(s, Study, study_id, viewer)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"There is no study {str(study_id)[:64]!r}. It may have been deleted, or it is not "
+            "shared with you."
+        ) from exc
+
+
+def _owned_study(store: Store, study_id: str, viewer: Viewer, action: str):  # type: ignore[no-untyped-def]
+    from core.store import Study
+    from core.store import fetch_owned
+
+    get_study(store, study_id, viewer=viewer)  # the not-found message of a study
+    with store.session() as s:
+        return fetch_owned(s, Study, study_id, viewer, action)
+
+
+def current_space(store: Store, study_id: str, *, viewer: Viewer) -> tuple[int, SearchSpace]:
+    """The newest phase of a study's search space: (phase number, space)."""
+    phase = get_study(store, study_id, viewer=viewer).phases_json[-1]
+    return int(phase["phase"]), SearchSpace.from_dict(phase["space"])
+
+
+def study_trials(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The Optuna study behind a Loom study ``viewer`` may see (for its charts and trials).
+
+    Raises:
+        NotFoundError: Missing or not visible.
+    """
+    get_study(store, study_id, viewer=viewer)
+    return load_optuna_study(store.config, study_id)
+
+
+def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *, viewer: Viewer) -> int:
+    """Narrow or widen a study's search space: later trials draw from ``space``. Owner only.
+
+    Raises:
+        SpecError: The space does not fit the study's base training spec, or a parameter's type
+            changed (Optuna keeps one distribution type per name within a study).
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Not the viewer's own study.
+    """
+    from core.store import Study
+
+    study = _owned_study(store, study_id, viewer, "steer")
+    spec = StudySpec.from_dict(study.spec_json)
+    apply(spec.base, midpoint(space))
+    _, old = current_space(store, study_id, viewer=viewer)
+    for p in space.params:
+        if p.path in old.paths:
+            before = old.param(p.path)
+            if before.kind != p.kind or before.log != p.log:
+                raise SpecError(
+                    f"{p.path} was {before.kind}{' (log)' if before.log else ''} and must stay so "
+                    "within a study; start a new study to change its type or scale."
+                )
+            if p.kind == "categorical" and set(p.choices) - set(before.choices):
+                raise SpecError(
+                    f"{p.path}: Optuna keeps one set of choices per parameter in a study; new "
+                    "choices need a new study. Narrow the choices instead."
+                )
+    phases = list(study.phases_json) + [
+        {"phase": len(study.phases_json) + 1, "space": space.to_dict(), "at": _now(), "why": why}
+    ]
+    with store.session() as s:
+        s.execute(update(Study).where(Study.id == study_id).values(phases_json=phases))
+    return len(phases)
+
+
+def enqueue_trial(store: Store, study_id: str, values: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
+    """Queue a trial with hand-picked values (checked against the current space); the driver
+    runs it next. Values left out are drawn by the sampler. Owner only."""
+    study = _owned_study(store, study_id, viewer, "steer")
+    _, space = current_space(store, study_id, viewer=viewer)
+    checked = space.check(values)
+    spec = StudySpec.from_dict(study.spec_json)
+    apply(spec.base, {**midpoint(space), **checked})
+    load_optuna_study(store.config, study_id).enqueue_trial(checked, user_attrs={"enqueued_by": "a person"})
+    return checked
+
+
+def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[Any]:
+    """The study's trial runs and driver runs ``viewer`` may see, oldest first (a study's share
+    link shows the study, not its runs)."""
+    from core.store import Run
+    from core.store import visible
+
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(Run).where(Run.study_id == study_id, visible(Run, viewer)).order_by(Run.created_at)
+            )
+        )
+
+
+def dataset_of(train: dict[str, Any]) -> str | None:
+    return train.get("pipeline", {}).get("dataset_id")
+
+
+def set_study_status(store: Store, study_id: str, status: str) -> None:
+    from core.store import Study
+
+    with store.session() as s:
+        s.execute(update(Study).where(Study.id == study_id).values(status=status))
+
+
+def start_study(
+    client: Any, store: Store, spec: StudySpec, name: str = "", *, viewer: Viewer, team: str = ""
+) -> tuple[str, str]:
+    """Create a study owned by ``viewer`` (visible to ``team``) and submit its driver; returns
+    (study ID, driver run ID)."""
+    from core.compute import submit_run
+
+    study_id = create_study(store, spec, name, viewer=viewer, team=team)
+    run_id = submit_run(
+        client,
+        store,
+        "study",
+        {"study": study_id},
+        viewer=viewer,
+        team=team,
+        name=name or "study",
+        study_id=study_id,
+    )
+    return study_id, run_id
+
+
+def driver_run(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """The study's newest driver run ``viewer`` may see, or None."""
+    runs = [r for r in study_runs(store, study_id, viewer=viewer) if r.kind == "study"]
+    return runs[-1] if runs else None
