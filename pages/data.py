@@ -19,6 +19,7 @@ from core.data import DELIMITERS
 from core.data import ENCODINGS
 from core.data import FORMATS
 from core.data import IngestSpec
+from core.data import default_target
 from core.data import delete_dataset
 from core.data import detect_format
 from core.data import get_dataset
@@ -254,7 +255,7 @@ with charts_tab:
     st.plotly_chart(plot_correlation(profile), key="correlation_chart")
 with target_tab:
     candidates = [c["name"] for c in columns if c["kind"] != "image"]
-    default = "label" if "label" in candidates else candidates[-1] if candidates else None
+    default = default_target(profile)
     if candidates:
         target = st.selectbox(
             "Target column", candidates, index=candidates.index(default), key="target_column"

@@ -13,15 +13,16 @@ from streamlit_flow.elements import StreamlitFlowEdge
 from streamlit_flow.elements import StreamlitFlowNode
 from streamlit_flow.state import StreamlitFlowState
 
+from core.data import default_target
 from core.data import get_dataset
 from core.data import list_datasets
 from core.errors import AppError
 from core.pipeline import REGISTRY
 from core.pipeline import SOURCE
-from core.pipeline import Node
 from core.pipeline import PipelineSpec
 from core.pipeline import check_readable
 from core.pipeline import create_draft
+from core.pipeline import default_step
 from core.pipeline import diff_specs
 from core.pipeline import get_draft
 from core.pipeline import get_step
@@ -60,8 +61,7 @@ with st.expander("New pipeline", expanded=not drafts):
     new_ds = c2.selectbox("Dataset", list(ds_names), format_func=ds_names.__getitem__, key="new_dataset")
     new_team = _ui.team_choice("new_team", who)
     if st.button("Create", type="primary", key="new_go", disabled=not new_name.strip()):
-        cols = [c["name"] for c in get_dataset(store, new_ds, viewer=who).profile_json.get("columns", [])]
-        target = "label" if "label" in cols else (cols[-1] if cols else "")
+        target = default_target(get_dataset(store, new_ds, viewer=who).profile_json) or ""
         try:
             draft = create_draft(
                 store, new_name, PipelineSpec.chain(new_ds, target, ["split"]), viewer=who, team=new_team
@@ -197,10 +197,8 @@ flow_nodes = {n.id for n in flow.nodes} - {SOURCE}
 flow_edges = sorted({(e.source, e.target) for e in flow.edges})
 layout = {n.id: [float(n.position["x"]), float(n.position["y"])] for n in flow.nodes}
 if fresh and (flow_nodes != {n.id for n in spec.nodes} or flow_edges != sorted(spec.edges)):
-    kept = [n for n in spec.nodes if n.id in flow_nodes]
-    edges = [(a, b) for a, b in flow_edges if a in flow_nodes | {SOURCE} and b in flow_nodes]
     try:
-        spec = PipelineSpec(spec.dataset_id, spec.target, kept, edges)
+        spec = spec.on_canvas(flow_nodes, flow_edges)
         draft = update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
         st.rerun()
     except AppError as exc:
@@ -220,29 +218,9 @@ step_types = sorted(REGISTRY, key=lambda t: REGISTRY[t].title)
 new_type = c1.selectbox("Add a step", step_types, format_func=lambda t: REGISTRY[t].title, key="add_type")
 
 
-def _default_step(step_type: str):  # type: ignore[no-untyped-def]
-    cls = REGISTRY[step_type]
-    params = {}
-    names = {f.name for f in fields(cls)}
-    if "columns" in names and step_type == "select_columns":
-        params["columns"] = [c for c in profile_cols if c != spec.target] or profile_cols
-    elif "columns" in names:
-        params["columns"] = []
-    if "column" in names:
-        params.update(column=profile_cols[0] if profile_cols else "", op="is not missing")
-    return get_step({"type": step_type, **params})
-
-
 if c2.button("Add step", key="add_go", type="primary"):
-    last = order[-1] if order else SOURCE
-    new_id = next(f"s{i}" for i in range(1, 1000) if f"s{i}" not in {n.id for n in spec.nodes})
     try:
-        spec = PipelineSpec(
-            spec.dataset_id,
-            spec.target,
-            [*spec.nodes, Node(new_id, _default_step(new_type))],
-            [*spec.edges, (last, new_id)],
-        )
+        spec, new_id = spec.appended(default_step(new_type, profile_cols, spec.target))
         update_draft(store, draft.id, spec, viewer=who)
     except AppError as exc:
         _ui.error(exc)
@@ -302,13 +280,7 @@ with left:
             if st.form_submit_button("Apply", type="primary"):
                 try:
                     new_step = get_step({"type": node.step.type, **values})
-                    nodes = [Node(n.id, new_step) if n.id == node.id else n for n in spec.nodes]
-                    update_draft(
-                        store,
-                        draft.id,
-                        PipelineSpec(spec.dataset_id, spec.target, nodes, spec.edges),
-                        viewer=who,
-                    )
+                    update_draft(store, draft.id, spec.with_step(node.id, new_step), viewer=who)
                     st.rerun()
                 except AppError as exc:
                     _ui.error(exc)
@@ -317,26 +289,10 @@ with left:
         up = b1.button("Move up", key=f"up_{node.id}", disabled=idx < 1)
         down = b2.button("Move down", key=f"down_{node.id}", disabled=idx < 0 or idx >= len(order) - 1)
         if up or down:
-            moved = list(order)
-            j = idx - 1 if up else idx + 1
-            moved[idx], moved[j] = moved[j], moved[idx]
-            chain = [SOURCE, *moved]
-            chained = list(zip(chain[:-1], chain[1:], strict=True))
-            update_draft(
-                store, draft.id, PipelineSpec(spec.dataset_id, spec.target, spec.nodes, chained), viewer=who
-            )
+            update_draft(store, draft.id, spec.moved(node.id, -1 if up else 1), viewer=who)
             st.rerun()
         if b3.button("Delete", key=f"del_{node.id}"):
-            ins = [a for a, b in spec.edges if b == node.id]
-            outs = [b for a, b in spec.edges if a == node.id]
-            edges = [(a, b) for a, b in spec.edges if node.id not in (a, b)]
-            edges += [(ins[0], outs[0])] if ins and outs else []  # keep the chain joined
-            update_draft(
-                store,
-                draft.id,
-                PipelineSpec(spec.dataset_id, spec.target, [n for n in spec.nodes if n.id != node.id], edges),
-                viewer=who,
-            )
+            update_draft(store, draft.id, spec.without(node.id), viewer=who)
             st.query_params.pop("node", None)
             st.rerun()
     else:

@@ -6,8 +6,8 @@ The run is watched live on the Jobs page (``/jobs?run=<id>``).
 import pandas as pd
 import streamlit as st
 
-from core.compute import SubmitOptions
 from core.compute import submit_run
+from core.data import default_target
 from core.data import list_datasets
 from core.data import summarize_target
 from core.errors import AppError
@@ -29,6 +29,7 @@ from core.pipeline import list_pipeline_versions
 from core.store import get_run
 from core.training import TrainSpec
 from core.training import default_pipeline
+from core.training import placement
 from core.training import probe_input
 from pages import _ui
 
@@ -99,8 +100,10 @@ if st.session_state.get("train_pipeline", "default") not in choices:
 c1, c2, c3 = st.columns(3)
 pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
 if pipe_choice == "default":
-    default_target = "label" if "label" in columns else columns[-1]
-    target = c2.selectbox("Target", columns, index=columns.index(default_target), key="train_target")
+    first = default_target(profile)
+    target = c2.selectbox(
+        "Target", columns, index=columns.index(first) if first in columns else 0, key="train_target"
+    )
 else:
     saved = PipelineSpec.from_dict(next(v.spec_json for v in versions if v.id == pipe_choice))
     target = saved.target
@@ -226,8 +229,7 @@ if st.button("Launch", type="primary", key="train_launch"):
             "train",
             spec.to_dict(),
             name=f"{template} on {dataset.name}",
-            # A multi-worker run's coordinator needs no GPU; its participants each take one.
-            options=SubmitOptions(resources={"GPU": 1} if gpu and int(workers) == 1 else None),
+            options=placement(spec),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,
             parent_id=source.id if source is not None else None,

@@ -26,6 +26,7 @@ from core.tuning import driver_run
 from core.tuning import enqueue_trial
 from core.tuning import get_study
 from core.tuning import new_phase
+from core.tuning import objective_metrics
 from core.tuning import start_study
 from core.tuning import study_runs
 from core.tuning import study_trials
@@ -134,9 +135,7 @@ def _new_study() -> None:
         key=f"space_{base_id}",
     )
     task = base["model"]["task"]
-    metrics = [m for m in METRICS if not (task == "regression" and m in ("val_accuracy", "val_auc"))]
-    metrics = [m for m in metrics if not (task == "multiclass" and m == "val_auc")]
-    metrics = [m for m in metrics if not (task != "regression" and m in ("val_rmse", "val_mae"))]
+    metrics = objective_metrics(task)
     c1, c2, c3, c4 = st.columns(4)
     first = c1.selectbox("Objective", metrics, key="tune_objective")
     directions = ["minimize", "maximize"]

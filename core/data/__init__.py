@@ -18,6 +18,7 @@ from core.data._ingest import save_upload
 from core.data._ingest import set_dataset_team
 from core.data._profile import compute_profile
 from core.data._target import TargetSummary
+from core.data._target import default_target
 from core.data._target import summarize_target
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "IngestSpec",
     "TargetSummary",
     "compute_profile",
+    "default_target",
     "delete_dataset",
     "detect_format",
     "get_dataset",

@@ -7,7 +7,17 @@ from typing import Any
 
 from core.errors import DataError
 
-__all__ = ["IMBALANCE_RATIO", "MAX_CLASSES", "TargetSummary", "summarize_target"]
+__all__ = ["IMBALANCE_RATIO", "MAX_CLASSES", "TargetSummary", "default_target", "summarize_target"]
+
+
+def default_target(profile: dict[str, Any]) -> str | None:
+    """The column offered as the target first: ``label`` if there is one, else the last
+    non-image column; None when there is none."""
+    candidates = [c["name"] for c in profile.get("columns", []) if c.get("kind") != "image"]
+    if not candidates:
+        return None
+    return "label" if "label" in candidates else str(candidates[-1])
+
 
 MAX_CLASSES = 50
 # Warn when the smallest class has fewer than this fraction of the largest one's rows.

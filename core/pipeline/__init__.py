@@ -28,6 +28,7 @@ from core.pipeline._steps import REGISTRY
 from core.pipeline._steps import ROW_COLUMN
 from core.pipeline._steps import SPLIT_COLUMN
 from core.pipeline._steps import BaseStep
+from core.pipeline._steps import default_step
 from core.pipeline._steps import get_step
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "create_draft",
     "diff_specs",
     "get_draft",
+    "default_step",
     "get_step",
     "list_drafts",
     "list_pipeline_versions",

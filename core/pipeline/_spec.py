@@ -179,6 +179,57 @@ class PipelineSpec:
             order.append(by_id[current])
         return order
 
+    # --- graph edits (the editor's actions; each returns a new spec, validated on construction)
+
+    def _walk(self) -> list[str]:
+        """Node IDs along the edges from the source, as far as they reach (no validation)."""
+        nxt, order, current = dict(self.edges), [], SOURCE
+        while current in nxt and nxt[current] not in order:
+            current = nxt[current]
+            order.append(current)
+        return order
+
+    def appended(self, step: BaseStep) -> tuple[PipelineSpec, str]:
+        """The spec with ``step`` added after the last connected node; returns its new ID too."""
+        taken = {n.id for n in self.nodes}
+        new_id = next(f"s{i}" for i in range(1, len(taken) + 2) if f"s{i}" not in taken)
+        walk = self._walk()
+        last = walk[-1] if walk else SOURCE
+        spec = PipelineSpec(
+            self.dataset_id, self.target, [*self.nodes, Node(new_id, step)], [*self.edges, (last, new_id)]
+        )
+        return spec, new_id
+
+    def with_step(self, node_id: str, step: BaseStep) -> PipelineSpec:
+        """The spec with node ``node_id``'s step replaced."""
+        nodes = [Node(n.id, step) if n.id == node_id else n for n in self.nodes]
+        return PipelineSpec(self.dataset_id, self.target, nodes, list(self.edges))
+
+    def moved(self, node_id: str, delta: int) -> PipelineSpec:
+        """The chain with ``node_id`` moved ``delta`` places (-1 up, +1 down); re-chained."""
+        order = self._walk()
+        i = order.index(node_id)
+        j = min(max(i + delta, 0), len(order) - 1)
+        order[i], order[j] = order[j], order[i]
+        chain = [SOURCE, *order]
+        return PipelineSpec(
+            self.dataset_id, self.target, self.nodes, list(zip(chain[:-1], chain[1:], strict=True))
+        )
+
+    def without(self, node_id: str) -> PipelineSpec:
+        """The spec with ``node_id`` removed and the chain joined across the gap."""
+        ins = [a for a, b in self.edges if b == node_id]
+        outs = [b for a, b in self.edges if a == node_id]
+        edges = [(a, b) for a, b in self.edges if node_id not in (a, b)]
+        edges += [(ins[0], outs[0])] if ins and outs else []
+        return PipelineSpec(self.dataset_id, self.target, [n for n in self.nodes if n.id != node_id], edges)
+
+    def on_canvas(self, node_ids: set[str], edges: list[tuple[str, str]]) -> PipelineSpec:
+        """The spec as the canvas now has it: only these nodes, and the edges between them."""
+        kept = [n for n in self.nodes if n.id in node_ids]
+        linked = [(a, b) for a, b in edges if a in node_ids | {SOURCE} and b in node_ids]
+        return PipelineSpec(self.dataset_id, self.target, kept, linked)
+
     @staticmethod
     def chain(dataset_id: str, target: str, steps: list[BaseStep | dict | str]) -> PipelineSpec:
         """A straight pipeline from a list of steps (IDs ``s1``, ``s2``…)."""

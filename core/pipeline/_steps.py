@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.errors import SpecError
 
-__all__ = ["REGISTRY", "SPLIT_COLUMN", "BaseStep", "get_step"]
+__all__ = ["REGISTRY", "SPLIT_COLUMN", "BaseStep", "default_step", "get_step", "row_uniform"]
 
 SPLIT_COLUMN = "__split__"
 ROW_COLUMN = "__row__"
@@ -581,6 +581,23 @@ REGISTRY: dict[str, type[BaseStep]] = {
         AugmentImages,
     )
 }
+
+
+def default_step(step_type: str, columns: list[str], target: str) -> BaseStep:
+    """A new step of ``step_type`` as the editor adds it: sensible parameters for this data
+    (``select_columns`` keeps every feature; a row filter starts on the first column)."""
+    from dataclasses import fields as _fields
+
+    cls: Any = REGISTRY[step_type]  # every registered step is a dataclass
+    params: dict[str, Any] = {}
+    names = {f.name for f in _fields(cls)}
+    if "columns" in names and step_type == "select_columns":
+        params["columns"] = [c for c in columns if c != target] or list(columns)
+    elif "columns" in names:
+        params["columns"] = []
+    if "column" in names:
+        params.update(column=columns[0] if columns else "", op="is not missing")
+    return get_step({"type": step_type, **params})
 
 
 def get_step(identifier: str | dict[str, Any] | BaseStep) -> BaseStep:

@@ -21,6 +21,7 @@ from core.training._loop import run_training
 from core.training._predict import PredictSpec
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
+from core.training._spec import placement
 from core.training._spec import validate_train_spec
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "feature_columns",
     "features_array",
     "last_checkpoint",
+    "placement",
     "probe_input",
     "read_bundle",
     "run_training",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 from typing import Any
 
 from core.errors import SpecError
@@ -13,7 +14,10 @@ from core.models import ModelSpec
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
 
-__all__ = ["TrainSpec", "default_pipeline", "validate_train_spec"]
+if TYPE_CHECKING:
+    from core.compute import SubmitOptions
+
+__all__ = ["TrainSpec", "default_pipeline", "placement", "validate_train_spec"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,14 @@ class TrainSpec:
             return cls(**{k: v for k, v in data.items() if k != "type"})
         except TypeError as exc:
             raise SpecError(f"Invalid training spec: {exc}.") from None
+
+
+def placement(spec: TrainSpec) -> SubmitOptions:
+    """Where a run goes on the cluster: one GPU for a one-worker GPU run; a data-parallel run's
+    coordinator needs none (each of its participants takes one)."""
+    from core.compute import SubmitOptions
+
+    return SubmitOptions(resources={"GPU": 1} if spec.gpu and not spec.multi_worker else None)
 
 
 def validate_train_spec(data: dict[str, Any]) -> dict[str, Any]:

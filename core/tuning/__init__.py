@@ -32,6 +32,7 @@ from core.tuning._studyspec import PRUNERS
 from core.tuning._studyspec import SAMPLERS
 from core.tuning._studyspec import Objective
 from core.tuning._studyspec import StudySpec
+from core.tuning._studyspec import objective_metrics
 
 __all__ = [
     "KINDS",
@@ -47,6 +48,7 @@ __all__ = [
     "get_study",
     "load_optuna_study",
     "new_phase",
+    "objective_metrics",
     "start_study",
     "study_runs",
     "study_trials",

@@ -14,6 +14,7 @@ from core.tuning._space import SearchSpace
 from core.tuning._space import apply
 
 __all__ = [
+    "objective_metrics",
     "METRICS",
     "Objective",
     "PRUNERS",
@@ -44,6 +45,21 @@ SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2", "grid")
 
 
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
+
+
+def objective_metrics(task: str) -> list[str]:
+    """The metrics a study of a ``task`` model can optimise (accuracy and AUC need classes, AUC
+    two of them; RMSE and MAE a continuous target)."""
+    out = []
+    for metric in METRICS:
+        if task == "regression" and metric in ("val_accuracy", "val_auc"):
+            continue
+        if task == "multiclass" and metric == "val_auc":
+            continue
+        if task != "regression" and metric in ("val_rmse", "val_mae"):
+            continue
+        out.append(metric)
+    return out
 
 
 @dataclass(frozen=True)
