@@ -120,7 +120,7 @@ class _BarsInfo(NamedTuple):
     y_label: str
 
 
-def _get_column_distribution_info(column: dict[str, Any]) -> _BarsInfo | None:
+def _get_column_distribution_info(column: Mapping[str, Any]) -> _BarsInfo | None:
     if "hist" in column:
         edges = column["hist"]["edges"]
         centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -133,7 +133,7 @@ def _get_column_distribution_info(column: dict[str, Any]) -> _BarsInfo | None:
     return None
 
 
-def plot_column_distribution(column: dict[str, Any]) -> go.Figure:
+def plot_column_distribution(column: Mapping[str, Any]) -> go.Figure:
     """Histogram of a numeric column, or bars of the most frequent values of any other.
 
     Args:
@@ -158,14 +158,14 @@ class _HeatmapInfo(NamedTuple):
     matrix: list[list[float | None]]
 
 
-def _get_correlation_info(profile: dict[str, Any]) -> _HeatmapInfo | None:
+def _get_correlation_info(profile: Mapping[str, Any]) -> _HeatmapInfo | None:
     corr = profile.get("correlation")
     if not corr:
         return None
     return _HeatmapInfo(list(corr["columns"]), corr["matrix"])
 
 
-def plot_correlation(profile: dict[str, Any]) -> go.Figure:
+def plot_correlation(profile: Mapping[str, Any]) -> go.Figure:
     """Pearson correlation of the numeric columns as a heatmap (−1 blue … +1 red)."""
     go = _import_plotly()
     info = _get_correlation_info(profile)
@@ -283,7 +283,7 @@ def plot_optimizer_losses(paths: list[Any]) -> go.Figure:
 # --- training results ---------------------------------------------------------------------
 
 
-def plot_confusion_matrix(confusion: dict[str, Any]) -> go.Figure:
+def plot_confusion_matrix(confusion: Mapping[str, Any]) -> go.Figure:
     """Rows: true class; columns: predicted class."""
     go = _import_plotly()
     labels = confusion["classes"]
@@ -307,10 +307,10 @@ def plot_confusion_matrix(confusion: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def plot_predicted_vs_actual(points: dict[str, list[float]]) -> go.Figure:
+def plot_predicted_vs_actual(points: Mapping[str, Any]) -> go.Figure:
     """Scatter of predictions against true values, with the identity line."""
     go = _import_plotly()
-    actual, predicted = points["actual"], points["predicted"]
+    actual, predicted = list(points["actual"]), list(points["predicted"])
     lo, hi = min(actual + predicted, default=0), max(actual + predicted, default=1)
     fig = go.Figure(
         go.Scatter(x=actual, y=predicted, mode="markers", marker={"size": 5, "opacity": 0.6}, name="runs")

@@ -61,7 +61,7 @@ def _spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  #
         return TrainSpec.from_dict(data).to_dict()
     dataset = get_dataset(store, str(data["dataset_id"]), viewer=viewer)
     task = data.get("task", "multiclass")
-    pipeline = default_pipeline(dataset.id, data["target"], dataset.profile_json, task)
+    pipeline = default_pipeline(dataset.id, data["target"], dataset.profile, task)
     model = cnn_template(task) if data.get("template") == "cnn" else mlp_template(task)
     return TrainSpec(
         pipeline=pipeline.to_dict(),
@@ -137,6 +137,7 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
     from core.compute import TERMINAL
     from core.store import SYSTEM
     from core.store import get_run
+    from core.store import thaw
     from core.tuning import load_optuna_study
 
     study = load_optuna_study(store.config, study_id)
@@ -152,8 +153,8 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
             break
         time.sleep(1.0)
     _out(f"{run.status}: {run.status_reason}")
-    if run.result_json:
-        _out(json.dumps(run.result_json))
+    if run.result.raw:
+        _out(json.dumps(thaw(run.result.raw)))
     return 0 if run.status == "succeeded" else 1
 
 
@@ -178,8 +179,8 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
             shown += 1
         if run.status in TERMINAL:
             _out(f"{run.status}: {run.status_reason}")
-            if run.result_json.get("evaluation"):
-                _out(json.dumps(run.result_json["evaluation"]))
+            if run.result.evaluation:
+                _out(json.dumps(dict(run.result.evaluation)))
             return 0 if run.status == "succeeded" else 1
         time.sleep(0.5)
 

@@ -29,6 +29,7 @@ from core.data import save_upload
 from core.data import summarize_target
 from core.errors import AppError
 from core.formatting import human_bytes
+from core.store import ColumnProfile
 from core.store import get_run
 from pages import _ui
 
@@ -136,7 +137,7 @@ def _watch_ingest(run_id: str) -> None:
         return
     if status is RunStatus.SUCCEEDED:
         del st.query_params["ingest"]
-        st.query_params["dataset"] = run.result_json["dataset_id"]
+        st.query_params["dataset"] = run.result.dataset_id
         st.rerun()
     _ui.error(f"{run.status_reason} Nothing was stored. Fix the file and upload it again.")
     if st.button("Dismiss", key="ingest_dismiss"):
@@ -171,8 +172,8 @@ st.dataframe(
 names = {d.id: f"{d.name} · {d.n_rows} rows · {d.created_at:%Y-%m-%d %H:%M}" for d in datasets}
 selected = _ui.url_selectbox("Dataset", "dataset", names, what="dataset")
 dataset = get_dataset(store, selected, viewer=who)
-profile = dataset.profile_json
-columns = profile.get("columns", [])
+profile = dataset.profile
+columns = profile.columns
 
 with st.popover("Rename or delete", icon=":material/edit:"):
     new_name = st.text_input("New name", value=dataset.name, max_chars=200, key="rename_value")
@@ -200,12 +201,12 @@ m[3].metric("Format", dataset.source_format)
 st.caption(f"SHA-256 of the source: `{dataset.content_hash}` · ID `{dataset.id}`")
 
 for column in columns:
-    for flag in column["flags"]:
-        st.warning(f"Column {_ui.md_escape(column['name'])} is {flag}.", icon="⚠️")
+    for flag in column.flags:
+        st.warning(f"Column {_ui.md_escape(column.name)} is {flag}.", icon="⚠️")
 
 
-def _stat(column: dict, key: str) -> str:
-    value = (column.get("stats") or {}).get(key)
+def _stat(column: ColumnProfile, key: str) -> str:
+    value = column.stats.get(key)
     if value is None:
         return ""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -213,32 +214,30 @@ def _stat(column: dict, key: str) -> str:
 
 preview_tab, columns_tab, charts_tab, target_tab = st.tabs(["Preview", "Columns", "Charts", "Target"])
 with preview_tab:
-    preview = profile.get("preview")
-    if preview:
+    if profile.preview_columns:
         st.dataframe(
-            [dict(zip(preview["columns"], row, strict=True)) for row in preview["rows"]],
+            [dict(zip(profile.preview_columns, row, strict=True)) for row in profile.preview_rows],
             hide_index=True,
             key="preview_table",
         )
-    if profile.get("images"):
-        images = profile["images"]
+    if profile.images:
         st.image(
-            [base64.b64decode(i["png"]) for i in images],
-            caption=[str(i["label"]) for i in images],
+            [base64.b64decode(png) for png, _ in profile.images],
+            caption=[str(label) for _, label in profile.images],
             width=64,
         )
 with columns_tab:
     st.dataframe(
         [
             {
-                "column": c["name"],
-                "kind": c["kind"],
-                "type": c["dtype"],
-                "missing": c["missing"],
-                "unique": c["unique"],
+                "column": c.name,
+                "kind": c.kind,
+                "type": c.dtype,
+                "missing": c.missing,
+                "unique": c.unique,
                 # Text: numbers and dates share these columns.
                 **{k: _stat(c, k) for k in ("mean", "std", "min", "max")},
-                "flags": ", ".join(c["flags"]),
+                "flags": ", ".join(c.flags),
             }
             for c in columns
         ],
@@ -246,15 +245,16 @@ with columns_tab:
         key="columns_table",
     )
 with charts_tab:
-    chartable = [c["name"] for c in columns if c["kind"] != "image"]
+    chartable = profile.names(images=False)
     if chartable:
         pick = st.selectbox("Column", chartable, key="chart_column")
-        entry = next(c for c in columns if c["name"] == pick)
-        st.plotly_chart(plot_column_distribution(entry), key="column_chart")
+        entry = profile.column(pick)
+        if entry is not None:
+            st.plotly_chart(plot_column_distribution(entry.raw), key="column_chart")
     st.markdown("**Correlation of numeric columns**")
-    st.plotly_chart(plot_correlation(profile), key="correlation_chart")
+    st.plotly_chart(plot_correlation(profile.raw), key="correlation_chart")
 with target_tab:
-    candidates = [c["name"] for c in columns if c["kind"] != "image"]
+    candidates = profile.names(images=False)
     default = default_target(profile)
     if candidates:
         target = st.selectbox(
@@ -274,5 +274,6 @@ with target_tab:
             if summary.classes:
                 st.plotly_chart(plot_class_balance(summary.classes, target), key="balance_chart")
             else:
-                entry = next(c for c in columns if c["name"] == target)
-                st.plotly_chart(plot_column_distribution(entry), key="target_chart")
+                column = profile.column(target)
+                if column is not None:
+                    st.plotly_chart(plot_column_distribution(column.raw), key="target_chart")

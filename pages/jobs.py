@@ -18,16 +18,21 @@ from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
 from core.formatting import human_duration
-from core.pipeline import PipelineSpec
+from core.models import layer_rows
 from core.pipeline import to_dot
+from core.store import RunRecord
 from core.store import child_runs
 from core.store import get_events
 from core.store import get_metrics
 from core.store import get_run
 from core.store import list_runs
 from core.store import seconds_since
+from core.store import thaw
+from core.training import TrainingRun
 from core.training import export_bundle
 from core.training import last_checkpoint
+from core.training import read_training_run
+from core.training import resume_spec
 from pages import _ui
 
 st.title("Jobs")
@@ -148,18 +153,17 @@ def _render(run_id: str) -> str:
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     if run.kind == "predict" and status is RunStatus.SUCCEEDED:
         st.page_link("pages/predict.py", label="Open the predictions", query_params={"run": run.id})
-    evaluation = (run.result_json or {}).get("evaluation") or {}
-    if evaluation:
-        cols = st.columns(min(4, len(evaluation)))
-        for i, (name, value) in enumerate(sorted(evaluation.items())):
+    result = run.result
+    if result.evaluation:
+        cols = st.columns(min(4, len(result.evaluation)))
+        for i, (name, value) in enumerate(sorted(result.evaluation.items())):
             cols[i % len(cols)].metric(name.replace("_", " "), f"{value:.4g}")
-        rows = run.result_json.get("rows", {})
         st.caption(
-            f"{run.result_json.get('params', 0):,} parameters · rows: "
-            + ", ".join(f"{k} {v}" for k, v in rows.items())
+            f"{result.params:,} parameters · rows: "
+            + ", ".join(f"{k} {v}" for k, v in result.rows.items())
             + f" · model saved as `models/{run.id}.keras`"
         )
-        if status is RunStatus.SUCCEEDED and "features" in run.result_json:
+        if status is RunStatus.SUCCEEDED and result.has_model:
             c1, c2 = st.columns([1, 3])
             c1.download_button(
                 "Download bundle",
@@ -174,15 +178,16 @@ def _render(run_id: str) -> str:
                 c2.page_link(
                     "pages/predict.py", label="Predict with this model", query_params={"model": run.id}
                 )
-        result = run.result_json
-        if result.get("confusion") or result.get("pred_vs_actual"):
+        if result.confusion or result.pred_vs_actual:
             with st.expander("Results on the held-out split", expanded=True):
-                if result.get("confusion"):
+                if result.confusion:
                     left, right = st.columns(2)
-                    left.plotly_chart(plot_confusion_matrix(result["confusion"]), key=f"confusion_{run_id}")
-                    right.dataframe(result.get("per_class", []), hide_index=True, key=f"per_class_{run_id}")
+                    left.plotly_chart(plot_confusion_matrix(result.confusion), key=f"confusion_{run_id}")
+                    right.dataframe(
+                        [dict(p) for p in result.per_class], hide_index=True, key=f"per_class_{run_id}"
+                    )
                 else:
-                    st.plotly_chart(plot_predicted_vs_actual(result["pred_vs_actual"]), key=f"pva_{run_id}")
+                    st.plotly_chart(plot_predicted_vs_actual(result.pred_vs_actual), key=f"pva_{run_id}")
     return run.status
 
 
@@ -196,22 +201,22 @@ def _markers(run_id: str) -> list[tuple[int, str]]:
     return out
 
 
-def _resume(run) -> None:  # type: ignore[no-untyped-def]
+def _resume(run: RunRecord) -> None:
     epoch = last_checkpoint(store, run.id)
-    if epoch is None:
+    trained = read_training_run(run)
+    if epoch is None or trained.spec is None:
         return
-    total = int(run.spec_json.get("epochs", epoch))
+    total = trained.spec.epochs
     more = st.number_input(
         "Train until epoch", epoch + 1, 100_000, max(total, epoch + 1), key=f"until_{run.id}"
     )
     if st.button(f"Resume from epoch {epoch}", key=f"resume_run_{run.id}", type="primary"):
-        spec = {**run.spec_json, "epochs": int(more), "resume_from": run.id}
         try:
             new_id = submit_run(
                 _ui.client(),
                 store,
                 "train",
-                spec,
+                resume_spec(trained, int(more)).to_dict(),
                 viewer=who,
                 name=f"{run.name} (resumed)",
                 dataset_id=run.dataset_id,
@@ -241,10 +246,9 @@ def _steering(run_id: str) -> None:
         _ui.error(exc)
 
 
-def _details(run) -> None:  # type: ignore[no-untyped-def]
+def _details(run: RunRecord) -> None:
     """Specs, lineage, notes and tags, events, sharing: everything about a run beside its curves."""
     tabs = st.tabs(["Specs", "Lineage", "Notes and tags", "Events", "Share"])
-    spec = run.spec_json
     with tabs[0]:
         if run.kind == "train":
             if access.can_fork:  # a fork link carries its token to Train, which reads the source with it
@@ -255,15 +259,14 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
                     query_params=fork,
                     icon=":material/call_split:",
                 )
-            try:
-                _train_specs(run, spec)
-            except (AppError, KeyError, TypeError, AttributeError) as exc:
+            trained = read_training_run(run)
+            if trained.spec is None:
                 # A spec from another version of Loom, or edited by hand: say so, show the JSON.
-                _ui.error(
-                    f"This run's spec cannot be drawn ({exc.__class__.__name__}: {exc}); its JSON is below."
-                )
+                _ui.error(f"This run's spec cannot be drawn ({trained.problem}); its JSON is below.")
+            else:
+                _train_specs(trained)
         with st.expander("The whole spec (JSON)"):
-            st.json(spec)
+            st.json(thaw(run.spec))
     with tabs[1]:
         if access.shared:
             st.caption("A share link shows this run only, not the runs it came from or led to.")
@@ -290,33 +293,38 @@ def _details(run) -> None:  # type: ignore[no-untyped-def]
             st.caption(f"Only its owner ({_ui.md_escape(run.author)}) can share this run.")
 
 
-def _train_specs(run, spec: dict) -> None:  # type: ignore[no-untyped-def]
-    st.graphviz_chart(to_dot(PipelineSpec.from_dict(spec["pipeline"])))
+def _train_specs(trained: TrainingRun) -> None:
+    run, spec = trained.run, trained.spec
+    assert spec is not None and trained.pipeline is not None and trained.model is not None  # noqa: S101
+    st.graphviz_chart(to_dot(trained.pipeline))
     c1, c2 = st.columns(2)
     c1.markdown("**Model**")
-    c1.dataframe(
-        [{"layer": i + 1, **layer} for i, layer in enumerate(spec["model"]["layers"])],
-        hide_index=True,
-        key=f"layers_{run.id}",
-    )
+    c1.dataframe(layer_rows(trained.model), hide_index=True, key=f"layers_{run.id}")
     c2.markdown("**Optimizer**")
-    c2.json(spec.get("optimizer", {}))
-    settings = {k: spec.get(k) for k in ("epochs", "batch_size", "seed", "early_stopping", "workers")}
+    c2.json(spec.optimizer)
     c2.markdown("**Settings**")
-    c2.json(settings)
-    env = (run.result_json or {}).get("environment")
+    c2.json(
+        {
+            "epochs": spec.epochs,
+            "batch_size": spec.batch_size,
+            "seed": spec.seed,
+            "early_stopping": spec.early_stopping,
+            "workers": spec.workers,
+        }
+    )
+    env = run.result.environment
     if env:
         st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))
 
 
-def _lineage(run) -> None:  # type: ignore[no-untyped-def]
+def _lineage(run: RunRecord) -> None:
     if run.parent_id:
         st.page_link(
             "pages/jobs.py",
             label=f"{run.parent_kind or 'derived'} from run {run.parent_id[:8]}",
             query_params={"run": run.parent_id},
         )
-    trial = run.spec_json.get("trial") if isinstance(run.spec_json, dict) else None
+    trial = run.trial
     if trial:
         st.page_link(
             "pages/tune.py",

@@ -61,7 +61,7 @@ with st.expander("New pipeline", expanded=not drafts):
     new_ds = c2.selectbox("Dataset", list(ds_names), format_func=ds_names.__getitem__, key="new_dataset")
     new_team = _ui.team_choice("new_team", who)
     if st.button("Create", type="primary", key="new_go", disabled=not new_name.strip()):
-        target = default_target(get_dataset(store, new_ds, viewer=who).profile_json) or ""
+        target = default_target(get_dataset(store, new_ds, viewer=who).profile) or ""
         try:
             draft = create_draft(
                 store, new_name, PipelineSpec.chain(new_ds, target, ["split"]), viewer=who, team=new_team
@@ -119,11 +119,7 @@ chosen_ds = c1.selectbox(
 )
 profile_cols = []
 if chosen_ds in {d.id for d in datasets}:
-    profile_cols = [
-        c["name"]
-        for c in get_dataset(store, chosen_ds, viewer=who).profile_json.get("columns", [])
-        if c["name"] != "image"
-    ]
+    profile_cols = [c for c in get_dataset(store, chosen_ds, viewer=who).profile.names() if c != "image"]
 target_options = profile_cols or [spec.target]
 chosen_target = c2.selectbox(
     "Target column",

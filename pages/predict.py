@@ -20,6 +20,7 @@ from core.store import get_run
 from core.store import list_runs
 from core.training import PredictSpec
 from core.training import read_bundle
+from core.training import read_training_run
 from core.training import save_bundle
 from pages import _ui
 
@@ -49,13 +50,16 @@ def _show_prediction(run_id: str) -> None:
     if not path.exists():
         _ui.error("The prediction file is gone from the data directory. Predict again.")
         return
-    result = run.result_json
+    result = run.result.prediction
+    if result is None:
+        _ui.error("This run is not a prediction Loom can show. Predict again.")
+        return
     frame = pd.read_parquet(path)
     st.caption(
-        f"{result['predicted']:,} of {result['rows']:,} rows predicted · target "
-        f"`{result['target']}` ({result['task']}) · model run `{result['model_run']}`"
+        f"{result.predicted:,} of {result.rows:,} rows predicted · target "
+        f"`{result.target}` ({result.task}) · model run `{result.model_run}`"
     )
-    for reason, count in (result.get("removed") or {}).items():
+    for reason, count in result.removed.items():
         st.warning(_ui.md_escape(f"{count} row(s) {reason}: no prediction for them."))
     st.dataframe(frame.head(1000), hide_index=True, key=f"predictions_{run.id}")
     st.download_button(
@@ -81,15 +85,16 @@ source = st.radio("Model from", ["A training run", "A bundle file"], horizontal=
 model_run = bundle_bytes = None
 if source == "A training run":
     runs = list_runs(store, kind="train", statuses=["succeeded"], limit=500, viewer=who)
-    runs = [r for r in runs if "features" in (r.result_json or {})]
+    runs = [r for r in runs if r.result.has_model]
     if not runs:
         st.info("No finished training run yet. Train a model on the Train page, or upload a bundle.")
         st.stop()
     labels = {r.id: f"{r.name or r.id[:8]} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
     model_run = _ui.url_selectbox("Training run", "model", labels, what="training run")
     chosen = next(r for r in runs if r.id == model_run)
-    target = chosen.spec_json["pipeline"].get("target")
-    st.caption(f"Predicts `{target}` · {chosen.spec_json['model']['task']}")
+    trained = read_training_run(chosen)
+    if trained.pipeline is not None and trained.model is not None:
+        st.caption(f"Predicts `{trained.pipeline.target}` · {trained.model.task}")
 else:
     upload = st.file_uploader("Bundle (.zip downloaded from a run on the Jobs page)", type=["zip"])
     if upload is None:

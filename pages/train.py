@@ -24,13 +24,14 @@ from core.models import mlp_template
 from core.optimizers import OPTIMIZERS
 from core.optimizers import SCHEDULES
 from core.optimizers import OptimizerSpec
-from core.pipeline import PipelineSpec
 from core.pipeline import list_pipeline_versions
+from core.pipeline import load_version
 from core.store import get_run
 from core.training import TrainSpec
 from core.training import default_pipeline
 from core.training import placement
 from core.training import probe_input
+from core.training import read_training_run
 from pages import _ui
 
 st.title("Train")
@@ -39,43 +40,45 @@ who = _ui.viewer()
 
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
 # session, says so; widgets are filled once per source run and stay editable).
-source = None
+source = None  # the run this one starts from, with its spec parsed
 if from_run := st.query_params.get("from_run"):
     try:
         # Through a fork link, the source run is read with the link's grant; the new run is yours.
         reader = _ui.viewer("run", from_run) if st.query_params.get("share") else who
         if reader.grant is not None and not reader.grant.can_fork:
             raise AppError("This link lets you view the run, not fork it. Ask its owner for a fork link.")
-        source = get_run(store, from_run, viewer=reader)
-        if source.kind != "train":
-            raise AppError(f"Run {from_run} is a {source.kind} run, not a training run.")
-        TrainSpec.from_dict({k: v for k, v in source.spec_json.items() if k != "trial"})  # complete?
+        run0 = get_run(store, from_run, viewer=reader)
+        if run0.kind != "train":
+            raise AppError(f"Run {from_run} is a {run0.kind} run, not a training run.")
+        source = read_training_run(run0)
+        if source.spec is None:
+            raise AppError(f"Run {from_run}'s spec cannot be read ({source.problem}); start from scratch.")
     except AppError as exc:
         _ui.error(exc)
         source = None
     else:
-        spec0 = source.spec_json
-        origin = "a tuning trial" if spec0.get("trial") else "a run"
+        spec0, pipe0, opt0 = source.spec, source.pipeline, source.optimizer
+        assert spec0 is not None and pipe0 is not None and opt0 is not None  # noqa: S101 - checked above
+        origin = "a tuning trial" if source.is_trial else "a run"
         st.info(
-            f"Starting from {origin}: **{_ui.md_escape(source.name or source.id[:8])}** (`{source.id}`). "
+            f"Starting from {origin}: **{_ui.md_escape(source.run.label)}** (`{source.run.id}`). "
             "Change what you like; the new run records it as its parent."
         )
-        if st.session_state.get("_prefilled_from") != source.id:
-            st.session_state["_prefilled_from"] = source.id
-            st.query_params["dataset"] = spec0["pipeline"]["dataset_id"]
-            opt0 = spec0.get("optimizer", {})
+        if st.session_state.get("_prefilled_from") != source.run.id:
+            st.session_state["_prefilled_from"] = source.run.id
+            st.query_params["dataset"] = pipe0.dataset_id
             st.session_state.update(
                 {
-                    "train_pipeline": spec0.get("pipeline_id") or "default",
-                    "train_target": spec0["pipeline"].get("target"),
-                    "train_opt": opt0.get("name", "adam"),
-                    "train_lr": float(opt0.get("learning_rate", 1e-3)),
-                    "train_schedule": opt0.get("schedule", "constant"),
-                    "train_clip": float(opt0.get("clipnorm") or 0.0),
-                    "train_epochs": int(spec0.get("epochs", 10)),
-                    "train_batch": int(spec0.get("batch_size", 32)),
-                    "train_seed": int(spec0.get("seed", 0)),
-                    "train_patience": int(spec0.get("early_stopping", 0)),
+                    "train_pipeline": spec0.pipeline_id or "default",
+                    "train_target": pipe0.target,
+                    "train_opt": opt0.name,
+                    "train_lr": float(opt0.learning_rate),
+                    "train_schedule": opt0.schedule,
+                    "train_clip": float(opt0.clipnorm or 0.0),
+                    "train_epochs": spec0.epochs,
+                    "train_batch": spec0.batch_size,
+                    "train_seed": spec0.seed,
+                    "train_patience": spec0.early_stopping,
                 }
             )
 
@@ -87,8 +90,8 @@ dataset_id = _ui.url_selectbox(
     "Dataset", "dataset", {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}, what="dataset"
 )
 dataset = next(d for d in datasets if d.id == dataset_id)
-profile = dataset.profile_json
-columns = [c["name"] for c in profile.get("columns", []) if c["kind"] != "image"]
+profile = dataset.profile
+columns = profile.names(images=False)
 
 # --- pipeline -------------------------------------------------------------------------------
 versions = list_pipeline_versions(store, viewer=who, dataset_id=dataset_id)
@@ -105,7 +108,7 @@ if pipe_choice == "default":
         "Target", columns, index=columns.index(first) if first in columns else 0, key="train_target"
     )
 else:
-    saved = PipelineSpec.from_dict(next(v.spec_json for v in versions if v.id == pipe_choice))
+    saved = load_version(store, pipe_choice, viewer=who)
     target = saved.target
     c2.text_input("Target (from the pipeline)", value=target, disabled=True, key="train_target_fixed")
 try:
@@ -131,7 +134,7 @@ if source is not None:
 template = c1.selectbox("Template", templates, key=f"train_template_{images}_{bool(source)}")
 if template == "From the source run":
     try:
-        model = ModelSpec.from_dict(source.spec_json["model"])  # type: ignore[union-attr]
+        model = source.model  # type: ignore[union-attr, assignment]
         if model.task != task:
             model = ModelSpec(model.layers, task)
     except AppError as exc:
@@ -232,8 +235,8 @@ if st.button("Launch", type="primary", key="train_launch"):
             options=placement(spec),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,
-            parent_id=source.id if source is not None else None,
-            parent_kind=("promoted" if source.spec_json.get("trial") else "forked") if source else None,
+            parent_id=source.run.id if source is not None else None,
+            parent_kind=("promoted" if source.is_trial else "forked") if source else None,
             viewer=who,
             team=team,
         )

@@ -27,7 +27,9 @@ from core.tuning import enqueue_trial
 from core.tuning import get_study
 from core.tuning import new_phase
 from core.tuning import objective_metrics
+from core.tuning import parse_study
 from core.tuning import start_study
+from core.tuning import study_base
 from core.tuning import study_runs
 from core.tuning import study_trials
 from core.tuning import tunable
@@ -104,7 +106,7 @@ def _space_from(table: pd.DataFrame, only_ticked: bool = True) -> SearchSpace:
 
 
 def _new_study() -> None:
-    runs = [r for r in list_runs(store, kind="train", limit=500, viewer=who) if not r.spec_json.get("trial")]
+    runs = [r for r in list_runs(store, kind="train", limit=500, viewer=who) if r.trial is None]
     studies = list_studies(store, viewer=who, limit=100)
     if studies:
         with st.expander("Studies", expanded=True):
@@ -120,8 +122,7 @@ def _new_study() -> None:
         st.stop()
     labels = {r.id: f"{r.name or r.id[:8]} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
     base_id = _ui.url_selectbox("Start from training run", "base", labels, what="training run")
-    base = {k: v for k, v in next(r for r in runs if r.id == base_id).spec_json.items() if k != "resume_from"}
-    base["resume_from"] = None
+    base = study_base(next(r for r in runs if r.id == base_id))
     try:
         candidates = tunable(base)
     except AppError as exc:
@@ -221,7 +222,7 @@ def _show_study(study_id: str) -> None:
             st.page_link("pages/tune.py", label="Start a study")
         st.stop()
     access = _ui.access(who, study_row.author)
-    spec = StudySpec.from_dict(study_row.spec_json)
+    spec = parse_study(study_row)
     st.subheader(study_row.name)
     if study_row.team:
         st.caption(f"by {_ui.md_escape(study_row.author)} · visible to team {_ui.md_escape(study_row.team)}")
@@ -345,7 +346,7 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
             else:
                 st.toast(f"Phase {number}: later trials draw from the new space.")
                 st.rerun()
-        history = get_study(store, study_id, viewer=who).phases_json
+        history = get_study(store, study_id, viewer=who).phases
         st.dataframe(
             [{"phase": h["phase"], "at": h["at"], "why": h.get("why", "")} for h in history],
             hide_index=True,

@@ -30,6 +30,7 @@ from core.errors import DataError
 from core.errors import SpecError
 from core.errors import StoreError
 from core.store import Dataset
+from core.store import DatasetRecord
 from core.store import Pipeline
 from core.store import Run
 from core.store import Store
@@ -241,7 +242,7 @@ def ingest_file(
     progress: Callable[[float], None] | None = None,
     author: str = "",
     team: str = "",
-) -> Dataset:
+) -> DatasetRecord:
     """Read ``source``, write Parquet and a profile, and record the dataset.
 
     Args:
@@ -281,7 +282,7 @@ def ingest_file(
             ).all()
             for existing in same:
                 if existing.read_options_json == used:
-                    return existing
+                    return DatasetRecord.from_row(existing)
         profile = compute_profile(tmp)
         if progress:
             progress(0.98)
@@ -314,7 +315,7 @@ def ingest_file(
     except StoreError:
         out.unlink(missing_ok=True)
         raise
-    return dataset
+    return DatasetRecord.from_row(dataset)
 
 
 def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
@@ -345,31 +346,30 @@ def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 # --- catalogue -----------------------------------------------------------------------------
 
 
-def list_datasets(store: Store, *, viewer: Viewer) -> list[Dataset]:
+def list_datasets(store: Store, *, viewer: Viewer) -> list[DatasetRecord]:
     """The datasets ``viewer`` may see, newest first."""
+    query = select(Dataset).where(visible(Dataset, viewer)).order_by(Dataset.created_at.desc())
     with store.session() as s:
-        return list(
-            s.scalars(select(Dataset).where(visible(Dataset, viewer)).order_by(Dataset.created_at.desc()))
-        )
+        return [DatasetRecord.from_row(d) for d in s.scalars(query)]
 
 
-def get_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> Dataset:
+def get_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> DatasetRecord:
     """The dataset, if ``viewer`` may see it.
 
     Raises:
         NotFoundError: Missing or not visible (the same answer).
     """
     with store.session() as s:
-        return fetch_visible(s, Dataset, dataset_id, viewer)
+        return DatasetRecord.from_row(fetch_visible(s, Dataset, dataset_id, viewer))
 
 
-def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) -> Dataset:
+def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) -> DatasetRecord:
     """Rename; only its owner may."""
     name = _clean_name(name)
     with store.session() as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "rename")
         dataset.name = name
-        return dataset
+        return DatasetRecord.from_row(dataset)
 
 
 def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer) -> None:

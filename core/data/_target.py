@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import DataError
+from core.store import Profile
 
 __all__ = ["IMBALANCE_RATIO", "MAX_CLASSES", "TargetSummary", "default_target", "summarize_target"]
 
 
-def default_target(profile: dict[str, Any]) -> str | None:
+def default_target(profile: Profile | Mapping[str, Any]) -> str | None:
     """The column offered as the target first: ``label`` if there is one, else the last
     non-image column; None when there is none."""
-    candidates = [c["name"] for c in profile.get("columns", []) if c.get("kind") != "image"]
+    candidates = Profile.of(profile).names(images=False)
     if not candidates:
         return None
     return "label" if "label" in candidates else str(candidates[-1])
@@ -33,16 +35,18 @@ class TargetSummary:
     warning: str | None
 
 
-def summarize_target(profile: dict[str, Any], column: str) -> TargetSummary:
-    """Infer the task a target implies, from the stored profile.
+def summarize_target(profile: Profile | Mapping[str, Any], column: str) -> TargetSummary:
+    """Infer the task a target implies, from the stored profile (core.data owns its schema).
 
     Raises:
         DataError: The column is missing, empty, or can be neither a class label nor a number.
     """
-    entry = next((c for c in profile.get("columns", []) if c["name"] == column), None)
-    if entry is None:
+    profile = Profile.of(profile)
+    found = profile.column(column)
+    if found is None:
         raise DataError(f"There is no column {column!r} in this dataset.")
-    if entry["missing"] >= profile.get("n_rows", 0):
+    entry = found.raw
+    if entry["missing"] >= profile.raw.get("n_rows", 0):
         raise DataError(f"Column {column!r} is empty (all values missing): it cannot be a target.")
     kind, unique = entry["kind"], entry.get("unique") or 0
     warning = None
@@ -79,7 +83,7 @@ def summarize_target(profile: dict[str, Any], column: str) -> TargetSummary:
     return TargetSummary(column, "multiclass", [(v, n) for v, n in entry.get("top", [])], None, warning)
 
 
-def _integers(entry: dict[str, Any]) -> bool:
+def _integers(entry: Mapping[str, Any]) -> bool:
     return all(
         isinstance(v, int) or (isinstance(v, float) and v.is_integer()) for v, _ in entry.get("top", [])
     )

@@ -12,9 +12,11 @@ from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import Metric
 from core.store import Run
+from core.store import RunRecord
 from core.store import RunSummary
 from core.store import Store
 from core.store import Viewer
+from core.store import thaw
 from core.store import visible
 
 __all__ = ["Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
@@ -64,7 +66,7 @@ def smooth(values: list[float], weight: float) -> list[float]:
 
 @dataclass(frozen=True)
 class Comparison:
-    runs: list[Run]
+    runs: list[RunRecord]
     curves: dict[str, dict[str, list[float]]]  # run id -> {"step": [...], "time": [...], "value": [...]}
     diff: list[dict[str, Any]]  # one row per setting: {"setting": ..., run id: value, "differs": bool}
     table: list[dict[str, Any]]  # one row per run: name, status and each metric's last value
@@ -81,7 +83,10 @@ def compare_runs(
             which).
     """
     with store.session() as s:
-        runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_(run_ids), visible(Run, viewer)))}
+        runs = {
+            r.id: RunRecord.from_row(r)
+            for r in s.scalars(select(Run).where(Run.id.in_(run_ids), visible(Run, viewer)))
+        }
         missing = [i for i in run_ids if i not in runs]
         if missing:
             raise NotFoundError(f"There is no run {missing[0]!r}. It may have been deleted.")
@@ -108,7 +113,7 @@ def compare_runs(
         if curve["time"]:
             t0 = curve["time"][0]
             curve["time"] = [t - t0 for t in curve["time"]]
-    flat = {r.id: flatten(r.spec_json) for r in ordered}
+    flat = {r.id: flatten(thaw(r.spec)) for r in ordered}
     settings = sorted(set().union(*flat.values()))
     diff = []
     for name in settings:
@@ -127,7 +132,7 @@ def compare_runs(
             "name": r.name,
             "status": r.status,
             **{k: summaries.get(r.id, {}).get(k) for k in epoch_keys},
-            **{f"result {k}": v for k, v in ((r.result_json or {}).get("evaluation") or {}).items()},
+            **{f"result {k}": v for k, v in r.result.evaluation.items()},
         }
         for r in ordered
     ]

@@ -42,32 +42,49 @@ from core.store._queries import list_runs
 from core.store._queries import seconds_since
 from core.store._queries import summarize_run
 from core.store._queries import write_metrics
+from core.store._records import ColumnProfile
+from core.store._records import DatasetRecord
+from core.store._records import PipelineRecord
+from core.store._records import PredictionResult
+from core.store._records import Profile
+from core.store._records import RunRecord
+from core.store._records import RunResult
+from core.store._records import StudyRecord
+from core.store._records import thaw
 
 __all__ = [
     "SYSTEM",
     "Base",
+    "ColumnProfile",
     "Dataset",
+    "DatasetRecord",
     "Grant",
     "Metric",
     "MetricSeries",
     "Note",
     "Pipeline",
+    "PipelineRecord",
+    "PredictionResult",
+    "Profile",
     "Run",
     "RunEvent",
+    "RunRecord",
+    "RunResult",
     "RunSummary",
     "ShareLink",
     "SignInFailure",
     "Store",
     "Study",
+    "StudyRecord",
     "Tag",
     "Team",
     "TeamMember",
     "User",
     "UserSession",
     "Viewer",
-    "close_stores",
     "check_integrity",
     "child_runs",
+    "close_stores",
     "count_rows",
     "create_run",
     "fetch_owned",
@@ -83,6 +100,7 @@ __all__ = [
     "seconds_since",
     "sqlite_pragmas",
     "summarize_run",
+    "thaw",
     "utcnow",
     "visible",
     "write_metrics",

@@ -25,6 +25,7 @@ from core.store._models import Run
 from core.store._models import RunEvent
 from core.store._models import RunSummary
 from core.store._models import Study
+from core.store._records import RunRecord
 
 __all__ = [
     "MetricSeries",
@@ -53,7 +54,7 @@ def create_run(
     parent_kind: str | None = None,
     author: str | None = None,
     team: str = "",
-) -> Run:
+) -> RunRecord:
     """Insert a ``queued`` run with its spec and spec hash, and its first event. Who may create
     it is checked by the caller (:func:`core.compute.submit_run`)."""
     with store.session() as s:
@@ -80,10 +81,10 @@ def create_run(
         s.add(run)
         s.flush()
         s.add(RunEvent(run_id=run.id, kind="status", to_status="queued", message="submitted"))
-    return run
+        return RunRecord.from_row(run)
 
 
-def get_run(store: Store, run_id: str, *, viewer: Viewer) -> Run:
+def get_run(store: Store, run_id: str, *, viewer: Viewer) -> RunRecord:
     """The run with this ID, if ``viewer`` may see it.
 
     Raises:
@@ -91,7 +92,7 @@ def get_run(store: Store, run_id: str, *, viewer: Viewer) -> Run:
             ``viewer``: the same answer).
     """
     with store.session() as s:
-        return fetch_visible(s, Run, run_id, viewer)
+        return RunRecord.from_row(fetch_visible(s, Run, run_id, viewer))
 
 
 def list_runs(
@@ -101,7 +102,7 @@ def list_runs(
     statuses: Iterable[str] | None = None,
     limit: int = 100,
     viewer: Viewer,
-) -> list[Run]:
+) -> list[RunRecord]:
     """Runs ``viewer`` may see, newest first, optionally filtered by kind and status."""
     query = select(Run).where(visible(Run, viewer)).order_by(Run.created_at.desc()).limit(limit)
     if kind is not None:
@@ -109,7 +110,7 @@ def list_runs(
     if statuses is not None:
         query = query.where(Run.status.in_(list(statuses)))
     with store.session() as s:
-        return list(s.scalars(query))
+        return [RunRecord.from_row(r) for r in s.scalars(query)]
 
 
 def child_runs(store: Store, run_id: str, *, viewer: Viewer) -> list[tuple[str, str, str]]:

@@ -19,9 +19,12 @@ from core.training._data import probe_input
 from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
+from core.training._spec import TrainingRun
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
 from core.training._spec import placement
+from core.training._spec import read_training_run
+from core.training._spec import resume_spec
 from core.training._spec import validate_train_spec
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "EpochHook",
     "PredictSpec",
     "TrainSpec",
+    "TrainingRun",
     "default_pipeline",
     "export_bundle",
     "feature_columns",
@@ -36,6 +40,8 @@ __all__ = [
     "last_checkpoint",
     "placement",
     "probe_input",
+    "read_training_run",
+    "resume_spec",
     "read_bundle",
     "run_training",
     "save_bundle",

@@ -111,24 +111,26 @@ def bundle_for_run(store: Store, run_id: str, viewer: Viewer | None = None) -> B
     to Loom's own (a predict job on a worker, whose launch was checked)."""
     from core.store import SYSTEM
     from core.store import get_run
+    from core.store import thaw
+    from core.training._spec import read_training_run
 
     run = get_run(store, run_id, viewer=viewer or SYSTEM)
-    result = run.result_json or {}
-    if run.kind != "train" or run.status != "succeeded" or "features" not in result:
+    trained = read_training_run(run)
+    if run.kind != "train" or run.status != "succeeded" or not run.result.has_model or trained.spec is None:
         raise DataError(
             f"Run {run_id} has no trained model to use: only succeeded training runs (trained by "
             "this version of Loom) can predict. Pick another run."
         )
-    spec = run.spec_json
+    result = run.result
     return Bundle(
         run_id=run.id,
-        model=ModelSpec.from_dict(spec["model"]),
-        pipeline=PipelineSpec.from_dict(spec["pipeline"]),
-        pipeline_state=result.get("pipeline_state") or {},
-        features=list(result["features"]),
-        input_shape=tuple(result["input_shape"]),
-        classes=result.get("classes"),
-        target_scaling=result.get("target_scaling"),
+        model=trained.model,  # type: ignore[arg-type]  # set with the spec
+        pipeline=trained.pipeline,  # type: ignore[arg-type]
+        pipeline_state=thaw(result.pipeline_state),
+        features=list(result.features),
+        input_shape=result.input_shape,
+        classes=list(result.classes) if result.classes is not None else None,
+        target_scaling=thaw(result.target_scaling) if result.target_scaling else None,
     )
 
 

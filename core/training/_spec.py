@@ -3,6 +3,7 @@ construction, and the default pipeline when the user picks none."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -16,8 +17,18 @@ from core.pipeline import PipelineSpec
 
 if TYPE_CHECKING:
     from core.compute import SubmitOptions
+    from core.store import Profile
+    from core.store import RunRecord
 
-__all__ = ["TrainSpec", "default_pipeline", "placement", "validate_train_spec"]
+__all__ = [
+    "TrainSpec",
+    "TrainingRun",
+    "default_pipeline",
+    "placement",
+    "read_training_run",
+    "resume_spec",
+    "validate_train_spec",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,57 @@ class TrainSpec:
             raise SpecError(f"Invalid training spec: {exc}.") from None
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """A training run as pages show it: the stored record, and its spec parsed once by training
+    (which owns the schema). ``spec`` is None when the stored spec is incomplete (another
+    version's, or hand-edited); ``problem`` then says why.
+    """
+
+    run: RunRecord
+    spec: TrainSpec | None
+    problem: str = ""
+
+    @property
+    def pipeline(self) -> PipelineSpec | None:
+        return PipelineSpec.from_dict(self.spec.pipeline) if self.spec else None
+
+    @property
+    def model(self) -> ModelSpec | None:
+        return ModelSpec.from_dict(self.spec.model) if self.spec else None
+
+    @property
+    def optimizer(self) -> OptimizerSpec | None:
+        return OptimizerSpec.from_dict(self.spec.optimizer) if self.spec else None
+
+    @property
+    def is_trial(self) -> bool:
+        return self.run.trial is not None
+
+
+def resume_spec(trained: TrainingRun, epochs: int) -> TrainSpec:
+    """The spec of a run that continues ``trained`` from its last checkpoint up to ``epochs``.
+
+    Raises:
+        SpecError: The stored spec is incomplete, or ``epochs`` is not a whole number >= 1.
+    """
+    from dataclasses import replace
+
+    if trained.spec is None:
+        raise SpecError(f"Run {trained.run.id}'s spec cannot be read ({trained.problem}): it cannot resume.")
+    return replace(trained.spec, epochs=int(epochs), resume_from=trained.run.id, trial=None)
+
+
+def read_training_run(run: RunRecord) -> TrainingRun:
+    """``run`` with its training spec parsed (a trial's ``trial`` field included)."""
+    from core.store import thaw
+
+    try:
+        return TrainingRun(run, TrainSpec.from_dict(thaw(run.spec)))
+    except (SpecError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        return TrainingRun(run, None, f"{exc.__class__.__name__}: {exc}")
+
+
 def placement(spec: TrainSpec) -> SubmitOptions:
     """Where a run goes on the cluster: one GPU for a one-worker GPU run; a data-parallel run's
     coordinator needs none (each of its participants takes one)."""
@@ -109,21 +171,25 @@ def validate_train_spec(data: dict[str, Any]) -> dict[str, Any]:
     return TrainSpec.from_dict(data).to_dict()
 
 
-def default_pipeline(dataset_id: str, target: str, profile: dict[str, Any], task: str) -> PipelineSpec:
+def default_pipeline(
+    dataset_id: str, target: str, profile: Profile | Mapping[str, Any], task: str
+) -> PipelineSpec:
     """A sensible pipeline when the user picks none: split, then fill, encode and scale
     (tabular) or scale images to [0, 1] (image datasets)."""
-    columns = {c["name"]: c for c in profile.get("columns", [])}
+    from core.store import Profile
+
+    kinds = {c.name: c.kind for c in Profile.of(profile).columns}
     split = {
         "type": "split",
         "method": "stratified" if task != "regression" else "random",
         "validation": 0.2,
         "seed": 0,
     }
-    if "image" in columns:
+    if "image" in kinds:
         return PipelineSpec.chain(dataset_id, target, [split, {"type": "scale_images"}])
-    features = [n for n in columns if n != target]
-    numeric = [n for n in features if columns[n]["kind"] in ("numeric", "boolean")]
-    categorical = [n for n in features if columns[n]["kind"] == "categorical"]
+    features = [n for n in kinds if n != target]
+    numeric = [n for n in features if kinds[n] in ("numeric", "boolean")]
+    categorical = [n for n in features if kinds[n] == "categorical"]
     dropped = [n for n in features if n not in numeric and n not in categorical]
     steps: list[dict[str, Any]] = [{"type": "drop_missing", "columns": [target]}, split]
     if dropped:

@@ -23,7 +23,9 @@ from core.tuning._steering import driver_run
 from core.tuning._steering import enqueue_trial
 from core.tuning._steering import get_study
 from core.tuning._steering import new_phase
+from core.tuning._steering import parse_study
 from core.tuning._steering import start_study
+from core.tuning._steering import study_base
 from core.tuning._steering import study_runs
 from core.tuning._steering import study_trials
 from core.tuning._storage import load_optuna_study
@@ -49,7 +51,9 @@ __all__ = [
     "load_optuna_study",
     "new_phase",
     "objective_metrics",
+    "parse_study",
     "start_study",
+    "study_base",
     "study_runs",
     "study_trials",
     "TOP_LEVEL",

@@ -27,6 +27,7 @@ from core.tuning._space import apply
 from core.tuning._steering import current_space
 from core.tuning._steering import dataset_of
 from core.tuning._steering import get_study
+from core.tuning._steering import parse_study
 from core.tuning._steering import set_study_status
 from core.tuning._storage import build_pruner
 from core.tuning._storage import build_sampler
@@ -61,7 +62,7 @@ class TrialReporter:
     def start(self, store: Store) -> TrialReporter:
         import optuna
 
-        spec = StudySpec.from_dict(get_study(store, self.study_id, viewer=SYSTEM).spec_json)
+        spec = parse_study(get_study(store, self.study_id, viewer=SYSTEM))
         self._metric, self._pruner = spec.objectives[0].metric, spec.pruner
         if len(spec.objectives) == 1 and spec.objectives[0].per_epoch:
             study = load_optuna_study(self.config, self.study_id, spec)
@@ -109,7 +110,7 @@ def _objective_values(store: Store, run: Any, spec: StudySpec) -> list[float] | 
     values = []
     for obj in spec.objectives:
         if obj.metric == "params":
-            value = (run.result_json or {}).get("params")
+            value = run.result.params or None
         elif obj.metric == "train_seconds":
             value = (
                 (run.ended_at - run.started_at).total_seconds() if run.started_at and run.ended_at else None
@@ -155,7 +156,7 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
     store, study_id = ctx.store, data["study"]
     study_row = get_study(store, study_id, viewer=SYSTEM)
-    spec = StudySpec.from_dict(study_row.spec_json)
+    spec = parse_study(study_row)
     client = _client()
     set_study_status(store, study_id, "running")
     storage = optuna_storage(store.config)

@@ -14,7 +14,10 @@ from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.store import RunRecord
+from core.store import StudyRecord
 from core.store import Viewer
+from core.store import thaw
 from core.tuning._space import SearchSpace
 from core.tuning._space import apply
 from core.tuning._storage import load_optuna_study
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from core.store import Store
 
 __all__ = [
+    "study_base",
+    "parse_study",
     "create_study",
     "current_space",
     "dataset_of",
@@ -89,7 +94,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
     return study_id
 
 
-def get_study(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+def get_study(store: Store, study_id: str, *, viewer: Viewer) -> StudyRecord:
     """The study row, if ``viewer`` may see it.
 
     Raises:
@@ -100,7 +105,7 @@ def get_study(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[n
 
     try:
         with store.session() as s:
-            return fetch_visible(s, Study, study_id, viewer)
+            return StudyRecord.from_row(fetch_visible(s, Study, study_id, viewer))
     except NotFoundError as exc:
         raise NotFoundError(
             f"There is no study {str(study_id)[:64]!r}. It may have been deleted, or it is not "
@@ -108,19 +113,31 @@ def get_study(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[n
         ) from exc
 
 
-def _owned_study(store: Store, study_id: str, viewer: Viewer, action: str):  # type: ignore[no-untyped-def]
+def _owned_study(store: Store, study_id: str, viewer: Viewer, action: str) -> StudyRecord:
     from core.store import Study
     from core.store import fetch_owned
 
     get_study(store, study_id, viewer=viewer)  # the not-found message of a study
     with store.session() as s:
-        return fetch_owned(s, Study, study_id, viewer, action)
+        return StudyRecord.from_row(fetch_owned(s, Study, study_id, viewer, action))
+
+
+def study_base(run: RunRecord) -> dict[str, Any]:
+    """A training run's spec as a study's base: the same training, started fresh (not resumed,
+    not a trial of another study)."""
+    base = {k: v for k, v in thaw(run.spec).items() if k not in ("resume_from", "trial")}
+    return {**base, "resume_from": None}
+
+
+def parse_study(study: StudyRecord) -> StudySpec:
+    """A stored study's spec, as tuning (which owns its schema) reads it."""
+    return StudySpec.from_dict(thaw(study.spec))
 
 
 def current_space(store: Store, study_id: str, *, viewer: Viewer) -> tuple[int, SearchSpace]:
     """The newest phase of a study's search space: (phase number, space)."""
-    phase = get_study(store, study_id, viewer=viewer).phases_json[-1]
-    return int(phase["phase"]), SearchSpace.from_dict(phase["space"])
+    phase = get_study(store, study_id, viewer=viewer).phases[-1]
+    return int(phase["phase"]), SearchSpace.from_dict(thaw(phase["space"]))
 
 
 def study_trials(store: Store, study_id: str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
@@ -145,7 +162,7 @@ def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *,
     from core.store import Study
 
     study = _owned_study(store, study_id, viewer, "steer")
-    spec = StudySpec.from_dict(study.spec_json)
+    spec = parse_study(study)
     apply(spec.base, midpoint(space))
     _, old = current_space(store, study_id, viewer=viewer)
     for p in space.params:
@@ -161,8 +178,8 @@ def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *,
                     f"{p.path}: Optuna keeps one set of choices per parameter in a study; new "
                     "choices need a new study. Narrow the choices instead."
                 )
-    phases = list(study.phases_json) + [
-        {"phase": len(study.phases_json) + 1, "space": space.to_dict(), "at": _now(), "why": why}
+    phases = study.phases_json + [
+        {"phase": len(study.phases) + 1, "space": space.to_dict(), "at": _now(), "why": why}
     ]
     with store.session() as s:
         s.execute(update(Study).where(Study.id == study_id).values(phases_json=phases))
@@ -175,24 +192,21 @@ def enqueue_trial(store: Store, study_id: str, values: dict[str, Any], *, viewer
     study = _owned_study(store, study_id, viewer, "steer")
     _, space = current_space(store, study_id, viewer=viewer)
     checked = space.check(values)
-    spec = StudySpec.from_dict(study.spec_json)
+    spec = parse_study(study)
     apply(spec.base, {**midpoint(space), **checked})
     load_optuna_study(store.config, study_id).enqueue_trial(checked, user_attrs={"enqueued_by": "a person"})
     return checked
 
 
-def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[Any]:
+def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[RunRecord]:
     """The study's trial runs and driver runs ``viewer`` may see, oldest first (a study's share
     link shows the study, not its runs)."""
     from core.store import Run
     from core.store import visible
 
+    query = select(Run).where(Run.study_id == study_id, visible(Run, viewer)).order_by(Run.created_at)
     with store.session() as s:
-        return list(
-            s.scalars(
-                select(Run).where(Run.study_id == study_id, visible(Run, viewer)).order_by(Run.created_at)
-            )
-        )
+        return [RunRecord.from_row(r) for r in s.scalars(query)]
 
 
 def dataset_of(train: dict[str, Any]) -> str | None:

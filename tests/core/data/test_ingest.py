@@ -53,7 +53,7 @@ def test_iris_csv_profile(local_store: Store) -> None:
     assert corr["columns"] == ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
     assert corr["matrix"][0][0] == pytest.approx(1.0)
     assert len(ds.profile_json["preview"]["rows"]) == 20
-    assert ds.read_options_json == {"delimiter": ",", "encoding": "utf-8"}
+    assert ds.read_options == {"delimiter": ",", "encoding": "utf-8"}
     table = pq.read_table(local_store.path_for("datasets", ds.id, ".parquet"))
     assert table.num_rows == 150
 
