@@ -3,12 +3,24 @@ data-parallel runs, and by predictions), and the Train page's input probe."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from core.errors import DataError
+from core.errors import SpecError
 from core.pipeline import PipelineSpec
+from core.training._spec import TrainSpec
 
-__all__ = ["arrays", "feature_columns", "features_array", "probe_input", "target_scaling"]
+__all__ = [
+    "PreparedData",
+    "arrays",
+    "feature_columns",
+    "features_array",
+    "prepare_data",
+    "probe_input",
+    "target_scaling",
+]
 
 
 def feature_columns(frame: Any, target: str) -> list[str]:
@@ -76,3 +88,89 @@ def probe_input(config: Any, pipeline_dict: dict[str, Any]) -> dict[str, Any]:
     frame = run_pandas(pipeline, batch.to_pandas()).frame
     x, _, classes = arrays(frame, pipeline.target, "multiclass", None)
     return {"shape": list(x.shape[1:]), "classes": [str(c) for c in (classes or [])][:50], "rows": len(frame)}
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A run's data after its pipeline, as arrays: what one-worker and data-parallel training
+    both train on (one preparation, one set of checks and messages).
+
+    ``y_train`` and ``y_val`` are standardised for a regression target (``scaling`` maps back;
+    ``units`` converts losses and errors to the target's units); validation rows whose class the
+    training rows never saw are dropped.
+    """
+
+    pipeline: PipelineSpec
+    task: str
+    fitted: Any  # the pipeline's PipelineResult (its fitted states go into the bundle)
+    train: Any
+    val: Any
+    test: Any
+    x_train: Any
+    y_train: Any
+    x_val: Any | None
+    y_val: Any | None
+    classes: list[Any] | None
+    scaling: dict[str, float] | None
+    units: dict[str, float]
+
+    def scale(self, y: Any) -> Any:
+        return (y - self.scaling["mean"]) / self.scaling["std"] if self.scaling else y
+
+
+def prepare_data(store: Any, spec: TrainSpec) -> PreparedData:
+    """Read the run's dataset, apply its pipeline, and split it into model arrays.
+
+    Raises:
+        DataError: The dataset is gone, or a column is not numeric or still has gaps.
+        SpecError: No split, fewer training rows than a batch, or a binary task without two
+            classes.
+    """
+    import pyarrow.parquet as pq
+
+    from core.models import ModelSpec
+    from core.pipeline import SPLIT_COLUMN
+    from core.pipeline import run_pandas
+
+    pipeline = PipelineSpec.from_dict(spec.pipeline)
+    task = ModelSpec.from_dict(spec.model).task
+    path = store.path_for("datasets", pipeline.dataset_id, ".parquet")
+    if not path.exists():
+        raise DataError(f"Dataset {pipeline.dataset_id} no longer exists. Choose another dataset.")
+    fitted = run_pandas(pipeline, pq.read_table(path).to_pandas())
+    out = fitted.frame
+    if SPLIT_COLUMN not in out:
+        raise SpecError(
+            "The pipeline has no split: add a train/validation split so the run can be validated."
+        )
+    splits = out[SPLIT_COLUMN]
+    train, val, test = out[splits == "train"], out[splits == "validation"], out[splits == "test"]
+    x_train, y_train, classes = arrays(train, pipeline.target, task, None)
+    if len(x_train) < spec.batch_size:
+        raise SpecError(
+            f"`batch_size <= training rows` must hold, but got batch_size={spec.batch_size} with "
+            f"{len(x_train)} training rows. Lower the batch size."
+        )
+    n_classes = len(classes) if classes else 1
+    if task == "binary" and n_classes != 2:
+        raise SpecError(
+            f"Binary classification needs 2 classes, but the target has {n_classes}: choose multiclass."
+        )
+    # Regression fits standardized targets (mean 0, std 1 on the training rows): house prices in
+    # dollars would otherwise need a learning rate per dataset. Predictions are mapped back.
+    scaling = target_scaling(y_train) if task == "regression" else None
+    units = {"loss": scaling["std"] ** 2, "rmse": scaling["std"], "mae": scaling["std"]} if scaling else {}
+    x_val = y_val = None
+    if len(val):
+        x_val, y_val, _ = arrays(val, pipeline.target, task, classes)
+        if classes:
+            keep = y_val >= 0
+            x_val, y_val = x_val[keep], y_val[keep]
+    prepared = PreparedData(
+        pipeline, task, fitted, train, val, test, x_train, y_train, x_val, y_val, classes, scaling, units
+    )
+    return replace(
+        prepared,
+        y_train=prepared.scale(y_train),
+        y_val=prepared.scale(y_val) if y_val is not None else None,
+    )

@@ -17,33 +17,11 @@ from typing import Any
 
 
 def _data(store: Any, spec: Any):  # type: ignore[no-untyped-def]
-    import pyarrow.parquet as pq
+    """The one-worker run's preparation (prepare_data): same arrays, checks and messages."""
+    from core.training._data import prepare_data
 
-    from core.models import ModelSpec
-    from core.pipeline import SPLIT_COLUMN
-    from core.pipeline import PipelineSpec
-    from core.pipeline import run_pandas
-    from core.training._data import arrays as _arrays
-    from core.training._data import target_scaling as _target_scaling
-
-    pipeline = PipelineSpec.from_dict(spec.pipeline)
-    task = ModelSpec.from_dict(spec.model).task
-    frame = pq.read_table(store.path_for("datasets", pipeline.dataset_id, ".parquet")).to_pandas()
-    out = run_pandas(pipeline, frame).frame
-    train, val = out[out[SPLIT_COLUMN] == "train"], out[out[SPLIT_COLUMN] == "validation"]
-    x, y, classes = _arrays(train, pipeline.target, task, None)
-    x_val = y_val = None
-    if len(val):
-        x_val, y_val, _ = _arrays(val, pipeline.target, task, classes)
-        if classes:
-            keep = y_val >= 0
-            x_val, y_val = x_val[keep], y_val[keep]
-    scaling = _target_scaling(y) if task == "regression" else None
-    if scaling:
-        y = (y - scaling["mean"]) / scaling["std"]
-        if y_val is not None:
-            y_val = (y_val - scaling["mean"]) / scaling["std"]
-    return task, x, y, x_val, y_val, classes, scaling
+    data = prepare_data(store, spec)
+    return data.task, data.x_train, data.y_train, data.x_val, data.y_val, data.classes, data.scaling
 
 
 def main() -> int:  # noqa: C901 - one training loop, kept in one place

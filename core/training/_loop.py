@@ -13,8 +13,6 @@ from core.errors import JobStopped
 from core.errors import SpecError
 from core.models import ModelSpec
 from core.optimizers import OptimizerSpec
-from core.pipeline import SPLIT_COLUMN
-from core.pipeline import PipelineSpec
 
 if TYPE_CHECKING:
     from core.compute import JobContext
@@ -23,7 +21,7 @@ from core.training._callback import live_callback
 from core.training._checkpoints import load_checkpoint
 from core.training._data import arrays
 from core.training._data import feature_columns
-from core.training._data import target_scaling
+from core.training._data import prepare_data
 from core.training._spec import TrainSpec
 
 __all__ = ["EpochHook", "run_training"]
@@ -43,54 +41,25 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
             generic hook through which a tuning trial watches its run. Defaults to None.
     """
     import numpy as np
-    import pyarrow.parquet as pq
 
     from core.models import build_keras_model
     from core.models import count_params
     from core.optimizers import build_keras_optimizer
-    from core.pipeline import run_pandas
 
     spec = TrainSpec.from_dict(data)
     if spec.multi_worker:
         from core.training._distributed import run_data_parallel
 
         return run_data_parallel(ctx, spec)
-    pipeline = PipelineSpec.from_dict(spec.pipeline)
     model_spec = ModelSpec.from_dict(spec.model)
-    path = ctx.store.path_for("datasets", pipeline.dataset_id, ".parquet")
-    if not path.exists():
-        raise DataError(f"Dataset {pipeline.dataset_id} no longer exists. Choose another dataset.")
-    frame = pq.read_table(path).to_pandas()
-    result = run_pandas(pipeline, frame)
-    out = result.frame
-    splits = out[SPLIT_COLUMN] if SPLIT_COLUMN in out else None
-    if splits is None:
-        raise SpecError(
-            "The pipeline has no split: add a train/validation split so the run can be validated."
-        )
-    train, val = out[splits == "train"], out[splits == "validation"]
-    test = out[splits == "test"]
-    x_train, y_train, classes = arrays(train, pipeline.target, model_spec.task, None)
-    if len(x_train) < spec.batch_size:
-        raise SpecError(
-            f"`batch_size <= training rows` must hold, but got batch_size={spec.batch_size} with "
-            f"{len(x_train)} training rows. Lower the batch size."
-        )
+    # The same preparation, checks and messages as a data-parallel participant (prepare_data).
+    prep = prepare_data(ctx.store, spec)
+    pipeline, result, classes = prep.pipeline, prep.fitted, prep.classes
+    scaling, units = prep.scaling, prep.units
+    train, val, test, x_train = prep.train, prep.val, prep.test, prep.x_train
+    scale = prep.scale
     n_classes = len(classes) if classes else 1
-    if model_spec.task == "binary" and n_classes != 2:
-        raise SpecError(
-            f"Binary classification needs 2 classes, but the target has {n_classes}: choose multiclass."
-        )
-    # Regression fits standardized targets (mean 0, std 1 on the training rows): house prices in
-    # dollars would otherwise need a learning rate per dataset. Predictions are mapped back.
-    scaling = target_scaling(y_train) if model_spec.task == "regression" else None
-    scale = (lambda y: (y - scaling["mean"]) / scaling["std"]) if scaling else (lambda y: y)
-    validation = None
-    if len(val):
-        x_val, y_val, _ = arrays(val, pipeline.target, model_spec.task, classes)
-        keep = y_val >= 0 if classes else slice(None)
-        validation = (x_val[keep], scale(y_val[keep]))
-    units = {"loss": scaling["std"] ** 2, "rmse": scaling["std"], "mae": scaling["std"]} if scaling else {}
+    validation = (prep.x_val, prep.y_val) if prep.x_val is not None else None
 
     env = configure_backend(spec.seed)
     import keras
@@ -135,7 +104,7 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         )
     model.fit(
         x_train,
-        scale(y_train),
+        prep.y_train,
         batch_size=spec.batch_size,
         epochs=spec.epochs,
         initial_epoch=initial_epoch,
