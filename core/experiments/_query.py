@@ -193,6 +193,20 @@ def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[A
     return stmt
 
 
+def _tags(s: Any, kind: str, ids: list[str]) -> dict[str, list[str]]:
+    """The tags of these runs or studies (already filtered by who may see them), by target."""
+    tags: dict[str, list[str]] = {}
+    if ids:
+        query = (
+            select(Tag.target_id, Tag.tag)
+            .where(Tag.target_kind == kind, Tag.target_id.in_(ids))
+            .order_by(Tag.tag)
+        )
+        for target, tag in s.execute(query):
+            tags.setdefault(target, []).append(tag)
+    return tags
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -223,15 +237,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
             .offset((q.page - 1) * q.page_size)
         )
         rows = s.execute(stmt).all()
-        ids = [r[0].id for r in rows]
-        tags: dict[str, list[str]] = {}
-        if ids:
-            for target, tag in s.execute(
-                select(Tag.target_id, Tag.tag)
-                .where(Tag.target_kind == "run", Tag.target_id.in_(ids))
-                .order_by(Tag.tag)
-            ):
-                tags.setdefault(target, []).append(tag)
+        tags = _tags(s, "run", [r[0].id for r in rows])
     out = [
         ExperimentRow(
             id=run.id,
@@ -274,13 +280,5 @@ def list_studies(store: Store, *, viewer: Viewer, limit: int = 200) -> list[Stud
             .order_by(Study.created_at.desc())
             .limit(limit)
         ).all()
-        ids = [r[0] for r in rows]
-        tags: dict[str, list[str]] = {}
-        if ids:
-            for target, tag in s.execute(
-                select(Tag.target_id, Tag.tag)
-                .where(Tag.target_kind == "study", Tag.target_id.in_(ids))
-                .order_by(Tag.tag)
-            ):
-                tags.setdefault(target, []).append(tag)
+        tags = _tags(s, "study", [r[0] for r in rows])
     return [StudyRow(*r, tags=tags.get(r[0], [])) for r in rows]
