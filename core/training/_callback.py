@@ -12,7 +12,7 @@ from typing import Any
 if TYPE_CHECKING:
     from core.compute import JobContext
 
-__all__ = ["configure_backend", "live_callback"]
+__all__ = ["configure_backend", "live_callback", "nonfinite_loss"]
 
 
 def configure_backend(seed: int) -> dict[str, Any]:
@@ -85,6 +85,17 @@ def _gpu_name(device: Any) -> str:
         return str(device.name)
 
 
+def nonfinite_loss(loss: float, step: int, epoch: int) -> str | None:
+    """Why a run must stop when its loss is NaN or infinite (one message for every kind of run),
+    or None while it is finite."""
+    if math.isfinite(loss):
+        return None
+    return (
+        f"the loss became {loss} at step {step} (epoch {epoch}). Lower the learning rate, add "
+        "gradient clipping, or scale the inputs."
+    )
+
+
 def live_callback(  # type: ignore[no-untyped-def]
     ctx: JobContext,
     steps_per_epoch: int,
@@ -136,11 +147,8 @@ def live_callback(  # type: ignore[no-untyped-def]
             for key, value in (logs or {}).items():
                 ctx.log_metric(f"batch/{key}", step, unscaled(key, value))
             loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.failure = (
-                    f"the loss became {float(loss)} at step {step} (epoch {self.epoch + 1}). Lower the "
-                    "learning rate, add gradient clipping, or scale the inputs."
-                )
+            if loss is not None and (failure := nonfinite_loss(float(loss), step, self.epoch + 1)):
+                self.failure = failure
                 self.model.stop_training = True
             ctx.set_progress(step / (steps_per_epoch * epochs))
 

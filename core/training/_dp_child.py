@@ -10,7 +10,6 @@ progress and the final model to the store and its result to the result file.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from typing import Any
@@ -29,10 +28,11 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
     result_file = sys.argv[2]
     import numpy as np
 
+    from core.compute import JobContext
     from core.config import AppConfig
     from core.models import ModelSpec
     from core.store import open_store
-    from core.store import write_metrics
+    from core.training._callback import nonfinite_loss
     from core.training._spec import TrainSpec
 
     config = AppConfig.for_data_dir(args["config"]["data_dir"], database_url=args["config"]["database_url"])
@@ -100,17 +100,14 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     units = {"loss": scaling["std"] ** 2} if scaling else {}
-    buffer: list[tuple[str, int, float, float]] = []
-    flushed = time.monotonic()
     started = time.perf_counter()
     failure = None
     stopped = False
-
-    def stop_requested() -> bool:
-        from core.store import SYSTEM
-        from core.store import get_run
-
-        return bool(get_run(store, run_id, viewer=SYSTEM).stop_requested)
+    # The chief streams metrics and progress and reads stop requests through a JobContext, as a
+    # one-worker run does (buffered writes, heartbeats, the stop flag).
+    ctx = JobContext(store, run_id, config.heartbeat_seconds) if chief else None
+    if ctx is not None:
+        ctx.start()
 
     for epoch in range(spec.epochs):
         order = np.random.default_rng(spec.seed + epoch).permutation(len(x))
@@ -120,39 +117,32 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
             loss = float(train_step(tf.constant(x[rows]), tf.constant(y[rows])))
             step = epoch * steps + b + 1
             epoch_losses.append(loss)
-            if chief:
-                buffer.append(("batch/loss", step, loss * units.get("loss", 1.0), time.time()))
-                if not math.isfinite(loss):
-                    failure = f"the loss became {loss} at step {step}. Lower the learning rate."
+            if ctx is not None:
+                ctx.log_metric("batch/loss", step, loss * units.get("loss", 1.0))
+                failure = failure or nonfinite_loss(loss, step, epoch + 1)
+                ctx.set_progress(step / (steps * spec.epochs))
             if b % 10 == 9 or b == steps - 1:  # all agree on stopping, at the same steps
-                mine = 1.0 if (failure or (chief and stop_requested())) else 0.0
+                mine = 1.0 if (failure or (ctx is not None and ctx.should_stop())) else 0.0
                 if float(agree(tf.constant(mine))) > 0:
                     stopped = True
-            if chief and (time.monotonic() - flushed > 0.5 or stopped):
-                write_metrics(store, run_id, buffer)
-                buffer, flushed = [], time.monotonic()
-                _progress(store, run_id, step / (steps * spec.epochs))
             if stopped:
                 break
-        if chief:
-            buffer.append(
-                ("epoch/loss", epoch + 1, float(np.mean(epoch_losses)) * units.get("loss", 1.0), time.time())
-            )
+        if ctx is not None:
+            ctx.log_metric("epoch/loss", epoch + 1, float(np.mean(epoch_losses)) * units.get("loss", 1.0))
             if x_val is not None and len(x_val):
                 pred = model(tf.constant(x_val), training=False)
                 val_loss = float(tf.reduce_mean(loss_fn(tf.constant(y_val), pred)))
-                buffer.append(("epoch/val_loss", epoch + 1, val_loss * units.get("loss", 1.0), time.time()))
+                ctx.log_metric("epoch/val_loss", epoch + 1, val_loss * units.get("loss", 1.0))
                 if task == "multiclass":
                     acc = float(np.mean(np.argmax(pred.numpy(), axis=1) == y_val))
-                    buffer.append(("epoch/val_accuracy", epoch + 1, acc, time.time()))
+                    ctx.log_metric("epoch/val_accuracy", epoch + 1, acc)
             elapsed = time.perf_counter() - started
-            buffer.append(
-                ("epoch/samples_per_s", epoch + 1, (epoch + 1) * steps * global_batch / elapsed, time.time())
-            )
-            write_metrics(store, run_id, buffer)
-            buffer, flushed = [], time.monotonic()
+            ctx.log_metric("epoch/samples_per_s", epoch + 1, (epoch + 1) * steps * global_batch / elapsed)
+            ctx.flush()
         if stopped:
             break
+    if ctx is not None:
+        ctx.close()  # every metric is stored before the chief reports
     if chief:
         result: dict[str, Any] = {
             "failure": failure,
@@ -181,15 +171,6 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
         with open(result_file, "w") as fh:
             json.dump(result, fh)
     return 0
-
-
-def _progress(store: Any, run_id: str, fraction: float) -> None:
-    from sqlalchemy import update
-
-    from core.store import Run
-
-    with store.session() as s:
-        s.execute(update(Run).where(Run.id == run_id).values(progress=min(1.0, fraction)))
 
 
 if __name__ == "__main__":
