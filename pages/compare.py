@@ -48,9 +48,10 @@ if (picked, axis, smoothing) != (metric, x_axis, weight):
     st.query_params.update({"metric": picked, "x": axis, "smooth": f"{smoothing:g}"})
     st.rerun()
 
-names = {r.id: r.name or r.id[:8] for r in comparison.runs}
+# Names need not be unique: every column and curve carries the run's short ID too.
+names = {r.id: f"{r.label} ({r.id[:6]})" for r in comparison.runs}
 series = {
-    names[r.id] + f" ({r.id[:6]})": (
+    names[r.id]: (
         comparison.curves[r.id][axis],
         smooth(comparison.curves[r.id]["value"], weight),
     )

@@ -19,7 +19,7 @@ st.caption(
 c1, c2, c3, c4, c5 = st.columns([2, 3, 1, 1, 1])
 surface = c1.selectbox("Surface", list(SURFACES), format_func=lambda s: SURFACES[s].title, key="lab_surface")
 chosen = c2.multiselect(
-    "Optimizers (2-4)", list(OPTIMIZERS), default=["sgd", "momentum", "adam"], key="lab_opts"
+    "Optimizers (1-4)", list(OPTIMIZERS), default=["sgd", "momentum", "adam"], key="lab_opts"
 )
 lr = c3.number_input(
     "Learning rate",

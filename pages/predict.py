@@ -113,7 +113,8 @@ rows_upload = rows_format = rows_dataset = None
 if rows_from == "Upload a file":
     file = st.file_uploader(
         "New rows (the training data's columns; the target may be left out)",
-        type=sorted({ext.lstrip(".") for f in ("csv", "parquet", "jsonl") for ext in FORMATS[f]}),
+        # Every format the Data page takes (images and .npz included).
+        type=sorted({ext.lstrip(".") for exts in FORMATS.values() for ext in exts}),
         key="predict_upload",
     )
 else:

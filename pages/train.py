@@ -32,6 +32,7 @@ from core.training import default_pipeline
 from core.training import placement
 from core.training import probe_input
 from core.training import read_training_run
+from core.tuning import get_study
 from pages import _ui
 
 st.title("Train")
@@ -210,6 +211,19 @@ workers = c1.number_input(
 gpu = c2.checkbox("One GPU per worker (workers started with --resources GPU=1)", key="train_gpu")
 team = _ui.team_choice("train_team", who)
 
+
+def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str:  # type: ignore[no-untyped-def]
+    if source is not None and source.run.trial is not None:  # a promoted trial: its study and trial
+        trial = source.run.trial
+        try:
+            study = get_study(store, str(trial["study"]), viewer=who).name
+        except AppError:
+            study = "a study"
+        return f"{study} · trial {trial.get('number')} · {{id}}"
+    model = source.run.label if template == "From the source run" and source is not None else template
+    return f"{dataset_name} · {model} · {optimizer} · {{id}}"
+
+
 if st.button("Launch", type="primary", key="train_launch"):
     try:
         optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)
@@ -231,7 +245,8 @@ if st.button("Launch", type="primary", key="train_launch"):
             store,
             "train",
             spec.to_dict(),
-            name=f"{template} on {dataset.name}",
+            # Distinguishable by default: dataset, model, optimizer and the run's short ID.
+            name=_run_name(template, dataset.name, opt_name, source),
             options=placement(spec),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,

@@ -55,6 +55,7 @@ from core.store import Viewer
 from core.store import create_run
 from core.store import fetch_owned
 from core.store import fetch_visible
+from core.store import new_id
 from core.store import open_store
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ def submit_run(
         spec: The job's spec as a JSON-able dict; validated before anything is stored.
         viewer: Who launches it: its owner. The dataset, pipeline, study and parent it names
             must be visible to them.
-        name: Shown in lists. Defaults to "".
+        name: Shown in lists; ``{id}`` in it becomes the run's short ID. Defaults to "".
         options: Placement options. Defaults to none.
         team: The team that may view and fork it; "" keeps it private. Defaults to "".
         author: Its owner when Loom itself launches on someone's behalf (a study's trials);
@@ -279,7 +280,12 @@ def submit_run(
     # The data a spec reads must be visible to whoever launches it, linked or not.
     _check_links(store, viewer, {**links, "dataset_id": links.get("dataset_id") or used})
     owner = author if (author is not None and viewer.everything) else viewer.name
-    run = create_run(store, job.recorded_as or kind, spec, name=name, author=owner, team=team, **links)
+    run_id = new_id()
+    # "{id}" in a name is the run's short ID: names need not be unique, and this tells runs apart.
+    name = name.replace("{id}", run_id[:6])
+    run = create_run(
+        store, job.recorded_as or kind, spec, name=name, author=owner, team=team, run_id=run_id, **links
+    )
     opts = options or SubmitOptions()
     try:
         future = client.submit(

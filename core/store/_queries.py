@@ -25,6 +25,7 @@ from core.store._models import Run
 from core.store._models import RunEvent
 from core.store._models import RunSummary
 from core.store._models import Study
+from core.store._models import new_id
 from core.store._records import RunRecord
 
 __all__ = [
@@ -54,11 +55,13 @@ def create_run(
     parent_kind: str | None = None,
     author: str | None = None,
     team: str = "",
+    run_id: str | None = None,
 ) -> RunRecord:
     """Insert a ``queued`` run with its spec and spec hash, and its first event. Who may create
     it is checked by the caller (:func:`core.compute.submit_run`)."""
     with store.session() as s:
         run = Run(
+            id=run_id or new_id(),
             kind=kind,
             name=name,
             status="queued",

@@ -52,3 +52,14 @@ def test_unknown_ids_and_missing_runs_look_the_same_through_links(app: AppTest) 
     assert any("no run" in plain(e.value) for e in app.error)
     open_page(app, "pages/share.py", token="A" * 43)
     assert [e.value for e in app.error] == [NOT_FOUND]
+
+
+def test_runs_with_the_same_name_compare_side_by_side(app: AppTest) -> None:
+    """Names need not be unique (it crashed with "Duplicate column names found")."""
+    store = open_store(get_config())
+    a = _finished(store, "same name", [1.0, 0.5])
+    b = _finished(store, "same name", [1.0, 0.7])
+    open_page(app, "pages/compare.py", runs=f"{a},{b}")
+    assert not app.error, [e.value for e in app.error]
+    columns = list(app.dataframe[0].value.columns)
+    assert f"same name ({a[:6]})" in columns and f"same name ({b[:6]})" in columns
