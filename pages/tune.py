@@ -41,6 +41,7 @@ _study_param = st.query_params.get("study")
 # A ?share= link opens one study's view; everywhere else the visitor must be signed in.
 who = _ui.viewer("study", _study_param) if _study_param and st.query_params.get("share") else _ui.viewer()
 
+TRIAL_STATES = ("complete", "running", "pruned", "fail", "waiting")
 SAMPLER_LABELS = {
     "tpe": "TPE",
     "random": "Random",
@@ -290,12 +291,9 @@ def _board(study_id: str, spec: StudySpec) -> None:
         st.plotly_chart(fig, key=f"chart_{study_id}")
     frame = _trials_frame(trials, with_runs=who.grant is None or who.signed_in)
     if not frame.empty:
-        states = st.multiselect(
-            "Show trials",
-            sorted(frame["state"].unique()),
-            default=sorted(frame["state"].unique()),
-            key="trial_states",
-        )
+        # Every state is offered from the start, so trials that reach a state later (complete,
+        # after Stop) are shown without a reload.
+        states = st.multiselect("Show trials", TRIAL_STATES, default=list(TRIAL_STATES), key="trial_states")
         st.dataframe(frame[frame["state"].isin(states)], hide_index=True, key=f"trials_{study_id}")
 
 
@@ -322,11 +320,7 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
                 except AppError as exc:
                     _ui.error(exc)
                 else:
-                    st.toast(
-                        "Enqueued: it runs next."
-                        if running
-                        else "Enqueued: it runs when the study runs again."
-                    )
+                    st.toast("Enqueued: it runs next.")
     with st.expander(f"Search space (phase {phase}): narrow or widen it"):
         table = st.data_editor(
             _space_table(list(space.params), set(space.paths)),

@@ -190,6 +190,12 @@ def enqueue_trial(store: Store, study_id: str, values: dict[str, Any], *, viewer
     """Queue a trial with hand-picked values (checked against the current space); the driver
     runs it next. Values left out are drawn by the sampler. Owner only."""
     study = _owned_study(store, study_id, viewer, "steer")
+    if study.status in ("finished", "stopped", "failed"):
+        # Only a running driver asks for trials: one enqueued now would wait forever.
+        raise SpecError(
+            f"This study has {study.status if study.status != 'failed' else 'failed and ended'}: a trial "
+            "enqueued now would never run. Promote a trial, or start a new study from a run."
+        )
     _, space = current_space(store, study_id, viewer=viewer)
     checked = space.check(values)
     spec = parse_study(study)

@@ -130,6 +130,9 @@ def test_enqueued_trial_and_narrowed_space_are_honoured(setup) -> None:  # type:
             SearchSpace((Param("optimizer.learning_rate", "float", 0.1, 0.2),)),
             viewer=SYSTEM,
         )
+    # Enqueued on an ended study, a trial would wait forever: refused with a message.
+    with pytest.raises(SpecError, match="would never run"):
+        enqueue_trial(store, study_id, {"optimizer.learning_rate": 0.002}, viewer=SYSTEM)
 
 
 def test_a_killed_worker_fails_and_retries_the_trial_and_the_study_goes_on(setup) -> None:  # type: ignore[no-untyped-def]
