@@ -135,8 +135,15 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
         b.get_by_role("tab", name="Studies").click()
         b.get_by_text("ANN-LAB-STUDY").first.wait_for()
         b.goto(f"{url}/jobs?run={run_id}")
-        html = _settled(b)
-        assert run_id not in html and dataset not in html
+        _settled(b)
+        # B sees the team's trial runs, never A's private run: not selected, not listed.
+        b.get_by_text("no longer exists").first.wait_for()
+        shown = b.inner_text("body")
+        assert f"run {run_id}" not in shown and "iris.csv ·" not in shown
+        b.get_by_label("Run", exact=True).click()
+        options = b.get_by_role("option").all_inner_texts()
+        assert options and not any("iris.csv" in o or run_id[:6] in o for o in options), options
+        b.keyboard.press("Escape")
         b.goto(f"{url}/train?from_run={run_id}")
         html = _settled(b)
         assert run_id not in html and dataset not in html
@@ -203,6 +210,14 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
         replay_ctx.add_cookies(old)
         replay.goto(f"{url}/experiments")
         replay.get_by_text("Sign in to Loom").wait_for()
+    except BaseException:
+        from tests.e2e.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, context in enumerate(contexts):
+            for j, pg in enumerate(context.pages):
+                pg.screenshot(path=str(ARTIFACTS / f"accounts-{i}-{j}.png"), full_page=True)
+        raise
     finally:
         for context in contexts:
             context.close()
