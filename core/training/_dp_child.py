@@ -15,14 +15,6 @@ import time
 from typing import Any
 
 
-def _data(store: Any, spec: Any):  # type: ignore[no-untyped-def]
-    """The one-worker run's preparation (prepare_data): same arrays, checks and messages."""
-    from core.training._data import prepare_data
-
-    data = prepare_data(store, spec)
-    return data.task, data.x_train, data.y_train, data.x_val, data.y_val, data.classes, data.scaling
-
-
 def main() -> int:  # noqa: C901 - one training loop, kept in one place
     args = json.loads(sys.argv[1])
     result_file = sys.argv[2]
@@ -33,6 +25,9 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
     from core.models import ModelSpec
     from core.store import open_store
     from core.training._callback import nonfinite_loss
+    from core.training._data import prepare_data
+    from core.training._loop import loss_and_metrics
+    from core.training._loop import run_results
     from core.training._spec import TrainSpec
 
     config = AppConfig.for_data_dir(args["config"]["data_dir"], database_url=args["config"]["database_url"])
@@ -40,7 +35,10 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
     spec = TrainSpec.from_dict(args["spec"])
     run_id, index, n = args["run_id"], args["index"], len(args["cluster"])
     chief = index == 0
-    task, x, y, x_val, y_val, classes, scaling = _data(store, spec)
+    # The one-worker run's preparation: the same arrays, checks and messages.
+    prep = prepare_data(store, spec)
+    task, x, y, x_val, y_val = prep.task, prep.x_train, prep.y_train, prep.x_val, prep.y_val
+    classes, scaling = prep.classes, prep.scaling
     n_outputs = len(classes) if task == "multiclass" and classes else 1
     if task in ("binary", "regression"):
         y = y.reshape(-1, 1).astype("float32")
@@ -99,7 +97,7 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
         per_replica = strategy.run(lambda f: f, args=(flag,))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    units = {"loss": scaling["std"] ** 2} if scaling else {}
+    units = prep.units  # loss and errors in the target's units, as a one-worker run logs them
     started = time.perf_counter()
     failure = None
     stopped = False
@@ -155,19 +153,13 @@ def main() -> int:  # noqa: C901 - one training loop, kept in one place
             plain = build_keras_model(model_spec, tuple(x.shape[1:]), n_outputs)
             plain.set_weights([np.asarray(w) for w in model.get_weights()])
             plain.save(store.path_for("models", run_id, ".keras"))
-            result["evaluation"] = {}
-            if x_val is not None and len(x_val):
-                pred = plain.predict(x_val, verbose=0)
-                result["evaluation"]["validation_loss"] = float(np.mean(loss_fn(y_val, pred))) * units.get(
-                    "loss", 1.0
-                )
-                if task == "multiclass":
-                    result["evaluation"]["validation_accuracy"] = float(
-                        np.mean(np.argmax(pred, axis=1) == y_val)
-                    )
+            # The same evaluation, confusion matrix, per-class table and bundle fields as a
+            # one-worker run.
+            plain.compile(**loss_and_metrics(task))
+            env = {"tensorflow": tf.__version__, "keras": keras.__version__, "workers": n}
+            result |= run_results(plain, prep, model_spec, env)
             result["samples_per_s"] = spec.epochs * steps * global_batch / (time.perf_counter() - started)
             result["steps"] = spec.epochs * steps
-            result["environment"] = {"tensorflow": tf.__version__, "keras": keras.__version__, "workers": n}
         with open(result_file, "w") as fh:
             json.dump(result, fh)
     return 0

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 from core.training._callback import configure_backend
 from core.training._callback import live_callback
 from core.training._checkpoints import load_checkpoint
+from core.training._data import PreparedData
 from core.training._data import arrays
 from core.training._data import feature_columns
 from core.training._data import prepare_data
 from core.training._spec import TrainSpec
 
-__all__ = ["EpochHook", "run_training"]
+__all__ = ["EpochHook", "loss_and_metrics", "run_results", "run_training"]
 
 
 # Called after each epoch with (epoch, logs); returns why to stop (pruned), or None to go on.
@@ -40,10 +41,8 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         on_epoch: Observes each epoch's logs; what it returns stops the run as pruned. The
             generic hook through which a tuning trial watches its run. Defaults to None.
     """
-    import numpy as np
 
     from core.models import build_keras_model
-    from core.models import count_params
     from core.optimizers import build_keras_optimizer
 
     spec = TrainSpec.from_dict(data)
@@ -54,10 +53,7 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
     model_spec = ModelSpec.from_dict(spec.model)
     # The same preparation, checks and messages as a data-parallel participant (prepare_data).
     prep = prepare_data(ctx.store, spec)
-    pipeline, result, classes = prep.pipeline, prep.fitted, prep.classes
-    scaling, units = prep.scaling, prep.units
-    train, val, test, x_train = prep.train, prep.val, prep.test, prep.x_train
-    scale = prep.scale
+    classes, units, x_train = prep.classes, prep.units, prep.x_train
     n_classes = len(classes) if classes else 1
     validation = (prep.x_val, prep.y_val) if prep.x_val is not None else None
 
@@ -75,23 +71,10 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         ctx.note("resumed", {"from_run": spec.resume_from, "epoch": initial_epoch})
     else:
         model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
-    loss = {
-        "multiclass": "sparse_categorical_crossentropy",
-        "binary": "binary_crossentropy",
-        "regression": "mse",
-    }[model_spec.task]
-    metrics: list[Any] = (
-        ["accuracy"]
-        if model_spec.task == "multiclass"
-        else ["accuracy", keras.metrics.AUC(name="auc")]
-        if model_spec.task == "binary"
-        else [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
-    )
     if not spec.resume_from:  # a checkpoint brings its compiled optimizer state along
         model.compile(
             optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)),
-            loss=loss,
-            metrics=metrics,
+            **loss_and_metrics(model_spec.task),
         )
     steps = math.ceil(len(x_train) / spec.batch_size)
     live = live_callback(ctx, steps, spec.epochs, spec.batch_size, units, on_epoch)
@@ -119,33 +102,65 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         raise JobStopped(live.pruned)
     if ctx.should_stop():
         raise JobStopped("stopped on request")
+    model.save(ctx.store.path_for("models", ctx.run_id, ".keras"))
+    return run_results(model, prep, model_spec, env)
+
+
+def loss_and_metrics(task: str) -> dict[str, Any]:
+    """What a model of ``task`` is compiled with, so every run reports the same metrics."""
+    import keras
+
+    loss = {
+        "multiclass": "sparse_categorical_crossentropy",
+        "binary": "binary_crossentropy",
+        "regression": "mse",
+    }
+    metrics: list[Any] = (
+        ["accuracy"]
+        if task == "multiclass"
+        else ["accuracy", keras.metrics.AUC(name="auc")]
+        if task == "binary"
+        else [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
+    )
+    return {"loss": loss[task], "metrics": metrics}
+
+
+def run_results(model: Any, prep: PreparedData, model_spec: ModelSpec, env: dict[str, Any]) -> dict[str, Any]:
+    """A trained run's result: the held-out evaluation (test split, else validation) in the
+    target's units, confusion matrix and per-class table or predicted-vs-actual, and what a
+    bundle needs. One-worker runs and the data-parallel chief both end here; ``model`` must be
+    compiled with :func:`loss_and_metrics`."""
+    import numpy as np
+
+    from core.models import count_params
+
+    pipeline, classes, scaling, units = prep.pipeline, prep.classes, prep.scaling, prep.units
     evaluation: dict[str, float] = {}
-    held_out = test if len(test) else val
+    details: dict[str, Any] = {}
+    held_out = prep.test if len(prep.test) else prep.val
     if len(held_out):
         x_eval, y_eval, _ = arrays(held_out, pipeline.target, model_spec.task, classes)
         keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
-        scores = model.evaluate(x_eval[keep], scale(y_eval[keep]), verbose=0, return_dict=True)
-        prefix = "test" if len(test) else "validation"
+        scores = model.evaluate(x_eval[keep], prep.scale(y_eval[keep]), verbose=0, return_dict=True)
+        prefix = "test" if len(prep.test) else "validation"
         evaluation = {f"{prefix}_{k}": float(v) * units.get(k, 1.0) for k, v in scores.items()}
         predicted = model.predict(x_eval[keep], verbose=0)
         if scaling:
             predicted = predicted * scaling["std"] + scaling["mean"]
         details = _details(model_spec.task, y_eval[keep], predicted, classes)
-    else:
-        details = {}
-    model.save(ctx.store.path_for("models", ctx.run_id, ".keras"))
+    n_classes = len(classes) if classes else 1
     return {
         "evaluation": evaluation,
         **details,
         "classes": classes,
-        "features": feature_columns(train, pipeline.target),
-        "input_shape": list(x_train.shape[1:]),
+        "features": feature_columns(prep.train, pipeline.target),
+        "input_shape": list(prep.x_train.shape[1:]),
         "target_scaling": scaling,
-        "params": count_params(model_spec, tuple(x_train.shape[1:]), n_classes),
-        "rows": {"train": len(train), "validation": len(val), "test": len(test)},
+        "params": count_params(model_spec, tuple(prep.x_train.shape[1:]), n_classes),
+        "rows": {"train": len(prep.train), "validation": len(prep.val), "test": len(prep.test)},
         "pipeline_hash": pipeline.hash,
         "model_hash": model_spec.hash,
-        "pipeline_state": result.states,
+        "pipeline_state": prep.fitted.states,
         "environment": env,
     }
 
