@@ -132,3 +132,15 @@ def test_each_package_names_its_api_exactly(package: str) -> None:
     public = {name for name in bound if not name.startswith("_")}
     assert set(module.__all__) == public, f"core.{package}: __all__ differs from what it binds"
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_pages_take_read_models_never_orm_rows() -> None:
+    """Pages import no SQLAlchemy model from the store: queries hand them frozen read models."""
+    from core.store import Base
+
+    orm = {mapper.class_.__name__ for mapper in Base.registry.mappers} | {"Base"}
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "core.store":
+                bad = sorted({a.name for a in node.names} & orm)
+                assert not bad, f"{path.name} imports the ORM model(s) {bad}: use a query's read model"
