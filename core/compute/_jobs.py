@@ -169,6 +169,11 @@ def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
     outcome: Event
     result: dict[str, Any] | None = None
     try:
+        if job is None and kind not in JOB_KINDS:
+            raise SpecError(
+                f"No job kind {kind!r} is registered in this process: import the package that owns "
+                "it before executing its runs (submit_run hands workers the job itself)."
+            )
         result = _resolve(job or JOB_KINDS[kind].run)(ctx, spec)
         outcome = Succeeded()
     except JobStopped as exc:

@@ -133,7 +133,9 @@ def test_a_full_disk_while_checkpointing_fails_the_run_and_keeps_its_metrics(tmp
     ).to_dict()
     run_id = create_run(store, "train", spec).id
     out = _limited(
-        f"from core.compute import execute_run; print('STATUS', execute_run(config, {run_id!r}))",
+        # A bare process executing a run directly: the owning package registers the "train" kind.
+        "import core.training; from core.compute import execute_run; "
+        f"print('STATUS', execute_run(config, {run_id!r}))",
         config,
         8 << 20,
     )
