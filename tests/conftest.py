@@ -162,14 +162,13 @@ def two_process_cluster() -> Iterator[object]:
 
 
 def wait_until_ended(store: Store, run_id: str, timeout: float = 60):  # type: ignore[no-untyped-def]
-    """Poll the store until the run reaches a final status; returns the run."""
-    import time
-
+    """Wait until the run reaches a final status; returns the run."""
     from core.compute import TERMINAL
     from core.store import get_run
+    from tests.waiting import wait_until
 
-    deadline = time.monotonic() + timeout
-    while (run := get_run(store, run_id, viewer=SYSTEM)).status not in TERMINAL:
-        assert time.monotonic() < deadline, f"run {run_id} did not end within {timeout} s"
-        time.sleep(0.1)
-    return run
+    def ended():  # type: ignore[no-untyped-def]
+        run = get_run(store, run_id, viewer=SYSTEM)
+        return run if run.status in TERMINAL else None
+
+    return wait_until(ended, timeout=timeout, interval=0.1, what=f"run {run_id} to end")

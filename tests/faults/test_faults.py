@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,8 @@ from core.store import get_run
 from core.store import open_store
 from tests.conftest import ROOT
 from tests.conftest import free_port
+from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def test_a_write_lock_held_on_the_database_during_a_run_loses_nothing(tmp_path: 
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(execute_run(config, run_id)))
     worker.start()
-    time.sleep(0.8)
+    wait_until(lambda: "loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=30, what="a first point")
     db = str(config.data_dir / "loom.db")
     holder = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
         [
@@ -174,10 +175,7 @@ def test_a_scheduler_restart_interrupts_its_runs_with_a_reason_and_the_next_run_
         client = Client(address, timeout="30s")
         client.wait_for_workers(1, timeout=60)
         run_id = submit_run(client, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
-        deadline = time.monotonic() + 60
-        while "loss" not in get_metrics(store, run_id, viewer=SYSTEM):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: "loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=60, what="a loss")
         client.close()
         procs[0].send_signal(signal.SIGKILL)  # the scheduler dies; its worker goes with it
         procs[0].wait(30)
@@ -186,22 +184,19 @@ def test_a_scheduler_restart_interrupts_its_runs_with_a_reason_and_the_next_run_
         procs.append(_dask("worker", address, "--nthreads", "1", "--no-nanny"))
         client = Client(address, timeout="30s")
         client.wait_for_workers(1, timeout=60)
-        deadline = time.monotonic() + 60
-        while get_run(store, run_id, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
+
+        def marked() -> bool:
             reap(store, heartbeat_timeout=config.heartbeat_timeout, client=client, grace_seconds=0)
-            assert time.monotonic() < deadline, "the lost run was never marked"
-            time.sleep(0.5)
+            return get_run(store, run_id, viewer=SYSTEM).status in {s.value for s in TERMINAL}
+
+        wait_until(marked, timeout=60, interval=0.5, what="the lost run to be marked")
         run = get_run(store, run_id, viewer=SYSTEM)
         assert run.status == "interrupted" and (
             "heartbeat" in run.status_reason or "no longer knows" in run.status_reason
         )
         assert len(get_metrics(store, run_id, viewer=SYSTEM)["loss"].steps) > 0  # what it streamed is kept
         after = submit_run(client, store, "smoke", {"steps": 3, "interval_s": 0}, viewer=SYSTEM)
-        deadline = time.monotonic() + 60
-        while get_run(store, after, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        assert get_run(store, after, viewer=SYSTEM).status == "succeeded"
+        assert wait_until_ended(store, after, 60).status == "succeeded"
         client.close()
         assert check_integrity(store) == []
     finally:

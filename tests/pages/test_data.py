@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import time
-
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
-from core.store import SYSTEM
-from core.store import get_run
 from core.store import open_store
+from tests.conftest import wait_until_ended
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
 
@@ -25,10 +22,7 @@ def _add_sample(at: AppTest, label_start: str) -> str:
     run_id = _param(at, "ingest")
     assert run_id
     store = open_store(get_config())
-    deadline = time.monotonic() + 60
-    while get_run(store, run_id, viewer=SYSTEM).status not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until_ended(store, run_id, 60)
     at.run()  # the watcher sees the finished job and switches the URL to the dataset
     assert not at.exception, [e.value for e in at.exception]
     return run_id

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
@@ -10,6 +8,7 @@ from core.store import get_run
 from core.store import open_store
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
+from tests.waiting import wait_until
 
 
 def _launch(at: AppTest, steps: int, interval: float, name: str = "") -> str:
@@ -23,10 +22,12 @@ def _launch(at: AppTest, steps: int, interval: float, name: str = "") -> str:
 
 def _wait_until(run_id: str, statuses: set[str], timeout: float = 60) -> None:
     store = open_store(get_config())
-    deadline = time.monotonic() + timeout
-    while get_run(store, run_id, viewer=SYSTEM).status not in statuses:
-        assert time.monotonic() < deadline, f"run {run_id} never reached {statuses}"
-        time.sleep(0.1)
+    wait_until(
+        lambda: get_run(store, run_id, viewer=SYSTEM).status in statuses,
+        timeout=timeout,
+        interval=0.1,
+        what=f"run {run_id} to reach {statuses}",
+    )
 
 
 def test_launch_watch_and_finish(app: AppTest) -> None:

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.compute import TERMINAL
 from core.config import get_config
 from core.data import ingest_file
 from core.store import SYSTEM
 from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
+from tests.conftest import wait_until_ended
 from tests.pages.conftest import open_page
 from tests.pages.test_train import test_launch_training_from_the_page as _launch_training
 
@@ -40,10 +39,7 @@ def test_predict_on_a_dataset_and_reopen_by_link(app: AppTest) -> None:
     run_id = (
         app.query_params["run"][0] if isinstance(app.query_params["run"], list) else app.query_params["run"]
     )
-    deadline = time.monotonic() + 120
-    while get_run(store, run_id, viewer=SYSTEM).status not in {s.value for s in TERMINAL}:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until_ended(store, run_id, 120)
     assert get_run(store, run_id, viewer=SYSTEM).status == "succeeded", get_run(
         store, run_id, viewer=SYSTEM
     ).status_reason

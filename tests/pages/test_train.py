@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -11,8 +10,10 @@ from core.store import SYSTEM
 from core.store import get_run
 from core.store import list_runs
 from core.store import open_store
+from tests.conftest import wait_until_ended
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
+from tests.waiting import wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -28,15 +29,7 @@ def test_launch_training_from_the_page(app: AppTest) -> None:
     app.button(key="train_launch").click().run()
     assert not app.exception, [e.value for e in app.exception]
     run = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.dataset_id == ds.id)
-    deadline = time.monotonic() + 180
-    while get_run(store, run.id, viewer=SYSTEM).status not in (
-        "succeeded",
-        "failed",
-        "stopped",
-        "interrupted",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until_ended(store, run.id, 180)
     assert get_run(store, run.id, viewer=SYSTEM).status == "succeeded", get_run(
         store, run.id, viewer=SYSTEM
     ).status_reason
@@ -86,14 +79,9 @@ def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
         batch_size=16,
     )
     old = submit_run(client, store, "train", spec.to_dict(), name="long", dataset_id=ds.id, viewer=SYSTEM)
-    deadline = time.monotonic() + 120
-    while (last_checkpoint(store, old) or 0) < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: (last_checkpoint(store, old) or 0) >= 1, timeout=120, what="a first checkpoint")
     stop_run(store, old, client, viewer=SYSTEM)
-    while get_run(store, old, viewer=SYSTEM).status != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert wait_until_ended(store, old, 120).status == "stopped"
     app.query_params["run"] = old
     app.run()
     epoch = last_checkpoint(store, old)
@@ -103,9 +91,7 @@ def test_resume_a_stopped_run_from_the_jobs_page(app: AppTest) -> None:
     new = app.query_params["run"]
     new = new[0] if isinstance(new, list) else new
     assert new != old
-    while get_run(store, new, viewer=SYSTEM).status not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline + 60
-        time.sleep(0.2)
+    wait_until_ended(store, new, 180)
     assert get_run(store, new, viewer=SYSTEM).status == "succeeded", get_run(
         store, new, viewer=SYSTEM
     ).status_reason

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
@@ -11,9 +9,11 @@ from core.store import list_runs
 from core.store import open_store
 from core.tuning import driver_run
 from core.tuning import load_optuna_study
+from tests.conftest import wait_until_ended
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
 from tests.pages.test_train import test_launch_training_from_the_page as _launch_training
+from tests.waiting import wait_until
 
 
 def _base_run(app: AppTest) -> str:
@@ -41,15 +41,11 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
     assert not app.error, [plain(e.value) for e in app.error]
     study_id = app.query_params["study"]
     study_id = study_id[0] if isinstance(study_id, list) else study_id
-    deadline = time.monotonic() + 300
-    while (driver := driver_run(store, study_id, viewer=SYSTEM)) is None or driver.status not in (
-        "succeeded",
-        "failed",
-        "stopped",
-        "interrupted",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    driver = wait_until_ended(
+        store,
+        wait_until(lambda: driver_run(store, study_id, viewer=SYSTEM), timeout=60, what="the driver").id,
+        300,
+    )
     assert driver.status == "succeeded", driver.status_reason
     trials = load_optuna_study(store.config, study_id).get_trials()
     assert len(trials) == 3 and len({t.params["optimizer.learning_rate"] for t in trials}) == 3

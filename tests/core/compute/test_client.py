@@ -78,7 +78,7 @@ def test_local_gpus_get_one_pinned_worker_each(tmp_path) -> None:  # type: ignor
         import time
 
         def hold(_: int) -> str:
-            time.sleep(1.0)
+            time.sleep(1.0)  # the scenario: two tasks that overlap in time
             return os.environ["CUDA_VISIBLE_DEVICES"]
 
         futures = [client.submit(hold, i, resources={"GPU": 1}, pure=False) for i in range(2)]

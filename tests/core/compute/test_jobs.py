@@ -32,6 +32,7 @@ from core.store import list_runs
 from core.store import open_store
 from core.store import utcnow
 from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 distributed = pytest.importorskip("distributed")
 
@@ -39,11 +40,7 @@ pytestmark = pytest.mark.slow
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    wait_until(predicate, timeout=timeout, what=what)
 
 
 def n_points(store: Store, run_id: str, key: str = "loss") -> int:
@@ -109,7 +106,7 @@ def test_queued_job_that_cannot_be_placed_stops_at_once(thread_cluster, config: 
         options=SubmitOptions(resources={"GPU": 1}),
         viewer=SYSTEM,
     )
-    time.sleep(0.5)
+    time.sleep(0.5)  # the scenario: no worker takes it (there is nothing to wait for to happen)
     assert get_run(store, run_id, viewer=SYSTEM).status == RunStatus.QUEUED
     stop_run(store, run_id, thread_cluster, viewer=SYSTEM)
     run = get_run(store, run_id, viewer=SYSTEM)

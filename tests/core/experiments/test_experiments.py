@@ -201,7 +201,7 @@ def test_share_links_open_revoke_expire_and_never_enumerate(store: Store) -> Non
         resolve_link(store, token)
     assert str(revoked.value) == NOT_FOUND
     short = create_link(store, "run", run.id, expires_in=timedelta(milliseconds=50), viewer=SYSTEM)
-    time.sleep(0.1)
+    time.sleep(0.1)  # the scenario: the link's lifetime passes
     with pytest.raises(NotFoundError) as expired:
         resolve_link(store, short)
     assert str(expired.value) == NOT_FOUND

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from core.store import open_store
 from core.training import TrainSpec
 from core.training import default_pipeline
 from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ASSETS = Path(__file__).resolve().parents[3] / "assets"
@@ -69,10 +69,7 @@ def test_one_and_two_workers_give_the_same_loss_curve(setup) -> None:  # type: i
 def test_a_participant_dying_fails_the_run_and_the_next_run_works(setup) -> None:  # type: ignore[no-untyped-def]
     client, store, pipeline, ds = setup
     run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds, viewer=SYSTEM)
-    deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
-        assert time.monotonic() < deadline, "the run never streamed a loss"
-        time.sleep(0.2)
+    wait_until(lambda: "batch/loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=120, what="a loss")
 
     def kill_participant_1() -> list[int]:
         import psutil
@@ -108,10 +105,7 @@ def test_stop_reaches_every_participant(setup) -> None:  # type: ignore[no-untyp
 
     client, store, pipeline, ds = setup
     run_id = submit_run(client, store, "train", _spec(pipeline, 2, epochs=3000), dataset_id=ds, viewer=SYSTEM)
-    deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(lambda: "batch/loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=120, what="a loss")
     stop_run(store, run_id, client, viewer=SYSTEM)
     run = wait_until_ended(store, run_id, 120)
     assert run.status == "stopped", run.status_reason

@@ -21,6 +21,7 @@ from core.store import open_store
 from core.training import TrainSpec
 from core.training import default_pipeline
 from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -71,10 +72,7 @@ def test_mlp_regression_and_stop(cluster, config: AppConfig) -> None:
     pipeline = default_pipeline(ds.id, "price", ds.profile_json, "regression")
     spec = TrainSpec(pipeline.to_dict(), mlp_template("regression").to_dict(), epochs=500, batch_size=8)
     run_id = submit_run(cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM)
-    deadline = time.monotonic() + 120
-    while "batch/loss" not in get_metrics(store, run_id, viewer=SYSTEM):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(lambda: "batch/loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=120, what="a loss")
     stop_run(store, run_id, cluster, viewer=SYSTEM)
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
@@ -140,27 +138,22 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
         series = get_metrics(store, run_id, viewer=SYSTEM).get("batch/loss")
         return len(series.steps) if series else 0
 
-    deadline = time.monotonic() + 120
-    while points() < 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: points() >= 20, timeout=120, what="20 batch points")
     request_control(store, run_id, "set_lr", 0.05, viewer=SYSTEM)
     request_control(store, run_id, "pause", viewer=SYSTEM)
-    deadline = time.monotonic() + 30
-    while not any(
-        e.kind == "marker" and "pause" in e.message for e in get_events(store, run_id, viewer=SYSTEM)
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(1.5)  # let the last buffered points land
+    wait_until(
+        lambda: any(
+            e.kind == "marker" and "pause" in e.message for e in get_events(store, run_id, viewer=SYSTEM)
+        ),
+        timeout=30,
+        what="the pause marker",
+    )
+    time.sleep(1.5)  # no signal says "the last buffered points landed": they flush twice a second
     paused_at = points()
-    time.sleep(2.0)
+    time.sleep(2.0)  # the scenario itself: two seconds of pause
     assert points() == paused_at  # nothing trains while paused
     request_control(store, run_id, "resume", viewer=SYSTEM)
-    deadline = time.monotonic() + 30
-    while points() <= paused_at:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: points() > paused_at, timeout=30, what="training to go on after resume")
     stop_run(store, run_id, cluster, viewer=SYSTEM)
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
@@ -181,10 +174,7 @@ def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppCon
     pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass")
     spec = TrainSpec(pipeline.to_dict(), mlp_template().to_dict(), epochs=500, batch_size=16)
     first = submit_run(cluster, store, "train", spec.to_dict(), viewer=SYSTEM)
-    deadline = time.monotonic() + 120
-    while (last_checkpoint(store, first) or 0) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: (last_checkpoint(store, first) or 0) >= 2, timeout=120, what="two checkpoints")
     stop_run(store, first, cluster, viewer=SYSTEM)
     assert _wait(store, first).status == "stopped"
     epoch = last_checkpoint(store, first)
