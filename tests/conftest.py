@@ -113,7 +113,8 @@ def postgres() -> Iterator[_Postgres]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL variant starts a database server (once a session): it is slow.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_config(request: pytest.FixtureRequest, tmp_path: Path) -> AppConfig:
     """A config on each backend: SQLite in the data dir, or a fresh PostgreSQL database."""
     if request.param == "sqlite":

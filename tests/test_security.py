@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from core.compute import create_client
 from core.config import AppConfig
@@ -27,6 +28,7 @@ def _listening(pids: set[int]) -> list[tuple[str, int]]:
     ]
 
 
+@pytest.mark.slow
 def test_the_local_cluster_listens_on_loopback_only(tmp_path: Path) -> None:
     """Scheduler, dashboard, workers and nannies: every socket the cluster listens on is bound to
     loopback (sockets of other fixtures in this test process are left out)."""

@@ -11,9 +11,16 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T], *, timeout: float = 60, interval: float = 0.05, what: str = "condition"
+    predicate: Callable[[], T],
+    *,
+    timeout: float = 60,
+    interval: float = 0.05,
+    what: str | Callable[[], str] = "condition",
 ) -> T:
     """Poll ``predicate`` until it returns something truthy, and return that.
+
+    ``what`` names the condition in the failure message; a callable is asked only on failure, so
+    the message can say what was last seen.
 
     Raises:
         AssertionError: It stayed falsy for ``timeout`` seconds; the message names ``what``.
@@ -24,5 +31,6 @@ def wait_until(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout} s waiting for {said}")
         time.sleep(interval)

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -73,18 +73,20 @@ class AppServer:
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        try:
+            wait_until(self._healthy, timeout=90, interval=0.2, what="streamlit's health check")
+        except (AssertionError, RuntimeError) as e:
+            self.stop()
+            raise RuntimeError(f"streamlit did not start ({e}): {self.log.read_text()[-3000:]}") from e
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {self.proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.proc.poll() is None:

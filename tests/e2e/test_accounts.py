@@ -9,7 +9,6 @@ and the next request is not found; reloads, typed URLs and deep links keep every
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tests.e2e.conftest import add_sample
 from tests.e2e.conftest import launch_training
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_tuning import _complete
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -70,11 +70,12 @@ def _signed_in(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def _settled(page) -> str:  # type: ignore[no-untyped-def]
     """The page's text once Streamlit has stopped running the script."""
+    # Streamlit shows its running widget only once a script has run for 500 ms, and marks no
+    # "done": give the run time to show it, wait until it is gone, then let the last draw land.
     page.wait_for_timeout(300)
     page.get_by_test_id("stApp").wait_for()
-    deadline = time.monotonic() + 30
-    while page.locator('[data-testid="stStatusWidget"]').count() and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
+    status = page.get_by_test_id("stStatusWidget")
+    wait_until(lambda: status.count() == 0, timeout=30, interval=0.2, what="the script run to finish")
     page.wait_for_timeout(500)
     # A not-found answer repeats the ID the visitor typed; that reveals nothing, so it is dropped.
     return re.sub(r"(ID|study|run) '[0-9a-f]{32}'", "", page.content())
@@ -114,10 +115,7 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
         a.get_by_role("button", name="Start study").click()
         a.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
         study_id = re.search(r"study=([0-9a-f]{32})", a.url).group(1)  # type: ignore[union-attr]
-        deadline = time.monotonic() + 300
-        while _complete(a) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(1)
+        wait_until(lambda: _complete(a) >= 2, timeout=300, interval=1, what="the study to finish 2 trials")
 
         # A shares her (private) run with a view link.
         a.goto(f"{url}/jobs?run={run_id}")

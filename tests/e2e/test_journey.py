@@ -13,7 +13,6 @@ Each step takes a screenshot; if the journey fails, all of them are saved under
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
 from tests.e2e.test_tuning import _complete
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -137,13 +137,10 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
         box = page.get_by_label(label, exact=True)
         box.fill(value)
         box.press("Enter")
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(500)  # the reruns that take the numbers: nothing on the page marks them
     page.get_by_role("button", name="Start study").click()
     page.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
-    deadline = time.monotonic() + 600
-    while _complete(page) < 4:
-        assert time.monotonic() < deadline, "the study did not finish 4 trials in 10 minutes"
-        time.sleep(1)
+    wait_until(lambda: _complete(page) >= 4, timeout=600, interval=1, what="the study to finish 4 trials")
     page.get_by_test_id("stPlotlyChart").first.wait_for()
     step("study-history")
     page.get_by_text("Parallel coordinates", exact=True).first.click()
@@ -158,7 +155,7 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
     epochs = page.get_by_label("Epochs")
     epochs.fill("3")
     epochs.press("Enter")
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(500)  # the rerun that takes the epochs: nothing on the page marks it
     page.get_by_role("button", name="Launch").click()
     page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
     promoted = _run_id(page.url)

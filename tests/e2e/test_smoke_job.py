@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -16,16 +17,19 @@ def _points(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def _wait_points_above(page, n: int, timeout: float = 60) -> int:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
+    last = [-1]
+
+    def above() -> bool:
         try:
-            got = _points(page)
+            last[0] = _points(page)
         except Exception:  # noqa: BLE001 - the element is replaced on every refresh
-            got = -1
-        if got > n:
-            return got
-        assert time.monotonic() < deadline, f"the chart never passed {n} points (last {got})"
-        page.wait_for_timeout(250)
+            last[0] = -1
+        return last[0] > n
+
+    wait_until(
+        above, timeout=timeout, interval=0.25, what=lambda: f"the chart to pass {n} points (last {last[0]})"
+    )
+    return last[0]
 
 
 def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-untyped-def]
@@ -46,9 +50,9 @@ def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped on request").wait_for()
-    page.wait_for_timeout(1000)  # the page redraws once as a finished run
+    page.wait_for_timeout(1000)  # the page redraws once as a finished run: nothing marks that redraw
     stopped_at = _points(page)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1500)  # the scenario: time in which a late point would show up
     assert _points(page) == stopped_at, "points kept arriving after the stop"
 
     # A reload (or a teammate opening the URL) rebuilds the same view from the store.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from tests.e2e.conftest import add_sample
 from tests.e2e.conftest import launch_training
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -32,13 +32,14 @@ def test_start_a_study_and_see_the_history_grow(app_server, page) -> None:  # ty
     page.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
     page.get_by_text("Parallel coordinates").first.wait_for()
 
-    seen = []
-    deadline = time.monotonic() + 300
-    while _complete(page) < 4:
+    seen: list[int] = []
+
+    def four_complete() -> bool:
         seen.append(_complete(page))
-        assert time.monotonic() < deadline, f"complete trials seen: {seen}"
-        time.sleep(1)
-    assert seen and seen[0] < 4, f"the count should grow while we watch: {seen}"
+        return seen[-1] >= 4
+
+    wait_until(four_complete, timeout=300, interval=1, what=lambda: f"4 complete trials (seen: {seen})")
+    assert seen[0] < 4, f"the count should grow while we watch: {seen}"
     # The history chart holds one point per complete trial (plus the best-value line).
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.wait_for()

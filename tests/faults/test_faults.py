@@ -58,6 +58,7 @@ def test_a_write_lock_held_on_the_database_during_a_run_loses_nothing(tmp_path: 
         [
             sys.executable,
             "-c",
+            # The scenario: another process holds the write lock for 4 s while the run writes.
             "import sqlite3, time, sys; c = sqlite3.connect(sys.argv[1], timeout=30); "
             "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(4); c.rollback()",
             db,

@@ -27,7 +27,7 @@ SMOKE = {"type": "smoke", "steps": 1, "interval_s": 0, "fail_at_step": None}
 def _ensure(store, fn, *args) -> None:  # type: ignore[no-untyped-def]
     try:
         fn(store, *args)
-    except Exception:  # noqa: BLE001 - already there from another test of the session
+    except Exception:  # noqa: BLE001 - already there from another test of the module
         pass
 
 

@@ -56,6 +56,7 @@ def test_local_cluster_binds_loopback(tmp_path) -> None:  # type: ignore[no-unty
         cluster.close()
 
 
+@pytest.mark.slow
 def test_local_gpus_get_one_pinned_worker_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two GPUs named by config: two worker processes, each with its own CUDA_VISIBLE_DEVICES
     and GPU=1, and a third, CPU-only worker. (No GPU is needed to check the placement.)"""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -37,10 +36,6 @@ from tests.waiting import wait_until
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    wait_until(predicate, timeout=timeout, what=what)
 
 
 def n_points(store: Store, run_id: str, key: str = "loss") -> int:
@@ -85,7 +80,7 @@ def test_job_that_raises_is_failed_with_message(thread_cluster, config: AppConfi
 def test_job_stopped_from_outside(thread_cluster, config: AppConfig) -> None:
     store = open_store(config)
     run_id = submit_run(thread_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
-    wait_for(lambda: "loss" in get_metrics(store, run_id, viewer=SYSTEM), what="first points")
+    wait_until(lambda: "loss" in get_metrics(store, run_id, viewer=SYSTEM), what="first points")
     stop_run(store, run_id, thread_cluster, by="test", viewer=SYSTEM)
     run = wait_status(store, run_id, timeout=10)
     assert run.status == RunStatus.STOPPED
@@ -177,7 +172,7 @@ def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppCon
 def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config: AppConfig) -> None:
     store = open_store(config)
     run_id = submit_run(process_cluster, store, "smoke", {"steps": 10_000, "interval_s": 0.02}, viewer=SYSTEM)
-    wait_for(lambda: n_points(store, run_id) >= 5, what="points")
+    wait_until(lambda: n_points(store, run_id) >= 5, what="points")
     pids = process_cluster.run(os.getpid)
     for pid in pids.values():
         os.kill(pid, signal.SIGKILL)

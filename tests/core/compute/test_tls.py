@@ -15,7 +15,10 @@ from core.config import AppConfig
 from core.errors import ComputeError
 
 ROOT = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+pytestmark = [
+    pytest.mark.slow,  # a real TLS LocalCluster
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from core.errors import SpecError
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
 from core.store import SYSTEM
+from core.store import get_metrics
 from core.store import get_run
 from core.store import open_store
 from core.training import TrainSpec
@@ -157,7 +157,11 @@ def test_a_killed_worker_fails_and_retries_the_trial_and_the_study_goes_on(setup
         )
 
     victim = wait_until(runaway, timeout=180, interval=0.3, what="a trial away from the driver's worker")
-    time.sleep(1.0)  # the scenario: kill it a few epochs in
+    wait_until(  # the scenario: kill it mid-run, once it has trained (and stored) an epoch
+        lambda: "epoch/loss" in get_metrics(store, victim.id, viewer=SYSTEM),
+        timeout=120,
+        what="the trial's first epoch",
+    )
     pid = client.run(os.getpid, workers=[victim.worker])[victim.worker]
     os.kill(pid, signal.SIGKILL)
     killed = wait_until_ended(store, victim.id, 120)
