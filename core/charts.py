@@ -54,7 +54,14 @@ def _get_metric_curves_info(
     values = [v for c in curves for v in c.y]
     # A log axis only when every value is positive and they span over two decades.
     y_log = bool(values) and min(values) > 0 and max(values) / min(values) > 100
-    return _MetricCurvesInfo(curves, x_label, y_log, sorted(markers or []))
+    # Steering actions at the same step become one marker with all their labels (drawn apart,
+    # they overlapped unreadably).
+    merged: dict[int, list[str]] = {}
+    for step, label in sorted(markers or [], key=lambda m: m[0]):
+        merged.setdefault(step, []).append(label)
+    return _MetricCurvesInfo(
+        curves, x_label, y_log, [(s, " + ".join(ls)) for s, ls in sorted(merged.items())]
+    )
 
 
 def _import_plotly():  # type: ignore[no-untyped-def]

@@ -27,3 +27,14 @@ def test_log_axis_only_for_wide_positive_ranges() -> None:
 def test_empty_figure_says_no_points() -> None:
     fig = plot_metric_curves({})
     assert fig.layout.annotations[0].text == "No points yet"
+
+
+def test_steering_markers_at_one_step_merge_with_all_their_labels() -> None:
+    from core.charts import _get_metric_curves_info
+    from core.store import MetricSeries
+
+    info = _get_metric_curves_info(
+        {"batch/loss": MetricSeries("batch/loss", [1, 2, 3], [1.0, 0.9, 0.8])},
+        markers=[(12, "pause"), (3, "set_lr 0.01"), (12, "set_lr 0.05"), (12, "resume")],
+    )
+    assert info.markers == [(3, "set_lr 0.01"), (12, "pause + set_lr 0.05 + resume")]
