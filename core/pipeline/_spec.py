@@ -147,6 +147,15 @@ class PipelineSpec:
             if n.id not in seen:
                 out.append(NodeProblem(n.id, "Is not connected to the source. Connect it or delete it."))
         steps = {n.id: n.step for n in self.nodes}
+        for nid, step in steps.items():
+            # A scaler with no columns would silently change nothing: say so on its node.
+            if step.type in ("standardize", "minmax_scale") and not getattr(step, "columns", None):
+                out.append(
+                    NodeProblem(
+                        nid,
+                        f"{step.title} has no columns: it would change nothing. Pick the columns to scale.",
+                    )
+                )
         split_at = next((i for i, nid in enumerate(order) if steps[nid].type == "split"), None)
         for i, nid in enumerate(order):
             if (steps[nid].fitted or steps[nid].train_only) and (split_at is None or i < split_at):

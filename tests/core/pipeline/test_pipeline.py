@@ -367,3 +367,12 @@ def test_each_step(step: dict, check) -> None:  # type: ignore[no-untyped-def]
     out = s.transform(SMALL, state)
     assert check(out), out
     assert SMALL["a"].isna().sum() == 1  # the input is never modified
+
+
+def test_a_scaler_without_columns_is_flagged_on_its_node() -> None:
+    spec = PipelineSpec.chain("d" * 32, "y", ["split", {"type": "standardize", "columns": []}])
+    problems = [(p.node, p.message) for p in spec.problems()]
+    assert (
+        "s2",
+        "Standardize (z-score) has no columns: it would change nothing. Pick the columns to scale.",
+    ) in problems
