@@ -115,7 +115,9 @@ def _compute(cfg: AppConfig) -> _Compute:
     return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
 
 
-def _opened_store() -> Store:
+def store() -> Store:
+    """The store, or a clear error on the page if it cannot be opened. Pass it with a
+    :func:`viewer` to core: core decides what the viewer may see."""
     cfg = config()
     try:
         opened = _store(cfg)
@@ -124,12 +126,6 @@ def _opened_store() -> Store:
         raise
     _store_reaper(cfg)
     return opened
-
-
-def store() -> Store:
-    """The store, or a clear error on the page if it cannot be opened. Pass it with a
-    :func:`viewer` to core: core decides what the viewer may see."""
-    return _opened_store()
 
 
 @st.cache_resource(show_spinner=False)
@@ -253,23 +249,22 @@ def _base_viewer() -> Viewer | None:
 
     if not config().auth:
         return local_viewer()
-    the_store = _opened_store()
-    found = resolve_session(the_store, _session_token())
+    found = resolve_session(store(), _session_token())
     if found is None:
         st.session_state.pop(_TOKEN_KEY, None)  # ended or expired: forget it
-        found = _sso_user(the_store, sso_viewer)
+        email = _sso_email()
+        found = sso_viewer(store(), email) if email else None
     return found
 
 
-def _sso_user(the_store: Store, sso_viewer):  # type: ignore[no-untyped-def]
-    """Streamlit's own OIDC sign-in (``st.login``), when ``[auth]`` is in secrets.toml."""
+def _sso_email() -> str | None:
+    """The e-mail of Streamlit's own OIDC sign-in (``st.login``, when ``[auth]`` is in
+    secrets.toml), or None when nobody signed in that way."""
     try:
-        if not st.user.is_logged_in:
-            return None
-        email = st.user.get("email")
+        email = st.user.get("email") if st.user.is_logged_in else None
     except (AttributeError, KeyError, RuntimeError, st.errors.StreamlitAPIException):
         return None
-    return sso_viewer(the_store, str(email) if email else None)
+    return str(email) if email else None
 
 
 def _account_box(found: Viewer) -> None:
@@ -283,18 +278,11 @@ def _account_box(found: Viewer) -> None:
 def _sign_out() -> None:
     from core.sharing import end_session
 
-    end_session(_opened_store(), _session_token())
+    end_session(store(), _session_token())
     st.session_state.pop(_TOKEN_KEY, None)
-    if _sso_signed_in():
+    if _sso_email():
         st.logout()
     _go("/_loom/signout?next=/")
-
-
-def _sso_signed_in() -> bool:
-    try:
-        return bool(st.user.is_logged_in)
-    except (AttributeError, KeyError, RuntimeError, st.errors.StreamlitAPIException):
-        return False
 
 
 def _go(url: str) -> None:
@@ -356,7 +344,7 @@ def _grant(kind: str, target_id: str | None) -> Grant | None:
     if not token:
         return None
     try:
-        grant = resolve_grant(_opened_store(), token)
+        grant = resolve_grant(store(), token)
     except NotFoundError:
         grant = None
     runs = tuple(i for i in st.query_params.get("runs", "").split(",") if i)
@@ -386,7 +374,7 @@ def sign_in_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            done = sign_in(_opened_store(), name, password)
+            done = sign_in(store(), name, password)
         except (SpecError, RateLimitedError) as exc:
             st.error(str(exc))
         else:

@@ -16,10 +16,10 @@ from core.store import Store
 from core.store import Study
 from core.store import Tag
 from core.store import Viewer
+from core.store import can_see
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import owned
-from core.store import visible
 
 __all__ = [
     "NOTE_MAX_CHARS",
@@ -52,9 +52,8 @@ def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool
         viewer.require_create()
 
 
-def _visible_ids(kind: str, viewer: Viewer):  # type: ignore[no-untyped-def]
-    model = Run if kind == "run" else Study
-    return select(model.id).where(visible(model, viewer))
+def _can_see(kind: str, target_id: str, viewer: Viewer):  # type: ignore[no-untyped-def]
+    return can_see(Run if kind == "run" else Study, target_id, viewer)
 
 
 def clean_tag(tag: str) -> str:
@@ -96,7 +95,7 @@ def tags_of(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> list[
                 .where(
                     Tag.target_kind == kind,
                     Tag.target_id == target_id,
-                    Tag.target_id.in_(_visible_ids(kind, viewer)),
+                    _can_see(kind, target_id, viewer),
                 )
                 .order_by(Tag.tag)
             )
@@ -133,7 +132,7 @@ def list_notes(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> li
                 .where(
                     Note.target_kind == kind,
                     Note.target_id == target_id,
-                    Note.target_id.in_(_visible_ids(kind, viewer)),
+                    _can_see(kind, target_id, viewer),
                 )
                 .order_by(Note.created_at, Note.id)
             )

@@ -16,6 +16,7 @@ session or a token.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy import func
@@ -367,19 +369,28 @@ def _secret_key(config: AppConfig) -> bytes:
     import os
 
     configured = os.environ.get("LOOM_SECRET_KEY", "")
-    if configured:
-        return configured.encode()
-    path = config.data_dir / "secret_key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return configured.encode() if configured else _stored_key(str(config.data_dir))
+
+
+@functools.cache
+def _stored_key(data_dir: str) -> bytes:
+    # Read once per process (every page run checks a cookie). Made whole, then linked into place:
+    # two processes starting together agree on one key, and none reads a half-written file.
+    import os
+
+    path = Path(data_dir) / "secret_key"
+    if not path.exists():
+        tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-        return key
-    except OSError:
-        return path.read_bytes()
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    return path.read_bytes()
 
 
 def _signature(config: AppConfig, token: str) -> str:

@@ -58,13 +58,18 @@ def token_hash(token: str) -> str:
 
 
 def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str], viewer: Viewer) -> None:
+    """The target exists, ``viewer`` may see it and owns it. A missing target and another user's
+    answer alike (the access rule's not-found): the message must not tell them apart."""
     with store.session() as s:
         if kind == "run":
             fetch_owned(s, Run, target_id, viewer, "share")
         elif kind == "study":
             fetch_owned(s, Study, target_id, viewer, "share")
         else:
-            for run_id in [i for i in query.get("runs", "").split(",") if i]:
+            run_ids = [i for i in query.get("runs", "").split(",") if i]
+            if not run_ids:
+                raise NotFoundError("A comparison link names its runs: pick them on the Experiments page.")
+            for run_id in run_ids:
                 fetch_owned(s, Run, run_id, viewer, "share")
 
 
@@ -118,8 +123,6 @@ def create_link(
         raise SpecError(f"These view settings cannot go in a link: {bad or ['share']}.")
     if expires_in is not None and expires_in.total_seconds() <= 0:
         raise SpecError("A link's lifetime must be positive.")
-    if not _exists(store, target_kind, target_id, query):
-        raise NotFoundError(f"There is no {target_kind} {target_id or query.get('runs', '')!r} to share.")
     _check_owned(store, target_kind, target_id, query, viewer)
     token = secrets.token_urlsafe(32)
     with store.session() as s:

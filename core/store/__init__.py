@@ -3,6 +3,7 @@
 from core.store._access import SYSTEM
 from core.store._access import Grant
 from core.store._access import Viewer
+from core.store._access import can_see
 from core.store._access import fetch_owned
 from core.store._access import fetch_visible
 from core.store._access import owned
@@ -101,6 +102,7 @@ __all__ = [
     "sqlite_pragmas",
     "summarize_run",
     "thaw",
+    "can_see",
     "utcnow",
     "visible",
     "write_metrics",

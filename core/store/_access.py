@@ -24,6 +24,7 @@ from dataclasses import field
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -37,7 +38,7 @@ from core.store._models import Pipeline
 from core.store._models import Run
 from core.store._models import Study
 
-__all__ = ["SYSTEM", "Grant", "Viewer", "fetch_owned", "fetch_visible", "owned", "visible"]
+__all__ = ["SYSTEM", "Grant", "Viewer", "can_see", "fetch_owned", "fetch_visible", "owned", "visible"]
 
 _KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline"}
 
@@ -141,6 +142,15 @@ def visible(model: Any, viewer: Viewer) -> ColumnElement[bool]:
     if viewer.teams:
         clauses.append(model.team.in_(viewer.teams))
     return or_(*clauses)
+
+
+def can_see(model: Any, object_id: str, viewer: Viewer) -> ColumnElement[bool]:
+    """A ``WHERE`` clause: ``viewer`` may see the one row ``object_id`` (for queries of its parts:
+    metrics, events, notes, tags). Nothing at all for a viewer that sees everything, so polling a
+    run's parts costs no extra lookup."""
+    if viewer.everything:
+        return true()
+    return exists(select(model.id).where(model.id == object_id, visible(model, viewer)))
 
 
 def owned(model: Any, viewer: Viewer) -> ColumnElement[bool]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.specs import spec_hash
 from core.store._access import SYSTEM
 from core.store._access import Viewer
+from core.store._access import can_see
 from core.store._access import fetch_visible
 from core.store._access import visible
 from core.store._db import Store
@@ -126,9 +127,7 @@ def child_runs(store: Store, run_id: str, *, viewer: Viewer) -> list[tuple[str, 
 def get_events(store: Store, run_id: str, *, viewer: Viewer) -> list[RunEvent]:
     """A run's events, oldest first (none for a run ``viewer`` may not see)."""
     query = (
-        select(RunEvent)
-        .where(RunEvent.run_id == run_id, RunEvent.run_id.in_(select(Run.id).where(visible(Run, viewer))))
-        .order_by(RunEvent.id)
+        select(RunEvent).where(RunEvent.run_id == run_id, can_see(Run, run_id, viewer)).order_by(RunEvent.id)
     )
     with store.session() as s:
         return list(s.scalars(query))
@@ -146,7 +145,7 @@ def get_metrics(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, Metri
     not see)."""
     query = (
         select(Metric.key, Metric.step, Metric.value)
-        .where(Metric.run_id == run_id, Metric.run_id.in_(select(Run.id).where(visible(Run, viewer))))
+        .where(Metric.run_id == run_id, can_see(Run, run_id, viewer))
         .order_by(Metric.key, Metric.step, Metric.id)
     )
     out: dict[str, tuple[list[int], list[float]]] = {}

@@ -275,6 +275,12 @@ def test_teammates_view_and_annotate_only_the_owner_changes(world: World) -> Non
             rename_dataset(store, ids["ds_team"], "x", viewer=who)
         with pytest.raises(NotFoundError):
             create_link(store, "run", ids["run_private"], viewer=who)
+    # Sharing another's run answers exactly like sharing a missing one.
+    with pytest.raises(NotFoundError) as missing:
+        create_link(store, "run", "f" * 32, viewer=w.c)
+    with pytest.raises(NotFoundError) as hidden:
+        create_link(store, "run", ids["run_private"], viewer=w.c)
+    assert str(hidden.value).replace(ids["run_private"], "f" * 32) == str(missing.value)
     assert [n.author for n in list_notes(store, "run", ids["run_team"], viewer=w.a)] == ["ann", "ben"]
     # A moves her private run to the team: B sees it from the next query on; back again, gone.
     set_team(store, "run", ids["run_private"], "red", viewer=w.a)
