@@ -67,7 +67,7 @@ def _trivial(trial) -> float:  # type: ignore[no-untyped-def]
 def _optimize_ms(storage, n: int) -> float:  # type: ignore[no-untyped-def]
     import optuna
 
-    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0), viewer=SYSTEM)
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
     t = time.perf_counter()
     study.optimize(_trivial, n_trials=n)
     return (time.perf_counter() - t) * 1000 / n
@@ -102,7 +102,7 @@ def machinery_ms(client, store, n: int, warmup: int = 3) -> float:  # type: igno
     from core.tuning._storage import optuna_storage
 
     study = optuna.create_study(
-        storage=optuna_storage(store.config), sampler=optuna.samplers.RandomSampler(seed=0), viewer=SYSTEM
+        storage=optuna_storage(store.config), sampler=optuna.samplers.RandomSampler(seed=0)
     )
 
     def one() -> None:
@@ -167,13 +167,18 @@ def _cluster(workers: int):  # type: ignore[no-untyped-def]
 
 def _warm(client, store, base: dict) -> None:  # type: ignore[no-untyped-def]
     """One training run on every worker: TensorFlow's import and start-up are not what we measure."""
+    from core.compute import JOB_KINDS
     from core.compute import execute_run
     from core.store import create_run
 
     futures = []
     for address in client.scheduler_info()["workers"]:
         run = create_run(store, "train", base, name="warm-up")
-        futures.append(client.submit(execute_run, store.config, run.id, workers=[address], pure=False))
+        futures.append(
+            client.submit(
+                execute_run, store.config, run.id, JOB_KINDS["train"].run, workers=[address], pure=False
+            )
+        )
     statuses = client.gather(futures)
     if set(statuses) != {"succeeded"}:
         raise RuntimeError(f"warm-up runs ended {statuses}")
