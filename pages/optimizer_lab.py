@@ -31,15 +31,25 @@ lr = c3.number_input(
 momentum = c4.number_input("Momentum", 0.0, 0.99, 0.9, step=0.05, key="lab_momentum")
 steps = c5.number_input("Steps", 10, 2000, 200, step=10, key="lab_steps")
 
-try:
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _figures(surface: str, chosen: tuple[str, ...], lr: float, momentum: float, steps: int):  # type: ignore[no-untyped-def]
     # A few hundred NumPy steps: quick, but compute still runs on the cluster, not in the page.
-    paths = _ui.on_cluster(walk, surface, chosen, float(lr), float(momentum), int(steps))
+    # The figures depend on nothing else, so a setting tried before redraws at once.
+    paths = _ui.on_cluster(walk, surface, list(chosen), lr, momentum, steps)
+    return paths, plot_optimizer_paths(SURFACES[surface], paths), plot_optimizer_losses(paths)
+
+
+try:
+    paths, paths_figure, losses_figure = _figures(
+        surface, tuple(chosen), float(lr), float(momentum), int(steps)
+    )
 except AppError as exc:
     _ui.error(exc)
     st.stop()
 left, right = st.columns(2)
-left.plotly_chart(plot_optimizer_paths(SURFACES[surface], paths), key="lab_paths")
-right.plotly_chart(plot_optimizer_losses(paths), key="lab_losses")
+left.plotly_chart(paths_figure, key="lab_paths")
+right.plotly_chart(losses_figure, key="lab_losses")
 for p in paths:
     if p.diverged_at:
         st.warning(f"{p.optimizer} diverged at step {p.diverged_at}: lower the learning rate.")
