@@ -117,9 +117,12 @@ chosen_ds = c1.selectbox(
     format_func=ds_label.__getitem__,
     key=f"source_ds_{draft.id}",
 )
-profile_cols = []
+profile_cols: list[str] = []
+numeric_cols: list[str] = []
 if chosen_ds in {d.id for d in datasets}:
-    profile_cols = [c for c in get_dataset(store, chosen_ds, viewer=who).profile.names() if c != "image"]
+    source_profile = get_dataset(store, chosen_ds, viewer=who).profile
+    profile_cols = [c for c in source_profile.names() if c != "image"]
+    numeric_cols = [c.name for c in source_profile.columns if c.kind == "numeric"]
 target_options = profile_cols or [spec.target]
 chosen_target = c2.selectbox(
     "Target column",
@@ -195,7 +198,9 @@ layout = {n.id: [float(n.position["x"]), float(n.position["y"])] for n in flow.n
 if fresh and (flow_nodes != {n.id for n in spec.nodes} or flow_edges != sorted(spec.edges)):
     try:
         spec = spec.on_canvas(flow_nodes, flow_edges)
-        draft = update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
+        # Redraw the canvas from the draft (bump), so what the change broke or fixed shows at
+        # once: a node left unconnected is outlined in red without a reload.
+        draft = update_draft(store, draft.id, spec, layout, viewer=who, after=flow.timestamp)
         st.rerun()
     except AppError as exc:
         _ui.error(exc)
@@ -216,7 +221,7 @@ new_type = c1.selectbox("Add a step", step_types, format_func=lambda t: REGISTRY
 
 if c2.button("Add step", key="add_go", type="primary"):
     try:
-        spec, new_id = spec.appended(default_step(new_type, profile_cols, spec.target))
+        spec, new_id = spec.appended(default_step(new_type, profile_cols, spec.target, numeric_cols))
         update_draft(store, draft.id, spec, viewer=who)
     except AppError as exc:
         _ui.error(exc)

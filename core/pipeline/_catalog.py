@@ -155,9 +155,16 @@ def update_draft(
     bump: bool = True,
     *,
     viewer: Viewer,
+    after: int = 0,
 ) -> Draft:
     """Replace the draft's spec (and positions); ``bump`` tells the editor to redraw. Only its
-    owner may edit it (teammates fork it)."""
+    owner may edit it (teammates fork it).
+
+    The editor redraws from the draft only when the draft's ``rev`` is not older than its own
+    last change (a browser clock in milliseconds): pass that as ``after`` when the change came
+    from the editor itself, so the redraw (say, a node outlined in red once its edge is gone)
+    happens at once even when the browser's clock runs ahead of the server's.
+    """
     check_readable(store, spec, viewer)
     with store.session() as s:
         row = _draft_row(s, draft_id, viewer, "edit")
@@ -165,7 +172,7 @@ def update_draft(
         row.spec_json = {
             "spec": spec.to_dict(),
             "layout": layout if layout is not None else old.get("layout", {}),
-            "rev": _now_ms() if bump else int(old.get("rev", 0)),
+            "rev": max(_now_ms(), after + 1) if bump else int(old.get("rev", 0)),
         }
         row.spec_hash = spec.hash
         row.dataset_id = spec.dataset_id or None

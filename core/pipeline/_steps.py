@@ -583,9 +583,15 @@ REGISTRY: dict[str, type[BaseStep]] = {
 }
 
 
-def default_step(step_type: str, columns: list[str], target: str) -> BaseStep:
+_NUMERIC_DEFAULT = {"standardize", "minmax_scale", "clip_outliers"}
+
+
+def default_step(
+    step_type: str, columns: list[str], target: str, numeric: list[str] | None = None
+) -> BaseStep:
     """A new step of ``step_type`` as the editor adds it: sensible parameters for this data
-    (``select_columns`` keeps every feature; a row filter starts on the first column)."""
+    (``select_columns`` keeps every feature; a scaler or outlier clip starts on every numeric
+    feature in ``numeric``; a row filter starts on the first column)."""
     from dataclasses import fields as _fields
 
     cls: Any = REGISTRY[step_type]  # every registered step is a dataclass
@@ -593,6 +599,8 @@ def default_step(step_type: str, columns: list[str], target: str) -> BaseStep:
     names = {f.name for f in _fields(cls)}
     if "columns" in names and step_type == "select_columns":
         params["columns"] = [c for c in columns if c != target] or list(columns)
+    elif "columns" in names and step_type in _NUMERIC_DEFAULT:
+        params["columns"] = [c for c in numeric or [] if c != target]
     elif "columns" in names:
         params["columns"] = []
     if "column" in names:
