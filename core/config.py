@@ -150,6 +150,13 @@ LOOM_IMPORT_ROOT: EnvVar[str] = EnvVar(
     None,
     "Folder on the server whose files may be registered as datasets without uploading. Default: off.",
 )
+LOOM_WARM_WORKERS: EnvVar[bool] = EnvVar(
+    "LOOM_WARM_WORKERS",
+    parse_bool,
+    True,
+    "Workers import TensorFlow and run one tiny step as they start, so a run's first point comes "
+    "seconds sooner (false: each worker pays that on its first run).",
+)
 LOOM_HEARTBEAT_SECONDS: EnvVar[float] = EnvVar(
     "LOOM_HEARTBEAT_SECONDS", _parse_positive_float, 2.0, "How often a running job heartbeats."
 )
@@ -170,6 +177,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_GPUS,
     LOOM_AUTH,
     LOOM_IMPORT_ROOT,
+    LOOM_WARM_WORKERS,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
 )  # type: ignore[assignment]
@@ -193,6 +201,7 @@ class AppConfig:
     import_root: Path | None = None
     gpus: str = "none"
     auth: bool = False
+    warm_workers: bool = False  # get_config turns it on (LOOM_WARM_WORKERS); tests opt in
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -243,4 +252,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         import_root=Path(root).expanduser().resolve() if (root := LOOM_IMPORT_ROOT.get(environ)) else None,
         gpus=LOOM_GPUS.get(environ) or "auto",
         auth=bool(LOOM_AUTH.get(environ)),
+        warm_workers=bool(LOOM_WARM_WORKERS.get(environ)),
     )

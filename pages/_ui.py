@@ -109,8 +109,9 @@ class _Compute:
 def _compute(cfg: AppConfig) -> _Compute:
     from core.compute import Reaper
     from core.compute import create_client
+    from core.training import WARM_UP
 
-    client = create_client(cfg)
+    client = create_client(cfg, warm_up=(WARM_UP,))  # workers import TensorFlow as they start
     # One reaper per client: marks runs whose worker died, or whose task the cluster forgot.
     return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
 

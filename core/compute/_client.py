@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from core.compute._gpu import detect_gpus
 from core.compute._gpu import gpu_cluster_class
+from core.compute._warm import WarmUp
 from core.config import AppConfig
 from core.errors import ComputeError
 
@@ -58,11 +60,15 @@ def address_warning(address: str) -> str | None:
     )
 
 
-def create_client(config: AppConfig) -> Client:
+def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
     """Connect to the configured scheduler, or start a local cluster on loopback.
 
     Args:
         config: Where to connect and how big a local cluster to start.
+        warm_up: ``"core.module:function"`` references each worker process calls once as it
+            starts (``function(threads)``, on a thread of its own), when ``config.warm_workers``
+            is on and the workers are processes (a threads-only cluster lives in the app
+            process, which never imports a framework).
 
     Returns:
         A connected client.
@@ -86,13 +92,15 @@ def create_client(config: AppConfig) -> Client:
                     "(deploy/tls/make-certs.sh makes them; see README, 'Several machines')."
                 )
         try:
-            return distributed.Client(config.scheduler_address, timeout=_CONNECT_TIMEOUT)
+            remote = distributed.Client(config.scheduler_address, timeout=_CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise ComputeError(
                 f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS="
                 f"{config.scheduler_address!r}: {exc}. Start it (`dask scheduler`), fix the "
                 "address, or unset DASK_SCHEDULER_ADDRESS to let Loom start a local cluster."
             ) from exc
+        _warm(remote, config, warm_up, processes=True)
+        return remote
     # Threads-only clusters talk over inproc:// (no socket at all); process clusters over TCP
     # on loopback only.
     network = {"host": "127.0.0.1"} if config.processes else {}
@@ -117,7 +125,17 @@ def create_client(config: AppConfig) -> Client:
     client = distributed.Client(cluster)
     if gpus:
         cluster.scale(max(config.n_workers, len(gpus)))
+    _warm(client, config, warm_up, processes=config.processes)
     return client
+
+
+def _warm(client: Client, config: AppConfig, refs: Sequence[str], processes: bool) -> None:
+    if not (refs and config.warm_workers and processes):
+        return
+    try:
+        client.register_plugin(WarmUp(refs))
+    except (OSError, TimeoutError) as exc:  # the cluster works without it, only colder
+        _log.warning("Could not register the workers' warm-up: %s", exc)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,10 @@ from core.training._spec import placement
 from core.training._spec import read_training_run
 from core.training._spec import resume_spec
 from core.training._spec import validate_train_spec
+from core.training._warm import WARM_UP
 
 __all__ = [
+    "WARM_UP",
     "Bundle",
     "EpochHook",
     "PredictSpec",
