@@ -92,8 +92,11 @@ def plot_metric_curves(
     go = _import_plotly()
     info = _get_metric_curves_info(metrics, keys, x_label, markers)
     fig = go.Figure()
+    # WebGL once a curve is long (a downsampled long run draws ~2,000 points per curve): SVG makes
+    # one page element per point, and the page redraws every second while a run is live.
+    trace = go.Scattergl if any(len(c.x) > 1000 for c in info.curves) else go.Scatter
     for curve in info.curves:
-        fig.add_trace(go.Scatter(x=curve.x, y=curve.y, mode="lines", name=curve.key))
+        fig.add_trace(trace(x=curve.x, y=curve.y, mode="lines", name=curve.key))
     fig.update_layout(
         xaxis_title=info.x_label,
         yaxis_type="log" if info.y_log else "linear",

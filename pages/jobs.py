@@ -20,12 +20,15 @@ from core.errors import AppError
 from core.formatting import human_duration
 from core.models import layer_rows
 from core.pipeline import to_dot
+from core.store import MetricView
 from core.store import RunRecord
 from core.store import child_runs
+from core.store import extend_view
 from core.store import get_events
-from core.store import get_metrics
 from core.store import get_run
 from core.store import list_runs
+from core.store import metric_view
+from core.store import metrics_since
 from core.store import seconds_since
 from core.store import thaw
 from core.training import TrainingRun
@@ -134,23 +137,26 @@ def _render(run_id: str) -> str:
     if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
         eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
     st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}{eta}")
-    metrics = get_metrics(store, run_id, viewer=who)
-    points = sum(len(m.steps) for m in metrics.values())
+    view = _view(run_id, None, None)
+    points = sum(view.stored.values())
     # One chart per x axis: "batch/loss" against batches, "epoch/val_loss" against epochs.
     groups: dict[str, dict] = {}
-    for key, series in metrics.items():
+    for key, series in view.series.items():
         prefix, _, name = key.rpartition("/")
         if name == "samples_per_s":
-            st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
+            if series.steps:
+                st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
             continue
         groups.setdefault(prefix, {})[key] = series
     markers = _markers(run_id)
     for prefix, group in sorted(groups.items()) or [("", {})]:
+        if not all(view.exact.get(k, True) for k in group):
+            group = _zoomed(run_id, prefix, group, view)
         fig = plot_metric_curves(
             group, x_label=prefix or "step", markers=markers if prefix == "batch" else None
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
-    st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
+    st.caption(f"{points:,} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     if run.kind == "predict" and status is RunStatus.SUCCEEDED:
         st.page_link("pages/predict.py", label="Open the predictions", query_params={"run": run.id})
     result = run.result
@@ -189,6 +195,53 @@ def _render(run_id: str) -> str:
                 else:
                     st.plotly_chart(plot_predicted_vs_actual(result.pred_vs_actual), key=f"pva_{run_id}")
     return run.status
+
+
+def _view(
+    run_id: str, keys: tuple[str, ...] | None, window: tuple[int | None, int | None] | None
+) -> MetricView:
+    """The curves to draw, read once per visit and then only appended to: each rerun (and each
+    live tick) reads the rows written since the last one, never the history again."""
+    for old in [k for k in st.session_state if str(k).startswith("curves_") and run_id not in str(k)]:
+        del st.session_state[old]  # another run's curves: this visitor moved on
+    slot = f"curves_{run_id}_{keys}"
+    view = st.session_state.get(slot)
+    if view is None or view.window != window:
+        view = metric_view(store, run_id, viewer=who, keys=keys, window=window)
+    else:
+        new, last = metrics_since(store, run_id, view.last_id, viewer=who)
+        if keys is not None:
+            new = {k: v for k, v in new.items() if k in keys}
+        view = extend_view(view, new, last)
+    st.session_state[slot] = view  # this visitor's own view: session state, never a shared cache
+    return view
+
+
+def _zoomed(run_id: str, prefix: str, group: dict, view: MetricView) -> dict:
+    """A long curve is drawn from a few thousand points that keep its extremes; a step window
+    re-reads that window, every point once it holds under 20,000 (Plotly's own zoom is not
+    reported back to the app)."""
+    first = min(view.span[k][0] for k in group)
+    last = max(view.span[k][1] for k in group)
+    stored = max(view.stored[k] for k in group)
+    c1, c2, c3 = st.columns([1, 1, 3])
+    lo = c1.number_input(
+        "From step", value=None, step=1, key=f"zoom_lo_{run_id}_{prefix}", placeholder=f"{first}"
+    )
+    hi = c2.number_input(
+        "To step", value=None, step=1, key=f"zoom_hi_{run_id}_{prefix}", placeholder=f"{last} (latest)"
+    )
+    c3.caption(
+        f"{stored:,} points per curve, drawn as {max(len(s.steps) for s in group.values()):,} that keep "
+        "every peak and dip. Pick a step window to read it in full detail (every point under 20,000)."
+    )
+    if lo is None and hi is None:
+        return group
+    window = (None if lo is None else int(lo), None if hi is None else int(hi))
+    if window[0] is not None and window[1] is not None and window[0] > window[1]:
+        _ui.error(f"`From step <= To step` must hold, but got {window[0]} > {window[1]}.")
+        return group
+    return dict(_view(run_id, tuple(sorted(group)), window).series)
 
 
 def _markers(run_id: str) -> list[tuple[int, str]]:

@@ -8,6 +8,11 @@ from core.store._access import fetch_owned
 from core.store._access import fetch_visible
 from core.store._access import owned
 from core.store._access import visible
+from core.store._curves import MetricView
+from core.store._curves import downsample
+from core.store._curves import extend_view
+from core.store._curves import metric_view
+from core.store._curves import metrics_since
 from core.store._db import Store
 from core.store._db import close_stores
 from core.store._db import open_store
@@ -16,6 +21,7 @@ from core.store._db import sqlite_pragmas
 from core.store._models import Base
 from core.store._models import Dataset
 from core.store._models import Metric
+from core.store._models import MetricBlock
 from core.store._models import Note
 from core.store._models import Pipeline
 from core.store._models import Run
@@ -61,7 +67,9 @@ __all__ = [
     "DatasetRecord",
     "Grant",
     "Metric",
+    "MetricBlock",
     "MetricSeries",
+    "MetricView",
     "Note",
     "Pipeline",
     "PipelineRecord",
@@ -88,12 +96,16 @@ __all__ = [
     "close_stores",
     "count_rows",
     "create_run",
+    "downsample",
+    "extend_view",
     "fetch_owned",
     "fetch_visible",
     "get_events",
     "get_metrics",
     "get_run",
     "list_runs",
+    "metric_view",
+    "metrics_since",
     "new_id",
     "open_store",
     "owned",

@@ -31,6 +31,7 @@ __all__ = [
     "Base",
     "Dataset",
     "Metric",
+    "MetricBlock",
     "Note",
     "Pipeline",
     "Run",
@@ -198,6 +199,28 @@ class Metric(Base):
     step: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
     ts: Mapped[float] = mapped_column(Float)
+
+
+class MetricBlock(Base):
+    """A summary of one metric's points in one block of ``BLOCK_STEPS`` steps: how many, the
+    first and last, the lowest and highest (with their steps). Written with the points, in the
+    same transaction, so a chart of a run with a million points reads a hundredth of them and
+    keeps every extreme; the points themselves stay in ``metrics``, every one."""
+
+    __tablename__ = "metric_blocks"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(Integer)
+    first_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_step: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    min_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ShareLink(_Timestamped, Base):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC as _UTC
 from datetime import datetime
 
@@ -19,6 +18,8 @@ from core.store._access import Viewer
 from core.store._access import can_see
 from core.store._access import fetch_visible
 from core.store._access import visible
+from core.store._curves import MetricSeries
+from core.store._curves import write_blocks
 from core.store._db import Store
 from core.store._models import Dataset
 from core.store._models import Metric
@@ -133,13 +134,6 @@ def get_events(store: Store, run_id: str, *, viewer: Viewer) -> list[RunEvent]:
         return list(s.scalars(query))
 
 
-@dataclass(frozen=True)
-class MetricSeries:
-    key: str
-    steps: list[int]
-    values: list[float]
-
-
 def get_metrics(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, MetricSeries]:
     """Every metric of a run, grouped by key, ordered by step (none for a run ``viewer`` may
     not see)."""
@@ -158,7 +152,8 @@ def get_metrics(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, Metri
 
 
 def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, float]]) -> None:
-    """Append ``(key, step, value, unix_ts)`` rows in one transaction."""
+    """Append ``(key, step, value, unix_ts)`` rows in one transaction, with their blocks (the
+    summaries a long run's chart reads; see :mod:`core.store._curves`)."""
     if not rows:
         return
     with store.session() as s:
@@ -166,6 +161,7 @@ def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, f
             insert(Metric),
             [{"run_id": run_id, "key": k, "step": st, "value": v, "ts": ts} for k, st, v, ts in rows],
         )
+        write_blocks(s, run_id, rows)
 
 
 def count_rows(store: Store, *, viewer: Viewer) -> dict[str, int]:

@@ -91,3 +91,75 @@ def test_a_run_with_an_incomplete_spec_is_shown_not_crashed(app: AppTest) -> Non
     run = create_run(open_store(get_config()), "train", {"type": "train", "epochs": 3}, name="partial")
     open_page(app, "pages/jobs.py", run=run.id)
     assert any("spec cannot be drawn" in e.value for e in app.error)
+
+
+def _chart_traces(at: AppTest, prefix: str) -> dict[str, tuple[list, list]]:
+    """The curves of the chart of ``prefix/`` metrics, by name: (x, y) as the browser gets them."""
+    import json
+
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    for spec in charts:
+        traces = {t["name"]: (t["x"], t["y"]) for t in spec["data"]}
+        if traces and all(name.rpartition("/")[0] == prefix for name in traces):
+            return traces
+    raise AssertionError(f"no chart of {prefix}/ metrics among {len(charts)}")
+
+
+def test_a_long_run_is_drawn_small_and_a_window_in_full(app: AppTest) -> None:
+    """50,000 points per curve are drawn as at most 2,000 that keep the extremes; new points are
+    appended on the next rerun; a step window is read point by point."""
+    from core.store import create_run
+    from core.store import write_metrics
+
+    store = open_store(get_config())
+    n = 50_000
+    run_id = create_run(store, "smoke", {"type": "smoke", "steps": n}, name="long").id
+    values = [1.0 + ((s * 7919) % 1000) / 1000 for s in range(n)]
+    values[12_345] = 9.0  # a spike that must survive the downsampling
+    for start in range(0, n, 10_000):
+        write_metrics(
+            store, run_id, [("batch/loss", s, values[s], 0.0) for s in range(start, start + 10_000)]
+        )
+    open_page(app, "pages/jobs.py", run=run_id)
+    xs, ys = _chart_traces(app, "batch")["batch/loss"]
+    assert len(xs) <= 2000 and max(ys) == 9.0 and min(ys) == min(values)
+    assert any("50,000 points" in c.value for c in app.caption)
+
+    write_metrics(store, run_id, [("batch/loss", n + i, 0.5, 0.0) for i in range(10)])
+    app.run()
+    assert not app.exception
+    xs, ys = _chart_traces(app, "batch")["batch/loss"]
+    assert xs[-10:] == list(range(n, n + 10)) and ys[-1] == 0.5
+    assert app.session_state[f"curves_{run_id}_None"].appended == 10  # appended, not re-read
+
+    app.number_input(key=f"zoom_lo_{run_id}_batch").set_value(12_000)
+    app.number_input(key=f"zoom_hi_{run_id}_batch").set_value(12_999).run()
+    assert not app.exception
+    xs, ys = _chart_traces(app, "batch")["batch/loss"]
+    assert xs == list(range(12_000, 13_000)) and ys == values[12_000:13_000]
+
+
+def test_the_live_chart_appends_points_while_the_run_streams(app: AppTest) -> None:
+    open_page(app, "pages/jobs.py")
+    run_id = _launch(app, steps=400, interval=0.02)
+    store = open_store(get_config())
+
+    def points() -> int:
+        from core.store import get_metrics
+
+        return sum(len(m.steps) for m in get_metrics(store, run_id, viewer=SYSTEM).values())
+
+    wait_until(lambda: points() >= 5, timeout=30, interval=0.05, what="the first points")
+    app.run()
+    first = app.session_state[f"curves_{run_id}_None"]
+    wait_until(lambda: points() >= first.drawn + 20, timeout=30, interval=0.05, what="more points")
+    app.run()
+    assert not app.exception
+    later = app.session_state[f"curves_{run_id}_None"]
+    assert later.appended >= 20 and later.drawn >= first.drawn + 20
+    _wait_until(run_id, {"succeeded"})
+    app.run()
+    assert not app.exception
+    assert sum(app.session_state[f"curves_{run_id}_None"].stored.values()) == points() == 400
+    xs, _ = _chart_traces(app, "")["loss"]
+    assert xs == sorted(set(xs)) and len(xs) == 400  # every point once, in order

@@ -39,6 +39,7 @@ EXPECTED_TABLES = {
     "loom_schema_version",
     "tags",
     "run_summaries",
+    "metric_blocks",
     "users",
     "teams",
     "team_members",
