@@ -32,6 +32,7 @@ from core.training import default_pipeline
 from core.training import placement
 from core.training import probe_input
 from core.training import read_training_run
+from core.training import scale_warning
 from core.tuning import get_study
 from pages import _ui
 
@@ -224,6 +225,8 @@ def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str: 
     return f"{dataset_name} · {model} · {optimizer} · {{id}}"
 
 
+if (unscaled := scale_warning(probe)) and not images:
+    st.warning(unscaled, icon=":material/straighten:")
 if st.button("Launch", type="primary", key="train_launch"):
     try:
         optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)

@@ -16,6 +16,7 @@ from core.training._checkpoints import last_checkpoint
 from core.training._data import feature_columns
 from core.training._data import features_array
 from core.training._data import probe_input
+from core.training._data import scale_warning
 from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
@@ -44,6 +45,7 @@ __all__ = [
     "probe_input",
     "read_training_run",
     "resume_spec",
+    "scale_warning",
     "read_bundle",
     "run_training",
     "save_bundle",
