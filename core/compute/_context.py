@@ -46,9 +46,11 @@ _METRIC_FLUSH_ROWS = 5_000
 class JobContext:
     """What a job body gets: metric logging, progress, and the stop flag.
 
-    A background thread flushes buffered metrics, writes the heartbeat and reads the stop flag,
-    so that :meth:`log_metric` and :meth:`should_stop` cost a list append and an attribute read.
-    A failed store write keeps the buffer and retries on the next tick: nothing is dropped.
+    A background thread flushes buffered metrics and reads the stop flag and control requests
+    every ``CONTROL_POLL_SECONDS``, and writes the heartbeat and progress every heartbeat, so
+    that :meth:`log_metric`, :meth:`should_stop` and :meth:`pending_controls` cost a list append
+    or an attribute read and can be called on every batch. A failed store write keeps the buffer
+    and retries on the next tick: nothing is dropped.
     """
 
     def __init__(self, store: Store, run_id: str, heartbeat_seconds: float) -> None:
@@ -57,9 +59,11 @@ class JobContext:
         self._heartbeat_seconds = heartbeat_seconds
         self._buffer: list[tuple[str, int, float, float]] = []
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # one reader of new control requests at a time
         self._stop_flag = threading.Event()
         self._closed = threading.Event()
         self._progress: float | None = None
+        self._progress_written: float | None = None
         self._controls: list[dict[str, Any]] = []
         self._last_control = 0
         self._thread = threading.Thread(target=self._loop, name=f"loom-heartbeat-{run_id[:8]}", daemon=True)
@@ -125,38 +129,45 @@ class JobContext:
         self._write_progress()
 
     def _write_progress(self) -> None:
-        if self._progress is None:
+        progress = self._progress
+        if progress is None or progress == self._progress_written:
             return
         with self.store.session() as s:
-            s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
+            s.execute(update(Run).where(Run.id == self.run_id).values(progress=progress))
+        self._progress_written = progress
 
     def _poll(self) -> None:
-        with self.store.session() as s:
-            stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
-            if self._progress is not None:
-                s.execute(update(Run).where(Run.id == self.run_id).values(progress=self._progress))
-            new = s.execute(
-                select(RunEvent.id, RunEvent.message)
-                .where(
-                    RunEvent.run_id == self.run_id,
-                    RunEvent.kind == "control",
-                    RunEvent.id > self._last_control,
-                )
-                .order_by(RunEvent.id)
-            ).all()
-        for event_id, message in new:
-            self._last_control = event_id
-            try:
-                request = json.loads(message)
-            except json.JSONDecodeError:
-                continue  # a plain note such as "stop requested by …"
-            with self._lock:
-                self._controls.append(request)
+        with self._poll_lock:  # one reader at a time, so no request is queued twice
+            with self.store.session() as s:
+                stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
+                new = s.execute(
+                    select(RunEvent.id, RunEvent.message)
+                    .where(
+                        RunEvent.run_id == self.run_id,
+                        RunEvent.kind == "control",
+                        RunEvent.id > self._last_control,
+                    )
+                    .order_by(RunEvent.id)
+                ).all()
+            for event_id, message in new:
+                self._last_control = event_id
+                try:
+                    request = json.loads(message)
+                except json.JSONDecodeError:
+                    continue  # a plain note such as "stop requested by …"
+                with self._lock:
+                    self._controls.append(request)
         if stop:
             self._stop_flag.set()
 
     def pending_controls(self) -> list[dict[str, Any]]:
-        """Control requests (pause, resume, set_lr…) that arrived since the last call."""
+        """Control requests (pause, resume, set_lr…) that arrived since the last call.
+
+        A memory read, cheap enough for every batch: the context's thread fetches requests from
+        the store every ``CONTROL_POLL_SECONDS``.
+        """
+        if not self._controls:  # the common case, without the lock: the list is only ever swapped
+            return []
         with self._lock:
             out, self._controls = self._controls, []
         return out
@@ -178,6 +189,8 @@ class JobContext:
                 self.flush()
                 self._poll()
                 if time.monotonic() - last_beat >= self._heartbeat_seconds:
+                    # Progress goes with the heartbeat: a progress bar needs no more.
+                    self._write_progress()
                     transition(self.store, self.run_id, Heartbeat(worker=""))
                     last_beat = time.monotonic()
             except AppError as exc:
