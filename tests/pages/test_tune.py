@@ -69,3 +69,82 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
 def test_a_link_to_a_missing_study_says_so(app: AppTest) -> None:
     open_page(app, "pages/tune.py", study="0" * 32)
     assert any("no study" in plain(w.value) for w in app.warning)
+
+
+def _finished_study(n: int) -> str:
+    """A finished study of ``n`` trials (every third pruned), added to Optuna's storage directly."""
+    import optuna
+
+    from core.data import ingest_file
+    from core.models import mlp_template
+    from core.optimizers import OptimizerSpec
+    from core.store import Study
+    from core.training import TrainSpec
+    from core.training import default_pipeline
+    from core.tuning import Param
+    from core.tuning import SearchSpace
+    from core.tuning import StudySpec
+    from core.tuning import create_study
+    from tests.conftest import ROOT
+
+    store = open_store(get_config())
+    ds = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris")
+    base = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        OptimizerSpec("adam", 1e-2).to_dict(),
+        epochs=3,
+    ).to_dict()
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-4, 1e-1, log=True),))
+    study_id = create_study(store, StudySpec(base, space.to_dict(), n_trials=n), "made", viewer=SYSTEM)
+    study = load_optuna_study(store.config, study_id)
+    for i in range(n):
+        pruned = i % 3 == 2
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE,
+                value=None if pruned else 1.0 / (i + 1),
+                params={"optimizer.learning_rate": 10 ** -(1 + i % 3)},
+                distributions=space.distributions(),
+                intermediate_values={1: 1.0, 2: 0.5},
+            )
+        )
+    with store.session() as s:
+        s.get(Study, study_id).status = "succeeded"
+    return study_id
+
+
+def _history_points(at: AppTest) -> int:
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return len(spec["data"][0]["x"])  # the objective of each complete trial
+
+
+def test_a_drawn_chart_is_reused_until_the_trials_change(app: AppTest) -> None:
+    """Charts are drawn once per state of the trials (shared by sessions): a new trial redraws."""
+    import optuna
+
+    study_id = _finished_study(9)
+    open_page(app, "pages/tune.py", study=study_id, chart="History")
+    assert _history_points(app) == 6
+    fresh = AppTest.from_file(app._script_path, default_timeout=60)
+    open_page(fresh, "pages/tune.py", study=study_id, chart="History")
+    assert _history_points(fresh) == 6
+    study = load_optuna_study(get_config(), study_id)
+    dist = study.trials[0].distributions
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE,
+            value=0.01,
+            params={"optimizer.learning_rate": 1e-3},
+            distributions=dist,
+        )
+    )
+    app.run()
+    assert not app.exception
+    assert _history_points(app) == 7
+    # The trial-state filter offers every state and keeps the table to the picked ones.
+    app.multiselect(key="trial_states").set_value(["pruned"]).run()
+    table = next(d.value for d in app.dataframe if "state" in d.value.columns)
+    assert len(table) == 3 and set(table["state"]) == {"pruned"}
