@@ -60,6 +60,7 @@ from core.store import open_store
 
 if TYPE_CHECKING:
     from distributed import Client
+    from distributed import Future
 
 __all__ = [
     "JOB_KINDS",
@@ -246,6 +247,7 @@ def submit_run(
     options: SubmitOptions | None = None,
     team: str = "",
     author: str | None = None,
+    on_submitted: Callable[[Future], None] | None = None,
     **links: str | None,
 ) -> str:
     """Validate ``spec``, record a queued run and start it on the cluster.
@@ -262,6 +264,9 @@ def submit_run(
         team: The team that may view and fork it; "" keeps it private. Defaults to "".
         author: Its owner when Loom itself launches on someone's behalf (a study's trials);
             only for a viewer that sees everything. Defaults to the viewer's name.
+        on_submitted: Called with the run's Dask future once the task is submitted, for a
+            caller that waits on the task (a study's driver) rather than polling the store. The
+            task runs whether or not the future is kept. Defaults to None.
         **links: ``dataset_id``, ``pipeline_id``, ``study_id`` the run uses, and its lineage:
             ``parent_id`` (the run it came from) with ``parent_kind`` (resumed, forked, promoted).
 
@@ -311,6 +316,8 @@ def submit_run(
         raise ComputeError(
             f"The Dask cluster refused run {run.id}: {exc}. Check the Cluster page, then launch again."
         ) from exc
+    if on_submitted is not None:
+        on_submitted(future)
     return run.id
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,9 +25,9 @@ from core.errors import JobStopped
 from core.errors import SpecError
 from core.store import SYSTEM
 from core.tuning._space import apply
-from core.tuning._steering import current_space
 from core.tuning._steering import dataset_of
 from core.tuning._steering import get_study
+from core.tuning._steering import latest_phase
 from core.tuning._steering import parse_study
 from core.tuning._steering import set_study_status
 from core.tuning._storage import build_pruner
@@ -44,8 +45,13 @@ __all__ = ["TrialReporter", "run_study", "run_trial"]
 
 _log = logging.getLogger(__name__)
 
+_Summary = dict[str, tuple[float, float]]  # a run's metric summary: key -> (min, max)
 
+
+# How often the driver reads the store when Dask reports nothing (a stop request, a run the
+# reaper marked): a trial's end wakes it at once.
 _POLL_SECONDS = 0.5
+_LABEL_AFTER_SECONDS = 0.02
 
 
 @dataclass
@@ -93,20 +99,9 @@ def run_trial(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     return run_training(ctx, data, on_epoch=reporter.epoch_end)
 
 
-def _objective_values(store: Store, run: Any, spec: StudySpec) -> list[float] | str:
+def _objective_values(run: Any, summary: _Summary, spec: StudySpec) -> list[float] | str:
     """The trial's objective values from its run's metric summary (written before the run's
     final status), or why there are none."""
-    from sqlalchemy import select
-
-    from core.store import RunSummary
-
-    with store.session() as s:
-        summary = {
-            key: (low, high)
-            for key, low, high in s.execute(
-                select(RunSummary.key, RunSummary.min, RunSummary.max).where(RunSummary.run_id == run.id)
-            )
-        }
     values = []
     for obj in spec.objectives:
         if obj.metric == "params":
@@ -124,23 +119,62 @@ def _objective_values(store: Store, run: Any, spec: StudySpec) -> list[float] | 
     return values
 
 
-_NOTICE_SECONDS = 0.05
-
-
-def _wait_runs(store: Store, run_ids: list[str], timeout: float) -> None:
-    """Return as soon as one of these runs has ended (checked every 50 ms with one small query),
-    or after ``timeout`` so the driver can look for a stop request."""
+def _ended(store: Store, run_ids: list[str]) -> list[tuple[Any, _Summary]]:
+    """The runs among ``run_ids`` that have ended, each with its metric summary, read in one
+    transaction."""
     from core.compute import TERMINAL
     from core.store import Run
+    from core.store import RunRecord
+    from core.store import RunSummary
 
-    ended = [s.value for s in TERMINAL]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if run_ids:
-            with store.session() as s:
-                if s.scalar(select(Run.id).where(Run.id.in_(run_ids), Run.status.in_(ended)).limit(1)):
-                    return
-        time.sleep(_NOTICE_SECONDS)
+    if not run_ids:
+        return []
+    with store.session() as s:
+        runs = [
+            RunRecord.from_row(r)
+            for r in s.scalars(
+                select(Run).where(Run.id.in_(run_ids), Run.status.in_([t.value for t in TERMINAL]))
+            )
+        ]
+        summaries: dict[str, _Summary] = {r.id: {} for r in runs}
+        if runs:
+            for run_id, key, low, high in s.execute(
+                select(RunSummary.run_id, RunSummary.key, RunSummary.min, RunSummary.max).where(
+                    RunSummary.run_id.in_(list(summaries))
+                )
+            ):
+                summaries[run_id][key] = (low, high)
+    return [(r, summaries[r.id]) for r in runs]
+
+
+class _Tasks:
+    """The Dask futures of the trials in flight: the driver learns that a trial ended from Dask
+    (a done callback) rather than by polling the store. The store stays the source of truth:
+    after each wake-up, or every ``_POLL_SECONDS`` at the latest (a run the reaper marked, a
+    trial adopted after a restart, a task Dask lost), the driver reads which runs ended."""
+
+    def __init__(self) -> None:
+        self._futures: dict[str, Any] = {}  # task key -> future (held: Dask reports its end)
+        self._wake = threading.Event()
+
+    def watch(self, future: Any) -> None:
+        self._futures[future.key] = future
+        future.add_done_callback(self._done)
+
+    def _done(self, _future: Any) -> None:
+        self._wake.set()
+
+    def forget(self, run_id: str) -> None:
+        from core.compute import run_key
+
+        self._futures.pop(run_key(run_id), None)
+
+    def arm(self) -> None:
+        """Called before the store is read, so an end reported after the read wakes the next wait."""
+        self._wake.clear()
+
+    def wait(self, timeout: float) -> None:
+        self._wake.wait(timeout)
 
 
 def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
@@ -148,11 +182,9 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     import optuna
     from optuna.trial import TrialState
 
-    from core.compute import TERMINAL
     from core.compute import SubmitOptions
     from core.compute import stop_run
     from core.compute import submit_run
-    from core.store import get_run
 
     store, study_id = ctx.store, data["study"]
     study_row = get_study(store, study_id, viewer=SYSTEM)
@@ -161,21 +193,24 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     set_study_status(store, study_id, "running")
     storage = optuna_storage(store.config)
     done_before = len(storage.get_all_trials(storage.get_study_id_from_name(study_id), deepcopy=False))
-    phase, space = current_space(store, study_id, viewer=SYSTEM)
+    phase = latest_phase(store, study_id)
     study = optuna.load_study(
         study_name=study_id,
         storage=storage,
-        sampler=build_sampler(spec, space, done_before),
+        sampler=build_sampler(spec, phase[1], done_before),
         pruner=build_pruner(spec),
     )
+    options = SubmitOptions(resources={"GPU": 1} if spec.gpu else None)
     started = time.monotonic()
     active: dict[str, Any] = {}  # run id -> optuna trial
+    tasks = _Tasks()
     retried: dict[int, int] = {}  # trial number -> retries so far
     counted = _adopt(store, study, active)
+    unlabelled: list[tuple[Any, str, int]] = []  # (trial, run id, phase) submitted, not yet labelled
 
-    def finish(run: Any, trial: Any) -> None:
+    def finish(run: Any, summary: _Summary, trial: Any) -> None:
         nonlocal counted
-        state, values, why = _outcome(store, run, spec)
+        state, values, why = _outcome(run, summary, spec)
         trial_retries = retried.get(trial.user_attrs.get("retry_of", trial.number), 0)
         if run.status == "interrupted" and trial_retries < spec.retries:
             origin = trial.user_attrs.get("retry_of", trial.number)
@@ -188,29 +223,30 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
     try:
         while True:
-            for run_id, trial in list(active.items()):
-                run = get_run(store, run_id, viewer=SYSTEM)
-                if run.status in TERMINAL:
-                    finish(run, trial)
-                    del active[run_id]
+            tasks.arm()
+            _label(unlabelled)  # before any of them is told (a finished trial takes no attributes)
+            for run, metrics in _ended(store, list(active)):
+                tasks.forget(run.id)
+                finish(run, metrics, active.pop(run.id))
             if ctx.should_stop():
                 for run_id in active:
                     stop_run(store, run_id, client, viewer=SYSTEM)
                 if active:
-                    time.sleep(_POLL_SECONDS)
+                    tasks.wait(_POLL_SECONDS)
                     continue
                 raise JobStopped("stopped on request; running trials were stopped")
             out_of_time = spec.timeout_s and time.monotonic() - started > spec.timeout_s
             if (counted >= spec.n_trials or out_of_time) and not active:
                 break
             while not out_of_time and counted < spec.n_trials and len(active) < spec.parallelism:
-                phase, space = current_space(store, study_id, viewer=SYSTEM)
                 trial = study.ask()
-                trial.set_user_attr("phase", phase)
+                # Read after ask: a trial asked once a new phase is stored draws from that phase.
+                phase = latest_phase(store, study_id, phase)
                 try:
-                    values = space.suggest(trial)
+                    values = phase[1].suggest(trial)
                     train = apply(spec.base, values)
                 except (SpecError, ValueError) as exc:
+                    trial.set_user_attr("phase", phase[0])
                     trial.set_user_attr("outcome", f"invalid parameters: {exc}")
                     study.tell(trial, state=TrialState.FAIL)
                     counted += 1
@@ -225,16 +261,24 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
                     author=study_row.author,  # a trial belongs to the study's owner and team
                     team=study_row.team,
                     name=f"trial {trial.number}",
-                    options=SubmitOptions(resources={"GPU": 1} if spec.gpu else None),
+                    options=options,
+                    on_submitted=tasks.watch,
                     dataset_id=dataset_of(train),
                     study_id=study_id,
                 )
-                trial.set_user_attr("loom_run", run_id)
+                unlabelled.append((trial, run_id, phase[0]))
                 active[run_id] = trial
                 counted += 1
             ctx.set_progress(min(1.0, (counted - len(active)) / spec.n_trials))
             ctx.log_metric("study/trials_finished", counted - len(active), float(counted - len(active)))
-            _wait_runs(store, list(active), _POLL_SECONDS)
+            if unlabelled:
+                # The trials' labels are written once Dask has had a moment to start their tasks:
+                # off the path from one trial's end to the next one's start, and not competing
+                # with the task's start (the driver may share the worker's process). A driver
+                # restarted before this fails the trial (_adopt).
+                tasks.wait(_LABEL_AFTER_SECONDS)
+                _label(unlabelled)
+            tasks.wait(_POLL_SECONDS)
     except JobStopped:
         set_study_status(store, study_id, "stopped")
         raise
@@ -252,11 +296,18 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _outcome(store: Store, run: Any, spec: StudySpec):  # type: ignore[no-untyped-def]
+def _label(unlabelled: list[tuple[Any, str, int]]) -> None:
+    while unlabelled:
+        trial, run_id, phase = unlabelled.pop(0)
+        trial.set_user_attr("loom_run", run_id)
+        trial.set_user_attr("phase", phase)
+
+
+def _outcome(run: Any, summary: _Summary, spec: StudySpec):  # type: ignore[no-untyped-def]
     from optuna.trial import TrialState
 
     if run.status == "succeeded":
-        values = _objective_values(store, run, spec)
+        values = _objective_values(run, summary, spec)
         if isinstance(values, str):
             return TrialState.FAIL, None, values
         return TrialState.COMPLETE, values, "complete"

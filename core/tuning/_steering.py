@@ -37,6 +37,7 @@ __all__ = [
     "driver_run",
     "enqueue_trial",
     "get_study",
+    "latest_phase",
     "new_phase",
     "set_study_status",
     "start_study",
@@ -148,6 +149,27 @@ def study_trials(store: Store, study_id: str, *, viewer: Viewer):  # type: ignor
     """
     get_study(store, study_id, viewer=viewer)
     return load_optuna_study(store.config, study_id)
+
+
+def latest_phase(
+    store: Store, study_id: str, known: tuple[int, SearchSpace] | None = None
+) -> tuple[int, SearchSpace]:
+    """The newest phase of a study's space, (number, space), with one small read; ``known`` is
+    returned as it is while it is still the newest (the driver asks before every trial).
+
+    Raises:
+        NotFoundError: No such study.
+    """
+    from core.store import Study
+
+    with store.session() as s:
+        phases = s.scalar(select(Study.phases_json).where(Study.id == study_id))
+    if not phases:
+        raise NotFoundError(f"There is no study {str(study_id)[:64]!r}, or it has no search space.")
+    number = int(phases[-1]["phase"])
+    if known is not None and known[0] == number:
+        return known
+    return number, SearchSpace.from_dict(phases[-1]["space"])
 
 
 def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *, viewer: Viewer) -> int:
