@@ -212,9 +212,18 @@ def _escape_like(text: str) -> str:
 
 
 def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tuple[list[ExperimentRow], int]:
-    """One page of the runs ``viewer`` may see matching ``q``, and how many match in all."""
+    """One page of the runs ``viewer`` may see matching ``q``, and how many match in all.
+
+    Two steps, so that 100,000 runs list as fast as 1,000: the page's IDs from the runs table
+    alone (joined to the metric's summaries only when the query filters or sorts by it), then the
+    50 rows with everything shown about them.
+    """
     summary = select(RunSummary.run_id, RunSummary.last).where(RunSummary.key == q.metric).subquery("summary")
-    base = _filtered(q, summary.c.last, viewer).outerjoin(summary, summary.c.run_id == Run.id)
+    base = _filtered(q, summary.c.last, viewer)
+    if q.metric_min is not None or q.metric_max is not None:
+        base = base.join(summary, summary.c.run_id == Run.id)  # a bound drops runs without it
+    elif q.sort == "metric":
+        base = base.outerjoin(summary, summary.c.run_id == Run.id)
     order = {
         "created": Run.created_at,
         "name": Run.name,
@@ -226,18 +235,27 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
         ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
     ordering.append(Run.id)
     with store.session() as s:
-        total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+        # The page and the number of matches in one pass (a window count over the matches).
+        found = s.execute(
+            base.add_columns(func.count().over())
+            .order_by(*ordering)
+            .limit(q.page_size)
+            .offset((q.page - 1) * q.page_size)
+        ).all()
+        ids = [r[0] for r in found]
+        if found:
+            total = int(found[0][1])
+        else:  # past the last page: count apart
+            total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
         stmt = (
             select(Run, summary.c.last, Dataset.name)
             .outerjoin(summary, summary.c.run_id == Run.id)
             .outerjoin(Dataset, (Dataset.id == Run.dataset_id) & visible(Dataset, viewer))
-            .where(Run.id.in_(base))
-            .order_by(*ordering)
-            .limit(q.page_size)
-            .offset((q.page - 1) * q.page_size)
+            .where(Run.id.in_(ids))
         )
-        rows = s.execute(stmt).all()
-        tags = _tags(s, "run", [r[0].id for r in rows])
+        place = {run_id: i for i, run_id in enumerate(ids)}
+        rows = sorted(s.execute(stmt).all(), key=lambda r: place[r[0].id])
+        tags = _tags(s, "run", ids)
     out = [
         ExperimentRow(
             id=run.id,

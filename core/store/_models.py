@@ -138,6 +138,9 @@ class Run(_Timestamped, Base):
     __table_args__ = (
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_author_team", "author", "team"),
+        # The Experiments list's filters answered from the index, not the (wide) row: a filter
+        # on a metric finds its runs through run_summaries, then checks each run here.
+        Index("ix_runs_id_filters", "id", "archived", "kind", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -266,7 +269,7 @@ class RunSummary(Base):
     metric in the database instead of scanning every point."""
 
     __tablename__ = "run_summaries"
-    __table_args__ = (Index("ix_run_summaries_key_last", "key", "last"),)
+    __table_args__ = (Index("ix_run_summaries_key_last_run", "key", "last", "run_id"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
