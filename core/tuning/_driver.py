@@ -206,7 +206,7 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     tasks = _Tasks()
     retried: dict[int, int] = {}  # trial number -> retries so far
     counted = _adopt(store, study, active)
-    unlabelled: list[tuple[Any, str, int]] = []  # (trial, run id, phase) submitted, not yet labelled
+    unlabelled: list[tuple[Any, str | None, int]] = []  # (trial, run id, phase) submitted, not yet labelled
 
     def finish(run: Any, summary: _Summary, trial: Any) -> None:
         nonlocal counted
@@ -215,7 +215,10 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         if run.status == "interrupted" and trial_retries < spec.retries:
             origin = trial.user_attrs.get("retry_of", trial.number)
             retried[origin] = trial_retries + 1
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": origin})
+            attrs = {"retry_of": origin}
+            if "phase" in trial.user_attrs:  # a retry re-runs the values of the phase they came from
+                attrs["phase"] = trial.user_attrs["phase"]
+            study.enqueue_trial(trial.params, user_attrs=attrs)
             why += f"; retried ({trial_retries + 1} of {spec.retries})"
             counted -= 1  # the retry takes this trial's place
         trial.set_user_attr("outcome", why)
@@ -246,7 +249,7 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
                     values = phase[1].suggest(trial)
                     train = apply(spec.base, values)
                 except (SpecError, ValueError) as exc:
-                    trial.set_user_attr("phase", phase[0])
+                    _label([(trial, None, phase[0])])
                     trial.set_user_attr("outcome", f"invalid parameters: {exc}")
                     study.tell(trial, state=TrialState.FAIL)
                     counted += 1
@@ -296,11 +299,14 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _label(unlabelled: list[tuple[Any, str, int]]) -> None:
+def _label(unlabelled: list[tuple[Any, str | None, int]]) -> None:
+    """Label each trial with its run and the phase its values come from (a retry brings its own)."""
     while unlabelled:
         trial, run_id, phase = unlabelled.pop(0)
-        trial.set_user_attr("loom_run", run_id)
-        trial.set_user_attr("phase", phase)
+        if run_id is not None:
+            trial.set_user_attr("loom_run", run_id)
+        if "phase" not in trial.user_attrs:
+            trial.set_user_attr("phase", phase)
 
 
 def _outcome(run: Any, summary: _Summary, spec: StudySpec):  # type: ignore[no-untyped-def]

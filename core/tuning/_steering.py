@@ -173,11 +173,18 @@ def latest_phase(
 
 
 def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *, viewer: Viewer) -> int:
-    """Narrow or widen a study's search space: later trials draw from ``space``. Owner only.
+    """Narrow or widen a study's search space: every trial asked from now on draws from
+    ``space``. Owner only.
+
+    Returns:
+        The new phase's number.
 
     Raises:
-        SpecError: The space does not fit the study's base training spec, or a parameter's type
-            changed (Optuna keeps one distribution type per name within a study).
+        SpecError: Nothing would change (``space`` is the current one); the space does not fit
+            the study's base training spec at the ends of its ranges; a parameter's type or
+            scale changed, or a categorical parameter's choices did (Optuna keeps one
+            distribution type, and one set of choices, per name within a study); or the study
+            walks a grid fixed when it started.
         NotFoundError: Missing or not visible.
         PermissionDeniedError: Not the viewer's own study.
     """
@@ -185,27 +192,58 @@ def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *,
 
     study = _owned_study(store, study_id, viewer, "steer")
     spec = parse_study(study)
-    apply(spec.base, midpoint(space))
-    _, old = current_space(store, study_id, viewer=viewer)
+    if spec.sampler == "grid":
+        raise SpecError(
+            "This study's grid sampler walks the grid fixed when the study started, so a new space "
+            "would not change which trials run. Start a new study with the new ranges."
+        )
+    for values in (midpoint(space), _highest(space)):
+        apply(spec.base, values)
+    with store.session() as s:
+        # A no-op write first takes the study's row (SQLite's write lock, PostgreSQL's row lock)
+        # until commit: two requests to steer are applied one after the other, each checked
+        # against the phase the other one made, and no phase is lost.
+        s.execute(update(Study).where(Study.id == study_id).values(phases_json=Study.phases_json))
+        phases = list(s.scalar(select(Study.phases_json).where(Study.id == study_id)) or [])
+        number = int(phases[-1]["phase"])
+        earlier = [SearchSpace.from_dict(p["space"]) for p in phases]
+        _check_change(earlier, space, number)
+        phases.append({"phase": number + 1, "space": space.to_dict(), "at": _now(), "why": why})
+        s.execute(update(Study).where(Study.id == study_id).values(phases_json=phases))
+    return number + 1
+
+
+def _highest(space: SearchSpace) -> dict[str, Any]:
+    """Each range's top (and each categorical's last choice): with :func:`midpoint`'s bottom,
+    both ends of every range must make a valid training spec."""
+    return {p.path: p.choices[-1] if p.kind == "categorical" else p.high for p in space.params}
+
+
+def _check_change(earlier: list[SearchSpace], space: SearchSpace, number: int) -> None:
+    current = earlier[-1]
+    if sorted(current.params, key=lambda p: p.path) == sorted(space.params, key=lambda p: p.path):
+        raise SpecError(
+            f"This is phase {number}'s space already: nothing would change, so no phase was added. "
+            "Change a range or the settings tuned, then try again."
+        )
     for p in space.params:
-        if p.path in old.paths:
+        for old in earlier:
+            if p.path not in old.paths:
+                continue
             before = old.param(p.path)
             if before.kind != p.kind or before.log != p.log:
                 raise SpecError(
                     f"{p.path} was {before.kind}{' (log)' if before.log else ''} and must stay so "
                     "within a study; start a new study to change its type or scale."
                 )
-            if p.kind == "categorical" and set(p.choices) - set(before.choices):
+            if p.kind == "categorical" and list(p.choices) != list(before.choices):
+                # Optuna refuses another set of choices for a name it has seen in a study
+                # ("does not support dynamic value space"): every later trial would fail.
                 raise SpecError(
-                    f"{p.path}: Optuna keeps one set of choices per parameter in a study; new "
-                    "choices need a new study. Narrow the choices instead."
+                    f"{p.path}: Optuna keeps one set of choices per parameter within a study, so its "
+                    f"choices {list(before.choices)!r} cannot change to {list(p.choices)!r} mid-study. "
+                    "Keep them (narrow the ranges instead), or start a new study with the new choices."
                 )
-    phases = study.phases_json + [
-        {"phase": len(study.phases) + 1, "space": space.to_dict(), "at": _now(), "why": why}
-    ]
-    with store.session() as s:
-        s.execute(update(Study).where(Study.id == study_id).values(phases_json=phases))
-    return len(phases)
 
 
 def enqueue_trial(store: Store, study_id: str, values: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:

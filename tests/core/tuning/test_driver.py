@@ -1,5 +1,6 @@
 """The study driver on a real cluster whose worker runs in this process (so the test can change
-the driver's settings): it learns of each trial's end from Dask."""
+the driver's settings): it learns of each trial's end from Dask, and a search space narrowed while
+the study runs applies to every trial asked afterwards."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from core.models import mlp_template
 from core.optimizers import OptimizerSpec
 from core.store import SYSTEM
 from core.store import open_store
+from core.store import thaw
 from core.training import TrainSpec
 from core.training import default_pipeline
 from core.tuning import Param
 from core.tuning import SearchSpace
 from core.tuning import StudySpec
+from core.tuning import get_study
 from core.tuning import load_optuna_study
+from core.tuning import new_phase
 from core.tuning import start_study
 from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ASSETS = Path(__file__).resolve().parents[3] / "assets"
@@ -70,3 +75,31 @@ def test_the_driver_learns_of_each_trial_end_from_dask(setup, monkeypatch) -> No
     # About one read at the start and one per trial's end (reading on a timer would make dozens):
     # woken by Dask.
     assert len(reads) <= 2 * 3 + 1, reads
+
+
+def test_a_range_narrowed_while_the_study_runs_applies_to_every_later_trial(setup) -> None:  # type: ignore[no-untyped-def]
+    client, store, base = setup
+    spec = StudySpec(base, SearchSpace((LR,)).to_dict(), sampler="tpe", n_trials=6, parallelism=1, seed=5)
+    study_id, driver = start_study(client, store, spec, "narrowed live", viewer=SYSTEM)
+
+    def trials():  # type: ignore[no-untyped-def]
+        return load_optuna_study(store.config, study_id).get_trials(deepcopy=False)
+
+    wait_until(
+        lambda: any(t.state == TrialState.COMPLETE for t in trials()),
+        timeout=300,
+        what="the study's first trial to finish",
+    )
+    narrow = SearchSpace((Param("optimizer.learning_rate", "float", 2e-3, 4e-3, log=True),))
+    assert new_phase(store, study_id, narrow, "2e-3 to 4e-3 looked best", viewer=SYSTEM) == 2
+    # Trials that exist now may have drawn from phase 1; every trial asked from here on must not.
+    before = {t.number for t in trials()}
+    phase = get_study(store, study_id, viewer=SYSTEM).phases[-1]
+    assert phase["phase"] == 2 and SearchSpace.from_dict(thaw(phase["space"])) == narrow
+    assert wait_until_ended(store, driver, 600).status == "succeeded"
+    later = [t for t in trials() if t.number not in before]
+    assert later, f"no trial was asked after the narrowing (trials before it: {sorted(before)})"
+    for t in later:
+        assert t.user_attrs["phase"] == 2, (t.number, t.user_attrs)
+        assert 2e-3 <= t.params["optimizer.learning_rate"] <= 4e-3, (t.number, t.params)
+        assert t.state == TrialState.COMPLETE, (t.number, t.user_attrs.get("outcome"))
