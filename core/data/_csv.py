@@ -1,11 +1,9 @@
 """CSV/TSV: detect encoding and delimiter, validate, and stream into Parquet with bounded memory.
 
-Two streaming passes over the file, each holding one block in memory:
-
-1. bytes: SHA-256, strict UTF-8 check (the first bad byte is reported with its line), quote
-   parity (an odd count of ``"`` means a quote never closes), line count for progress;
-2. pyarrow's streaming CSV reader → ``ParquetWriter``, batch by batch. Unlike pandas, it refuses
-   rows with too few fields as well as too many.
+The file is read once (``_csv_stream``): hashing, the encoding check, cutting into segments,
+parsing on every core and writing Parquet overlap. pyarrow's parser refuses rows with too few
+fields as well as too many (pandas pads short rows silently). When something is wrong, the
+message is worded here, and the line is found by reading the file again (error path only).
 
 We parse with pyarrow inside the Dask task rather than ``dask.dataframe.read_csv``: the latter
 runs pandas per block, which pads short rows silently and can split a quoted newline across
@@ -16,24 +14,29 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.data._csv_stream import BLOCK_SIZE
+from core.data._csv_stream import LongLine
+from core.data._csv_stream import UnclosedQuote
+from core.data._csv_stream import stream_csv
+from core.data._encoding import ENCODINGS
+from core.data._encoding import DecodeFailure
+from core.data._encoding import bom_encoding
+from core.data._encoding import decode_checked
+from core.data._encoding import undecodable
 from core.errors import DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["CsvOptions", "FileScan", "csv_to_parquet", "scan_bytes", "sniff"]
+__all__ = ["DELIMITERS", "ENCODINGS", "CsvOptions", "CsvResult", "csv_to_parquet", "sniff"]
 
 DELIMITERS = (",", "\t", ";", "|")
-ENCODINGS = ("utf-8", "utf-16", "latin-1", "cp1252")
-_CHUNK = 8 << 20
-BLOCK_SIZE = 16 << 20  # the longest line pyarrow accepts
 _SAMPLE = 256 << 10
 
 Progress = Callable[[float], None]
@@ -64,68 +67,8 @@ class CsvOptions:
             )
 
 
-@dataclass(frozen=True)
-class FileScan:
-    sha256: str
-    size: int
-    lines: int
-    encoding: str
-    bom: int
-
-
-def _detect_encoding(head: bytes) -> tuple[str, int]:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", len(codecs.BOM_UTF8)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", 0  # Python's utf-16 codec reads and drops the BOM itself
-    return "utf-8", 0
-
-
-def scan_bytes(path: Path, encoding: str | None, progress: Progress | None = None) -> FileScan:
-    """Pass 1: hash, validate the encoding and quotes, count lines.
-
-    Raises:
-        DataError: Empty file, undecodable bytes (with line and byte offset), or an unclosed quote.
-    """
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if size == 0:
-        raise DataError("The file is empty (0 bytes). Choose a file with a header row and data rows.")
-    detected, bom = _detect_encoding(head)
-    enc = encoding or detected
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
-    lines = quotes = offset = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            try:
-                text = decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                bad = offset + exc.start
-                line = lines + chunk[: exc.start].count(b"\n") + 1
-                raise DataError(
-                    f"Byte {bad} (line {line}) is not valid {enc}: {chunk[exc.start : exc.start + 4]!r}. "
-                    "Choose the file's encoding under 'Encoding' (latin-1 or cp1252 for most "
-                    "Western European exports), or re-save the file as UTF-8."
-                ) from None
-            lines += text.count("\n")
-            quotes += text.count('"')
-            offset += len(chunk)
-            if progress:
-                progress(0.2 * offset / size)
-    if quotes % 2:
-        line = _unclosed_quote_line(path, enc)
-        raise DataError(
-            f'A quote (") opened on line {line} is never closed: the rest of the file would be read '
-            'as one field. Close the quote, or double quotes inside quoted fields ("").'
-        )
-    return FileScan(digest.hexdigest(), size, lines, enc, bom)
-
-
-def _unclosed_quote_line(path: Path, encoding: str) -> int:
-    # Only on the error path: find where the quote parity last flipped from closed to open.
+def _unclosed_quote_line(path: Path, encoding: str) -> int | None:
+    # Error path only: where the quote parity last flipped from closed to open, if it ends open.
     inside, opened_at = False, 0
     with open(path, encoding=encoding, newline="") as fh:
         for number, line in enumerate(fh, 1):
@@ -133,11 +76,11 @@ def _unclosed_quote_line(path: Path, encoding: str) -> int:
                 inside = not inside
                 if inside:
                     opened_at = number
-    return opened_at
+    return opened_at if inside else None
 
 
-def sniff(path: Path, options: CsvOptions, scan: FileScan) -> tuple[str, list[str]]:
-    """Pick the delimiter and read the header.
+def sniff(sample: str, options: CsvOptions, size: int) -> tuple[str, list[str]]:
+    """Pick the delimiter and read the header from the decoded start of the file.
 
     Returns:
         The delimiter and the column names.
@@ -145,12 +88,10 @@ def sniff(path: Path, options: CsvOptions, scan: FileScan) -> tuple[str, list[st
     Raises:
         DataError: No header, duplicate or empty column names, no line break in the sample.
     """
-    with open(path, encoding=scan.encoding, newline="") as fh:
-        sample = fh.read(_SAMPLE)
     sample = sample.lstrip("\ufeff")
     if not sample.strip():
         raise DataError("The file holds only whitespace. Choose a file with a header row and data rows.")
-    if "\n" not in sample and "\r" not in sample and scan.size > _SAMPLE:
+    if "\n" not in sample and "\r" not in sample and size > _SAMPLE:
         raise DataError(
             f"The first {_SAMPLE // 1024} KiB hold no line break: this is one huge line, not a table. "
             "Check the file is CSV with one record per line."
@@ -192,153 +133,113 @@ def _guess_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
-_ROW = re.compile(r"Row #(\d+)")
 _COLUMN = re.compile(r"In CSV column #(\d+)")
+
+
+@dataclass(frozen=True)
+class CsvResult:
+    sha256: str
+    schema: pa.Schema
+    rows: int
+    used: dict[str, str]  # the read options actually used: delimiter and encoding
+
+
+def _sample(path: Path, encoding: str, size: int) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(_SAMPLE)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    return decode_checked(decoder, encoding, head, 0, final=size <= _SAMPLE)
 
 
 def csv_to_parquet(
     path: Path,
     out: Path,
     options: CsvOptions,
-    scan: FileScan,
     progress: Progress | None = None,
-) -> tuple[pa.Schema, int, dict[str, str]]:
-    """Pass 2: parse and write Parquet, streaming.
+) -> CsvResult:
+    """Hash, check, parse and write Parquet, in one pass over the file.
 
     Returns:
-        The written schema, the number of rows, and the read options actually used.
+        The file's SHA-256, the written schema, the number of rows, and the options used.
 
     Raises:
-        DataError: Ragged rows (too many or too few fields, with the line), a line longer than
-            the block size, or a header with no data rows.
+        DataError: An empty file, undecodable bytes (with byte and line), an unclosed quote (with
+            its line), ragged rows (too many or too few fields, with the line), a line longer than
+            the block size, a header with no data rows; the sniffer's problems (see :func:`sniff`).
     """
     import pyarrow as pa
 
-    delimiter, names = sniff(path, options, scan)
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError("The file is empty (0 bytes). Choose a file with a header row and data rows.")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    encoding = options.encoding or bom_encoding(head) or "utf-8"
     forced: dict[str, pa.DataType] = {}
-    # A column inferred as numbers from the first block may hold text further down: restart
-    # with that column read as text (at most once per column).
-    for _ in range(len(names) + 1):
+    # Each restart settles one more thing, so this ends: one more column read as text (a column
+    # typed as numbers from the first segment that holds text further down).
+    while True:
         try:
-            schema, rows = _stream(path, out, delimiter, names, scan, forced, progress)
-        except _Retype as exc:
-            forced[exc.column] = pa.string()
+            delimiter, names = sniff(_sample(path, encoding, size), options, size)
+            sha256, schema, rows = stream_csv(
+                path,
+                out,
+                encoding=encoding,
+                delimiter=delimiter,
+                names=names,
+                forced=forced,
+                progress=progress,
+            )
+        except DecodeFailure as failure:
+            raise undecodable(path, failure) from None
+        except UnclosedQuote:
+            raise _unclosed(path, encoding) from None
+        except LongLine:
+            if _unclosed_quote_line(path, encoding):
+                raise _unclosed(path, encoding) from None
+            raise DataError(
+                f"A line is longer than {BLOCK_SIZE >> 20} MiB. That usually means a quote opened and "
+                "never closed, or the file has no line breaks. Check the file around its longest line."
+            ) from None
+        except pa.ArrowInvalid as exc:
+            column = _retype(exc, names)
+            if column is None:
+                raise _explain(exc, path, delimiter, names, encoding) from None
+            if column in forced:  # pragma: no cover - text always converts to text
+                raise DataError(
+                    f"Could not settle the type of column {column!r}; please report this file."
+                ) from None
+            forced[column] = pa.string()
             continue
         break
-    else:  # pragma: no cover - each retry fixes one more column
-        raise DataError("Could not settle the column types; please report this file.")
-    if rows == 0:
-        out.unlink(missing_ok=True)
+    if rows == 0 or schema is None:
         raise DataError(
             f"The file has a header ({len(names)} columns: {', '.join(names[:5])}"
             f"{'…' if len(names) > 5 else ''}) but no data rows. Add rows below the header."
         )
-    return schema, rows, {"delimiter": delimiter, "encoding": scan.encoding}
+    return CsvResult(sha256, schema, rows, {"delimiter": delimiter, "encoding": encoding})
 
 
-class _Retype(Exception):
-    def __init__(self, column: str) -> None:
-        super().__init__(column)
-        self.column = column
-
-
-def _stream(path, out, delimiter, names, scan, forced, progress):  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    # "utf8" is pyarrow's no-transcoding fast path; anything else goes through Python's codecs.
-    encoding = "utf8" if scan.encoding == "utf-8" else scan.encoding
-    read = pcsv.ReadOptions(
-        block_size=BLOCK_SIZE, encoding=encoding, column_names=names, skip_rows=1, use_threads=True
+def _unclosed(path: Path, encoding: str) -> DataError:
+    return DataError(
+        f'A quote (") opened on line {_unclosed_quote_line(path, encoding)} is never closed: the rest '
+        "of the file would be read as one field. Close the quote, or double quotes inside quoted "
+        'fields ("").'
     )
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    convert = pcsv.ConvertOptions(column_types=forced, strings_can_be_null=True)
-    rows = 0
-    writer = _BackgroundWriter(out)
-    try:
-        reader = pcsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-        for batch in reader:
-            writer.put(batch)
-            rows += batch.num_rows
-            if progress and scan.lines:
-                progress(0.2 + 0.7 * min(1.0, rows / scan.lines))
-    except pa.ArrowInvalid as exc:
-        writer.abort()
-        raise _explain(exc, path, delimiter, names, scan) from None
-    except BaseException:
-        writer.abort()
-        raise
-    if not writer.close():  # no batch at all: header only
-        return None, 0
-    return pq.read_schema(out), rows
 
 
-class _BackgroundWriter:
-    """Writes Parquet in a thread while the next block parses (both release the GIL).
-
-    The queue holds at most two batches, so memory stays bounded.
-    """
-
-    def __init__(self, out: Path) -> None:
-        import queue
-        import threading
-
-        self._out = out
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._wrote = False
-        self._thread = threading.Thread(target=self._run, name="loom-parquet-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import pyarrow.parquet as pq
-
-        writer = None
-        try:
-            while (batch := self._queue.get()) is not None:
-                if writer is None:
-                    writer = pq.ParquetWriter(self._out, batch.schema, compression="zstd")
-                writer.write_batch(batch)
-                self._wrote = True
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = exc
-            while self._queue.get() is not None:  # drain so the producer never blocks
-                pass
-        finally:
-            if writer is not None:
-                writer.close()
-
-    def put(self, batch) -> None:  # type: ignore[no-untyped-def]
-        if self._error is not None:
-            raise self._error
-        self._queue.put(batch)
-
-    def close(self) -> bool:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._wrote
-
-    def abort(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self._out.unlink(missing_ok=True)
-
-
-def _explain(exc: Exception, path, delimiter, names, scan):  # type: ignore[no-untyped-def]
+def _retype(exc: Exception, names: list[str]) -> str | None:
     message = str(exc)
     column = _COLUMN.search(message)
     if column and "conversion error" in message:
-        return _Retype(names[int(column.group(1))])
-    if "straddling" in message or "straddles" in message:
-        return DataError(
-            f"A line is longer than {BLOCK_SIZE >> 20} MiB. That usually means a quote opened and "
-            "never closed, or the file has no line breaks. Check the file around its longest line."
-        )
+        return names[int(column.group(1))]
+    return None
+
+
+def _explain(exc: Exception, path: Path, delimiter: str, names: list[str], encoding: str) -> DataError:
+    message = str(exc)
     if "Expected" in message and "columns" in message:
-        line = _first_ragged_line(path, delimiter, len(names), scan.encoding)
+        line = _first_ragged_line(path, delimiter, len(names), encoding)
         got = re.search(r"got (\d+)", message)
         n = int(got.group(1)) if got else None
         kind = "too many" if n is not None and n > len(names) else "too few"
@@ -352,7 +253,7 @@ def _explain(exc: Exception, path, delimiter, names, scan):  # type: ignore[no-u
 
 
 def _first_ragged_line(path: Path, delimiter: str, width: int, encoding: str) -> int | None:
-    # Error path only: the threaded reader does not know row numbers.
+    # Error path only: the parsers see segments and do not know line numbers.
     with open(path, encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         for row in reader:

@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from core.data._csv import CsvOptions
 from core.data._csv import csv_to_parquet
-from core.data._csv import scan_bytes
 from core.data._readers import jsonl_to_parquet
 from core.data._readers import npz_to_parquet
 from core.data._readers import parquet_to_parquet
@@ -212,9 +211,8 @@ def resolve_server_path(root: Path | None, relative: str) -> Path:
 
 def _read(fmt: str, source: Path, out: Path, options: CsvOptions, progress):  # type: ignore[no-untyped-def]
     if fmt == "csv":
-        scan = scan_bytes(source, options.encoding, progress)
-        schema, rows, used = csv_to_parquet(source, out, options, scan, progress)
-        return scan.sha256, schema, rows, used
+        result = csv_to_parquet(source, out, options, progress)
+        return result.sha256, result.schema, result.rows, result.used
     import hashlib
 
     digest = hashlib.sha256()
