@@ -23,6 +23,7 @@ from core.store._curves import write_blocks
 from core.store._db import Store
 from core.store._models import Dataset
 from core.store._models import Metric
+from core.store._models import MetricBlock
 from core.store._models import Run
 from core.store._models import RunEvent
 from core.store._models import RunSummary
@@ -215,24 +216,58 @@ def check_integrity(store: Store) -> list[str]:
 
 
 def summarize_run(store: Store, run_id: str) -> None:
-    """Store each metric's last, min and max for list filters and sorting (at a run's end)."""
+    """Store each metric's last, min and max for list filters and sorting (at a run's end).
+
+    Read from the run's metric blocks, a hundredth of its points (a million-point run ends in
+    milliseconds, not the seconds it takes to read every point); a run whose points were
+    written around the blocks is read point by point.
+    """
     import math
 
     rows = []
-    for key, series in get_metrics(store, run_id, viewer=SYSTEM).items():
-        finite = [v for v in series.values if math.isfinite(v)]
-        if not finite:
-            continue
-        rows.append(
-            RunSummary(
-                run_id=run_id,
-                key=key,
-                last=finite[-1],
-                min=min(finite),
-                max=max(finite),
-                points=len(series.values),
+    with store.session() as s:
+        blocks = s.execute(
+            select(
+                MetricBlock.key,
+                func.sum(MetricBlock.n),
+                func.min(MetricBlock.min_value),
+                func.max(MetricBlock.max_value),
+                func.max(MetricBlock.block),
             )
-        )
+            .where(MetricBlock.run_id == run_id)
+            .group_by(MetricBlock.key)
+        ).all()
+        for key, points, low, high, newest in blocks:
+            if low is None:  # no finite value
+                continue
+            last = s.scalar(
+                select(MetricBlock.last_value).where(
+                    MetricBlock.run_id == run_id, MetricBlock.key == key, MetricBlock.block == newest
+                )
+            )
+            if last is None or not math.isfinite(last):  # the newest point is not a number
+                last = s.scalar(
+                    select(Metric.value)
+                    .where(Metric.run_id == run_id, Metric.key == key, Metric.value.is_not(None))
+                    .where(func.abs(Metric.value) < float("inf"))
+                    .order_by(Metric.step.desc(), Metric.id.desc())
+                    .limit(1)
+                )
+            rows.append(RunSummary(run_id=run_id, key=key, last=last, min=low, max=high, points=int(points)))
+    if not blocks:
+        for key, series in get_metrics(store, run_id, viewer=SYSTEM).items():
+            finite = [v for v in series.values if math.isfinite(v)]
+            if finite:
+                rows.append(
+                    RunSummary(
+                        run_id=run_id,
+                        key=key,
+                        last=finite[-1],
+                        min=min(finite),
+                        max=max(finite),
+                        points=len(series.values),
+                    )
+                )
     with store.session() as s:
         s.execute(delete(RunSummary).where(RunSummary.run_id == run_id))
         s.add_all(rows)

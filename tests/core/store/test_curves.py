@@ -211,3 +211,28 @@ def test_the_migration_summarises_points_already_stored(store: Store) -> None:
         for b in _block_rows(run_id, rows)
     }
     assert got == want
+
+
+def test_a_runs_summary_comes_from_its_blocks_and_matches_its_points(store: Store) -> None:
+    from core.store import RunSummary
+    from core.store import summarize_run
+
+    run_id, data = _long_run(store, 12_345, ("batch/loss", "batch/acc"))
+    write_metrics(store, run_id, [("epoch/val_loss", 1, float("inf"), 1.0), ("epoch/val_loss", 0, 3.0, 1.0)])
+    legacy = create_run(store, "smoke", {}).id
+    with store.session() as s:  # points written around the blocks are read one by one
+        s.execute(
+            insert(Metric),
+            [{"run_id": legacy, "key": "loss", "step": i, "value": 5.0 - i, "ts": 1.0} for i in range(5)],
+        )
+    for rid in (run_id, legacy):
+        summarize_run(store, rid)
+    with store.session() as s:
+        got = {
+            (r.run_id, r.key): (r.last, r.min, r.max, r.points)
+            for r in s.scalars(select(RunSummary).where(RunSummary.run_id.in_([run_id, legacy])))
+        }
+    want = {(run_id, k): (v[-1], min(v), max(v), len(v)) for k, v in data.items()}
+    want[(run_id, "epoch/val_loss")] = (3.0, 3.0, 3.0, 2)  # the newest point is infinite: skipped
+    want[(legacy, "loss")] = (1.0, 1.0, 5.0, 5)
+    assert got == want
