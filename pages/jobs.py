@@ -156,7 +156,7 @@ def _render(run_id: str) -> str:
             group, x_label=prefix or "step", markers=markers if prefix == "batch" else None
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
-    st.caption(f"{points:,} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
+    st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     if run.kind == "predict" and status is RunStatus.SUCCEEDED:
         st.page_link("pages/predict.py", label="Open the predictions", query_params={"run": run.id})
     result = run.result
