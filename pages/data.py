@@ -198,7 +198,11 @@ m[0].metric("Rows", f"{dataset.n_rows:,}")
 m[1].metric("Columns", dataset.n_cols)
 m[2].metric("Parquet size", human_bytes(dataset.size_bytes))
 m[3].metric("Format", dataset.source_format)
-st.caption(f"SHA-256 of the source: `{dataset.content_hash}` · ID `{dataset.id}`")
+read_as = ", ".join(f"{k} `{v!r}`" for k, v in dataset.read_options.items())
+st.caption(
+    f"SHA-256 of the source: `{dataset.content_hash}` · ID `{dataset.id}`"
+    + (f" · read with {read_as}" if read_as else "")
+)
 
 for column in columns:
     for flag in column.flags:

@@ -28,6 +28,7 @@ from core.data._encoding import ENCODINGS
 from core.data._encoding import DecodeFailure
 from core.data._encoding import bom_encoding
 from core.data._encoding import decode_checked
+from core.data._encoding import next_guess
 from core.data._encoding import undecodable
 from core.errors import DataError
 
@@ -48,8 +49,9 @@ class CsvOptions:
 
     Args:
         delimiter: One of ``, \\t ; |``. Defaults to detect.
-        encoding: ``utf-8``, ``utf-16``, ``latin-1`` or ``cp1252``. Defaults to detect (UTF-8 or
-            UTF-16 by BOM; anything else must be chosen, so no text is silently garbled).
+        encoding: ``utf-8``, ``utf-16``, ``latin-1`` or ``cp1252``. Defaults to detect: UTF-8 or
+            UTF-16 by BOM, else UTF-8, else cp1252 then latin-1 for single-byte text (see
+            ``_encoding``); binary or damaged UTF-8 is refused rather than garbled.
     """
 
     delimiter: str | None = None
@@ -174,10 +176,12 @@ def csv_to_parquet(
         raise DataError("The file is empty (0 bytes). Choose a file with a header row and data rows.")
     with open(path, "rb") as fh:
         head = fh.read(4)
+    guessing = options.encoding is None and bom_encoding(head) is None
     encoding = options.encoding or bom_encoding(head) or "utf-8"
     forced: dict[str, pa.DataType] = {}
-    # Each restart settles one more thing, so this ends: one more column read as text (a column
-    # typed as numbers from the first segment that holds text further down).
+    # Each restart settles one more thing, so this ends: the next guess of the encoding (UTF-8,
+    # then cp1252, then latin-1, which decodes anything), or one more column read as text (a
+    # column typed as numbers from the first segment that holds text further down).
     while True:
         try:
             delimiter, names = sniff(_sample(path, encoding, size), options, size)
@@ -191,7 +195,11 @@ def csv_to_parquet(
                 progress=progress,
             )
         except DecodeFailure as failure:
-            raise undecodable(path, failure) from None
+            guess = next_guess(failure) if guessing else None
+            if guess is None:
+                raise undecodable(path, failure) from None
+            encoding = guess
+            continue
         except UnclosedQuote:
             raise _unclosed(path, encoding) from None
         except LongLine:

@@ -59,6 +59,9 @@ def main() -> None:
     w("bom.csv", b"\xef\xbb\xbfname,value\nx,1\ny,2\n")
     w("utf16.csv", "name,value\nx,1\ny,2\n".encode("utf-16"))
     w("latin1.csv", "city,temp\nZürich,3\nMálaga,18\n".encode("latin-1"))
+    w("cp1252.csv", "word;note;name\ncafé;naïve;Müller\n€ 5;“quoted”;Æsa\n".encode("cp1252"))
+    # Valid UTF-8 (é) and then a latin-1 byte: a damaged UTF-8 file, not one to guess about.
+    w("damaged_utf8.csv", "name,value\ncafé,1\n".encode() + "Málaga,2\n".encode("latin-1"))
     w("ragged_long.csv", b"a,b,c\n1,2,3\n4,5,6\n7,8,9,10\n")
     w("ragged_short.csv", b"a,b,c\n1,2,3\n4,5\n7,8,9\n")
     w("unbalanced_quotes.csv", b'a,b\n1,"fine"\n2,"oops\n3,x\n4,y\n')

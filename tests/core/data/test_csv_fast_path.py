@@ -85,6 +85,14 @@ CASES = {
         "\t",
         "utf-8",
     ),
+    "cp1252": (
+        "word;note;name",
+        lambda i: f"café {i};“naïve” – {i};Müller € {i % 7}",
+        "\r\n",
+        "cp1252",
+        ";",
+        "cp1252",
+    ),
     "utf16": ("a,b", lambda i: f"{i},ü{i}", "\n", "utf-16", ",", "utf-16"),
 }
 
@@ -141,6 +149,23 @@ def test_progress_rises_to_the_end_of_reading(tmp_path: Path) -> None:
     csv_to_parquet(path, tmp_path / "out.parquet", CsvOptions(), seen.append)
     assert len(seen) > 8 and seen == sorted(seen)
     assert seen[-1] == pytest.approx(0.9)
+
+
+def test_a_latin1_byte_after_many_ascii_blocks_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "late_latin1.csv"
+    rows = [f"{i},plain" for i in range(3000)] + ["3000,Müller", "3001,café"]
+    path.write_bytes("\n".join(["id,name", *rows]).encode("latin-1"))
+    result = csv_to_parquet(path, tmp_path / "out.parquet", CsvOptions())
+    assert result.used["encoding"] == "cp1252"
+    assert pq.read_table(tmp_path / "out.parquet").column("name").to_pylist()[-2:] == ["Müller", "café"]
+
+
+def test_bytes_cp1252_leaves_undefined_fall_to_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "c1.csv"
+    path.write_bytes(b"a,b\nx\x81y,1\ncaf\xe9,2\n")  # 0x81 has no cp1252 character
+    result = csv_to_parquet(path, tmp_path / "out.parquet", CsvOptions())
+    assert result.used["encoding"] == "latin-1"
+    assert pq.read_table(tmp_path / "out.parquet").column("a").to_pylist() == ["x\x81y", "café"]
 
 
 def test_a_ragged_row_far_into_the_file_names_its_line(tmp_path: Path) -> None:

@@ -109,6 +109,24 @@ def test_latin1_text_is_decoded_not_garbled(local_store: Store) -> None:
     assert ds.profile_json["preview"]["rows"][0][0] == "Zürich"
 
 
+@pytest.mark.parametrize(
+    ("name", "first_row", "delimiter"),
+    [
+        ("latin1.csv", ["Zürich", "3"], ","),
+        ("cp1252.csv", ["café", "naïve", "Müller"], ";"),
+    ],
+)
+def test_single_byte_encodings_are_detected(
+    local_store: Store, name: str, first_row: list, delimiter: str
+) -> None:
+    # Encoding left to detect: not UTF-8, but text, so cp1252 (latin-1's superset for text).
+    ds = ingest_file(local_store, CORPUS / name, "csv", name)
+    assert ds.read_options == {"delimiter": delimiter, "encoding": "cp1252"}
+    assert ds.profile_json["preview"]["rows"][0] == first_row
+    if name == "cp1252.csv":  # the characters latin-1 lacks
+        assert ds.profile_json["preview"]["rows"][1] == ["€ 5", "“quoted”", "Æsa"]
+
+
 def test_flags_constant_and_empty_columns(local_store: Store) -> None:
     ds = ingest_file(local_store, CORPUS / "constant_and_empty.csv", "csv", "flags")
     cols = _columns(ds)
