@@ -16,6 +16,7 @@ live run stored while it trained, first batch point to last (curves must stay sm
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -64,21 +65,24 @@ def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
     steps = -(-rows // batch)
     rates: list[float] = []
 
-    def fit(live: bool) -> float:
+    def cpu() -> float:  # this process's CPU seconds, every thread
+        return sum(os.times()[:2])
+
+    def fit(live: bool) -> tuple[float, float]:
         keras.utils.set_random_seed(0)
         model = build_keras_model(spec, x.shape[1:], 3 if name == "mlp" else 10)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         if not live:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu()
             model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
-            return time.perf_counter() - t
+            return time.perf_counter() - t, cpu() - c
         # The run record exists before training starts (as when submitted); leaving the block
         # stores every buffered metric, which is part of Loom's cost.
         with inline_job(store, "train", {}) as ctx:
             callback = live_callback(ctx, steps, epochs, batch)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu()
             model.fit(x, y, batch_size=batch, epochs=epochs, callbacks=[callback], verbose=0)
-        elapsed = time.perf_counter() - t
+        elapsed, used = time.perf_counter() - t, cpu() - c
         # Points a second while the run trains: from its first batch point to its last.
         with store.session() as s:
             points, first, last = s.execute(
@@ -87,7 +91,7 @@ def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
                 )
             ).one()
         rates.append((points - 1) / max(last - first, 1e-9))
-        return elapsed
+        return elapsed, used
 
     fit(False)  # warm-up: TensorFlow's first graph build is not what we measure
     bare, loom = [], []
@@ -95,9 +99,13 @@ def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
         order = (False, True) if i % 2 == 0 else (True, False)
         for live in order:
             (loom if live else bare).append(fit(live))
-    ratio = statistics.median(b / a for a, b in zip(bare, loom, strict=True))
-    print(f"{name}_bare_fit_median_s: {statistics.median(bare):.2f}")
-    print(f"{name}_loom_fit_median_s: {statistics.median(loom):.2f}")
+    ratio = statistics.median(b[0] / a[0] for a, b in zip(bare, loom, strict=True))
+    cpu_ratio = statistics.median(b[1] / a[1] for a, b in zip(bare, loom, strict=True))
+    print(f"{name}_bare_fit_median_s: {statistics.median(w for w, _ in bare):.2f}")
+    print(f"{name}_loom_fit_median_s: {statistics.median(w for w, _ in loom):.2f}")
+    # CPU seconds of the whole process (training, Keras's pool, the context's thread): on a
+    # shared machine, less disturbed by other processes than the wall clock.
+    print(f"{name}_cpu_ratio: {cpu_ratio:.3f}")
     print(f"{name}_setup: pairs {pairs}, rows {rows}, epochs {epochs}, batch {batch}, steps/epoch {steps}")
     print(f"{name}_batch_points_per_s: {min(rates):.0f} (while training; the lowest of the live runs)")
     print(f"{name}_overhead_ratio: {ratio:.3f}")

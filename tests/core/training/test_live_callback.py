@@ -134,6 +134,11 @@ def test_every_point_written_is_stored_and_each_epoch_starts_and_ends(store: Sto
     assert metrics["epoch/loss"].steps == [1, 2, 3]
     # The epoch's last batch point is the epoch's value: Keras's batch logs are running means.
     assert metrics["batch/loss"].values[1::2] == pytest.approx(metrics["epoch/loss"].values)
+    # Seconds of training: one checkpoint, the last epoch's (a resumed run starts there).
+    checkpoints = [
+        json.loads(e.message) for e in get_events(store, job.run_id, viewer=SYSTEM) if e.kind == "checkpoint"
+    ]
+    assert checkpoints == [{"epoch": 3, "step": 3 * STEPS}]
 
 
 def test_slow_batches_are_all_written(store: Store, job: JobContext) -> None:

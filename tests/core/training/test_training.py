@@ -167,9 +167,15 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
         request_control(store, run_id, "pause", viewer=SYSTEM)
 
 
-def test_resume_from_checkpoint_continues_the_step_count(cluster, config: AppConfig) -> None:
+def test_resume_from_checkpoint_continues_the_step_count(
+    cluster, config: AppConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from core.store import get_events
     from core.training import last_checkpoint
+
+    # A checkpoint every epoch (the cluster runs in this process): by default they are spaced
+    # so that saving takes ~0.5 % of the time, the first after ~10 s of training.
+    monkeypatch.setattr("core.training._callback.CHECKPOINT_EVERY", 0)
 
     store = open_store(config)
     ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
