@@ -364,7 +364,10 @@ class _BackgroundWriter:
                 pass
         finally:
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()  # writes the footer: can fail too (a full disk)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = self._error or exc
 
     def put(self, tables: list[pa.Table]) -> None:
         if self._error is not None:
