@@ -2,7 +2,8 @@
 (hash, validate, parse, write Parquet: everything ``ingest_file`` does before the profile) and its
 profile (Dask), beside ``pandas.read_csv`` of the same file measured in the same run. Each side runs
 in its own process so its peak RSS (``ru_maxrss``) is its own; each is run ``--repeat`` times,
-alternating, and the fastest run of each counts (the CPU is shared).
+alternating, and the fastest run of each counts (the CPU is shared). CPU seconds are printed
+too: on a busy machine wall time follows them, and Loom's parallelism buys little.
 
     python bench/ingest.py [--quick] [--size-mb N] [--repeat N]
 
@@ -32,13 +33,14 @@ from core.data._profile import compute_profile
 import pyarrow.csv, pyarrow.parquet  # imported before timing, as pandas is on its side
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t0 = time.perf_counter()
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+c0, t0 = cpu(), time.perf_counter()
 result = csv_to_parquet(src, out, CsvOptions())
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), cpu()
 ingest_rss = peak()
 profile = compute_profile(out)
 t2 = time.perf_counter()
-print(json.dumps({{"ingest_s": t1 - t0, "profile_s": t2 - t1, "rows": result.rows,
+print(json.dumps({{"ingest_s": t1 - t0, "profile_s": t2 - t1, "rows": result.rows, "cpu_s": c1 - c0,
                   "rss_mb": ingest_rss, "rss_with_profile_mb": peak(),
                   "parquet_mb": out.stat().st_size / 1e6}}))
 """
@@ -46,10 +48,11 @@ print(json.dumps({{"ingest_s": t1 - t0, "profile_s": t2 - t1, "rows": result.row
 _PANDAS = """
 import json, resource, sys, time
 import pandas as pd
-t0 = time.perf_counter()
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+c0, t0 = cpu(), time.perf_counter()
 df = pd.read_csv(sys.argv[1])
-t1 = time.perf_counter()
-print(json.dumps({"read_s": t1 - t0, "rows": len(df),
+t1, c1 = time.perf_counter(), cpu()
+print(json.dumps({"read_s": t1 - t0, "rows": len(df), "cpu_s": c1 - c0,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -131,10 +134,13 @@ def main() -> None:
     pandas_runs = ", ".join(f"{r['read_s']:.2f}" for r in pandases)
     print(f"pandas_read_csv_s: {pandas['read_s']:.2f} (runs: {pandas_runs})")
     print(f"pandas_read_csv_mb_per_s: {mb / pandas['read_s']:.0f}")
+    print(f"pandas_cpu_s: {pandas['cpu_s']:.2f}")
     print(f"pandas_peak_rss_mb: {pandas['rss_mb']:.0f}")
     loom_runs = ", ".join(f"{r['ingest_s']:.2f}" for r in looms)
     print(f"loom_ingest_s: {loom['ingest_s']:.2f} (runs: {loom_runs})")
     print(f"loom_ingest_mb_per_s: {mb / loom['ingest_s']:.0f}")
+    # CPU seconds (all threads): on a shared, busy machine wall time follows CPU time.
+    print(f"loom_ingest_cpu_s: {loom['cpu_s']:.2f}")
     print(f"loom_parquet_mb: {loom['parquet_mb']:.0f}")
     print(f"loom_profile_s: {loom['profile_s']:.2f}")
     print(f"loom_peak_rss_with_profile_mb: {max(r['rss_with_profile_mb'] for r in looms):.0f}")
