@@ -1,0 +1,380 @@
+"""Every tweak answers within a second: the real app in headless Chromium, driven through each
+interaction of issue 17 on a store with realistic content (10 runs of 10,000 points each, a
+200-trial study, a 5-step pipeline), timed from the action to the page settled (Streamlit's
+script no longer running and the expected change on screen).
+
+    python bench/interactions.py [--quick]
+
+Beside each browser time, the page script's own time for the same view (``AppTest``, a warm
+session, same store): a slow machine shows in both, a slow page in the script time too. Then
+launch → first live point on a warm worker (the app warms its workers as it starts).
+``--quick``: each interaction once (else the median of three). Target: <= 1 s each (launch to
+first point <= 3 s). The last line is ``interaction_slowest_s: N`` (the slowest interaction,
+launch excluded: it is printed as ``launch_first_point_s``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.experiments_scale import seed  # noqa: E402 - after the path is set
+from bench.experiments_scale import seed_study  # noqa: E402
+
+
+def build_store(data: Path) -> dict[str, Any]:
+    """10 finished runs x 10,000 points, a 200-trial study (with the iris dataset), a 5-step
+    pipeline and a share link to the first run."""
+    from core.config import AppConfig
+    from core.data import list_datasets
+    from core.pipeline import PipelineSpec
+    from core.pipeline import create_draft
+    from core.sharing import create_link
+    from core.sharing import local_viewer
+    from core.store import SYSTEM
+    from core.store import open_store
+
+    store = open_store(AppConfig.for_data_dir(data))
+    runs = seed(store, 10, 10_000)
+    study = seed_study(store, 200)
+    iris = next(d for d in list_datasets(store, viewer=SYSTEM) if d.name == "iris")
+    numeric = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
+    steps = [
+        "split",
+        {"type": "fill_missing", "columns": numeric, "strategy": "median"},
+        {"type": "clip_outliers", "columns": numeric},
+        {"type": "standardize", "columns": numeric},
+        {"type": "select_columns", "columns": [*numeric, "species"]},
+    ]
+    draft = create_draft(
+        store, "five steps", PipelineSpec.chain(iris.id, "species", steps), viewer=local_viewer()
+    )
+    token = create_link(store, "run", runs[0], viewer=SYSTEM)
+    store.engine.dispose()
+    return {"runs": runs, "study": study, "dataset": iris.id, "pipeline": draft.id, "token": token}
+
+
+class Clock:
+    """Times an action until the page has settled: ``done()`` holds and Streamlit's script
+    state has stayed not-running for ``quiet`` seconds (a fragment's rerun counts as running)."""
+
+    def __init__(self, page: Any, quiet: float = 0.25, timeout: float = 60) -> None:
+        self.page, self.quiet, self.timeout = page, quiet, timeout
+
+    def _running(self) -> bool:
+        from playwright.sync_api import Error
+
+        try:  # no app yet (a navigation) counts as running
+            return bool(
+                self.page.evaluate(
+                    "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+                    " return !app || app.getAttribute('data-test-script-state') === 'running'; }"
+                )
+            )
+        except Error:  # the page is navigating: its context went away mid-call
+            return True
+
+    def time(self, action: Callable[[], None], done: Callable[[], bool]) -> float:
+        from playwright.sync_api import Error
+
+        start = time.perf_counter()
+        action()
+        quiet_since = None
+        while True:
+            now = time.perf_counter()
+            if now - start > self.timeout:
+                raise TimeoutError("the page did not settle")
+            try:
+                finished = not self._running() and done()
+            except Error:  # navigating
+                finished = False
+            if finished:
+                quiet_since = quiet_since or now
+                if now - quiet_since >= self.quiet:
+                    return quiet_since - start
+            else:
+                quiet_since = None
+            self.page.wait_for_timeout(20)
+
+
+def _script_time(path: str, params: dict[str, str], repeats: int) -> float:
+    """The page script's own time for this view, in a warm AppTest session (median)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page(path)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()  # cold: caches and the cluster's first answer are not what a tweak pays
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+    if at.exception:
+        raise RuntimeError(f"{path}: {at.exception[0].value}")
+    return statistics.median(times)
+
+
+def _plot_points(page: Any) -> int:
+    return int(
+        page.evaluate(
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce((n, el) => n + "
+            "(el.data || []).reduce((m, t) => m + ((t.y && t.y.length) || 0), 0), 0)"
+        )
+    )
+
+
+def _chart_signature(page: Any) -> str:
+    """What the charts on screen draw: trace types and sizes, axis titles."""
+    return str(
+        page.evaluate(
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => JSON.stringify(["
+            "(el.data || []).map(t => [t.type, (t.x && t.x.length) || 0, t.name]),"
+            "el.layout && el.layout.xaxis && el.layout.xaxis.title])).join('|')"
+        )
+    )
+
+
+def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="each interaction once")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS
+    from tests.e2e.conftest import AppServer
+
+    data = Path(tempfile.mkdtemp(prefix="loom-bench-interactions-")) / "data"
+    t0 = time.perf_counter()
+    ids = build_store(data)
+    print(f"store_built_s: {time.perf_counter() - t0:.1f}")
+    server = AppServer(data, LOOM_HEARTBEAT_SECONDS="2")
+    url = server.url
+    results: dict[str, list[float]] = {}
+    scripts: dict[str, float] = {}
+    chromium = os.environ.get("LOOM_CHROMIUM") or "/usr/bin/chromium"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+            def fresh() -> Any:
+                context = browser.new_context(viewport={"width": 1300, "height": 900})
+                page = context.new_page()
+                page.set_default_timeout(60_000)
+                return page
+
+            def record(name: str, seconds: float) -> None:
+                results.setdefault(name, []).append(seconds)
+                print(f"  {name}: {seconds:.3f}", flush=True)
+
+            # Warm the server's caches and the cluster once (not what a tweak pays).
+            warm = fresh()
+            for path in (
+                "",
+                "optimizer_lab",
+                f"train?dataset={ids['dataset']}",
+                f"tune?study={ids['study']}",
+            ):
+                warm.goto(f"{url}/{path}")
+                Clock(warm).time(lambda: None, lambda: True)
+            warm.context.close()
+
+            def one_pass(i: int) -> None:  # a function: its lambdas run before it returns
+                # Opening a run's page, and a shared link, in a fresh browser.
+                page = fresh()
+                run = ids["runs"][(i + 1) % len(ids["runs"])]
+                record(
+                    "open run page (fresh browser)",
+                    Clock(page).time(
+                        lambda: page.goto(f"{url}/jobs?run={run}"), lambda: _plot_points(page) > 0
+                    ),
+                )
+                page.context.close()
+                page = fresh()
+                record(
+                    "open shared link (fresh browser)",
+                    Clock(page).time(
+                        lambda: page.goto(f"{url}/jobs?run={ids['runs'][0]}&share={ids['token']}"),
+                        lambda: _plot_points(page) > 0,
+                    ),
+                )
+                page.context.close()
+
+                # Optimizer Lab: change the steps, then the surface.
+                page = fresh()
+                page.goto(f"{url}/optimizer_lab")
+                Clock(page).time(lambda: None, lambda: _plot_points(page) > 0)
+                steps = page.get_by_label("Steps")
+                value = str(250 + 10 * i)
+                record(
+                    "optimizer lab: change steps",
+                    Clock(page).time(lambda: (steps.fill(value), steps.press("Enter")), lambda: True),
+                )
+                page.get_by_label("Surface").click()
+                surface = ("Saddle", "Ill-conditioned valley", "Quadratic bowl")[i % 3]
+                record(
+                    "optimizer lab: change surface",
+                    Clock(page).time(lambda: page.get_by_role("option", name=surface).click(), lambda: True),
+                )
+
+                # Pipeline: select a node (its preview), add a step, disconnect it, delete it.
+                page.goto(f"{url}/pipeline?pipeline={ids['pipeline']}")
+                canvas = page.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+                canvas.get_by_text("Standardize (z-score) (s4)").wait_for()
+                Clock(page).time(lambda: None, lambda: True)
+                record(
+                    "pipeline: select node + preview",
+                    Clock(page).time(
+                        lambda: canvas.get_by_text("Clip outliers (s3)").click(),
+                        lambda: page.get_by_role("heading", name="Preview after s3").count() > 0,
+                    ),
+                )
+                box = page.get_by_role("combobox", name="Add a step")
+                box.click()
+                box.fill("Log transform")
+                page.get_by_role("option", name="Log transform (log1p)").click()
+                Clock(page).time(lambda: None, lambda: True)
+                new = canvas.locator('.react-flow__node[data-id="s6"]')
+                record(
+                    "pipeline: add step",
+                    Clock(page).time(
+                        lambda: page.get_by_role("button", name="Add step").click(), lambda: new.count() > 0
+                    ),
+                )
+                page.locator("iframe[title='streamlit_flow.streamlit_flow']").scroll_into_view_if_needed()
+                edge = canvas.locator('[data-testid="rf__edge-s5-s6"]')
+                edge.click(button="right", force=True)
+                record(
+                    "pipeline: disconnect (edge menu)",
+                    Clock(page).time(
+                        lambda: canvas.get_by_text("Delete Edge").click(),
+                        lambda: "221, 51, 51" in (new.get_attribute("style") or ""),
+                    ),
+                )
+                record(
+                    "pipeline: delete step",
+                    Clock(page).time(
+                        lambda: page.get_by_role("button", name="Delete", exact=True).click(),
+                        lambda: new.count() == 0,
+                    ),
+                )
+
+                # Train: change the model; the layer table and parameter count follow.
+                page.goto(f"{url}/train?dataset={ids['dataset']}")
+                caption = page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters"))
+                caption.wait_for()
+                Clock(page).time(lambda: None, lambda: True)
+                before = caption.inner_text()
+                hidden = page.get_by_label("Hidden layer widths")
+                widths = f"{64 + 8 * (i + 1)}, 32"
+                record(
+                    "train: change hidden widths",
+                    Clock(page).time(
+                        lambda: (hidden.fill(widths), hidden.press("Enter")),
+                        lambda: caption.count() == 1 and caption.inner_text() != before,
+                    ),
+                )
+                epochs = page.get_by_label("Epochs")
+                record(
+                    "train: change epochs",
+                    Clock(page).time(lambda: (epochs.fill(str(20 + i)), epochs.press("Enter")), lambda: True),
+                )
+
+                # Tune: switch charts, filter the trials.
+                page.goto(f"{url}/tune?study={ids['study']}")
+                page.get_by_text("Chart", exact=True).wait_for()
+                Clock(page).time(lambda: None, lambda: _plot_points(page) > 0)
+                options = page.get_by_role("radiogroup").locator("label")
+                for k in (1, 2, 0):
+                    if k < options.count():
+                        before = _chart_signature(page)
+                        record(
+                            "tune: switch chart",
+                            Clock(page).time(
+                                lambda k=k: options.nth(k).click(),
+                                lambda before=before: _chart_signature(page) != before,
+                            ),
+                        )
+                states = page.get_by_test_id("stMultiSelect").filter(has_text="Show trials")
+                record(
+                    "tune: filter trials",
+                    Clock(page).time(
+                        lambda: states.get_by_role(
+                            "button", name=re.compile("Remove complete|complete")
+                        ).first.click(),
+                        lambda: True,
+                    ),
+                )
+
+                # Experiments: search, then filter by status.
+                page.goto(f"{url}/experiments")
+                search = page.get_by_label("Search names or ID")
+                Clock(page).time(lambda: None, lambda: True)
+                record(
+                    "experiments: search",
+                    Clock(page).time(
+                        lambda: (search.fill(f"run {i + 1}"), search.press("Enter")), lambda: True
+                    ),
+                )
+                page.context.close()
+
+            for i in range(repeats):
+                one_pass(i)
+
+            # Launch to the first live point, on a warm worker.
+            page = fresh()
+            page.goto(f"{url}/train?dataset={ids['dataset']}")
+            page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+            box = page.get_by_label("Epochs")
+            box.fill("200")
+            box.press("Enter")
+            Clock(page).time(lambda: None, lambda: True)
+            launch = Clock(page, quiet=0.0, timeout=120).time(
+                lambda: page.get_by_role("button", name="Launch").click(),
+                lambda: "/jobs?run=" in page.url and _plot_points(page) > 0,
+            )
+            browser.close()
+    finally:
+        server.stop()
+
+    os.environ.update(LOOM_DATA_DIR=str(data), LOOM_DASK_PROCESSES="false", LOOM_WARM_WORKERS="false")
+    views = {
+        "open run page (fresh browser)": ("pages/jobs.py", {"run": ids["runs"][1]}),
+        "open shared link (fresh browser)": ("pages/jobs.py", {"run": ids["runs"][0], "share": ids["token"]}),
+        "optimizer lab: change steps": ("pages/optimizer_lab.py", {}),
+        "pipeline: select node + preview": ("pages/pipeline.py", {"pipeline": ids["pipeline"], "node": "s3"}),
+        "train: change hidden widths": ("pages/train.py", {"dataset": ids["dataset"]}),
+        "tune: switch chart": ("pages/tune.py", {"study": ids["study"]}),
+        "experiments: search": ("pages/experiments.py", {}),
+    }
+    for name, (path, params) in views.items():
+        scripts[name] = _script_time(path, params, repeats)
+
+    width = max(len(n) for n in results)
+    print(f"{'interaction'.ljust(width)}  browser_s  script_s")
+    for name, times in results.items():
+        script = f"{scripts[name]:.3f}" if name in scripts else "-"
+        print(f"{name.ljust(width)}  {statistics.median(times):9.3f}  {script:>8}")
+    print(f"launch_first_point_s: {launch:.2f}")
+    slowest = max(results, key=lambda n: statistics.median(results[n]))
+    print(f"slowest: {slowest}")
+    print(f"interaction_slowest_s: {statistics.median(results[slowest]):.3f}")
+
+
+if __name__ == "__main__":
+    main()
