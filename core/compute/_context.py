@@ -166,7 +166,7 @@ class JobContext:
         A memory read, cheap enough for every batch: the context's thread fetches requests from
         the store every ``CONTROL_POLL_SECONDS``.
         """
-        if not self._controls:  # the common case, without the lock: the list is only ever swapped
+        if not self._controls:  # the common case, read without the lock: at worst one poll late
             return []
         with self._lock:
             out, self._controls = self._controls, []
