@@ -219,15 +219,35 @@ step_types = sorted(REGISTRY, key=lambda t: REGISTRY[t].title)
 new_type = c1.selectbox("Add a step", step_types, format_func=lambda t: REGISTRY[t].title, key="add_type")
 
 
-if c2.button("Add step", key="add_go", type="primary"):
+# Edits from buttons run as callbacks, before the script reruns: one run draws their result
+# (a rerun after the edit drew the page twice per click).
+def _edit(change, select: str | None = None) -> None:  # type: ignore[no-untyped-def]
     try:
-        spec, new_id = spec.appended(default_step(new_type, profile_cols, spec.target, numeric_cols))
-        update_draft(store, draft.id, spec, viewer=who)
+        new_spec, new_id = change()
+        update_draft(store, draft.id, new_spec, viewer=who)
     except AppError as exc:
-        _ui.error(exc)
-    else:
+        st.session_state["_pipeline_error"] = str(exc)
+        return
+    if select == "new":
         st.query_params["node"] = new_id
-        st.rerun()
+    elif select == "none":
+        st.query_params.pop("node", None)
+
+
+c2.button(
+    "Add step",
+    key="add_go",
+    type="primary",
+    on_click=_edit,
+    args=(
+        lambda: spec.appended(
+            default_step(st.session_state["add_type"], profile_cols, spec.target, numeric_cols)
+        ),
+    ),
+    kwargs={"select": "new"},
+)
+if error := st.session_state.pop("_pipeline_error", None):
+    _ui.error(error)
 
 # --- side panel: the selected node ---------------------------------------------------------
 selected = st.query_params.get("node")
@@ -287,15 +307,27 @@ with left:
                     _ui.error(exc)
         b1, b2, b3 = st.columns(3)
         idx = order.index(node.id) if node.id in order else -1
-        up = b1.button("Move up", key=f"up_{node.id}", disabled=idx < 1)
-        down = b2.button("Move down", key=f"down_{node.id}", disabled=idx < 0 or idx >= len(order) - 1)
-        if up or down:
-            update_draft(store, draft.id, spec.moved(node.id, -1 if up else 1), viewer=who)
-            st.rerun()
-        if b3.button("Delete", key=f"del_{node.id}"):
-            update_draft(store, draft.id, spec.without(node.id), viewer=who)
-            st.query_params.pop("node", None)
-            st.rerun()
+        b1.button(
+            "Move up",
+            key=f"up_{node.id}",
+            disabled=idx < 1,
+            on_click=_edit,
+            args=(lambda n=node.id: (spec.moved(n, -1), n),),
+        )
+        b2.button(
+            "Move down",
+            key=f"down_{node.id}",
+            disabled=idx < 0 or idx >= len(order) - 1,
+            on_click=_edit,
+            args=(lambda n=node.id: (spec.moved(n, 1), n),),
+        )
+        b3.button(
+            "Delete",
+            key=f"del_{node.id}",
+            on_click=_edit,
+            args=(lambda n=node.id: (spec.without(n), n),),
+            kwargs={"select": "none"},
+        )
     else:
         st.caption("Select a node on the canvas to edit it and preview the data after it.")
 

@@ -62,6 +62,8 @@ class JobContext:
         self._poll_lock = threading.Lock()  # one reader of new control requests at a time
         self._stop_flag = threading.Event()
         self._closed = threading.Event()
+        self._wake = threading.Event()  # the first point is written at once, not half a second later
+        self._first_point = True
         self._progress: float | None = None
         self._progress_written: float | None = None
         self._controls: list[dict[str, Any]] = []
@@ -83,6 +85,9 @@ class JobContext:
             full = len(self._buffer) >= _METRIC_FLUSH_ROWS
         if full:
             self.flush()
+        elif self._first_point:  # a run's first live point shows as soon as it exists
+            self._first_point = False
+            self._wake.set()
 
     def owner(self) -> tuple[str, str]:
         """The run's author and team: what the job creates (a dataset) belongs to them too."""
@@ -123,6 +128,7 @@ class JobContext:
     def close(self) -> None:
         """Stop the thread and write what is left; raises if the last write fails."""
         self._closed.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
         self.flush()
@@ -184,7 +190,11 @@ class JobContext:
 
     def _loop(self) -> None:
         last_beat = 0.0
-        while not self._closed.wait(CONTROL_POLL_SECONDS):
+        while True:
+            self._wake.wait(CONTROL_POLL_SECONDS)
+            self._wake.clear()
+            if self._closed.is_set():
+                break
             try:
                 self.flush()
                 self._poll()

@@ -79,3 +79,25 @@ def test_bad_import_is_explained(app: AppTest) -> None:
     app.button(key="import_go").click().run()
     assert not app.exception
     assert any("Unknown step 'rm'. Valid steps are" in plain(e.value) for e in app.error)
+
+
+def test_move_and_delete_answer_in_one_run(app: AppTest) -> None:
+    """Buttons edit the draft in a callback before the script runs: the run that follows the
+    click already shows the result."""
+    draft_id = _new_pipeline(app, "prep moves")
+    store = open_store(get_config())
+    _add(app, "fill_missing")
+    _add(app, "drop_duplicates")
+    assert _param(app, "node") == "s3"
+
+    def order() -> list[str]:
+        return [n.id for n in get_draft(store, draft_id, viewer=SYSTEM).spec.ordered()]
+
+    assert order() == ["s1", "s2", "s3"]
+    app.button(key="up_s3").click().run()
+    assert order() == ["s1", "s3", "s2"]
+    assert app.subheader[0].value.endswith("(s3)")
+    app.button(key="del_s3").click().run()
+    assert order() == ["s1", "s2"]
+    assert _param(app, "node") is None
+    assert not [b for b in app.button if b.key == "del_s3"]  # the page already drew the result

@@ -183,3 +183,25 @@ def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config:
     # The cluster heals (the nanny restarts the worker) and takes new runs.
     after = submit_run(process_cluster, store, "smoke", {"steps": 3, "interval_s": 0}, viewer=SYSTEM)
     assert wait_status(store, after, timeout=90).status == RunStatus.SUCCEEDED
+
+
+def test_a_runs_first_point_is_written_at_once_then_every_tick(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Launch to first live point: the first point does not wait for the next tick (with the
+    tick made an hour long, it is stored at once; the second waits for the tick or the end)."""
+    from core.compute import _context
+    from core.compute._context import inline_job
+    from core.store import get_metrics
+
+    monkeypatch.setattr(_context, "CONTROL_POLL_SECONDS", 3600.0)
+    with inline_job(store, "train", {}) as ctx:
+        ctx.log_metric("batch/loss", 1, 1.0)
+        wait_until(
+            lambda: "batch/loss" in get_metrics(store, ctx.run_id, viewer=SYSTEM),
+            timeout=10,
+            interval=0.05,
+            what="the first point in the store",
+        )
+        ctx.log_metric("batch/loss", 2, 0.5)
+        time.sleep(0.3)
+        assert len(get_metrics(store, ctx.run_id, viewer=SYSTEM)["batch/loss"].steps) == 1
+    assert len(get_metrics(store, ctx.run_id, viewer=SYSTEM)["batch/loss"].steps) == 2  # closing writes it
