@@ -20,6 +20,7 @@ from core.store._db import redact_url
 from core.store._db import sqlite_pragmas
 from core.store._models import Base
 from core.store._models import Dataset
+from core.store._models import Evaluation
 from core.store._models import Metric
 from core.store._models import MetricBlock
 from core.store._models import Note
@@ -65,6 +66,7 @@ __all__ = [
     "ColumnProfile",
     "Dataset",
     "DatasetRecord",
+    "Evaluation",
     "Grant",
     "Metric",
     "MetricBlock",

@@ -30,6 +30,7 @@ from sqlalchemy.orm import mapped_column
 __all__ = [
     "Base",
     "Dataset",
+    "Evaluation",
     "Metric",
     "MetricBlock",
     "Note",
@@ -224,6 +225,21 @@ class MetricBlock(Base):
     min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Evaluation(_Timestamped, Base):
+    """A finished run scored on another dataset through its fitted pipeline, unchanged: the
+    metrics, confusion matrix and per-class table (or predicted-vs-actual) in ``metrics_json``.
+    Its ID is the ``evaluate`` job's run ID; it is visible exactly when its run is."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dataset_name: Mapped[str] = mapped_column(String(200), default="")
+    author: Mapped[str] = mapped_column(String(100), default="")
+    metrics_json: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class ShareLink(_Timestamped, Base):

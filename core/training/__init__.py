@@ -4,7 +4,8 @@ TensorFlow is imported inside the jobs, on the worker; this package imports with
 
 Modules by concern: ``_spec`` (the training spec) · ``_data`` (data preparation) · ``_callback``
 (the live callback and controls) · ``_loop`` (the job) · ``_checkpoints`` · ``_distributed`` and
-``_dp_child`` (data-parallel runs) · ``_bundle`` (bundles) · ``_predict`` (the predict job).
+``_dp_child`` (data-parallel runs) · ``_bundle`` (bundles) · ``_predict`` (the predict job) ·
+``_evaluate`` (the evaluate job: a run scored on another dataset).
 """
 
 from core.compute import register_job_kind as _register_job_kind
@@ -17,6 +18,9 @@ from core.training._data import feature_columns
 from core.training._data import features_array
 from core.training._data import probe_input
 from core.training._data import scale_warning
+from core.training._evaluate import EvaluateSpec
+from core.training._evaluate import EvaluationRecord
+from core.training._evaluate import list_evaluations
 from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
@@ -33,6 +37,8 @@ __all__ = [
     "WARM_UP",
     "Bundle",
     "EpochHook",
+    "EvaluateSpec",
+    "EvaluationRecord",
     "PredictSpec",
     "TrainSpec",
     "TrainingRun",
@@ -41,6 +47,7 @@ __all__ = [
     "feature_columns",
     "features_array",
     "last_checkpoint",
+    "list_evaluations",
     "placement",
     "probe_input",
     "read_training_run",
@@ -55,4 +62,7 @@ __all__ = [
 _register_job_kind("train", "core.training._loop:run_training", "core.training._spec:validate_train_spec")
 _register_job_kind(
     "predict", "core.training._predict:run_predict", "core.training._predict:validate_predict_spec"
+)
+_register_job_kind(
+    "evaluate", "core.training._evaluate:run_evaluate", "core.training._evaluate:validate_evaluate_spec"
 )

@@ -25,7 +25,7 @@ from core.training._data import feature_columns
 from core.training._data import prepare_data
 from core.training._spec import TrainSpec
 
-__all__ = ["EpochHook", "loss_and_metrics", "run_results", "run_training"]
+__all__ = ["EpochHook", "loss_and_metrics", "run_results", "run_training", "score"]
 
 
 # Called after each epoch with (epoch, logs); returns why to stop (pruned), or None to go on.
@@ -141,13 +141,9 @@ def run_results(model: Any, prep: PreparedData, model_spec: ModelSpec, env: dict
     if len(held_out):
         x_eval, y_eval, _ = arrays(held_out, pipeline.target, model_spec.task, classes)
         keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
-        scores = model.evaluate(x_eval[keep], prep.scale(y_eval[keep]), verbose=0, return_dict=True)
         prefix = "test" if len(prep.test) else "validation"
-        evaluation = {f"{prefix}_{k}": float(v) * units.get(k, 1.0) for k, v in scores.items()}
-        predicted = model.predict(x_eval[keep], verbose=0)
-        if scaling:
-            predicted = predicted * scaling["std"] + scaling["mean"]
-        details = _details(model_spec.task, y_eval[keep], predicted, classes)
+        scored = score(model, x_eval[keep], y_eval[keep], model_spec.task, classes, scaling, units, prefix)
+        evaluation, details = scored["evaluation"], {k: v for k, v in scored.items() if k != "evaluation"}
     n_classes = len(classes) if classes else 1
     return {
         "evaluation": evaluation,
@@ -163,6 +159,30 @@ def run_results(model: Any, prep: PreparedData, model_spec: ModelSpec, env: dict
         "pipeline_state": prep.fitted.states,
         "environment": env,
     }
+
+
+def score(  # type: ignore[no-untyped-def]
+    model,
+    x,
+    y,
+    task: str,
+    classes,
+    scaling: dict[str, float] | None,
+    units: dict[str, float],
+    prefix: str = "",
+) -> dict[str, Any]:
+    """``model`` (compiled with :func:`loss_and_metrics`) scored on ``x`` against ``y`` (class
+    indices, or the target in its units): ``{"evaluation": {metric: value}, ...details}`` with the
+    confusion matrix and per-class table, or predicted-vs-actual. A run's held-out results and an
+    evaluation on another dataset both come from here."""
+    scaled = (y - scaling["mean"]) / scaling["std"] if scaling else y
+    scores = model.evaluate(x, scaled, verbose=0, return_dict=True)
+    name = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
+    evaluation = {name(k): float(v) * units.get(k, 1.0) for k, v in scores.items()}
+    predicted = model.predict(x, verbose=0)
+    if scaling:
+        predicted = predicted * scaling["std"] + scaling["mean"]
+    return {"evaluation": evaluation, **_details(task, y, predicted, classes)}
 
 
 def _details(task: str, y_true, predicted, classes) -> dict[str, Any]:  # type: ignore[no-untyped-def]
