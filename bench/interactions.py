@@ -8,6 +8,8 @@ script no longer running and the expected change on screen).
 Beside each browser time, the page script's own time for the same view (``AppTest``, a warm
 session, same store): a slow machine shows in both, a slow page in the script time too. Then
 launch → first live point on a warm worker (the app warms its workers as it starts).
+A one-chart Streamlit app opened in a fresh browser is timed too (``baseline_fresh_open_s``): the
+floor of any Streamlit page on this machine, beside Loom's fresh-browser opens.
 ``--quick``: each interaction once (else the median of three). Target: <= 1 s each (launch to
 first point <= 3 s). The last line is ``interaction_slowest_s: N`` (the slowest interaction,
 launch excluded: it is printed as ``launch_first_point_s``).
@@ -106,6 +108,57 @@ class Clock:
             else:
                 quiet_since = None
             self.page.wait_for_timeout(20)
+
+
+_BASELINE_APP = """
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Baseline")
+st.plotly_chart(go.Figure(go.Scatter(y=list(range(2000)))))
+"""
+
+
+def _baseline_fresh_open(browser: Any, repeats: int) -> float:
+    """A one-chart Streamlit app opened in a fresh browser: the floor any Streamlit page pays
+    (the frontend's bundle, the session, Plotly's bundle), measured on this machine now."""
+    import subprocess
+    import urllib.request
+
+    from tests.conftest import free_port
+    from tests.waiting import wait_until
+
+    folder = Path(tempfile.mkdtemp(prefix="loom-bench-baseline-"))
+    (folder / "baseline.py").write_text(_BASELINE_APP)
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "baseline.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    proc = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:  # noqa: S310
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=60, interval=0.2, what="the baseline app")
+
+        def open_fresh() -> float:
+            context = browser.new_context(viewport={"width": 1300, "height": 900})
+            page = context.new_page()
+            seconds = Clock(page).time(
+                lambda: page.goto(f"http://127.0.0.1:{port}/"), lambda: _plot_points(page) > 0
+            )
+            context.close()
+            return seconds
+
+        times = [open_fresh() for _ in range(repeats + 1)]  # the first warms the server: not counted
+        return statistics.median(times[1:])
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def _script_time(path: str, params: dict[str, str], repeats: int) -> float:
@@ -336,6 +389,8 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
             for i in range(repeats):
                 one_pass(i)
 
+            baseline = _baseline_fresh_open(browser, repeats)
+
             # Launch to the first live point, on a warm worker.
             page = fresh()
             page.goto(f"{url}/train?dataset={ids['dataset']}")
@@ -370,6 +425,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
     for name, times in results.items():
         script = f"{scripts[name]:.3f}" if name in scripts else "-"
         print(f"{name.ljust(width)}  {statistics.median(times):9.3f}  {script:>8}")
+    print(f"baseline_fresh_open_s: {baseline:.3f} (a one-chart Streamlit app in a fresh browser)")
     print(f"launch_first_point_s: {launch:.2f}")
     slowest = max(results, key=lambda n: statistics.median(results[n]))
     print(f"slowest: {slowest}")
