@@ -40,6 +40,7 @@ EXPECTED_TABLES = {
     "tags",
     "run_summaries",
     "metric_blocks",
+    "evaluations",
     "users",
     "teams",
     "team_members",
