@@ -3,13 +3,20 @@
     python -m core ingest FILE [--name NAME]
     python -m core train --config run.json
     python -m core tune --config study.json
+    python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
+    python -m core predict --run ID FILE [--out PREDICTIONS.csv]
     python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
     python -m core user list | passwd NAME | remove NAME
     python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
 
-With accounts on, ``ingest``, ``train`` and ``tune`` act for one user: ``--as NAME`` (its teams
-apply; another user's dataset IDs answer as missing). ``--team TEAM`` makes what they create
-visible to that team. With accounts off they act as the local user, as the app does.
+``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
+as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
+writes one CSV row of predictions per input row to stdout, or to ``--out``.
+
+With accounts on, ``ingest``, ``train``, ``tune``, ``evaluate`` and ``predict`` act for one
+user: ``--as NAME`` (its teams apply; another user's dataset and run IDs answer as missing).
+``--team TEAM`` makes what they create visible to that team. With accounts off they act as
+the local user, as the app does.
 
 ``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
@@ -185,6 +192,100 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
         time.sleep(0.5)
 
 
+def _wait(store, run_id: str) -> Any:  # type: ignore[no-untyped-def]
+    from core.compute import TERMINAL
+    from core.store import SYSTEM
+    from core.store import get_run
+
+    while (run := get_run(store, run_id, viewer=SYSTEM)).status not in TERMINAL:
+        time.sleep(0.5)
+    return run
+
+
+def _evaluate(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def]
+    from core.compute import submit_run
+    from core.data import detect_format
+    from core.data import get_dataset
+    from core.data import ingest_file
+    from core.store import get_run
+    from core.training import EvaluateSpec
+
+    get_run(store, args.run, viewer=viewer)  # a run the user may not see answers as missing
+    source = Path(args.rows)
+    if source.is_file():
+        dataset = ingest_file(
+            store, source, detect_format(source.name), source.name, author=viewer.name, team=args.team
+        )
+        _out(f"dataset {dataset.id}: {dataset.name}, {dataset.n_rows} rows, {dataset.n_cols} columns")
+    else:
+        dataset = get_dataset(store, args.rows, viewer=viewer)
+    spec = EvaluateSpec(args.run, dataset.id)
+    run_id = submit_run(
+        client,
+        store,
+        "evaluate",
+        spec.to_dict(),
+        viewer=viewer,
+        team=args.team,
+        name=f"evaluation on {dataset.name}"[:200],
+        dataset_id=dataset.id,
+        parent_id=args.run,
+        parent_kind="evaluated",
+    )
+    _out(f"evaluation {run_id} submitted")
+    run = _wait(store, run_id)
+    _out(f"{run.status}: {run.status_reason}")
+    if run.status != "succeeded":
+        return 1
+    _out(json.dumps(dict(run.result.evaluation)))
+    return 0
+
+
+def _predict(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from core.compute import submit_run
+    from core.data import detect_format
+    from core.data import save_upload
+    from core.formatting import csv_bytes
+    from core.store import get_run
+    from core.training import PredictSpec
+
+    get_run(store, args.run, viewer=viewer)
+    source = Path(args.rows)
+    if not source.is_file():
+        _out(f"error: {source} is not a file of rows")
+        return 2
+    fmt = detect_format(source.name)
+    with source.open("rb") as fh:
+        upload = save_upload(store, fh, source.name, viewer=viewer)
+    spec = PredictSpec(model_run=args.run, rows_upload=upload, rows_format=fmt)
+    run_id = submit_run(
+        client,
+        store,
+        "predict",
+        spec.to_dict(),
+        viewer=viewer,
+        team=args.team,
+        name="prediction",
+        parent_id=args.run,
+        parent_kind="predicted",
+    )
+    run = _wait(store, run_id)
+    if run.status != "succeeded":
+        sys.stderr.write(f"{run.status}: {run.status_reason}\n")
+        return 1
+    data = csv_bytes(pd.read_parquet(store.path_for("predictions", run_id, ".parquet")))
+    if args.out:
+        args.out.write_bytes(data)
+        predicted = run.result.prediction.predicted if run.result.prediction else 0
+        sys.stderr.write(f"{predicted} rows predicted: {args.out}\n")
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+    return 0
+
+
 def _password() -> str:
     """The password from the terminal (hidden) or one line of stdin, never an argument
     (arguments land in shell history and process lists)."""
@@ -263,7 +364,14 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--config", type=Path, required=True)
     tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
     tune.add_argument("--config", type=Path, required=True)
-    for command in (ingest, train, tune):
+    evaluate = sub.add_parser("evaluate", help="score a finished run on another file or dataset")
+    evaluate.add_argument("--run", required=True, help="the training run's ID")
+    evaluate.add_argument("rows", metavar="FILE_OR_DATASET", help="a file to ingest, or a dataset ID")
+    predict = sub.add_parser("predict", help="predict with a finished run on a file of rows (CSV out)")
+    predict.add_argument("--run", required=True, help="the training run's ID")
+    predict.add_argument("rows", metavar="FILE")
+    predict.add_argument("--out", type=Path, default=None, help="write the CSV here (default: stdout)")
+    for command in (ingest, train, tune, evaluate, predict):
         command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
         command.add_argument("--team", default="", help="the team that may see it (default: private)")
     user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
@@ -303,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             _out(f"dataset {dataset.id}: {dataset.name}, {dataset.n_rows} rows, {dataset.n_cols} columns")
             return 0
+        if args.command in ("evaluate", "predict"):
+            handler = _evaluate if args.command == "evaluate" else _predict
+            return handler(store, create_client(config), args, viewer)
         try:
             data = json.loads(args.config.read_text())
         except (OSError, json.JSONDecodeError) as exc:

@@ -36,6 +36,7 @@ from core.training import export_bundle
 from core.training import last_checkpoint
 from core.training import read_training_run
 from core.training import resume_spec
+from pages import _evaluations
 from pages import _ui
 
 st.title("Jobs")
@@ -417,4 +418,5 @@ if RunStatus(current.status) in TERMINAL:
 else:
     _live(selected)
 
+_evaluations.section(current, who, can_submit=not access.shared and who.can_create)
 _details(current)

@@ -133,3 +133,34 @@ def test_bad_study_config_is_explained(tmp_path: Path, config: str, message: str
     path.write_text(config)
     out = _run(tmp_path, "tune", "--config", str(path))
     assert out.returncode == 2 and message in out.stdout, out.stdout + out.stderr[-2000:]
+
+
+def test_evaluate_and_predict_headless(tmp_path: Path) -> None:
+    import pandas as pd
+
+    iris = ROOT / "assets" / "iris.csv"
+    dataset_id = _run(tmp_path, "ingest", str(iris)).stdout.split()[1].rstrip(":")
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"dataset_id": dataset_id, "target": "species", "epochs": 2}))
+    out = _run(tmp_path, "train", "--config", str(config))
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    run_id = out.stdout.splitlines()[0].split()[1]
+
+    predictions = tmp_path / "predictions.csv"
+    out = _run(tmp_path, "predict", "--run", run_id, str(iris), "--out", str(predictions))
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    predicted = pd.read_csv(predictions)
+    assert len(predicted) == 150 and list(predicted["row"]) == list(range(150))
+    expected = (predicted["prediction"] == pd.read_csv(iris)["species"]).mean()
+
+    # The file is ingested, then scored; the accuracy is the predictions' agreement with the labels.
+    out = _run(tmp_path, "evaluate", "--run", run_id, str(iris))
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1])["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+    short = tmp_path / "short.csv"
+    pd.read_csv(iris).drop(columns=["species"]).to_csv(short, index=False)
+    out = _run(tmp_path, "evaluate", "--run", run_id, str(short))
+    assert out.returncode == 1 and "failed" in out.stdout and "'species'" in out.stdout
+    out = _run(tmp_path, "evaluate", "--run", "nope", dataset_id)
+    assert out.returncode == 2 and "No run with ID 'nope'" in out.stdout

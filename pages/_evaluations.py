@@ -1,0 +1,124 @@
+"""The run page's Evaluations section: the run scored on other datasets, and a form that scores it
+on one more (an ``evaluate`` job)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.charts import plot_confusion_matrix
+from core.charts import plot_predicted_vs_actual
+from core.compute import TERMINAL
+from core.compute import RunStatus
+from core.compute import submit_run
+from core.data import list_datasets
+from core.errors import AppError
+from core.store import RunRecord
+from core.store import Viewer
+from core.store import get_run
+from core.training import EvaluateSpec
+from core.training import list_evaluations
+from pages import _ui
+
+__all__ = ["section"]
+
+
+def section(run: RunRecord, who: Viewer, *, can_submit: bool) -> None:
+    """Evaluations of a succeeded training run; the form when ``can_submit``."""
+    if run.kind != "train" or run.status != "succeeded" or not run.result.has_model:
+        return
+    store = _ui.store()
+    st.subheader("Evaluations")
+    try:
+        evaluations = list_evaluations(store, run.id, viewer=who)
+    except AppError as exc:
+        _ui.error(exc)
+        return
+    if evaluations:
+        st.dataframe(
+            [
+                {
+                    "dataset": e.dataset_name,
+                    **{k: round(v, 4) for k, v in sorted(e.metrics.items())},
+                    "rows": e.rows.get("scored", 0),
+                    "by": e.author,
+                    "when": e.created_at,
+                }
+                for e in evaluations
+            ],
+            hide_index=True,
+            key=f"evaluations_{run.id}",
+        )
+        for e in evaluations:
+            with st.expander(f"On {e.dataset_name} ({e.created_at:%Y-%m-%d %H:%M})"):
+                for warning in e.warnings:
+                    st.warning(warning)
+                if e.confusion:
+                    left, right = st.columns(2)
+                    left.plotly_chart(plot_confusion_matrix(e.confusion), key=f"eval_confusion_{e.id}")
+                    right.dataframe([dict(p) for p in e.per_class], hide_index=True, key=f"eval_pc_{e.id}")
+                elif e.pred_vs_actual:
+                    st.plotly_chart(plot_predicted_vs_actual(e.pred_vs_actual), key=f"eval_pva_{e.id}")
+    else:
+        st.caption("Not yet scored on another dataset.")
+    if can_submit:
+        _form(run, who)
+
+
+def _form(run: RunRecord, who: Viewer) -> None:
+    store = _ui.store()
+    if failure := st.session_state.get(f"evaluate_error_{run.id}"):
+        _ui.error(f"The evaluation failed: {failure}")
+    pending = st.session_state.get(f"evaluating_{run.id}")
+    if pending:
+        _pending(pending, run.id)
+    datasets = list_datasets(store, viewer=who)
+    if not datasets:
+        return
+    with st.form(f"evaluate_{run.id}", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        by_id = {d.id: d for d in datasets}
+        chosen = c1.selectbox(
+            "Evaluate on a dataset",
+            list(by_id),
+            format_func=lambda i: f"{by_id[i].name} ({by_id[i].n_rows:,} rows)",
+            help="The run's fitted pipeline is applied unchanged; the dataset needs its columns and target.",
+            key=f"evaluate_dataset_{run.id}",
+        )
+        if c2.form_submit_button("Evaluate") and chosen is not None:
+            choice = by_id[chosen]
+            try:
+                job = submit_run(
+                    _ui.client(),
+                    store,
+                    "evaluate",
+                    EvaluateSpec(run.id, choice.id).to_dict(),
+                    viewer=who,
+                    name=f"evaluation on {choice.name}"[:200],
+                    dataset_id=choice.id,
+                    parent_id=run.id,
+                    parent_kind="evaluated",
+                )
+            except AppError as exc:
+                _ui.error(exc)
+            else:
+                st.session_state[f"evaluating_{run.id}"] = job
+                st.session_state.pop(f"evaluate_error_{run.id}", None)
+                st.rerun()
+
+
+@st.fragment(run_every="1s")
+def _pending(job_id: str, run_id: str) -> None:
+    """The evaluation being computed; the page redraws once it ends (its row, or why it failed,
+    then shows)."""
+    try:
+        job = get_run(_ui.store(), job_id, viewer=_ui.viewer())
+    except AppError as exc:
+        st.session_state.pop(f"evaluating_{run_id}", None)
+        _ui.error(exc)
+        return
+    if RunStatus(job.status) in TERMINAL:
+        st.session_state.pop(f"evaluating_{run_id}", None)
+        if job.status != "succeeded":
+            st.session_state[f"evaluate_error_{run_id}"] = job.status_reason or job.status
+        st.rerun()
+    st.info(f"Evaluating… ({job.status}, {job.progress:.0%})")
