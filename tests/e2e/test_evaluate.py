@@ -1,0 +1,116 @@
+"""Evaluate a run on another dataset in a real browser, with accounts off and on: a real short
+training run on iris, launched from the Train page, is scored from its run page on a second file
+(its evaluation then listed there, with its confusion matrix), and a file without a column the
+pipeline reads fails with the column named, the stored evaluation untouched.
+
+The datasets are written into the store before the app starts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from core.config import AppConfig
+from core.data import ingest_file
+from core.sharing import create_user
+from core.store import SYSTEM
+from core.store import get_run
+from core.store import open_store
+from core.training import list_evaluations
+from tests.conftest import ROOT
+from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
+from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import launch_training
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+@dataclass
+class Seeded:
+    server: AppServer
+    config: AppConfig
+    user: str | None
+    iris: str
+
+
+@pytest.fixture(scope="module", params=["accounts off", "accounts on"])
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    on = request.param == "accounts on"
+    root = tmp_path_factory.mktemp("e2e-evaluate")
+    config = AppConfig.for_data_dir(root / "data")
+    store = open_store(config)
+    user = "ann" if on else None
+    if on:
+        create_user(store, "ann", "ann-password-long")
+    author = user or ""
+    iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=author)
+    frame = pd.read_csv(ROOT / "assets" / "iris.csv")
+    frame[::-1].to_csv(root / "later.csv", index=False)
+    ingest_file(store, root / "later.csv", "csv", "later iris", author=author)
+    frame.drop(columns=["petal_length_cm"]).to_csv(root / "short.csv", index=False)
+    ingest_file(store, root / "short.csv", "csv", "short iris", author=author)
+    store.engine.dispose()
+    server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
+    yield Seeded(server, config, user, iris.id)
+    server.stop()
+
+
+@pytest.fixture
+def pg(browser, seeded: Seeded, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    if seeded.user:
+        page.goto(f"{seeded.server.url}/")
+        page.get_by_label("User name").fill(seeded.user)
+        page.get_by_label("Password", exact=True).fill(f"{seeded.user}-password-long")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text(f"Signed in as {seeded.user}").wait_for()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def _evaluate_on(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    box = pg.get_by_role("combobox", name="Evaluate on a dataset")
+    box.click()
+    pg.keyboard.type(name)
+    pg.get_by_role("option", name=re.compile(re.escape(name))).first.click()
+    wait_until(lambda: box.input_value().startswith(name), timeout=30, interval=0.2, what=f"{name} chosen")
+    pg.get_by_role("button", name="Evaluate", exact=True).click()
+
+
+def test_evaluate_a_run_on_another_file(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    run_id = launch_training(pg, seeded.server.url, seeded.iris, epochs=2)
+    store = open_store(seeded.config)
+    wait_until(
+        lambda: get_run(store, run_id, viewer=SYSTEM).status == "succeeded",
+        timeout=180,
+        interval=0.5,
+        what="the training run to succeed",
+    )
+    pg.get_by_role("heading", name="Evaluations").wait_for(timeout=60_000)
+    pg.get_by_text("Not yet scored on another dataset.").wait_for()
+
+    _evaluate_on(pg, "later iris")
+    expander = pg.get_by_text(re.compile(r"^On later iris \("))
+    expander.wait_for(timeout=120_000)
+    (evaluation,) = list_evaluations(store, run_id, viewer=SYSTEM)
+    assert evaluation.dataset_name == "later iris" and 0 <= evaluation.metrics["accuracy"] <= 1
+    assert sum(map(sum, evaluation.confusion["matrix"])) == 150  # type: ignore[index]
+    expander.click()
+    pg.locator(".js-plotly-plot").last.wait_for()  # the evaluation's confusion matrix
+
+    _evaluate_on(pg, "short iris")
+    pg.get_by_text(re.compile(r"The evaluation failed: .*petal_length_cm")).wait_for(timeout=120_000)
+    assert [e.id for e in list_evaluations(store, run_id, viewer=SYSTEM)] == [evaluation.id]
+    assert get_run(store, run_id, viewer=SYSTEM).status == "succeeded"
