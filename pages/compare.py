@@ -13,6 +13,7 @@ from core.experiments import compare_runs
 from core.experiments import parse_run_ids
 from core.experiments import smooth
 from core.formatting import csv_bytes
+from core.training import list_evaluations
 from pages import _ui
 
 st.title("Compare")
@@ -81,6 +82,16 @@ st.download_button(
     on_click="ignore",
     key="cmp_csv",
 )
+# Each run scored on other datasets (an evaluation is visible exactly when its run is).
+scored = [
+    {"run": names[r.id], "dataset": e.dataset_name, **{k: round(v, 4) for k, v in sorted(e.metrics.items())}}
+    for r in comparison.runs
+    for e in list_evaluations(store, r.id, viewer=who)
+]
+if scored:
+    st.subheader("Evaluations on other datasets")
+    st.dataframe(pd.DataFrame(scored), hide_index=True, key="cmp_evaluations")
+
 if not access.shared:  # a compare link shows these runs here, not their own pages
     for r in comparison.runs:
         st.page_link("pages/jobs.py", label=f"Open {_ui.md_escape(names[r.id])}", query_params={"run": r.id})

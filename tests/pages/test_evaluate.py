@@ -56,3 +56,13 @@ def test_evaluate_a_run_on_another_dataset_from_its_page(app: AppTest, tmp_path:
         what="the failure on the page",
     )
     assert len(list_evaluations(store, model_run, viewer=SYSTEM)) == before + 1
+
+
+def test_compare_lists_the_runs_evaluations(app: AppTest) -> None:
+    model_run = _trained_iris(app)
+    store = open_store(get_config())
+    (evaluation, *_) = list_evaluations(store, model_run, viewer=SYSTEM)  # the test above made one
+    open_page(app, "pages/compare.py", runs=f"{model_run},{evaluation.id}")
+    table = next(d.value for d in app.dataframe if "dataset" in d.value.columns)
+    assert list(table["dataset"]) == [evaluation.dataset_name]
+    assert table["accuracy"][0] == round(evaluation.metrics["accuracy"], 4)
