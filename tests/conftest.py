@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import pytest
 
+from core.compute import PROFILER_OFF
 from core.config import AppConfig
 from core.store import SYSTEM
 from core.store import Store
@@ -131,6 +133,10 @@ def store(db_config: AppConfig) -> Store:
 
 
 # --- Dask ---------------------------------------------------------------------------------
+
+# Every cluster a test starts runs its workers as Loom's own do: without Dask's statistical
+# profiler, which can deadlock a worker holding TensorFlow graphs (see core/compute/_warm.py).
+dask.config.set(PROFILER_OFF)
 
 
 def _local_cluster(processes: bool, threads: int, workers: int = 1):  # type: ignore[no-untyped-def]

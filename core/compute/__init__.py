@@ -24,11 +24,13 @@ from core.compute._reaper import reap
 from core.compute._smoke import SmokeSpec
 from core.compute._transition import run_key
 from core.compute._transition import transition
+from core.compute._warm import PROFILER_OFF
 
 __all__ = [
     "CONTROLS",
     "JOB_KINDS",
     "JobKind",
+    "PROFILER_OFF",
     "TERMINAL",
     "ClusterInfo",
     "JobContext",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from core.compute._gpu import detect_gpus
 from core.compute._gpu import gpu_cluster_class
+from core.compute._warm import PROFILER_OFF
 from core.compute._warm import WarmUp
 from core.config import AppConfig
 from core.errors import ComputeError
@@ -77,13 +78,14 @@ def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
         ComputeError: The scheduler cannot be reached or the local cluster cannot start.
     """
     distributed = _import_distributed()
+    import dask
+
+    dask.config.set(PROFILER_OFF)  # for this process's workers; remote ones by the plugin below
     if config.scheduler_address:
         warning = address_warning(config.scheduler_address)
         if warning:
             _log.warning(warning)
         if config.scheduler_address.startswith("tls://"):
-            import dask
-
             if not dask.config.get("distributed.comm.tls.ca-file", None):
                 raise ComputeError(
                     f"Cannot reach the Dask scheduler at DASK_SCHEDULER_ADDRESS="
@@ -130,10 +132,11 @@ def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
 
 
 def _warm(client: Client, config: AppConfig, refs: Sequence[str], processes: bool) -> None:
-    if not (refs and config.warm_workers and processes):
-        return
+    # Always registered: it stops the profiler on workers that started with it (see _warm);
+    # the warm-up itself only where asked and where workers are processes.
+    warm = tuple(refs) if config.warm_workers and processes else ()
     try:
-        client.register_plugin(WarmUp(refs))
+        client.register_plugin(WarmUp(warm))
     except (OSError, TimeoutError) as exc:  # the cluster works without it, only colder
         _log.warning("Could not register the workers' warm-up: %s", exc)
 

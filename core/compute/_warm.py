@@ -1,9 +1,16 @@
-"""Warm workers: each worker process imports the framework and runs one tiny step as it
-starts, so a run launched on it does not pay the import (seconds) before its first point.
+"""Worker set-up, by a worker plugin (so workers that join later, a restarted or scaled
+cluster, get it too):
 
-A worker plugin, so workers that join later (a restarted or scaled cluster) warm up too. The
-work happens on a daemon thread: a job that arrives meanwhile simply waits on Python's import
-lock for the same import, never for a second one.
+- **No statistical profiler.** Dask's worker profiler calls ``sys._current_frames()`` from the
+  event loop 100 times a second. On CPython 3.11 that call holds the interpreter's thread-list
+  lock while it allocates; a garbage collection there that frees a TensorFlow graph (which holds
+  a ``threading.local``) takes the same lock again and the whole worker process deadlocks, every
+  thread waiting for the GIL (seen in this suite; CPython gh-106883). Loom's clusters start with
+  the profiler off; this stops it on workers that joined with it on.
+- **Warm-up.** Each worker process imports the framework and runs one tiny step as it starts,
+  so a run launched on it does not pay the import (seconds) before its first point. The work
+  happens on a daemon thread: a job that arrives meanwhile simply waits on Python's import lock
+  for the same import, never for a second one.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from typing import Any
 
 from core.errors import SpecError
 
-__all__ = ["WarmUp", "check_warm_refs"]
+__all__ = ["PROFILER_OFF", "WarmUp", "check_warm_refs", "stop_profiler"]
+
+# Dask config that starts workers without the statistical profiler (see the module docstring).
+PROFILER_OFF = {"distributed.worker.profile.enabled": False}
 
 _log = logging.getLogger(__name__)
 
@@ -40,8 +50,17 @@ except ImportError:  # pragma: no cover - dask.distributed is in requirements.tx
     _Base = object  # type: ignore[assignment,misc]
 
 
+def stop_profiler(worker: Any) -> None:
+    """Stop a worker's statistical profiler, if it runs (see the module docstring)."""
+    for name in ("profile", "profile-cycle"):
+        callback = getattr(worker, "periodic_callbacks", {}).pop(name, None)
+        if callback is not None:
+            callback.stop()
+
+
 class WarmUp(_Base):
-    """Calls each warm-up reference once per worker process, off the worker's event loop."""
+    """Stops the worker's profiler, then calls each warm-up reference once per worker process,
+    off the worker's event loop."""
 
     name = "loom-warm-up"
 
@@ -49,6 +68,9 @@ class WarmUp(_Base):
         self.refs = check_warm_refs(refs)
 
     def setup(self, worker: Any) -> None:
+        stop_profiler(worker)
+        if not self.refs:
+            return
         threads = int(getattr(getattr(worker, "state", None), "nthreads", 0) or 0)
         threading.Thread(target=self._run, args=(threads,), name=self.name, daemon=True).start()
 

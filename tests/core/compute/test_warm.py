@@ -4,6 +4,7 @@ started) before any run arrives; with it off, or on a threads-only cluster, noth
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,24 +42,49 @@ def test_warm_up_off_or_threads_only_imports_nothing(tmp_path: Path) -> None:
     cold = AppConfig.for_data_dir(tmp_path, n_workers=1, threads_per_worker=1, warm_workers=False)
     client = create_client(cold, warm_up=(WARM_UP,))
     try:
-        assert "loom-warm-up" not in client.run_on_scheduler(
-            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
-        )
+        time.sleep(2)  # what a warm-up would have had to import by now
         assert not any(client.run(_framework_loaded).values())
     finally:
         cluster = client.cluster
         client.close()
         cluster.close()
-    threads = AppConfig.for_data_dir(tmp_path, processes=False, warm_workers=True)
-    client = create_client(threads, warm_up=(WARM_UP,))
-    try:  # the workers live in this (the app's) process, which never imports a framework
-        assert "loom-warm-up" not in client.run_on_scheduler(
-            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
-        )
+
+
+def _profiler_callbacks(dask_worker) -> list[str]:  # type: ignore[no-untyped-def]
+    return [name for name in dask_worker.periodic_callbacks if name.startswith("profile")]
+
+
+def test_workers_run_without_the_statistical_profiler(tmp_path: Path) -> None:
+    """Dask's profiler calls sys._current_frames() 100 times a second; on CPython 3.11 a GC
+    inside it that frees a TensorFlow graph deadlocked a worker (every thread waiting for the
+    GIL). Loom's clusters start without it, and workers that joined with it lose it."""
+    import dask
+    import distributed
+
+    from core.compute import PROFILER_OFF
+    from core.compute._warm import WarmUp
+
+    threads = AppConfig.for_data_dir(tmp_path, processes=False)
+    with dask.config.set({"distributed.worker.profile.enabled": True}):  # Dask's default
+        client = create_client(threads)
+    try:
+        assert not any(client.run(_profiler_callbacks).values())
     finally:
         cluster = client.cluster
         client.close()
         cluster.close()
+    # A worker someone else started, with the profiler on, joins: the plugin stops it.
+    with dask.config.set({"distributed.worker.profile.enabled": True}):
+        cluster = distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0")
+    client = distributed.Client(cluster)
+    try:
+        assert all(client.run(_profiler_callbacks).values())
+        client.register_plugin(WarmUp(()))
+        assert not any(client.run(_profiler_callbacks).values())
+    finally:
+        client.close()
+        cluster.close()
+        dask.config.set(PROFILER_OFF)
 
 
 def test_warm_up_references_stay_inside_core(tmp_path: Path) -> None:
