@@ -32,6 +32,7 @@ def test_env_overrides(tmp_path: Path) -> None:
             "LOOM_HEARTBEAT_SECONDS": "1.5",
             "LOOM_HEARTBEAT_TIMEOUT": "10",
             "LOOM_GPUS": "1",
+            "LOOM_WARM_WORKERS": "false",
         }
     )
     assert cfg == AppConfig(
@@ -44,7 +45,9 @@ def test_env_overrides(tmp_path: Path) -> None:
         heartbeat_seconds=1.5,
         heartbeat_timeout=10.0,
         gpus="1",
+        warm_workers=False,
     )
+    assert get_config({"LOOM_DATA_DIR": str(tmp_path)}).warm_workers is True  # on unless turned off
 
 
 def test_empty_value_means_default(tmp_path: Path) -> None:

@@ -271,13 +271,22 @@ def test_a_scaler_with_no_columns_says_so(seeded: Seeded, pg) -> None:  # type: 
     pg.goto(f"{seeded.server.url}/pipeline?pipeline={seeded.draft}&node=s2")
     canvas = pg.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
     pg.get_by_role("heading", name="Standardize (z-score) (s2)").wait_for()
-    pg.wait_for_timeout(500)
-    pg.get_by_role("button", name="Clear all").first.click()  # the two columns
-    pg.get_by_role("button", name="Apply").click()
-    canvas.get_by_text("has no columns").wait_for()
+    pg.wait_for_timeout(1000)  # settled: a click during a rerun can be lost
+
+    def cleared_and_applied() -> bool:
+        if canvas.get_by_text("has no columns").count():
+            return True
+        clear = pg.get_by_role("button", name="Clear all")
+        if clear.count():
+            clear.first.click()  # the two columns
+        pg.get_by_role("button", name="Apply").click()
+        pg.wait_for_timeout(2000)
+        return canvas.get_by_text("has no columns").count() > 0
+
+    wait_until(cleared_and_applied, timeout=60, interval=0.5, what="the scaler flagged on its node")
     node = canvas.locator('.react-flow__node[data-id="s2"]')
     assert RED in (node.get_attribute("style") or "")
-    pg.get_by_text("Node 's2': Standardize (z-score) has no columns").wait_for()
+    pg.get_by_text("Node 's2': Standardize (z-score) has no columns").first.wait_for()
 
 
 def test_compare_takes_runs_with_the_same_name(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
@@ -338,7 +347,7 @@ def test_a_promoted_trial_is_named_after_its_study_and_predict_takes_npz(
     # Predict takes every format Data takes: .npz was refused ("files are not allowed").
     np.savez(tmp_path / "rows.npz", x=np.ones((3, 4), dtype="float32"))
     pg.goto(f"{url}/predict?model={run_id}")
-    pg.get_by_text("New rows").wait_for()
+    pg.get_by_text("New rows (the training data's columns").wait_for()
     pg.wait_for_timeout(1000)  # the page settles (an upload during a rerun can be dropped)
 
     def uploaded() -> bool:
