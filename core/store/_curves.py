@@ -327,7 +327,10 @@ def metric_view(
             total = int(blocks[:, _N].sum())
             stored[key] = total
             if total <= RAW_POINTS:
-                steps, values = _read(s, run_id, key, lo, hi)
+                # Up to the snapshot's newest row: a flush committed meanwhile comes with
+                # metrics_since (read here too, its points would be drawn twice).
+                steps, values = _read(s, run_id, key, lo, hi, last_id)
+                stored[key] = len(steps)
             else:
                 steps, values = _from_blocks(s, run_id, key, blocks, lo, hi)
             exact[key] = total <= points and total <= RAW_POINTS
@@ -336,8 +339,12 @@ def metric_view(
     return MetricView(series, stored, exact, span, last_id, window, points)
 
 
-def _read(s: Session, run_id: str, key: str, lo: int | None, hi: int | None) -> tuple[list[int], list[float]]:
+def _read(
+    s: Session, run_id: str, key: str, lo: int | None, hi: int | None, last_id: int | None = None
+) -> tuple[list[int], list[float]]:
     query = select(Metric.step, Metric.value).where(Metric.run_id == run_id, Metric.key == key)
+    if last_id is not None:
+        query = query.where(Metric.id <= last_id)
     if lo is not None:
         query = query.where(Metric.step >= lo)
     if hi is not None:
@@ -394,7 +401,9 @@ def _raw_view(
     window: Window | None,
     points: int,
 ) -> MetricView:
-    query = select(Metric.key, Metric.step, Metric.value).where(Metric.run_id == run_id, seen)
+    query = select(Metric.key, Metric.step, Metric.value).where(
+        Metric.run_id == run_id, seen, Metric.id <= last_id
+    )
     if keys is not None:
         query = query.where(Metric.key.in_(list(keys)))
     if window is not None and window[0] is not None:
