@@ -117,17 +117,29 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def open_page(browser, request: pytest.FixtureRequest, url: str = "", user: str | None = None):  # type: ignore[no-untyped-def]
+    """A page in a fresh browser context (signed in as ``user`` at ``url`` when given); a
+    screenshot goes to ``test-artifacts/`` when the test fails."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(60_000)
+    if user:
+        pg.goto(f"{url}/")
+        pg.get_by_label("User name").fill(user)
+        pg.get_by_label("Password", exact=True).fill(f"{user}-password-long")
+        pg.get_by_role("button", name="Sign in").click()
+        pg.get_by_text(f"Signed in as {user}").wait_for()
     yield pg
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    yield from open_page(browser, request)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

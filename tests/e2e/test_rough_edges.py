@@ -32,6 +32,7 @@ from core.store import open_store
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import open_page
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -169,22 +170,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def pg(browser, seeded: Seeded, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    if seeded.user:
-        page.goto(f"{seeded.server.url}/")
-        page.get_by_label("User name").fill(seeded.user)
-        page.get_by_label("Password", exact=True).fill(f"{seeded.user}-password-long")
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_text(f"Signed in as {seeded.user}").wait_for()
-    yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        artifacts = ROOT / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    yield from open_page(browser, request, seeded.server.url, seeded.user)
 
 
 _TRACE_COLOURS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
