@@ -149,6 +149,37 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     return report
 
 
+def pick(page, label: str, option: str, *, exact: bool = True, tries: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``option`` in the Streamlit selectbox labelled ``label``.
+
+    Types the option to filter the list (a long list is virtual: an option scrolled out of it is
+    not in the page), then clicks it. A rerun that lands while the list is open closes it, so
+    an attempt whose option does not show within a few seconds is dismissed and made again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    choice = page.get_by_role("option", name=option, exact=exact).first
+    for attempt in range(tries):
+        try:
+            box.click()
+            box.fill(option)
+            choice.click(timeout=5_000)
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(500)
+            continue
+        wait_until(
+            lambda: option in box.input_value() if not exact else box.input_value() == option,
+            timeout=30,
+            interval=0.2,
+            what=f"{option!r} chosen in {label!r}",
+        )
+        return
+
+
 def add_sample(page, base_url: str) -> str:  # type: ignore[no-untyped-def]
     """Add the default sample (iris) through the Data page by clicking; returns its dataset ID."""
     page.goto(f"{base_url}/data")

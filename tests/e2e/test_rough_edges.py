@@ -33,6 +33,7 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import open_page
+from tests.e2e.conftest import pick
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -202,8 +203,7 @@ def test_unconnected_node_is_outlined_at_once(seeded: Seeded, pg) -> None:  # ty
     name = pg.get_by_label("Name")
     name.fill("edges")
     name.press("Enter")
-    pg.get_by_label("Dataset", exact=True).click()
-    pg.get_by_role("option", name="iris.csv · 150 rows").click()
+    pick(pg, "Dataset", "iris.csv · 150 rows")
     pg.wait_for_timeout(1000)  # the pick reruns the page; a click during a rerun can be lost
     pg.get_by_role("button", name="Create").click()
     wait_until(
@@ -242,8 +242,7 @@ def test_unconnected_node_is_outlined_at_once(seeded: Seeded, pg) -> None:  # ty
 def test_train_warns_about_an_unscaled_feature(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
     url = seeded.server.url
     pg.goto(f"{url}/train?dataset={seeded.wine}")
-    pg.get_by_label("Pipeline").click()
-    pg.get_by_role("option", name="two scaled v1").click()
+    pick(pg, "Pipeline", "two scaled v1")
     pg.get_by_text("'proline'").wait_for()
     assert "'f3'" not in pg.get_by_test_id("stAlertContentWarning").inner_text()
     # Loom's default pipeline scales every feature: no warning.
