@@ -19,6 +19,7 @@ from core.data import list_datasets
 from core.errors import AppError
 from core.pipeline import REGISTRY
 from core.pipeline import SOURCE
+from core.pipeline import SPLIT_METHODS
 from core.pipeline import PipelineSpec
 from core.pipeline import check_readable
 from core.pipeline import create_draft
@@ -43,7 +44,7 @@ who = _ui.viewer()
 
 CHOICES = {
     "strategy": ["mean", "median", "most_frequent", "constant"],
-    "method": {"clip_outliers": ["iqr", "zscore"], "split": ["random", "stratified", "time"]},
+    "method": {"clip_outliers": ["iqr", "zscore"], "split": list(SPLIT_METHODS)},
     "op": ["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is missing", "is not missing"],
 }
 
@@ -272,7 +273,7 @@ with left:
                         default=current or [],
                         key=key,
                     )
-                elif f.name in ("column", "time_column"):
+                elif f.name in ("column", "time_column", "label_column"):
                     opts = ["", *profile_cols]
                     values[f.name] = (
                         st.selectbox(

@@ -141,6 +141,8 @@ def run_pandas(
             if isinstance(step, Split):
                 if step.method == "random":
                     out = _random_split(frame, step)
+                elif step.method == "column":
+                    out = step.labelled(frame)
                 else:
                     key = step.time_column if step.method == "time" else spec.target
                     val, test = _ranked_assignment(frame[[ROW_COLUMN, key]], step, spec.target)
@@ -193,6 +195,8 @@ def run_dask(spec: PipelineSpec, ddf: Any) -> PipelineResult:
             meta = frame._meta.assign(**{SPLIT_COLUMN: pd.Series([], dtype="str")})
             if step.method == "random":
                 frame = frame.map_partitions(_random_split, step, meta=meta)
+            elif step.method == "column":
+                frame = frame.map_partitions(step.labelled, meta=step.labelled(frame._meta))
             else:
                 key = step.time_column if step.method == "time" else spec.target
                 keys = frame[[ROW_COLUMN, key]].compute()
@@ -240,6 +244,10 @@ def apply_fitted(
     removed: dict[int, str] = {}
     for node in spec.ordered():
         step = node.step
+        if isinstance(step, Split) and step.method == "column":
+            # Rows to predict need no part, but the part's column must not reach the model.
+            frame = frame.drop(columns=[c for c in step.columns_needed() if c in frame.columns])
+            continue
         if isinstance(step, Split) or step.train_only or step.type == "drop_duplicates":
             continue
         if step.type == "drop_missing":

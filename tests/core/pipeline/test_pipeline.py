@@ -222,6 +222,51 @@ def test_time_split_holds_out_the_latest_rows(frame: pd.DataFrame) -> None:
     )
 
 
+def test_column_split_takes_each_rows_part_from_a_column_and_drops_it() -> None:
+    import dask.dataframe as dd
+
+    from core.pipeline import apply_fitted
+
+    parts = ["train", " Train", "VAL", "test", "validation", "dev", "testing", "training"] * 5
+    df = pd.DataFrame({"x": np.arange(40.0), "y": [0, 1] * 20, "part": parts})
+    spec = PipelineSpec.chain(
+        DS,
+        "y",
+        [
+            {"type": "split", "method": "column", "label_column": "part"},
+            {"type": "standardize", "columns": ["x"]},
+        ],
+    )
+    expected = ["train", "train", "validation", "test", "validation", "validation", "test", "train"] * 5
+    out = run_pandas(spec, df)
+    assert out.frame[SPLIT_COLUMN].tolist() == expected
+    assert "part" not in out.frame.columns
+    # Standardize learnt from the rows the column marks as training only.
+    train_x = df.loc[[e == "train" for e in expected], "x"]
+    assert out.states["s2"]["mean_std"]["x"][0] == pytest.approx(train_x.mean())
+    lazy = run_dask(spec, dd.from_pandas(df, npartitions=3)).frame.compute()
+    assert lazy[SPLIT_COLUMN].tolist() == expected and "part" not in lazy.columns
+    # Applied to new rows for prediction: the part column is dropped whether the file has it or not.
+    for rows in (df.head(3), df.head(3).drop(columns=["part"])):
+        applied, removed = apply_fitted(spec, rows, out.states)
+        assert "part" not in applied.columns and not removed
+
+
+def test_column_split_names_the_values_that_are_no_part() -> None:
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0], "part": ["train", "holdout", None]})
+    spec = PipelineSpec.chain(DS, "y", [{"type": "split", "method": "column", "label_column": "part"}])
+    with pytest.raises(
+        SpecError, match=r"'part' has 2 value\(s\) that name no part.*holdout.*train, validation"
+    ):
+        run_pandas(spec, df)
+    with pytest.raises(SpecError, match="method 'column' needs `label_column`"):
+        PipelineSpec.chain(DS, "y", [{"type": "split", "method": "column"}])
+    with pytest.raises(SpecError, match=r"\['gone'\] do not exist"):
+        run_pandas(
+            PipelineSpec.chain(DS, "y", [{"type": "split", "method": "column", "label_column": "gone"}]), df
+        )
+
+
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
