@@ -592,9 +592,11 @@ def test_tunable_on_a_cnn() -> None:
     assert by_path["optimizer.name"].choices == ("adam", "adamw", "rmsprop", "sgd", "nesterov")
     assert by_path["optimizer.momentum"] == Param("optimizer.momentum", "float", 0.5, 0.99)
     assert by_path["model.layers.0.filters"] == Param("model.layers.0.filters", "int", 8, 128, log=True)
-    assert by_path["model.layers.3.units"] == Param("model.layers.3.units", "int", 32, 512, log=True)
+    assert by_path["model.layers.1.filters"] == Param("model.layers.1.filters", "int", 16, 256, log=True)
+    assert by_path["model.layers.5.units"] == Param("model.layers.5.units", "int", 32, 512, log=True)
+    assert by_path["model.layers.3.rate"].label == "layer 4 (Dropout) rate"
     assert by_path["model.layers.0.filters"].label == "layer 1 (Conv2D) filters"
-    assert not any(p.path.startswith(("model.layers.1.", "model.layers.2.")) for p in params)  # pool, flatten
+    assert not any(p.path.startswith(("model.layers.2.", "model.layers.4.")) for p in params)  # pool, flatten
 
 
 def test_tunable_ranges_stretch_to_hold_unusual_values() -> None:
