@@ -1,6 +1,14 @@
 """Models: layer specs validated and shape-checked without TensorFlow, templates, and spec →
-Keras (on a worker)."""
+Keras (on a worker); scikit-learn estimator specs (``_estimators``) and spec → estimator."""
 
+from core.models._estimators import ESTIMATORS
+from core.models._estimators import EstimatorSpec
+from core.models._estimators import Param
+from core.models._estimators import build_estimator
+from core.models._estimators import estimator_class
+from core.models._estimators import is_estimator
+from core.models._estimators import model_from_dict
+from core.models._estimators import model_label
 from core.models._spec import ACTIVATIONS
 from core.models._spec import LAYER_COLUMNS
 from core.models._spec import LAYERS
@@ -22,6 +30,14 @@ from core.models._spec import mlp_template
 
 __all__ = [
     "ACTIVATIONS",
+    "ESTIMATORS",
+    "EstimatorSpec",
+    "Param",
+    "build_estimator",
+    "estimator_class",
+    "is_estimator",
+    "model_from_dict",
+    "model_label",
     "LAYERS",
     "LAYER_COLUMNS",
     "Activation",

@@ -24,6 +24,7 @@ from core.training._evaluate import list_evaluations
 from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
+from core.training._predict import load_model
 from core.training._spec import TrainingRun
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
@@ -48,6 +49,7 @@ __all__ = [
     "features_array",
     "last_checkpoint",
     "list_evaluations",
+    "load_model",
     "placement",
     "probe_input",
     "read_training_run",

@@ -20,7 +20,9 @@ from typing import Any
 
 from core.errors import DataError
 from core.errors import SpecError
+from core.models import EstimatorSpec
 from core.models import ModelSpec
+from core.models import model_from_dict
 from core.pipeline import PipelineSpec
 
 if TYPE_CHECKING:
@@ -37,8 +39,8 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "loom-bundle/1"
-_MEMBERS = ("loom.json", "model.keras", "pipeline.json", "pipeline_state.json", "metrics.csv")
-_MAX_MEMBER_BYTES = {"model.keras": 2 << 30, "metrics.csv": 1 << 30}
+_MEMBERS = ("loom.json", "model.keras", "model.skops", "pipeline.json", "pipeline_state.json", "metrics.csv")
+_MAX_MEMBER_BYTES = {"model.keras": 2 << 30, "model.skops": 2 << 30, "metrics.csv": 1 << 30}
 _MAX_JSON_BYTES = 64 << 20
 
 
@@ -47,7 +49,7 @@ class Bundle:
     """What a prediction needs from a trained run (the model weights travel beside it)."""
 
     run_id: str
-    model: ModelSpec
+    model: ModelSpec | EstimatorSpec
     pipeline: PipelineSpec
     pipeline_state: dict[str, dict[str, Any]]
     features: list[str]
@@ -58,6 +60,16 @@ class Bundle:
     @property
     def task(self) -> str:
         return self.model.task
+
+    @property
+    def model_file(self) -> str:
+        """The model's member in a bundle: ``model.keras``, or ``model.skops`` for scikit-learn."""
+        return "model.skops" if isinstance(self.model, EstimatorSpec) else "model.keras"
+
+    @property
+    def suffix(self) -> str:
+        """The model file's suffix under ``models/``: ``.keras`` or ``.skops``."""
+        return self.model_file.removeprefix("model")
 
     @property
     def n_outputs(self) -> int:
@@ -92,7 +104,7 @@ class Bundle:
                 raise TypeError("pipeline_state.json must map node IDs to objects")
             return cls(
                 run_id=str(manifest.get("run_id", "")),
-                model=ModelSpec.from_dict(manifest["model"]),
+                model=model_from_dict(manifest["model"]),
                 pipeline=PipelineSpec.from_dict(pipeline),
                 pipeline_state=state,
                 features=features,
@@ -145,7 +157,7 @@ def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
     from core.store import get_metrics
 
     bundle = bundle_for_run(store, run_id, viewer)
-    model_path = store.path_for("models", run_id, ".keras")
+    model_path = store.path_for("models", run_id, bundle.suffix)
     if not model_path.exists():
         raise DataError(f"Run {run_id}'s model file is missing from the data directory.")
     metrics = io.StringIO()
@@ -159,7 +171,7 @@ def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
         zf.writestr("pipeline.json", json.dumps(bundle.pipeline.to_dict(), indent=2))
         zf.writestr("pipeline_state.json", json.dumps(bundle.pipeline_state, indent=2))
         zf.writestr("metrics.csv", metrics.getvalue())
-        zf.write(model_path, "model.keras")
+        zf.write(model_path, bundle.model_file)
     return buffer.getvalue()
 
 
@@ -198,9 +210,9 @@ def read_bundle(data: bytes) -> tuple[Bundle, bytes]:
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
         unexpected = sorted(set(infos) - set(_MEMBERS))
-        missing = [
-            m for m in ("loom.json", "model.keras", "pipeline.json", "pipeline_state.json") if m not in infos
-        ]
+        missing = [m for m in ("loom.json", "pipeline.json", "pipeline_state.json") if m not in infos]
+        if ("model.keras" in infos) == ("model.skops" in infos):
+            missing.append("model.keras or model.skops (exactly one)")
         if unexpected or missing:
             raise DataError(
                 f"This is not a Loom model bundle: unexpected files {unexpected}, missing {missing}. "
@@ -217,7 +229,13 @@ def read_bundle(data: bytes) -> tuple[Bundle, bytes]:
             bundle = Bundle.from_parts(*parts)
         except SpecError as exc:
             raise DataError(f"The bundle describes a model Loom cannot build: {exc}") from None
-        return bundle, zf.read("model.keras")
+        if bundle.model_file not in infos:
+            raise DataError(
+                f"This bundle's manifest describes a {bundle.model_file} model, but the bundle holds "
+                f"{sorted(set(infos) & {'model.keras', 'model.skops'})}: it was changed after Loom wrote "
+                "it. Download it from Loom again."
+            )
+        return bundle, zf.read(bundle.model_file)
 
 
 # --- prediction (worker side) ------------------------------------------------------------------

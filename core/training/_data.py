@@ -166,12 +166,13 @@ def prepare_data(store: Any, spec: TrainSpec) -> PreparedData:
     """
     import pyarrow.parquet as pq
 
-    from core.models import ModelSpec
+    from core.models import is_estimator
+    from core.models import model_from_dict
     from core.pipeline import SPLIT_COLUMN
     from core.pipeline import run_pandas
 
     pipeline = PipelineSpec.from_dict(spec.pipeline)
-    task = ModelSpec.from_dict(spec.model).task
+    task = model_from_dict(spec.model).task
     path = store.path_for("datasets", pipeline.dataset_id, ".parquet")
     if not path.exists():
         raise DataError(f"Dataset {pipeline.dataset_id} no longer exists. Choose another dataset.")
@@ -184,7 +185,7 @@ def prepare_data(store: Any, spec: TrainSpec) -> PreparedData:
     splits = out[SPLIT_COLUMN]
     train, val, test = out[splits == "train"], out[splits == "validation"], out[splits == "test"]
     x_train, y_train, classes = arrays(train, pipeline.target, task, None)
-    if len(x_train) < spec.batch_size:
+    if len(x_train) < spec.batch_size and not is_estimator(spec.model):
         raise SpecError(
             f"`batch_size <= training rows` must hold, but got batch_size={spec.batch_size} with "
             f"{len(x_train)} training rows. Lower the batch size."

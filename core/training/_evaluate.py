@@ -146,11 +146,12 @@ def evaluate_frame(bundle: Bundle, weights_path: Any, frame: Any) -> dict[str, A
         DataError: A column the pipeline reads or the target is missing (named), the target has
             classes the model never learned (named), or no row is left to score.
     """
-    from core.models import build_keras_model
+    from core.models import EstimatorSpec
     from core.pipeline import apply_fitted
     from core.training._data import features_array
     from core.training._loop import loss_and_metrics
     from core.training._loop import score
+    from core.training._predict import load_model
 
     target = bundle.pipeline.target
     needed = [*_source_columns(bundle), target]
@@ -201,12 +202,17 @@ def evaluate_frame(bundle: Bundle, weights_path: Any, frame: Any) -> dict[str, A
         raise DataError(
             f"The rows give inputs of shape {tuple(x.shape[1:])}, but the model takes {bundle.input_shape}."
         )
-    model = build_keras_model(bundle.model, bundle.input_shape, bundle.n_outputs)
-    model.load_weights(weights_path)  # weights only: the architecture is rebuilt from the spec
-    model.compile(optimizer="sgd", **loss_and_metrics(bundle.task))
     scaling = bundle.target_scaling
-    units = {"loss": scaling["std"] ** 2, "rmse": scaling["std"], "mae": scaling["std"]} if scaling else {}
-    result = score(model, x, y, bundle.task, classes, scaling, units)
+    model = load_model(bundle, weights_path)  # Keras: weights only; skops: Loom's allowlist
+    if isinstance(bundle.model, EstimatorSpec):
+        from core.training._classic import score_estimator
+
+        result = score_estimator(model, x, y, bundle.task, classes, scaling)
+    else:
+        model.compile(optimizer="sgd", **loss_and_metrics(bundle.task))
+        std = scaling["std"] if scaling else 1.0
+        units = {"loss": std**2, "rmse": std, "mae": std} if scaling else {}
+        result = score(model, x, y, bundle.task, classes, scaling, units)
     result["rows"] = {"read": len(frame), "scored": int(len(y)), "removed": len(removed)}
     result["warnings"] = warnings
     return {k: _plain(v) for k, v in result.items()}
@@ -235,7 +241,7 @@ def run_evaluate(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     spec = EvaluateSpec.from_dict(data)
     store = ctx.store
     bundle = bundle_for_run(store, spec.model_run)
-    weights = store.path_for("models", spec.model_run, ".keras")
+    weights = store.path_for("models", spec.model_run, bundle.suffix)
     if not weights.exists():
         raise DataError(f"Run {spec.model_run}'s model file is missing from the data directory.")
     dataset = get_dataset(store, spec.dataset_id, viewer=SYSTEM)

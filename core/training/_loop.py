@@ -12,6 +12,7 @@ from core.errors import DataError
 from core.errors import JobStopped
 from core.errors import SpecError
 from core.models import ModelSpec
+from core.models import is_estimator
 from core.optimizers import OptimizerSpec
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
     from core.optimizers import build_keras_optimizer
 
     spec = TrainSpec.from_dict(data)
+    if is_estimator(spec.model):  # scikit-learn: no Keras, whatever the worker's backend
+        from core.training._classic import run_classic
+
+        return run_classic(ctx, spec, on_epoch)
     if spec.multi_worker:
         from core.training._distributed import run_data_parallel
 

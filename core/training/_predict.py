@@ -9,6 +9,7 @@ from typing import Any
 
 from core.errors import DataError
 from core.errors import SpecError
+from core.models import EstimatorSpec
 from core.training._bundle import Bundle
 from core.training._bundle import bundle_for_run
 from core.training._bundle import read_bundle
@@ -88,7 +89,6 @@ def predict_frame(bundle: Bundle, weights_path: Any, frame: Any):  # type: ignor
     import numpy as np
     import pandas as pd
 
-    from core.models import build_keras_model
     from core.pipeline import ROW_COLUMN
     from core.pipeline import apply_fitted
     from core.training._data import features_array
@@ -108,10 +108,7 @@ def predict_frame(bundle: Bundle, weights_path: Any, frame: Any):  # type: ignor
         raise DataError(
             f"The rows give inputs of shape {tuple(x.shape[1:])}, but the model takes {bundle.input_shape}."
         )
-    model = build_keras_model(bundle.model, bundle.input_shape, bundle.n_outputs)
-    # Weights only: the architecture is Loom's own, rebuilt from the validated spec.
-    model.load_weights(weights_path)
-    raw = model.predict(x, verbose=0, batch_size=1024) if len(x) else np.zeros((0, bundle.n_outputs))
+    raw = model_outputs(bundle, weights_path, x)
     result = pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64)})
     positions = out[ROW_COLUMN].to_numpy()
     if bundle.task == "regression":
@@ -132,6 +129,43 @@ def predict_frame(bundle: Bundle, weights_path: Any, frame: Any):  # type: ignor
             result.loc[positions, column] = probs[:, i]
     result["note"] = [removed.get(i, "") for i in range(len(frame))]
     return result
+
+
+def load_model(bundle: Bundle, model_path: Any) -> Any:
+    """The trained model of ``bundle`` from its file: a Keras model rebuilt from the spec with
+    only the weights read from the file, or a scikit-learn estimator read through skops's
+    allowlist (:func:`core.training._classic.load_estimator`).
+
+    Raises:
+        DataError: A ``.skops`` file Loom did not write, or one that does not match the manifest.
+    """
+    from math import prod
+    from pathlib import Path
+
+    if isinstance(bundle.model, EstimatorSpec):
+        from core.training._classic import load_estimator
+
+        return load_estimator(Path(model_path).read_bytes(), bundle.model, prod(bundle.input_shape))
+    from core.models import build_keras_model
+
+    model = build_keras_model(bundle.model, bundle.input_shape, bundle.n_outputs)
+    # Weights only: the architecture is Loom's own, rebuilt from the validated spec.
+    model.load_weights(model_path)
+    return model
+
+
+def model_outputs(bundle: Bundle, model_path: Any, x: Any) -> Any:
+    """The model's raw outputs for ``x``, as a Keras model of the task gives them."""
+    import numpy as np
+
+    model = load_model(bundle, model_path)
+    if not len(x):
+        return np.zeros((0, bundle.n_outputs))
+    if isinstance(bundle.model, EstimatorSpec):
+        from core.training._classic import estimator_outputs
+
+        return estimator_outputs(model, x, bundle.task, len(bundle.classes or []))
+    return model.predict(x, verbose=0, batch_size=1024)
 
 
 def _source_columns(bundle: Bundle) -> list[str]:
@@ -156,7 +190,7 @@ def run_predict(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if spec.model_run:
             bundle = bundle_for_run(store, spec.model_run)
-            weights = store.path_for("models", spec.model_run, ".keras")
+            weights = store.path_for("models", spec.model_run, bundle.suffix)
             if not weights.exists():
                 raise DataError(f"Run {spec.model_run}'s model file is missing from the data directory.")
         else:
@@ -164,7 +198,7 @@ def run_predict(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             if not path.exists():
                 raise DataError(f"Bundle upload {spec.bundle} is gone. Upload the bundle again.")
             bundle, keras_bytes = read_bundle(path.read_bytes())
-            weights = Path(tmp) / "model.keras"
+            weights = Path(tmp) / bundle.model_file
             weights.write_bytes(keras_bytes)
         try:
             predictions = predict_frame(bundle, weights, frame)

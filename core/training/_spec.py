@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from core.errors import SpecError
+from core.models import EstimatorSpec
 from core.models import ModelSpec
+from core.models import is_estimator
+from core.models import model_from_dict
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
 
@@ -71,7 +74,8 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         PipelineSpec.from_dict(self.pipeline).ordered()
-        ModelSpec.from_dict(self.model)
+        if is_estimator(model_from_dict(self.model)) and self.multi_worker:
+            raise SpecError("scikit-learn models train on one worker: set workers=1 (multi_worker off).")
         OptimizerSpec.from_dict(self.optimizer)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
@@ -124,8 +128,9 @@ class TrainingRun:
         return PipelineSpec.from_dict(self.spec.pipeline) if self.spec else None
 
     @property
-    def model(self) -> ModelSpec | None:
-        return ModelSpec.from_dict(self.spec.model) if self.spec else None
+    def model(self) -> ModelSpec | EstimatorSpec | None:
+        """The Keras model spec, or the scikit-learn estimator spec of an estimator run."""
+        return model_from_dict(self.spec.model) if self.spec else None
 
     @property
     def optimizer(self) -> OptimizerSpec | None:

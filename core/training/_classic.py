@@ -1,0 +1,296 @@
+"""scikit-learn runs: the ``train`` job for an :class:`core.models.EstimatorSpec`.
+
+The same pipeline, split and checks as a Keras run (:func:`core.training._data.prepare_data`);
+the estimator is fitted on the Dask worker, grown in chunks where it can be (trees of a random
+forest, iterations of gradient boosting, with ``warm_start``), and after each chunk the same
+``epoch/...`` metrics a Keras run writes (``loss``/``val_loss`` as log-loss or MSE, ``accuracy``,
+``auc``, ``rmse``, ``mae``) go to the store, so Compare overlays both kinds. A stop request is
+honoured between chunks. The fitted model is saved as ``models/<run>.skops`` with skops, and
+loaded only through :func:`load_estimator`: an explicit allowlist of the types Loom writes, and a
+check that the model is the class its spec names — never a pickle.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+from core.errors import DataError
+from core.errors import JobStopped
+from core.models import EstimatorSpec
+from core.models import build_estimator
+from core.models import estimator_class
+from core.training._data import feature_columns
+from core.training._data import prepare_data
+from core.training._spec import TrainSpec
+
+if TYPE_CHECKING:
+    from core.compute import JobContext
+    from core.training._loop import EpochHook
+
+__all__ = [
+    "TRUSTED_TYPES",
+    "estimator_outputs",
+    "load_estimator",
+    "outputs_metrics",
+    "run_classic",
+    "score_estimator",
+]
+
+# The non-default types inside the estimators Loom trains (skops trusts plain scikit-learn
+# estimators, NumPy arrays and builtins by itself). A file holding any other type is refused.
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+    }
+)
+
+
+def _flat(x: Any) -> Any:
+    """Images (n, h, w, c) as rows of pixels: what scikit-learn takes."""
+    return x.reshape(len(x), -1) if x.ndim > 2 else x
+
+
+def estimator_outputs(est: Any, x: Any, task: str, n_classes: int) -> Any:
+    """What a Keras model of the same task would output for ``x``: class probabilities
+    (n, classes), the positive class's probability (n, 1), or the (standardized) value (n, 1)."""
+    import numpy as np
+
+    x = _flat(x)
+    if task == "regression":
+        return np.asarray(est.predict(x), dtype="float64").reshape(-1, 1)
+    proba = np.zeros((len(x), max(n_classes, 2)))
+    if len(x):
+        proba[:, np.asarray(est.classes_, dtype=int)] = est.predict_proba(x)
+    return proba[:, 1:2] if task == "binary" else proba[:, :n_classes]
+
+
+def outputs_metrics(outputs: Any, y: Any, task: str) -> dict[str, float]:
+    """Keras's metrics for these outputs against ``y`` (class indices, or values in the same
+    units as the outputs): ``loss`` (log-loss or MSE), ``accuracy`` and ``auc``, or ``rmse`` and
+    ``mae``."""
+    import numpy as np
+
+    if not len(y):
+        return {}
+    if task == "regression":
+        err = outputs.ravel() - y
+        mse = float(np.mean(err**2))
+        return {"loss": mse, "rmse": mse**0.5, "mae": float(np.mean(np.abs(err)))}
+    eps = 1e-7  # Keras's epsilon: a probability of 0 costs -log(1e-7), not infinity
+    if task == "binary":
+        p = np.clip(outputs.ravel(), eps, 1 - eps)
+        out = {
+            "loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+            "accuracy": float(np.mean((p >= 0.5) == (y == 1))),
+        }
+        if len(set(y.tolist())) == 2:
+            from sklearn.metrics import roc_auc_score
+
+            out["auc"] = float(roc_auc_score(y, p))
+        return out
+    p = np.clip(outputs[np.arange(len(y)), y], eps, 1.0)
+    return {"loss": float(-np.mean(np.log(p))), "accuracy": float(np.mean(outputs.argmax(axis=1) == y))}
+
+
+def score_estimator(  # type: ignore[no-untyped-def]
+    est, x, y, task: str, classes, scaling: dict[str, float] | None, prefix: str = ""
+) -> dict[str, Any]:
+    """The estimator counterpart of :func:`core.training._loop.score`: ``{"evaluation", ...}``
+    with the confusion matrix and per-class table, or predicted-vs-actual (``y`` in the target's
+    units)."""
+    from core.training._loop import _details
+
+    predicted = estimator_outputs(est, x, task, len(classes or []))
+    if scaling:
+        predicted = predicted * scaling["std"] + scaling["mean"]
+    name = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
+    evaluation = {name(k): v for k, v in outputs_metrics(predicted, y, task).items()}
+    return {"evaluation": evaluation, **_details(task, y, predicted, classes)}
+
+
+def _environment() -> dict[str, Any]:
+    import os
+    import platform
+
+    import numpy
+    import pandas
+    import sklearn
+
+    return {
+        "backend": "scikit-learn",
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "threads": _threads(),
+        "device": "CPU",
+    }
+
+
+def _threads() -> int | None:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _wait_while_paused(ctx: JobContext, step: int) -> None:
+    """Apply pause/resume between chunks; a learning-rate change does not apply (marked so)."""
+    paused = False
+    requests = ctx.pending_controls()
+    while True:
+        for request in requests:
+            action = request.get("action")
+            if action == "set_lr":
+                ctx.mark("set_lr refused (a scikit-learn model has no learning rate to change)", step)
+            elif action == "pause" and not paused:
+                paused = True
+                ctx.mark("pause", step)
+            elif action == "resume" and paused:
+                paused = False
+                ctx.mark("resume", step)
+        if not paused or ctx.should_stop():
+            return
+        time.sleep(0.1)
+        requests = ctx.pending_controls()
+
+
+def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = None) -> dict[str, Any]:
+    """The ``train`` job body for an estimator run (on a worker).
+
+    Raises:
+        JobStopped: Stopped on request, or pruned by ``on_epoch`` (between chunks).
+        DataError/SpecError: As for a Keras run (the pipeline's output is not model input).
+    """
+    import skops.io as sio
+
+    model_spec = EstimatorSpec.from_dict(spec.model)
+    prep = prepare_data(ctx.store, spec)
+    n_classes = len(prep.classes or [])
+    x_train, x_val = _flat(prep.x_train), _flat(prep.x_val) if prep.x_val is not None else None
+    unscale = (lambda y: y * prep.scaling["std"] + prep.scaling["mean"]) if prep.scaling else (lambda y: y)
+    est = build_estimator(model_spec, spec.seed, n_jobs=_threads())
+    size = {"random_forest": "n_estimators", "hist_gradient_boosting": "max_iter"}.get(model_spec.kind)
+    started = time.perf_counter()
+    chunks = model_spec.chunks
+    for i, n in enumerate(chunks, 1):
+        _wait_while_paused(ctx, i - 1)
+        if ctx.should_stop():
+            raise JobStopped("stopped on request")
+        if size:
+            est.set_params(**{size: n})
+        est.fit(x_train, prep.y_train)
+        values = outputs_metrics(
+            unscale(estimator_outputs(est, x_train, model_spec.task, n_classes)),
+            unscale(prep.y_train),
+            model_spec.task,
+        )
+        if x_val is not None and len(x_val):
+            val = outputs_metrics(
+                unscale(estimator_outputs(est, x_val, model_spec.task, n_classes)),
+                unscale(prep.y_val),
+                model_spec.task,
+            )
+            values |= {f"val_{k}": v for k, v in val.items()}
+        for key, value in values.items():
+            ctx.log_metric(f"epoch/{key}", i, value)
+        if size:
+            ctx.log_metric(f"epoch/{size}", i, n)
+        ctx.log_metric("epoch/samples_per_s", i, len(x_train) * i / max(time.perf_counter() - started, 1e-9))
+        ctx.set_progress(i / len(chunks))
+        if on_epoch is not None and (pruned := on_epoch(i, values)):
+            ctx.mark("pruned", i)
+            raise JobStopped(pruned)
+    if ctx.should_stop():
+        raise JobStopped("stopped on request")
+    sio.dump(est, ctx.store.path_for("models", ctx.run_id, ".skops"))
+    return _results(est, prep, model_spec)
+
+
+def _results(est: Any, prep: Any, model_spec: EstimatorSpec) -> dict[str, Any]:
+    """The run's result, shaped as :func:`core.training._loop.run_results` shapes a Keras run's."""
+    import numpy as np
+
+    from core.training._data import arrays
+
+    pipeline, classes = prep.pipeline, prep.classes
+    evaluation: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    held_out = prep.test if len(prep.test) else prep.val
+    if len(held_out):
+        x_eval, y_eval, _ = arrays(held_out, pipeline.target, model_spec.task, classes)
+        keep = y_eval >= 0 if classes else np.ones(len(y_eval), bool)
+        prefix = "test" if len(prep.test) else "validation"
+        task = model_spec.task
+        scored = score_estimator(est, x_eval[keep], y_eval[keep], task, classes, prep.scaling, prefix)
+        evaluation, details = scored["evaluation"], {k: v for k, v in scored.items() if k != "evaluation"}
+    return {
+        "evaluation": evaluation,
+        **details,
+        "classes": classes,
+        "features": feature_columns(prep.train, pipeline.target),
+        "input_shape": list(prep.x_train.shape[1:]),
+        "target_scaling": prep.scaling,
+        "params": 0,
+        "rows": {"train": len(prep.train), "validation": len(prep.val), "test": len(prep.test)},
+        "pipeline_hash": pipeline.hash,
+        "model_hash": model_spec.hash,
+        "pipeline_state": prep.fitted.states,
+        "environment": _environment(),
+    }
+
+
+def load_estimator(data: bytes, spec: EstimatorSpec, n_features: int | None = None) -> Any:
+    """A fitted estimator from ``.skops`` bytes Loom wrote for ``spec``.
+
+    Nothing outside :data:`TRUSTED_TYPES` (and skops's own defaults) is loaded, and the model
+    must be the class ``spec`` trains, taking ``n_features`` inputs.
+
+    Raises:
+        DataError: Not a skops file, types Loom never writes (named), or a model that does not
+            match the spec (the bundle's manifest was changed, or the file is another's).
+    """
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # noqa: BLE001 - skops raises many kinds for a damaged file
+        raise DataError(
+            f"The model file is not a skops file Loom wrote ({exc.__class__.__name__}). "
+            "Use a bundle downloaded from a Loom run."
+        ) from None
+    foreign = sorted(set(untrusted) - TRUSTED_TYPES)
+    if foreign:
+        raise DataError(
+            f"Refused to load the model: it holds type(s) Loom never writes: {foreign[:5]}. "
+            "Only .skops files of Loom's own runs are loaded; download the bundle from Loom again."
+        )
+    try:
+        est = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"The model file could not be read ({exc.__class__.__name__}: {exc}).") from None
+    expected = estimator_class(spec)
+    cls = type(est)
+    if cls.__name__ != expected.rsplit(".", 1)[1] or not cls.__module__.startswith("sklearn."):
+        raise DataError(
+            f"Refused to load the model: the file holds a {cls.__module__}.{cls.__name__}, but the "
+            f"bundle's manifest says {spec.label} ({expected}). Use a bundle Loom wrote, unchanged."
+        )
+    if n_features is not None and getattr(est, "n_features_in_", n_features) != n_features:
+        raise DataError(
+            f"Refused to load the model: it takes {est.n_features_in_} inputs, but the manifest "
+            f"names {n_features} features. Use a bundle Loom wrote, unchanged."
+        )
+    return est
