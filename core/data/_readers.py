@@ -2,7 +2,7 @@
 
 Every reader refuses what could execute code or exhaust the machine: pickled arrays and
 extension types, archive entries that leave their folder, nested archives, decompression and
-image bombs. Images are decoded by Pillow under a pixel cap and re-encoded as PNG.
+image bombs. Images are decoded by Pillow under a pixel cap and stored as PNG (core.images).
 """
 
 from __future__ import annotations
@@ -161,12 +161,25 @@ def npz_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
             )
         if x.ndim == 2:
             columns = {f"x{i}": x[:, i] for i in range(x.shape[1])}
-            columns["label"] = y
-            table = pa.table(columns)
         elif x.ndim in (3, 4):
-            table = pa.table({"image": [_png_bytes(img) for img in _to_uint8(x)], "label": y})
+            columns = {"image": _png_column(_to_uint8(x))}
         else:
             raise DataError(f"`x` must be 2-D (features) or 3-D/4-D (images), but got x.shape={x.shape}.")
+        columns["label"] = y
+        # Other arrays as long as `y` come along as columns (e.g. `split`: train/test per row,
+        # for a split step that takes each row's part from a column).
+        for name, extra in arrays.items():
+            if name in ("x", "y"):
+                continue
+            if extra.ndim != 1 or len(extra) != len(y):
+                raise DataError(
+                    f"Array {name!r} has shape {extra.shape}, but beside `x` and `y` every array must "
+                    f"be 1-D with one value per row ({len(y)}). Drop it or reshape it."
+                )
+            if name in columns:
+                raise DataError(f"Array {name!r} would replace the column of that name. Rename it.")
+            columns[name] = extra
+        table = pa.table(columns)
     else:
         lengths = {n: (a.ndim, len(a) if a.ndim else 0) for n, a in arrays.items()}
         if any(ndim != 1 for ndim, _ in lengths.values()) or len({n for _, n in lengths.values()}) != 1:
@@ -196,12 +209,17 @@ def _to_uint8(x):  # type: ignore[no-untyped-def]
     return ((x - lo) / ((hi - lo) or 1) * 255).round().astype(np.uint8)
 
 
-def _png_bytes(img) -> bytes:  # type: ignore[no-untyped-def]
-    from PIL import Image
+def _png_column(images) -> list[bytes]:  # type: ignore[no-untyped-def]
+    from core.images import encode_png
 
-    buf = io.BytesIO()
-    Image.fromarray(img.squeeze(-1) if img.ndim == 3 and img.shape[-1] == 1 else img).save(buf, "PNG")
-    return buf.getvalue()
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim == 4 and images.shape[-1] not in (3, 4):
+        raise DataError(
+            f"Images must have 1, 3 or 4 channels (grey, RGB, RGBA), but `x` has {images.shape[-1]}: "
+            f"x.shape={images.shape}."
+        )
+    return [encode_png(img) for img in images]
 
 
 # --- ZIP of images, one folder per class ---------------------------------------------------
@@ -220,6 +238,8 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
     import pyarrow as pa
     import pyarrow.parquet as pq
     from PIL import Image
+
+    from core.images import encode_png
 
     try:
         archive = zipfile.ZipFile(path)
@@ -263,11 +283,11 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
         for n, (info, label) in enumerate(members, 1):
             with archive.open(info) as fh:
                 data = fh.read(info.file_size + 1)
-            images.append(_checked_png(data, info.filename, Image))
+            pixels = _checked_pixels(data, info.filename, Image)
+            images.append(encode_png(pixels))
             labels.append(label)
-            with Image.open(io.BytesIO(images[-1])) as im:
-                widths.append(im.width)
-                heights.append(im.height)
+            heights.append(pixels.shape[0])
+            widths.append(pixels.shape[1])
             if progress and n % 256 == 0:
                 progress(0.2 + 0.7 * n / len(members))
     table = pa.table({"image": images, "label": labels, "width": widths, "height": heights})
@@ -275,8 +295,11 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
     return table.schema, table.num_rows, {}
 
 
-def _checked_png(data: bytes, name: str, Image) -> bytes:  # type: ignore[no-untyped-def] # noqa: N803
+def _checked_pixels(data: bytes, name: str, Image):  # type: ignore[no-untyped-def] # noqa: N803
+    """The image's pixels as uint8 grey or RGB, decoded by Pillow under the pixel cap."""
     import warnings
+
+    import numpy as np
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -297,6 +320,4 @@ def _checked_png(data: bytes, name: str, Image) -> bytes:  # type: ignore[no-unt
             ) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"{name!r} is not a readable image: {exc}.") from None
-    buf = io.BytesIO()
-    rgb.save(buf, "PNG")
-    return buf.getvalue()
+    return np.asarray(rgb)

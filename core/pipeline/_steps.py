@@ -481,22 +481,15 @@ class Split(BaseStep):
 
 
 def _decode(png: bytes) -> np.ndarray:
-    import io
+    from core.images import decode_image
 
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as im:
-        return np.asarray(im)
+    return decode_image(png)
 
 
 def _encode(arr: np.ndarray) -> bytes:
-    import io
+    from core.images import encode_png
 
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
+    return encode_png(arr)
 
 
 def _check_images(step: BaseStep, schema: dict[str, str]) -> None:
@@ -548,11 +541,18 @@ class ScaleImages(BaseStep):
         _check_images(self, schema)
 
     def transform(self, df: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
-        def one(png: Any) -> np.ndarray:
-            arr = _decode(png).astype(np.float32) / 255.0
-            return arr[..., None] if arr.ndim == 2 else arr
+        from core.images import decode_images
 
-        return df.assign(image=df["image"].map(one))
+        pixels = decode_images(df["image"].tolist())
+        if pixels and len({p.shape for p in pixels}) == 1:
+            # One shape (MNIST and most datasets): scale all images in one array operation;
+            # each row holds a view of it.
+            batch = np.stack(pixels).astype(np.float32) / np.float32(255.0)
+            if batch.ndim == 3:
+                batch = batch[..., None]
+            return df.assign(image=list(batch))
+        scaled = [p.astype(np.float32) / np.float32(255.0) for p in pixels]
+        return df.assign(image=[p[..., None] if p.ndim == 2 else p for p in scaled])
 
 
 @dataclass(frozen=True)
