@@ -22,7 +22,11 @@ the local user, as the app does.
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
 
     {"dataset_id": "<id>", "target": "species", "task": "multiclass", "template": "mlp",
-     "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.001}}
+     "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.001}, "backend": "jax"}
+
+``"backend"`` (either form) is the Keras backend: ``tensorflow`` (the default), ``jax`` or
+``torch``; a backend no worker has installed is refused before anything is submitted, with the
+install command.
 
 ``study.json`` is a study spec (:meth:`core.tuning.StudySpec.to_dict`) plus an optional
 ``"name"``; its ``"base"`` is a training spec in either form above::
@@ -77,6 +81,7 @@ def _spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  #
         epochs=int(data.get("epochs", 5)),
         batch_size=int(data.get("batch_size", 32)),
         seed=int(data.get("seed", 0)),
+        backend=str(data.get("backend", "tensorflow")),
     ).to_dict()
 
 
@@ -424,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
 
             study_spec, name = _study_from_config(store, data, viewer)
             client = create_client(config)
+            from core.training import check_backend
+
+            check_backend(client, study_spec.base.get("backend", "tensorflow"))
             study_id, run_id = start_study(
                 client, store, study_spec, name or f"cli {args.config.name}", viewer=viewer, team=args.team
             )
@@ -431,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
             return _follow_study(store, study_id, run_id, study_spec)
         spec = _spec_from_config(store, data, viewer)
         client = create_client(config)
+        from core.training import check_backend
+
+        check_backend(client, spec.get("backend", "tensorflow"))  # before anything is stored
         run_id = submit_run(
             client,
             store,

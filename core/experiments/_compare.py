@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.experiments._query import run_backend
 from core.store import Metric
 from core.store import Run
 from core.store import RunRecord
@@ -114,6 +115,9 @@ def compare_runs(
             t0 = curve["time"][0]
             curve["time"] = [t - t0 for t in curve["time"]]
     flat = {r.id: flatten(thaw(r.spec)) for r in ordered}
+    for r in ordered:  # a spec stored before backends existed trained on TensorFlow: say so
+        if backend := run_backend(r.kind, thaw(r.spec)):
+            flat[r.id]["backend"] = backend
     settings = sorted(set().union(*flat.values()))
     diff = []
     for name in settings:

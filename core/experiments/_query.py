@@ -164,12 +164,25 @@ class ExperimentRow:
     study_id: str | None
     tags: list[str] = field(default_factory=list)
     team: str = ""
+    backend: str = ""  # what a training run trains on (run_backend); "" for other kinds
 
     @property
     def duration_s(self) -> float | None:
         if self.started_at is None or self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+def run_backend(kind: str, spec: Any) -> str:
+    """What a run trains on, for lists and comparisons: a training run's Keras backend
+    (``TrainSpec.backend``; specs stored before it existed trained on TensorFlow), or
+    ``"scikit-learn"`` for an estimator; "" for other kinds of run."""
+    if kind != "train" or not isinstance(spec, dict):
+        return ""
+    model = spec.get("model")
+    if isinstance(model, dict) and model.get("type") == "estimator":
+        return "scikit-learn"
+    return str(spec.get("backend") or "tensorflow")
 
 
 def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[Any]:
@@ -272,6 +285,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
             study_id=run.study_id,
             tags=tags.get(run.id, []),
             team=run.team,
+            backend=run_backend(run.kind, run.spec_json),
         )
         for run, last, dataset in rows
     ]

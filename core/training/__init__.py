@@ -3,12 +3,20 @@ per-batch and per-epoch metrics into the store while it trains; bundles and the 
 TensorFlow is imported inside the jobs, on the worker; this package imports without it.
 
 Modules by concern: ``_spec`` (the training spec) · ``_data`` (data preparation) · ``_callback``
-(the live callback and controls) · ``_loop`` (the job) · ``_checkpoints`` · ``_distributed`` and
-``_dp_child`` (data-parallel runs) · ``_bundle`` (bundles) · ``_predict`` (the predict job) ·
-``_evaluate`` (the evaluate job: a run scored on another dataset).
+(the live callback and controls) · ``_loop`` (the job) · ``_backends`` and ``_backend_child``
+(JAX and PyTorch runs in a process of their own; which backends the workers have) ·
+``_checkpoints`` · ``_distributed`` and ``_dp_child`` (data-parallel runs) · ``_bundle``
+(bundles) · ``_predict`` (the predict job) · ``_evaluate`` (the evaluate job: a run scored on
+another dataset).
 """
 
 from core.compute import register_job_kind as _register_job_kind
+from core.training._backends import BACKEND_INSTALL
+from core.training._backends import BACKENDS
+from core.training._backends import available_backends
+from core.training._backends import check_backend
+from core.training._backends import process_backend
+from core.training._backends import run_in_backend_process
 from core.training._bundle import Bundle
 from core.training._bundle import export_bundle
 from core.training._bundle import read_bundle
@@ -35,6 +43,8 @@ from core.training._spec import validate_train_spec
 from core.training._warm import WARM_UP
 
 __all__ = [
+    "BACKENDS",
+    "BACKEND_INSTALL",
     "WARM_UP",
     "Bundle",
     "EpochHook",
@@ -43,6 +53,8 @@ __all__ = [
     "PredictSpec",
     "TrainSpec",
     "TrainingRun",
+    "available_backends",
+    "check_backend",
     "default_pipeline",
     "export_bundle",
     "feature_columns",
@@ -52,10 +64,12 @@ __all__ = [
     "load_model",
     "placement",
     "probe_input",
+    "process_backend",
     "read_training_run",
     "resume_spec",
     "scale_warning",
     "read_bundle",
+    "run_in_backend_process",
     "run_training",
     "save_bundle",
     "validate_train_spec",

@@ -25,8 +25,9 @@ __all__ = [
 def configure_backend(seed: int) -> dict[str, Any]:
     """Seed Keras, cap TensorFlow's thread pools at the worker's threads, and describe the device.
 
-    Loom runs Keras on TensorFlow; the JAX and PyTorch backends are only used by the GPU check
-    (``bench/gpu_check.py``) on machines that have no TensorFlow.
+    The backend is this process's (a run on another backend than its worker's trains in a
+    process of its own, ``_backends``); outside a Dask worker the threads come from
+    ``LOOM_TRAIN_THREADS``, which that process is started with.
     """
     import os
 
@@ -38,7 +39,7 @@ def configure_backend(seed: int) -> dict[str, Any]:
 
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
-        pass
+        threads = int(os.environ.get("LOOM_TRAIN_THREADS") or 0) or None
     import platform
 
     import numpy
@@ -75,6 +76,8 @@ def configure_backend(seed: int) -> dict[str, Any]:
     elif backend == "torch":
         import torch
 
+        if threads:
+            torch.set_num_threads(threads)
         env["torch"] = torch.__version__
         env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     else:
@@ -243,6 +246,11 @@ def live_callback(  # type: ignore[no-untyped-def]
                             ctx.mark(refused, step, value)
                             continue
                         rate = float(value or 0.0)  # request_control refused anything not > 0
+                        # JAX trains on a copy of the variables that Keras writes back only at
+                        # an epoch's end: write it back now, so the next batch reads the new rate.
+                        sync = getattr(self.model, "jax_state_sync", None)
+                        if sync is not None:
+                            sync()
                         lr.assign(rate)
                         ctx.log_metric("batch/learning_rate", step, rate)
                         ctx.mark("set_lr", step, rate)

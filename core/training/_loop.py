@@ -17,6 +17,8 @@ from core.optimizers import OptimizerSpec
 
 if TYPE_CHECKING:
     from core.compute import JobContext
+from core.training._backends import process_backend
+from core.training._backends import run_in_backend_process
 from core.training._callback import configure_backend
 from core.training._callback import live_callback
 from core.training._checkpoints import load_checkpoint
@@ -24,6 +26,7 @@ from core.training._data import PreparedData
 from core.training._data import arrays
 from core.training._data import feature_columns
 from core.training._data import prepare_data
+from core.training._report import details as _details
 from core.training._spec import TrainSpec
 
 __all__ = ["EpochHook", "loss_and_metrics", "run_results", "run_training", "score"]
@@ -51,10 +54,12 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         from core.training._classic import run_classic
 
         return run_classic(ctx, spec, on_epoch)
-    if spec.multi_worker:
+    if spec.multi_worker:  # TensorFlow only (the spec says so); its participants set the backend
         from core.training._distributed import run_data_parallel
 
         return run_data_parallel(ctx, spec)
+    if spec.backend != process_backend():  # Keras cannot switch: train in a process of its own
+        return run_in_backend_process(ctx, data, "core.training._loop:run_training", spec.backend)
     model_spec = ModelSpec.from_dict(spec.model)
     # The same preparation, checks and messages as a data-parallel participant (prepare_data).
     prep = prepare_data(ctx.store, spec)
@@ -188,37 +193,3 @@ def score(  # type: ignore[no-untyped-def]
     if scaling:
         predicted = predicted * scaling["std"] + scaling["mean"]
     return {"evaluation": evaluation, **_details(task, y, predicted, classes)}
-
-
-def _details(task: str, y_true, predicted, classes) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Confusion matrix and per-class metrics, or predicted-vs-actual for regression."""
-    import numpy as np
-
-    if task == "regression":
-        pick = np.random.default_rng(0).permutation(len(y_true))[:500]
-        return {
-            "pred_vs_actual": {"actual": y_true[pick].tolist(), "predicted": predicted.ravel()[pick].tolist()}
-        }
-    y_pred = predicted.argmax(axis=1) if task == "multiclass" else (predicted.ravel() >= 0.5).astype(int)
-    n = len(classes or [])
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    per_class = []
-    for i, name in enumerate(classes or []):
-        tp = int(matrix[i, i])
-        precision = tp / matrix[:, i].sum() if matrix[:, i].sum() else 0.0
-        recall = tp / matrix[i].sum() if matrix[i].sum() else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append(
-            {
-                "class": str(name),
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "support": int(matrix[i].sum()),
-            }
-        )
-    return {
-        "confusion": {"classes": [str(c) for c in classes or []], "matrix": matrix.tolist()},
-        "per_class": per_class,
-    }

@@ -17,6 +17,7 @@ from core.models import is_estimator
 from core.models import model_from_dict
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
+from core.training._backends import BACKENDS
 
 if TYPE_CHECKING:
     from core.compute import SubmitOptions
@@ -56,6 +57,10 @@ class TrainSpec:
             loop under TensorFlow's multi-worker strategy). Defaults to False.
         workers: Participants of a multi-worker run, >= 1. Defaults to 1.
         gpu: Each participant takes one GPU (workers declaring ``GPU``). Defaults to False.
+        backend: The Keras backend it trains on: ``"tensorflow"``, ``"jax"`` or ``"torch"``
+            (a run on another backend than its worker's trains in a process of its own; see
+            ``core/training/_backends.py``). Specs stored before backends existed read as
+            TensorFlow. Defaults to ``"tensorflow"``.
     """
 
     pipeline: dict[str, Any]
@@ -71,8 +76,19 @@ class TrainSpec:
     multi_worker: bool = False
     workers: int = 1
     gpu: bool = False
+    backend: str = "tensorflow"
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise SpecError(
+                f"Unknown Keras backend {self.backend!r}. Valid backends are: {', '.join(BACKENDS)}."
+            )
+        if self.multi_worker and self.backend != "tensorflow":
+            raise SpecError(
+                f"Data-parallel (multi-worker) training runs on TensorFlow only, but got "
+                f"backend={self.backend!r} with workers={self.workers}: use one worker, or the "
+                "tensorflow backend."
+            )
         PipelineSpec.from_dict(self.pipeline).ordered()
         if is_estimator(model_from_dict(self.model)) and self.multi_worker:
             raise SpecError("scikit-learn models train on one worker: set workers=1 (multi_worker off).")

@@ -92,8 +92,14 @@ class TrialReporter:
 def run_trial(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     """The ``trial`` job body (on a worker): a training run whose epochs a
     :class:`TrialReporter` observes through training's generic per-epoch hook."""
+    from core.training import TrainSpec
+    from core.training import process_backend
+    from core.training import run_in_backend_process
     from core.training import run_training
 
+    backend = TrainSpec.from_dict(data).backend
+    if backend != process_backend():  # the whole trial (its reporter too) in a process of its own
+        return run_in_backend_process(ctx, data, "core.tuning._driver:run_trial", backend)
     trial = data.get("trial") or {}
     reporter = TrialReporter(ctx.store.config, trial["study"], trial["trial_id"]).start(ctx.store)
     return run_training(ctx, data, on_epoch=reporter.epoch_end)

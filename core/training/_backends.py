@@ -1,0 +1,286 @@
+"""Keras backends per run: TensorFlow (the default install), JAX and PyTorch.
+
+Keras fixes its backend once per process, when it is first imported (``KERAS_BACKEND``), and a
+Dask worker never switches. Loom's workers run Keras on TensorFlow (they import it to warm up),
+so a run whose backend is not its worker's own trains in **a process of its own**: the job's
+Dask task starts ``python -m core.training._backend_child`` with ``KERAS_BACKEND`` set, the child
+runs the same job body (the ``train`` or ``trial`` job, the same training loop) against the same
+store with a :class:`~core.compute.JobContext` of its own — metrics, progress, checkpoints,
+stop/pause/learning-rate requests all travel through the store exactly as in a worker — and
+hands the job's result back in a JSON file. The task waits for it, keeps the run's heartbeat
+going, and ends the run as the child ended. The child watches its parent and exits at once if
+the worker dies, so an orphan never keeps writing to a run the reaper has marked interrupted.
+
+Why a process per job rather than Dask worker resources per backend (workers started with
+``KERAS_BACKEND=jax`` and ``--resources JAX=1``): a process works unchanged on all three clusters
+Loom runs on — a threads-only ``LocalCluster`` inside the app (tests), a process ``LocalCluster``
+and a remote scheduler whose workers someone else started — needs no worker of each backend
+kept idle (each would hold its framework's memory, and on a GPU its device), and a crash or a
+leak in one run's framework dies with its process. The price is start-up: the child imports
+Keras and its backend for every run, ~3-6 s on 2 CPU cores, against training runs that take
+seconds to hours. A worker that was started on a backend (``KERAS_BACKEND=jax dask worker ...``)
+trains that backend's runs in its own thread, without a child.
+
+Whether a backend can run at all is asked of the workers (:func:`available_backends`: each
+reports which frameworks it could import, without importing them), so the Train page, the CLI
+and study launches refuse a backend no worker has, naming the install command.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+from core.errors import AppError
+from core.errors import ComputeError
+from core.errors import DataError
+from core.errors import JobStopped
+from core.errors import SpecError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from core.compute import JobContext
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_INSTALL",
+    "available_backends",
+    "check_backend",
+    "process_backend",
+    "run_in_backend_process",
+]
+
+# Backend name (as KERAS_BACKEND spells it) -> what people call it.
+BACKENDS: dict[str, str] = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+# Backend -> how to install it on a worker (the documented extras; TensorFlow is the default).
+BACKEND_INSTALL: dict[str, str] = {
+    "tensorflow": "pip install -r requirements.txt",
+    "jax": "pip install -r requirements-jax.txt",
+    "torch": "pip install -r requirements-torch.txt",
+}
+
+# The module each backend needs importable.
+_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+# How long a worker's report of its frameworks is trusted (a worker's packages rarely change).
+_CACHE_SECONDS = 60.0
+_cache: dict[str, tuple[float, frozenset[str], dict[str, list[str]]]] = {}
+_cache_lock = threading.Lock()
+
+# After a stop request, how long the child may take to stop by itself before it is killed.
+_STOP_GRACE_SECONDS = 60.0
+
+
+def process_backend() -> str:
+    """The Keras backend of this process: Keras's own answer once it is imported, else what
+    it would pick (``KERAS_BACKEND``, then ``$KERAS_HOME/keras.json``, then TensorFlow),
+    without importing it."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        return str(keras.backend.backend())
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        return str(json.loads(Path(home, "keras.json").read_text()).get("backend") or "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def _importable_backends() -> list[str]:
+    # On a worker: which frameworks could be imported here (found on the path, not imported).
+    from importlib.util import find_spec
+
+    found = []
+    for backend, module in _MODULES.items():
+        try:
+            if find_spec(module) is not None:
+                found.append(backend)
+        except (ImportError, ValueError):  # ValueError: an import blocked via sys.modules
+            pass
+    return found
+
+
+def available_backends(client: Client, *, refresh: bool = False) -> dict[str, list[str]]:
+    """Which Keras backends the cluster's workers can run, and on which workers.
+
+    Each worker reports which frameworks it could import (found on its path, never imported).
+    The answer is kept for a minute per set of workers, so a page may ask on every rerun.
+
+    Args:
+        client: A connected Dask client.
+        refresh: Ask the workers again even if a recent answer is kept. Defaults to False.
+
+    Returns:
+        Backend name -> addresses of the workers that have it (every backend of
+        :data:`BACKENDS` is a key; an empty list: no worker has it).
+
+    Raises:
+        ComputeError: The cluster did not answer.
+    """
+    try:
+        info = client.scheduler_info(n_workers=-1)
+        scheduler, workers = str(info.get("address")), frozenset(info["workers"])
+        with _cache_lock:
+            kept = _cache.get(scheduler)
+        if not refresh and kept and kept[1] == workers and time.monotonic() - kept[0] < _CACHE_SECONDS:
+            return kept[2]
+        reports = client.run(_importable_backends, workers=list(workers)) if workers else {}
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        raise ComputeError(
+            f"Could not ask the cluster's workers which Keras backends they have: {exc}. Check the "
+            "Cluster page, then try again."
+        ) from exc
+    answer = {b: sorted(a for a, found in reports.items() if b in found) for b in BACKENDS}
+    with _cache_lock:
+        _cache[scheduler] = (time.monotonic(), workers, answer)
+    return answer
+
+
+def check_backend(client: Client, backend: str) -> None:
+    """Refuse a run on ``backend`` when no worker of the cluster can run it.
+
+    Args:
+        client: A connected Dask client.
+        backend: A key of :data:`BACKENDS`.
+
+    Raises:
+        SpecError: Unknown backend, or no worker has it installed (the message names the
+            backend and the install command).
+        ComputeError: The cluster did not answer.
+    """
+    if backend not in BACKENDS:
+        raise SpecError(f"Unknown Keras backend {backend!r}. Valid backends are: {', '.join(BACKENDS)}.")
+    if not available_backends(client)[backend]:
+        raise SpecError(
+            f"The {BACKENDS[backend]} backend is not installed on any worker of the cluster. Install "
+            f"it on the workers (`{BACKEND_INSTALL[backend]}`) and restart them, or pick another "
+            "backend."
+        )
+
+
+def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, backend: str) -> dict[str, Any]:
+    """Run the job body ``job`` on ``data`` in a child process whose Keras runs on ``backend``.
+
+    Called by a job body whose backend is not its worker's; the child runs ``job`` again, there,
+    against the same run in the same store.
+
+    Args:
+        ctx: The running job (its heartbeat goes on while the child runs).
+        data: The job's spec, as the job body got it.
+        job: The job body, ``"core.module:function"`` (``function(ctx, data) -> result``).
+        backend: A key of :data:`BACKENDS`.
+
+    Returns:
+        The job's result, as the child returned it.
+
+    Raises:
+        JobStopped: The run was stopped (or pruned) in the child.
+        AppError: The child's job failed with one of Loom's errors (the same class and message).
+        ComputeError: The child died, or failed otherwise (the message has its last words).
+    """
+    config = ctx.store.config
+    threads = _worker_threads()
+    args = {
+        "config": {"data_dir": str(config.data_dir), "database_url": config.database_url},
+        "run_id": ctx.run_id,
+        "job": job,
+        "data": data,
+        "parent": os.getpid(),
+    }
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
+    }
+    if threads:  # the child caps its framework's threads at the worker's (configure_backend)
+        env["LOOM_TRAIN_THREADS"] = str(threads)
+    if backend == "jax":
+        # JAX would take 75 % of a GPU's memory up front; the worker's own TensorFlow may hold
+        # some of the same device.
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    out_dir = Path(config.data_dir) / "tmp"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir / f"{ctx.run_id}-{backend}.log"
+    result_file = out_dir / f"{ctx.run_id}-{backend}.json"
+    result_file.unlink(missing_ok=True)
+    with open(log, "w") as log_fh:
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed module, JSON arguments
+            [sys.executable, "-m", "core.training._backend_child", json.dumps(args), str(result_file)],
+            env=env,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+        )
+        ctx.note("log", {"message": f"training on {BACKENDS[backend]} in process {proc.pid}"})
+        stop_seen: float | None = None
+        while True:
+            try:
+                rc = proc.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if ctx.should_stop() and stop_seen is None:
+                    stop_seen = time.monotonic()  # the child reads the same request itself
+                if stop_seen is not None and time.monotonic() - stop_seen > _STOP_GRACE_SECONDS:
+                    proc.kill()
+                    proc.wait()
+                    why = "stopped on request (the training process did not stop in time; it was killed)"
+                    raise JobStopped(why) from None
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    out = json.loads(result_file.read_text()) if result_file.exists() else None
+    for path in (log, result_file):
+        path.unlink(missing_ok=True)
+    if out is None:
+        last = tail.strip().splitlines()[-1:] or ["no output"]
+        if "No module named" in tail:
+            raise ComputeError(
+                f"The {BACKENDS[backend]} backend is not installed on this worker ({last[0][:300]}). "
+                f"Install it (`{BACKEND_INSTALL[backend]}`) on every worker, or pick another backend."
+            )
+        raise ComputeError(
+            f"The {BACKENDS[backend]} training process exited with {rc} before it reported: {last[0][:300]}"
+        )
+    if "stopped" in out:
+        raise JobStopped(out["stopped"])
+    if "error" in out:
+        ctx.note("log", {"message": f"{BACKENDS[backend]} training process:\n{tail}"})
+        raise _rebuilt(out["error"], out["message"])
+    return dict(out["result"])
+
+
+def _rebuilt(name: str, message: str) -> Exception:
+    """The child's exception as the worker raises it: the same class when it is one of Loom's or
+    a built-in one (so the run's reason reads as it would in a worker), else ComputeError."""
+    import core.errors
+
+    cls = getattr(core.errors, name, None) or getattr(builtins, name, None)
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, Exception)
+        and (issubclass(cls, AppError) or cls.__module__ == "builtins")
+    ):
+        try:
+            return cls(message)
+        except TypeError:
+            pass
+    return ComputeError(f"{name}: {message}") if name != "DataError" else DataError(message)
+
+
+def _worker_threads() -> int | None:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,233 @@
+"""Keras backends per run: JAX and PyTorch runs train for real in a process of their own, beside
+the TensorFlow worker of a real LocalCluster, streaming into a real store; stop, learning-rate
+changes, resume from the checkpoint, Predict; the spec's rules and the unavailable backend."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.compute import request_control
+from core.compute import stop_run
+from core.compute import submit_run
+from core.config import AppConfig
+from core.data import ingest_file
+from core.data import save_upload
+from core.errors import SpecError
+from core.models import mlp_template
+from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
+from core.store import get_metrics
+from core.store import get_run
+from core.store import open_store
+from core.training import BACKENDS
+from core.training import PredictSpec
+from core.training import TrainSpec
+from core.training import available_backends
+from core.training import check_backend
+from core.training import default_pipeline
+from core.training import last_checkpoint
+from core.training import process_backend
+from core.training import read_training_run
+from core.training import resume_spec
+from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
+
+ASSETS = Path(__file__).resolve().parents[3] / "assets"
+
+
+def _iris_spec(store, epochs: int, backend: str, lr: float = 1e-2) -> tuple[TrainSpec, str]:  # type: ignore[no-untyped-def]
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    spec = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template("multiclass", (16,), 0.0).to_dict(),
+        OptimizerSpec("adam", lr).to_dict(),
+        epochs=epochs,
+        batch_size=8,
+        backend=backend,
+    )
+    return spec, ds.id
+
+
+# --- the spec -------------------------------------------------------------------------------
+
+
+def test_backend_is_validated_and_defaults_to_tensorflow(config: AppConfig) -> None:
+    store = open_store(config)
+    spec, _ = _iris_spec(store, 1, "tensorflow")
+    assert spec.to_dict()["backend"] == "tensorflow"
+    for backend in BACKENDS:
+        data = {**spec.to_dict(), "backend": backend}
+        assert TrainSpec.from_dict(data).to_dict() == data
+    # A spec stored before backends existed reads as TensorFlow.
+    old = {k: v for k, v in spec.to_dict().items() if k != "backend"}
+    assert TrainSpec.from_dict(old).backend == "tensorflow"
+    with pytest.raises(
+        SpecError, match=r"Unknown Keras backend 'mxnet'\. Valid backends are: tensorflow, jax, torch"
+    ):
+        TrainSpec.from_dict({**spec.to_dict(), "backend": "mxnet"})
+    with pytest.raises(
+        SpecError, match=r"Data-parallel \(multi-worker\) training runs on TensorFlow only.*'jax'"
+    ):
+        TrainSpec.from_dict({**spec.to_dict(), "backend": "jax", "multi_worker": True, "workers": 2})
+    # Resuming keeps the backend (a checkpoint's optimizer state is reloaded on the same one).
+    assert (
+        resume_spec(read_training_run(_record(store, {**spec.to_dict(), "backend": "torch"})), 3).backend
+        == "torch"
+    )
+
+
+def _record(store, spec: dict):  # type: ignore[no-untyped-def]
+    from core.store import create_run
+
+    return create_run(store, "train", spec)
+
+
+def test_this_process_runs_keras_on_tensorflow() -> None:
+    assert process_backend() == "tensorflow"
+
+
+# --- availability ---------------------------------------------------------------------------
+
+
+def test_a_backend_no_worker_has_is_refused_with_the_install_command(thread_cluster, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert available_backends(thread_cluster, refresh=True)["torch"]  # installed here (CI too)
+    check_backend(thread_cluster, "torch")
+    # Python's own way to make a module unimportable: the worker (in this process) then lacks it.
+    monkeypatch.setitem(sys.modules, "torch", None)
+    try:
+        kept = available_backends(thread_cluster)
+        assert kept["torch"], "a recent answer is kept for a minute"
+        assert available_backends(thread_cluster, refresh=True) == {
+            "tensorflow": kept["tensorflow"],
+            "jax": kept["jax"],
+            "torch": [],
+        }
+        with pytest.raises(
+            SpecError,
+            match=r"PyTorch backend is not installed on any worker.*pip install -r requirements-torch\.txt",
+        ):
+            check_backend(thread_cluster, "torch")
+        check_backend(thread_cluster, "jax")
+        with pytest.raises(SpecError, match="Unknown Keras backend 'theano'"):
+            check_backend(thread_cluster, "theano")
+    finally:
+        monkeypatch.undo()
+        available_backends(thread_cluster, refresh=True)
+
+
+# --- real runs ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_run_streams_steers_stops_resumes_and_predicts(
+    backend: str, thread_cluster, config: AppConfig
+) -> None:  # type: ignore[no-untyped-def]
+    """One run per backend: live points while it trains, a learning-rate change taking effect, a
+    stop, a resume from its checkpoint to the end, and Predict on the finished run."""
+    store = open_store(config)
+    spec, ds_id = _iris_spec(store, 2000, backend)
+    run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=ds_id, viewer=SYSTEM)
+
+    def points() -> int:
+        series = get_metrics(store, run_id, viewer=SYSTEM).get("batch/loss")
+        return len(series.steps) if series is not None else 0
+
+    wait_until(lambda: points() >= 3, timeout=120, what="live points")
+    assert get_run(store, run_id, viewer=SYSTEM).status == "running"
+    request_control(store, run_id, "set_lr", 1e-3, viewer=SYSTEM)
+    wait_until(
+        lambda: "batch/learning_rate" in get_metrics(store, run_id, viewer=SYSTEM), timeout=30, what="set_lr"
+    )
+    stop_run(store, run_id, thread_cluster, viewer=SYSTEM)
+    run = wait_until_ended(store, run_id, 60)
+    assert run.status == "stopped", run.status_reason
+    metrics = get_metrics(store, run_id, viewer=SYSTEM)
+    assert metrics["batch/learning_rate"].values == [pytest.approx(1e-3)]
+    stopped_at = max(metrics["batch/loss"].steps)
+    epoch = last_checkpoint(store, run_id)
+    assert epoch is not None and 1 <= epoch < 2000
+    events = [(e.kind, e.message) for e in _events(store, run_id)]
+    assert any(k == "marker" and json.loads(m)["action"] == "set_lr" for k, m in events)
+    assert any(k == "log" and f"training on {BACKENDS[backend]} in process" in m for k, m in events)
+
+    resumed = resume_spec(read_training_run(run), epoch + 2)
+    assert resumed.backend == backend
+    run2_id = submit_run(
+        thread_cluster,
+        store,
+        "train",
+        resumed.to_dict(),
+        dataset_id=ds_id,
+        parent_id=run_id,
+        parent_kind="resumed",
+        viewer=SYSTEM,
+    )
+    run2 = wait_until_ended(store, run2_id, 180)
+    assert run2.status == "succeeded", run2.status_reason
+    result = run2.result_json
+    assert result["environment"]["backend"] == backend
+    assert result["environment"][backend]  # the framework's version
+    assert result["evaluation"]["validation_accuracy"] > 0.8
+    epochs = get_metrics(store, run2_id, viewer=SYSTEM)["epoch/loss"].steps
+    assert epochs == [epoch + 1, epoch + 2]  # the epoch count goes on from the checkpoint
+    per_epoch = -(-result["rows"]["train"] // 8)
+    assert (epoch - 1) * per_epoch < stopped_at <= epoch * per_epoch  # saved as the stop ended it
+    assert min(get_metrics(store, run2_id, viewer=SYSTEM)["batch/loss"].steps) > epoch * per_epoch
+    assert store.path_for("models", run2_id, ".keras").exists()
+
+    # Predict (on the TensorFlow worker: Loom rebuilds the architecture and reads the weights).
+    rows = pd.read_csv(ASSETS / "iris.csv").iloc[::3].reset_index(drop=True)
+    upload = save_upload(
+        store,
+        io.BytesIO(rows.drop(columns=["species"]).to_csv(index=False).encode()),
+        "new.csv",
+        viewer=SYSTEM,
+    )
+    pred_id = submit_run(
+        thread_cluster,
+        store,
+        "predict",
+        PredictSpec(model_run=run2_id, rows_upload=upload, rows_format="csv").to_dict(),
+        viewer=SYSTEM,
+    )
+    pred = wait_until_ended(store, pred_id, 120)
+    assert pred.status == "succeeded", pred.status_reason
+    out = pd.read_parquet(store.path_for("predictions", pred_id, ".parquet"))
+    assert (out["prediction"].to_numpy() == rows["species"].to_numpy()).mean() > 0.8
+    probs = out[["p(setosa)", "p(versicolor)", "p(virginica)"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def _events(store, run_id: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from core.store import RunEvent
+
+    with store.session() as s:
+        return list(s.scalars(select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)))
+
+
+@pytest.mark.slow
+def test_a_failure_in_the_backend_process_fails_the_run_with_its_reason(
+    thread_cluster, config: AppConfig
+) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(config)
+    spec, ds_id = _iris_spec(store, 1, "jax")
+    # Resuming a run that never checkpointed fails in the child with Loom's own error and message.
+    never = _record(store, spec.to_dict())
+    bad = TrainSpec.from_dict({**spec.to_dict(), "resume_from": never.id})
+    run_id = submit_run(thread_cluster, store, "train", bad.to_dict(), dataset_id=ds_id, viewer=SYSTEM)
+    run = wait_until_ended(store, run_id, 120)
+    assert run.status == "failed"
+    assert (
+        run.status_reason
+        == f"DataError: Run {never.id} has no checkpoint to resume from (it never finished an epoch)."
+    )
