@@ -113,6 +113,7 @@ with tab_runs:
                 "name": r.name or r.id[:8],
                 "status": r.status,
                 "dataset": r.dataset,
+                "backend": r.backend,
                 query.metric: r.metric,
                 "duration": human_duration(r.duration_s),
                 "author": r.author,

@@ -364,6 +364,7 @@ def _train_specs(trained: TrainingRun) -> None:
             "seed": spec.seed,
             "early_stopping": spec.early_stopping,
             "workers": spec.workers,
+            "backend": spec.backend,
         }
     )
     env = run.result.environment

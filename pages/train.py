@@ -28,6 +28,7 @@ from core.pipeline import list_pipeline_versions
 from core.pipeline import load_version
 from core.store import get_run
 from core.training import TrainSpec
+from core.training import check_backend
 from core.training import default_pipeline
 from core.training import placement
 from core.training import probe_input
@@ -35,6 +36,7 @@ from core.training import read_training_run
 from core.training import scale_warning
 from core.tuning import get_study
 from pages import _ui
+from pages._backend import backend_choice
 
 st.title("Train")
 store = _ui.store()
@@ -81,6 +83,7 @@ if from_run := st.query_params.get("from_run"):
                     "train_batch": spec0.batch_size,
                     "train_seed": spec0.seed,
                     "train_patience": spec0.early_stopping,
+                    "train_backend": spec0.backend,
                 }
             )
 
@@ -200,7 +203,7 @@ epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
 batch = c2.number_input("Batch size", 1, 65536, 32, key="train_batch")
 seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
 patience = c4.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
-c1, c2 = st.columns([1, 3])
+c1, c2, c3 = st.columns([1, 1, 2])
 workers = c1.number_input(
     "Workers (data-parallel)",
     1,
@@ -209,7 +212,8 @@ workers = c1.number_input(
     key="train_workers",
     help="Above 1, one run trains synchronously across that many Dask workers, splitting each batch.",
 )
-gpu = c2.checkbox("One GPU per worker (workers started with --resources GPU=1)", key="train_gpu")
+backend = backend_choice(c2, "train_backend")
+gpu = c3.checkbox("One GPU per worker (workers started with --resources GPU=1)", key="train_gpu")
 team = _ui.team_choice("train_team", who)
 
 
@@ -242,7 +246,10 @@ if st.button("Launch", type="primary", key="train_launch"):
             workers=int(workers),
             gpu=bool(gpu),
             pipeline_id=None if pipe_choice == "default" else pipe_choice,
+            backend=backend,
         )
+        if backend != "tensorflow":  # refused here, before anything is stored, if no worker has it
+            check_backend(_ui.client(), backend)
         run_id = submit_run(
             _ui.client(),
             store,
