@@ -13,6 +13,7 @@ check that the model is the class its spec names — never a pickle.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -27,7 +28,9 @@ from core.training._spec import TrainSpec
 
 if TYPE_CHECKING:
     from core.compute import JobContext
-    from core.training._loop import EpochHook
+
+# As core.training._loop.EpochHook: (chunk, values) -> why to stop (pruned), or None.
+EpochHook = Callable[[int, dict[str, float]], str | None]
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -107,14 +110,14 @@ def score_estimator(  # type: ignore[no-untyped-def]
     """The estimator counterpart of :func:`core.training._loop.score`: ``{"evaluation", ...}``
     with the confusion matrix and per-class table, or predicted-vs-actual (``y`` in the target's
     units)."""
-    from core.training._loop import _details
+    from core.training._report import details
 
     predicted = estimator_outputs(est, x, task, len(classes or []))
     if scaling:
         predicted = predicted * scaling["std"] + scaling["mean"]
     name = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
     evaluation = {name(k): v for k, v in outputs_metrics(predicted, y, task).items()}
-    return {"evaluation": evaluation, **_details(task, y, predicted, classes)}
+    return {"evaluation": evaluation, **details(task, y, predicted, classes)}
 
 
 def _environment() -> dict[str, Any]:
@@ -174,13 +177,17 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
         JobStopped: Stopped on request, or pruned by ``on_epoch`` (between chunks).
         DataError/SpecError: As for a Keras run (the pipeline's output is not model input).
     """
-    import skops.io as sio
+    import skops.io as sio  # type: ignore[import-untyped]
 
     model_spec = EstimatorSpec.from_dict(spec.model)
     prep = prepare_data(ctx.store, spec)
     n_classes = len(prep.classes or [])
     x_train, x_val = _flat(prep.x_train), _flat(prep.x_val) if prep.x_val is not None else None
-    unscale = (lambda y: y * prep.scaling["std"] + prep.scaling["mean"]) if prep.scaling else (lambda y: y)
+    scaling = prep.scaling
+
+    def unscale(y: Any) -> Any:  # regression fits standardized targets; metrics are in units
+        return y * scaling["std"] + scaling["mean"] if scaling else y
+
     est = build_estimator(model_spec, spec.seed, n_jobs=_threads())
     size = {"random_forest": "n_estimators", "hist_gradient_boosting": "max_iter"}.get(model_spec.kind)
     started = time.perf_counter()
