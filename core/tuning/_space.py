@@ -27,8 +27,11 @@ from typing import TypedDict
 from typing import cast
 
 from core.errors import SpecError
+from core.models import ESTIMATORS
 from core.models import LAYERS
+from core.models import EstimatorSpec
 from core.models import ModelSpec
+from core.models import is_estimator
 from core.optimizers import OPTIMIZERS
 from core.optimizers import OptimizerSpec
 from core.specs import spec_hash
@@ -61,7 +64,12 @@ _LAYER_FIELDS = tuple(sorted({f.name for cls in LAYERS.values() for f in fields(
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_.]+")
 # No leading zeros: `model.layers.01.units` would be a second Optuna name for layer 1.
 _LAYER_PATH = re.compile(r"model\.layers\.(0|[1-9][0-9]*)\.([A-Za-z0-9_]+)")
-_PATH_FORMS = "epochs, batch_size, early_stopping, optimizer.<setting> or model.layers.<index>.<setting>"
+_PATH_FORMS = (
+    "epochs, batch_size, early_stopping, optimizer.<setting>, model.layers.<index>.<setting> or "
+    "model.params.<hyperparameter> (scikit-learn)"
+)
+# Every hyperparameter of a scikit-learn estimator kind (model.params.<name>).
+_ESTIMATOR_FIELDS = tuple(sorted({name for _, _, schema in ESTIMATORS.values() for name in schema}))
 # Optimizers that read `momentum` when Loom builds them (see core.optimizers.build_keras_optimizer).
 _MOMENTUM = ("momentum", "nesterov")
 _OPTIMIZER_CHOICES = ("adam", "adamw", "rmsprop", "sgd")
@@ -111,6 +119,13 @@ def _check_path(path: Any) -> None:
         raise SpecError(
             f"{parts[1]!r} is not an optimizer setting: valid settings are {', '.join(_OPTIMIZER_FIELDS)}, "
             f"but got path={path!r}."
+        )
+    if len(parts) == 3 and parts[:2] == ["model", "params"]:
+        if parts[2] in _ESTIMATOR_FIELDS:
+            return
+        raise SpecError(
+            f"{parts[2]!r} is not a scikit-learn hyperparameter Loom knows: valid ones are "
+            f"{', '.join(_ESTIMATOR_FIELDS)}, but got path={path!r}."
         )
     match = _LAYER_PATH.fullmatch(path)
     if match:
@@ -266,6 +281,8 @@ class Param:
         parts = self.path.split(".")
         if parts[0] == "optimizer":
             return parts[1].replace("_", " ")
+        if parts[1] == "params":
+            return parts[2].replace("_", " ")
         index, name = int(parts[2]), parts[3]
         owners = [cls.__name__ for cls in LAYERS.values() if name in {f.name for f in fields(cls)}]
         owner = f" ({owners[0]})" if len(owners) == 1 else ""
@@ -497,6 +514,20 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
     elif parts[0] == "optimizer":
         # A spec without an optimizer trains with the default one (TrainSpec's default).
         spec.setdefault("optimizer", OptimizerSpec().to_dict())[parts[1]] = value
+    elif parts[1] == "params":
+        model = spec["model"]
+        if not is_estimator(model):
+            raise SpecError(
+                f"{path} sets a scikit-learn hyperparameter, but this run's model is a Keras network: "
+                "tune its layers (model.layers.<index>.<setting>) instead."
+            )
+        schema = ESTIMATORS.get(model.get("kind"), ("", (), {}))[2]
+        if parts[2] not in schema:
+            raise SpecError(
+                f"A {EstimatorSpec.from_dict(model).label} has no `{parts[2]}`; its hyperparameters are: "
+                f"{', '.join(schema) or 'none'}. Got path={path!r}."
+            )
+        model.setdefault("params", {})[parts[2]] = value
     else:
         layers = spec["model"].get("layers", [])
         index, name = int(parts[2]), parts[3]
@@ -550,6 +581,29 @@ def _int_range(path: str, current: int, low: int, high: int, log: bool = False) 
     return Param(path, "int", min(low, current), max(high, current), log=log)
 
 
+def _estimator_tunable(model: EstimatorSpec) -> list[Param]:
+    """A scikit-learn model's hyperparameters, each with a range around its value inside what
+    the kind allows: whole numbers /4 to x4 (log), positive numbers x0.1 to x10 (log), the
+    others 0 to 1, and every choice; a depth left empty (no limit) gets 2 to 32 (log)."""
+    params = []
+    for name, p in ESTIMATORS[model.kind][2].items():
+        path, value = f"model.params.{name}", model.params[name]
+        low = p.low if p.low is not None else -math.inf
+        high = p.high if p.high is not None else math.inf
+        if p.kind == "choice":
+            params.append(Param(path, "categorical", choices=tuple(p.choices)))
+        elif value is None:  # no limit (max_depth): search limits from shallow to deep
+            params.append(Param(path, "int", 2, 32, log=True))
+        elif p.kind == "int":
+            lo, hi = max(int(low), value // 4, 1), min(int(high), value * 4)
+            params.append(_int_range(path, value, lo, max(hi, lo + 1), log=True))
+        elif value > 0:
+            params.append(Param(path, "float", max(low, value / 10), min(high, value * 10), log=True))
+        else:
+            params.append(Param(path, "float", max(low, 0.0), min(high, 1.0)))
+    return params
+
+
 def tunable(train_spec: dict[str, Any]) -> list[Param]:
     """The settings of ``train_spec`` worth tuning, each with a default range around its value.
 
@@ -570,6 +624,8 @@ def tunable(train_spec: dict[str, Any]) -> list[Param]:
     from core.training import TrainSpec
 
     spec = TrainSpec.from_dict(train_spec)
+    if is_estimator(spec.model):
+        return _estimator_tunable(EstimatorSpec.from_dict(spec.model))
     opt = OptimizerSpec.from_dict(spec.optimizer)
     names = [n for n in _OPTIMIZER_CHOICES if n in OPTIMIZERS]
     if opt.name not in names:
