@@ -67,6 +67,10 @@ class AppServer:
                 "127.0.0.1",
                 "--server.headless",
                 "true",
+                # As deployed: code does not change under a running app (a file edited during a
+                # test run would otherwise reload half of core in the server mid-test).
+                "--server.fileWatcherType",
+                "none",
             ],
             cwd=ROOT,
             env=env,

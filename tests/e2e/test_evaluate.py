@@ -37,6 +37,7 @@ class Seeded:
     config: AppConfig
     user: str | None
     iris: str
+    trained: list[str]  # the runs the module's tests trained, for the next test to reuse
 
 
 @pytest.fixture(scope="module", params=["accounts off", "accounts on"])
@@ -57,7 +58,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     ingest_file(store, root / "short.csv", "csv", "short iris", author=author)
     store.engine.dispose()
     server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
-    yield Seeded(server, config, user, iris.id)
+    yield Seeded(server, config, user, iris.id, [])
     server.stop()
 
 
@@ -77,6 +78,7 @@ def _evaluate_on(pg, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_evaluate_a_run_on_another_file(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
     run_id = launch_training(pg, seeded.server.url, seeded.iris, epochs=2)
+    seeded.trained.append(run_id)
     store = open_store(seeded.config)
     wait_until(
         lambda: get_run(store, run_id, viewer=SYSTEM).status == "succeeded",
@@ -100,3 +102,35 @@ def test_evaluate_a_run_on_another_file(seeded: Seeded, pg) -> None:  # type: ig
     pg.get_by_text(re.compile(r"The evaluation failed: .*petal_length_cm")).wait_for(timeout=120_000)
     assert [e.id for e in list_evaluations(store, run_id, viewer=SYSTEM)] == [evaluation.id]
     assert get_run(store, run_id, viewer=SYSTEM).status == "succeeded"
+
+
+def test_evaluate_a_run_on_an_uploaded_file(seeded: Seeded, pg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(seeded.config)
+    if seeded.trained:
+        run_id = seeded.trained[0]
+        pg.goto(f"{seeded.server.url}/jobs?run={run_id}")
+    else:  # run alone
+        run_id = launch_training(pg, seeded.server.url, seeded.iris, epochs=2)
+    wait_until(
+        lambda: get_run(store, run_id, viewer=SYSTEM).status == "succeeded",
+        timeout=180,
+        interval=0.5,
+        what="the training run to succeed",
+    )
+    before = {e.id for e in list_evaluations(store, run_id, viewer=SYSTEM)}
+    pd.read_csv(ROOT / "assets" / "iris.csv").sample(60, random_state=1).to_csv(
+        tmp_path / "holdout.csv", index=False
+    )
+    pg.get_by_role("heading", name="Evaluations").wait_for(timeout=60_000)
+    pg.locator("input[type=file]").set_input_files(tmp_path / "holdout.csv")
+    pg.get_by_text("holdout.csv").first.wait_for()  # uploaded, waiting for the form
+    pg.get_by_role("button", name="Evaluate", exact=True).click()
+    pg.get_by_text(re.compile(r"^On holdout.csv \(")).wait_for(timeout=180_000)
+    (evaluation,) = [e for e in list_evaluations(store, run_id, viewer=SYSTEM) if e.id not in before]
+    assert evaluation.dataset_name == "holdout.csv"
+    assert sum(map(sum, evaluation.confusion["matrix"])) == 60  # type: ignore[index]
+    # The file became one of the uploader's datasets, reusable like any other.
+    from core.data import list_datasets
+
+    (added,) = [d for d in list_datasets(store, viewer=SYSTEM) if d.name == "holdout.csv"]
+    assert added.id == evaluation.dataset_id and added.n_rows == 60
