@@ -82,12 +82,12 @@ _STOP_GRACE_SECONDS = 60.0
 
 
 def process_backend() -> str:
-    """The Keras backend of this process: Keras's own answer once it is imported, else what
-    it would pick (``KERAS_BACKEND``, then ``$KERAS_HOME/keras.json``, then TensorFlow),
-    without importing it."""
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        return str(keras.backend.backend())
+    """The Keras backend of this process, read as Keras reads it when imported
+    (``KERAS_BACKEND``, then ``$KERAS_HOME/keras.json``, then TensorFlow), without importing it.
+
+    Never asks an imported Keras: a worker's warm-up may be importing it on another thread right
+    then, and a half-imported module has no ``backend`` yet.
+    """
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")

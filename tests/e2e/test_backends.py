@@ -1,0 +1,87 @@
+"""A PyTorch run in a real browser, with accounts off and on: picked on the Train page, launched,
+trained in a process of its own beside the app's TensorFlow worker (a process cluster), its curve
+drawn live on the Jobs page and the run finished there; the backend recorded on the run.
+
+The dataset is written into the store before the app starts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from core.config import AppConfig
+from core.data import ingest_file
+from core.sharing import create_user
+from core.store import SYSTEM
+from core.store import get_run
+from core.store import open_store
+from tests.conftest import ROOT
+from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
+from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import open_page
+from tests.e2e.conftest import pick
+from tests.e2e.test_smoke_job import _points
+from tests.e2e.test_smoke_job import _wait_points_above
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+@dataclass
+class Seeded:
+    server: AppServer
+    config: AppConfig
+    user: str | None
+    iris: str
+
+
+@pytest.fixture(scope="module", params=["accounts off", "accounts on"])
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    on = request.param == "accounts on"
+    root = tmp_path_factory.mktemp("e2e-backends")
+    config = AppConfig.for_data_dir(root / "data")
+    store = open_store(config)
+    user = "ann" if on else None
+    if on:
+        create_user(store, "ann", "ann-password-long")
+    iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=user or "")
+    store.engine.dispose()
+    server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
+    yield Seeded(server, config, user, iris.id)
+    server.stop()
+
+
+@pytest.fixture
+def pg(browser, seeded: Seeded, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    yield from open_page(browser, request, seeded.server.url, seeded.user)
+
+
+def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
+    pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+    pick(pg, "Backend", "PyTorch")
+    box = pg.get_by_label("Epochs")
+    box.fill("60")
+    box.press("Enter")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
+    run_id = pg.url.split("run=")[1][:32]
+    store = open_store(seeded.config)
+    run = get_run(store, run_id, viewer=SYSTEM)
+    assert run.spec["backend"] == "torch"
+
+    first = _wait_points_above(pg, 0, timeout=120)  # drawn live
+    wait_until(
+        lambda: get_run(store, run_id, viewer=SYSTEM).status == "succeeded",
+        timeout=180,
+        interval=0.5,
+        what="the PyTorch run to succeed",
+    )
+    run = get_run(store, run_id, viewer=SYSTEM)
+    assert run.result_json["environment"]["backend"] == "torch"
+    pg.get_by_text("validation accuracy").first.wait_for(timeout=60_000)  # its results, on the page
+    assert _points(pg) >= first
+    pg.get_by_text(re.compile(r"backend torch")).first.wait_for(timeout=30_000)  # "Ran with ..."
