@@ -9,6 +9,7 @@ from core.experiments._annotate import remove_tag
 from core.experiments._annotate import set_archived
 from core.experiments._annotate import set_team
 from core.experiments._annotate import tags_of
+from core.experiments._compare import BASELINE_TAG
 from core.experiments._compare import MAX_RUNS
 from core.experiments._compare import Comparison
 from core.experiments._compare import compare_runs
@@ -24,6 +25,7 @@ from core.experiments._query import list_experiments
 from core.experiments._query import list_studies
 
 __all__ = [
+    "BASELINE_TAG",
     "MAX_RUNS",
     "NOTE_MAX_CHARS",
     "SORTS",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy import select
@@ -11,18 +12,22 @@ from sqlalchemy import select
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.experiments._query import run_backend
+from core.experiments._query import run_model
 from core.store import Metric
 from core.store import Run
 from core.store import RunRecord
 from core.store import RunSummary
 from core.store import Store
+from core.store import Tag
 from core.store import Viewer
 from core.store import thaw
 from core.store import visible
 
-__all__ = ["Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
+__all__ = ["BASELINE_TAG", "Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
 
 MAX_RUNS = 10
+# The tag on baseline runs (core.training.launch_baselines): Compare marks them as baselines.
+BASELINE_TAG = "baseline"
 
 
 def parse_run_ids(raw: str) -> list[str]:
@@ -72,6 +77,7 @@ class Comparison:
     diff: list[dict[str, Any]]  # one row per setting: {"setting": ..., run id: value, "differs": bool}
     table: list[dict[str, Any]]  # one row per run: name, status and each metric's last value
     keys: list[str]  # metric keys any of the runs has
+    baselines: list[str] = field(default_factory=list)  # runs tagged BASELINE_TAG
 
 
 def compare_runs(
@@ -110,6 +116,13 @@ def compare_runs(
             select(RunSummary.run_id, RunSummary.key, RunSummary.last).where(RunSummary.run_id.in_(run_ids))
         ):
             summaries.setdefault(run_id, {})[key] = last
+        baselines = set(
+            s.scalars(
+                select(Tag.target_id).where(
+                    Tag.target_kind == "run", Tag.target_id.in_(run_ids), Tag.tag == BASELINE_TAG
+                )
+            )
+        )
     for curve in curves.values():  # time since each run's first point
         if curve["time"]:
             t0 = curve["time"][0]
@@ -134,10 +147,12 @@ def compare_runs(
         {
             "run": r.id,
             "name": r.name,
+            "model": run_model(r.kind, thaw(r.spec)),
+            "baseline": r.id in baselines,
             "status": r.status,
             **{k: summaries.get(r.id, {}).get(k) for k in epoch_keys},
             **{f"result {k}": v for k, v in r.result.evaluation.items()},
         }
         for r in ordered
     ]
-    return Comparison(ordered, curves, diff, table, keys)
+    return Comparison(ordered, curves, diff, table, keys, [r.id for r in ordered if r.id in baselines])

@@ -165,6 +165,7 @@ class ExperimentRow:
     tags: list[str] = field(default_factory=list)
     team: str = ""
     backend: str = ""  # what a training run trains on (run_backend); "" for other kinds
+    model: str = ""  # a training run's model kind (run_model): "MLP", "random forest"...
 
     @property
     def duration_s(self) -> float | None:
@@ -183,6 +184,16 @@ def run_backend(kind: str, spec: Any) -> str:
     if isinstance(model, dict) and model.get("type") == "estimator":
         return "scikit-learn"
     return str(spec.get("backend") or "tensorflow")
+
+
+def run_model(kind: str, spec: Any) -> str:
+    """A training run's model kind for lists and comparisons (``MLP``, ``CNN``, ``random
+    forest``...); "" for other kinds of run."""
+    from core.models import model_label
+
+    if kind != "train" or not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):
+        return ""
+    return model_label(spec["model"])
 
 
 def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[Any]:
@@ -286,6 +297,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
             tags=tags.get(run.id, []),
             team=run.team,
             backend=run_backend(run.kind, run.spec_json),
+            model=run_model(run.kind, run.spec_json),
         )
         for run, last, dataset in rows
     ]

@@ -17,6 +17,11 @@ from core.training._backends import available_backends
 from core.training._backends import check_backend
 from core.training._backends import process_backend
 from core.training._backends import run_in_backend_process
+from core.training._baselines import BASELINE_KINDS
+from core.training._baselines import BASELINE_TAG
+from core.training._baselines import baseline_specs
+from core.training._baselines import baselines_for_run
+from core.training._baselines import launch_baselines
 from core.training._bundle import Bundle
 from core.training._bundle import export_bundle
 from core.training._bundle import read_bundle
@@ -33,6 +38,7 @@ from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
 from core.training._predict import load_model
+from core.training._predict import load_model
 from core.training._spec import TrainingRun
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
@@ -45,6 +51,8 @@ from core.training._warm import WARM_UP
 __all__ = [
     "BACKENDS",
     "BACKEND_INSTALL",
+    "BASELINE_KINDS",
+    "BASELINE_TAG",
     "WARM_UP",
     "Bundle",
     "EpochHook",
@@ -55,12 +63,16 @@ __all__ = [
     "TrainingRun",
     "available_backends",
     "check_backend",
+    "baseline_specs",
+    "baselines_for_run",
     "default_pipeline",
     "export_bundle",
     "feature_columns",
     "features_array",
     "last_checkpoint",
+    "launch_baselines",
     "list_evaluations",
+    "load_model",
     "load_model",
     "placement",
     "probe_input",
