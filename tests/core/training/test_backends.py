@@ -27,15 +27,19 @@ from core.store import get_metrics
 from core.store import get_run
 from core.store import open_store
 from core.training import BACKENDS
+from core.training import EvaluateSpec
 from core.training import PredictSpec
 from core.training import TrainSpec
 from core.training import available_backends
 from core.training import check_backend
 from core.training import default_pipeline
+from core.training import export_bundle
 from core.training import last_checkpoint
+from core.training import list_evaluations
 from core.training import process_backend
 from core.training import read_training_run
 from core.training import resume_spec
+from core.training import save_bundle
 from tests.conftest import wait_until_ended
 from tests.waiting import wait_until
 
@@ -131,7 +135,8 @@ def test_run_streams_steers_stops_resumes_and_predicts(
     backend: str, thread_cluster, config: AppConfig
 ) -> None:  # type: ignore[no-untyped-def]
     """One run per backend: live points while it trains, a learning-rate change taking effect, a
-    stop, a resume from its checkpoint to the end, and Predict on the finished run."""
+    stop, a resume from its checkpoint to the end, and Predict (from the run and from its bundle)
+    and an evaluation on the finished run."""
     store = open_store(config)
     spec, ds_id = _iris_spec(store, 2000, backend)
     run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=ds_id, viewer=SYSTEM)
@@ -204,6 +209,19 @@ def test_run_streams_steers_stops_resumes_and_predicts(
     assert (out["prediction"].to_numpy() == rows["species"].to_numpy()).mean() > 0.8
     probs = out[["p(setosa)", "p(versicolor)", "p(virginica)"]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+    # Its bundle predicts the same, and an evaluation on a dataset scores it.
+    bundle_id = save_bundle(store, export_bundle(store, run2_id, viewer=SYSTEM), viewer=SYSTEM)
+    spec_b = PredictSpec(bundle=bundle_id, rows_upload=upload, rows_format="csv").to_dict()
+    pred_b = wait_until_ended(store, submit_run(thread_cluster, store, "predict", spec_b, viewer=SYSTEM), 120)
+    assert pred_b.status == "succeeded", pred_b.status_reason
+    out_b = pd.read_parquet(store.path_for("predictions", pred_b.id, ".parquet"))
+    np.testing.assert_allclose(out_b[["p(setosa)"]].to_numpy(), out[["p(setosa)"]].to_numpy(), rtol=1e-5)
+    spec_e = EvaluateSpec(model_run=run2_id, dataset_id=ds_id).to_dict()
+    ev = wait_until_ended(store, submit_run(thread_cluster, store, "evaluate", spec_e, viewer=SYSTEM), 120)
+    assert ev.status == "succeeded", ev.status_reason
+    (evaluation,) = list_evaluations(store, run2_id, viewer=SYSTEM)
+    assert evaluation.metrics["accuracy"] > 0.8
 
 
 def _events(store, run_id: str):  # type: ignore[no-untyped-def]
