@@ -33,6 +33,7 @@ TARGETS = {
     "digits_test_accuracy": ">= 0.97 (full run)",
     "data_parallel_efficiency": "-",
     "gpu_check_ratio": ">= 0.95",
+    "seed_cnn_time_ratio": "<= 1.10, test accuracy within 0.5 points (full run)",
 }
 
 
