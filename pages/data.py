@@ -218,17 +218,20 @@ def _stat(column: ColumnProfile, key: str) -> str:
 
 preview_tab, columns_tab, charts_tab, target_tab = st.tabs(["Preview", "Columns", "Charts", "Target"])
 with preview_tab:
+    if profile.images:  # thumbnails of the first rows, stored with the profile at ingest
+        st.caption(
+            f"The first {len(profile.images)} of {dataset.n_rows:,} images, each captioned with its label."
+        )
+        st.image(
+            [base64.b64decode(png) for png, _ in profile.images],
+            caption=[str(label) for _, label in profile.images],
+            width=64,
+        )
     if profile.preview_columns:
         st.dataframe(
             [dict(zip(profile.preview_columns, row, strict=True)) for row in profile.preview_rows],
             hide_index=True,
             key="preview_table",
-        )
-    if profile.images:
-        st.image(
-            [base64.b64decode(png) for png, _ in profile.images],
-            caption=[str(label) for _, label in profile.images],
-            width=64,
         )
 with columns_tab:
     st.dataframe(

@@ -85,3 +85,24 @@ def test_html_in_names_and_cells_is_shown_as_text(app: AppTest) -> None:
     assert preview.iloc[0, 0] == "<img src=x onerror=alert(1)>"
     for md in app.markdown:
         assert "<script>" not in md.value and "<img" not in md.value
+
+
+def test_an_mnist_size_dataset_shows_a_grid_of_images_with_labels(app: AppTest, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from core.data import ingest_file
+    from tests.mnist_like import write_npz
+
+    npz = tmp_path / "mnist_like.npz"
+    write_npz(npz, 2_500, 500, seed=1)
+    labels = np.load(npz)["y"][:24]
+    dataset = ingest_file(open_store(get_config()), npz, "npz", "mnist-like")
+    open_page(app, "pages/data.py", dataset=dataset.id)
+    assert not app.exception, [e.value for e in app.exception]
+    assert {m.label: m.value for m in app.metric}["Rows"] == "3,000"
+    assert any(c.value.startswith("The first 24 of 3,000 images") for c in app.caption)
+    grids = app.get("image")
+    assert len(grids) == 1
+    shown = grids[0].proto.imgs
+    assert [i.caption for i in shown] == [str(v) for v in labels]
+    assert all(i.url for i in shown)  # each thumbnail is served
