@@ -485,15 +485,25 @@ def study_figures(
 
 
 def plot_comparison(
-    series: Mapping[str, tuple[list[float], list[float]]], x_label: str = "step", y_label: str = ""
+    series: Mapping[str, tuple[list[float], list[float]]],
+    x_label: str = "step",
+    y_label: str = "",
+    dashed: frozenset[str] = frozenset(),
 ) -> go.Figure:
-    """One line per run: ``{name: (xs, ys)}``; names are shown as text, never markup."""
+    """One line per run: ``{name: (xs, ys)}``; names are shown as text, never markup. Runs named
+    in ``dashed`` (baselines) are drawn dashed."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for name, (xs, ys) in series.items():
         fig.add_trace(
-            go.Scatter(x=list(xs), y=list(ys), mode="lines+markers" if len(xs) < 60 else "lines", name=name)
+            go.Scatter(
+                x=list(xs),
+                y=list(ys),
+                mode="lines+markers" if len(xs) < 60 else "lines",
+                name=name,
+                line={"dash": "dash"} if name in dashed else None,
+            )
         )
     fig.update_layout(
         xaxis_title=x_label,

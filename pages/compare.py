@@ -14,6 +14,7 @@ from core.experiments import parse_run_ids
 from core.experiments import smooth
 from core.formatting import csv_bytes
 from core.training import list_evaluations
+from pages import _estimators
 from pages import _ui
 
 st.title("Compare")
@@ -59,9 +60,20 @@ series = {
     for r in comparison.runs
 }
 st.plotly_chart(
-    plot_comparison(series, x_label="seconds since start" if axis == "time" else "step", y_label=metric),
+    plot_comparison(
+        series,
+        x_label="seconds since start" if axis == "time" else "step",
+        y_label=metric,
+        dashed=frozenset(names[i] for i in comparison.baselines),
+    ),
     key="cmp_chart",
 )
+if comparison.baselines:  # what every neural curve is measured against
+    st.caption(
+        "Dashed: baselines (" + ", ".join(_ui.md_escape(names[i]) for i in comparison.baselines) + "). "
+        "The metrics table marks them in its baseline column."
+    )
+_estimators.refresh_while_running(store, who, run_ids)
 
 st.subheader("Settings")
 only = st.toggle("Only differences", value=True, key="cmp_only")
@@ -82,6 +94,9 @@ st.download_button(
     on_click="ignore",
     key="cmp_csv",
 )
+if not access.shared and who.can_create:  # baselines for the first compared run that is none
+    if others := [r.id for r in comparison.runs if r.kind == "train" and r.id not in comparison.baselines]:
+        _estimators.run_baselines_button(store, who, others[0], shown=run_ids, key="cmp")
 # Each run scored on other datasets (an evaluation is visible exactly when its run is).
 scored = [
     {"run": names[r.id], "dataset": e.dataset_name, **{k: round(v, 4) for k, v in sorted(e.metrics.items())}}

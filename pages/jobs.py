@@ -18,6 +18,7 @@ from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
 from core.formatting import human_duration
+from core.models import is_estimator
 from core.models import layer_rows
 from core.pipeline import to_dot
 from core.store import MetricView
@@ -36,6 +37,7 @@ from core.training import export_bundle
 from core.training import last_checkpoint
 from core.training import read_training_run
 from core.training import resume_spec
+from pages import _estimators
 from pages import _evaluations
 from pages import _ui
 
@@ -168,7 +170,7 @@ def _render(run_id: str) -> str:
         st.caption(
             f"{result.params:,} parameters · rows: "
             + ", ".join(f"{k} {v}" for k, v in result.rows.items())
-            + f" · model saved as `models/{run.id}.keras`"
+            + f" · model saved as `models/{run.id}{_estimators.model_suffix(run)}`"
         )
         if status is RunStatus.SUCCEEDED and result.has_model:
             c1, c2 = st.columns([1, 3])
@@ -185,6 +187,9 @@ def _render(run_id: str) -> str:
                 c2.page_link(
                     "pages/predict.py", label="Predict with this model", query_params={"model": run.id}
                 )
+            if not access.shared and who.can_create and run.kind == "train":
+                with c2:
+                    _estimators.run_baselines_button(store, who, run.id)
         if result.confusion or result.pred_vs_actual:
             with st.expander("Results on the held-out split", expanded=True):
                 if result.confusion:
@@ -352,8 +357,12 @@ def _train_specs(trained: TrainingRun) -> None:
     assert spec is not None and trained.pipeline is not None and trained.model is not None  # noqa: S101
     st.graphviz_chart(to_dot(trained.pipeline))
     c1, c2 = st.columns(2)
-    c1.markdown("**Model**")
-    c1.dataframe(layer_rows(trained.model), hide_index=True, key=f"layers_{run.id}")
+    if is_estimator(trained.model):  # scikit-learn: its kind and hyperparameters
+        c1.markdown(f"**Model**: {trained.model.label} (scikit-learn)")  # type: ignore[union-attr]
+        c1.json(dict(trained.model.params))  # type: ignore[union-attr]
+    else:
+        c1.markdown("**Model**")
+        c1.dataframe(layer_rows(trained.model), hide_index=True, key=f"layers_{run.id}")
     c2.markdown("**Optimizer**")
     c2.json(spec.optimizer)
     c2.markdown("**Settings**")

@@ -35,6 +35,7 @@ from core.training import probe_input
 from core.training import read_training_run
 from core.training import scale_warning
 from core.tuning import get_study
+from pages import _estimators
 from pages import _ui
 from pages._backend import backend_choice
 
@@ -131,10 +132,21 @@ n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
 
 # --- model ------------------------------------------------------------------------------------
 st.subheader("Model")
+if _estimators.family_choice(source) == _estimators.SKLEARN:  # its own form, settings and Launch
+    _estimators.train_section(
+        store,
+        who,
+        dataset=dataset,
+        pipeline=pipeline,
+        pipeline_id=None if pipe_choice == "default" else pipe_choice,
+        task=task,
+        inferred_task=inferred,
+        source=source,
+    )
 images = len(input_shape) == 3
 c1, c2, c3 = st.columns(3)
 templates = ["Classic CNN", "MLP"] if images else ["MLP"]
-if source is not None:
+if source is not None and not _estimators.from_estimator(source):
     templates.insert(0, "From the source run")
 template = c1.selectbox("Template", templates, key=f"train_template_{images}_{bool(source)}")
 if template == "From the source run":
@@ -269,3 +281,11 @@ if st.button("Launch", type="primary", key="train_launch"):
         _ui.error(exc)
     else:
         st.switch_page("pages/jobs.py", query_params={"run": run_id})
+_estimators.baselines_button(
+    store,
+    who,
+    dataset=dataset,
+    pipeline=pipeline,
+    pipeline_id=None if pipe_choice == "default" else pipe_choice,
+    task=task,
+)

@@ -2,10 +2,12 @@
 Keras (on a worker); scikit-learn estimator specs (``_estimators``) and spec → estimator."""
 
 from core.models._estimators import ESTIMATORS
+from core.models._estimators import LARGE_ROWS
 from core.models._estimators import EstimatorSpec
 from core.models._estimators import Param
 from core.models._estimators import build_estimator
 from core.models._estimators import estimator_class
+from core.models._estimators import estimator_warnings
 from core.models._estimators import is_estimator
 from core.models._estimators import model_from_dict
 from core.models._estimators import model_label
@@ -31,10 +33,12 @@ from core.models._spec import mlp_template
 __all__ = [
     "ACTIVATIONS",
     "ESTIMATORS",
+    "LARGE_ROWS",
     "EstimatorSpec",
     "Param",
     "build_estimator",
     "estimator_class",
+    "estimator_warnings",
     "is_estimator",
     "model_from_dict",
     "model_label",

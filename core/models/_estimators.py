@@ -18,10 +18,12 @@ from core.specs import spec_hash
 
 __all__ = [
     "ESTIMATORS",
+    "LARGE_ROWS",
     "EstimatorSpec",
     "Param",
     "build_estimator",
     "estimator_class",
+    "estimator_warnings",
     "is_estimator",
     "model_from_dict",
     "model_label",
@@ -314,3 +316,29 @@ def build_estimator(spec: EstimatorSpec, seed: int = 0, n_jobs: int | None = Non
 
     # Probabilities by scikit-learn's recommended calibration (SVC(probability=True) is deprecated).
     return CalibratedClassifierCV(SVC(C=p["C"], kernel=p["kernel"], random_state=seed), ensemble=False)
+
+
+LARGE_ROWS = 50_000  # above this, SVM and k-NN get a warning with the expected cost
+
+
+def estimator_warnings(spec: EstimatorSpec, rows: int, inferred_task: str | None = None) -> list[str]:
+    """What to tell someone about to train ``spec`` on ``rows`` rows whose target Loom infers as
+    ``inferred_task``: a classifier on a continuous target, SVM or k-NN on a large dataset."""
+    out = []
+    if inferred_task == "regression" and spec.task != "regression":
+        out.append(
+            f"The target looks continuous, but the task is {spec.task}: a {spec.label} classifier would "
+            "treat every distinct value as a class of its own. Choose the regression task."
+        )
+    if spec.kind == "svm" and rows > LARGE_ROWS:
+        out.append(
+            f"An SVM's fitting time grows between the square and the cube of the rows: {rows:,} rows take "
+            f"about {(rows / LARGE_ROWS) ** 2:,.0f}× to {(rows / LARGE_ROWS) ** 3:,.0f}× the time of "
+            f"{LARGE_ROWS:,} (minutes there; hours here). Histogram gradient boosting scales to this size."
+        )
+    if spec.kind == "knn" and rows > LARGE_ROWS:
+        out.append(
+            f"k-nearest neighbours compares every prediction with all {rows:,} training rows: validation, "
+            "evaluation and Predict get slow and memory-hungry. Histogram gradient boosting scales better."
+        )
+    return out

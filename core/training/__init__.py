@@ -38,7 +38,6 @@ from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
 from core.training._predict import load_model
-from core.training._predict import load_model
 from core.training._spec import TrainingRun
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
@@ -72,7 +71,6 @@ __all__ = [
     "last_checkpoint",
     "launch_baselines",
     "list_evaluations",
-    "load_model",
     "load_model",
     "placement",
     "probe_input",
