@@ -53,7 +53,8 @@ def test_cnn_on_digits_reaches_sane_accuracy(cluster, config: AppConfig) -> None
     assert run.status == "succeeded", run.status_reason
     result = run.result_json
     assert result["evaluation"]["validation_accuracy"] > 0.9
-    assert result["params"] == 32 * 9 + 32 + 3 * 3 * 32 * 128 + 128 + 128 * 10 + 10
+    # The classic CNN on 8x8x1: Conv 32, Conv 64 (to 4x4), pool (to 2x2), Dense 128, output.
+    assert result["params"] == (9 * 32 + 32) + (9 * 32 * 64 + 64) + (2 * 2 * 64 * 128 + 128) + (128 * 10 + 10)
     metrics = get_metrics(store, run_id, viewer=SYSTEM)
     steps_per_epoch = -(-result["rows"]["train"] // 32)
     steps = metrics["batch/loss"].steps  # sampled in time; each epoch's first and last batch kept
