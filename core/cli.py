@@ -383,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("action", choices=["add", "list", "passwd", "remove"])
     user.add_argument("name", nargs="?")
     user.add_argument("--email", default=None, help="single sign-on identity of this account")
+    sub.add_parser("migrate", help="bring the store's schema to this Loom's version")
     team = sub.add_parser("team", help="manage teams (used when LOOM_AUTH=on)")
     team.add_argument("action", choices=["add", "list", "add-member", "remove-member"])
     team.add_argument("names", nargs="*")
@@ -392,10 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     from core.compute import submit_run
     from core.config import get_config
     from core.store import open_store
+    from core.store import redact_url
 
     try:
         config = get_config()
-        store = open_store(config)
+        store = open_store(config)  # migrates: all `migrate` has to do
+        if args.command == "migrate":
+            _out(f"store at {redact_url(config.database_url)} is at this Loom's schema version")
+            return 0
         if args.command == "user":
             return _user(store, args.action, args.name, args.email)
         if args.command == "team":

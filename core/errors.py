@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "SchemaMismatchError",
     "SpecError",
     "StoreError",
 ]
@@ -38,6 +39,10 @@ class StoreError(AppError):
 
 class NotFoundError(StoreError):
     """A row asked for by ID does not exist."""
+
+
+class SchemaMismatchError(StoreError):
+    """The store's schema is another version than this Loom's (Alembic revision differs)."""
 
 
 class PermissionDeniedError(AppError):

@@ -111,6 +111,7 @@ with tab_runs:
             {
                 "select": False,
                 "name": r.name or r.id[:8],
+                "source": "external" if r.kind == "external" else "Loom",
                 "status": r.status,
                 "dataset": r.dataset,
                 "backend": r.backend,

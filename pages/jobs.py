@@ -10,6 +10,7 @@ import streamlit as st
 from core.charts import plot_confusion_matrix
 from core.charts import plot_metric_curves
 from core.charts import plot_predicted_vs_actual
+from core.compute import EXTERNAL_KIND
 from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import SmokeSpec
@@ -131,7 +132,9 @@ def _render(run_id: str) -> str:
         if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
             stop_run(store, run_id, _ui.client(), viewer=who)
             st.toast("Stop requested.")
-    if status is RunStatus.RUNNING and run.kind == "train" and owner:
+    if run.kind == EXTERNAL_KIND:
+        st.badge("external: logged by a script (core.track)", icon=":material/terminal:", color="violet")
+    if status is RunStatus.RUNNING and run.kind in ("train", EXTERNAL_KIND) and owner:
         _steering(run_id)
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
         if owner:
@@ -156,7 +159,9 @@ def _render(run_id: str) -> str:
         if not all(view.exact.get(k, True) for k in group):
             group = _zoomed(run_id, prefix, group, view)
         fig = plot_metric_curves(
-            group, x_label=prefix or "step", markers=markers if prefix == "batch" else None
+            group,
+            x_label="seconds" if prefix == "system" else prefix or "step",
+            markers=markers if prefix == "batch" else None,
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")

@@ -6,6 +6,9 @@ from core.compute._client import address_warning
 from core.compute._client import create_client
 from core.compute._client import get_cluster_info
 from core.compute._context import JobContext
+from core.compute._external import EXTERNAL_KIND
+from core.compute._external import finish_external
+from core.compute._external import start_external
 from core.compute._gpu import detect_gpus
 from core.compute._gpu import worker_gpu_stats
 from core.compute._jobs import CONTROLS
@@ -28,6 +31,7 @@ from core.compute._warm import PROFILER_OFF
 
 __all__ = [
     "CONTROLS",
+    "EXTERNAL_KIND",
     "JOB_KINDS",
     "JobKind",
     "PROFILER_OFF",
@@ -43,11 +47,13 @@ __all__ = [
     "create_client",
     "detect_gpus",
     "execute_run",
+    "finish_external",
     "get_cluster_info",
     "reap",
     "register_job_kind",
     "request_control",
     "run_key",
+    "start_external",
     "stop_run",
     "submit_run",
     "transition",

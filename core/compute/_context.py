@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from core.compute._lifecycle import Heartbeat
 from core.compute._lifecycle import Started
+from core.compute._system import SystemSampler
 from core.errors import AppError
 from core.errors import JobStopped
 from core.errors import StoreError
@@ -53,7 +54,19 @@ class JobContext:
     and retries on the next tick: nothing is dropped.
     """
 
-    def __init__(self, store: Store, run_id: str, heartbeat_seconds: float) -> None:
+    def __init__(
+        self, store: Store, run_id: str, heartbeat_seconds: float, max_buffered: int | None = None
+    ) -> None:
+        """
+        Args:
+            store: The store the run is in.
+            run_id: The run.
+            heartbeat_seconds: How often the heartbeat is written.
+            max_buffered: None (Loom's jobs): a full buffer is written by the caller of
+                :meth:`log_metric`, which waits for the store. A number (a script's run, which
+                must never wait): the buffer is only ever written by the context's thread, and
+                points beyond this many unwritten ones are dropped, counted, with a warning.
+        """
         self.store = store
         self.run_id = run_id
         self._heartbeat_seconds = heartbeat_seconds
@@ -68,6 +81,9 @@ class JobContext:
         self._progress_written: float | None = None
         self._controls: list[dict[str, Any]] = []
         self._last_control = 0
+        self._max_buffered = max_buffered
+        self.dropped = 0  # points refused because the buffer was full (max_buffered)
+        self._sampler: SystemSampler | None = None
         self._thread = threading.Thread(target=self._loop, name=f"loom-heartbeat-{run_id[:8]}", daemon=True)
 
     # job-facing API
@@ -81,13 +97,41 @@ class JobContext:
         if not math.isfinite(value):
             return
         with self._lock:
+            if self._max_buffered is not None and len(self._buffer) >= self._max_buffered:
+                self._overflow()
+                return
             self._buffer.append((key, int(step), value, time.time()))
             full = len(self._buffer) >= _METRIC_FLUSH_ROWS
-        if full:
+        if full and self._max_buffered is not None:
+            self._wake.set()  # the thread writes it; the caller never waits on the store
+        elif full:
             self.flush()
         elif self._first_point:  # a run's first live point shows as soon as it exists
             self._first_point = False
             self._wake.set()
+
+    def _overflow(self) -> None:
+        # Under the lock: the store has been unreachable for a long time.
+        if self.dropped == 0 or self.dropped % 100_000 == 0:
+            _log.warning(
+                "run %s: %s metric points wait for the store, the most kept in memory; new points "
+                "are dropped (%s so far) until it is reachable again",
+                self.run_id,
+                f"{len(self._buffer):,}",
+                f"{self.dropped + 1:,}",
+            )
+        self.dropped += 1
+
+    @property
+    def buffered(self) -> int:
+        """Points not yet written to the store."""
+        return len(self._buffer)
+
+    def sample_system(self) -> None:
+        """Record CPU %, memory and GPU use about once a second under ``system/`` until
+        :meth:`close` (see :mod:`core.compute._system`)."""
+        if self._sampler is None:
+            self._sampler = SystemSampler(self.log_metric).start()
 
     def owner(self) -> tuple[str, str]:
         """The run's author and team: what the job creates (a dataset) belongs to them too."""
@@ -127,6 +171,8 @@ class JobContext:
 
     def close(self) -> None:
         """Stop the thread and write what is left; raises if the last write fails."""
+        if self._sampler is not None:
+            self._sampler.stop()
         self._closed.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -209,16 +255,21 @@ class JobContext:
 
 
 @contextlib.contextmanager
-def inline_job(store: Store, kind: str, spec: dict[str, Any]) -> Iterator[JobContext]:
+def inline_job(
+    store: Store, kind: str, spec: dict[str, Any], system_metrics: bool = True
+) -> Iterator[JobContext]:
     """A running job context in this process, for job bodies driven by benchmarks or a debugger.
 
     The run is recorded and streams metrics like any cluster run; its final status is left to
-    the caller. Every buffered metric is stored when the block ends.
+    the caller. Every buffered metric is stored when the block ends. ``system_metrics``: sample
+    CPU, memory and GPU as a training run on a worker does (so a benchmark counts their cost).
     """
     run = create_run(store, kind, spec)
     transition(store, run.id, Started(worker="inline"))
     ctx = JobContext(store, run.id, heartbeat_seconds=2.0)
     ctx.start()
+    if system_metrics:
+        ctx.sample_system()
     try:
         yield ctx
     finally:

@@ -167,6 +167,8 @@ def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
 
     ctx = JobContext(store, run_id, config.heartbeat_seconds)
     ctx.start()
+    if kind == "train":  # training runs and tuning trials: CPU, memory and GPU beside the loss
+        ctx.sample_system()
     outcome: Event
     result: dict[str, Any] | None = None
     try:

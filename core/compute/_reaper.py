@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_
 from sqlalchemy import select
 
+from core.compute._external import EXTERNAL_KIND
 from core.compute._lifecycle import Lost
 from core.compute._lifecycle import RunStatus
 from core.errors import AppError
@@ -71,6 +72,8 @@ def reap(
                 select(Run.id).where(
                     Run.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]),
                     Run.created_at < grace_before,
+                    # A script's run has no Dask task: only its heartbeat tells it is alive.
+                    Run.kind != EXTERNAL_KIND,
                 )
             )
         )

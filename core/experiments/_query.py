@@ -41,7 +41,7 @@ __all__ = [
 
 SORTS = ("created", "name", "status", "metric")
 STATUSES = ("queued", "running", "succeeded", "failed", "stopped", "interrupted")
-_KINDS = ("train", "study", "predict", "smoke", "ingest")
+_KINDS = ("train", "external", "study", "predict", "smoke", "ingest")
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _METRIC = re.compile(r"^[A-Za-z0-9_./-]{1,100}$")
 
@@ -53,7 +53,7 @@ class ExperimentQuery:
     Args:
         text: Words in the run's name, or the start of its ID. Defaults to "".
         statuses: Only these statuses; empty means all. Defaults to all.
-        kinds: Only these kinds. Defaults to training runs.
+        kinds: Only these kinds. Defaults to training runs, Loom's and scripts' (``external``).
         tag: Only runs with this tag. Defaults to "".
         dataset: Only runs on this dataset ID. Defaults to "".
         metric: The key metric shown and filtered (its last value). Defaults to "epoch/val_loss".
@@ -68,7 +68,7 @@ class ExperimentQuery:
 
     text: str = ""
     statuses: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ("train",)
+    kinds: tuple[str, ...] = ("train", "external")
     tag: str = ""
     dataset: str = ""
     metric: str = "epoch/val_loss"

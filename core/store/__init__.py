@@ -15,6 +15,7 @@ from core.store._curves import metric_view
 from core.store._curves import metrics_since
 from core.store._db import Store
 from core.store._db import close_stores
+from core.store._db import open_existing_store
 from core.store._db import open_store
 from core.store._db import redact_url
 from core.store._db import sqlite_pragmas
@@ -109,6 +110,7 @@ __all__ = [
     "metric_view",
     "metrics_since",
     "new_id",
+    "open_existing_store",
     "open_store",
     "owned",
     "redact_url",

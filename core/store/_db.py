@@ -32,7 +32,7 @@ from core.errors import ConfigError
 from core.errors import StoreError
 from core.store._models import VERSION_TABLE
 
-__all__ = ["Store", "open_store", "redact_url", "sqlite_pragmas"]
+__all__ = ["Store", "open_existing_store", "open_store", "redact_url", "sqlite_pragmas"]
 
 _log = logging.getLogger(__name__)
 
@@ -241,6 +241,62 @@ def open_store(config: AppConfig) -> Store:
         _log.info("store ready at %s", redact_url(config.database_url))
         _open_stores[key] = store
         return store
+
+
+def _revisions(store: Store) -> tuple[str | None, bool, str]:
+    """The store's Loom schema revision (None if it has none), whether it holds Loom's tables,
+    and the newest revision this Loom knows."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+    with store.engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        current = None
+        if VERSION_TABLE in tables:
+            current = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    return current, "runs" in tables, head
+
+
+def open_existing_store(config: AppConfig) -> Store:
+    """The store for ``config`` when its schema is this Loom's; never migrates one that is not.
+
+    For processes outside the app (a training script logging runs): an empty database is set
+    up as :func:`open_store` would, but a store at another schema version is left untouched.
+
+    Raises:
+        SchemaMismatchError: The store was written by an older or newer Loom; nothing is written.
+        ConfigError: The data directory or database URL cannot be used.
+        StoreError: The database cannot be reached.
+    """
+    from core.errors import SchemaMismatchError
+
+    _check_data_dir(config.data_dir)
+    probe = Store(config)
+    try:
+        current, has_tables, head = _revisions(probe)
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"Cannot read the store at {redact_url(config.database_url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}. Check LOOM_DATABASE_URL / LOOM_DATA_DIR and that the server "
+            "is running."
+        ) from exc
+    finally:
+        probe.dispose()
+    if current != head and (current is not None or has_tables):
+        where = redact_url(config.database_url)
+        if current is not None and current > head:
+            raise SchemaMismatchError(
+                f"The store at {where} is at schema version {current}, newer than this Loom "
+                f"({head}): install the Loom version the app runs (same checkout or package) in this "
+                "script's environment. Nothing was written."
+            )
+        raise SchemaMismatchError(
+            f"The store at {where} is at schema version {current or 'before 0003'}, older than "
+            f"this Loom ({head}). Upgrade it first with `python -m core migrate` (with the same "
+            "LOOM_DATA_DIR / LOOM_DATABASE_URL), or start the app once. Nothing was written."
+        )
+    return open_store(config)
 
 
 def close_stores() -> None:

@@ -22,6 +22,7 @@ from core.training._baselines import BASELINE_TAG
 from core.training._baselines import baseline_specs
 from core.training._baselines import baselines_for_run
 from core.training._baselines import launch_baselines
+from core.training._callback import live_callback
 from core.training._bundle import Bundle
 from core.training._bundle import export_bundle
 from core.training._bundle import read_bundle
@@ -71,6 +72,7 @@ __all__ = [
     "last_checkpoint",
     "launch_baselines",
     "list_evaluations",
+    "live_callback",
     "load_model",
     "placement",
     "probe_input",

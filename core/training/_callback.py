@@ -127,6 +127,7 @@ def live_callback(  # type: ignore[no-untyped-def]
     units: dict[str, float] | None = None,
     on_epoch: Callable[[int, dict[str, float]], str | None] | None = None,
     sample_seconds: float = SAMPLE_SECONDS,
+    checkpoints: bool = True,
 ):
     """The Keras callback that streams a run's curves into the store and applies its controls.
 
@@ -142,6 +143,9 @@ def live_callback(  # type: ignore[no-untyped-def]
     batch of a fast run costs a store row per key per batch (tens of microseconds of a shared
     CPU, against a millisecond-long batch); samples cost nothing measurable. Every batch's loss
     is still checked: a NaN or infinite loss fails the run at the batch where it appeared.
+
+    ``checkpoints=False`` (a script's own ``fit``, ``core.track``) saves no checkpoints; a
+    ``batch_size`` of 0 (unknown there) records no ``epoch/samples_per_s``.
     """
     import threading
 
@@ -290,12 +294,13 @@ def live_callback(  # type: ignore[no-untyped-def]
             # last epoch and when the run stops early.
             now = time.perf_counter()
             last = epoch + 1 == epochs or self.model.stop_training
-            if last or now - self.saved_at >= CHECKPOINT_EVERY * self.save_cost:
+            if checkpoints and (last or now - self.saved_at >= CHECKPOINT_EVERY * self.save_cost):
                 self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
                 self.saved_at, self.save_cost = time.perf_counter(), time.perf_counter() - now
                 ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
             elapsed = time.perf_counter() - self.started
             done = (epoch + 1) * steps_per_epoch
-            ctx.log_metric("epoch/samples_per_s", epoch + 1, done * batch_size / max(elapsed, 1e-9))
+            if batch_size > 0:
+                ctx.log_metric("epoch/samples_per_s", epoch + 1, done * batch_size / max(elapsed, 1e-9))
 
     return LiveMetrics()
