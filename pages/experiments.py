@@ -115,6 +115,7 @@ with tab_runs:
                 "status": r.status,
                 "dataset": r.dataset,
                 "backend": r.backend,
+                "model": r.model,
                 query.metric: r.metric,
                 "duration": human_duration(r.duration_s),
                 "author": r.author,

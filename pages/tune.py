@@ -130,7 +130,10 @@ def _new_study() -> None:
         _ui.fail(exc)
     st.caption("Tick the settings to tune and set their ranges. Log scale needs positive bounds.")
     table = st.data_editor(
-        _space_table(candidates, {"optimizer.learning_rate"}),
+        # Ticked at first: the learning rate, or a scikit-learn model's first hyperparameter.
+        _space_table(
+            candidates, {"optimizer.learning_rate", *[p.path for p in candidates[:1] if "params" in p.path]}
+        ),
         hide_index=True,
         disabled=["setting", "path", "kind"],
         column_config={"path": None},

@@ -37,7 +37,12 @@ NOTE_MAX_CHARS = 10_000
 _TAG = re.compile(r"^[\w][\w .:+-]{0,49}$")
 _TARGETS = ("run", "study")
 # Files a run owns in the data directory, by folder and suffix.
-_RUN_FILES = (("checkpoints", ".keras"), ("models", ".keras"), ("predictions", ".parquet"))
+_RUN_FILES = (
+    ("checkpoints", ".keras"),
+    ("models", ".keras"),
+    ("models", ".skops"),
+    ("predictions", ".parquet"),
+)
 
 
 def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool = False) -> None:

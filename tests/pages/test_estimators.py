@@ -120,3 +120,30 @@ def test_baselines_from_a_run_page_open_compare_beside_it(app: AppTest) -> None:
     app.button(key="train_baselines").click().run()
     runs = app.query_params["runs"]
     assert (runs[0] if isinstance(runs, list) else runs).split(",") == ids[1:]
+
+
+def test_tune_page_offers_a_forests_hyperparameters_and_runs_a_study(app: AppTest) -> None:
+    from core.tuning import driver_run
+    from core.tuning import load_optuna_study
+    from tests.waiting import wait_until
+
+    store = open_store(get_config())
+    run_id = next(
+        (r.id for r in list_runs(store, kind="train", viewer=SYSTEM) if r.name.startswith("iris · random")),
+        None,
+    ) or _forest(app)
+    open_page(app, "pages/tune.py", base=run_id)
+    space = next(d.value for d in [*app.dataframe, *app.data_editor] if "path" in d.value.columns)
+    assert list(space["setting"]) == ["n estimators", "max depth", "min samples leaf", "max features"]
+    assert list(space["tune"]) == [True, False, False, False]  # the first one ticked to start with
+    assert "val_accuracy" in app.selectbox(key="tune_objective").options
+    app.number_input(key="tune_trials").set_value(2)
+    app.button(key="tune_start").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [plain(e.value) for e in app.error]
+    study_id = app.query_params["study"]
+    study_id = study_id[0] if isinstance(study_id, list) else study_id
+    driver = wait_until(lambda: driver_run(store, study_id, viewer=SYSTEM), timeout=60, what="the driver")
+    assert wait_until_ended(store, driver.id, 300).status == "succeeded"
+    trials = load_optuna_study(store.config, study_id).get_trials()
+    assert len(trials) == 2 and all("model.params.n_estimators" in t.params for t in trials)
