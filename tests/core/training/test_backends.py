@@ -249,3 +249,33 @@ def test_a_failure_in_the_backend_process_fails_the_run_with_its_reason(
         run.status_reason
         == f"DataError: Run {never.id} has no checkpoint to resume from (it never finished an epoch)."
     )
+
+
+def _alive(pid: int) -> bool:
+    # A child whose parent died is reparented; where nothing reaps it, it lingers as a zombie:
+    # that counts as gone (it runs no code).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_the_training_process_dies_with_its_worker(process_cluster, config: AppConfig) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import re
+    import signal
+
+    store = open_store(config)
+    spec, ds_id = _iris_spec(store, 2000, "jax")
+    run_id = submit_run(process_cluster, store, "train", spec.to_dict(), dataset_id=ds_id, viewer=SYSTEM)
+    wait_until(lambda: "batch/loss" in get_metrics(store, run_id, viewer=SYSTEM), timeout=120, what="points")
+    (message,) = [m for k, m in ((e.kind, e.message) for e in _events(store, run_id)) if "in process" in m]
+    child = int(re.search(r"in process (\d+)", message).group(1))  # type: ignore[union-attr]
+    assert _alive(child)
+    for pid in process_cluster.run(os.getpid).values():
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not _alive(child), timeout=15, interval=0.1, what="the training process to exit")
+    run = wait_until_ended(store, run_id, 90)
+    assert run.status == "interrupted", run.status_reason
