@@ -28,6 +28,7 @@ else:
                 st.Page("pages/experiments.py", title="Experiments", icon=":material/lab_profile:"),
                 st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
                 st.Page("pages/share.py", title="Share", icon=":material/share:"),
+                st.Page("pages/reports.py", title="Reports", icon=":material/article:"),
             ],
             "Compute": [
                 st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),

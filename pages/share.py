@@ -10,7 +10,12 @@ from core.sharing import resolve_link
 from core.sharing import revoke_link
 from pages import _ui
 
-PAGES = {"run": "pages/jobs.py", "study": "pages/tune.py", "compare": "pages/compare.py"}
+PAGES = {
+    "run": "pages/jobs.py",
+    "study": "pages/tune.py",
+    "compare": "pages/compare.py",
+    "report": "pages/reports.py",
+}
 
 store = _ui.store()
 token = st.query_params.get("token")
@@ -25,7 +30,7 @@ if token:  # a share link: opens without signing in, and only the view it names
 
 st.title("Share links")
 st.caption(
-    "Links you made from a run, a study or a comparison. Loom keeps only a hash of each token, so "
+    "Links you made from a run, a study, a comparison or a report. Loom keeps only a hash of each token, so "
     "a lost link cannot be shown again: make a new one."
 )
 who = _ui.viewer()

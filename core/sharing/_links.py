@@ -23,6 +23,7 @@ from sqlalchemy import update
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import Grant
+from core.store import Report
 from core.store import Run
 from core.store import ShareLink
 from core.store import Store
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 PERMISSIONS = ("view", "fork")
-TARGETS = ("run", "study", "compare")
+TARGETS = ("run", "study", "compare", "report")
 NOT_FOUND = (
     "Not found: nothing exists at this link. It may have been deleted, or the link revoked or expired."
 )
@@ -65,6 +66,8 @@ def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str],
             fetch_owned(s, Run, target_id, viewer, "share")
         elif kind == "study":
             fetch_owned(s, Study, target_id, viewer, "share")
+        elif kind == "report":
+            fetch_owned(s, Report, target_id, viewer, "share")
         else:
             run_ids = [i for i in query.get("runs", "").split(",") if i]
             if not run_ids:
@@ -79,6 +82,8 @@ def _exists(store: Store, kind: str, target_id: str, query: dict[str, str]) -> b
             return s.get(Run, target_id) is not None
         if kind == "study":
             return s.get(Study, target_id) is not None
+        if kind == "report":
+            return s.get(Report, target_id) is not None
         ids = [i for i in query.get("runs", "").split(",") if i]
         found = set(s.scalars(select(Run.id).where(Run.id.in_(ids)))) if ids else set()
         return bool(ids) and found == set(ids)
@@ -99,8 +104,8 @@ def create_link(
     of what it shows may make one (for a compare set: of every run in it).
 
     Args:
-        target_kind: "run", "study" or "compare".
-        target_id: The run or study ID ("" for a compare set, whose runs are in ``query``).
+        target_kind: "run", "study", "compare" or "report".
+        target_id: The run, study or report ID ("" for a compare set, whose runs are in ``query``).
         permission: "view" (read only) or "fork" (may also start a tweaked copy).
         query: The view's query parameters (metric, smoothing, chart...), so the link
             reproduces exactly what its owner saw.
@@ -214,4 +219,6 @@ def link_params(link: ShareLink, token: str) -> dict[str, Any]:
         params["run"] = link.target_id
     elif link.target_kind == "study":
         params["study"] = link.target_id
+    elif link.target_kind == "report":
+        params["report"] = link.target_id
     return {**params, "share": token}

@@ -26,6 +26,8 @@ from core.store._models import Metric
 from core.store._models import MetricBlock
 from core.store._models import Note
 from core.store._models import Pipeline
+from core.store._models import Report
+from core.store._models import ReportVersion
 from core.store._models import Run
 from core.store._models import RunEvent
 from core.store._models import RunSummary
@@ -78,6 +80,8 @@ __all__ = [
     "PipelineRecord",
     "PredictionResult",
     "Profile",
+    "Report",
+    "ReportVersion",
     "Run",
     "RunEvent",
     "RunRecord",

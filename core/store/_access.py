@@ -14,7 +14,8 @@ The rule:
   it.
 - **A share link** is a :class:`Grant`: exactly the run, study or compare set it names, read
   only (``view``) or with ``fork``; nothing else (not the dataset row, not the study's other
-  runs). A grant adds to a viewer's rights only on the view that carries it.
+  runs). A grant adds to a viewer's rights only on the view that carries it. A report's link
+  opens the report and, inside it, only the runs and studies its owner owns (core.reports).
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ from core.errors import NotFoundError
 from core.errors import PermissionDeniedError
 from core.store._models import Dataset
 from core.store._models import Pipeline
+from core.store._models import Report
 from core.store._models import Run
 from core.store._models import Study
 
 __all__ = ["SYSTEM", "Grant", "Viewer", "can_see", "fetch_owned", "fetch_visible", "owned", "visible"]
 
-_KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline"}
+_KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline", Report: "report"}
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,19 @@ class Grant:
     """What one share link opens.
 
     Args:
-        kind: "run", "study" or "compare".
-        target_id: The run or study ID ("" for a compare set).
-        run_ids: The runs of a compare set. Defaults to none.
+        kind: "run", "study", "compare" or "report".
+        target_id: The run, study or report ID ("" for a compare set).
+        run_ids: The runs of a compare set; for a report, the runs of its owner that it shows
+            (filled in by core.reports for the version being read). Defaults to none.
         permission: "view" or "fork". Defaults to "view".
+        study_ids: For a report, the studies of its owner that it shows. Defaults to none.
     """
 
     kind: str
     target_id: str
     run_ids: tuple[str, ...] = ()
     permission: str = "view"
+    study_ids: tuple[str, ...] = ()
 
     @property
     def can_fork(self) -> bool:
@@ -124,10 +129,15 @@ def _grant_clause(model: Any, grant: Grant | None) -> ColumnElement[bool]:
     if model is Run:
         if grant.kind == "run":
             return Run.id == grant.target_id
-        if grant.kind == "compare":
+        if grant.kind in ("compare", "report"):
             return Run.id.in_(grant.run_ids)
-    if model is Study and grant.kind == "study":
-        return Study.id == grant.target_id
+    if model is Study:
+        if grant.kind == "study":
+            return Study.id == grant.target_id
+        if grant.kind == "report":
+            return Study.id.in_(grant.study_ids)
+    if model is Report and grant.kind == "report":
+        return Report.id == grant.target_id
     return false()
 
 

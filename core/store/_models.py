@@ -35,6 +35,8 @@ __all__ = [
     "MetricBlock",
     "Note",
     "Pipeline",
+    "Report",
+    "ReportVersion",
     "Run",
     "RunEvent",
     "ShareLink",
@@ -346,3 +348,32 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+class Report(_Timestamped, Base):
+    """A report people compose from Markdown, run charts, compare tables and study plots. Its
+    content lives in :class:`ReportVersion` rows (one per save); it is owned and shared exactly
+    like a run (``author``, ``team``, share links)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_author_team", "author", "team"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # "" = private to its author; else the one team that may view it.
+    team: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReportVersion(Base):
+    """One saved version of a report: its spec (blocks as JSON) and the spec's hash; never
+    changed after it is written."""
+
+    __tablename__ = "report_versions"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec_json: Mapped[dict] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

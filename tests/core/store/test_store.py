@@ -41,6 +41,8 @@ EXPECTED_TABLES = {
     "run_summaries",
     "metric_blocks",
     "evaluations",
+    "reports",
+    "report_versions",
     "users",
     "teams",
     "team_members",

@@ -1,0 +1,190 @@
+"""A report's blocks resolved for one reader: Markdown as safe HTML, charts as Plotly figures,
+tables as rows, and a placeholder wherever a run or study is deleted or not visible to them.
+
+Every read goes through core's own queries with the reader's :class:`~core.store.Viewer`, so a
+block never shows what the reader could not open on its own page (or through the report's link).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from sqlalchemy import select
+
+from core.errors import AppError
+from core.reports._spec import CompareBlock
+from core.reports._spec import MarkdownBlock
+from core.reports._spec import ReportSpec
+from core.reports._spec import RunChartBlock
+from core.reports._spec import StudyBlock
+from core.reports._store import ReportRecord
+from core.reports._store import reader_of
+from core.store import Run
+from core.store import Store
+from core.store import Viewer
+from core.store import visible
+
+__all__ = ["RenderedBlock", "render_markdown", "render_report", "render_spec", "unavailable"]
+
+
+@dataclass(frozen=True)
+class RenderedBlock:
+    """One block as a reader sees it.
+
+    Attributes:
+        kind: The block's type ("markdown", "run_chart", "compare", "study").
+        title: A heading (the metric, "Compare", the study's name); "" for Markdown.
+        html: Markdown rendered to HTML, raw HTML escaped.
+        figures: (title, Plotly figure) pairs.
+        notes: Lines to show instead of a chart that cannot be drawn yet.
+        table: Rows of a compare table.
+        placeholders: One line per run or study the reader may not see (or that is gone).
+    """
+
+    kind: str
+    title: str = ""
+    html: str = ""
+    figures: tuple[tuple[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+    table: tuple[Mapping[str, Any], ...] = field(default=())
+    placeholders: tuple[str, ...] = ()
+
+
+def unavailable(kind: str, object_id: str) -> str:
+    """The placeholder for a run or study the reader cannot see: the same words whether it was
+    deleted or never shared, and nothing of it but the start of its ID."""
+    return (
+        f"{kind.capitalize()} {object_id[:8]} is not available to you: it was deleted, "
+        "or it is not shared with you."
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Markdown (CommonMark) to HTML, safe by default: raw HTML is escaped, links to
+    ``javascript:``/``data:`` and the like are dropped, and images are not loaded (they would
+    fetch from the network, and reveal the reader to whoever serves them)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.disable("image")
+    return str(md.render(text))
+
+
+def _visible_runs(store: Store, run_ids: tuple[str, ...], viewer: Viewer) -> dict[str, str]:
+    with store.session() as s:
+        rows = s.execute(select(Run.id, Run.name).where(Run.id.in_(run_ids), visible(Run, viewer))).all()
+    return {run_id: f"{name or 'run'} ({run_id[:6]})" for run_id, name in rows}
+
+
+def _run_chart(store: Store, block: RunChartBlock, viewer: Viewer) -> RenderedBlock:
+    from core.charts import plot_comparison
+    from core.store import metric_view
+
+    names = _visible_runs(store, block.run_ids, viewer)
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    empty = []
+    for run_id in block.run_ids:
+        if run_id not in names:
+            continue
+        curve = metric_view(store, run_id, viewer=viewer, keys=[block.metric]).series.get(block.metric)
+        if curve is None or not curve.steps:
+            empty.append(names[run_id])
+        series[names[run_id]] = ([float(x) for x in curve.steps], list(curve.values)) if curve else ([], [])
+    missing = tuple(unavailable("run", i) for i in block.run_ids if i not in names)
+    notes = tuple(f"{name} has no points of {block.metric} (yet)." for name in empty)
+    figures = (("", plot_comparison(series, y_label=block.metric)),) if series else ()
+    return RenderedBlock("run_chart", block.metric, figures=figures, notes=notes, placeholders=missing)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def _compare(store: Store, block: CompareBlock, viewer: Viewer) -> RenderedBlock:
+    from core.experiments import compare_runs
+
+    names = _visible_runs(store, block.run_ids, viewer)
+    shown = [i for i in block.run_ids if i in names]
+    missing = tuple(unavailable("run", i) for i in block.run_ids if i not in names)
+    table: tuple[Mapping[str, Any], ...] = ()
+    if shown:
+        # Only runs just checked visible: a run deleted since then raises, shown as a note.
+        try:
+            comparison = compare_runs(store, shown, viewer=viewer)
+        except AppError as exc:
+            return RenderedBlock("compare", "Compare", notes=(str(exc),), placeholders=missing)
+        table = tuple({k: _cell(v) for k, v in row.items()} for row in comparison.table)
+    return RenderedBlock("compare", "Compare", table=table, placeholders=missing)
+
+
+def _study(store: Store, block: StudyBlock, viewer: Viewer) -> RenderedBlock:
+    from core.charts import study_figures
+    from core.errors import NotFoundError
+    from core.tuning import get_study
+    from core.tuning import parse_study
+    from core.tuning import study_trials
+
+    try:
+        record = get_study(store, block.study_id, viewer=viewer)
+        optuna_study = study_trials(store, block.study_id, viewer=viewer)
+    except (NotFoundError, KeyError):  # KeyError: Optuna has no study of that name (yet)
+        return RenderedBlock("study", "Study", placeholders=(unavailable("study", block.study_id),))
+    metrics = [o.metric for o in parse_study(record).objectives]
+    trials = optuna_study.get_trials(deepcopy=False)
+    drawn = study_figures(optuna_study, trials, metrics, only=list(block.charts))
+    figures, notes = [], []
+    for chart in block.charts:
+        made = drawn.get(chart)
+        if made is None:
+            notes.append(f"{chart}: not drawn for a study with {len(metrics)} objective(s).")
+        elif isinstance(made, str):
+            notes.append(f"{chart}: {made}")
+        else:
+            figures.append((chart, made))
+    return RenderedBlock("study", f"Study {record.name}", figures=tuple(figures), notes=tuple(notes))
+
+
+def render_spec(store: Store, spec: ReportSpec, *, viewer: Viewer) -> list[RenderedBlock]:
+    """Every block of ``spec`` as ``viewer`` may see it (a draft's preview: with the viewer's
+    own rights only; a saved report is read with :func:`render_report`).
+
+    Args:
+        spec: The report.
+        viewer: Who reads.
+
+    Returns:
+        One :class:`RenderedBlock` per block, in order.
+    """
+    out: list[RenderedBlock] = []
+    for block in spec.blocks:
+        if isinstance(block, MarkdownBlock):
+            out.append(RenderedBlock("markdown", html=render_markdown(block.text)))
+        elif isinstance(block, RunChartBlock):
+            out.append(_run_chart(store, block, viewer))
+        elif isinstance(block, CompareBlock):
+            out.append(_compare(store, block, viewer))
+        else:
+            out.append(_study(store, block, viewer))
+    return out
+
+
+def render_report(store: Store, record: ReportRecord, *, viewer: Viewer) -> list[RenderedBlock]:
+    """A saved report's blocks for ``viewer``: with their own rights, and through the report's
+    share link the runs and studies of its owner that it shows (core.reports.reader_of).
+
+    Args:
+        record: The version to show (core.reports.get_report, which checked the report visible).
+        viewer: Who reads.
+
+    Returns:
+        One :class:`RenderedBlock` per block, in order.
+    """
+    return render_spec(store, record.spec, viewer=reader_of(store, record, viewer))

@@ -1,0 +1,90 @@
+"""The Reports page through AppTest: create a report, compose it (Markdown and a run chart),
+save a version, read an older version from the URL, open it through a share link read only,
+and a run deleted later shown as a placeholder."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_config
+from core.experiments import delete_runs
+from core.reports import MarkdownBlock
+from core.reports import ReportSpec
+from core.reports import RunChartBlock
+from core.reports import get_report
+from core.reports import save_report
+from core.reports import unavailable
+from core.sharing import create_link
+from core.store import SYSTEM
+from core.store import open_store
+from tests.pages.conftest import open_page
+from tests.pages.conftest import plain
+from tests.pages.test_experiments import _finished
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def test_compose_save_and_read_versions(app: AppTest) -> None:
+    store = open_store(get_config())
+    run_id = _finished(store, "curve run", [1.0, 0.5, 0.25])
+    open_page(app, "pages/reports.py")
+    assert any("No reports yet" in i.value for i in app.info)
+    app.text_input(key="new_report_title").input(f"Weekly {XSS}")
+    app.button[0].click().run()  # the form's "Create report"
+    assert not app.exception, [e.value for e in app.exception]
+    report_id = app.query_params["report"]
+    report_id = report_id[0] if isinstance(report_id, list) else report_id
+    draft = f"report_draft_{report_id}_1"
+
+    app.selectbox(key=f"{draft}_add_type").select("markdown").run()
+    app.button(key=f"{draft}_add").click().run()
+    app.text_area(key="rb_text_new-0").input(f"# Findings\n\nThe loss *fell*. {XSS}").run()
+    app.selectbox(key=f"{draft}_add_type").select("run_chart").run()
+    app.button(key=f"{draft}_add").click().run()
+    app.multiselect(key="rb_runs_new-1").select(run_id).run()
+    app.selectbox(key="rb_metric_new-1").select("epoch/val_loss").run()
+    app.button(key=f"{draft}_save").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+    saved = get_report(store, report_id, viewer=SYSTEM)
+    assert saved.version == 2
+    assert saved.spec.blocks == (
+        MarkdownBlock(f"# Findings\n\nThe loss *fell*. {XSS}"),
+        RunChartBlock((run_id,), "epoch/val_loss"),
+    )
+    html = [h.proto.body for h in app.html]
+    assert any("<h1>Findings</h1>" in h and "&lt;img src=x" in h and "<img" not in h for h in html)
+    assert len(app.get("plotly_chart")) == 1
+    assert app.get("download_button")
+
+    # Version 1 (empty) is still there, from the URL.
+    open_page(app, "pages/reports.py", report=report_id, version="1")
+    assert not app.get("plotly_chart") and not app.html
+    open_page(app, "pages/reports.py", report=report_id, version="9")
+    assert any("has no version 9" in plain(e.value) for e in app.error)
+    open_page(app, "pages/reports.py", report=report_id, version="drop")
+    assert any("not a number" in plain(e.value) for e in app.error)
+
+
+def test_a_share_link_opens_the_report_read_only_with_placeholders(app: AppTest) -> None:
+    store = open_store(get_config())
+    kept = _finished(store, "kept run", [1.0, 0.5])
+    gone = _finished(store, "gone run", [2.0, 1.5])
+    spec = ReportSpec("Shared", (MarkdownBlock("hello"), RunChartBlock((kept, gone))))
+    report_id, _ = save_report(store, spec, viewer=SYSTEM)
+    delete_runs(store, [gone], viewer=SYSTEM)
+    token = create_link(store, "report", report_id, viewer=SYSTEM)
+
+    fresh = AppTest.from_file(app._script_path, default_timeout=60)
+    open_page(fresh, "pages/share.py", token=token)
+    assert fresh.query_params["report"] in (report_id, [report_id])
+    assert [w.value for w in fresh.warning] == [unavailable("run", gone)]
+    assert len(fresh.get("plotly_chart")) == 1
+    # Read only: no editor, no share box, no delete.
+    assert not [e for e in fresh.get("expandable") if "Edit" in str(e.label) or "Share" in str(e.label)]
+    assert not [b for b in fresh.button if b.key and b.key.startswith("report_delete")]
+    # The token on another report's URL is not found.
+    other, _ = save_report(store, ReportSpec("Other"), viewer=SYSTEM)
+    open_page(fresh, "pages/reports.py", report=other, share=token)
+    assert [plain(e.value) for e in fresh.error][0].startswith("Not found")
