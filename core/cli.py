@@ -434,9 +434,6 @@ def main(argv: list[str] | None = None) -> int:
 
             study_spec, name = _study_from_config(store, data, viewer)
             client = create_client(config)
-            from core.training import check_backend
-
-            check_backend(client, study_spec.base.get("backend", "tensorflow"))
             study_id, run_id = start_study(
                 client, store, study_spec, name or f"cli {args.config.name}", viewer=viewer, team=args.team
             )

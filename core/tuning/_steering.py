@@ -290,9 +290,15 @@ def start_study(
     client: Any, store: Store, spec: StudySpec, name: str = "", *, viewer: Viewer, team: str = ""
 ) -> tuple[str, str]:
     """Create a study owned by ``viewer`` (visible to ``team``) and submit its driver; returns
-    (study ID, driver run ID)."""
-    from core.compute import submit_run
+    (study ID, driver run ID).
 
+    Raises:
+        SpecError: The base spec's Keras backend is installed on no worker (nothing is stored).
+    """
+    from core.compute import submit_run
+    from core.training import check_backend
+
+    check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
     study_id = create_study(store, spec, name, viewer=viewer, team=team)
     run_id = submit_run(
         client,

@@ -4,6 +4,7 @@ values), on a real cluster and store."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,29 @@ def test_jax_trials_report_their_epochs_and_complete(thread_cluster, tmp_path: P
         trained = get_run(store, t.user_attrs["loom_run"], viewer=SYSTEM)
         assert trained.spec["backend"] == "jax"
         assert trained.result_json["environment"]["backend"] == "jax"
+
+
+def test_a_study_on_a_backend_no_worker_has_is_refused_before_anything_is_stored(  # type: ignore[no-untyped-def]
+    thread_cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.errors import SpecError
+    from core.experiments import list_studies
+    from core.training import available_backends
+
+    store = open_store(AppConfig.for_data_dir(tmp_path / "data"))
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    base = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        backend="torch",
+    ).to_dict()
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),)).to_dict()
+    monkeypatch.setitem(sys.modules, "torch", None)  # Python's own switch: torch cannot be imported
+    try:
+        available_backends(thread_cluster, refresh=True)
+        with pytest.raises(SpecError, match=r"PyTorch backend is not installed on any worker"):
+            start_study(thread_cluster, store, StudySpec(base, space, n_trials=1), "torch", viewer=SYSTEM)
+        assert list_studies(store, viewer=SYSTEM) == []
+    finally:
+        monkeypatch.undo()
+        available_backends(thread_cluster, refresh=True)
