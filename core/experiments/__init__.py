@@ -16,6 +16,13 @@ from core.experiments._compare import compare_runs
 from core.experiments._compare import flatten
 from core.experiments._compare import parse_run_ids
 from core.experiments._compare import smooth
+from core.experiments._groups import GROUP_BY_SEED
+from core.experiments._groups import GroupBand
+from core.experiments._groups import GroupSummary
+from core.experiments._groups import group_band
+from core.experiments._groups import group_keys
+from core.experiments._groups import group_members
+from core.experiments._groups import group_runs
 from core.experiments._query import SORTS
 from core.experiments._query import STATUSES
 from core.experiments._query import ExperimentQuery
@@ -26,6 +33,9 @@ from core.experiments._query import list_studies
 
 __all__ = [
     "BASELINE_TAG",
+    "GROUP_BY_SEED",
+    "GroupBand",
+    "GroupSummary",
     "MAX_RUNS",
     "NOTE_MAX_CHARS",
     "SORTS",
@@ -38,6 +48,10 @@ __all__ = [
     "compare_runs",
     "delete_runs",
     "flatten",
+    "group_band",
+    "group_keys",
+    "group_members",
+    "group_runs",
     "StudyRow",
     "list_experiments",
     "list_studies",

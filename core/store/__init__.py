@@ -19,6 +19,7 @@ from core.store._db import open_existing_store
 from core.store._db import open_store
 from core.store._db import redact_url
 from core.store._db import sqlite_pragmas
+from core.store._models import AlertRule
 from core.store._models import Base
 from core.store._models import Dataset
 from core.store._models import Evaluation
@@ -65,6 +66,7 @@ from core.store._records import thaw
 
 __all__ = [
     "SYSTEM",
+    "AlertRule",
     "Base",
     "ColumnProfile",
     "Dataset",

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 __all__ = [
+    "AlertRule",
     "Base",
     "Dataset",
     "Evaluation",
@@ -166,6 +167,8 @@ class Run(_Timestamped, Base):
     # Lineage: the run this one came from, and how ("resumed", "forked", "promoted").
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     parent_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # A seed group: runs launched together, identical but for their seed (None: in no group).
+    group_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     author: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # "" = private to its author; else the one team that may view and fork it.
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
@@ -349,6 +352,7 @@ class SignInFailure(Base):
     name: Mapped[str] = mapped_column(String(100))
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
 class Report(_Timestamped, Base):
     """A report people compose from Markdown, run charts, compare tables and study plots. Its
     content lives in :class:`ReportVersion` rows (one per save); it is owned and shared exactly
@@ -377,3 +381,30 @@ class ReportVersion(Base):
     spec_hash: Mapped[str] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertRule(_Timestamped, Base):
+    """A rule on a run or a study that fires once: ``failed``, ``finished``, ``threshold`` (a
+    metric above or below a value), ``stalled`` (no new point for ``minutes``) or ``best``
+    (the study's best value improves on ``baseline``). ``fired_at`` is set by one atomic UPDATE,
+    so a rule fires exactly once however many app processes evaluate it."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    target_kind: Mapped[str] = mapped_column(String(10))  # "run" or "study"
+    target_id: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    metric: Mapped[str] = mapped_column(String(100), default="")
+    op: Mapped[str] = mapped_column(String(10), default="")  # "above" or "below"
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # An Apprise URL for this rule alone, beside the operator's (LOOM_ALERT_URLS); "" for none.
+    url: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(100), default="")
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    fired_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    # Why its notifications could not be sent (malformed or unreachable URL); "" when fine.
+    error: Mapped[str] = mapped_column(Text, default="")

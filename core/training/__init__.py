@@ -22,11 +22,11 @@ from core.training._baselines import BASELINE_TAG
 from core.training._baselines import baseline_specs
 from core.training._baselines import baselines_for_run
 from core.training._baselines import launch_baselines
-from core.training._callback import live_callback
 from core.training._bundle import Bundle
 from core.training._bundle import export_bundle
 from core.training._bundle import read_bundle
 from core.training._bundle import save_bundle
+from core.training._callback import live_callback
 from core.training._checkpoints import last_checkpoint
 from core.training._data import feature_columns
 from core.training._data import features_array
@@ -35,6 +35,10 @@ from core.training._data import scale_warning
 from core.training._evaluate import EvaluateSpec
 from core.training._evaluate import EvaluationRecord
 from core.training._evaluate import list_evaluations
+from core.training._groups import MAX_SEEDS
+from core.training._groups import SeedGroup
+from core.training._groups import repeat_run_with_seeds
+from core.training._groups import repeat_with_seeds
 from core.training._loop import EpochHook
 from core.training._loop import run_training
 from core.training._predict import PredictSpec
@@ -53,12 +57,14 @@ __all__ = [
     "BACKEND_INSTALL",
     "BASELINE_KINDS",
     "BASELINE_TAG",
+    "MAX_SEEDS",
     "WARM_UP",
     "Bundle",
     "EpochHook",
     "EvaluateSpec",
     "EvaluationRecord",
     "PredictSpec",
+    "SeedGroup",
     "TrainSpec",
     "TrainingRun",
     "available_backends",
@@ -78,6 +84,8 @@ __all__ = [
     "probe_input",
     "process_backend",
     "read_training_run",
+    "repeat_run_with_seeds",
+    "repeat_with_seeds",
     "resume_spec",
     "scale_warning",
     "read_bundle",
