@@ -88,3 +88,23 @@ def test_a_share_link_opens_the_report_read_only_with_placeholders(app: AppTest)
     other, _ = save_report(store, ReportSpec("Other"), viewer=SYSTEM)
     open_page(fresh, "pages/reports.py", report=other, share=token)
     assert [plain(e.value) for e in fresh.error][0].startswith("Not found")
+
+
+def test_blocks_move_and_go_before_a_save(app: AppTest) -> None:
+    store = open_store(get_config())
+    spec = ReportSpec("Order", (MarkdownBlock("one"), MarkdownBlock("two"), MarkdownBlock("three")))
+    report_id, _ = save_report(store, spec, viewer=SYSTEM)
+    open_page(app, "pages/reports.py", report=report_id)
+    assert [h.proto.body.strip() for h in app.html] == ["<p>one</p>", "<p>two</p>", "<p>three</p>"]
+    app.button(key="rb_up_1-2").click().run()  # "three" above "two"
+    app.button(key="rb_remove_1-0").click().run()  # "one" goes
+    app.text_area(key="rb_text_1-1").input("two, edited").run()
+    app.button(key=f"report_draft_{report_id}_1_save").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert get_report(store, report_id, viewer=SYSTEM).spec.blocks == (
+        MarkdownBlock("three"),
+        MarkdownBlock("two, edited"),
+    )
+    assert [h.proto.body.strip() for h in app.html] == ["<p>three</p>", "<p>two, edited</p>"]
+    # Version 1 is unchanged.
+    assert get_report(store, report_id, 1, viewer=SYSTEM).spec == spec
