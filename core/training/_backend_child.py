@@ -37,6 +37,12 @@ def main() -> int:
     args = json.loads(sys.argv[1])
     result_file = sys.argv[2]
     _watch_parent(int(args["parent"]))
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        # Keras on JAX or PyTorch still imports TensorFlow when it is installed, only to seed it
+        # (set_random_seed) and to recognise its types when saving (each checkpoint): seconds of
+        # start-up and ~0.5 GB that this process never uses. None in sys.modules is Python's own
+        # "not importable", which Keras reads as "TensorFlow is not installed".
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
 
     from core.compute import JobContext
     from core.config import AppConfig
