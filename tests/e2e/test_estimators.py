@@ -74,7 +74,8 @@ def test_random_forest_then_baselines_in_compare(seeded: Seeded, pg) -> None:  #
     estimator = pg.get_by_role("combobox", name="Estimator", exact=True)
     estimator.wait_for()
     assert estimator.input_value() == "random forest"
-    assert pg.get_by_label("Epochs").count() == 0  # optimizer and epochs do not apply
+    epochs = pg.get_by_label("Epochs")  # optimizer and epochs do not apply: gone once redrawn
+    wait_until(lambda: epochs.count() == 0, timeout=30, interval=0.2, what="the Keras settings to go")
     trees = pg.get_by_role("spinbutton", name="n estimators")
     trees.fill("40")
     trees.press("Enter")
@@ -94,7 +95,10 @@ def test_random_forest_then_baselines_in_compare(seeded: Seeded, pg) -> None:  #
     pg.locator(".js-plotly-plot").first.wait_for()
     pg.get_by_text(f"models/{run_id}.skops").wait_for()
 
-    pg.get_by_role("button", name="Baselines for this data").click()
+    button = pg.get_by_role("button", name="Baselines for this data")
+    # The finished run's page is drawn once more as such; a copy from the live view may linger.
+    wait_until(lambda: button.count() == 1, timeout=30, interval=0.2, what="one baselines button")
+    button.click()
     pg.wait_for_url(re.compile(r"/compare\?runs="))
     ids = re.search(r"runs=([0-9a-f,%C]+)", pg.url)[1].replace("%2C", ",").split(",")  # type: ignore[index]
     assert ids[0] == run_id and len(ids) == 4
@@ -108,4 +112,5 @@ def test_random_forest_then_baselines_in_compare(seeded: Seeded, pg) -> None:  #
     for kind in ("dummy (majority)", "logistic regression", "histogram gradient boosting"):
         assert f"Baseline · {kind}" in text
     assert pg.locator(".js-plotly-plot").first.is_visible()
-    assert pg.get_by_text("still training").count() == 0
+    still = pg.get_by_text("still training")
+    wait_until(lambda: still.count() == 0, timeout=30, interval=0.5, what="Compare to redraw the ended runs")
