@@ -3,9 +3,10 @@ and memory, sampled about once a second on a thread into a run's metrics under `
 
 Keys (the step is the sample's second since sampling began, 1, 2, 3...):
 
-* ``system/cpu_percent``: this process's CPU use, 100 per busy core (a Dask worker process runs
-  its tasks in threads, so on a worker it is the worker's, every task's);
-* ``system/rss_mb``: this process's resident memory, MiB;
+* ``system/cpu_percent``: CPU use of this process and its children, 100 per busy core (a Dask
+  worker runs its tasks in threads, so on a worker it is the worker's, every task's; a run on
+  another Keras backend trains in a child process, counted here);
+* ``system/rss_mb``: resident memory of this process and its children, MiB;
 * ``system/gpu<i>_util_percent`` and ``system/gpu<i>_memory_mb``: each GPU the process may use
   (``CUDA_VISIBLE_DEVICES``), through ``pynvml`` (the ``nvidia-ml-py`` package), only if it is
   installed and finds a driver; otherwise no GPU keys, and one info line in the log.
@@ -30,29 +31,63 @@ SAMPLE_PERIOD_S = 1.0
 
 
 class _Cpu:
-    """CPU % of this process between two calls."""
+    """CPU % of this process and its children between two calls."""
 
     def __init__(self) -> None:
-        self._last = (time.monotonic(), _cpu_seconds())
+        self._at = time.monotonic()
+        self._seen: dict[int, float] = dict(_cpu_seconds())
 
     def percent(self) -> float:
-        now, used = time.monotonic(), _cpu_seconds()
-        (then, before), self._last = self._last, (now, used)
-        return 100.0 * (used - before) / max(now - then, 1e-6)
+        now, times = time.monotonic(), dict(_cpu_seconds())
+        # A child first seen now started since the last call (samples are a second apart): all
+        # its CPU time is new. One that exited takes its time with it.
+        used = sum(t - self._seen.get(pid, 0.0) for pid, t in times.items())
+        then, self._at, self._seen = self._at, now, times
+        return max(0.0, 100.0 * used / max(now - then, 1e-6))
 
 
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
+def _tree() -> list[Any]:
+    import psutil
+
+    me = psutil.Process()
+    try:
+        return [me, *me.children(recursive=True)]
+    except psutil.Error:
+        return [me]
+
+
+def _cpu_seconds() -> list[tuple[int, float]]:
+    """(pid, CPU seconds) of this process and its children (a run on another Keras backend
+    trains in a child process of the worker); this process only without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        times = os.times()
+        return [(os.getpid(), times.user + times.system)]
+    out = []
+    for proc in _tree():
+        try:
+            cpu = proc.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        out.append((proc.pid, cpu.user + cpu.system))
+    return out
 
 
 def _rss_mb() -> float:
+    """Resident memory of this process and its children, MiB."""
     try:
         import psutil
-
-        return float(psutil.Process().memory_info().rss) / 2**20
     except ImportError:
         pass
+    else:
+        total = 0
+        for proc in _tree():
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
     try:
         with open("/proc/self/statm") as fh:
             pages = int(fh.read().split()[1])

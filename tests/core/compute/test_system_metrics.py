@@ -3,6 +3,8 @@ LocalCluster, and on an inline job as the overhead benchmark runs one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from core.store import open_store
 from core.training import TrainSpec
 from core.training import default_pipeline
 from tests.conftest import wait_until_ended
+from tests.waiting import wait_until
 
 ASSETS = Path(__file__).resolve().parents[3] / "assets"
 
@@ -33,6 +36,32 @@ def test_one_sample_has_cpu_and_memory() -> None:
     values = read_system(_Busy(), None)
     assert values["system/cpu_percent"] == 42.0
     assert 10 < values["system/rss_mb"] < 100_000  # this interpreter's resident memory, MiB
+
+
+def test_a_child_process_counts(tmp_path: Path) -> None:
+    """A run on another Keras backend trains in a child of the worker: its memory and CPU count."""
+    from core.compute._system import _Cpu
+
+    before = read_system(_Busy(), None)["system/rss_mb"]
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import pathlib; x = bytearray(300 * 2**20); pathlib.Path({str(ready)!r}).touch()\n"
+            "while True: sum(range(1000))",
+        ]
+    )
+    try:
+        wait_until(ready.exists, timeout=30, what="the child to hold its memory")
+        cpu = _Cpu()
+        time.sleep(1.0)
+        values = read_system(cpu, None)
+    finally:
+        child.kill()
+        child.wait()
+    assert values["system/rss_mb"] > before + 250
+    assert values["system/cpu_percent"] > 5  # the child's busy loop (a low bar: 2 shared cores)
 
 
 def test_an_inline_job_samples_about_once_a_second(config: AppConfig) -> None:

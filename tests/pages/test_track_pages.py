@@ -1,0 +1,27 @@
+"""A script's run (core.track) on the Jobs and Experiments pages: marked external, with the
+steering row while it runs, its system metrics in a chart of their own, listed by default."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core import track
+from core.config import get_config
+from tests.pages.conftest import open_page
+
+
+def test_an_external_run_is_marked_steerable_and_listed(app: AppTest) -> None:
+    with track.run("from a script", {"lr": 0.1}, app_config=get_config(), system_metrics=False) as run:
+        for step in range(50):
+            run.log({"loss": 1 / (step + 1), "system/rss_mb": 100.0 + step}, step=step)
+        run.context.flush()
+        open_page(app, "pages/jobs.py", run=run.id)
+        assert not app.exception, [e.value for e in app.exception]
+        assert any("external: logged by a script" in m.value for m in app.markdown)
+        keys = {b.key for b in app.button if b.key}
+        assert {f"stop_{run.id}", f"pause_{run.id}", f"set_lr_{run.id}"} <= keys
+        assert len(app.get("plotly_chart")) == 2  # "loss" against steps, "system/..." against seconds
+    open_page(app, "pages/experiments.py")
+    assert not app.exception, [e.value for e in app.exception]
+    frame = next(d for d in app.dataframe if (d.key or "").startswith("exp_table")).value
+    assert list(frame["name"]) == ["from a script"] and list(frame["source"]) == ["external"]
