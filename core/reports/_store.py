@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
@@ -119,21 +120,25 @@ def save_report(
             row.team = team
         if latest is not None and latest.spec_hash == digest:
             return row.id, row.latest_version
-        # The version number comes from the row, locked by this update: two saves at once get
-        # two numbers (the second waits, or fails on the primary key and is retried by the user).
-        row.latest_version += 1
-        row.title = spec.title
+        # The number comes from one UPDATE that increments it: two saves at once get two
+        # numbers (the second waits for the first's row lock), never the same one.
+        version = s.execute(
+            update(Report)
+            .where(Report.id == row.id)
+            .values(latest_version=Report.latest_version + 1, title=spec.title)
+            .returning(Report.latest_version)
+        ).scalar_one()
         s.add(
             ReportVersion(
                 report_id=row.id,
-                version=row.latest_version,
+                version=version,
                 spec_json=data,
                 spec_hash=digest,
                 author=viewer.name[:100],
                 created_at=utcnow(),
             )
         )
-        return row.id, row.latest_version
+        return row.id, int(version)
 
 
 def get_report(store: Store, report_id: str, version: int | None = None, *, viewer: Viewer) -> ReportRecord:

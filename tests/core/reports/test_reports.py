@@ -281,3 +281,25 @@ def test_a_study_block_draws_its_plots_and_hides_from_others(config) -> None:  #
     cats, _ = save_report(store, spec, viewer=cat)
     (hidden,) = render_report(store, get_report(store, cats, viewer=cat), viewer=cat)
     assert hidden.placeholders == (unavailable("study", study_id),) and not hidden.figures
+
+
+def test_saves_at_once_get_distinct_versions(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = world.store
+    report_id, _ = save_report(store, _report(world.ann_red), viewer=world.ann)
+    texts = [f"edit {i}" for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        saved = list(
+            pool.map(
+                lambda t: save_report(
+                    store, _report(world.ann_red, text=t), report_id=report_id, viewer=world.ann
+                ),
+                texts,
+            )
+        )
+    assert sorted(v for _, v in saved) == [2, 3, 4, 5]
+    record = get_report(store, report_id, viewer=world.ann)
+    assert [v for v, _, _ in record.versions] == [1, 2, 3, 4, 5]
+    by_version = {v: get_report(store, report_id, v, viewer=world.ann).spec.blocks[0].text for _, v in saved}
+    assert sorted(by_version.values()) == texts
