@@ -126,6 +126,7 @@ def store() -> Store:
         fail(exc)
         raise
     _store_reaper(cfg)
+    _alert_evaluator(cfg)
     return opened
 
 
@@ -137,6 +138,15 @@ def _store_reaper(cfg: AppConfig):  # type: ignore[no-untyped-def]
     from core.compute import Reaper
 
     return Reaper(_store(cfg), None, cfg.heartbeat_timeout).start()
+
+
+@st.cache_resource(show_spinner=False)
+def _alert_evaluator(cfg: AppConfig):  # type: ignore[no-untyped-def]
+    """Alert rules checked every few seconds from the first page view on; each fires once even
+    with several app processes (the store marks it fired atomically)."""
+    from core.alerts import AlertEvaluator
+
+    return AlertEvaluator(_store(cfg), interval=2.0).start()
 
 
 def client():  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from core.experiments import smooth
 from core.formatting import csv_bytes
 from core.training import list_evaluations
 from pages import _estimators
+from pages import _groups
 from pages import _ui
 
 st.title("Compare")
@@ -94,6 +95,7 @@ st.download_button(
     on_click="ignore",
     key="cmp_csv",
 )
+_groups.compare_section(store, who, run_ids, metric)
 if not access.shared and who.can_create:  # baselines for the first compared run that is none
     if others := [r.id for r in comparison.runs if r.kind == "train" and r.id not in comparison.baselines]:
         _estimators.run_baselines_button(store, who, others[0], shown=run_ids, key="cmp")

@@ -16,6 +16,7 @@ from core.experiments import list_experiments
 from core.experiments import list_studies
 from core.experiments import set_archived
 from core.formatting import human_duration
+from pages import _groups
 from pages import _ui
 
 st.title("Experiments")
@@ -47,6 +48,7 @@ def _set(**changes: object) -> None:
     st.query_params.update(clean)
 
 
+_groups.seed_group_panel(store, who, query.metric)
 tab_runs, tab_studies = st.tabs(["Runs", "Studies"])
 with tab_runs:
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
@@ -177,6 +179,7 @@ with tab_runs:
             if d2.button("Keep them", key="exp_delete_no"):
                 st.session_state.pop("confirm_delete", None)
                 st.rerun()
+    _groups.group_section(store, who, [r.id for r in rows], query.metric)
 
 with tab_studies:
     studies = list_studies(store, viewer=who)

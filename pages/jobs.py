@@ -38,6 +38,7 @@ from core.training import export_bundle
 from core.training import last_checkpoint
 from core.training import read_training_run
 from core.training import resume_spec
+from pages import _alerts
 from pages import _estimators
 from pages import _evaluations
 from pages import _ui
@@ -434,4 +435,5 @@ else:
     _live(selected)
 
 _evaluations.section(current, who, can_submit=not access.shared and who.can_create)
+_alerts.section(store, who, "run", current.id, editable=not access.shared and who.owns(current.author))
 _details(current)

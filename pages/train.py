@@ -36,6 +36,7 @@ from core.training import read_training_run
 from core.training import scale_warning
 from core.tuning import get_study
 from pages import _estimators
+from pages import _groups
 from pages import _ui
 from pages._backend import backend_choice
 
@@ -243,6 +244,7 @@ def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str: 
 
 if (unscaled := scale_warning(probe)) and not images:
     st.warning(unscaled, icon=":material/straighten:")
+repeats = _groups.seeds_input(st)
 if st.button("Launch", type="primary", key="train_launch"):
     try:
         optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)
@@ -262,6 +264,18 @@ if st.button("Launch", type="primary", key="train_launch"):
         )
         if backend != "tensorflow":  # refused here, before anything is stored, if no worker has it
             check_backend(_ui.client(), backend)
+        if repeats > 1:  # a seed group: opens Experiments on the group
+            _groups.launch(
+                store,
+                who,
+                spec,
+                repeats,
+                name=_run_name(template, dataset.name, opt_name, source),
+                team=team,
+                dataset_id=dataset_id,
+                parent_id=source.run.id if source is not None else None,
+                parent_kind=("promoted" if source.is_trial else "forked") if source else None,
+            )
         run_id = submit_run(
             _ui.client(),
             store,

@@ -33,6 +33,8 @@ from core.tuning import study_base
 from core.tuning import study_runs
 from core.tuning import study_trials
 from core.tuning import tunable
+from pages import _alerts
+from pages import _groups
 from pages import _ui
 
 st.title("Tune")
@@ -251,6 +253,8 @@ def _show_study(study_id: str) -> None:
         _board(study_id, spec)
     if access.can_act:
         _steer(study_id, spec, running)
+        _groups.repeat_best_button(store, who, study_id)
+    _alerts.section(store, who, "study", study_id, editable=access.can_act)
     if not access.shared:
         _study_notes(study_id, access.can_note)
     if access.can_share:

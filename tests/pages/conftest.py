@@ -45,7 +45,9 @@ def _release(data_dir: Path) -> None:
         cluster.close(timeout=10)
     with contextlib.suppress(Exception):
         ui._store_reaper(cfg).stop()
-    for cached in (ui._compute, ui._store_reaper, ui._store):
+    with contextlib.suppress(Exception):
+        ui._alert_evaluator(cfg).stop()
+    for cached in (ui._compute, ui._store_reaper, ui._alert_evaluator, ui._store):
         cached.clear(cfg)
 
 
