@@ -43,6 +43,7 @@ EXPECTED_TABLES = {
     "evaluations",
     "reports",
     "report_versions",
+    "alert_rules",
     "users",
     "teams",
     "team_members",
