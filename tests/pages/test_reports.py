@@ -16,7 +16,9 @@ from core.reports import save_report
 from core.reports import unavailable
 from core.sharing import create_link
 from core.store import SYSTEM
+from core.store import Run
 from core.store import open_store
+from tests.pages.conftest import APP
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
 from tests.pages.test_experiments import _finished
@@ -108,3 +110,49 @@ def test_blocks_move_and_go_before_a_save(app: AppTest) -> None:
     assert [h.proto.body.strip() for h in app.html] == ["<p>three</p>", "<p>two, edited</p>"]
     # Version 1 is unchanged.
     assert get_report(store, report_id, 1, viewer=SYSTEM).spec == spec
+
+
+def test_a_teammate_reads_a_team_report_with_a_placeholder_and_no_editor(app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Accounts on: ada's team report names her private run and a team run. Bob (her teammate)
+    sees the report, the team run's curve and a placeholder for the private one (its name and
+    values appear nowhere on his page), and gets no editor; cyd (no team) gets not-found."""
+    from core.sharing import add_member
+    from core.sharing import create_team
+    from core.sharing import create_user
+    from core.sharing import viewer_for
+    from tests.pages.test_accounts import _everything_shown
+    from tests.pages.test_accounts import _sign_in
+
+    monkeypatch.setenv("LOOM_AUTH", "on")
+    store = open_store(get_config())
+    for name in ("ada", "bob", "cyd"):
+        create_user(store, name, f"{name}-password-123")
+    create_team(store, "lab")
+    add_member(store, "lab", "ada")
+    add_member(store, "lab", "bob")
+    private = _finished(store, "ADA-SECRET-RUN", [0.987654, 0.876543])
+    shared = _finished(store, "lab run", [1.0, 0.5])
+    with store.session() as s:
+        s.get(Run, private).author = "ada"
+        s.get(Run, shared).author = "ada"
+        s.get(Run, shared).team = "lab"
+    spec = ReportSpec("Lab notes", (MarkdownBlock("see below"), RunChartBlock((private, shared))))
+    report_id, _ = save_report(store, spec, team="lab", viewer=viewer_for(store, "ada"))
+
+    bob = _sign_in(AppTest.from_file(APP, default_timeout=60), "bob", "bob-password-123")
+    bob.switch_page("pages/reports.py")
+    bob.query_params["report"] = report_id
+    bob.run()
+    assert not bob.exception, [e.value for e in bob.exception]
+    assert [w.value for w in bob.warning] == [unavailable("run", private)]
+    assert len(bob.get("plotly_chart")) == 1
+    shown = _everything_shown(bob)
+    assert "ADA-SECRET-RUN" not in shown and "0.987654" not in shown and "lab run" in shown
+    assert not [e for e in bob.get("expandable") if "Edit" in str(e.label)]
+
+    cyd = _sign_in(AppTest.from_file(APP, default_timeout=60), "cyd", "cyd-password-123")
+    cyd.switch_page("pages/reports.py")
+    cyd.query_params["report"] = report_id
+    cyd.run()
+    assert any("no report" in plain(e.value) for e in cyd.error)
+    assert "Lab notes" not in _everything_shown(cyd)
