@@ -17,6 +17,7 @@ psutil is used when installed, else ``/proc`` (Linux) or the ``resource`` module
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -46,14 +47,26 @@ class _Cpu:
         return max(0.0, 100.0 * used / max(now - then, 1e-6))
 
 
+_TREE_SECONDS = 10.0  # how often the list of child processes is refreshed
+_tree_cache: tuple[float, list[Any]] = (-math.inf, [])
+
+
 def _tree() -> list[Any]:
+    """This process and its children. Finding children scans every process of the machine
+    (milliseconds), so the list is refreshed every ``_TREE_SECONDS``; reading each is cheap."""
+    global _tree_cache
     import psutil
 
+    at, procs = _tree_cache
+    if time.monotonic() - at < _TREE_SECONDS:
+        return procs
     me = psutil.Process()
     try:
-        return [me, *me.children(recursive=True)]
+        procs = [me, *me.children(recursive=True)]
     except psutil.Error:
-        return [me]
+        procs = [me]
+    _tree_cache = (time.monotonic(), procs)
+    return procs
 
 
 def _cpu_seconds() -> list[tuple[int, float]]:

@@ -38,10 +38,11 @@ def test_one_sample_has_cpu_and_memory() -> None:
     assert 10 < values["system/rss_mb"] < 100_000  # this interpreter's resident memory, MiB
 
 
-def test_a_child_process_counts(tmp_path: Path) -> None:
+def test_a_child_process_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run on another Keras backend trains in a child of the worker: its memory and CPU count."""
-    from core.compute._system import _Cpu
+    from core.compute import _system
 
+    monkeypatch.setattr(_system, "_TREE_SECONDS", 0.0)  # look for children on every sample
     before = read_system(_Busy(), None)["system/rss_mb"]
     ready = tmp_path / "ready"
     child = subprocess.Popen(
@@ -54,7 +55,7 @@ def test_a_child_process_counts(tmp_path: Path) -> None:
     )
     try:
         wait_until(ready.exists, timeout=30, what="the child to hold its memory")
-        cpu = _Cpu()
+        cpu = _system._Cpu()
         time.sleep(1.0)
         values = read_system(cpu, None)
     finally:
