@@ -26,7 +26,9 @@ the local user, as the app does.
 
 ``"backend"`` (either form) is the Keras backend: ``tensorflow`` (the default), ``jax`` or
 ``torch``; a backend no worker has installed is refused before anything is submitted, with the
-install command.
+install command. ``"estimator": {"kind": "random_forest", "params": {"n_estimators": 200}}`` in
+the short form trains a scikit-learn model instead of a template (kinds: dummy, linear,
+random_forest, hist_gradient_boosting, knn, svm).
 
 ``study.json`` is a study spec (:meth:`core.tuning.StudySpec.to_dict`) plus an optional
 ``"name"``; its ``"base"`` is a training spec in either form above::
@@ -73,7 +75,17 @@ def _spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  #
     dataset = get_dataset(store, str(data["dataset_id"]), viewer=viewer)
     task = data.get("task", "multiclass")
     pipeline = default_pipeline(dataset.id, data["target"], dataset.profile, task)
-    model = cnn_template(task) if data.get("template") == "cnn" else mlp_template(task)
+    model: Any = cnn_template(task) if data.get("template") == "cnn" else mlp_template(task)
+    if "estimator" in data:  # scikit-learn instead of a Keras template
+        from core.models import EstimatorSpec
+
+        estimator = data["estimator"]
+        if not isinstance(estimator, dict):
+            raise SpecError(
+                '"estimator" is an object such as {"kind": "random_forest", "params": {"max_depth": 8}}, '
+                f"but got estimator={estimator!r}."
+            )
+        model = EstimatorSpec(str(estimator.get("kind")), task, dict(estimator.get("params") or {}))
     return TrainSpec(
         pipeline=pipeline.to_dict(),
         model=model.to_dict(),
