@@ -20,6 +20,7 @@ from core import track
 from core.compute import reap
 from core.compute import stop_run
 from core.config import AppConfig
+from core.config import get_config
 from core.errors import NotFoundError
 from core.errors import SchemaMismatchError
 from core.errors import SpecError
@@ -300,3 +301,17 @@ def _pg_options(server) -> str:  # type: ignore[no-untyped-def]
 
 def _pg_ctl(server, *args: str) -> None:  # type: ignore[no-untyped-def]
     subprocess.run([*server.prefix, server.pg_ctl, "-D", str(server.datadir), *args], check=True, timeout=60)
+
+
+def test_migrate_brings_a_fresh_store_to_this_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    monkeypatch.setenv("LOOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LOOM_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 0
+    assert "is at this Loom's schema version" in capsys.readouterr().out
+    with track.run("after migrate", system_metrics=False) as run:
+        run.log({"loss": 1.0})
+    assert get_run(open_store(get_config()), run.id, viewer=SYSTEM).status == "succeeded"
