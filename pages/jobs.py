@@ -187,7 +187,8 @@ def _render(run_id: str) -> str:
                 mime="application/zip",
                 on_click="ignore",
                 key=f"bundle_{run.id}",
-                help="The .keras model, the pipeline spec and its fitted state, and the metrics as CSV.",
+                help="The model (.keras, or .skops for scikit-learn), the pipeline spec and its fitted "
+                "state, and the metrics as CSV.",
             )
             if not access.shared:
                 c2.page_link(

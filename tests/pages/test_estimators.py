@@ -147,3 +147,26 @@ def test_tune_page_offers_a_forests_hyperparameters_and_runs_a_study(app: AppTes
     assert wait_until_ended(store, driver.id, 300).status == "succeeded"
     trials = load_optuna_study(store.config, study_id).get_trials()
     assert len(trials) == 2 and all("model.params.n_estimators" in t.params for t in trials)
+
+
+def test_tweak_and_rerun_of_a_forest_opens_train_prefilled(app: AppTest) -> None:
+    store = open_store(get_config())
+    run_id = next(
+        (r.id for r in list_runs(store, kind="train", viewer=SYSTEM) if r.name.startswith("iris · random")),
+        None,
+    ) or _forest(app)
+    open_page(app, "pages/train.py", from_run=run_id)
+    assert app.radio(key=f"train_family_{run_id}").value == "scikit-learn"
+    assert app.selectbox(key="est_kind_random_forest").value == "random_forest"
+    assert app.number_input(key="est_random_forest_n_estimators").value == 20
+    assert app.number_input(key="est_random_forest_max_depth").value == 4
+    app.number_input(key="est_random_forest_n_estimators").set_value(10).run()
+    app.button(key="est_launch").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    child = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.parent_id == run_id)
+    assert child.parent_kind == "forked"
+    assert thaw(child.spec)["model"]["params"] == {
+        **EstimatorSpec("random_forest").params,
+        "n_estimators": 10,
+        "max_depth": 4,
+    }
