@@ -315,3 +315,18 @@ def test_migrate_brings_a_fresh_store_to_this_version(
     with track.run("after migrate", system_metrics=False) as run:
         run.log({"loss": 1.0})
     assert get_run(open_store(get_config()), run.id, viewer=SYSTEM).status == "succeeded"
+
+
+def test_a_full_buffer_drops_new_points_with_a_warning_and_counts_them(
+    config: AppConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(config)
+    with track.run("tiny buffer", app_config=config, system_metrics=False, max_buffered=100) as run:
+        for step in range(1_000):  # far faster than a write: the buffer fills
+            run.log({"loss": 1.0}, step=step)
+        dropped = run.context.dropped
+    stored = len(get_metrics(store, run.id, viewer=SYSTEM)["loss"].steps)
+    assert dropped > 0 and stored + dropped == 1_000
+    assert any("new points are dropped" in r.getMessage() for r in caplog.records)
+    events = [e.message for e in get_events(store, run.id, viewer=SYSTEM) if e.kind == "metrics_dropped"]
+    assert len(events) == 1 and f'"points": {dropped}' in events[0]
