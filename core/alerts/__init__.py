@@ -10,8 +10,10 @@ from core.alerts._evaluate import AlertEvaluator
 from core.alerts._evaluate import evaluate_alerts
 from core.alerts._evaluate import study_best
 from core.alerts._notify import ALERT_URLS_ENV
+from core.alerts._notify import RULE_URLS_ENV
 from core.alerts._notify import check_url
 from core.alerts._notify import operator_urls
+from core.alerts._notify import rule_urls_allowed
 from core.alerts._rules import ALERT_KINDS
 from core.alerts._rules import AlertRecord
 from core.alerts._rules import AlertSpec
@@ -22,6 +24,7 @@ from core.alerts._rules import list_alerts
 __all__ = [
     "ALERT_KINDS",
     "ALERT_URLS_ENV",
+    "RULE_URLS_ENV",
     "AlertEvaluator",
     "AlertRecord",
     "AlertSpec",
@@ -31,5 +34,6 @@ __all__ = [
     "evaluate_alerts",
     "list_alerts",
     "operator_urls",
+    "rule_urls_allowed",
     "study_best",
 ]

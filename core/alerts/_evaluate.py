@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from core.alerts._notify import operator_urls
+from core.alerts._notify import rule_urls_allowed
 from core.alerts._notify import send
 from core.errors import AppError
 from core.store import AlertRule
@@ -162,7 +163,8 @@ def evaluate_alerts(store: Store, now: datetime | None = None) -> list[str]:
             continue
         fired.append(rule.id)
         message = found[1]
-        urls = [*operator_urls(), *([rule.url] if rule.url else [])]
+        own = [rule.url] if rule.url and rule_urls_allowed(store.config.auth) else []
+        urls = [*operator_urls(), *own]
         error = send(urls, f"Loom alert: {message[:120]}", message)
         if error:
             with store.session() as s:

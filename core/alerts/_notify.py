@@ -1,8 +1,9 @@
 """Sending alerts through Apprise (e-mail, Slack, Matrix, webhooks and more, one URL each).
 
 The operator lists notification URLs in ``LOOM_ALERT_URLS`` (separated by spaces or commas);
-every alert goes to them. A rule may add one URL of its own. With none, alerts show in the app
-only. Apprise is imported only when a URL is checked or used.
+every alert goes to them. A rule may add one URL of its own (with accounts on, only where the
+operator allows it: ``LOOM_ALERT_RULE_URLS=on``). With none, alerts show in the app only.
+Apprise is imported only when a URL is checked or used.
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ import os
 import re
 import warnings
 
-__all__ = ["ALERT_URLS_ENV", "check_url", "operator_urls", "redact", "send"]
+__all__ = [
+    "ALERT_URLS_ENV",
+    "RULE_URLS_ENV",
+    "check_url",
+    "operator_urls",
+    "redact",
+    "rule_urls_allowed",
+    "send",
+]
 
 ALERT_URLS_ENV = "LOOM_ALERT_URLS"
+RULE_URLS_ENV = "LOOM_ALERT_RULE_URLS"
 _MAX_URL = 2000
 
 
@@ -59,6 +69,16 @@ def operator_urls() -> list[str]:
     """The notification URLs the operator configured in ``LOOM_ALERT_URLS`` (may be none)."""
     raw = os.environ.get(ALERT_URLS_ENV, "")
     return [u for u in re.split(r"[\s,]+", raw) if u]
+
+
+def rule_urls_allowed(auth: bool) -> bool:
+    """Whether a rule may carry its own URL. The server posts to it, so where several people
+    sign in (``auth``) any of them could aim it at a host inside the network: off there unless
+    the operator sets ``LOOM_ALERT_RULE_URLS=on``; on for a single-user Loom unless set ``off``."""
+    value = os.environ.get(RULE_URLS_ENV, "").strip().lower()
+    if value in ("on", "off"):
+        return value == "on"
+    return not auth
 
 
 def send(urls: list[str], title: str, body: str) -> str:

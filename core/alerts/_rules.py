@@ -11,7 +11,10 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy import select
 
+from core.alerts._notify import ALERT_URLS_ENV
+from core.alerts._notify import RULE_URLS_ENV
 from core.alerts._notify import check_url
+from core.alerts._notify import rule_urls_allowed
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import AlertRule
@@ -45,7 +48,8 @@ class AlertSpec:
         op: ``above`` or ``below`` (``threshold``). Defaults to ``above``.
         threshold: The value a ``threshold`` rule compares with. Defaults to None.
         minutes: A ``stalled`` rule's minutes without a new point, > 0. Defaults to None.
-        url: An Apprise URL for this rule alone, beside the operator's. Defaults to "".
+        url: An Apprise URL for this rule alone, beside the operator's (with accounts on, only
+            where the operator allows it). Defaults to "".
     """
 
     kind: str
@@ -171,7 +175,17 @@ def add_alert(
             f"A {spec.kind!r} alert watches a {spec.target_kind}, not a {target_kind}: "
             f"set it on the {spec.target_kind}'s page."
         )
-    error = check_url(spec.url) if spec.url.strip() else ""
+    error = ""
+    if spec.url.strip():
+        error = (
+            check_url(spec.url)
+            if rule_urls_allowed(store.config.auth)
+            else (
+                f"With accounts on, a rule's own URL is off ({RULE_URLS_ENV}): the server would post "
+                "wherever any user points it. Ask the operator to add the URL to "
+                f"{ALERT_URLS_ENV}, or to set {RULE_URLS_ENV}=on. The rule fires in the app."
+            )
+        )
     with store.session() as s:
         fetch_owned(s, model, target_id, viewer, "add an alert to")
     baseline = _best_so_far(store, target_id) if spec.kind == "best" else None

@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from core.alerts import ALERT_URLS_ENV
+from core.alerts import RULE_URLS_ENV
 from core.alerts import AlertSpec
 from core.alerts import add_alert
 from core.alerts import check_url
@@ -290,3 +291,22 @@ def test_rules_on_a_deleted_run_go_with_it(config: AppConfig) -> None:
     assert evaluate_alerts(store) == []
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(AlertRule)) == 0
+
+
+def test_with_accounts_on_a_rules_own_url_needs_the_operator(
+    tmp_path: Path, receiver: _Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(RULE_URLS_ENV, raising=False)
+    store = open_store(AppConfig.for_data_dir(tmp_path / "data", auth=True))
+    run_id = _run(store)
+    rule = add_alert(store, "run", run_id, AlertSpec("failed", url=receiver.url), viewer=_owner(store))
+    assert f"a rule's own URL is off ({RULE_URLS_ENV})" in rule.error
+    transition(store, run_id, Started("w"))
+    transition(store, run_id, Failed("boom"))
+    assert evaluate_alerts(store) == [rule.id]  # fired in the app, not posted
+    assert receiver.received == [] and len(_alerts(store, run_id)) == 1
+
+    monkeypatch.setenv(RULE_URLS_ENV, "on")  # the operator allows them
+    allowed = add_alert(store, "run", run_id, AlertSpec("failed", url=receiver.url), viewer=_owner(store))
+    assert allowed.error == ""
+    assert evaluate_alerts(store) == [allowed.id] and len(receiver.received) == 1
