@@ -1,6 +1,7 @@
 """Training overhead of Loom's live metrics: bare ``model.fit`` vs the same fit with Loom's live
-callback writing to a real store, interleaved A/B in one process, median of the pair ratios, on
-two workloads:
+callback writing to a real store (and, as on every training run, system metrics sampled once a
+second on a thread: ``inline_job`` starts them), interleaved A/B in one process, median of the
+pair ratios, on two workloads:
 
 * ``cnn``: the classic CNN on MNIST-shaped data (12,000 samples, batch 128, 3 epochs);
 * ``mlp``: a 3-Dense-layer MLP on tabular data (50,000 x 20 floats, batch 64, 2 epochs): many
