@@ -25,3 +25,17 @@ def test_an_external_run_is_marked_steerable_and_listed(app: AppTest) -> None:
     assert not app.exception, [e.value for e in app.exception]
     frame = next(d for d in app.dataframe if (d.key or "").startswith("exp_table")).value
     assert list(frame["name"]) == ["from a script"] and list(frame["source"]) == ["external"]
+
+
+def test_two_script_runs_compare(app: AppTest) -> None:
+    ids = []
+    for lr in (0.1, 0.01):
+        with track.run(f"lr {lr}", {"lr": lr}, app_config=get_config(), system_metrics=False) as run:
+            for step in range(20):
+                run.log({"epoch/val_loss": lr / (step + 1)}, step=step + 1)
+        ids.append(run.id)
+    open_page(app, "pages/compare.py", runs=",".join(ids), metric="epoch/val_loss")
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.get("plotly_chart")  # both curves
+    shown = " ".join(str(d.value) for d in app.dataframe)
+    assert "config.lr" in shown and "0.01" in shown  # the settings that differ, from the config
