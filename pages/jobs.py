@@ -135,6 +135,11 @@ def _render(run_id: str) -> str:
             st.toast("Stop requested.")
     if run.kind == EXTERNAL_KIND:
         st.badge("external: logged by a script (core.track)", icon=":material/terminal:", color="violet")
+        if status is RunStatus.RUNNING:
+            st.caption(
+                "Stop reaches any script (`run.should_stop`); pause and learning rate reach a "
+                "`model.fit` that uses `track.KerasCallback`."
+            )
     if status is RunStatus.RUNNING and run.kind in ("train", EXTERNAL_KIND) and owner:
         _steering(run_id)
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
