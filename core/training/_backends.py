@@ -17,9 +17,16 @@ Loom runs on — a threads-only ``LocalCluster`` inside the app (tests), a proce
 and a remote scheduler whose workers someone else started — needs no worker of each backend
 kept idle (each would hold its framework's memory, and on a GPU its device), and a crash or a
 leak in one run's framework dies with its process. The price is start-up: the child imports
-Keras and its backend for every run, ~3-6 s on 2 CPU cores, against training runs that take
-seconds to hours. A worker that was started on a backend (``KERAS_BACKEND=jax dask worker ...``)
-trains that backend's runs in its own thread, without a child.
+Loom's training code, Keras and its backend for every run (6.5 s for JAX, 11.6 s for PyTorch on
+2 shared CPU cores at a load average of 10), then compiles its first step, against training runs
+that take minutes to hours; a TensorFlow run on a warm worker skips all of that. A pool of warm
+processes per backend would remove it, at the cost of memory held for runs that may never come.
+A worker that was started on a backend (``KERAS_BACKEND=jax dask worker ...``) trains that
+backend's runs in its own thread, without a child.
+
+On a GPU worker, TensorFlow in the worker process takes most of the device's memory once it has
+run (its default); for JAX or PyTorch runs on the same GPU, start such workers with
+``TF_FORCE_GPU_ALLOW_GROWTH=true``.
 
 Whether a backend can run at all is asked of the workers (:func:`available_backends`: each
 reports which frameworks it could import, without importing them), so the Train page, the CLI
