@@ -146,7 +146,7 @@ def _alert_evaluator(cfg: AppConfig):  # type: ignore[no-untyped-def]
     with several app processes (the store marks it fired atomically)."""
     from core.alerts import AlertEvaluator
 
-    return AlertEvaluator(_store(cfg), interval=2.0).start()
+    return AlertEvaluator(_store(cfg), interval=5.0).start()
 
 
 def client():  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from core.alerts._notify import send
 from core.errors import AppError
 from core.store import AlertRule
 from core.store import Metric
+from core.store import MetricBlock
 from core.store import Run
 from core.store import RunEvent
 from core.store import Store
@@ -74,19 +75,38 @@ def _check_run(s: Any, rule: AlertRule, now: datetime) -> str | None:
         return f"{name} {run.status}: {run.status_reason or 'no reason given'}"
     if rule.kind == "finished" and run.status in _FINISHED:
         return f"{name} finished ({run.status})."
-    if rule.kind == "threshold":
-        crossed = Metric.value > rule.threshold if rule.op == "above" else Metric.value < rule.threshold
-        point = s.execute(
-            select(Metric.step, Metric.value)
-            .where(Metric.run_id == run.id, Metric.key == rule.metric, crossed)
-            .order_by(Metric.step, Metric.id)
+    if rule.kind == "threshold" and rule.threshold is not None:
+        below = rule.op == "below"
+        # The first block (of 100 steps) holding a crossing, from the blocks' minima and maxima:
+        # a hundredth of the rows; then the first crossing point inside it.
+        crossed_block = (
+            MetricBlock.min_value < rule.threshold if below else MetricBlock.max_value > rule.threshold
+        )
+        block = s.execute(
+            select(MetricBlock.first_step, MetricBlock.last_step)
+            .where(MetricBlock.run_id == run.id, MetricBlock.key == rule.metric, crossed_block)
+            .order_by(MetricBlock.block)
             .limit(1)
         ).first()
+        crossed = Metric.value < rule.threshold if below else Metric.value > rule.threshold
+        point = (
+            s.execute(
+                select(Metric.step, Metric.value)
+                .where(
+                    Metric.run_id == run.id,
+                    Metric.key == rule.metric,
+                    Metric.step.between(block.first_step, block.last_step),
+                    crossed,
+                )
+                .order_by(Metric.step, Metric.id)
+                .limit(1)
+            ).first()
+            if block is not None
+            else None
+        )
         if point is not None:
-            return (
-                f"{name}: {rule.metric} = {point.value:.6g} at step {point.step}, "
-                f"{rule.op} {rule.threshold:g}."
-            )
+            at = f"{point.value:.6g} at step {point.step}"
+            return f"{name}: {rule.metric} = {at}, {rule.op} {rule.threshold:g}."
     if rule.kind == "stalled" and run.status == "running" and rule.minutes:
         # The newest point by ID: read from the (run, key, step) index, which carries the row ID.
         newest = s.scalar(select(func.max(Metric.id)).where(Metric.run_id == run.id))
@@ -146,17 +166,19 @@ def evaluate_alerts(store: Store, now: datetime | None = None) -> list[str]:
     now = now or utcnow()
     with store.session() as s:
         rules = list(s.scalars(select(AlertRule).where(AlertRule.fired_at.is_(None))))
-    fired = []
-    for rule in rules:
-        target = Run if rule.target_kind == "run" else Study
-        with store.session() as s:
+    checks: list[tuple[AlertRule, tuple[str | None, str] | None]] = []
+    with store.session() as s:  # every run rule in one session
+        for rule in rules:
+            target = Run if rule.target_kind == "run" else Study
             if s.get(target, rule.target_id) is None:  # deleted: its rules go too
                 s.execute(delete(AlertRule).where(AlertRule.id == rule.id))
-                continue
-            found: tuple[str | None, str] | None = None
-            if rule.target_kind == "run":
+            elif rule.target_kind == "run":
                 message = _check_run(s, rule, now)
-                found = None if message is None else (rule.target_id, message)
+                checks.append((rule, None if message is None else (rule.target_id, message)))
+            else:
+                checks.append((rule, None))
+    fired = []
+    for rule, found in checks:
         if rule.target_kind == "study":
             found = _check_study(store, rule)
         if found is None or not _fire(store, rule.id, *found):
