@@ -49,5 +49,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_alert_rules_target_id"), "alert_rules")
     op.drop_table("alert_rules")
     op.drop_index(op.f("ix_runs_group_id"), "runs")
-    with op.batch_alter_table("runs") as batch:
+    # In place (SQLite >= 3.35 drops a column itself): a batch "move and copy" would drop the runs
+    # table, and SQLite's foreign keys would then delete every run's metrics, notes and events.
+    with op.batch_alter_table("runs", recreate="never") as batch:
         batch.drop_column("group_id")
