@@ -53,7 +53,9 @@ for page in sys.argv[2:]:
     at.switch_page(page)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))))
+# scikit-learn and skops, too, load only in jobs on workers.
+FRAMEWORKS = ("tensorflow", "keras", "sklearn", "skops")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in FRAMEWORKS)))
 """
 
 
