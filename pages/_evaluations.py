@@ -137,10 +137,14 @@ def _submit(run: RunRecord, dataset_id: str, dataset_name: str, who: Viewer) -> 
 
 
 @st.fragment(run_every="1s")
-def _pending(pending: dict[str, str], run_id: str) -> None:
+def _pending(run_id: str) -> None:
     """The upload being read, then the evaluation being computed; the page redraws once it ends
-    (its row, or why it failed, then shows)."""
+    (its row, or why it failed, then shows). The stage is read on every tick: a fragment's
+    arguments stay those of the page's run that drew it."""
     key = f"evaluating_{run_id}"
+    pending = st.session_state.get(key)
+    if not pending:
+        return
     ((stage, job_id),) = pending.items()
     who = _ui.viewer()
     try:
