@@ -310,3 +310,27 @@ def test_with_accounts_on_a_rules_own_url_needs_the_operator(
     allowed = add_alert(store, "run", run_id, AlertSpec("failed", url=receiver.url), viewer=_owner(store))
     assert allowed.error == ""
     assert evaluate_alerts(store) == [allowed.id] and len(receiver.received) == 1
+
+
+def test_threads_evaluating_at_once_fire_once_on_each_backend(store: Store) -> None:
+    """The fired marker on SQLite and PostgreSQL: four evaluators racing over the same rules."""
+    run_ids = [_run(store) for _ in range(6)]
+    for run_id in run_ids:
+        add_alert(store, "run", run_id, AlertSpec("failed"), viewer=_owner(store))
+        transition(store, run_id, Started("w"))
+        transition(store, run_id, Failed("boom"))
+    fired: list[str] = []
+    start = threading.Barrier(4)
+
+    def evaluate() -> None:
+        start.wait()
+        for _ in range(3):
+            fired.extend(evaluate_alerts(store))
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(fired) == len(set(fired)) == 6
+    assert all(len(_alerts(store, r)) == 1 for r in run_ids)
