@@ -16,6 +16,7 @@ from core.experiments import GroupSummary
 from core.experiments import group_band
 from core.experiments import group_keys
 from core.experiments import group_members
+from core.experiments import group_of
 from core.experiments import group_runs
 from core.store import Store
 from core.store import Viewer
@@ -180,3 +181,16 @@ def launch(store: Store, who: Viewer, spec, n: int, **kwargs) -> None:  # type: 
 
     group = repeat_with_seeds(_ui.client(), store, spec, n, viewer=who, **kwargs)
     st.switch_page("pages/experiments.py", query_params={"group": group.id})
+
+
+def run_group_link(store: Store, who: Viewer, run_id: str) -> None:
+    """On a run's page: a link to its seed group in Experiments, when it is in one."""
+    group_id = group_of(store, run_id, viewer=who)
+    if group_id:
+        n = len(group_members(store, group_id, viewer=who))
+        st.page_link(
+            "pages/experiments.py",
+            label=f"One of a seed group of {n} runs: open the group",
+            query_params={"group": group_id},
+            icon=":material/stacked_line_chart:",
+        )

@@ -41,6 +41,7 @@ from core.training import resume_spec
 from pages import _alerts
 from pages import _estimators
 from pages import _evaluations
+from pages import _groups
 from pages import _ui
 
 st.title("Jobs")
@@ -441,5 +442,7 @@ else:
     _live(selected)
 
 _evaluations.section(current, who, can_submit=not access.shared and who.can_create)
+if not access.shared:
+    _groups.run_group_link(store, who, current.id)
 _alerts.section(store, who, "run", current.id, editable=not access.shared and who.owns(current.author))
 _details(current)

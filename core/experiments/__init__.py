@@ -22,6 +22,7 @@ from core.experiments._groups import GroupSummary
 from core.experiments._groups import group_band
 from core.experiments._groups import group_keys
 from core.experiments._groups import group_members
+from core.experiments._groups import group_of
 from core.experiments._groups import group_runs
 from core.experiments._query import SORTS
 from core.experiments._query import STATUSES
@@ -51,6 +52,7 @@ __all__ = [
     "group_band",
     "group_keys",
     "group_members",
+    "group_of",
     "group_runs",
     "StudyRow",
     "list_experiments",

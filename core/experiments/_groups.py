@@ -30,6 +30,7 @@ __all__ = [
     "group_band",
     "group_keys",
     "group_members",
+    "group_of",
     "group_runs",
 ]
 
@@ -88,6 +89,12 @@ def group_members(store: Store, group_id: str, *, viewer: Viewer) -> list[str]:
                 .order_by(Run.created_at, Run.id)
             )
         )
+
+
+def group_of(store: Store, run_id: str, *, viewer: Viewer) -> str | None:
+    """The seed group a run ``viewer`` may see belongs to (None: in none, or not visible)."""
+    with store.session() as s:
+        return s.scalar(select(Run.group_id).where(Run.id == run_id, visible(Run, viewer)))
 
 
 def group_band(

@@ -71,6 +71,8 @@ def test_alerts_on_the_run_page(app: AppTest) -> None:
     _, (run_id, *_) = _group(store, [[1.0, 0.5], [0.9, 0.3]])
     open_page(app, "pages/jobs.py", run=run_id)
     assert "Alerts" in [h.value for h in app.subheader]
+    [link] = [p for p in app.get("page_link") if "seed group of 2 runs" in p.proto.label]
+    assert "group=" in link.proto.page or link.proto.query_string.startswith("group=")
     app.selectbox(key="alert_kind_run").set_value("finished")
     app.button(key="FormSubmitter:alert_form_run-Add alert").click().run()
     [rule] = list_alerts(store, "run", run_id, viewer=SYSTEM)

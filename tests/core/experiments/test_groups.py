@@ -19,6 +19,7 @@ from core.experiments import GROUP_BY_SEED
 from core.experiments import group_band
 from core.experiments import group_keys
 from core.experiments import group_members
+from core.experiments import group_of
 from core.experiments import group_runs
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
@@ -67,6 +68,7 @@ def test_a_seed_group_of_three_real_runs_and_its_band(thread_cluster, config: Ap
     assert [s.pop("seed") for s in specs] == [7, 8, 9] and specs[0] == specs[1] == specs[2]
     assert [r.name for r in runs] == [f"iris seeds · seed {s}" for s in (7, 8, 9)]
     assert group_members(store, group.id, viewer=SYSTEM) == group.run_ids
+    assert {group_of(store, r, viewer=SYSTEM) for r in group.run_ids} == {group.id}
     assert group_members(store, group.id, viewer=Viewer("eve")) == []  # not shared with eve
 
     # The band from the stored points, aligned by step, against NumPy.
