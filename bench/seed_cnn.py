@@ -5,8 +5,9 @@ the same machine in the same run.
     python bench/seed_cnn.py [--quick] [--pairs N]
 
 The data comes from ``assets/make_mnist_like.py`` (no download): an ``.npz`` with ``x``, ``y``
-and a ``split`` column, ingested through ``core.data`` (timed). Then, in pairs whose order
-alternates (bare first, then Loom first, ...) so drift on a shared machine cancels:
+and a ``split`` column, ingested through ``core.data`` (timed; so is a ZIP of as many PNGs by
+class). Then, in pairs whose order alternates (bare first, then Loom first, ...) so drift on a
+shared machine cancels:
 
 * **bare**: a Python process of its own (no Dask, no store) loads the ``.npz`` into NumPy arrays
   (pixels / 255), takes one tiny warm-up step (Loom's workers are warm too), builds the model
@@ -157,6 +158,7 @@ def main() -> None:
     pairs = args.pairs or pairs
 
     from make_mnist_like import write_npz
+    from make_mnist_like import write_zip
 
     from core.compute import create_client
     from core.config import AppConfig
@@ -183,7 +185,14 @@ def main() -> None:
         store = open_store(config)
         started = time.perf_counter()
         dataset = ingest_file(store, npz, "npz", "mnist-like")
-        print(f"ingest_s: {time.perf_counter() - started:.2f} ({dataset.n_rows:,} rows through core.data)")
+        print(
+            f"ingest_npz_s: {time.perf_counter() - started:.2f} ({dataset.n_rows:,} images through core.data)"
+        )
+        archive = Path(tmp) / "mnist_like.zip"  # the same number of images as PNGs by class
+        write_zip(archive, n_train + n_test, seed=0)
+        started = time.perf_counter()
+        by_class = ingest_file(store, archive, "images", "mnist-like zip")
+        print(f"ingest_zip_s: {time.perf_counter() - started:.2f} ({by_class.n_rows:,} PNGs by class)")
 
         bare: list[tuple[float, float, float]] = []
         loom: list[tuple[float, float, float]] = []
