@@ -61,6 +61,7 @@ class TrialReporter:
     config: AppConfig
     study_id: str
     trial_id: int
+    last_epoch: int | None = None  # no pruning there: the trial has its final value
     _trial: Any = field(default=None, repr=False)
     _metric: str = "val_loss"
     _pruner: str = "none"
@@ -83,7 +84,7 @@ class TrialReporter:
         if not math.isfinite(value):
             return None
         self._trial.report(value, epoch)
-        if self._pruner != "none" and self._trial.should_prune():
+        if self._pruner != "none" and epoch != self.last_epoch and self._trial.should_prune():
             pruner = self._pruner.replace("_", " ")
             return f"pruned by the {pruner} pruner at epoch {epoch} ({self._metric}={value:.4g})"
         return None
@@ -101,7 +102,13 @@ def run_trial(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     if backend != process_backend():  # the whole trial (its reporter too) in a process of its own
         return run_in_backend_process(ctx, data, "core.tuning._driver:run_trial", backend)
     trial = data.get("trial") or {}
-    reporter = TrialReporter(ctx.store.config, trial["study"], trial["trial_id"]).start(ctx.store)
+    epochs = data.get("epochs")
+    reporter = TrialReporter(
+        ctx.store.config,
+        trial["study"],
+        trial["trial_id"],
+        last_epoch=epochs if isinstance(epochs, int) else None,
+    ).start(ctx.store)
     return run_training(ctx, data, on_epoch=reporter.epoch_end)
 
 

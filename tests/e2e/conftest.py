@@ -153,8 +153,8 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     return report
 
 
-def pick(page, label: str, option: str, *, exact: bool = True, tries: int = 4) -> None:  # type: ignore[no-untyped-def]
-    """Choose ``option`` in the Streamlit selectbox labelled ``label``.
+def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = False, tries: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``option`` in the Streamlit selectbox (``multi``: multiselect) labelled ``label``.
 
     Types the option to filter the list (a long list is virtual: an option scrolled out of it is
     not in the page), then clicks it. A rerun that lands while the list is open closes it, so
@@ -164,6 +164,7 @@ def pick(page, label: str, option: str, *, exact: bool = True, tries: int = 4) -
 
     box = page.get_by_role("combobox", name=label, exact=True)
     choice = page.get_by_role("option", name=option, exact=exact).first
+    chips = page.locator('[data-testid="stMultiSelectTagsContainer"]', has_text=option)
     for attempt in range(tries):
         try:
             box.click()
@@ -175,6 +176,9 @@ def pick(page, label: str, option: str, *, exact: bool = True, tries: int = 4) -
             page.keyboard.press("Escape")
             page.wait_for_timeout(500)
             continue
+        if multi:  # chosen: a tag under the box; press Escape to close the list
+            wait_until(lambda: chips.count() > 0, timeout=30, interval=0.2, what=f"{option!r} in {label!r}")
+            return
         wait_until(
             lambda: option in box.input_value() if not exact else box.input_value() == option,
             timeout=30,

@@ -93,7 +93,7 @@ def test_random_forest_then_baselines_in_compare(seeded: Seeded, pg) -> None:  #
     assert points["epoch/n_estimators"].values[-1] == 40
     pg.get_by_text(re.compile(r"[1-9][0-9]* points · run")).wait_for(timeout=60_000)
     pg.locator(".js-plotly-plot").first.wait_for()
-    pg.get_by_text(f"models/{run_id}.skops").wait_for()
+    pg.get_by_text(f"models/{run_id}.skops").first.wait_for()  # a copy from the live view may linger
 
     button = pg.get_by_role("button", name="Baselines for this data")
     # The finished run's page is drawn once more as such; a copy from the live view may linger.

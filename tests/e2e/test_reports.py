@@ -80,9 +80,8 @@ def test_compose_save_export_and_open_offline(seeded: Seeded, pg, browser, tmp_p
     text.press("Control+Enter")  # commit the text area's value
     pick(pg, "Block", "Run chart")
     pg.get_by_role("button", name="Add block").click()
-    runs = pg.get_by_role("combobox", name="Runs")
-    runs.click()
-    pg.get_by_role("option", name=re.compile(r"^loss curve")).click()
+    pg.wait_for_timeout(1000)  # the new block's rerun: an open list would close under the click
+    pick(pg, "Runs", "loss curve", exact=False, multi=True)
     pg.keyboard.press("Escape")
     pg.get_by_role("button", name="Save version").click()
     pg.wait_for_url(re.compile(r".*version=2.*"))
