@@ -9,10 +9,12 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from core.config import AppConfig
 from tests.conftest import ROOT
 from tests.conftest import free_port
 from tests.waiting import wait_until
@@ -151,6 +153,42 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+ACCOUNTS = ["accounts off", "accounts on"]
+
+
+@dataclass
+class IrisApp:
+    """The app on a fresh store holding the iris sample, with accounts off or on (``user``
+    signs in, and owns the dataset)."""
+
+    server: AppServer
+    config: AppConfig
+    user: str | None
+    iris: str
+
+
+def iris_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[IrisApp]:
+    """Body of a module-scoped fixture parametrized over :data:`ACCOUNTS`."""
+    from core.data import ingest_file
+    from core.sharing import create_user
+    from core.store import open_store
+
+    on = request.param == "accounts on"
+    root = tmp_path_factory.mktemp(name)
+    config = AppConfig.for_data_dir(root / "data")
+    store = open_store(config)
+    user = "ann" if on else None
+    if on:
+        create_user(store, "ann", "ann-password-long")
+    iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=user or "")
+    store.engine.dispose()
+    server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
+    yield IrisApp(server, config, user, iris.id)
+    server.stop()
 
 
 def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = False, tries: int = 4) -> None:  # type: ignore[no-untyped-def]

@@ -8,48 +8,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from core.config import AppConfig
-from core.data import ingest_file
-from core.sharing import create_user
 from core.store import SYSTEM
 from core.store import get_metrics
 from core.store import get_run
 from core.store import open_store
 from core.store import thaw
-from tests.conftest import ROOT
-from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import ACCOUNTS
+from tests.e2e.conftest import IrisApp
+from tests.e2e.conftest import iris_app
 from tests.e2e.conftest import open_page
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-@dataclass
-class Seeded:
-    server: AppServer
-    config: AppConfig
-    user: str | None
-    iris: str
+Seeded = IrisApp
 
 
-@pytest.fixture(scope="module", params=["accounts off", "accounts on"])
+@pytest.fixture(scope="module", params=ACCOUNTS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    on = request.param == "accounts on"
-    root = tmp_path_factory.mktemp("e2e-estimators")
-    config = AppConfig.for_data_dir(root / "data")
-    store = open_store(config)
-    user = "ann" if on else None
-    if on:
-        create_user(store, "ann", "ann-password-long")
-    iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=user or "")
-    store.engine.dispose()
-    server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
-    yield Seeded(server, config, user, iris.id)
-    server.stop()
+    yield from iris_app(request, tmp_path_factory, "e2e-estimators")
 
 
 @pytest.fixture
