@@ -7,6 +7,7 @@ store and the URL's query parameters; ``st.session_state`` holds only widget sta
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,6 +195,9 @@ def url_selectbox(
         The chosen ID.
     """
     ids = list(labels)
+    counts = Counter(labels.values())
+    if len(counts) < len(labels):  # the widget keeps its choice by label: two alike would swap
+        labels = {i: f"{t} · {i[:8]}" if counts[t] > 1 else t for i, t in labels.items()}
     wanted = st.query_params.get(param)
     if wanted not in labels:
         if wanted:
