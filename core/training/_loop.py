@@ -184,12 +184,53 @@ def score(  # type: ignore[no-untyped-def]
     """``model`` (compiled with :func:`loss_and_metrics`) scored on ``x`` against ``y`` (class
     indices, or the target in its units): ``{"evaluation": {metric: value}, ...details}`` with the
     confusion matrix and per-class table, or predicted-vs-actual. A run's held-out results and an
-    evaluation on another dataset both come from here."""
+    evaluation on another dataset both come from here.
+
+    One inference pass: the loss and metrics are computed from the predictions with the losses
+    and metrics ``model.evaluate`` would use (so the values agree with it), not by a second pass
+    over ``x``.
+    """
     scaled = (y - scaling["mean"]) / scaling["std"] if scaling else y
-    scores = model.evaluate(x, scaled, verbose=0, return_dict=True)
+    predicted = model.predict(x, verbose=0, batch_size=_SCORE_BATCH)
+    scores = _scores(model, task, scaled, predicted)
     name = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
     evaluation = {name(k): float(v) * units.get(k, 1.0) for k, v in scores.items()}
-    predicted = model.predict(x, verbose=0)
     if scaling:
         predicted = predicted * scaling["std"] + scaling["mean"]
     return {"evaluation": evaluation, **_details(task, y, predicted, classes)}
+
+
+# Inference holds no optimizer state: a larger batch than fit's default costs no accuracy.
+_SCORE_BATCH = 256
+
+
+def _scores(model: Any, task: str, y: Any, predicted: Any) -> dict[str, float]:
+    """What ``model.evaluate(x, y)`` returns for a model compiled with :func:`loss_and_metrics`,
+    from its predictions: the loss (plus the weights' regularization losses) and each metric."""
+    import keras
+    import numpy as np
+
+    y = np.asarray(y)
+    predicted = np.asarray(predicted, dtype="float32")
+    if task == "multiclass":
+        per_sample = keras.losses.sparse_categorical_crossentropy(y, predicted)
+    elif task == "binary":
+        per_sample = keras.losses.binary_crossentropy(y.reshape(-1, 1).astype("float32"), predicted)
+    else:
+        per_sample = keras.losses.mean_squared_error(y.reshape(-1, 1).astype("float32"), predicted)
+    loss = float(np.mean(keras.ops.convert_to_numpy(per_sample)))
+    loss += sum(float(keras.ops.convert_to_numpy(extra)) for extra in model.losses)
+    out = {"loss": loss}
+    if task == "multiclass":
+        out["accuracy"] = float(np.mean(np.argmax(predicted, axis=-1) == y))
+    elif task == "binary":
+        p = predicted.reshape(-1)
+        out["accuracy"] = float(np.mean((p > 0.5) == (y.reshape(-1) > 0.5)))
+        auc = keras.metrics.AUC(name="auc")
+        auc.update_state(y.reshape(-1, 1).astype("float32"), predicted.reshape(-1, 1))
+        out["auc"] = float(keras.ops.convert_to_numpy(auc.result()))
+    else:
+        error = predicted.reshape(-1).astype("float64") - y.reshape(-1).astype("float64")
+        out["rmse"] = float(np.sqrt(np.mean(error**2)))
+        out["mae"] = float(np.mean(np.abs(error)))
+    return out
