@@ -79,11 +79,12 @@ def _form(run: RunRecord, who: Viewer) -> None:
     with st.form(f"evaluate_{run.id}", border=False):
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         by_id = {d.id: d for d in datasets}
+        labels = _ui.distinct({d.id: f"{d.name} ({d.n_rows:,} rows)" for d in datasets})
         chosen = c1.selectbox(
             "Evaluate on a dataset",
-            list(by_id),
-            index=None if not by_id else 0,
-            format_func=lambda i: f"{by_id[i].name} ({by_id[i].n_rows:,} rows)",
+            list(labels),
+            index=None if not labels else 0,
+            format_func=labels.__getitem__,
             help="The run's fitted pipeline is applied unchanged; the dataset needs its columns and target.",
             key=f"evaluate_dataset_{run.id}",
         )

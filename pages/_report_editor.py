@@ -117,7 +117,7 @@ def _edit_block(store: Store, who: Viewer, entry: dict[str, Any], runs: dict[str
             keys = list(dict.fromkeys([*metric_keys(store, block["run_ids"], viewer=who), current]))
             block["metric"] = st.selectbox("Metric", keys, key=_widget(f"rb_metric_{uid}", current))
     else:
-        studies = study_choices(store, viewer=who)
+        studies = _ui.distinct(study_choices(store, viewer=who))
         current = block.get("study_id", "")
         options = list(dict.fromkeys([*studies, *([current] if current else [])]))
         if not options:
@@ -147,7 +147,7 @@ def editor(store: Store, record: ReportRecord, who: Viewer) -> None:
             f"{record.latest_version + 1} (older versions stay as they are)."
         )
         title = st.text_input("Title", max_chars=200, key=_widget(f"{key}_title", record.spec.title))
-        runs = run_choices(store, viewer=who)
+        runs = _ui.distinct(run_choices(store, viewer=who))
         for i, entry in enumerate(draft):
             with st.container(border=True, key=f"report_editor_block_{i}"):
                 c1, c2, c3, c4 = st.columns([6, 1, 1, 1])

@@ -177,6 +177,19 @@ def md_escape_message(text: str) -> str:
     return "`".join(part if i % 2 else md_escape(part) for i, part in enumerate(parts))
 
 
+def distinct(labels: dict[str, str]) -> dict[str, str]:
+    """``labels`` (ID -> text) with the IDs' first 8 characters added where two texts are alike.
+
+    A selectbox or multiselect keeps its choice by the option's text, so two entries shown alike
+    (two uploads of ``iris.csv``, two runs named alike in the same second) would silently swap:
+    every widget whose options are IDs shows them through this.
+    """
+    counts = Counter(labels.values())
+    if len(counts) == len(labels):
+        return labels
+    return {i: f"{t} · {i[:8]}" if counts[t] > 1 else t for i, t in labels.items()}
+
+
 def url_selectbox(
     label: str, param: str, labels: dict[str, str], *, clears: tuple[str, ...] = (), what: str = "item"
 ) -> str:
@@ -194,10 +207,8 @@ def url_selectbox(
     Returns:
         The chosen ID.
     """
+    labels = distinct(labels)
     ids = list(labels)
-    counts = Counter(labels.values())
-    if len(counts) < len(labels):  # the widget keeps its choice by label: two alike would swap
-        labels = {i: f"{t} · {i[:8]}" if counts[t] > 1 else t for i, t in labels.items()}
     wanted = st.query_params.get(param)
     if wanted not in labels:
         if wanted:

@@ -55,7 +55,7 @@ with tab_runs:
     text = c1.text_input("Search names or ID", value=query.text, max_chars=200, key="exp_text")
     statuses = c2.multiselect("Status", STATUSES, default=list(query.statuses), key="exp_status")
     tag = c3.text_input("Tag", value=query.tag, max_chars=50, key="exp_tag")
-    datasets = {"": "any"} | {d.id: d.name for d in list_datasets(store, viewer=who)}
+    datasets = {"": "any"} | _ui.distinct({d.id: d.name for d in list_datasets(store, viewer=who)})
     dataset = c4.selectbox(
         "Dataset",
         list(datasets),

@@ -58,7 +58,7 @@ drafts = list_drafts(store, viewer=who)
 with st.expander("New pipeline", expanded=not drafts):
     c1, c2 = st.columns(2)
     new_name = c1.text_input("Name", max_chars=200, key="new_name")
-    ds_names = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}
+    ds_names = _ui.distinct({d.id: f"{d.name} · {d.n_rows} rows" for d in datasets})
     new_ds = c2.selectbox("Dataset", list(ds_names), format_func=ds_names.__getitem__, key="new_dataset")
     new_team = _ui.team_choice("new_team", who)
     if st.button("Create", type="primary", key="new_go", disabled=not new_name.strip()):
@@ -107,7 +107,7 @@ if who.signed_in and who.teams:
 # --- source: dataset and target -------------------------------------------------------------
 c1, c2 = st.columns(2)
 ds_ids = [d.id for d in datasets]
-ds_label = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}
+ds_label = _ui.distinct({d.id: f"{d.name} · {d.n_rows} rows" for d in datasets})
 if spec.dataset_id not in ds_label:
     ds_ids.insert(0, spec.dataset_id)
     ds_label[spec.dataset_id] = "(deleted dataset)"

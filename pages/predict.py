@@ -125,7 +125,7 @@ else:
     rows_dataset = st.selectbox(
         "Dataset",
         [d.id for d in datasets],
-        format_func={d.id: d.name for d in datasets}.get,
+        format_func=_ui.distinct({d.id: d.name for d in datasets}).get,
         key="predict_ds",
     )
 

@@ -102,9 +102,9 @@ columns = profile.names(images=False)
 
 # --- pipeline -------------------------------------------------------------------------------
 versions = list_pipeline_versions(store, viewer=who, dataset_id=dataset_id)
-choices = {"default": "Loom's default (split, fill, encode, scale)"} | {
-    v.id: f"{v.name} v{v.version}" for v in versions
-}
+choices = {"default": "Loom's default (split, fill, encode, scale)"} | _ui.distinct(
+    {v.id: f"{v.name} v{v.version}" for v in versions}
+)
 if st.session_state.get("train_pipeline", "default") not in choices:
     st.session_state["train_pipeline"] = "default"  # the source run's pipeline is not yours to use
 c1, c2, c3 = st.columns(3)
