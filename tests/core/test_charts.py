@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from core.charts import _get_metric_curves_info
 from core.charts import plot_metric_curves
+from core.charts._runs import _get_metric_curves_info
 from core.store import MetricSeries
 
 
@@ -30,7 +30,7 @@ def test_empty_figure_says_no_points() -> None:
 
 
 def test_steering_markers_at_one_step_merge_with_all_their_labels() -> None:
-    from core.charts import _get_metric_curves_info
+    from core.charts._runs import _get_metric_curves_info
     from core.store import MetricSeries
 
     info = _get_metric_curves_info(

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.charts import _get_group_bands_info
 from core.charts import plot_group_bands
+from core.charts._groups import _get_group_bands_info
 from core.compute import submit_run
 from core.config import AppConfig
 from core.data import ingest_file

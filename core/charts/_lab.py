@@ -1,0 +1,118 @@
+"""Optimizer lab charts: trajectories over a surface's contour, and their losses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import NamedTuple
+
+from core.charts._plotly import _import_plotly
+from core.charts._runs import plot_metric_curves
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+class _LabInfo(NamedTuple):
+    x: list[float]
+    y: list[float]
+    z: list[list[float]]
+    paths: list[tuple[str, list[float], list[float]]]
+    frames: list[int]  # path lengths shown in each animation frame
+
+
+def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40) -> _LabInfo:
+    import numpy as np
+
+    xs = np.linspace(surface.x_range[0], surface.x_range[1], 120)
+    ys = np.linspace(surface.y_range[0], surface.y_range[1], 120)
+    f = np.asarray(surface.f(*np.meshgrid(xs, ys)), dtype=float)  # the surfaces are NumPy expressions
+    # Log of the height above the lowest point (saddles keep both halves), to 4 decimals: the
+    # browser draws the same contour from a third of the JSON.
+    z = np.round(np.log1p(f - f.min()), 4).tolist()
+    longest = max((len(p.xs) for p in paths), default=1)
+    frames = sorted({max(1, round(longest * (i + 1) / n_frames)) for i in range(n_frames)})
+    return _LabInfo(xs.tolist(), ys.tolist(), z, [(p.optimizer, p.xs, p.ys) for p in paths], frames)
+
+
+# One colour per optimizer, by its place in the chosen list, shared by both Lab charts (left to
+# Plotly's colourway, the contour took the first colour and the two charts disagreed).
+_LAB_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3")
+
+
+def _lab_colour(i: int) -> str:
+    return _LAB_COLOURS[i % len(_LAB_COLOURS)]
+
+
+def plot_optimizer_paths(surface: Any, paths: list[Any]) -> go.Figure:
+    """Trajectories over a contour plot of the surface, with a Play button that animates them.
+
+    The contour is drawn once; animation frames carry only the paths (``traces=``), so the figure
+    stays small (a frame per contour made the page send ~11 MB and take seconds per change).
+    """
+    go = _import_plotly()
+    info = _get_optimizer_paths_info(surface, paths)
+    contour = go.Contour(
+        x=info.x,
+        y=info.y,
+        z=info.z,
+        showscale=False,
+        colorscale="Greys",
+        opacity=0.5,
+        contours={"coloring": "lines"},
+        hoverinfo="skip",
+    )
+
+    def traces(upto: int) -> list:
+        return [
+            go.Scatter(
+                x=px[:upto],
+                y=py[:upto],
+                mode="lines+markers",
+                marker={"size": 3, "color": _lab_colour(i)},
+                line={"color": _lab_colour(i)},
+                name=name,
+            )
+            for i, (name, px, py) in enumerate(info.paths)
+        ]
+
+    path_traces = list(range(1, len(info.paths) + 1))
+    fig = go.Figure(
+        data=[contour, *traces(info.frames[-1])],
+        frames=[go.Frame(data=traces(n), traces=path_traces, name=str(n)) for n in info.frames],
+    )
+    fig.update_layout(
+        height=460,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_range=list(surface.x_range),
+        yaxis_range=list(surface.y_range),
+        legend={"orientation": "h"},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0.02,
+                "y": 0.98,
+                "buttons": [
+                    {
+                        "label": "Play",
+                        "method": "animate",
+                        "args": [None, {"frame": {"duration": 60, "redraw": False}, "fromcurrent": False}],
+                    }
+                ],
+            }
+        ],
+    )
+    return fig
+
+
+def plot_optimizer_losses(paths: list[Any]) -> go.Figure:
+    """Loss against step for each optimizer (log scale when the losses allow it), in the same
+    colours as :func:`plot_optimizer_paths`."""
+    from core.store import MetricSeries
+
+    series = {p.optimizer: MetricSeries(p.optimizer, list(range(len(p.losses))), p.losses) for p in paths}
+    fig = plot_metric_curves(series, keys=[p.optimizer for p in paths], x_label="step")
+    colours = {p.optimizer: _lab_colour(i) for i, p in enumerate(paths)}
+    fig.for_each_trace(lambda t: t.update(line={"color": colours.get(t.name)}))
+    return fig
