@@ -275,7 +275,7 @@ def _describe_image(value: Any) -> str:
     import numpy as np
 
     if isinstance(value, bytes):
-        from core.pipeline._steps import _decode
+        from core.pipeline._steps_images import _decode
 
         return f"PNG {tuple(_decode(value).shape)}"
     if isinstance(value, np.ndarray):

@@ -18,11 +18,11 @@ import pandas as pd
 
 from core.errors import SpecError
 from core.pipeline._spec import PipelineSpec
-from core.pipeline._steps import ROW_COLUMN
-from core.pipeline._steps import SPLIT_COLUMN
-from core.pipeline._steps import BaseStep
-from core.pipeline._steps import Split
-from core.pipeline._steps import row_uniform
+from core.pipeline._step_base import ROW_COLUMN
+from core.pipeline._step_base import SPLIT_COLUMN
+from core.pipeline._step_base import BaseStep
+from core.pipeline._step_base import row_uniform
+from core.pipeline._steps_split import Split
 
 __all__ = ["PipelineResult", "StepReport", "apply_fitted", "run_dask", "run_pandas"]
 
