@@ -1,0 +1,47 @@
+"""Headless Loom: the same path as the UI (store → Dask job → store), from a terminal.
+
+    python -m core ingest FILE [--name NAME]
+    python -m core train --config run.json
+    python -m core tune --config study.json
+    python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
+    python -m core predict --run ID FILE [--out PREDICTIONS.csv]
+    python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
+    python -m core user list | passwd NAME | remove NAME
+    python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
+
+``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
+as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
+writes one CSV row of predictions per input row to stdout, or to ``--out``.
+
+With accounts on, ``ingest``, ``train``, ``tune``, ``evaluate`` and ``predict`` act for one
+user: ``--as NAME`` (its teams apply; another user's dataset and run IDs answer as missing).
+``--team TEAM`` makes what they create visible to that team. With accounts off they act as
+the local user, as the app does.
+
+``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
+..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
+
+    {"dataset_id": "<id>", "target": "species", "task": "multiclass", "template": "mlp",
+     "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.001}, "backend": "jax"}
+
+``"backend"`` (either form) is the Keras backend: ``tensorflow`` (the default), ``jax`` or
+``torch``; a backend no worker has installed is refused before anything is submitted, with the
+install command. ``"estimator": {"kind": "random_forest", "params": {"n_estimators": 200}}`` in
+the short form trains a scikit-learn model instead of a template (kinds: dummy, linear,
+random_forest, hist_gradient_boosting, knn, svm).
+
+``study.json`` is a study spec (:meth:`core.tuning.StudySpec.to_dict`) plus an optional
+``"name"``; its ``"base"`` is a training spec in either form above::
+
+    {"name": "iris lr", "base": {"dataset_id": "<id>", "target": "species", "epochs": 10},
+     "space": {"type": "search_space", "params": [{"path": "optimizer.learning_rate",
+               "kind": "float", "low": 0.0001, "high": 0.1, "log": true}]},
+     "n_trials": 20, "parallelism": 2, "sampler": "tpe"}
+
+``tune`` prints a line whenever a trial finishes (trials finished out of ``n_trials``, the best
+value so far) until the study's driver run ends; it exits 0 if the driver succeeded.
+"""
+
+from core.cli._main import main
+
+__all__ = ["main"]

@@ -1,0 +1,84 @@
+"""The argument parser and the dispatch to each command's module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.cli import _accounts
+from core.cli import _data
+from core.cli import _training
+from core.cli import _tuning
+from core.cli._common import out
+from core.errors import AppError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Loom without a browser.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ingest = sub.add_parser("ingest", help="add a dataset from a file")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--name", default=None)
+    train = sub.add_parser("train", help="train a model on the cluster and print its progress")
+    train.add_argument("--config", type=Path, required=True)
+    tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
+    tune.add_argument("--config", type=Path, required=True)
+    evaluate = sub.add_parser("evaluate", help="score a finished run on another file or dataset")
+    evaluate.add_argument("--run", required=True, help="the training run's ID")
+    evaluate.add_argument("rows", metavar="FILE_OR_DATASET", help="a file to ingest, or a dataset ID")
+    predict = sub.add_parser("predict", help="predict with a finished run on a file of rows (CSV out)")
+    predict.add_argument("--run", required=True, help="the training run's ID")
+    predict.add_argument("rows", metavar="FILE")
+    predict.add_argument("--out", type=Path, default=None, help="write the CSV here (default: stdout)")
+    for command in (ingest, train, tune, evaluate, predict):
+        command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
+        command.add_argument("--team", default="", help="the team that may see it (default: private)")
+    user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
+    user.add_argument("action", choices=["add", "list", "passwd", "remove"])
+    user.add_argument("name", nargs="?")
+    user.add_argument("--email", default=None, help="single sign-on identity of this account")
+    sub.add_parser("migrate", help="bring the store's schema to this Loom's version")
+    team = sub.add_parser("team", help="manage teams (used when LOOM_AUTH=on)")
+    team.add_argument("action", choices=["add", "list", "add-member", "remove-member"])
+    team.add_argument("names", nargs="*")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+
+    from core.compute import create_client
+    from core.config import get_config
+    from core.store import open_store
+    from core.store import redact_url
+
+    try:
+        config = get_config()
+        store = open_store(config)  # migrates: all `migrate` has to do
+        if args.command == "migrate":
+            out(f"store at {redact_url(config.database_url)} is at this Loom's schema version")
+            return 0
+        if args.command == "user":
+            return _accounts.manage_users(store, args.action, args.name, args.email)
+        if args.command == "team":
+            return _accounts.manage_teams(store, args.action, args.names)
+        viewer = _accounts.viewer_for(store, config, args.acting_as)
+        viewer.require_create(args.team)
+        if args.command == "ingest":
+            return _data.ingest(store, args, viewer)
+        if args.command in ("evaluate", "predict"):
+            handler = _data.evaluate if args.command == "evaluate" else _data.predict
+            return handler(store, create_client(config), args, viewer)
+        try:
+            data = json.loads(args.config.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            out(f"error: cannot read {args.config}: {exc}")
+            return 2
+        if args.command == "tune":
+            return _tuning.tune(store, config, args, viewer, data)
+        return _training.train(store, config, args, viewer, data)
+    except (AppError, KeyError) as exc:
+        out(f"error: {exc}")
+        return 2
