@@ -1,22 +1,22 @@
 """Tuning: search spaces over training settings, sampled by Optuna.
 
-Modules by concern: ``_space`` (search spaces) · ``_studyspec`` (the study spec) · ``_storage``
-(Optuna storage, samplers, pruners) · ``_steering`` (studies in the store, phases, hand-picked
-trials) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
+Modules by concern: ``_space`` (search spaces), with ``_param`` (one tuned setting), ``_paths``
+(paths into a training spec, ``apply``) and ``_tunable`` (default ranges) · ``_studyspec`` (the
+study spec) · ``_storage`` (Optuna storage, samplers, pruners) · ``_steering`` (studies in the
+store, phases, hand-picked trials) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
 
 Optuna is imported only where a distribution or a trial is needed; this package imports without it.
 """
 
 from core.compute import register_job_kind as _register_job_kind
-from core.tuning._space import KINDS
-from core.tuning._space import TOP_LEVEL
-from core.tuning._space import Choice
-from core.tuning._space import Param
-from core.tuning._space import ParamDict
+from core.tuning._param import KINDS
+from core.tuning._param import Choice
+from core.tuning._param import Param
+from core.tuning._param import ParamDict
+from core.tuning._paths import TOP_LEVEL
+from core.tuning._paths import apply
 from core.tuning._space import SearchSpace
 from core.tuning._space import SearchSpaceDict
-from core.tuning._space import apply
-from core.tuning._space import tunable
 from core.tuning._steering import create_study
 from core.tuning._steering import current_space
 from core.tuning._steering import driver_run
@@ -35,6 +35,7 @@ from core.tuning._studyspec import SAMPLERS
 from core.tuning._studyspec import Objective
 from core.tuning._studyspec import StudySpec
 from core.tuning._studyspec import objective_metrics
+from core.tuning._tunable import tunable
 
 __all__ = [
     "KINDS",

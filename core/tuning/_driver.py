@@ -24,7 +24,7 @@ from sqlalchemy import select
 from core.errors import JobStopped
 from core.errors import SpecError
 from core.store import SYSTEM
-from core.tuning._space import apply
+from core.tuning._paths import apply
 from core.tuning._steering import dataset_of
 from core.tuning._steering import get_study
 from core.tuning._steering import latest_phase

@@ -18,8 +18,8 @@ from core.store import RunRecord
 from core.store import StudyRecord
 from core.store import Viewer
 from core.store import thaw
+from core.tuning._paths import apply
 from core.tuning._space import SearchSpace
-from core.tuning._space import apply
 from core.tuning._storage import load_optuna_study
 from core.tuning._storage import optuna_storage
 from core.tuning._studyspec import StudySpec

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import SpecError
+from core.tuning._paths import apply
 from core.tuning._space import SearchSpace
-from core.tuning._space import apply
 
 __all__ = [
     "objective_metrics",
