@@ -8,11 +8,11 @@ from core.store._access import fetch_owned
 from core.store._access import fetch_visible
 from core.store._access import owned
 from core.store._access import visible
+from core.store._curve_reads import metric_view
+from core.store._curve_reads import metrics_since
 from core.store._curves import MetricView
 from core.store._curves import downsample
 from core.store._curves import extend_view
-from core.store._curves import metric_view
-from core.store._curves import metrics_since
 from core.store._db import Store
 from core.store._db import close_stores
 from core.store._db import open_existing_store

@@ -18,8 +18,8 @@ from core.store._access import Viewer
 from core.store._access import can_see
 from core.store._access import fetch_visible
 from core.store._access import visible
+from core.store._curve_blocks import write_blocks
 from core.store._curves import MetricSeries
-from core.store._curves import write_blocks
 from core.store._db import Store
 from core.store._models import Dataset
 from core.store._models import Metric

@@ -25,8 +25,8 @@ from core.store import get_metrics
 from core.store import metric_view
 from core.store import metrics_since
 from core.store import write_metrics
+from core.store._curve_blocks import _block_rows
 from core.store._curves import BLOCK_STEPS
-from core.store._curves import _block_rows
 
 
 def _buckets(n: int, points: int) -> list[range]:
