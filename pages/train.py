@@ -30,6 +30,7 @@ from core.store import get_run
 from core.training import TrainSpec
 from core.training import check_backend
 from core.training import default_pipeline
+from core.training import describe_split
 from core.training import placement
 from core.training import probe_input
 from core.training import read_training_run
@@ -128,6 +129,8 @@ try:
     probe = _ui.on_cluster(probe_input, store.config, pipeline.to_dict())
 except AppError as exc:
     _ui.fail(exc)
+if pipe_choice == "default":
+    st.caption(describe_split(pipeline))  # which split the default chose (a file may ship its own)
 input_shape = tuple(probe["shape"])
 n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
 

@@ -27,6 +27,7 @@ from core.pipeline._spec import to_mermaid
 from core.pipeline._steps import REGISTRY
 from core.pipeline._steps import ROW_COLUMN
 from core.pipeline._steps import SPLIT_COLUMN
+from core.pipeline._steps import SPLIT_LABELS
 from core.pipeline._steps import SPLIT_METHODS
 from core.pipeline._steps import BaseStep
 from core.pipeline._steps import default_step
@@ -37,6 +38,7 @@ __all__ = [
     "ROW_COLUMN",
     "SOURCE",
     "SPLIT_COLUMN",
+    "SPLIT_LABELS",
     "SPLIT_METHODS",
     "BaseStep",
     "Draft",

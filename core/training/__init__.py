@@ -46,6 +46,8 @@ from core.training._predict import load_model
 from core.training._spec import TrainingRun
 from core.training._spec import TrainSpec
 from core.training._spec import default_pipeline
+from core.training._spec import describe_split
+from core.training._spec import own_split_column
 from core.training._spec import placement
 from core.training._spec import read_training_run
 from core.training._spec import resume_spec
@@ -72,6 +74,8 @@ __all__ = [
     "baseline_specs",
     "baselines_for_run",
     "default_pipeline",
+    "describe_split",
+    "own_split_column",
     "export_bundle",
     "feature_columns",
     "features_array",

@@ -192,20 +192,77 @@ def validate_train_spec(data: dict[str, Any]) -> dict[str, Any]:
     return TrainSpec.from_dict(data).to_dict()
 
 
+def own_split_column(profile: Profile | Mapping[str, Any], target: str) -> str | None:
+    """The dataset's own split column, if it has one: a text or categorical column (not the target)
+    with no missing values whose every value names a part (train, validation, test, or a synonym
+    the split step accepts), with training rows and held-out rows, as MNIST-like files ship.
+
+    Args:
+        profile: The dataset's profile.
+        target: The column to predict (never a split column).
+
+    Returns:
+        The first such column's name, or None (a random split is used).
+    """
+    from core.pipeline import SPLIT_LABELS
+    from core.store import Profile
+
+    prof = Profile.of(profile)
+    for column in prof.columns:
+        top = column.raw.get("top") or []
+        if column.name == target or column.kind not in ("categorical", "text") or column.missing or not top:
+            continue
+        # The profile's top values are counted exactly; all rows covered means no other value.
+        parts = {SPLIT_LABELS.get(str(value).strip().lower()) for value, _ in top}
+        if sum(int(n) for _, n in top) != prof.n_rows or None in parts:
+            continue
+        if "train" in parts and parts & {"validation", "test"}:
+            return column.name
+    return None
+
+
+def describe_split(pipeline: PipelineSpec) -> str:
+    """One line saying how ``pipeline`` splits its rows, for the Train page.
+
+    Args:
+        pipeline: The pipeline (the first split step is described).
+
+    Returns:
+        For example "Split: by the dataset's own `split` column." or "Split: stratified, 20%
+        validation (seed 0)."; "No split step." when there is none.
+    """
+    for node in pipeline.nodes:
+        step = node.step.to_dict()
+        if step["type"] != "split":
+            continue
+        if step["method"] == "column":
+            column = step["label_column"]
+            return f"Split: by the dataset's own `{column}` column (its train/validation/test rows)."
+        held = f"{step['validation']:.0%} validation" + (f", {step['test']:.0%} test" if step["test"] else "")
+        return f"Split: {step['method']}, {held} (seed {step['seed']})."
+    return "No split step."
+
+
 def default_pipeline(
     dataset_id: str, target: str, profile: Profile | Mapping[str, Any], task: str
 ) -> PipelineSpec:
     """A sensible pipeline when the user picks none: split, then fill, encode and scale
-    (tabular) or scale images to [0, 1] (image datasets)."""
+    (tabular) or scale images to [0, 1] (image datasets). The split is the dataset's own split
+    column when it has one (:func:`own_split_column`, dropped after the split), else random
+    (stratified for classification) with 20% validation."""
     from core.store import Profile
 
     kinds = {c.name: c.kind for c in Profile.of(profile).columns}
-    split = {
+    own = own_split_column(profile, target)
+    split: dict[str, Any] = {
         "type": "split",
         "method": "stratified" if task != "regression" else "random",
         "validation": 0.2,
         "seed": 0,
     }
+    if own is not None:
+        split = {"type": "split", "method": "column", "label_column": own}
+        kinds.pop(own)  # the split step drops it: never a feature
     if "image" in kinds:
         return PipelineSpec.chain(dataset_id, target, [split, {"type": "scale_images"}])
     features = [n for n in kinds if n != target]
