@@ -5,15 +5,21 @@
     python -m core tune --config study.json
     python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
     python -m core predict --run ID FILE [--out PREDICTIONS.csv]
+    python -m core baselines --run ID | --dataset ID --target COL [--task TASK] [--wait]
     python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
     python -m core user list | passwd NAME | remove NAME
     python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
 as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
-writes one CSV row of predictions per input row to stdout, or to ``--out``.
+writes one CSV row of predictions per input row to stdout, or to ``--out``. ``baselines``
+launches (or reuses) the dummy, linear and gradient-boosting runs of the UI's "Baselines for this
+data" button, for a training run's pipeline, target and task (visible to the run's team when you
+own it, as in the UI) or for a dataset and target through Loom's default pipeline (the task the
+target implies unless ``--task``); it prints their IDs and, with ``--wait``, a table of their
+held-out metrics once they end (exit 1 if one did not succeed).
 
-With accounts on, ``ingest``, ``train``, ``tune``, ``evaluate`` and ``predict`` act for one
+With accounts on, ``ingest``, ``train``, ``tune``, ``evaluate``, ``predict`` and ``baselines`` act for one
 user: ``--as NAME`` (its teams apply; another user's dataset and run IDs answer as missing).
 ``--team TEAM`` makes what they create visible to that team. With accounts off they act as
 the local user, as the app does.

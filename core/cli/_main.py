@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from core.cli import _accounts
+from core.cli import _baselines
 from core.cli import _data
 from core.cli import _training
 from core.cli import _tuning
@@ -31,7 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--run", required=True, help="the training run's ID")
     predict.add_argument("rows", metavar="FILE")
     predict.add_argument("--out", type=Path, default=None, help="write the CSV here (default: stdout)")
-    for command in (ingest, train, tune, evaluate, predict):
+    baselines = sub.add_parser(
+        "baselines", help="launch the dummy, linear and boosting baselines for a run's or dataset's data"
+    )
+    baselines.add_argument("--run", default=None, help="a training run's ID: baselines for its data")
+    baselines.add_argument("--dataset", default=None, help="a dataset ID (with --target)")
+    baselines.add_argument("--target", default=None, help="the column to predict (with --dataset)")
+    baselines.add_argument(
+        "--task",
+        default=None,
+        choices=["binary", "multiclass", "regression"],
+        help="with --dataset (default: what the target implies)",
+    )
+    baselines.add_argument("--wait", action="store_true", help="wait and print their held-out metrics")
+    for command in (ingest, train, tune, evaluate, predict, baselines):
         command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
         command.add_argument("--team", default="", help="the team that may see it (default: private)")
     user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
@@ -68,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         viewer.require_create(args.team)
         if args.command == "ingest":
             return _data.ingest(store, args, viewer)
+        if args.command == "baselines":
+            return _baselines.baselines(store, config, args, viewer)
         if args.command in ("evaluate", "predict"):
             handler = _data.evaluate if args.command == "evaluate" else _data.predict
             return handler(store, create_client(config), args, viewer)
