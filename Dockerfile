@@ -7,10 +7,20 @@ FROM python:3.11-slim AS build
 # host needs an NVIDIA driver and the container toolkit) and NVML for the Cluster page.
 #   docker build --build-arg GPU=1 -t loom:gpu .
 ARG GPU=0
+# LOOM_EXTRAS adds Keras backends beside TensorFlow, space-separated: "jax", "torch" or
+# "jax torch" (requirements-<extra>.txt, pinned). Workers need the backend a run names.
+#   docker build --build-arg LOOM_EXTRAS="jax torch" -t loom:all .
+ARG LOOM_EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt requirements-jax.txt requirements-torch.txt /tmp/
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt \
+    && for extra in $LOOM_EXTRAS; do \
+        case "$extra" in \
+            jax|torch) /opt/venv/bin/pip install -r "/tmp/requirements-$extra.txt" || exit 1 ;; \
+            *) echo "LOOM_EXTRAS: unknown extra '$extra'; valid extras are: jax torch" >&2; exit 1 ;; \
+        esac; \
+    done \
     && if [ "$GPU" = "1" ]; then \
         /opt/venv/bin/pip install "tensorflow[and-cuda]==$(grep -oP '^tensorflow==\K.*' /tmp/requirements.txt)" nvidia-ml-py; \
     fi

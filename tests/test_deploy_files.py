@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +117,51 @@ def test_kubernetes_manifests_fit_together() -> None:
 def test_dockerfile_has_a_gpu_build() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "ARG GPU=0" in text and "tensorflow[and-cuda]" in text
+
+
+def _install_step(tmp_path: Path, extras: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The build stage's install RUN, run by /bin/sh as Docker runs it, with the files the COPY
+    before it puts in /tmp/ and a pip that records each install instead of downloading."""
+    (copy,) = [c for c in _instructions("COPY") if c.split()[-1] == "/tmp/"]
+    (run,) = [r for r in _instructions("RUN") if "/tmp/requirements.txt" in r]
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    for name in copy.split()[:-1]:
+        shutil.copy(ROOT / name, stage / name)
+    log = tmp_path / "pip.log"
+    pip = tmp_path / "pip"
+    pip.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    pip.chmod(0o755)
+    script = run.replace("/tmp/", "@STAGE@/").replace("/opt/venv/bin/pip", str(pip))
+    script = script.replace("@STAGE@", str(stage))
+    env = {"PATH": os.environ["PATH"], "GPU": "0", "LOOM_EXTRAS": extras}
+    out = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    installed = log.read_text().splitlines() if log.exists() else []
+    return out, [line.replace(f"{stage}/", "") for line in installed]
+
+
+@pytest.mark.parametrize(
+    ("extras", "files"),
+    [
+        ("", ["requirements.txt"]),
+        ("jax", ["requirements.txt", "requirements-jax.txt"]),
+        ("torch", ["requirements.txt", "requirements-torch.txt"]),
+        ("jax torch", ["requirements.txt", "requirements-jax.txt", "requirements-torch.txt"]),
+    ],
+)
+def test_dockerfile_installs_the_backend_extras_named_in_loom_extras(
+    tmp_path: Path, extras: str, files: list[str]
+) -> None:
+    assert 'ARG LOOM_EXTRAS=""' in DOCKERFILE
+    out, installed = _install_step(tmp_path, extras)
+    assert out.returncode == 0, out.stderr
+    assert installed == [f"install -r {name}" for name in files]
+
+
+def test_dockerfile_refuses_an_unknown_extra_and_offers_every_backend_file(tmp_path: Path) -> None:
+    out, installed = _install_step(tmp_path, "jax tensorflow")
+    assert out.returncode != 0
+    assert "unknown extra 'tensorflow'; valid extras are: jax torch" in out.stderr
+    # Every optional backend file in the repository can be named (and is copied into the image).
+    offered = sorted(p.name for p in ROOT.glob("requirements-*.txt") if p.name != "requirements-dev.txt")
+    assert offered == ["requirements-jax.txt", "requirements-torch.txt"]
