@@ -2,11 +2,14 @@
 save as a new version), who sees it, and deleting it.
 
 The draft is widget state only (``st.session_state``, keyed by report and version): the page
-shows what the store holds, and "Save version" turns the draft into the next version.
+shows what the store holds, and "Save version" turns the draft into the next version. Beside the
+editor, a preview draws the draft through core.reports.render_draft exactly as the saved view
+draws a version (pages._report_view), before anything is saved.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -20,12 +23,14 @@ from core.reports import ReportSpec
 from core.reports import block_from_dict
 from core.reports import delete_report
 from core.reports import metric_keys
+from core.reports import render_draft
 from core.reports import run_choices
 from core.reports import save_report
 from core.reports import set_report_team
 from core.reports import study_choices
 from core.store import Store
 from core.store import Viewer
+from pages import _report_view
 from pages import _ui
 
 BLOCK_LABELS = {
@@ -146,29 +151,52 @@ def editor(store: Store, record: ReportRecord, who: Viewer) -> None:
             f"Editing starts from version {record.version}; **Save version** makes version "
             f"{record.latest_version + 1} (older versions stay as they are)."
         )
-        title = st.text_input("Title", max_chars=200, key=_widget(f"{key}_title", record.spec.title))
-        runs = _ui.distinct(run_choices(store, viewer=who))
-        for i, entry in enumerate(draft):
-            with st.container(border=True, key=f"report_editor_block_{i}"):
-                c1, c2, c3, c4 = st.columns([6, 1, 1, 1])
-                c1.markdown(f"**{i + 1}. {BLOCK_LABELS[entry['block']['type']]}**")
-                c2.button(
-                    "↑", key=f"rb_up_{entry['uid']}", on_click=_move, args=(key, i, -1), disabled=i == 0
-                )
-                c3.button(
-                    "↓",
-                    key=f"rb_down_{entry['uid']}",
-                    on_click=_move,
-                    args=(key, i, 1),
-                    disabled=i == len(draft) - 1,
-                )
-                c4.button("Remove", key=f"rb_remove_{entry['uid']}", on_click=_remove, args=(key, i))
-                st.session_state[key][i] = {**entry, "block": _edit_block(store, who, entry, runs)}
-        c1, c2 = st.columns([3, 1])
-        c1.selectbox("Block", list(BLOCK_TYPES), format_func=BLOCK_LABELS.get, key=f"{key}_add_type")
-        c2.button("Add block", key=f"{key}_add", on_click=_add, args=(key,))
-        if st.button("Save version", type="primary", key=f"{key}_save"):
-            _save(store, record, who, title, [e["block"] for e in st.session_state[key]])
+        # Editor left, preview right (stacked on a narrow screen): the page reruns on every
+        # widget change, so the preview always shows the draft as it stands.
+        left, right = st.columns(2, gap="large")
+        with left:
+            title = st.text_input("Title", max_chars=200, key=_widget(f"{key}_title", record.spec.title))
+            runs = _ui.distinct(run_choices(store, viewer=who))
+            for i, entry in enumerate(draft):
+                with st.container(border=True, key=f"report_editor_block_{i}"):
+                    c1, c2, c3, c4 = st.columns([5, 1, 1, 2])
+                    c1.markdown(f"**{i + 1}. {BLOCK_LABELS[entry['block']['type']]}**")
+                    c2.button(
+                        "↑", key=f"rb_up_{entry['uid']}", on_click=_move, args=(key, i, -1), disabled=i == 0
+                    )
+                    c3.button(
+                        "↓",
+                        key=f"rb_down_{entry['uid']}",
+                        on_click=_move,
+                        args=(key, i, 1),
+                        disabled=i == len(draft) - 1,
+                    )
+                    c4.button("Remove", key=f"rb_remove_{entry['uid']}", on_click=_remove, args=(key, i))
+                    st.session_state[key][i] = {**entry, "block": _edit_block(store, who, entry, runs)}
+            c1, c2 = st.columns([3, 1])
+            c1.selectbox("Block", list(BLOCK_TYPES), format_func=BLOCK_LABELS.get, key=f"{key}_add_type")
+            c2.button("Add block", key=f"{key}_add", on_click=_add, args=(key,))
+            if st.button("Save version", type="primary", key=f"{key}_save"):
+                _save(store, record, who, title, [e["block"] for e in st.session_state[key]])
+        with right, st.container(key="report_preview", border=True):
+            _preview(store, who, title, [e["block"] for e in st.session_state[key]])
+
+
+def _preview(store: Store, who: Viewer, title: str, blocks: list[dict[str, Any]]) -> None:
+    # The editor reads with their own rights, as the saved report will show it to them.
+    draft = render_draft(store, title, blocks, viewer=who)
+    st.caption("Preview: the draft as **Save version** will save it. Nothing is saved yet.")
+    if draft.title:
+        st.header(draft.title, anchor=False)
+    if draft.error:
+        _ui.error(draft.error)
+    shown = [
+        replace(b, error=f"Block {n} ({BLOCK_LABELS.get(b.kind, 'unknown type')}): {b.error}")
+        if b.error
+        else b
+        for n, b in enumerate(draft.blocks, start=1)
+    ]
+    _report_view.show_blocks(shown, "report_preview")
 
 
 def _save(store: Store, record: ReportRecord, who: Viewer, title: str, blocks: list[dict[str, Any]]) -> None:
@@ -184,6 +212,10 @@ def _save(store: Store, record: ReportRecord, who: Viewer, title: str, blocks: l
     except AppError as exc:
         _ui.error(exc)
         return
+    # The draft is now that version: going back to this one starts again from what it holds.
+    key = _draft_key(record)
+    st.session_state.pop(key, None)
+    st.session_state.pop(f"{key}_next", None)
     st.query_params["version"] = str(version)
     st.toast(f"Saved version {version}.")
     st.rerun()

@@ -15,6 +15,7 @@ from core.reports import get_report
 from core.reports import list_reports
 from core.reports import render_report
 from pages import _report_editor
+from pages import _report_view
 from pages import _ui
 
 st.title("Reports")
@@ -77,22 +78,7 @@ c2.download_button(
 if access.can_act:
     _report_editor.editor(store, record, who)
 
-for n, block in enumerate(render_report(store, record, viewer=who)):
-    with st.container(key=f"report_block_{n}"):
-        if block.title:
-            st.subheader(block.title, anchor=False)
-        if block.html:
-            st.html(block.html)  # rendered by core: raw HTML in the text is escaped
-        for line in block.placeholders:
-            st.warning(line, icon=":material/visibility_off:")
-        for i, (title, fig) in enumerate(block.figures):
-            if title:
-                st.markdown(f"**{_ui.md_escape(title)}**")
-            st.plotly_chart(fig, key=f"report_fig_{n}_{i}")
-        for line in block.notes:
-            st.caption(_ui.md_escape(line))
-        if block.table:
-            st.dataframe(list(block.table), hide_index=True, key=f"report_table_{n}")
+_report_view.show_blocks(render_report(store, record, viewer=who), "report")
 
 if access.can_share:
     _report_editor.team_box(store, record, who)

@@ -3,7 +3,7 @@ saved in the store as versions, owned and shared like runs, exported as one HTML
 
 Modules by concern: ``_spec`` (the report spec and its blocks) · ``_store`` (versions, owners,
 teams, what a share link opens) · ``_choices`` (what a block may name) · ``_render`` (blocks
-resolved for a reader, with placeholders) · ``_export`` (the standalone HTML file).
+resolved for a reader, with placeholders; a draft's preview) · ``_export`` (the standalone HTML file).
 """
 
 from core.reports._choices import metric_keys
@@ -13,6 +13,8 @@ from core.reports._export import export_filename
 from core.reports._export import export_html
 from core.reports._export import rendered_html
 from core.reports._render import RenderedBlock
+from core.reports._render import RenderedDraft
+from core.reports._render import render_draft
 from core.reports._render import render_markdown
 from core.reports._render import render_report
 from core.reports._render import render_spec
@@ -42,6 +44,7 @@ __all__ = [
     "CompareBlock",
     "MarkdownBlock",
     "RenderedBlock",
+    "RenderedDraft",
     "ReportRecord",
     "ReportRow",
     "ReportSpec",
@@ -55,6 +58,7 @@ __all__ = [
     "list_reports",
     "metric_keys",
     "reader_of",
+    "render_draft",
     "render_markdown",
     "render_report",
     "render_spec",

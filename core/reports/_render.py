@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -16,11 +17,15 @@ from typing import Any
 from sqlalchemy import select
 
 from core.errors import AppError
+from core.errors import SpecError
+from core.reports._spec import BLOCK_TYPES
+from core.reports._spec import Block
 from core.reports._spec import CompareBlock
 from core.reports._spec import MarkdownBlock
 from core.reports._spec import ReportSpec
 from core.reports._spec import RunChartBlock
 from core.reports._spec import StudyBlock
+from core.reports._spec import block_from_dict
 from core.reports._store import ReportRecord
 from core.reports._store import reader_of
 from core.store import Run
@@ -28,7 +33,15 @@ from core.store import Store
 from core.store import Viewer
 from core.store import visible
 
-__all__ = ["RenderedBlock", "render_markdown", "render_report", "render_spec", "unavailable"]
+__all__ = [
+    "RenderedBlock",
+    "RenderedDraft",
+    "render_draft",
+    "render_markdown",
+    "render_report",
+    "render_spec",
+    "unavailable",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,8 @@ class RenderedBlock:
         notes: Lines to show instead of a chart that cannot be drawn yet.
         table: Rows of a compare table.
         placeholders: One line per run or study the reader may not see (or that is gone).
+        error: Why a draft's block cannot be shown (it would not save either); "" for a valid
+            block, so always "" in a saved report.
     """
 
     kind: str
@@ -52,6 +67,7 @@ class RenderedBlock:
     notes: tuple[str, ...] = ()
     table: tuple[Mapping[str, Any], ...] = field(default=())
     placeholders: tuple[str, ...] = ()
+    error: str = ""
 
 
 def unavailable(kind: str, object_id: str) -> str:
@@ -163,17 +179,17 @@ def render_spec(store: Store, spec: ReportSpec, *, viewer: Viewer) -> list[Rende
     Returns:
         One :class:`RenderedBlock` per block, in order.
     """
-    out: list[RenderedBlock] = []
-    for block in spec.blocks:
-        if isinstance(block, MarkdownBlock):
-            out.append(RenderedBlock("markdown", html=render_markdown(block.text)))
-        elif isinstance(block, RunChartBlock):
-            out.append(_run_chart(store, block, viewer))
-        elif isinstance(block, CompareBlock):
-            out.append(_compare(store, block, viewer))
-        else:
-            out.append(_study(store, block, viewer))
-    return out
+    return [_render_block(store, block, viewer) for block in spec.blocks]
+
+
+def _render_block(store: Store, block: Block, viewer: Viewer) -> RenderedBlock:
+    if isinstance(block, MarkdownBlock):
+        return RenderedBlock("markdown", html=render_markdown(block.text))
+    if isinstance(block, RunChartBlock):
+        return _run_chart(store, block, viewer)
+    if isinstance(block, CompareBlock):
+        return _compare(store, block, viewer)
+    return _study(store, block, viewer)
 
 
 def render_report(store: Store, record: ReportRecord, *, viewer: Viewer) -> list[RenderedBlock]:
@@ -188,3 +204,59 @@ def render_report(store: Store, record: ReportRecord, *, viewer: Viewer) -> list
         One :class:`RenderedBlock` per block, in order.
     """
     return render_spec(store, record.spec, viewer=reader_of(store, record, viewer))
+
+
+@dataclass(frozen=True)
+class RenderedDraft:
+    """An unsaved draft as it would read once saved, for the editor's preview.
+
+    Attributes:
+        title: The title as a saved report would show it (trimmed).
+        blocks: One :class:`RenderedBlock` per draft block, in order; a block that would not
+            save has only its ``kind`` and ``error``.
+        error: Why the draft as a whole would not save (no title, too many blocks); "" if it
+            would, as far as the report itself goes (each block's ``error`` says the rest).
+    """
+
+    title: str
+    blocks: tuple[RenderedBlock, ...]
+    error: str = ""
+
+    @property
+    def valid(self) -> bool:
+        """Whether **Save version** would accept this draft."""
+        return not self.error and not any(b.error for b in self.blocks)
+
+
+def render_draft(store: Store, title: str, blocks: Sequence[Any], *, viewer: Viewer) -> RenderedDraft:
+    """A draft (its title and each block's JSON form, as an editor holds them before a save)
+    rendered block by block as :func:`render_spec` renders a saved report, for ``viewer``.
+    Nothing is saved. Each block is validated as a save validates it; an invalid one becomes a
+    block carrying the message, so one bad block never hides the others.
+
+    Args:
+        title: The draft's title.
+        blocks: The blocks' JSON forms (``{"type": "markdown", "text": ...}``), in order.
+        viewer: Who edits: the preview shows only what they may see, with placeholders for the
+            rest, as the saved report shows them.
+
+    Returns:
+        The :class:`RenderedDraft`.
+    """
+    rendered: list[RenderedBlock] = []
+    parsed: list[Block] = []
+    for data in blocks:
+        try:
+            block = block_from_dict(data)
+        except SpecError as exc:
+            kind = data.get("type") if isinstance(data, dict) else None
+            rendered.append(RenderedBlock(kind if kind in BLOCK_TYPES else "invalid", error=str(exc)))
+            continue
+        parsed.append(block)
+        rendered.append(_render_block(store, block, viewer))
+    error = ""
+    try:
+        ReportSpec(title, tuple(parsed))
+    except SpecError as exc:
+        error = str(exc)
+    return RenderedDraft(title.strip(), tuple(rendered), error)

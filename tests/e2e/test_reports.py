@@ -1,7 +1,8 @@
 """Reports in a real browser, with accounts off and on: compose a report (a Markdown block and a
-run's chart) on the Reports page, save it, download its HTML export, and open that file in
-Chromium from file:// with every network request refused: its Plotly chart renders (a
-``.js-plotly-plot`` with SVG paths) from the inlined plotly.js, and no request left the page.
+run's chart) on the Reports page, see the Markdown in the editor's preview before saving, save
+it, download its HTML export, and open that file in Chromium from file:// with every network
+request refused: its Plotly chart renders (a ``.js-plotly-plot`` with SVG paths) from the
+inlined plotly.js, and no request left the page.
 
 The run (a finished one with a loss curve) is written into the store before the app starts."""
 
@@ -78,6 +79,12 @@ def test_compose_save_export_and_open_offline(seeded: Seeded, pg, browser, tmp_p
     text = pg.get_by_label("Markdown")
     text.fill("# Findings\n\nThe loss *fell* to 0.22. <b>raw</b>")
     text.press("Control+Enter")  # commit the text area's value
+    # The preview beside the editor shows it at once, raw HTML as text, before any save.
+    preview = pg.locator(".st-key-report_preview")
+    preview.get_by_role("heading", name="Findings").wait_for()
+    preview.get_by_text("<b>raw</b>", exact=False).wait_for()
+    assert preview.locator("b").count() == 0
+    assert get_report(open_store(seeded.config), report_id, viewer=SYSTEM).latest_version == 1
     pick(pg, "Block", "Run chart")
     pg.get_by_role("button", name="Add block").click()
     pg.wait_for_timeout(1000)  # the new block's rerun: an open list would close under the click
@@ -93,8 +100,9 @@ def test_compose_save_export_and_open_offline(seeded: Seeded, pg, browser, tmp_p
         RunChartBlock((seeded.run_id,), "epoch/val_loss"),
     )
     assert [r.id for r in list_reports(store, viewer=SYSTEM)] == [report_id]
-    pg.get_by_role("heading", name="Findings").wait_for()
-    pg.locator(".js-plotly-plot").first.wait_for()
+    view = pg.locator(".st-key-report_block_0, .st-key-report_block_1")  # not the editor's preview
+    view.get_by_role("heading", name="Findings").wait_for()
+    view.locator(".js-plotly-plot").wait_for()
 
     with pg.expect_download() as download:
         pg.get_by_role("button", name="Download HTML").click()

@@ -1,10 +1,13 @@
 """The Reports page through AppTest: create a report, compose it (Markdown and a run chart),
 save a version, read an older version from the URL, open it through a share link read only,
-and a run deleted later shown as a placeholder."""
+a run deleted later shown as a placeholder, and the editor's preview of an unsaved draft."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from core.config import get_config
 from core.experiments import delete_runs
@@ -24,6 +27,17 @@ from tests.pages.conftest import plain
 from tests.pages.test_experiments import _finished
 
 XSS = "<img src=x onerror=alert(1)>"
+
+
+def _shown(app: AppTest, key: str, kind: str) -> list[Any]:
+    """Elements of one kind in the saved view's blocks (``key="report"``) or in the editor's
+    preview (``"report_preview"``): both are on the page while the editor is there."""
+    blocks = [n for n in app.main if isinstance(n, Block) and (n.key or "").startswith(f"{key}_block_")]
+    return [e for b in blocks for e in b.get(kind)]
+
+
+def _html(app: AppTest, key: str) -> list[str]:
+    return [h.proto.body.strip() for h in _shown(app, key, "html")]
 
 
 def test_compose_save_and_read_versions(app: AppTest) -> None:
@@ -55,14 +69,17 @@ def test_compose_save_and_read_versions(app: AppTest) -> None:
         MarkdownBlock(f"# Findings\n\nThe loss *fell*. {XSS}"),
         RunChartBlock((run_id,), "epoch/val_loss"),
     )
-    html = [h.proto.body for h in app.html]
+    html = _html(app, "report")
     assert any("<h1>Findings</h1>" in h and "&lt;img src=x" in h and "<img" not in h for h in html)
-    assert len(app.get("plotly_chart")) == 1
+    assert len(_shown(app, "report", "plotly_chart")) == 1
+    # The editor's preview of the new version's draft reads the same.
+    assert _html(app, "report_preview") == html
+    assert len(_shown(app, "report_preview", "plotly_chart")) == 1
     assert app.get("download_button")
 
     # Version 1 (empty) is still there, from the URL.
     open_page(app, "pages/reports.py", report=report_id, version="1")
-    assert not app.get("plotly_chart") and not app.html
+    assert not app.get("plotly_chart") and not app.html  # the view, and the preview of its draft
     open_page(app, "pages/reports.py", report=report_id, version="9")
     assert any("has no version 9" in plain(e.value) for e in app.error)
     open_page(app, "pages/reports.py", report=report_id, version="drop")
@@ -97,7 +114,7 @@ def test_blocks_move_and_go_before_a_save(app: AppTest) -> None:
     spec = ReportSpec("Order", (MarkdownBlock("one"), MarkdownBlock("two"), MarkdownBlock("three")))
     report_id, _ = save_report(store, spec, viewer=SYSTEM)
     open_page(app, "pages/reports.py", report=report_id)
-    assert [h.proto.body.strip() for h in app.html] == ["<p>one</p>", "<p>two</p>", "<p>three</p>"]
+    assert _html(app, "report") == ["<p>one</p>", "<p>two</p>", "<p>three</p>"]
     app.button(key="rb_up_1-2").click().run()  # "three" above "two"
     app.button(key="rb_remove_1-0").click().run()  # "one" goes
     app.text_area(key="rb_text_1-1").input("two, edited").run()
@@ -107,9 +124,40 @@ def test_blocks_move_and_go_before_a_save(app: AppTest) -> None:
         MarkdownBlock("three"),
         MarkdownBlock("two, edited"),
     )
-    assert [h.proto.body.strip() for h in app.html] == ["<p>three</p>", "<p>two, edited</p>"]
+    assert _html(app, "report") == ["<p>three</p>", "<p>two, edited</p>"]
     # Version 1 is unchanged.
     assert get_report(store, report_id, 1, viewer=SYSTEM).spec == spec
+
+
+def test_the_preview_shows_the_draft_before_a_save(app: AppTest) -> None:
+    """Typed Markdown shows in the preview on the next rerun (raw HTML escaped) while the saved
+    view and the store keep version 1; an incomplete block and an empty title show their error
+    in the preview, and the page still works."""
+    store = open_store(get_config())
+    spec = ReportSpec("Drafting", (MarkdownBlock("saved words"),))
+    report_id, _ = save_report(store, spec, viewer=SYSTEM)
+    draft = f"report_draft_{report_id}_1"
+    open_page(app, "pages/reports.py", report=report_id)
+    assert _html(app, "report_preview") == _html(app, "report") == ["<p>saved words</p>"]
+
+    app.text_area(key="rb_text_1-0").input(f"# Fresh words\n\nnot saved {XSS}").run()
+    assert not app.exception, [e.value for e in app.exception]
+    (preview,) = _html(app, "report_preview")
+    assert "<h1>Fresh words</h1>" in preview and "&lt;img src=x" in preview and "<img" not in preview
+    assert _html(app, "report") == ["<p>saved words</p>"]
+
+    app.button(key=f"{draft}_add").click().run()  # Markdown, then an empty run chart
+    app.selectbox(key=f"{draft}_add_type").select("run_chart").run()
+    app.button(key=f"{draft}_add").click().run()
+    app.text_input(key=f"{draft}_title").input("  ").run()
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [plain(e.value) for e in app.error]
+    assert any("needs a title" in e for e in errors), errors
+    assert any(e.startswith("Block 3 (Run chart): Pick 1 to 10 for") for e in errors), errors
+    assert _html(app, "report_preview")[0] == preview  # the valid blocks still show
+
+    saved = get_report(store, report_id, viewer=SYSTEM)
+    assert (saved.latest_version, saved.spec) == (1, spec)
 
 
 def test_a_teammate_reads_a_team_report_with_a_placeholder_and_no_editor(app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]

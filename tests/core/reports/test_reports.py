@@ -20,7 +20,9 @@ from core.reports import export_filename
 from core.reports import export_html
 from core.reports import get_report
 from core.reports import list_reports
+from core.reports import render_draft
 from core.reports import render_report
+from core.reports import rendered_html
 from core.reports import save_report
 from core.reports import set_report_team
 from core.reports import unavailable
@@ -303,3 +305,51 @@ def test_saves_at_once_get_distinct_versions(world: World) -> None:
     assert [v for v, _, _ in record.versions] == [1, 2, 3, 4, 5]
     by_version = {v: get_report(store, report_id, v, viewer=world.ann).spec.blocks[0].text for _, v in saved}
     assert sorted(by_version.values()) == texts
+
+
+def test_an_unsaved_draft_renders_as_its_saved_version_will(world: World) -> None:
+    """The editor's preview: a draft's blocks (as JSON, before any save) rendered for the editor
+    with the saved view's rules (raw HTML escaped, ben's private run a placeholder, its value
+    nowhere); an invalid block carries its message and hides nothing else; nothing is saved."""
+    store, ann = world.store, world.ann
+    markdown = {"type": "markdown", "text": "# Plan\n\n<script>alert(1)</script> *soon*"}
+    chart = {
+        "type": "run_chart",
+        "run_ids": [world.ann_private, world.ben_private],
+        "metric": "epoch/val_loss",
+    }
+    compare = {"type": "compare", "run_ids": [world.ann_red]}
+    draft = render_draft(
+        store,
+        "  Weekly  ",
+        [
+            markdown,
+            {"type": "run_chart", "run_ids": [], "metric": "epoch/val_loss"},  # no run picked yet
+            chart,
+            {"type": "nonsense"},
+            compare,
+        ],
+        viewer=ann,
+    )
+    assert (draft.title, draft.error, draft.valid) == ("Weekly", "", False)
+    assert [b.kind for b in draft.blocks] == ["markdown", "run_chart", "run_chart", "invalid", "compare"]
+    text, empty, curve, unknown, table = draft.blocks
+    assert "<h1>Plan</h1>" in text.html and "&lt;script&gt;" in text.html and "<script" not in text.html
+    assert "Pick 1 to 10 for `run_ids`, but got 0" in empty.error and not empty.figures
+    assert "Unknown block type 'nonsense'" in unknown.error
+    assert curve.placeholders == (unavailable("run", world.ben_private),) and not curve.error
+    assert SECRET in _values([curve]) and 0.75 not in _values([curve])
+    assert [row["name"] for row in table.table] == ["ann-red"]
+    assert list_reports(store, viewer=ann) == []  # nothing saved
+
+    # Exactly what the saved version shows: the same blocks give the same page.
+    valid = [markdown, chart, compare]
+    report_id, _ = save_report(store, ReportSpec.from_dict({"title": "Weekly", "blocks": valid}), viewer=ann)
+    saved = render_report(store, get_report(store, report_id, viewer=ann), viewer=ann)
+    preview = render_draft(store, "Weekly", valid, viewer=ann)
+    assert preview.valid
+    assert rendered_html("Weekly", "", list(preview.blocks)) == rendered_html("Weekly", "", saved)
+
+    # A draft that would not save as a whole says why, and still shows its blocks.
+    untitled = render_draft(store, " ", [markdown], viewer=ann)
+    assert "needs a title" in untitled.error and untitled.blocks[0].html == text.html
