@@ -3,11 +3,11 @@ per-batch and per-epoch metrics into the store while it trains; bundles and the 
 TensorFlow is imported inside the jobs, on the worker; this package imports without it.
 
 Modules by concern: ``_spec`` (the training spec) · ``_data`` (data preparation) · ``_callback``
-(the live callback and controls) · ``_loop`` (the job) · ``_backends`` and ``_backend_child``
-(JAX and PyTorch runs in a process of their own; which backends the workers have) ·
-``_checkpoints`` · ``_distributed`` and ``_dp_child`` (data-parallel runs) · ``_bundle``
-(bundles) · ``_predict`` (the predict job) · ``_evaluate`` (the evaluate job: a run scored on
-another dataset).
+(the live callback and controls) · ``_loop`` (the job) · ``_backends``, ``_backend_pool`` and
+``_backend_child`` (JAX and PyTorch runs in warm processes of their own; which backends the
+workers have) · ``_checkpoints`` · ``_distributed`` and ``_dp_child`` (data-parallel runs) ·
+``_bundle`` (bundles) · ``_predict`` (the predict job) · ``_evaluate`` (the evaluate job: a run
+scored on another dataset).
 """
 
 from core.compute import register_job_kind as _register_job_kind

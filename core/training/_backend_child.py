@@ -1,24 +1,32 @@
-"""A run's training process on a Keras backend other than its worker's (started by
-``_backends.run_in_backend_process`` with ``KERAS_BACKEND`` set).
+"""A warm training process on a Keras backend other than its worker's (started by
+``_backend_pool`` with ``KERAS_BACKEND`` set).
 
-    python -m core.training._backend_child '<json args>' <result file>
+    python -m core.training._backend_child <answer fd> <parent pid>
 
-It runs the job body named in the arguments (``train`` or ``trial``) against the run in the
-store, with a :class:`~core.compute.JobContext` of its own, and writes how it ended to the
-result file: ``{"result": ...}``, ``{"stopped": why}`` or ``{"error": class name, "message":
-...}``. It exits at once when the worker that started it dies.
+It reads jobs as JSON lines on stdin (``{"job", "run_id", "data", "config"}``), answers each on
+the answer pipe with ``{"started": pid}`` and then how it ended: ``{"result": ...}``,
+``{"stopped": why}`` or ``{"error": class name, "message": ...}``. Each job runs the job body it
+names (``train`` or ``trial``) against the run in the store, with a
+:class:`~core.compute.JobContext` of its own; between jobs Keras's session is cleared and memory
+collected (each job seeds Keras itself, so a reused process trains as a fresh one would). It
+exits when stdin closes, after ``LOOM_BACKEND_IDLE_SECONDS`` (default 300) without a job, and at
+once when the worker that started it dies.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
+import select
 import sys
 import threading
 import time
 import traceback
 from typing import Any
+
+_IDLE_SECONDS = 300.0
 
 
 def _watch_parent(parent: int) -> None:
@@ -33,33 +41,56 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="loom-parent-watch", daemon=True).start()
 
 
-def main() -> int:
-    args = json.loads(sys.argv[1])
-    result_file = sys.argv[2]
-    _watch_parent(int(args["parent"]))
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        # Keras on JAX or PyTorch still imports TensorFlow when it is installed, only to seed it
-        # (set_random_seed) and to recognise its types when saving (each checkpoint): seconds of
-        # start-up and ~0.5 GB that this process never uses. None in sys.modules is Python's own
-        # "not importable", which Keras reads as "TensorFlow is not installed".
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+class _Lines:
+    """JSON lines from a file descriptor, with a timeout per line (stdin is a pipe)."""
 
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+
+    def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next line, or None on end of input or after ``timeout`` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self._fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+            deadline = max(deadline, time.monotonic() + 30)  # the rest of a line being written
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return dict(json.loads(line))
+
+
+def _idle_seconds() -> float:
+    try:
+        return float(os.environ.get("LOOM_BACKEND_IDLE_SECONDS") or _IDLE_SECONDS)
+    except ValueError:
+        return _IDLE_SECONDS
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
     from core.compute import JobContext
     from core.config import AppConfig
     from core.errors import JobStopped
     from core.store import open_store
 
-    module, _, name = str(args["job"]).partition(":")
+    module, _, name = str(job["job"]).partition(":")
     if not module.startswith("core.") or not name.isidentifier():
-        raise SystemExit(f"not a job body: {args['job']!r}")
-    config = AppConfig.for_data_dir(args["config"]["data_dir"], database_url=args["config"]["database_url"])
+        return {"error": "ComputeError", "message": f"not a job body: {job['job']!r}"}
+    config = AppConfig.for_data_dir(job["config"]["data_dir"], database_url=job["config"]["database_url"])
     store = open_store(config)
-    ctx = JobContext(store, args["run_id"], config.heartbeat_seconds)
+    ctx = JobContext(store, job["run_id"], config.heartbeat_seconds)
     ctx.start()
     out: dict[str, Any]
     try:
-        job = getattr(importlib.import_module(module), name)
-        out = {"result": job(ctx, args["data"])}
+        body = getattr(importlib.import_module(module), name)
+        out = {"result": body(ctx, job["data"])}
     except JobStopped as exc:
         out = {"stopped": str(exc)}
     except Exception as exc:  # noqa: BLE001 - the job boundary: the worker records the failure
@@ -69,9 +100,42 @@ def main() -> int:
         ctx.close()  # every metric is stored before the worker records the final status
     except Exception as exc:  # noqa: BLE001 - reported like a failed job
         out = {"error": exc.__class__.__name__, "message": f"could not store the last metrics: {exc}"}
-    with open(result_file, "w") as fh:
-        json.dump(out, fh)
-    return 0
+    return out
+
+
+def _clean() -> None:
+    # What one job built (models, compiled functions, layer-name counters) must not outlive it.
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
+
+
+def main() -> int:
+    answers = os.fdopen(int(sys.argv[1]), "w")
+    _watch_parent(int(sys.argv[2]))
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        # Keras on JAX or PyTorch still imports TensorFlow when it is installed, only to seed it
+        # (set_random_seed) and to recognise its types when saving (each checkpoint): seconds of
+        # start-up and ~0.5 GB that this process never uses. None in sys.modules is Python's own
+        # "not importable", which Keras reads as "TensorFlow is not installed".
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+
+    def answer(message: dict[str, Any]) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    jobs = _Lines(sys.stdin.fileno())
+    idle = _idle_seconds()
+    while True:
+        job = jobs.next(idle)
+        if job is None:  # stdin closed (the pool let it go) or idle too long
+            return 0
+        answer({"started": os.getpid()})
+        out = _run(job)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        answer(out)
+        _clean()
 
 
 if __name__ == "__main__":

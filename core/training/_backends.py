@@ -2,27 +2,40 @@
 
 Keras fixes its backend once per process, when it is first imported (``KERAS_BACKEND``), and a
 Dask worker never switches. Loom's workers run Keras on TensorFlow (they import it to warm up),
-so a run whose backend is not its worker's own trains in **a process of its own**: the job's
-Dask task starts ``python -m core.training._backend_child`` with ``KERAS_BACKEND`` set, the child
-runs the same job body (the ``train`` or ``trial`` job, the same training loop) against the same
-store with a :class:`~core.compute.JobContext` of its own — metrics, progress, checkpoints,
-stop/pause/learning-rate requests all travel through the store exactly as in a worker — and
-hands the job's result back in a JSON file. The task waits for it, keeps the run's heartbeat
-going, and ends the run as the child ended. The child watches its parent and exits at once if
-the worker dies, so an orphan never keeps writing to a run the reaper has marked interrupted.
+so a run whose backend is not its worker's own trains in **a warm process of that backend**,
+kept by the worker process (:mod:`core.training._backend_pool`): ``python -m
+core.training._backend_child`` started with ``KERAS_BACKEND`` set, which takes jobs one after
+another as JSON lines on its stdin and answers on a pipe of its own, in JSON lines too (never
+pickle). For each job the child runs the same job body (the ``train`` or ``trial`` job, the same
+training loop) against the same store with a :class:`~core.compute.JobContext` of its own —
+metrics, progress, checkpoints, stop/pause/learning-rate requests all travel through the store
+exactly as in a worker — and answers with the job's result. The task waits for it, keeps the
+run's heartbeat going, and ends the run as the child ended. Between jobs the child clears Keras's
+session and collects memory; each job seeds Keras itself, so a reused process trains exactly as
+a fresh one would. The run's events say which process trained it ("training on JAX in process
+N (new)" or "(warm, its job 2)") and so does its result's ``environment["process"]``.
 
-Why a process per job rather than Dask worker resources per backend (workers started with
-``KERAS_BACKEND=jax`` and ``--resources JAX=1``): a process works unchanged on all three clusters
+The pool keeps at most one idle child per backend per worker process. A second run of the same
+backend while the first trains starts a second child; whichever ends second exits instead of
+idling. A child that was killed (a stop it did not honour in time), crashed or died while idle
+is never reused: the next run gets a fresh one. An idle child exits after
+``LOOM_BACKEND_IDLE_SECONDS`` (default 300) without work, when its worker closes (a threads-only
+cluster's worker closes with its cluster while the app process lives on), at the worker process's
+exit (atexit), and at once when that process dies: each child watches its parent, so an orphan
+never keeps writing to a run the reaper has marked interrupted.
+
+Why processes rather than Dask worker resources per backend (workers started with
+``KERAS_BACKEND=jax`` and ``--resources JAX=1``): a child works unchanged on all three clusters
 Loom runs on — a threads-only ``LocalCluster`` inside the app (tests), a process ``LocalCluster``
 and a remote scheduler whose workers someone else started — needs no worker of each backend
-kept idle (each would hold its framework's memory, and on a GPU its device), and a crash or a
-leak in one run's framework dies with its process. The price is start-up: the child imports
-Loom's training code, Keras and its backend for every run (6.5 s for JAX, 11.6 s for PyTorch on
-2 shared CPU cores at a load average of 10), then compiles its first step, against training runs
-that take minutes to hours; a TensorFlow run on a warm worker skips all of that. A pool of warm
-processes per backend would remove it, at the cost of memory held for runs that may never come.
-A worker that was started on a backend (``KERAS_BACKEND=jax dask worker ...``) trains that
-backend's runs in its own thread, without a child.
+configured ahead, and a crash in one run's framework dies with its process. A fresh child pays
+start-up: it imports Loom's training code, Keras and its backend (6.5 s for JAX, 11.6 s for
+PyTorch on 2 shared CPU cores at a load average of 10) and compiles its first step; a warm one
+pays only the compile, so a second run starts nearly as soon as a TensorFlow run on its warm
+worker (``bench/backend_warm.py``). The price is the idle child's memory (its framework, a few
+hundred MB) for up to the idle timeout. A worker that was started on a backend
+(``KERAS_BACKEND=jax dask worker ...``) trains that backend's runs in its own thread, without a
+child.
 
 On a GPU worker, TensorFlow in the worker process takes most of the device's memory once it has
 run (its default); for JAX or PyTorch runs on the same GPU, start such workers with
@@ -38,8 +51,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -51,6 +62,10 @@ from core.errors import ComputeError
 from core.errors import DataError
 from core.errors import JobStopped
 from core.errors import SpecError
+from core.training._backend_pool import BackendChild
+from core.training._backend_pool import acquire
+from core.training._backend_pool import close_with_worker
+from core.training._backend_pool import release
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -198,18 +213,12 @@ def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, back
     """
     config = ctx.store.config
     threads = _worker_threads()
-    args = {
-        "config": {"data_dir": str(config.data_dir), "database_url": config.database_url},
-        "run_id": ctx.run_id,
-        "job": job,
-        "data": data,
-        "parent": os.getpid(),
-    }
     root = str(Path(__file__).resolve().parents[2])
     env = {
         **os.environ,
         "KERAS_BACKEND": backend,
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
     }
     if threads:  # the child caps its framework's threads at the worker's (configure_backend)
@@ -218,37 +227,42 @@ def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, back
         # JAX would take 75 % of a GPU's memory up front; the worker's own TensorFlow may hold
         # some of the same device.
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    out_dir = Path(config.data_dir) / "tmp"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log = out_dir / f"{ctx.run_id}-{backend}.log"
-    result_file = out_dir / f"{ctx.run_id}-{backend}.json"
-    result_file.unlink(missing_ok=True)
-    with open(log, "w") as log_fh:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed module, JSON arguments
-            [sys.executable, "-m", "core.training._backend_child", json.dumps(args), str(result_file)],
-            env=env,
-            stdout=log_fh,
-            stderr=subprocess.STDOUT,
-        )
-        ctx.note("log", {"message": f"training on {BACKENDS[backend]} in process {proc.pid}"})
-        stop_seen: float | None = None
-        while True:
+    message = {
+        "config": {"data_dir": str(config.data_dir), "database_url": config.database_url},
+        "run_id": ctx.run_id,
+        "job": job,
+        "data": data,
+    }
+    close_with_worker()
+    child, reused = _hand_over(message, backend, env)
+    how = f"warm, its job {child.jobs}" if reused else "new"
+    ctx.note("log", {"message": f"training on {BACKENDS[backend]} in process {child.pid} ({how})"})
+    out: dict[str, Any] | None = None
+    stop_seen: float | None = None
+    too_late = False
+    try:
+        while out is None:
             try:
-                rc = proc.wait(timeout=0.25)
+                out = child.receive(timeout=0.25)
+            except EOFError:
                 break
-            except subprocess.TimeoutExpired:
+            if out is None:
                 if ctx.should_stop() and stop_seen is None:
                     stop_seen = time.monotonic()  # the child reads the same request itself
-                if stop_seen is not None and time.monotonic() - stop_seen > _STOP_GRACE_SECONDS:
-                    proc.kill()
-                    proc.wait()
-                    why = "stopped on request (the training process did not stop in time; it was killed)"
-                    raise JobStopped(why) from None
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    out = json.loads(result_file.read_text()) if result_file.exists() else None
-    for path in (log, result_file):
-        path.unlink(missing_ok=True)
+                too_late = stop_seen is not None and time.monotonic() - stop_seen > _STOP_GRACE_SECONDS
+                if too_late:
+                    break
+    except BaseException:
+        release(child, reusable=False)  # never reused mid-job (a worker shutting down)
+        raise
+    tail = child.log_tail()
+    if too_late:
+        release(child, reusable=False)  # killed: it may be anywhere in its job
+        why = "stopped on request (the training process did not stop in time; it was killed)"
+        raise JobStopped(why)
     if out is None:
+        rc = child.end()  # it closed its answer pipe: it is exiting (or gone)
+        release(child, reusable=False)
         last = tail.strip().splitlines()[-1:] or ["no output"]
         if "No module named" in tail:
             raise ComputeError(
@@ -258,12 +272,44 @@ def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, back
         raise ComputeError(
             f"The {BACKENDS[backend]} training process exited with {rc} before it reported: {last[0][:300]}"
         )
+    release(child, reusable=True)
     if "stopped" in out:
         raise JobStopped(out["stopped"])
     if "error" in out:
         ctx.note("log", {"message": f"{BACKENDS[backend]} training process:\n{tail}"})
         raise _rebuilt(out["error"], out["message"])
-    return dict(out["result"])
+    result = dict(out["result"])
+    if isinstance(result.get("environment"), dict):  # which process trained it, for the run page
+        result["environment"] = {**result["environment"], "process": "warm" if reused else "new"}
+    return result
+
+
+def _hand_over(message: dict[str, Any], backend: str, env: dict[str, str]) -> tuple[BackendChild, bool]:
+    """A child that took the job (answered ``started``). A warm child that turns out to be gone
+    (it died while idle, or timed out just then) is replaced by a fresh one, once."""
+    for attempt in range(2):
+        child, reused = acquire(backend, env)
+        child.clear_log()
+        started: dict[str, Any] | None = None
+        try:
+            if child.send(message):
+                started = child.receive(timeout=60.0)
+        except EOFError:
+            pass
+        if started and "started" in started:
+            child.jobs += 1
+            return child, reused
+        if attempt == 0 and reused:
+            release(child, reusable=False)
+            continue
+        # A fresh child that cannot take a job: hand it to the caller, whose wait sees it end
+        # (with the log that says why: a missing backend, a broken install).
+        if not started:
+            child.jobs += 1
+            return child, reused
+        release(child, reusable=False)
+        raise ComputeError(f"The {BACKENDS[backend]} training process answered {started!r} to a job.")
+    raise AssertionError("unreachable")
 
 
 def _rebuilt(name: str, message: str) -> Exception:
