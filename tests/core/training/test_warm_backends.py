@@ -10,6 +10,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,24 @@ def test_closing_the_cluster_ends_its_idle_process(config: AppConfig) -> None:
         assert _alive(pid)  # idle, for the next run
     # The worker closed with its cluster (this process goes on): its idle process is gone.
     wait_until(lambda: not _alive(pid), timeout=15, interval=0.1, what="the idle process to exit")
+
+
+def test_two_runs_at_once_get_two_processes_and_only_one_stays_idle() -> None:
+    root = str(Path(__file__).resolve().parents[3])
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": root}
+    first, reused_first = _backend_pool.acquire("jax", env)
+    second, reused_second = _backend_pool.acquire("jax", env)  # the first is busy
+    assert not reused_first and not reused_second and first.pid != second.pid
+    _backend_pool.release(first, reusable=True)
+    _backend_pool.release(second, reusable=True)  # one of its backend is idle already: it exits
+    wait_until(lambda: not _alive(second.pid), timeout=30, interval=0.05, what="the second to exit")
+    assert _alive(first.pid)
+    again, reused = _backend_pool.acquire("jax", env)
+    assert reused and again is first
+    # Other settings (here the idle timeout) are not the idle process's: a new one.
+    _backend_pool.release(again, reusable=True)
+    other, reused = _backend_pool.acquire("jax", {**env, "LOOM_BACKEND_IDLE_SECONDS": "5"})
+    assert not reused and other.pid != first.pid
+    wait_until(lambda: not _alive(first.pid), timeout=30, interval=0.05, what="the stale one to end")
+    _backend_pool.release(other, reusable=False)  # killed (a job that went wrong): never idle
+    assert not _alive(other.pid)
