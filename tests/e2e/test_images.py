@@ -1,8 +1,10 @@
 """An MNIST-shaped ``.npz`` uploaded in a real browser, accounts off and on: it ingests through
-the Data page, and the page shows the grid of its first images, each under its label."""
+the Data page, and the page shows the grid of its first images, each under its label; the Train
+page's default pipeline splits by the file's own ``split`` column and says so."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,4 +81,10 @@ def test_upload_an_npz_and_see_the_image_grid(seeded: Seeded, pg) -> None:  # ty
         interval=0.2,
         what="every thumbnail loaded",
     )
+    assert "Traceback" not in pg.content()
+
+    # Train on it: Loom's default pipeline splits by the file's own split column, and says so.
+    dataset = pg.url.split("dataset=")[1].split("&")[0]
+    pg.goto(f"{seeded.server.url}/train?dataset={dataset}")
+    pg.get_by_text(re.compile(r"Split: by the dataset's own\s+split\s+column")).wait_for(timeout=60_000)
     assert "Traceback" not in pg.content()
