@@ -1,6 +1,7 @@
 """A PyTorch run in a real browser, with accounts off and on: picked on the Train page, launched,
 trained in a process of its own beside the app's TensorFlow worker (a process cluster), its curve
-drawn live on the Jobs page and the run finished there; the backend recorded on the run.
+drawn live on the Jobs page and the run finished there; the backend recorded on the run. A second
+PyTorch run then trains in the same process, kept warm, and its page says so.
 
 The dataset is written into the store before the app starts."""
 
@@ -40,16 +41,20 @@ def pg(browser, seeded: Seeded, request: pytest.FixtureRequest):  # type: ignore
     yield from open_page(browser, request, seeded.server.url, seeded.user)
 
 
-def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+def _launch_pytorch(seeded: Seeded, pg, epochs: int) -> str:  # type: ignore[no-untyped-def]
     pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
     pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
     pick(pg, "Backend", "PyTorch")
     box = pg.get_by_label("Epochs")
-    box.fill("60")
+    box.fill(str(epochs))
     box.press("Enter")
     pg.get_by_role("button", name="Launch").click()
     pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
-    run_id = pg.url.split("run=")[1][:32]
+    return str(pg.url.split("run=")[1][:32])
+
+
+def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    run_id = _launch_pytorch(seeded, pg, 60)
     store = open_store(seeded.config)
     run = get_run(store, run_id, viewer=SYSTEM)
     assert run.spec["backend"] == "torch"
@@ -66,3 +71,15 @@ def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type:
     pg.get_by_text("validation accuracy").first.wait_for(timeout=60_000)  # its results, on the page
     assert _points(pg) >= first
     pg.get_by_text(re.compile(r"backend torch")).first.wait_for(timeout=30_000)  # "Ran with ..."
+
+    # The next PyTorch run on that worker trains in the same, now warm, process; the page says so.
+    again = _launch_pytorch(seeded, pg, 3)
+    wait_until(
+        lambda: get_run(store, again, viewer=SYSTEM).status == "succeeded",
+        timeout=120,
+        interval=0.5,
+        what="the second PyTorch run to succeed",
+    )
+    assert run.result_json["environment"]["process"] == "new"
+    assert get_run(store, again, viewer=SYSTEM).result_json["environment"]["process"] == "warm"
+    pg.get_by_text(re.compile(r"process warm")).first.wait_for(timeout=30_000)
