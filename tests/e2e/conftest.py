@@ -170,9 +170,10 @@ class IrisApp:
 
 
 def iris_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
 ) -> Iterator[IrisApp]:
-    """Body of a module-scoped fixture parametrized over :data:`ACCOUNTS`."""
+    """Body of a module-scoped fixture parametrized over :data:`ACCOUNTS`; ``env``: more of the
+    app's settings (``LOOM_...``)."""
     from core.data import ingest_file
     from core.sharing import create_user
     from core.store import open_store
@@ -186,7 +187,7 @@ def iris_app(
         create_user(store, "ann", "ann-password-long")
     iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=user or "")
     store.engine.dispose()
-    server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))
+    server = AppServer(root / "data", **env, **({"LOOM_AUTH": "on"} if on else {}))
     yield IrisApp(server, config, user, iris.id)
     server.stop()
 

@@ -14,18 +14,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.config import AppConfig
-from core.data import ingest_file
 from core.experiments import group_members
-from core.sharing import create_user
 from core.store import SYSTEM
 from core.store import get_events
 from core.store import get_run
 from core.store import open_store
-from tests.conftest import ROOT
 from tests.core.alerts.test_alerts import _Receiver
+from tests.e2e.conftest import ACCOUNTS
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
-from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import IrisApp
+from tests.e2e.conftest import iris_app
 from tests.e2e.conftest import open_page
 from tests.e2e.conftest import pick
 from tests.waiting import wait_until
@@ -34,30 +32,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 @dataclass
-class Seeded:
-    server: AppServer
-    config: AppConfig
-    user: str | None
-    iris: str
-    receiver: _Receiver
+class Seeded(IrisApp):
+    receiver: _Receiver  # LOOM_ALERT_URLS: every fired alert is posted here
 
 
-@pytest.fixture(scope="module", params=["accounts off", "accounts on"])
+@pytest.fixture(scope="module", params=ACCOUNTS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    on = request.param == "accounts on"
-    root = tmp_path_factory.mktemp("e2e-groups")
-    config = AppConfig.for_data_dir(root / "data")
-    store = open_store(config)
-    user = "ann" if on else None
-    if on:
-        create_user(store, "ann", "ann-password-long")
-    iris = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=user or "")
-    store.engine.dispose()
     receiver = _Receiver()
-    env = {"LOOM_ALERT_URLS": receiver.url} | ({"LOOM_AUTH": "on"} if on else {})
-    server = AppServer(root / "data", **env)
-    yield Seeded(server, config, user, iris.id, receiver)
-    server.stop()
+    for app in iris_app(request, tmp_path_factory, "e2e-groups", LOOM_ALERT_URLS=receiver.url):
+        yield Seeded(app.server, app.config, app.user, app.iris, receiver)
     receiver.close()
 
 
