@@ -1,15 +1,17 @@
 """Live latency under load: seconds from a metric logged by a job (through Loom's buffered
-JobContext) to it being readable by the Jobs page's live query (``metrics_since``), with
-``--runs`` runs streaming ~100 points a second each and ``--viewers`` pages watching them (each a
-process running the page's live poll once a second: the run, its new points, its events) —
-beside the same measurement with one run and no viewer, in the same run of the script.
+JobContext) to it being seen by a page watching the run, with ``--runs`` runs streaming ~100
+points a second each and ``--viewers`` pages watching them: each a thread of one app process (as
+Streamlit runs sessions) doing what the Jobs page's live fragment does every ``PAGE_POLL_S``
+(read the run, its new points and its events, append the points to its curves, build and
+serialize their Plotly figure). Beside it, in the same run of the script, the same measurement
+with one run and no viewer.
 
     python bench/live_latency.py [--quick] [--viewers 20] [--runs 4]
 
 A probe process polls every 20 ms to time when a point becomes readable; the viewers report
-what they saw at their own 1 s cadence too (that adds up to the poll interval).
-Target (issue 16): p99 <= 1 s with 4 runs and 20 viewers. The last line is
-``live_latency_p99_s: N``.
+when they saw each point at the page's own cadence (that adds up to ``PAGE_POLL_S``): the
+latency a person watching the page gets. Target (issue 16): p99 <= 1 s with 4 runs and 20
+viewers. The last line is ``live_latency_p99_s: N``, the viewers' p99.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PAGE_POLL_S = 1.0  # pages/jobs.py: @st.fragment(run_every="1s")
+PAGE_POLL_S = 0.5  # pages/jobs.py: @st.fragment(run_every=0.5) while a run is live
 
 
 def _probe(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[no-untyped-def]
@@ -43,14 +45,20 @@ def _probe(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignor
         for run_id in run_ids:
             new, last[run_id] = metrics_since(store, run_id, last[run_id], viewer=SYSTEM)
             now = time.time()
-            latencies += [now - sent for series in new.values() for sent in series.values]
+            latencies += [now - sent for sent in (new["loss"].values if "loss" in new else ())]
         time.sleep(0.02)
     out.put(json.dumps(latencies))
 
 
-def _viewer(config, run_id: str, ready, stop, out) -> None:  # type: ignore[no-untyped-def]
-    """One page watching one run: what the Jobs page's live fragment reads each tick."""
+def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[no-untyped-def]
+    """One app process with a page per entry of ``run_ids`` watching that run, each on its own
+    thread (as Streamlit runs each browser session's script): what the Jobs page's live fragment
+    does each tick."""
+    import plotly.io
+
+    from core.charts import plot_metric_curves
     from core.store import SYSTEM
+    from core.store import extend_view
     from core.store import get_events
     from core.store import get_run
     from core.store import metric_view
@@ -58,18 +66,31 @@ def _viewer(config, run_id: str, ready, stop, out) -> None:  # type: ignore[no-u
     from core.store import open_store
 
     store = open_store(config)
-    last = metric_view(store, run_id, viewer=SYSTEM).last_id
-    seen, ticks = [], []
+    seen: list[float] = []
+    ticks: list[float] = []
+
+    def page(run_id: str) -> None:
+        view = metric_view(store, run_id, viewer=SYSTEM)
+        while not stop.is_set():
+            t = time.perf_counter()
+            get_run(store, run_id, viewer=SYSTEM)
+            new, last = metrics_since(store, run_id, view.last_id, viewer=SYSTEM)
+            view = extend_view(view, new, last)
+            get_events(store, run_id, viewer=SYSTEM)
+            # The values are send times, not a curve; drawing them costs the same.
+            plotly.io.to_json(plot_metric_curves(dict(view.series), x_label="step"), validate=False)
+            now = time.time()
+            ticks.append(time.perf_counter() - t)
+            seen.extend(now - sent for sent in (new["loss"].values if "loss" in new else ()))
+            # The fragment's next run is due PAGE_POLL_S after this one began (Streamlit's timer).
+            stop.wait(max(0.0, PAGE_POLL_S - (time.perf_counter() - t)))
+
+    pages = [threading.Thread(target=page, args=(r,)) for r in run_ids]
+    for thread in pages:
+        thread.start()
     ready.put(1)
-    while not stop.is_set():
-        t = time.perf_counter()
-        get_run(store, run_id, viewer=SYSTEM)
-        new, last = metrics_since(store, run_id, last, viewer=SYSTEM)
-        get_events(store, run_id, viewer=SYSTEM)
-        now = time.time()
-        ticks.append(time.perf_counter() - t)
-        seen += [now - sent for series in new.values() for sent in series.values]
-        stop.wait(PAGE_POLL_S)
+    for thread in pages:
+        thread.join()
     out.put(json.dumps({"seen": seen, "ticks": ticks}))
 
 
@@ -87,9 +108,9 @@ def measure(config, seconds: float, runs: int, viewers: int) -> tuple[list[float
         contexts = [stack.enter_context(inline_job(store, "bench", {})) for _ in range(runs)]
         ids = [c.run_id for c in contexts]
         procs = [mp.Process(target=_probe, args=(config, ids, ready, stop, out))]
-        procs += [
-            mp.Process(target=_viewer, args=(config, ids[i % runs], ready, stop, out)) for i in range(viewers)
-        ]
+        if viewers:
+            watched = [ids[i % runs] for i in range(viewers)]
+            procs.append(mp.Process(target=_app, args=(config, watched, ready, stop, out)))
         for p in procs:
             p.start()
         for _ in procs:  # every process is up (they start one after another on a small machine)
@@ -140,13 +161,12 @@ def main() -> None:
     print(f"idle_p50_s: {_pct(idle, 0.5):.3f} (1 run, no viewer)")
     print(f"idle_p99_s: {_pct(idle, 0.99):.3f}")
     print(f"loaded_p50_s: {_pct(probe, 0.5):.3f} ({args.runs} runs, {args.viewers} viewers)")
-    print(f"viewer_tick_p99_s: {_pct(ticks, 0.99):.3f} (one page's live poll: run, new points, events)")
-    print(
-        f"viewer_seen_p99_s: {_pct(seen, 0.99):.3f} (as the viewers saw it, polling every {PAGE_POLL_S:g} s)"
-    )
-    print(f"points: {len(probe)} under load, {len(idle)} idle")
+    print(f"loaded_readable_p99_s: {_pct(probe, 0.99):.3f} (readable by the page's query)")
     print(f"loaded_vs_idle_p99: {_pct(probe, 0.99) / _pct(idle, 0.99):.2f}x")
-    print(f"live_latency_p99_s: {_pct(probe, 0.99):.3f}")
+    print(f"viewer_tick_p99_s: {_pct(ticks, 0.99):.3f} (one page's live tick: read, append, draw)")
+    print(f"viewer_seen_p50_s: {_pct(seen, 0.5):.3f}")
+    print(f"points: {len(probe)} under load, {len(idle)} idle")
+    print(f"live_latency_p99_s: {_pct(seen, 0.99):.3f} (as the viewers saw it, every {PAGE_POLL_S:g} s)")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
         # The run record exists before training starts (as when submitted); leaving the block
         # stores every buffered metric, which is part of Loom's cost.
         with inline_job(store, "train", {}) as ctx:
-            callback = live_callback(ctx, steps, epochs, batch)
+            # As in a training run: checkpoints while it trains; the last epoch's checkpoint is
+            # the run's saved model (a file copy), which a bare script saves too.
+            callback = live_callback(ctx, steps, epochs, batch, final_checkpoint=False)
             t, c = time.perf_counter(), cpu()
             model.fit(x, y, batch_size=batch, epochs=epochs, callbacks=[callback], verbose=0)
         elapsed, used = time.perf_counter() - t, cpu() - c

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 
+import numpy as np
+
 from core.charts._plotly import _import_plotly
 from core.charts._plotly import _say
 from core.store import MetricSeries
@@ -74,7 +76,10 @@ def plot_metric_curves(
     # one page element per point, and the page redraws every second while a run is live.
     trace = go.Scattergl if any(len(c.x) > 1000 for c in info.curves) else go.Scatter
     for curve in info.curves:
-        fig.add_trace(trace(x=curve.x, y=curve.y, mode="lines", name=curve.key))
+        # NumPy arrays: Plotly keeps them as they are (lists it checks value by value, which was
+        # two thirds of a live tick's drawing) and sends them as typed binary arrays.
+        x, y = np.asarray(curve.x), np.asarray(curve.y, dtype=np.float64)
+        fig.add_trace(trace(x=x, y=y, mode="lines", name=curve.key))
     fig.update_layout(
         xaxis_title=info.x_label,
         yaxis_type="log" if info.y_log else "linear",

@@ -16,6 +16,7 @@ __all__ = [
     "CHECKPOINT_EVERY",
     "FIRST_SAVE_GUESS",
     "SAMPLE_SECONDS",
+    "checkpoint_from_model",
     "configure_backend",
     "live_callback",
     "nonfinite_loss",
@@ -119,6 +120,22 @@ CHECKPOINT_EVERY = 200
 FIRST_SAVE_GUESS = 0.05
 
 
+def checkpoint_from_model(ctx: JobContext, live: Any, steps_per_epoch: int) -> None:
+    """Make the run's saved model its checkpoint for the last epoch that ``live`` (a
+    :func:`live_callback` with ``final_checkpoint=False``) left unsaved: a file copy of the same
+    state (weights and optimizer) instead of a second save."""
+    import shutil
+
+    epoch = getattr(live, "unsaved_epoch", None)
+    if epoch is None:
+        return
+    shutil.copyfile(
+        ctx.store.path_for("models", ctx.run_id, ".keras"),
+        ctx.store.path_for("checkpoints", ctx.run_id, ".keras"),
+    )
+    ctx.note("checkpoint", {"epoch": epoch, "step": epoch * steps_per_epoch})
+
+
 def live_callback(  # type: ignore[no-untyped-def]
     ctx: JobContext,
     steps_per_epoch: int,
@@ -128,6 +145,7 @@ def live_callback(  # type: ignore[no-untyped-def]
     on_epoch: Callable[[int, dict[str, float]], str | None] | None = None,
     sample_seconds: float = SAMPLE_SECONDS,
     checkpoints: bool = True,
+    final_checkpoint: bool = True,
 ):
     """The Keras callback that streams a run's curves into the store and applies its controls.
 
@@ -146,6 +164,9 @@ def live_callback(  # type: ignore[no-untyped-def]
 
     ``checkpoints=False`` (a script's own ``fit``, ``core.track``) saves no checkpoints; a
     ``batch_size`` of 0 (unknown there) records no ``epoch/samples_per_s``.
+    ``final_checkpoint=False``: a run that trains to its last epoch is not checkpointed then (it
+    is when it stops early); the caller saves the model and makes that file the checkpoint with
+    :func:`checkpoint_from_model`, instead of saving the same state twice.
     """
     import threading
 
@@ -187,6 +208,8 @@ def live_callback(  # type: ignore[no-untyped-def]
             self._last_batch = -1  # the last batch that began
             self._latest: tuple[int, dict[str, Any]] | None = None  # the last unsampled step's logs
             self._failed_step = math.inf
+            # The last epoch, when final_checkpoint=False left its checkpoint to the caller.
+            self.unsaved_epoch: int | None = None
 
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.started = self.saved_at = time.perf_counter()
@@ -294,7 +317,9 @@ def live_callback(  # type: ignore[no-untyped-def]
             # last epoch and when the run stops early.
             now = time.perf_counter()
             last = epoch + 1 == epochs or self.model.stop_training
-            if checkpoints and (last or now - self.saved_at >= CHECKPOINT_EVERY * self.save_cost):
+            if last and not final_checkpoint and not self.model.stop_training:
+                self.unsaved_epoch = epoch + 1  # the caller's model save is this checkpoint
+            elif checkpoints and (last or now - self.saved_at >= CHECKPOINT_EVERY * self.save_cost):
                 self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
                 self.saved_at, self.save_cost = time.perf_counter(), time.perf_counter() - now
                 ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.compute import JobContext
 from core.training._backends import process_backend
 from core.training._backends import run_in_backend_process
+from core.training._callback import checkpoint_from_model
 from core.training._callback import configure_backend
 from core.training._callback import live_callback
 from core.training._checkpoints import load_checkpoint
@@ -87,9 +88,14 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
             **loss_and_metrics(model_spec.task),
         )
     steps = math.ceil(len(x_train) / spec.batch_size)
-    live = live_callback(ctx, steps, spec.epochs, spec.batch_size, units, on_epoch)
+    early_stopping = bool(spec.early_stopping and validation is not None)
+    # The saved model is the last epoch's checkpoint, unless early stopping may restore other
+    # weights than the last epoch's.
+    live = live_callback(
+        ctx, steps, spec.epochs, spec.batch_size, units, on_epoch, final_checkpoint=early_stopping
+    )
     callbacks = [live]
-    if spec.early_stopping and validation is not None:
+    if early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
@@ -113,6 +119,7 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
     if ctx.should_stop():
         raise JobStopped("stopped on request")
     model.save(ctx.store.path_for("models", ctx.run_id, ".keras"))
+    checkpoint_from_model(ctx, live, steps)
     return run_results(model, prep, model_spec, env)
 
 

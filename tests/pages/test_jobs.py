@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import base64
+from typing import Any
+
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
@@ -97,9 +101,15 @@ def _chart_traces(at: AppTest, prefix: str) -> dict[str, tuple[list, list]]:
     """The curves of the chart of ``prefix/`` metrics, by name: (x, y) as the browser gets them."""
     import json
 
+    def values(sent: Any) -> list:
+        # NumPy arrays travel as Plotly's typed arrays: base64 of the raw values, and their dtype.
+        if isinstance(sent, dict) and "bdata" in sent:
+            return np.frombuffer(base64.b64decode(sent["bdata"]), dtype=sent["dtype"]).tolist()
+        return list(sent)
+
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     for spec in charts:
-        traces = {t["name"]: (t["x"], t["y"]) for t in spec["data"]}
+        traces = {t["name"]: (values(t["x"]), values(t["y"])) for t in spec["data"]}
         if traces and all(name.rpartition("/")[0] == prefix for name in traces):
             return traces
     raise AssertionError(f"no chart of {prefix}/ metrics among {len(charts)}")

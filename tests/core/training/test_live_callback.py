@@ -141,6 +141,39 @@ def test_every_point_written_is_stored_and_each_epoch_starts_and_ends(store: Sto
     assert checkpoints == [{"epoch": 3, "step": 3 * STEPS}]
 
 
+def test_the_saved_model_becomes_the_last_checkpoint(store: Store, job: JobContext) -> None:
+    """``final_checkpoint=False`` (a training run): the last epoch is not saved twice; the run's
+    saved model is copied in as its checkpoint, which resumes like one the callback wrote."""
+    from core.training._callback import checkpoint_from_model
+    from core.training._checkpoints import load_checkpoint
+
+    def checkpoints() -> list[dict[str, Any]]:
+        events = get_events(store, job.run_id, viewer=SYSTEM)
+        return [json.loads(e.message) for e in events if e.kind == "checkpoint"]
+
+    model, live, _ = _fit(job, 2, final_checkpoint=False)
+    assert live.unsaved_epoch == 2
+    assert checkpoints() == []  # two short epochs: no earlier checkpoint was due either
+    assert not store.path_for("checkpoints", job.run_id, ".keras").exists()
+    model.save(store.path_for("models", job.run_id, ".keras"))
+    checkpoint_from_model(job, live, STEPS)
+    assert checkpoints() == [{"epoch": 2, "step": 2 * STEPS}]
+    resumed, epoch = load_checkpoint(job, job.run_id)
+    assert epoch == 2
+    for mine, theirs in zip(model.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # The optimizer's state came along: Adam's step count, the moments.
+    assert int(resumed.optimizer.iterations) == int(model.optimizer.iterations) == 2 * STEPS
+
+
+def test_a_run_stopped_on_its_last_epoch_still_checkpoints_itself(store: Store, job: JobContext) -> None:
+    stopper = _AtBatch(3, lambda _: setattr(stopper.model, "stop_training", True), epoch=1)
+    _, live, _ = _fit(job, 2, stopper, final_checkpoint=False)
+    assert live.unsaved_epoch is None
+    events = get_events(store, job.run_id, viewer=SYSTEM)
+    assert [json.loads(e.message)["epoch"] for e in events if e.kind == "checkpoint"] == [2]
+
+
 def test_slow_batches_are_all_written(store: Store, job: JobContext) -> None:
     _fit(job, 2, sample_seconds=0.0)  # every batch is "slower than the interval"
     job.close()

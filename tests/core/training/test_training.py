@@ -151,7 +151,7 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
         timeout=30,
         what="the pause marker",
     )
-    time.sleep(1.5)  # no signal says "the last buffered points landed": they flush twice a second
+    time.sleep(1.5)  # no signal says "the last buffered points landed": they flush four times a second
     paused_at = points()
     time.sleep(2.0)  # the scenario itself: two seconds of pause
     assert points() == paused_at  # nothing trains while paused
@@ -198,6 +198,10 @@ def test_resume_from_checkpoint_continues_the_step_count(
     assert metrics["epoch/loss"].steps == [epoch + 1, epoch + 2]
     assert metrics["batch/loss"].steps[0] == epoch * steps_per_epoch + 1
     assert any(e.kind == "resumed" and first in e.message for e in get_events(store, second, viewer=SYSTEM))
+    # Trained to its last epoch: its saved model is its checkpoint (the same file, saved once).
+    assert last_checkpoint(store, second) == epoch + 2
+    model_file = store.path_for("models", second, ".keras").read_bytes()
+    assert store.path_for("checkpoints", second, ".keras").read_bytes() == model_file
 
     too_far = TrainSpec.from_dict({**spec.to_dict(), "epochs": 1, "resume_from": first})
     bad = _wait(store, submit_run(cluster, store, "train", too_far.to_dict(), viewer=SYSTEM))

@@ -1,0 +1,86 @@
+"""A live run's chart in a real browser, with accounts off and on: the page redraws it while the
+run streams (twice a second, ``pages/jobs.py``), the points travel as Plotly's typed binary
+arrays and the browser decodes them into the curve, and once the run has stopped the curve holds
+every point the store holds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from core.store import SYSTEM
+from core.store import get_metrics
+from core.store import open_store
+from tests.e2e.conftest import ACCOUNTS
+from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
+from tests.e2e.conftest import IrisApp
+from tests.e2e.conftest import iris_app
+from tests.e2e.conftest import open_page
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+_LOSS_TRACE = """() => {
+    for (const el of document.querySelectorAll('.js-plotly-plot')) {
+        const t = (el._fullData || []).find(t => t.name === 'loss');
+        if (t) return [Array.from(t.x), Array.from(t.y)];
+    }
+    return [[], []];
+}"""
+
+
+@pytest.fixture(scope="module", params=ACCOUNTS)
+def live_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisApp]:
+    yield from iris_app(request, tmp_path_factory, "e2e-live-chart")
+
+
+@pytest.fixture
+def pg(browser, live_app: IrisApp, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    yield from open_page(browser, request, live_app.server.url, live_app.user)
+
+
+def _curve(pg) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    try:
+        x, y = pg.evaluate(_LOSS_TRACE)
+    except Exception:  # noqa: BLE001 - the chart is replaced while the fragment redraws
+        return [], []
+    return x, y
+
+
+def test_the_live_curve_grows_without_a_reload_and_ends_with_every_point(live_app: IrisApp, pg) -> None:  # type: ignore[no-untyped-def]
+    url = live_app.server.url
+    pg.goto(f"{url}/jobs")
+    steps = pg.get_by_role("spinbutton", name="Steps", exact=True)
+    steps.fill("2000")
+    interval = pg.get_by_role("spinbutton", name="Seconds between steps", exact=True)
+    interval.fill("0.02")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url(re.compile(r"run=[0-9a-f]{32}"))
+    run_id = pg.url.split("run=")[1][:32]
+
+    seen: list[int] = []
+
+    def grew() -> bool:
+        x, y = _curve(pg)
+        assert len(x) == len(y)
+        assert all(isinstance(v, int | float) and v == v for v in y), y[:5]  # decoded numbers
+        assert x == sorted(x), x[:5]
+        if y and (not seen or len(y) > seen[-1]):
+            seen.append(len(y))
+        return len(seen) >= 3
+
+    # The same page, never reloaded: the fragment redraws the curve with the new points.
+    wait_until(grew, timeout=60, interval=0.2, what=lambda: f"the curve to grow three times (lengths {seen})")
+
+    pg.get_by_role("button", name="Stop").click()
+    pg.get_by_text("stopped on request").wait_for()
+    stored = get_metrics(open_store(live_app.config), run_id, viewer=SYSTEM)["loss"]
+    wait_until(
+        lambda: _curve(pg)[0] == stored.steps,
+        timeout=30,
+        interval=0.5,
+        what=lambda: f"the stopped run's curve to hold its {len(stored.steps)} stored points",
+    )
+    assert _curve(pg)[1] == pytest.approx(stored.values)
