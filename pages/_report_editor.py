@@ -146,7 +146,15 @@ def editor(store: Store, record: ReportRecord, who: Viewer) -> None:
     """The owner's editor of ``record``: saving makes the next version (from any version)."""
     key = _draft_key(record)
     draft = _draft(record)
-    with st.expander("Edit this report", expanded=len(record.spec.blocks) == 0):
+    # The app learns when the editor opens or closes (a rerun), so that a closed editor costs no
+    # preview: rendering the draft reads and draws every block a second time.
+    # Open on an empty report; constant within a visit (it is part of the expander's identity),
+    # so that saving the first blocks does not fold the editor.
+    opened = st.session_state.setdefault(f"report_editor_opened_{record.id}", len(record.spec.blocks) == 0)
+    panel = st.expander(
+        "Edit this report", expanded=opened, key=f"report_editor_{record.id}", on_change="rerun"
+    )
+    with panel:
         st.caption(
             f"Editing starts from version {record.version}; **Save version** makes version "
             f"{record.latest_version + 1} (older versions stay as they are)."
@@ -178,8 +186,9 @@ def editor(store: Store, record: ReportRecord, who: Viewer) -> None:
             c2.button("Add block", key=f"{key}_add", on_click=_add, args=(key,))
             if st.button("Save version", type="primary", key=f"{key}_save"):
                 _save(store, record, who, title, [e["block"] for e in st.session_state[key]])
-        with right, st.container(key="report_preview", border=True):
-            _preview(store, who, title, [e["block"] for e in st.session_state[key]])
+        if panel.open:
+            with right, st.container(key="report_preview", border=True):
+                _preview(store, who, title, [e["block"] for e in st.session_state[key]])
 
 
 def _preview(store: Store, who: Viewer, title: str, blocks: list[dict[str, Any]]) -> None:

@@ -103,6 +103,17 @@ def test_compose_save_export_and_open_offline(seeded: Seeded, pg, browser, tmp_p
     view = pg.locator(".st-key-report_block_0, .st-key-report_block_1")  # not the editor's preview
     view.get_by_role("heading", name="Findings").wait_for()
     view.locator(".js-plotly-plot").wait_for()
+    # Saving kept the editor open, with its preview.
+    preview.get_by_role("heading", name="Findings").wait_for()
+
+    # A new visit to a report with blocks: the editor is folded and draws no preview, until
+    # it is opened.
+    pg.goto(f"{seeded.server.url}/reports?report={report_id}")
+    view.locator(".js-plotly-plot").wait_for()
+    assert preview.count() == 0
+    pg.get_by_text("Edit this report").click()
+    preview.get_by_role("heading", name="Findings").wait_for()
+    preview.locator(".js-plotly-plot").wait_for()
 
     with pg.expect_download() as download:
         pg.get_by_role("button", name="Download HTML").click()

@@ -138,6 +138,11 @@ def test_the_preview_shows_the_draft_before_a_save(app: AppTest) -> None:
     report_id, _ = save_report(store, spec, viewer=SYSTEM)
     draft = f"report_draft_{report_id}_1"
     open_page(app, "pages/reports.py", report=report_id)
+    # A report with blocks opens with the editor folded, which draws no preview: the page
+    # renders the report once.
+    assert _html(app, "report") == ["<p>saved words</p>"] and _html(app, "report_preview") == []
+    app.session_state[f"report_editor_{report_id}"] = True  # the owner opens the editor
+    app.run()
     assert _html(app, "report_preview") == _html(app, "report") == ["<p>saved words</p>"]
 
     app.text_area(key="rb_text_1-0").input(f"# Fresh words\n\nnot saved {XSS}").run()
