@@ -8,7 +8,7 @@ too), on two workloads:
 * ``mlp``: a 3-Dense-layer MLP on tabular data (50,000 x 20 floats, batch 64, 2 epochs): many
   small batches, the hard case for a per-batch callback.
 
-    python bench/training_overhead.py [--quick] [--only cnn|mlp]
+    python bench/training_overhead.py [--quick] [--only cnn|mlp] [--pairs N]
 
 Target (issue 16): ratio <= 1.02 on both. Also printed: the batch-curve points per second the
 live run stored while it trained, first batch point to last (curves must stay smooth: at least
@@ -51,7 +51,7 @@ def _workload(name: str, rows: int) -> tuple[Any, Any, Any]:
     return x, y, mlp_template(hidden=(64, 32), dropout=0.0)
 
 
-def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
+def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tuple[float, float]:
     """The median live/bare ratio of ``name`` and the batch points per second the live runs stored."""
     import keras
     from sqlalchemy import func
@@ -62,7 +62,8 @@ def measure(name: str, store: Any, quick: bool) -> tuple[float, float]:
     from core.store import Metric
     from core.training._callback import live_callback
 
-    rows, epochs, batch, pairs = _SIZES[name][1 if quick else 0]
+    rows, epochs, batch, default_pairs = _SIZES[name][1 if quick else 0]
+    pairs = pairs or default_pairs
     x, y, spec = _workload(name, rows)
     steps = -(-rows // batch)
     rates: list[float] = []
@@ -138,13 +139,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, 1 epoch, 3 pairs")
     parser.add_argument("--only", choices=sorted(_SIZES), help="measure one workload")
+    parser.add_argument("--pairs", type=int, default=None, help="bare/live pairs (default 5; 3 with --quick)")
     args = parser.parse_args()
 
     from core.config import AppConfig
     from core.store import open_store
 
     store = open_store(AppConfig.for_data_dir(Path(tempfile.mkdtemp(prefix="loom-bench-train-"))))
-    ratios = [measure(name, store, args.quick)[0] for name in ([args.only] if args.only else _SIZES)]
+    names = [args.only] if args.only else list(_SIZES)
+    ratios = [measure(name, store, args.quick, args.pairs)[0] for name in names]
     print(f"training_overhead_ratio: {max(ratios):.3f}")
 
 
