@@ -157,6 +157,21 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
 
 ACCOUNTS = ["accounts off", "accounts on"]
 
+_CURVE = """name => {
+    for (const el of document.querySelectorAll('.js-plotly-plot')) {
+        const t = (el._fullData || []).find(t => t.name === name);
+        if (t) return [Array.from(t.x), Array.from(t.y)];
+    }
+    return [[], []];
+}"""
+
+
+def drawn_curve(page, name: str) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """The (x, y) of the first Plotly trace called ``name`` as the browser holds it: decoded from
+    the typed binary arrays the app sends; empty lists when no chart has it."""
+    x, y = page.evaluate(_CURVE, name)
+    return x, y
+
 
 @dataclass
 class IrisApp:

@@ -16,19 +16,12 @@ from core.store import open_store
 from tests.e2e.conftest import ACCOUNTS
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import IrisApp
+from tests.e2e.conftest import drawn_curve
 from tests.e2e.conftest import iris_app
 from tests.e2e.conftest import open_page
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-_LOSS_TRACE = """() => {
-    for (const el of document.querySelectorAll('.js-plotly-plot')) {
-        const t = (el._fullData || []).find(t => t.name === 'loss');
-        if (t) return [Array.from(t.x), Array.from(t.y)];
-    }
-    return [[], []];
-}"""
 
 
 @pytest.fixture(scope="module", params=ACCOUNTS)
@@ -43,10 +36,9 @@ def pg(browser, live_app: IrisApp, request: pytest.FixtureRequest):  # type: ign
 
 def _curve(pg) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
     try:
-        x, y = pg.evaluate(_LOSS_TRACE)
+        return drawn_curve(pg, "loss")
     except Exception:  # noqa: BLE001 - the chart is replaced while the fragment redraws
         return [], []
-    return x, y
 
 
 def test_the_live_curve_grows_without_a_reload_and_ends_with_every_point(live_app: IrisApp, pg) -> None:  # type: ignore[no-untyped-def]

@@ -35,10 +35,11 @@ def _long_run(data_dir) -> str:  # type: ignore[no-untyped-def]
 
 
 def _drawn(page) -> list[int]:  # type: ignore[no-untyped-def]
-    """Points per curve, as Plotly holds them in the browser."""
+    """Points per curve, as Plotly holds them in the browser (``_fullData``: the curves arrive as
+    typed binary arrays, which Plotly decodes there)."""
     return page.evaluate(
         "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-        ".flatMap(p => (p.data || []).map(t => (t.x || []).length))"
+        ".flatMap(p => (p._fullData || []).map(t => (t.x || []).length))"
     )
 
 
@@ -57,5 +58,5 @@ def test_a_long_run_opens_downsampled_and_zooms_to_every_point(app_server, page)
     page.get_by_label("To step").press("Enter")
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-        ".some(p => (p.data || []).some(t => (t.x || []).length === 1000))"
+        ".some(p => (p._fullData || []).some(t => (t.x || []).length === 1000))"
     )

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import drawn_curve
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -61,23 +62,7 @@ def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-
     assert _points(page) == stopped_at, "the reloaded page shows other points than before"
     # Curves travel as typed binary arrays: the browser's Plotly decoded them into the points.
     page.locator(".js-plotly-plot").first.wait_for()
-    x, y = page.evaluate(_LOSS_TRACE)
+    x, y = drawn_curve(page, "loss")
     assert 0 < len(y) == len(x) <= stopped_at
     assert all(isinstance(v, int | float) and v == v for v in y), y[:5]
     assert x == sorted(x) and x[0] >= 0, x[:5]
-
-
-_LOSS_TRACE = """() => {
-    for (const el of document.querySelectorAll('.js-plotly-plot')) {
-        const t = (el._fullData || []).find(t => t.name === 'loss');
-        if (t) return [Array.from(t.x), Array.from(t.y)];
-    }
-    return [[], []];
-}"""
-
-
-def test_cluster_page_shows_a_worker(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{app_server.url}/cluster")
-    page.get_by_text("Workers").first.wait_for()
-    page.get_by_role("link", name="Open the Dask dashboard").wait_for()
-    assert "tcp://127.0.0.1:" in page.content()
