@@ -421,10 +421,11 @@ def _lineage(run: RunRecord) -> None:
         )
 
 
-# Twice a second: with the job writing its points every quarter second, a person watching sees
-# a point within a second of it being logged (bench/live_latency.py: p99 with 4 runs streaming
-# and 20 pages watching). Each tick reads only what was written since the last.
-@st.fragment(run_every=0.5)
+# Once a second; each tick reads only what was written since the last (the job writes every
+# quarter second). Twice a second met the latency target (bench/live_latency.py) but made the
+# switch from the live view to the finished one flaky in browser tests (a second copy of the
+# view, a button that would not settle); not understood yet, so not shipped.
+@st.fragment(run_every=1)
 def _live(run_id: str) -> None:
     try:
         status = _render(run_id)
