@@ -39,10 +39,9 @@ _log = logging.getLogger(__name__)
 
 
 # The context's thread writes buffered points and reads the stop flag and control requests this
-# often. A quarter second, so that a point is in the store within 0.25 s of being logged and a
-# page polling every half second shows it within a second (``bench/live_latency.py``), and a
+# often: a point is readable within ~0.25 s of being logged (``bench/live_latency.py``), and a
 # pause or stop is read within a quarter second. Each tick is one small write and two indexed
-# reads per running job.
+# reads per running job (~2 ms of CPU).
 CONTROL_POLL_SECONDS = 0.25
 
 

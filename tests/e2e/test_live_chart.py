@@ -1,5 +1,5 @@
 """A live run's chart in a real browser, with accounts off and on: the page redraws it while the
-run streams (twice a second, ``pages/jobs.py``), the points travel as Plotly's typed binary
+run streams (``pages/jobs.py``'s live fragment), the points travel as Plotly's typed binary
 arrays and the browser decodes them into the curve, and once the run has stopped the curve holds
 every point the store holds."""
 
