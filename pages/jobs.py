@@ -428,6 +428,10 @@ def _lineage(run: RunRecord) -> None:
 @st.fragment(run_every=1)
 def _live(run_id: str) -> None:
     try:
+        if RunStatus(get_run(store, run_id, viewer=who).status) in TERMINAL:
+            # The page draws the finished view, once: drawn here too, its buttons and captions
+            # would show twice until the page's rerun ends.
+            st.rerun()
         status = _render(run_id)
     except AppError as exc:
         _ui.error(exc)

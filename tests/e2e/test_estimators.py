@@ -72,7 +72,8 @@ def test_random_forest_then_baselines_in_compare(seeded: Seeded, pg) -> None:  #
     points = get_metrics(store, run_id, viewer=SYSTEM)
     assert points["epoch/val_accuracy"].steps == list(range(1, 11))
     assert points["epoch/n_estimators"].values[-1] == 40
-    pg.get_by_text(re.compile(r"[1-9][0-9]* points · run")).wait_for(timeout=60_000)
+    # The finished view replaces the live one: a copy of the live view may linger meanwhile.
+    pg.get_by_text(re.compile(r"[1-9][0-9]* points · run")).first.wait_for(timeout=60_000)
     pg.locator(".js-plotly-plot").first.wait_for()
     pg.get_by_text(f"models/{run_id}.skops").first.wait_for()  # a copy from the live view may linger
 
