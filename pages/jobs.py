@@ -116,9 +116,9 @@ if wanted and wanted not in labels:  # an older run than the list holds: add it
 selected = shared_run if access.shared else _ui.url_selectbox("Run", "run", labels, what="run")
 
 
-def _render(run_id: str) -> str:
-    """Draw the run from the store; returns its status."""
-    run = get_run(store, run_id, viewer=who)
+def _render(run: RunRecord) -> None:
+    """Draw ``run`` as read from the store."""
+    run_id = run.id
     status = RunStatus(run.status)
     owner = who.owns(run.author)
     head = st.columns([2, 2, 2, 1])
@@ -213,7 +213,6 @@ def _render(run_id: str) -> str:
                     )
                 else:
                     st.plotly_chart(plot_predicted_vs_actual(result.pred_vs_actual), key=f"pva_{run_id}")
-    return run.status
 
 
 def _view(
@@ -422,22 +421,18 @@ def _lineage(run: RunRecord) -> None:
 
 
 # Once a second; each tick reads only what was written since the last (the job writes every
-# quarter second). Twice a second met the latency target (bench/live_latency.py) but made the
-# switch from the live view to the finished one flaky in browser tests (a second copy of the
-# view, a button that would not settle); not understood yet, so not shipped.
+# quarter second).
 @st.fragment(run_every=1)
 def _live(run_id: str) -> None:
     try:
-        if RunStatus(get_run(store, run_id, viewer=who).status) in TERMINAL:
-            # The page draws the finished view, once: drawn here too, its buttons and captions
-            # would show twice until the page's rerun ends.
+        run = get_run(store, run_id, viewer=who)
+        if RunStatus(run.status) in TERMINAL:
+            # The page draws the finished view, once (which also stops the polling): drawn
+            # here too, its buttons and captions would show twice until the page's rerun ends.
             st.rerun()
-        status = _render(run_id)
+        _render(run)
     except AppError as exc:
         _ui.error(exc)
-        return
-    if RunStatus(status) in TERMINAL:
-        st.rerun()  # redraw once as a finished run, which stops the polling
 
 
 try:
@@ -445,7 +440,7 @@ try:
 except AppError as exc:
     _ui.fail(exc)
 if RunStatus(current.status) in TERMINAL:
-    _render(selected)
+    _render(current)
 else:
     _live(selected)
 
