@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PAGE_POLL_S = float(os.environ.get("LOOM_BENCH_PAGE_POLL_S", 1.0))  # pages/jobs.py: run_every=1
+PAGE_POLL_S = float(os.environ.get("LOOM_BENCH_PAGE_POLL_S", 0.5))  # pages/jobs.py: run_every=0.5
 
 
 def _probe(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[no-untyped-def]

@@ -420,9 +420,9 @@ def _lineage(run: RunRecord) -> None:
         )
 
 
-# Once a second; each tick reads only what was written since the last (the job writes every
-# quarter second).
-@st.fragment(run_every=1)
+# Twice a second, so a point is on screen within a second of being logged (bench/live_latency.py);
+# each tick reads only what was written since the last (the job writes every quarter second).
+@st.fragment(run_every=0.5)
 def _live(run_id: str) -> None:
     try:
         run = get_run(store, run_id, viewer=who)
