@@ -247,10 +247,11 @@ def _show_study(study_id: str) -> None:
         if running and access.can_act and c2.button("Stop study", key="stop_study", type="primary"):
             stop_run(store, driver.id, _ui.client(), viewer=who)
             st.toast("Stopping: running trials are stopped, then the study ends.")
+    chart = _chart_picker(spec)
     if running:
-        _live(study_id, spec)
+        _live(study_id, spec, chart)
     else:
-        _board(study_id, spec)
+        _board(study_id, spec, chart)
     if access.can_act:
         _steer(study_id, spec, running)
         _groups.repeat_best_button(store, who, study_id)
@@ -262,9 +263,26 @@ def _show_study(study_id: str) -> None:
         _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")}, who)
 
 
+def _chart_picker(spec: StudySpec) -> str:
+    """The chart on screen, which is in the URL (?chart=) so a shared link opens the same view.
+
+    Drawn outside the live fragment: a click there reruns the page, never only the fragment,
+    which is gone once the study ends (the page then draws the finished board instead). A click
+    that fell on the switch was lost: the picker showed the new chart and the page the old one.
+    """
+    titles = study_chart_titles([o.metric for o in spec.objectives])
+    chosen = st.query_params.get("chart")
+    if chosen not in titles:
+        chosen = titles[0]
+    picked = st.radio("Chart", titles, index=titles.index(chosen), horizontal=True, key="study_chart")
+    if picked != chosen:
+        st.query_params["chart"] = picked
+    return picked
+
+
 @st.fragment(run_every="2s")
-def _live(study_id: str, spec: StudySpec) -> None:
-    _board(study_id, spec)
+def _live(study_id: str, spec: StudySpec, chart: str) -> None:
+    _board(study_id, spec, chart)
     driver = driver_run(store, study_id, viewer=who)
     if driver is not None and RunStatus(driver.status) in TERMINAL:
         st.rerun()
@@ -290,7 +308,7 @@ def _figure(study_id: str, title: str, metrics: tuple, signature: int, viewer: s
     return study_figures(_study, _trials, list(metrics), only=[title])[title]
 
 
-def _board(study_id: str, spec: StudySpec) -> None:
+def _board(study_id: str, spec: StudySpec, picked: str) -> None:
     try:
         study = study_trials(store, study_id, viewer=who)
         trials = study.get_trials(deepcopy=False)
@@ -302,15 +320,7 @@ def _board(study_id: str, spec: StudySpec) -> None:
     for col, state in zip(cols, ("complete", "running", "pruned", "fail", "waiting"), strict=True):
         col.metric(state, counts.get(state, 0))
     metrics = [o.metric for o in spec.objectives]
-    titles = study_chart_titles(metrics)
-    # The chart on screen is in the URL (?chart=), so a shared link opens the same view; only it
-    # is drawn on each refresh.
-    chosen = st.query_params.get("chart")
-    if chosen not in titles:
-        chosen = titles[0]
-    picked = st.radio("Chart", titles, index=titles.index(chosen), horizontal=True, key="study_chart")
-    if picked != chosen:
-        st.query_params["chart"] = picked
+    # Only the chart on screen is drawn on each refresh.
     fig = _figure(study_id, picked, tuple(metrics), _signature(trials), repr(who), study, trials)
     if isinstance(fig, str):
         st.caption(fig)

@@ -141,6 +141,10 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
     page.get_by_role("button", name="Start study").click()
     page.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
     wait_until(lambda: _complete(page) >= 4, timeout=600, interval=1, what="the study to finish 4 trials")
+    # The study's own run ends a moment after its last trial; then the page reruns and draws
+    # the finished board outside the live fragment. A click on the live board's chart picker
+    # while that happens is lost with the fragment, so wait for the finished page.
+    page.get_by_role("button", name="Stop study").wait_for(state="detached", timeout=60_000)
     page.get_by_test_id("stPlotlyChart").first.wait_for()
     step("study-history")
     page.get_by_text("Parallel coordinates", exact=True).first.click()
