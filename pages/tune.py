@@ -260,7 +260,7 @@ def _show_study(study_id: str) -> None:
         _study_notes(study_id, access.can_note)
     if access.can_share:
         _ui.team_box("study", study_id, study_row.team, who)
-        _ui.share_box("study", study_id, {"chart": st.query_params.get("chart", "History")}, who)
+        _ui.share_box("study", study_id, {"chart": chart}, who)
 
 
 def _chart_picker(spec: StudySpec) -> str:
@@ -308,7 +308,7 @@ def _figure(study_id: str, title: str, metrics: tuple, signature: int, viewer: s
     return study_figures(_study, _trials, list(metrics), only=[title])[title]
 
 
-def _board(study_id: str, spec: StudySpec, picked: str) -> None:
+def _board(study_id: str, spec: StudySpec, chart: str) -> None:
     try:
         study = study_trials(store, study_id, viewer=who)
         trials = study.get_trials(deepcopy=False)
@@ -321,7 +321,7 @@ def _board(study_id: str, spec: StudySpec, picked: str) -> None:
         col.metric(state, counts.get(state, 0))
     metrics = [o.metric for o in spec.objectives]
     # Only the chart on screen is drawn on each refresh.
-    fig = _figure(study_id, picked, tuple(metrics), _signature(trials), repr(who), study, trials)
+    fig = _figure(study_id, chart, tuple(metrics), _signature(trials), repr(who), study, trials)
     if isinstance(fig, str):
         st.caption(fig)
     else:

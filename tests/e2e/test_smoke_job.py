@@ -66,3 +66,10 @@ def test_launch_watch_stop_reload(app_server, page) -> None:  # type: ignore[no-
     assert 0 < len(y) == len(x) <= stopped_at
     assert all(isinstance(v, int | float) and v == v for v in y), y[:5]
     assert x == sorted(x) and x[0] >= 0, x[:5]
+
+
+def test_cluster_page_shows_a_worker(app_server, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{app_server.url}/cluster")
+    page.get_by_text("Workers").first.wait_for()
+    page.get_by_role("link", name="Open the Dask dashboard").wait_for()
+    assert "tcp://127.0.0.1:" in page.content()

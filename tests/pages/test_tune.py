@@ -58,6 +58,10 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
         fresh.radio(key="study_chart").set_value(title).run()
         assert not fresh.exception and fresh.get("plotly_chart"), title
         assert fresh.query_params["chart"] in (title, [title])
+    odd = AppTest.from_file(app._script_path, default_timeout=60)  # a link with a chart we lack
+    open_page(odd, "pages/tune.py", study=study_id, chart="<b>Nope</b>")
+    assert not odd.exception and odd.radio(key="study_chart").value == "History"
+    assert len(odd.get("plotly_chart")) == 1
     assert any("page study <b>" in plain(s.value) for s in fresh.subheader)  # text, not HTML
     fresh.selectbox(key="trial_pick").set_value(trials[0].number).run()
     fresh.button(key="promote_trial").click().run()
