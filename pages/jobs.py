@@ -12,8 +12,10 @@ from core.charts import plot_metric_curves
 from core.charts import plot_predicted_vs_actual
 from core.compute import EXTERNAL_KIND
 from core.compute import TERMINAL
+from core.compute import ControlRequest
 from core.compute import RunStatus
 from core.compute import SmokeSpec
+from core.compute import pair_controls
 from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
@@ -121,7 +123,7 @@ def _render(run: RunRecord) -> None:
     run_id = run.id
     status = RunStatus(run.status)
     owner = who.owns(run.author)
-    head = st.columns([2, 2, 2, 1])
+    head = st.columns(3)
     head[0].markdown(f"**{_ui.status_label(run.status)}**  \n{_ui.md_escape(run.status_reason)}")
     elapsed = (
         seconds_since(run.started_at)
@@ -130,10 +132,8 @@ def _render(run: RunRecord) -> None:
     )
     head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
     head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")
-    if status not in TERMINAL and owner:
-        if head[3].button("Stop", key=f"stop_{run_id}", type="primary"):
-            stop_run(store, run_id, _ui.client(), viewer=who)
-            st.toast("Stop requested.")
+    events = get_events(store, run_id, viewer=who)  # read once per draw: controls and markers
+    _control_feed(pair_controls(events, run.status, run.ended_at))
     if run.kind == EXTERNAL_KIND:
         st.badge("external: logged by a script (core.track)", icon=":material/terminal:", color="violet")
         if status is RunStatus.RUNNING:
@@ -141,8 +141,6 @@ def _render(run: RunRecord) -> None:
                 "Stop reaches any script (`run.should_stop`); pause and learning rate reach a "
                 "`model.fit` that uses `track.KerasCallback`."
             )
-    if status is RunStatus.RUNNING and run.kind in ("train", EXTERNAL_KIND) and owner:
-        _steering(run_id)
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
         if owner:
             _resume(run)
@@ -161,7 +159,7 @@ def _render(run: RunRecord) -> None:
                 st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
             continue
         groups.setdefault(prefix, {})[key] = series
-    markers = _markers(run_id)
+    markers = _markers(events)
     for prefix, group in sorted(groups.items()) or [("", {})]:
         if not all(view.exact.get(k, True) for k in group):
             group = _zoomed(run_id, prefix, group, view)
@@ -186,16 +184,18 @@ def _render(run: RunRecord) -> None:
         )
         if status is RunStatus.SUCCEEDED and result.has_model:
             c1, c2 = st.columns([1, 3])
-            c1.download_button(
-                "Download bundle",
-                data=lambda: export_bundle(store, run.id, viewer=who),
-                file_name=f"loom-model-{run.id[:8]}.zip",
-                mime="application/zip",
-                on_click="ignore",
-                key=f"bundle_{run.id}",
-                help="The model (.keras, or .skops for scikit-learn), the pipeline spec and its fitted "
-                "state, and the metrics as CSV.",
-            )
+            # Through a link, only if its owner allowed it (core refuses otherwise too).
+            if not access.shared or (who.grant is not None and who.grant.allows_download(run.id)):
+                c1.download_button(
+                    "Download bundle",
+                    data=lambda: export_bundle(store, run.id, viewer=who),
+                    file_name=f"loom-model-{run.id[:8]}.zip",
+                    mime="application/zip",
+                    on_click="ignore",
+                    key=f"bundle_{run.id}",
+                    help="The model (.keras, or .skops for scikit-learn), the pipeline spec and its fitted "
+                    "state, and the metrics as CSV.",
+                )
             if not access.shared:
                 c2.page_link(
                     "pages/predict.py", label="Predict with this model", query_params={"model": run.id}
@@ -262,9 +262,9 @@ def _zoomed(run_id: str, prefix: str, group: dict, view: MetricView) -> dict:
     return dict(_view(run_id, tuple(sorted(group)), window).series)
 
 
-def _markers(run_id: str) -> list[tuple[int, str]]:
+def _markers(events: list) -> list[tuple[int, str]]:
     out = []
-    for event in get_events(store, run_id, viewer=who):
+    for event in events:
         if event.kind == "marker":
             data = json.loads(event.message)
             value = f" {data['value']:g}" if isinstance(data.get("value"), int | float) else ""
@@ -302,19 +302,66 @@ def _resume(run: RunRecord) -> None:
             st.rerun()
 
 
-def _steering(run_id: str) -> None:
-    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+def _send(run_id: str, action: str) -> None:
+    """A control button's ``on_click``. Streamlit runs it before the page's next run, so the
+    request is in the store before anything redraws. The buttons sit outside the live fragment:
+    a click that lands while the fragment redraws reruns the page and is never dropped (a click
+    inside a fragment that was just replaced was lost: "The fragment with id ... does not exist
+    anymore")."""
     try:
-        if c1.button("Pause", key=f"pause_{run_id}"):
-            request_control(store, run_id, "pause", viewer=who)
-        if c2.button("Resume", key=f"resume_{run_id}"):
-            request_control(store, run_id, "resume", viewer=who)
-        lr = c3.number_input("New learning rate", value=1e-3, format="%.6f", step=1e-4, key=f"lr_{run_id}")
-        if c4.button("Set", key=f"set_lr_{run_id}"):
-            request_control(store, run_id, "set_lr", float(lr), viewer=who)
-            st.toast(f"Learning rate {lr:g} requested.")
-    except AppError as exc:
-        _ui.error(exc)
+        if action == "stop":
+            decision = stop_run(store, run_id, _ui.client(), viewer=who)
+            if not decision.actions:  # nothing changed: say why rather than stay silent
+                status = decision.state.status
+                st.session_state["control_notice"] = (
+                    f"Run {run_id[:8]} had already ended ({status}) when the Stop arrived: "
+                    "there was nothing to stop."
+                    if RunStatus(status) in TERMINAL
+                    else "Stop was already requested; the run takes it before its next batch."
+                )
+        else:
+            value = float(st.session_state[f"lr_{run_id}"]) if action == "set_lr" else None
+            request_control(store, run_id, action, value, viewer=who)
+    except AppError as exc:  # a run that has just ended, a bad rate: said above the buttons
+        st.session_state["control_notice"] = str(exc)
+
+
+def _controls(run: RunRecord) -> None:
+    """Stop, Pause, Resume and Set learning rate for a live run, drawn once per page run."""
+    notice = st.session_state.pop("control_notice", None)
+    if notice:
+        _ui.error(notice)
+    steer = run.kind in ("train", EXTERNAL_KIND)
+    cols = st.columns([1, 1, 1, 2, 1] if steer else [1, 6], vertical_alignment="bottom")
+    cols[0].button(
+        "Stop", key=f"stop_{run.id}", type="primary", on_click=_send, args=(run.id, "stop")
+    )
+    if not steer:
+        return
+    cols[1].button("Pause", key=f"pause_{run.id}", on_click=_send, args=(run.id, "pause"))
+    cols[2].button("Resume", key=f"resume_{run.id}", on_click=_send, args=(run.id, "resume"))
+    cols[3].number_input(
+        "New learning rate", value=1e-3, min_value=1e-9, format="%.6f", step=1e-4, key=f"lr_{run.id}"
+    )
+    cols[4].button("Set", key=f"set_lr_{run.id}", on_click=_send, args=(run.id, "set_lr"))
+
+
+_ICONS = {"requested": "⏳", "taken": "✅", "answered": "ℹ️", "missed": "⚠️"}
+_ACTIONS = {"stop": "Stop", "pause": "Pause", "resume": "Resume", "set_lr": "Set learning rate"}
+
+
+def _control_feed(requests: list[ControlRequest]) -> None:
+    """The last few requests: shown as requested the moment they are stored, then as taken."""
+    for req in requests[-3:][::-1]:
+        what = _ACTIONS.get(req.action, req.action) + (f" {req.value:g}" if req.value is not None else "")
+        when = f"{req.requested_at:%H:%M:%S}"
+        took = req.seconds_to_take
+        lag = f" ({took:.1f} s after the request)" if took is not None and req.state == "taken" else ""
+        st.caption(
+            f"{_ICONS.get(req.state, '')} **{what}** requested at {when}"
+            + (f" by {_ui.md_escape(req.by)}" if req.by and req.by != "user" else "")
+            + f" · {_ui.md_escape(req.outcome)}{lag}"
+        )
 
 
 def _details(run: RunRecord) -> None:
@@ -442,6 +489,8 @@ except AppError as exc:
 if RunStatus(current.status) in TERMINAL:
     _render(current)
 else:
+    if who.owns(current.author):
+        _controls(current)
     _live(selected)
 
 _evaluations.section(current, who, can_submit=not access.shared and who.can_create)

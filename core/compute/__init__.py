@@ -6,6 +6,9 @@ from core.compute._client import address_warning
 from core.compute._client import create_client
 from core.compute._client import get_cluster_info
 from core.compute._context import JobContext
+from core.compute._controls import ControlRequest
+from core.compute._controls import control_log
+from core.compute._controls import pair_controls
 from core.compute._external import EXTERNAL_KIND
 from core.compute._external import finish_external
 from core.compute._external import start_external
@@ -37,6 +40,7 @@ __all__ = [
     "PROFILER_OFF",
     "TERMINAL",
     "ClusterInfo",
+    "ControlRequest",
     "JobContext",
     "Reaper",
     "RunStatus",
@@ -44,11 +48,13 @@ __all__ = [
     "SubmitOptions",
     "WorkerInfo",
     "address_warning",
+    "control_log",
     "create_client",
     "detect_gpus",
     "execute_run",
     "finish_external",
     "get_cluster_info",
+    "pair_controls",
     "reap",
     "register_job_kind",
     "request_control",

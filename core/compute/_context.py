@@ -212,6 +212,11 @@ class JobContext:
                     request = json.loads(message)
                 except json.JSONDecodeError:
                     continue  # a plain note such as "stop requested by …"
+                if not isinstance(request, dict):
+                    continue
+                # The request's own ID goes with it, so the marker that says it took effect
+                # names it and the run page can show each request as taken (control_log).
+                request["request"] = event_id
                 with self._lock:
                     self._controls.append(request)
         if stop:
@@ -233,11 +238,27 @@ class JobContext:
         """Record a run event (``checkpoint``, ``resumed``…) with a JSON payload."""
         _record(self.store, self.run_id, kind, json.dumps(data))
 
-    def mark(self, action: str, step: int, value: Any = None) -> None:
-        """Record that a control took effect at ``step`` (drawn as a marker on the curves)."""
-        _record(
-            self.store, self.run_id, "marker", json.dumps({"action": action, "step": step, "value": value})
-        )
+    def mark(self, action: str, step: int, value: Any = None, request: int | None = None) -> None:
+        """Record that a control took effect at ``step`` (drawn as a marker on the curves).
+
+        ``request``: the ID of the control request it answers (``pending_controls`` gives it as
+        ``"request"``), so the run page shows that request as taken. Defaults to None.
+        """
+        data: dict[str, Any] = {"action": action, "step": step, "value": value}
+        if request is not None:
+            data["request"] = request
+        _record(self.store, self.run_id, "marker", json.dumps(data))
+
+    def acknowledge(self, request: int | None, outcome: str, step: int) -> None:
+        """Record that a control request arrived but changed nothing (a pause while paused):
+        it is answered all the same, never left pending. Not drawn on the curves."""
+        if request is not None:
+            _record(
+                self.store,
+                self.run_id,
+                "control_ack",
+                json.dumps({"request": request, "outcome": outcome, "step": step}),
+            )
 
     def _loop(self) -> None:
         last_beat = 0.0

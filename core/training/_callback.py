@@ -208,6 +208,7 @@ def live_callback(  # type: ignore[no-untyped-def]
             self._last_batch = -1  # the last batch that began
             self._latest: tuple[int, dict[str, Any]] | None = None  # the last unsampled step's logs
             self._failed_step = math.inf
+            self._stop_marked = False
             # The last epoch, when final_checkpoint=False left its checkpoint to the caller.
             self.unsaved_epoch: int | None = None
 
@@ -222,8 +223,11 @@ def live_callback(  # type: ignore[no-untyped-def]
             requests = ctx.pending_controls()
             if requests:
                 self._steer(self.epoch * steps_per_epoch + batch, requests)
-            if ctx.should_stop():
+            if ctx.should_stop() and not self._stop_marked:
+                # Keras ends the fit after this batch: the step where the stop took effect.
+                self._stop_marked = True
                 self.model.stop_training = True
+                ctx.mark("stop", self.epoch * steps_per_epoch + batch)
             self._last_batch = batch
             now = monotonic()
             if now >= self._next_sample:
@@ -265,12 +269,12 @@ def live_callback(  # type: ignore[no-untyped-def]
             paused = False
             while True:
                 for request in requests:
-                    action, value = request.get("action"), request.get("value")
+                    action, value, rid = request.get("action"), request.get("value"), request.get("request")
                     if action == "set_lr":
                         lr = self.model.optimizer.learning_rate
                         if not hasattr(lr, "assign"):
                             refused = "set_lr refused (the run uses a learning-rate schedule)"
-                            ctx.mark(refused, step, value)
+                            ctx.mark(refused, step, value, request=rid)
                             continue
                         rate = float(value or 0.0)  # request_control refused anything not > 0
                         # JAX trains on a copy of the variables that Keras writes back only at
@@ -280,13 +284,15 @@ def live_callback(  # type: ignore[no-untyped-def]
                             sync()
                         lr.assign(rate)
                         ctx.log_metric("batch/learning_rate", step, rate)
-                        ctx.mark("set_lr", step, rate)
+                        ctx.mark("set_lr", step, rate, request=rid)
                     elif action == "pause" and not paused:
                         paused = True
-                        ctx.mark("pause", step)
+                        ctx.mark("pause", step, request=rid)
                     elif action == "resume" and paused:
                         paused = False
-                        ctx.mark("resume", step)
+                        ctx.mark("resume", step, request=rid)
+                    else:  # a pause while paused, a resume while running: answered, not lost
+                        ctx.acknowledge(rid, f"already {'paused' if paused else 'running'}", step)
                 if not paused or ctx.should_stop():
                     return
                 time.sleep(0.1)  # paused: heartbeats go on in the context's thread

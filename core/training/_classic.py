@@ -155,15 +155,18 @@ def _wait_while_paused(ctx: JobContext, step: int) -> None:
     requests = ctx.pending_controls()
     while True:
         for request in requests:
-            action = request.get("action")
+            action, rid = request.get("action"), request.get("request")
             if action == "set_lr":
-                ctx.mark("set_lr refused (a scikit-learn model has no learning rate to change)", step)
+                refused = "set_lr refused (a scikit-learn model has no learning rate to change)"
+                ctx.mark(refused, step, request=rid)
             elif action == "pause" and not paused:
                 paused = True
-                ctx.mark("pause", step)
+                ctx.mark("pause", step, request=rid)
             elif action == "resume" and paused:
                 paused = False
-                ctx.mark("resume", step)
+                ctx.mark("resume", step, request=rid)
+            else:  # a pause while paused, a resume while running: answered, not lost
+                ctx.acknowledge(rid, f"already {'paused' if paused else 'running'}", step)
         if not paused or ctx.should_stop():
             return
         time.sleep(0.1)
@@ -195,6 +198,7 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
     for i, n in enumerate(chunks, 1):
         _wait_while_paused(ctx, i - 1)
         if ctx.should_stop():
+            ctx.mark("stop", i - 1)  # where it took effect: before this chunk
             raise JobStopped("stopped on request")
         if size:
             est.set_params(**{size: n})

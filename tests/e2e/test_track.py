@@ -144,7 +144,7 @@ def test_stop_on_the_page_ends_the_scripts_fit(seeded: Seeded, pg) -> None:  # t
         pg.goto(f"{seeded.server.url}/jobs?run={run_id}")
         _wait_points_above(pg, 20, timeout=120)
         pg.get_by_role("button", name="Stop").click()
-        pg.get_by_text("Stop requested.").wait_for()
+        pg.get_by_text("Stop requested at").first.wait_for()
         out, err = proc.communicate(timeout=180)  # generous: two shared cores under a full test run
     finally:
         proc.kill()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.compute import control_log
 from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
@@ -161,6 +162,10 @@ def test_run_streams_steers_stops_resumes_and_predicts(
     assert epoch is not None and 1 <= epoch < 2000
     events = [(e.kind, e.message) for e in _events(store, run_id)]
     assert any(k == "marker" and json.loads(m)["action"] == "set_lr" for k, m in events)
+    # Each request answered by the process that trained: the rate at a step, the stop at a step.
+    log = control_log(store, run_id, viewer=SYSTEM)
+    assert [(r.action, r.state) for r in log] == [("set_lr", "taken"), ("stop", "taken")]
+    assert log[1].step is not None and log[1].step <= stopped_at + 1
     assert any(k == "log" and f"training on {BACKENDS[backend]} in process" in m for k, m in events)
 
     resumed = resume_spec(read_training_run(run), epoch + 2)

@@ -109,7 +109,16 @@ def _control(ctx: JobContext, action: str, value: float | None = None) -> None:
 
 
 def _markers(store: Store, run_id: str) -> list[dict[str, Any]]:
-    return [json.loads(e.message) for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "marker"]
+    """The markers, less the ID of the request each answers (checked to be the request's own)."""
+    events = get_events(store, run_id, viewer=SYSTEM)
+    requests = {e.id for e in events if e.kind == "control"}
+    out = []
+    for event in events:
+        if event.kind == "marker":
+            data = json.loads(event.message)
+            assert data.pop("request", None) in requests | {None}
+            out.append(data)
+    return out
 
 
 def test_every_point_written_is_stored_and_each_epoch_starts_and_ends(store: Store, job: JobContext) -> None:

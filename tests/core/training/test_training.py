@@ -121,6 +121,7 @@ def test_bad_specs_are_refused(change: dict, message: str) -> None:
 def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppConfig) -> None:
     import json
 
+    from core.compute import control_log
     from core.compute import request_control
     from core.errors import InvalidTransition
     from core.store import get_events
@@ -161,8 +162,18 @@ def test_pause_resume_and_learning_rate_change_take_effect(cluster, config: AppC
     run = _wait(store, run_id, timeout=60)
     assert run.status == "stopped"
     markers = [json.loads(e.message) for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "marker"]
-    assert [m["action"] for m in markers] == ["set_lr", "pause", "resume"]
+    assert [m["action"] for m in markers] == ["set_lr", "pause", "resume", "stop"]
     assert markers[0]["value"] == 0.05 and markers[0]["step"] >= 20
+    # Every request is answered by the marker that names it, and the stop by its own marker.
+    log = control_log(store, run_id, viewer=SYSTEM)
+    assert [(r.action, r.state) for r in log] == [
+        ("set_lr", "taken"),
+        ("pause", "taken"),
+        ("resume", "taken"),
+        ("stop", "taken"),
+    ]
+    assert [r.step for r in log] == [m["step"] for m in markers]
+    assert all(r.seconds_to_take is not None and r.seconds_to_take < 30 for r in log)
     assert get_metrics(store, run_id, viewer=SYSTEM)["batch/learning_rate"].values == [0.05]
     with pytest.raises(InvalidTransition, match="not running"):
         request_control(store, run_id, "pause", viewer=SYSTEM)
