@@ -1,7 +1,12 @@
 """The ``evaluate`` job: a finished training run scored on another dataset (the standard test
 file, a later month of data). The run's fitted pipeline is applied unchanged (nothing is
 refitted), the model is scored as its held-out split was (:func:`core.training._loop.score`),
-and the result is stored as an evaluation of that run, visible exactly when the run is."""
+and the result is stored as an evaluation of that run, visible exactly when the run is.
+
+An evaluation also counts how many of its scored rows the run trained on: the rows its pipeline's
+split marked ``train`` in the training dataset, matched by a hash of each row's raw values. A
+score on rows the model learned from is not a held-out score, and every view of an evaluation
+says so (:attr:`EvaluationRecord.overlap_warning`)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from core.errors import AppError
 from core.errors import DataError
 from core.errors import SpecError
 from core.training._bundle import Bundle
@@ -82,6 +88,10 @@ class EvaluationRecord:
         warnings: Unseen categories (encoded as none of the known ones), rows without a target.
         author: Who asked for it.
         created_at: When it was stored.
+        overlap_rows: How many scored rows the run trained on; None when not measured (an
+            evaluation stored before Loom measured it, or the training dataset is gone).
+        overlap_of: The scored rows that count was taken over (0 when not measured).
+        training_dataset_id: The dataset the run trained on.
     """
 
     id: str
@@ -96,6 +106,56 @@ class EvaluationRecord:
     warnings: tuple[str, ...]
     author: str
     created_at: datetime
+    overlap_rows: int | None = None
+    overlap_of: int = 0
+    training_dataset_id: str | None = None
+
+    @property
+    def overlap_fraction(self) -> float | None:
+        """The share of the scored rows the run trained on, or None when not measured."""
+        if self.overlap_rows is None:
+            return None
+        return self.overlap_rows / self.overlap_of if self.overlap_of else 0.0
+
+    @property
+    def on_training_dataset(self) -> bool:
+        """Scored on the very dataset the run trained on (known without measuring)."""
+        return bool(self.dataset_id) and self.dataset_id == self.training_dataset_id
+
+    @property
+    def overlap_summary(self) -> str:
+        """A table cell: "none", "⚠ 80 % (120 of 150)", "⚠ its training dataset" or "unknown"."""
+        if self.overlap_rows is not None:
+            if not self.overlap_rows:
+                return "none"
+            share = _percent(self.overlap_rows, self.overlap_of)
+            return f"⚠ {share} ({self.overlap_rows:,} of {self.overlap_of:,})"
+        return "⚠ its training dataset" if self.on_training_dataset else "unknown"
+
+    @property
+    def overlap_warning(self) -> str:
+        """The label every view shows beside a score on rows the run trained on; "" for none."""
+        if self.overlap_rows:
+            return (
+                f"⚠ {_percent(self.overlap_rows, self.overlap_of)} of these rows were used in training "
+                f"({self.overlap_rows:,} of {self.overlap_of:,}): this score is not a held-out score."
+            )
+        if self.overlap_rows is None and self.on_training_dataset:
+            return (
+                "⚠ Scored on the dataset the run trained on (overlap not measured): its training rows "
+                "are among these, so this score is not a held-out score."
+            )
+        return ""
+
+
+def _percent(part: int, whole: int) -> str:
+    """The share as "80 %": "100 %" only when every row overlaps, never "0 %" when one does."""
+    if part >= whole:
+        return "100 %"
+    share = 100 * part / whole
+    if share < 1:
+        return f"{max(share, 0.1):.1f} %"
+    return f"{min(round(share), 99)} %"
 
 
 def list_evaluations(store: Store, run_id: str, *, viewer: Viewer) -> list[EvaluationRecord]:
@@ -112,11 +172,18 @@ def list_evaluations(store: Store, run_id: str, *, viewer: Viewer) -> list[Evalu
             .where(Evaluation.run_id == run_id, can_see(Run, run_id, viewer))
             .order_by(Evaluation.created_at, Evaluation.id)
         ).all()
-        return [_record(row) for row in rows]
+        trained_on = None
+        if rows:  # the run is visible (its evaluations are): which dataset it trained on
+            run = s.get(Run, run_id)
+            pipeline = (run.spec_json or {}).get("pipeline") if run is not None else None
+            trained_on = (pipeline or {}).get("dataset_id") if isinstance(pipeline, dict) else None
+            trained_on = trained_on or (run.dataset_id if run is not None else None)
+        return [_record(row, trained_on) for row in rows]
 
 
-def _record(row: Any) -> EvaluationRecord:
+def _record(row: Any, training_dataset_id: str | None = None) -> EvaluationRecord:
     data = row.metrics_json if isinstance(row.metrics_json, dict) else {}
+    overlap = data.get("overlap") if isinstance(data.get("overlap"), dict) else None
     return EvaluationRecord(
         id=row.id,
         run_id=row.run_id,
@@ -130,6 +197,9 @@ def _record(row: Any) -> EvaluationRecord:
         warnings=tuple(str(w) for w in data.get("warnings") or ()),
         author=row.author or "",
         created_at=row.created_at,
+        overlap_rows=int(overlap["rows"]) if overlap and overlap.get("rows") is not None else None,
+        overlap_of=int(overlap.get("of") or 0) if overlap else 0,
+        training_dataset_id=training_dataset_id,
     )
 
 
@@ -138,9 +208,27 @@ def _unseen(values: Any, known: list[Any]) -> list[str]:
     return sorted({str(v) for v in values.dropna().unique()} - seen)
 
 
-def evaluate_frame(bundle: Bundle, weights_path: Any, frame: Any) -> dict[str, Any]:
+def evaluate_frame(
+    bundle: Bundle,
+    weights_path: Any,
+    frame: Any,
+    training: Any | None = None,
+    *,
+    every_row_trains: bool = False,
+) -> dict[str, Any]:
     """``bundle``'s model scored on ``frame`` (raw rows with the target) through its fitted
-    pipeline: ``{"evaluation", "confusion", "per_class" | "pred_vs_actual", "rows", "warnings"}``.
+    pipeline: ``{"evaluation", "confusion", "per_class" | "pred_vs_actual", "rows", "warnings"}``,
+    and ``"overlap"`` when ``training`` is given.
+
+    Args:
+        bundle: The run.
+        weights_path: Its model file.
+        frame: The rows to score.
+        training: The raw rows of the dataset the run trained on: the scored rows its split
+            marked ``train`` are counted as ``{"rows", "of", "fraction"}``. Defaults to None (not
+            counted).
+        every_row_trains: The run skipped its split (it validated on another dataset): every
+            row of ``training`` trained. Defaults to False.
 
     Raises:
         DataError: A column the pipeline reads or the target is missing (named), the target has
@@ -214,8 +302,83 @@ def evaluate_frame(bundle: Bundle, weights_path: Any, frame: Any) -> dict[str, A
         units = {"loss": std**2, "rmse": std, "mae": std} if scaling else {}
         result = score(model, x, y, bundle.task, classes, scaling, units)
     result["rows"] = {"read": len(frame), "scored": int(len(y)), "removed": len(removed)}
+    if training is not None:
+        from core.pipeline import ROW_COLUMN
+
+        scored = out[ROW_COLUMN].to_numpy()[keep]
+        try:
+            result["overlap"] = _overlap(bundle, frame.iloc[scored], training, every_row_trains)
+        except AppError as exc:  # the score stands; only the count is unknown
+            warnings.append(f"Could not count the rows the run trained on: {exc}")
     result["warnings"] = warnings
     return {k: _plain(v) for k, v in result.items()}
+
+
+def _overlap(bundle: Bundle, scored: Any, training: Any, every_row_trains: bool) -> dict[str, Any]:
+    """How many ``scored`` rows are among the rows the run trained on."""
+    import numpy as np
+
+    # The values the model reads and the target; not a split's label column (a row the test file
+    # copies from the training file is the same row, whatever part it was labelled for).
+    labels = {
+        getattr(node.step, "label_column", None)
+        for node in bundle.pipeline.ordered()
+        if node.step.type == "split" and getattr(node.step, "method", "") == "column"
+    }
+    columns = [
+        c
+        for c in dict.fromkeys([*_source_columns(bundle), *bundle.features, bundle.pipeline.target])
+        if c in scored.columns and c in training.columns and c not in labels
+    ]
+    positions = np.arange(len(training)) if every_row_trains else _training_positions(bundle, training)
+    trained = np.unique(_row_hashes(training.iloc[positions], columns))
+    n = int(np.isin(_row_hashes(scored, columns), trained).sum())
+    return {"rows": n, "of": len(scored), "fraction": n / len(scored) if len(scored) else 0.0}
+
+
+def _training_positions(bundle: Bundle, training: Any) -> Any:
+    """Positions in the raw training rows of those the run's split marked ``train``: the
+    pipeline runs up to its (last) split, which assigns each row from its position and the rows
+    before it, as in training. Without a split every row trained."""
+    import numpy as np
+
+    from core.pipeline import ROW_COLUMN
+    from core.pipeline import SPLIT_COLUMN
+    from core.pipeline import run_pandas
+
+    splits = [node.id for node in bundle.pipeline.ordered() if node.step.type == "split"]
+    if not splits:
+        return np.arange(len(training))
+    out = run_pandas(bundle.pipeline, training, upto=splits[-1]).frame
+    return np.unique(out.loc[out[SPLIT_COLUMN] == "train", ROW_COLUMN].to_numpy())
+
+
+def _row_hashes(frame: Any, columns: list[str]) -> Any:
+    """One 64-bit hash of each row's raw values in ``columns``. Numbers hash as floats (the same
+    file read with a gap in a column gives 1.0 where it gave 1), images as their bytes."""
+    import numpy as np
+    import pandas as pd
+
+    parts = {}
+    for c in columns:
+        series = frame[c]
+        if pd.api.types.is_numeric_dtype(series.dtype):  # booleans too
+            parts[c] = series.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            parts[c] = np.array([_canonical(v) for v in series.tolist()], dtype=object)
+    return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy()
+
+
+def _canonical(value: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(value, bytes | str):
+        return value
+    if hasattr(value, "tobytes"):  # an array (decoded image)
+        return value.tobytes()
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
 
 
 def _plain(value: Any) -> Any:
@@ -250,7 +413,15 @@ def run_evaluate(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         raise DataError(f"Dataset {spec.dataset_id} no longer exists. Choose another.")
     frame = pq.read_table(path).to_pandas()
     ctx.set_progress(0.2)
-    result = evaluate_frame(bundle, weights, frame)
+    trained_on = bundle.pipeline.dataset_id
+    training = None
+    if trained_on == spec.dataset_id:
+        training = frame
+    elif (training_path := store.path_for("datasets", trained_on, ".parquet")).exists():
+        training = pq.read_table(training_path).to_pandas()
+    # A run that validated on another dataset skipped its split: it trained on every row.
+    every_row_trains = bool(get_run(store, spec.model_run, viewer=SYSTEM).spec.get("validation_dataset"))
+    result = evaluate_frame(bundle, weights, frame, training, every_row_trains=every_row_trains)
     author = get_run(store, ctx.run_id, viewer=SYSTEM).author
     with store.session() as s:
         s.add(
@@ -263,4 +434,9 @@ def run_evaluate(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
                 metrics_json=result,
             )
         )
-    return {"evaluation": result["evaluation"], "model_run": spec.model_run, "rows": result["rows"]}
+    return {
+        "evaluation": result["evaluation"],
+        "model_run": spec.model_run,
+        "rows": result["rows"],
+        **({"overlap": result["overlap"]} if "overlap" in result else {}),
+    }

@@ -87,3 +87,146 @@ def test_bad_evaluate_specs_are_refused() -> None:
         EvaluateSpec("run", "")
     with pytest.raises(SpecError, match="Invalid evaluation spec"):
         EvaluateSpec.from_dict({"model_run": "r", "dataset": "d"})
+
+
+def _train_rows(store, run_id: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """Positions of the rows the run's split marked ``train``, as training computed them."""
+    import pyarrow.parquet as pq
+
+    from core.pipeline import ROW_COLUMN
+    from core.pipeline import SPLIT_COLUMN
+    from core.pipeline import PipelineSpec
+    from core.pipeline import run_pandas
+    from core.store import get_run
+
+    pipeline = PipelineSpec.from_dict(dict(get_run(store, run_id, viewer=SYSTEM).spec["pipeline"]))
+    raw = pq.read_table(store.path_for("datasets", pipeline.dataset_id, ".parquet")).to_pandas()
+    out = run_pandas(pipeline, raw).frame
+    return sorted(out.loc[out[SPLIT_COLUMN] == "train", ROW_COLUMN].tolist())
+
+
+def test_an_evaluation_counts_the_rows_the_run_trained_on(
+    thread_cluster, config: AppConfig, tmp_path: Path
+) -> None:
+    """A scikit-learn run on iris (stratified split: 120 rows train) scored on its own training
+    dataset overlaps on exactly its 120 training rows; on rows none of which it saw, on none; on a
+    file mixing both, on exactly the training rows in it. Every view reads the label from the
+    record; an evaluation stored before the count existed is labelled by its dataset alone."""
+    from core.models import EstimatorSpec
+    from core.store import Evaluation
+
+    store = open_store(config)
+    iris = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(iris.id, "species", iris.profile_json, "multiclass")
+    spec = TrainSpec(pipeline.to_dict(), EstimatorSpec("linear", "multiclass").to_dict())
+    run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=iris.id, viewer=SYSTEM)
+    run = wait_until_ended(store, run_id, 300)
+    assert run.status == "succeeded", run.status_reason
+    train_rows = _train_rows(store, run_id)
+    assert len(train_rows) == run.result.rows["train"] == 120
+
+    own = _evaluate(thread_cluster, store, run_id, iris.id)
+    assert own.status == "succeeded", own.status_reason
+    assert own.result.raw["overlap"] == {"rows": 120, "of": 150, "fraction": 0.8}
+    (evaluation,) = list_evaluations(store, run_id, viewer=SYSTEM)
+    assert (evaluation.overlap_rows, evaluation.overlap_of) == (120, 150)
+    assert evaluation.overlap_fraction == pytest.approx(0.8)
+    assert evaluation.on_training_dataset and evaluation.training_dataset_id == iris.id
+    assert evaluation.overlap_warning == (
+        "⚠ 80 % of these rows were used in training (120 of 150): this score is not a held-out score."
+    )
+    assert evaluation.overlap_summary == "⚠ 80 % (120 of 150)"
+
+    # Unseen rows: every measurement moved by a hair (and ints where the file had floats would
+    # still match: the hash reads numbers as floats).
+    frame = pd.read_csv(ASSETS / "iris.csv")
+    moved = frame.assign(sepal_length_cm=frame["sepal_length_cm"] + 0.01)
+    moved.to_csv(tmp_path / "moved.csv", index=False)
+    unseen = ingest_file(store, tmp_path / "moved.csv", "csv", "moved iris")
+    # The first 50 rows as they were (the training ones among them overlap), the rest moved.
+    pd.concat([frame[:50], moved[50:]]).to_csv(tmp_path / "mixed.csv", index=False)
+    mixed = ingest_file(store, tmp_path / "mixed.csv", "csv", "mixed iris")
+    # The training rows alone, in another order and another file.
+    frame.iloc[train_rows][::-1].to_csv(tmp_path / "trained.csv", index=False)
+    copied = ingest_file(store, tmp_path / "trained.csv", "csv", "copied training rows")
+    for dataset in (unseen, mixed, copied):
+        assert _evaluate(thread_cluster, store, run_id, dataset.id).status == "succeeded"
+    by_name = {e.dataset_name: e for e in list_evaluations(store, run_id, viewer=SYSTEM)}
+    assert (by_name["moved iris"].overlap_rows, by_name["moved iris"].overlap_of) == (0, 150)
+    assert by_name["moved iris"].overlap_warning == "" and by_name["moved iris"].overlap_summary == "none"
+    in_first_50 = sum(1 for r in train_rows if r < 50)
+    assert 0 < in_first_50 < 50
+    assert by_name["mixed iris"].overlap_rows == in_first_50
+    assert f"({in_first_50} of 150)" in by_name["mixed iris"].overlap_warning
+    copy = by_name["copied training rows"]
+    assert (copy.overlap_rows, copy.overlap_of, copy.on_training_dataset) == (120, 120, False)
+    assert copy.overlap_warning.startswith("⚠ 100 % of these rows were used in training (120 of 120)")
+
+    # Evaluations stored before Loom counted: on the training dataset, labelled by its ID alone.
+    with store.session() as s:
+        for n, dataset in enumerate((iris, unseen)):
+            old = {k: v for k, v in own.result.raw.items() if k != "overlap"}
+            s.add(
+                Evaluation(
+                    id=f"{n:032d}",
+                    run_id=run_id,
+                    dataset_id=dataset.id,
+                    dataset_name=f"old {n}",
+                    metrics_json=old,
+                )
+            )
+    by_name = {e.dataset_name: e for e in list_evaluations(store, run_id, viewer=SYSTEM)}
+    assert by_name["old 0"].overlap_rows is None and by_name["old 0"].overlap_fraction is None
+    assert by_name["old 0"].overlap_warning.startswith("⚠ Scored on the dataset the run trained on")
+    assert by_name["old 0"].overlap_summary == "⚠ its training dataset"
+    assert (by_name["old 1"].overlap_warning, by_name["old 1"].overlap_summary) == ("", "unknown")
+
+
+def test_evaluating_without_the_runs_columns_names_every_missing_one(
+    thread_cluster, config: AppConfig, tmp_path: Path
+) -> None:
+    from core.models import EstimatorSpec
+
+    store = open_store(config)
+    iris = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(iris.id, "species", iris.profile_json, "multiclass")
+    spec = TrainSpec(pipeline.to_dict(), EstimatorSpec("linear", "multiclass").to_dict())
+    run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=iris.id, viewer=SYSTEM)
+    assert wait_until_ended(store, run_id, 300).status == "succeeded"
+    frame = pd.read_csv(ASSETS / "iris.csv").drop(columns=["petal_width_cm", "species"])
+    frame.to_csv(tmp_path / "short.csv", index=False)
+    short = ingest_file(store, tmp_path / "short.csv", "csv", "short")
+    failed = _evaluate(thread_cluster, store, run_id, short.id)
+    assert failed.status == "failed"
+    assert "'petal_width_cm'" in failed.status_reason and "'species'" in failed.status_reason
+    assert "Choose a dataset with the training data's columns" in failed.status_reason
+    assert list_evaluations(store, run_id, viewer=SYSTEM) == []
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [(150, 150, "100 %"), (149, 150, "99 %"), (120, 150, "80 %"), (1, 150, "0.7 %"), (1, 100_000, "0.1 %")],
+)
+def test_an_overlap_share_reads_100_only_when_whole_and_never_0(part: int, whole: int, shown: str) -> None:
+    from core.training._evaluate import _percent
+
+    assert _percent(part, whole) == shown
+
+
+def test_row_hashes_read_the_values_not_their_types() -> None:
+    import numpy as np
+
+    from core.training._evaluate import _row_hashes
+
+    a = pd.DataFrame({"x": [1, 2, 3], "img": [b"\x89PNG1", b"\x89PNG2", None], "c": ["a", "b", "c"]})
+    b = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.5],
+            "img": pd.Series([b"\x89PNG1", b"\x89PNG2", None], dtype=object),
+            "c": pd.Series(["a", "b", "c"], dtype="category"),
+        }
+    )
+    ha, hb = _row_hashes(a, ["x", "img", "c"]), _row_hashes(b, ["x", "img", "c"])
+    assert list(ha[:2]) == list(hb[:2]) and ha[2] != hb[2]
+    arrays = pd.DataFrame({"image": [np.zeros((2, 2)), np.ones((2, 2))]})
+    assert len(set(_row_hashes(arrays, ["image"]))) == 2
