@@ -65,7 +65,7 @@ def _table(groups: list[GroupSummary]) -> pd.DataFrame:
 def _bands(store: Store, who: Viewer, groups: list[GroupSummary], metric: str, key: str) -> None:
     spread = st.radio("Band", SPREADS, horizontal=True, key=f"{key}_spread")
     bands = [group_band(store, g.run_ids, metric, viewer=who, label=g.label) for g in groups[:_MAX_BANDS]]
-    st.plotly_chart(plot_group_bands(bands, spread), key=f"{key}_bands")
+    st.plotly_chart(plot_group_bands(bands, spread, y_label=metric), key=f"{key}_bands")
     if len(groups) > _MAX_BANDS:
         st.caption(f"The {_MAX_BANDS} largest groups are drawn.")
 
@@ -85,15 +85,15 @@ def _links(groups: list[GroupSummary]) -> None:
 
 def seed_group_panel(store: Store, who: Viewer, metric: str) -> None:
     """Experiments opened from a seed group's link (``?group=<id>``): its runs, the spread of
-    their final metric and their band."""
+    their final metric and their band, and nothing else (the page stops after it)."""
     group_id = st.query_params.get("group", "")
     if not group_id:
         return
     members = group_members(store, group_id[:32], viewer=who)
     if not members:
-        _ui.error("This seed group has no run you can see: it was deleted, or it is not shared with you.")
-        return
+        _ui.not_found("seed group", picker="pages/experiments.py", label="All runs")
     st.subheader("Seed group")
+    st.page_link("pages/experiments.py", label="All runs", icon=":material/arrow_back:")
     try:
         groups = group_runs(store, members, GROUP_BY_SEED, metric, viewer=who)
     except AppError as exc:
@@ -102,6 +102,7 @@ def seed_group_panel(store: Store, who: Viewer, metric: str) -> None:
     st.dataframe(_table(groups), hide_index=True, key="seed_group_table")
     _bands(store, who, groups, metric, "seed_group")
     _links(groups)
+    st.stop()  # a seed group's page shows its group only, not every run below it
 
 
 def group_section(store: Store, who: Viewer, run_ids: list[str], metric: str) -> None:

@@ -7,6 +7,7 @@ import json
 
 import streamlit as st
 
+from core.charts import get_run_chart_groups
 from core.charts import plot_confusion_matrix
 from core.charts import plot_metric_curves
 from core.charts import plot_predicted_vs_actual
@@ -20,6 +21,7 @@ from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
 from core.errors import AppError
+from core.errors import NotFoundError
 from core.formatting import human_duration
 from core.models import is_estimator
 from core.models import layer_rows
@@ -58,6 +60,8 @@ try:
         if not access.shared
         else [get_run(store, shared_run, viewer=who)]
     )
+except NotFoundError:
+    _ui.not_found("run")
 except AppError as exc:
     _ui.fail(exc)
 
@@ -144,29 +148,31 @@ def _render(run: RunRecord) -> None:
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
         if owner:
             _resume(run)
-    eta = ""
-    if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
-        eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
-    st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}{eta}")
     view = _view(run_id, None, None)
     points = sum(view.stored.values())
-    # One chart per x axis: "batch/loss" against batches, "epoch/val_loss" against epochs.
-    groups: dict[str, dict] = {}
-    for key, series in view.series.items():
-        prefix, _, name = key.rpartition("/")
-        if name == "samples_per_s":
-            if series.steps:
-                st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
-            continue
-        groups.setdefault(prefix, {})[key] = series
+    if run.kind != EXTERNAL_KIND or run.progress > 0:
+        eta = ""
+        if status is RunStatus.RUNNING and elapsed and 0.02 < run.progress < 1:
+            eta = f" · about {human_duration(elapsed * (1 - run.progress) / run.progress)} left"
+        st.progress(min(1.0, run.progress), text=f"{run.progress:.0%}{eta}")
+    else:  # a script's total is unknown: its steps and time so far, no progress bar
+        last = max((s[1] for s in view.span.values()), default=0)
+        st.caption(f"Step {last:,} · {human_duration(elapsed)} elapsed · total unknown (a script run)")
+    # One chart per x axis, one y axis per quantity inside it (core.charts decides both).
+    charts = get_run_chart_groups(view.series)
+    for key in charts.rates:
+        if (series := view.series[key]).steps:
+            st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
+    weight = _smoothing(run_id)
     markers = _markers(events)
-    for prefix, group in sorted(groups.items()) or [("", {})]:
+    for prefix, keys in charts.charts or [("", [])]:
+        group = {k: view.series[k] for k in keys}
         if not all(view.exact.get(k, True) for k in group):
             group = _zoomed(run_id, prefix, group, view)
         fig = plot_metric_curves(
             group,
-            x_label="seconds" if prefix == "system" else prefix or "step",
             markers=markers if prefix == "batch" else None,
+            smoothing=0.0 if prefix == "system" else weight,  # machine readings are not smoothed
         )
         st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
@@ -233,6 +239,28 @@ def _view(
         view = extend_view(view, new, last)
     st.session_state[slot] = view  # this visitor's own view: session state, never a shared cache
     return view
+
+
+def _smoothing(run_id: str) -> float:
+    """TensorBoard's smoothing weight for this run's curves: a slider whose value lives in the
+    URL (``?smooth=0.6``), so a reload or a shared link draws the same curves."""
+    try:
+        start = min(0.99, max(0.0, float(st.query_params.get("smooth", "0"))))
+    except ValueError:
+        start = 0.0
+    weight = st.slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        start,
+        0.01,
+        key=f"smooth_{run_id}",
+        help="A debiased exponential moving average, as TensorBoard draws it; the raw curve stays "
+        "faded behind. 0: raw values only.",
+    )
+    if f"{weight:g}" != st.query_params.get("smooth", "0"):
+        st.query_params["smooth"] = f"{weight:g}"
+    return float(weight)
 
 
 def _zoomed(run_id: str, prefix: str, group: dict, view: MetricView) -> dict:
@@ -433,6 +461,8 @@ def _train_specs(trained: TrainingRun) -> None:
             "early_stopping": spec.early_stopping,
             "workers": spec.workers,
             "backend": spec.backend,
+            # As Keras's validation_data: every row of the run's dataset trained, this one validated.
+            "validation_dataset": spec.validation_dataset or "none (the split's held-out rows)",
         }
     )
     env = run.result.environment
@@ -484,6 +514,8 @@ def _live(run_id: str) -> None:
 
 try:
     current = get_run(store, selected, viewer=who)
+except NotFoundError:
+    _ui.not_found("run")
 except AppError as exc:
     _ui.fail(exc)
 if RunStatus(current.status) in TERMINAL:

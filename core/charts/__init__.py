@@ -4,7 +4,8 @@
 One private module per family of charts, as optuna's visualization package keeps one per plot:
 ``_runs`` (metric curves, comparison, confusion matrix, predicted vs actual), ``_data`` (dataset
 profile), ``_lab`` (optimizer lab), ``_studies`` (Optuna study charts), ``_groups`` (seed-group
-bands); ``_plotly`` holds what they share.
+bands), ``_smooth`` (TensorBoard's smoothing); ``_plotly`` holds what they share: the one layout
+helper (``_style``: a title, axis titles, the legend above the plot) every figure goes through.
 """
 
 from core.charts._data import plot_class_balance
@@ -14,15 +15,20 @@ from core.charts._groups import SPREADS
 from core.charts._groups import plot_group_bands
 from core.charts._lab import plot_optimizer_losses
 from core.charts._lab import plot_optimizer_paths
+from core.charts._runs import RunChartGroups
+from core.charts._runs import get_run_chart_groups
 from core.charts._runs import plot_comparison
 from core.charts._runs import plot_confusion_matrix
 from core.charts._runs import plot_metric_curves
 from core.charts._runs import plot_predicted_vs_actual
+from core.charts._smooth import smooth
 from core.charts._studies import study_chart_titles
 from core.charts._studies import study_figures
 
 __all__ = [
     "SPREADS",
+    "RunChartGroups",
+    "get_run_chart_groups",
     "plot_class_balance",
     "plot_confusion_matrix",
     "plot_column_distribution",
@@ -33,6 +39,7 @@ __all__ = [
     "plot_optimizer_losses",
     "plot_optimizer_paths",
     "plot_predicted_vs_actual",
+    "smooth",
     "study_chart_titles",
     "study_figures",
 ]

@@ -8,7 +8,9 @@ from typing import Any
 from typing import NamedTuple
 
 from core.charts._plotly import _import_plotly
+from core.charts._plotly import _integer_ticks
 from core.charts._plotly import _say
+from core.charts._plotly import _style
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -44,14 +46,15 @@ def plot_column_distribution(column: Mapping[str, Any]) -> go.Figure:
     go = _import_plotly()
     info = _get_column_distribution_info(column)
     fig = go.Figure()
+    name = str(column.get("name", "column"))
     if info is None:
-        fig.add_annotation(
-            text="No distribution to show", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
-        )
+        _say(fig, "No distribution to show")
     else:
-        fig.add_trace(go.Bar(x=info.x, y=info.y, width=info.width, marker_line_width=0))
-        fig.update_layout(xaxis_title=info.x_label, yaxis_title=info.y_label, bargap=0.05)
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+        fig.add_trace(go.Bar(x=info.x, y=info.y, width=info.width, marker_line_width=0, name="rows"))
+        fig.update_layout(bargap=0.05)
+    kind = "Histogram" if info is not None and info.width is not None else "Most frequent values"
+    _style(fig, f"{kind} of {name}", name, "rows", height=340, legend=False)
+    fig.update_yaxes(rangemode="tozero", **_integer_ticks(max(info.y, default=0) if info else 0))
     return fig
 
 
@@ -86,17 +89,20 @@ def plot_correlation(profile: Mapping[str, Any]) -> go.Figure:
                 reversescale=True,
                 text=[[f"{v:.2f}" if v is not None else "" for v in row] for row in info.matrix],
                 texttemplate="%{text}",
+                colorbar={"title": {"text": "r"}},
             )
         )
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    _style(fig, "Correlation (Pearson r)", "column", "column", height=440, legend=False)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
     return fig
 
 
 def plot_class_balance(classes: list[tuple[Any, int]], column: str) -> go.Figure:
     """Rows per class of a classification target."""
     go = _import_plotly()
-    fig = go.Figure(go.Bar(x=[str(c) for c, _ in classes], y=[n for _, n in classes]))
-    fig.update_layout(
-        xaxis_title=column, yaxis_title="rows", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}
-    )
+    fig = go.Figure(go.Bar(x=[str(c) for c, _ in classes], y=[n for _, n in classes], name="rows"))
+    _style(fig, f"Rows per class of {column}", f"{column} (class)", "rows", height=320, legend=False)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(rangemode="tozero", **_integer_ticks(max((n for _, n in classes), default=0)))
     return fig

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from core.charts._plotly import _import_plotly
 from core.charts._plotly import _say
+from core.charts._plotly import _style
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -41,13 +42,16 @@ def _get_group_bands_info(bands: Sequence[Any], spread: str = "min-max") -> list
     return out
 
 
-def plot_group_bands(bands: Sequence[Any], spread: str = "min-max", x_label: str = "step") -> go.Figure:
+def plot_group_bands(
+    bands: Sequence[Any], spread: str = "min-max", x_label: str = "step", y_label: str = "value"
+) -> go.Figure:
     """Each group's mean curve with a shaded band: its members' min-max, or ±1 std.
 
     Args:
         bands: :class:`core.experiments.GroupBand` values, one per group.
         spread: ``"min-max"`` or ``"±1 std"``. Defaults to ``"min-max"``.
         x_label: Title of the x axis. Defaults to "step".
+        y_label: Title of the y axis: the metric. Defaults to "value".
 
     Returns:
         A Plotly figure; empty (with a hint) when no group has a point.
@@ -81,12 +85,9 @@ def plot_group_bands(bands: Sequence[Any], spread: str = "min-max", x_label: str
                 legendgroup=info.label,
             )
         )
-    fig.update_layout(
-        xaxis_title=x_label,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        height=400,
-        legend={"orientation": "h"},
-    )
+    if x_label == "step" and y_label.startswith("epoch/"):
+        x_label = "epoch"
+    _style(fig, f"Seed groups: mean and {spread}", x_label or "step", y_label or "value", height=420)
     if not any(info.x for info in infos):
         _say(fig, "No points yet")
     return fig

@@ -7,6 +7,7 @@ from typing import Any
 from typing import NamedTuple
 
 from core.charts._plotly import _import_plotly
+from core.charts._plotly import _style
 from core.charts._runs import plot_metric_curves
 
 if TYPE_CHECKING:
@@ -81,12 +82,11 @@ def plot_optimizer_paths(surface: Any, paths: list[Any]) -> go.Figure:
         data=[contour, *traces(info.frames[-1])],
         frames=[go.Frame(data=traces(n), traces=path_traces, name=str(n)) for n in info.frames],
     )
+    _style(fig, f"Paths over {getattr(surface, 'title', 'the surface').lower()}", "x", "y", height=480)
     fig.update_layout(
-        height=460,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_range=list(surface.x_range),
         yaxis_range=list(surface.y_range),
-        legend={"orientation": "h"},
+        hovermode="closest",
         updatemenus=[
             {
                 "type": "buttons",
@@ -112,7 +112,13 @@ def plot_optimizer_losses(paths: list[Any]) -> go.Figure:
     from core.store import MetricSeries
 
     series = {p.optimizer: MetricSeries(p.optimizer, list(range(len(p.losses))), p.losses) for p in paths}
-    fig = plot_metric_curves(series, keys=[p.optimizer for p in paths], x_label="step")
+    fig = plot_metric_curves(
+        series,
+        keys=[p.optimizer for p in paths],
+        x_label="step",
+        title="Loss by optimizer",
+        y_label="loss (surface height)",
+    )
     colours = {p.optimizer: _lab_colour(i) for i, p in enumerate(paths)}
     fig.for_each_trace(lambda t: t.update(line={"color": colours.get(t.name)}))
     return fig

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.charts._plotly import _integer_ticks
+from core.charts._plotly import _restyle
+
 STUDY_CHARTS = (
     "History",
     "Learning curves",
@@ -116,6 +119,27 @@ def study_figures(
             except (ValueError, RuntimeError, ZeroDivisionError) as exc:
                 out[title] = f"Not drawable yet: {exc}"
                 continue
-            fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=420)
-            out[title] = fig
+            out[title] = _study_style(fig, title, len(trials))
     return out
+
+
+# Counts on the x axis: History's trial numbers, Learning curves' epochs (a trial reports one
+# value per epoch), whole-number ticks only.
+_INTEGER_X = {"History": "trial", "Learning curves": "epoch"}
+
+
+def _study_style(fig: Any, title: str, n_trials: int) -> Any:
+    """Loom's look on an Optuna figure: its title kept (or the chart's name), the legend above
+    the plot below the title, the same fonts and colours; counts with whole-number ticks."""
+    _restyle(fig, fig.layout.title.text or title, height=440)
+    if title in _INTEGER_X:
+        span = (
+            n_trials
+            if title == "History"
+            else max(
+                (max(t.x) - min(t.x) for t in fig.data if getattr(t, "x", None) is not None and len(t.x)),
+                default=0,
+            )
+        )
+        fig.update_xaxes(title_text=_INTEGER_X[title], **_integer_ticks(span))
+    return fig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -56,18 +55,11 @@ def flatten(spec: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def smooth(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's debiased exponential moving average; ``weight`` 0 is none, < 1."""
-    if not 0 <= weight < 1:
-        raise SpecError(f"`0 <= smoothing < 1` must hold, but got smoothing={weight}.")
-    out, last, n = [], 0.0, 0
-    for v in values:
-        if not math.isfinite(v):
-            out.append(v)
-            continue
-        n += 1
-        last = last * weight + (1 - weight) * v
-        out.append(last / (1 - weight**n) if weight else v)
-    return out
+    """TensorBoard's debiased exponential moving average; ``weight`` 0 is none, < 1 (the math
+    is :func:`core.charts.smooth`, which every chart's smoothing uses)."""
+    from core.charts import smooth as ema
+
+    return ema(values, weight)
 
 
 @dataclass(frozen=True)
