@@ -117,8 +117,12 @@ def train_section(
     task: str,
     inferred_task: str | None,
     source: Any,
+    validation_dataset: str | None = None,
+    refused: AppError | None = None,
 ) -> None:
-    """The scikit-learn half of the Model section, its settings and Launch; the page stops after."""
+    """The scikit-learn half of the Model section, its settings and Launch; the page stops after.
+    ``validation_dataset`` is the Train page's other dataset to validate on (None: the split's);
+    ``refused`` the error that dataset was refused with, raised again at Launch."""
     model = estimator_form(task, source)
     for warning in estimator_warnings(model, int(dataset.n_rows or 0), inferred_task):
         st.warning(warning, icon=":material/warning:")
@@ -134,8 +138,14 @@ def train_section(
     left, right = st.columns([1, 3])
     if left.button("Launch", type="primary", key="est_launch"):
         try:
+            if refused is not None:
+                raise refused
             spec = TrainSpec(
-                pipeline=pipeline.to_dict(), model=model.to_dict(), seed=int(seed), pipeline_id=pipeline_id
+                pipeline=pipeline.to_dict(),
+                model=model.to_dict(),
+                seed=int(seed),
+                pipeline_id=pipeline_id,
+                validation_dataset=validation_dataset,
             )
             run_id = submit_run(
                 _ui.client(),

@@ -11,16 +11,17 @@ from core.data import default_target
 from core.data import list_datasets
 from core.data import summarize_target
 from core.errors import AppError
+from core.experiments import fork_name
 from core.models import ACTIVATIONS
+from core.models import IMAGE_TEMPLATES
 from core.models import LAYER_COLUMNS
 from core.models import LAYERS
 from core.models import TASKS
-from core.models import Flatten
+from core.models import TEMPLATES
 from core.models import ModelSpec
-from core.models import cnn_template
 from core.models import layer_rows
 from core.models import layers_from_rows
-from core.models import mlp_template
+from core.models import model_template
 from core.optimizers import OPTIMIZERS
 from core.optimizers import SCHEDULES
 from core.optimizers import OptimizerSpec
@@ -29,6 +30,7 @@ from core.pipeline import load_version
 from core.store import get_run
 from core.training import TrainSpec
 from core.training import check_backend
+from core.training import check_validation_data
 from core.training import default_pipeline
 from core.training import describe_split
 from core.training import placement
@@ -50,11 +52,10 @@ who = _ui.viewer()
 source = None  # the run this one starts from, with its spec parsed
 if from_run := st.query_params.get("from_run"):
     try:
-        # Through a fork link, the source run is read with the link's grant; the new run is yours.
-        reader = _ui.viewer("run", from_run) if st.query_params.get("share") else who
-        if reader.grant is not None and not reader.grant.can_fork:
-            raise AppError("This link lets you view the run, not fork it. Ask its owner for a fork link.")
-        run0 = get_run(store, from_run, viewer=reader)
+        # Whoever may fork the run reads it and the dataset and pipeline version it used (core's
+        # fork grant; through a fork link, the link's); the new run is yours.
+        who = _ui.fork_viewer(who, from_run)
+        run0 = get_run(store, from_run, viewer=who)
         if run0.kind != "train":
             raise AppError(f"Run {from_run} is a {run0.kind} run, not a training run.")
         source = read_training_run(run0)
@@ -87,6 +88,7 @@ if from_run := st.query_params.get("from_run"):
                     "train_seed": spec0.seed,
                     "train_patience": spec0.early_stopping,
                     "train_backend": spec0.backend,
+                    "train_validation": spec0.validation_dataset or "split",
                 }
             )
 
@@ -107,7 +109,7 @@ choices = {"default": "Loom's default (split, fill, encode, scale)"} | _ui.disti
     {v.id: f"{v.name} v{v.version}" for v in versions}
 )
 if st.session_state.get("train_pipeline", "default") not in choices:
-    st.session_state["train_pipeline"] = "default"  # the source run's pipeline is not yours to use
+    st.session_state["train_pipeline"] = "default"  # another dataset's pipeline (a fork keeps its own)
 c1, c2, c3 = st.columns(3)
 pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
 if pipe_choice == "default":
@@ -131,6 +133,38 @@ except AppError as exc:
     _ui.fail(exc)
 if pipe_choice == "default":
     st.caption(describe_split(pipeline))  # which split the default chose (a file may ship its own)
+
+# Beside the split, as Keras's validation_data: another dataset (a test file of the same source)
+# validates the run and gives its held-out results; every row of this one then trains.
+others = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets if d.id != dataset_id}
+validate_on = {"split": "The split's held-out rows"} | _ui.distinct(others)
+if st.session_state.get("train_validation", "split") not in validate_on:
+    st.session_state["train_validation"] = "split"  # the source run's, gone or not yours
+c1, c2 = st.columns([1, 2])
+chosen = c1.selectbox(
+    "Validate on",
+    list(validate_on),
+    format_func=validate_on.__getitem__,
+    key="train_validation",
+    help="Another dataset with the same columns and classes (e.g. the standard test file): the run "
+    "trains on every row of this dataset (the split is skipped), validates on that one after the "
+    "pipeline fitted on the training rows, and reports its results on it.",
+)
+validation_dataset = None if chosen == "split" else chosen
+refused: AppError | None = None  # a validation dataset that differs: shown here, refused at Launch
+if validation_dataset is not None:
+    try:
+        checked = _ui.on_cluster(
+            check_validation_data, store.config, pipeline.to_dict(), validation_dataset, task
+        )
+    except AppError as exc:
+        refused = exc
+        _ui.error(exc)
+    else:
+        c2.caption(
+            f"Trains on all {checked['train_rows']:,} rows of {_ui.md_escape(dataset.name)} (the split is "
+            f"skipped); validates on the {checked['rows']:,} rows of the other dataset."
+        )
 input_shape = tuple(probe["shape"])
 n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
 
@@ -146,13 +180,21 @@ if _estimators.family_choice(source) == _estimators.SKLEARN:  # its own form, se
         task=task,
         inferred_task=inferred,
         source=source,
+        validation_dataset=validation_dataset,
+        refused=refused,
     )
 images = len(input_shape) == 3
 c1, c2, c3 = st.columns(3)
-templates = ["Classic CNN", "MLP"] if images else ["MLP"]
+# Template IDs; the article's network first for images (the seed's MNIST as published).
+templates = [*IMAGE_TEMPLATES, "mlp"] if images else ["mlp"]
 if source is not None and not _estimators.from_estimator(source):
     templates.insert(0, "From the source run")
-template = c1.selectbox("Template", templates, key=f"train_template_{images}_{bool(source)}")
+template = c1.selectbox(
+    "Template",
+    templates,
+    format_func=lambda t: TEMPLATES.get(t, t),
+    key=f"train_template_{images}_{bool(source)}",
+)
 if template == "From the source run":
     try:
         model = source.model  # type: ignore[union-attr, assignment]
@@ -160,19 +202,17 @@ if template == "From the source run":
             model = ModelSpec(model.layers, task)
     except AppError as exc:
         _ui.fail(exc)
-elif template == "MLP":
+elif template == "mlp":
     hidden = c2.text_input("Hidden layer widths", value="64, 32", key="train_hidden")
     dropout = c3.number_input("Dropout", 0.0, 0.9, 0.1, step=0.05, key="train_dropout")
     try:
         widths = tuple(int(w) for w in hidden.replace(" ", "").split(",") if w)
-        model = mlp_template(task, widths, dropout)
-        if images:
-            model = ModelSpec([Flatten(), *model.layers], task)
+        model = model_template("mlp", task, hidden=widths, dropout=dropout, images=images)
     except (ValueError, AppError) as exc:
         _ui.error(exc if isinstance(exc, AppError) else f"Widths must be whole numbers, e.g. 64, 32 ({exc}).")
         st.stop()
 else:
-    model = cnn_template(task)
+    model = model_template(template, task)
 
 # Every template opens in the layer editor: add, remove, reorder or change layers. The output
 # layer is added by Loom from the task. Checked (shapes, parameters) before anything runs.
@@ -241,7 +281,9 @@ def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str: 
         except AppError:
             study = "a study"
         return f"{study} · trial {trial.get('number')} · {{id}}"
-    model = source.run.label if template == "From the source run" and source is not None else template
+    if template == "From the source run" and source is not None:  # "<source> · fork <id>", once
+        return fork_name(source.run.name or source.run.id[:8])
+    model = TEMPLATES.get(template, template).split(":")[0]  # "CNN (TensorFlow MNIST article)", "MLP"
     return f"{dataset_name} · {model} · {optimizer} · {{id}}"
 
 
@@ -250,6 +292,8 @@ if (unscaled := scale_warning(probe)) and not images:
 repeats = _groups.seeds_input(st)
 if st.button("Launch", type="primary", key="train_launch"):
     try:
+        if refused is not None:  # refused before anything is stored, naming what differs
+            raise refused
         optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)
         spec = TrainSpec(
             pipeline=pipeline.to_dict(),
@@ -264,6 +308,7 @@ if st.button("Launch", type="primary", key="train_launch"):
             gpu=bool(gpu),
             pipeline_id=None if pipe_choice == "default" else pipe_choice,
             backend=backend,
+            validation_dataset=validation_dataset,
         )
         if backend != "tensorflow":  # refused here, before anything is stored, if no worker has it
             check_backend(_ui.client(), backend)

@@ -1,7 +1,7 @@
 """Headless Loom: the same path as the UI (store → Dask job → store), from a terminal.
 
     python -m core ingest FILE [--name NAME]
-    python -m core train --config run.json
+    python -m core train --config run.json [--validation-dataset ID]
     python -m core tune --config study.json
     python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
     python -m core predict --run ID FILE [--out PREDICTIONS.csv]
@@ -29,6 +29,20 @@ the local user, as the app does.
 
     {"dataset_id": "<id>", "target": "species", "task": "multiclass", "template": "mlp",
      "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.001}, "backend": "jax"}
+
+``"template"`` is any the Train page offers: ``cnn_article`` (the TensorFlow MNIST article's
+network: Conv2D 32 3x3 → MaxPool 2 → Flatten → Dense 128 → softmax), ``cnn`` (the keras.io MNIST
+example) or ``mlp`` (the default; ``"hidden": [64, 32]`` and ``"dropout": 0.1`` set it). Instead of
+a template, ``"layers"`` gives the layers as rows of the Train page's layer table::
+
+    "layers": [{"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+               {"type": "maxpool2d", "pool_size": 2}, {"type": "flatten"},
+               {"type": "dense", "units": 128, "activation": "relu"}]
+
+(the output layer follows from the task). ``--validation-dataset ID`` (or
+``"validation_dataset"`` in either form) validates on another dataset, as Keras's
+``validation_data``: every row of the run's dataset trains and that one gives the held-out
+results; a dataset whose columns or target classes differ is refused before launch, naming them.
 
 ``"backend"`` (either form) is the Keras backend: ``tensorflow`` (the default), ``jax`` or
 ``torch``; a backend no worker has installed is refused before anything is submitted, with the

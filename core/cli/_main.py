@@ -23,6 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--name", default=None)
     train = sub.add_parser("train", help="train a model on the cluster and print its progress")
     train.add_argument("--config", type=Path, required=True)
+    train.add_argument(
+        "--validation-dataset",
+        default=None,
+        metavar="ID",
+        help="validate on this dataset (as Keras's validation_data): every row of the run's dataset trains",
+    )
     tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
     tune.add_argument("--config", type=Path, required=True)
     evaluate = sub.add_parser("evaluate", help="score a finished run on another file or dataset")

@@ -10,20 +10,64 @@ from core.cli._common import out
 from core.errors import SpecError
 
 
-def spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def model_from_config(data: dict[str, Any], task: str, images: bool) -> Any:
+    """The short form's Keras model: ``"template"`` (any the Train page offers: ``cnn_article``,
+    ``cnn`` (the keras.io example) or ``mlp`` with ``"hidden"`` and ``"dropout"``), or
+    ``"layers"``, rows in the Train page's layer table form (``{"type": "conv2d", "filters": 32,
+    "kernel_size": 3, "activation": "relu"}``; blank settings take the layer's default).
+
+    Raises:
+        SpecError: An unknown template or layer (the valid names listed), both ``template`` and
+            ``layers``, or a setting a layer does not take.
+    """
+    from core.models import TEMPLATES
+    from core.models import ModelSpec
+    from core.models import layers_from_rows
+    from core.models import model_template
+
+    if "layers" in data:
+        rows = data["layers"]
+        if "template" in data:
+            raise SpecError(
+                'Give "template" or "layers", not both: "layers" is the whole model (its output layer '
+                f"follows from the task), but got template={data['template']!r} and layers."
+            )
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise SpecError(
+                '"layers" is a list of the layer table\'s rows, such as [{"type": "dense", "units": 64, '
+                f'"activation": "relu"}}, {{"type": "dropout", "rate": 0.1}}], but got layers={rows!r}.'
+            )
+        return ModelSpec.from_dict({"type": "model", "task": task, "layers": layers_from_rows(rows)})
+    name = data.get("template", "mlp")
+    if name not in TEMPLATES:
+        raise SpecError(
+            f"Unknown model template {name!r}. Valid templates are: {', '.join(TEMPLATES)} "
+            '(or give "layers", the layer table\'s rows).'
+        )
+    hidden = data.get("hidden", [64, 32])
+    if not isinstance(hidden, list):  # each width is checked by the template
+        raise SpecError(f'"hidden" is a list of whole numbers such as [64, 32], but got hidden={hidden!r}.')
+    return model_template(name, task, hidden=tuple(hidden), dropout=data.get("dropout", 0.1), images=images)
+
+
+def spec_from_config(  # type: ignore[no-untyped-def]
+    store, data: dict[str, Any], viewer, validation_dataset: str | None = None
+) -> dict[str, Any]:
     from core.data import get_dataset
-    from core.models import cnn_template
-    from core.models import mlp_template
     from core.optimizers import OptimizerSpec
     from core.training import TrainSpec
     from core.training import default_pipeline
 
+    validation_dataset = validation_dataset or data.get("validation_dataset")
+    if validation_dataset is not None:  # yours to read, or answered as missing
+        validation_dataset = get_dataset(store, str(validation_dataset), viewer=viewer).id
     if data.get("type") == "train":
-        return TrainSpec.from_dict(data).to_dict()
+        return TrainSpec.from_dict({**data, "validation_dataset": validation_dataset}).to_dict()
     dataset = get_dataset(store, str(data["dataset_id"]), viewer=viewer)
     task = data.get("task", "multiclass")
     pipeline = default_pipeline(dataset.id, data["target"], dataset.profile, task)
-    model: Any = cnn_template(task) if data.get("template") == "cnn" else mlp_template(task)
+    images = any(c.kind == "image" for c in dataset.profile.columns)
+    model: Any = model_from_config(data, task, images) if "estimator" not in data else None
     if "estimator" in data:  # scikit-learn instead of a Keras template
         from core.models import EstimatorSpec
 
@@ -41,7 +85,9 @@ def spec_from_config(store, data: dict[str, Any], viewer) -> dict[str, Any]:  # 
         epochs=int(data.get("epochs", 5)),
         batch_size=int(data.get("batch_size", 32)),
         seed=int(data.get("seed", 0)),
+        early_stopping=int(data.get("early_stopping", 0)),
         backend=str(data.get("backend", "tensorflow")),
+        validation_dataset=validation_dataset,
     ).to_dict()
 
 
@@ -75,11 +121,23 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
 def train(store, config, args, viewer, data: dict[str, Any]) -> int:  # type: ignore[no-untyped-def]
     from core.compute import create_client
     from core.compute import submit_run
+    from core.models import model_from_dict
     from core.training import check_backend
+    from core.training import check_validation_data
 
-    spec = spec_from_config(store, data, viewer)
+    spec = spec_from_config(store, data, viewer, args.validation_dataset)
     client = create_client(config)
     check_backend(client, spec.get("backend", "tensorflow"))  # before anything is stored
+    if spec.get("validation_dataset"):  # refused before launch, naming what differs
+        task = model_from_dict(spec["model"]).task
+        future = client.submit(
+            check_validation_data, config, spec["pipeline"], spec["validation_dataset"], task, pure=False
+        )
+        checked = future.result(timeout=300)
+        out(
+            f"validating on dataset {spec['validation_dataset']} ({checked['rows']:,} rows); training on "
+            f"every one of the {checked['train_rows']:,} rows of dataset {spec['pipeline']['dataset_id']}"
+        )
     run_id = submit_run(
         client,
         store,

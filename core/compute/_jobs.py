@@ -291,6 +291,8 @@ def submit_run(
     used = pipeline.get("dataset_id") if isinstance(pipeline, dict) else None
     # The data a spec reads must be visible to whoever launches it, linked or not.
     _check_links(store, viewer, {**links, "dataset_id": links.get("dataset_id") or used})
+    if isinstance(spec.get("validation_dataset"), str):  # a second dataset the run reads
+        _check_links(store, viewer, {"dataset_id": spec["validation_dataset"]})
     owner = author if (author is not None and viewer.everything) else viewer.name
     run_id = new_id()
     # "{id}" in a name is the run's short ID: names need not be unique, and this tells runs apart.

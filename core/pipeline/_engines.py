@@ -117,7 +117,11 @@ def _check(step: BaseStep, node: str, kinds: dict[str, str]) -> None:
 
 
 def run_pandas(
-    spec: PipelineSpec, df: pd.DataFrame, upto: str | None = None, stop_on_error: bool = False
+    spec: PipelineSpec,
+    df: pd.DataFrame,
+    upto: str | None = None,
+    stop_on_error: bool = False,
+    every_row_trains: bool = False,
 ) -> PipelineResult:
     """Run on a pandas frame (the whole dataset, or a sample for previews).
 
@@ -127,11 +131,17 @@ def run_pandas(
         upto: Stop after this node. Defaults to running every step.
         stop_on_error: Return the frame before the failing node and the error, instead of
             raising. Defaults to False.
+        every_row_trains: Skip the split: every row is a training row (fitted steps learn from
+            all of them), as when a run validates on another dataset; a column split's column
+            is still dropped. Defaults to False.
 
     Raises:
         SpecError: A step cannot run; the message names the node and the fix.
     """
-    result = PipelineResult(frame=df.assign(**{ROW_COLUMN: np.arange(len(df), dtype=np.int64)}))
+    start = df.assign(**{ROW_COLUMN: np.arange(len(df), dtype=np.int64)})
+    if every_row_trains:
+        start[SPLIT_COLUMN] = "train"
+    result = PipelineResult(frame=start)
     if spec.target and spec.target not in df.columns:
         raise SpecError(f"Node 'source': target column {spec.target!r} is not in the dataset.")
     for node in spec.ordered():
@@ -139,7 +149,10 @@ def run_pandas(
         try:
             _check(step, node.id, kinds_of(frame))
             if isinstance(step, Split):
-                if step.method == "random":
+                if every_row_trains:
+                    dropped = step.columns_needed() if step.method == "column" else []
+                    out = frame.drop(columns=dropped)
+                elif step.method == "random":
                     out = _random_split(frame, step)
                 elif step.method == "column":
                     out = step.labelled(frame)

@@ -28,10 +28,12 @@ from core.training._bundle import read_bundle
 from core.training._bundle import save_bundle
 from core.training._callback import live_callback
 from core.training._checkpoints import last_checkpoint
+from core.training._data import check_validation_data
 from core.training._data import feature_columns
 from core.training._data import features_array
 from core.training._data import probe_input
 from core.training._data import scale_warning
+from core.training._data import validation_differences
 from core.training._evaluate import EvaluateSpec
 from core.training._evaluate import EvaluationRecord
 from core.training._evaluate import list_evaluations
@@ -71,6 +73,7 @@ __all__ = [
     "TrainingRun",
     "available_backends",
     "check_backend",
+    "check_validation_data",
     "baseline_specs",
     "baselines_for_run",
     "default_pipeline",
@@ -97,6 +100,7 @@ __all__ = [
     "run_training",
     "save_bundle",
     "validate_train_spec",
+    "validation_differences",
 ]
 
 _register_job_kind("train", "core.training._loop:run_training", "core.training._spec:validate_train_spec")

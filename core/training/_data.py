@@ -15,11 +15,13 @@ from core.training._spec import TrainSpec
 __all__ = [
     "PreparedData",
     "arrays",
+    "check_validation_data",
     "feature_columns",
     "features_array",
     "prepare_data",
     "probe_input",
     "target_scaling",
+    "validation_differences",
 ]
 
 
@@ -128,6 +130,144 @@ def scale_warning(probe: dict[str, Any], factor: float = 100.0) -> str | None:
     )
 
 
+def _split_only_columns(pipeline: PipelineSpec) -> set[str]:
+    """Columns only a column split reads (a file's own train/test column): skipped with the
+    split when a run validates on another dataset, so they may differ between the two."""
+    out: set[str] = set()
+    for node in pipeline.nodes:
+        step = node.step.to_dict()
+        if step["type"] == "split" and step.get("method") == "column" and step.get("label_column"):
+            out.add(str(step["label_column"]))
+    return out
+
+
+def validation_differences(
+    pipeline: PipelineSpec,
+    task: str,
+    train_columns: list[str],
+    val_columns: list[str],
+    train_classes: Any = (),
+    val_classes: Any = (),
+) -> list[str]:
+    """What makes a validation dataset unfit for a run that trains on ``pipeline``'s dataset:
+    columns it lacks or adds, and target classes the training rows never have.
+
+    Args:
+        pipeline: The run's pipeline (its target; a column split's column is not compared).
+        task: The run's task; classes are compared unless it is ``regression``.
+        train_columns: The training dataset's columns.
+        val_columns: The validation dataset's columns.
+        train_classes: The training rows' target values (any iterable; missing values ignored).
+            Defaults to none.
+        val_classes: The validation rows' target values. Defaults to none.
+
+    Returns:
+        One phrase per difference (empty: the dataset fits).
+    """
+    ignored = _split_only_columns(pipeline)
+    train_set, val_set = set(train_columns) - ignored, set(val_columns) - ignored
+    out = []
+    if missing := [c for c in train_columns if c in train_set - val_set]:
+        out.append(f"it lacks column(s) {missing[:20]} of the training data")
+    if extra := [c for c in val_columns if c in val_set - train_set]:
+        out.append(f"it has column(s) {extra[:20]} the training data has not")
+    target = pipeline.target
+    if task != "regression" and target in train_set and target in val_set:
+        known = {v for v in train_classes if v == v and v is not None}  # v == v: not NaN
+        unseen = sorted({v for v in val_classes if v == v and v is not None} - known, key=str)
+        if unseen:
+            out.append(
+                f"its target {target!r} has class(es) {[_plain(v) for v in unseen[:10]]} that the "
+                f"training data has not (it has {[_plain(v) for v in sorted(known, key=str)[:20]]})"
+            )
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _refusal(name: str, differences: list[str]) -> DataError:
+    return DataError(
+        f"Validation dataset {name!r} differs from the training data: {'; '.join(differences)}. "
+        "Choose a dataset with the training data's columns and classes (a test file of the same "
+        "source), or validate on the split's held-out rows."
+    )
+
+
+def _dataset_path(store: Any, dataset_id: str, what: str) -> Any:
+    path = store.path_for("datasets", dataset_id, ".parquet")
+    if not path.exists():
+        raise DataError(f"{what} {dataset_id} no longer exists. Choose another dataset.")
+    return path
+
+
+def check_validation_data(
+    config: Any, pipeline_dict: dict[str, Any], validation_dataset: str, task: str
+) -> dict[str, Any]:
+    """Check before launch that a dataset can validate a run on ``pipeline_dict``'s dataset (a
+    Dask task, as :func:`probe_input`): the same columns, no target class the training data
+    lacks, and the same model input once the pipeline fitted on training rows applies to it.
+
+    Args:
+        config: The app's config (the store to read).
+        pipeline_dict: The run's pipeline spec, as a dict.
+        validation_dataset: The dataset to validate on.
+        task: The run's task.
+
+    Returns:
+        ``rows`` (the validation dataset's), ``train_rows`` (the training dataset's, every one
+        of which then trains) and ``shape`` (the model input).
+
+    Raises:
+        DataError: Either dataset is gone, or the validation dataset differs (the message names
+            each difference).
+    """
+    import pyarrow.parquet as pq
+
+    from core.data import get_dataset
+    from core.pipeline import apply_fitted
+    from core.pipeline import run_pandas
+    from core.store import SYSTEM
+    from core.store import open_store
+
+    store = open_store(config)
+    pipeline = PipelineSpec.from_dict(pipeline_dict)
+    train_path = _dataset_path(store, pipeline.dataset_id, "Dataset")
+    val_path = _dataset_path(store, validation_dataset, "Validation dataset")
+    name = get_dataset(store, validation_dataset, viewer=SYSTEM).name
+    train_file, val_file = pq.ParquetFile(train_path), pq.ParquetFile(val_path)
+    train_columns, val_columns = train_file.schema_arrow.names, val_file.schema_arrow.names
+    target = pipeline.target
+    classes: tuple[Any, Any] = ((), ())
+    if task != "regression" and target in train_columns and target in val_columns:
+        classes = tuple(  # type: ignore[assignment]
+            pq.read_table(path, columns=[target]).column(0).unique().to_pylist()
+            for path in (train_path, val_path)
+        )
+    differences = validation_differences(pipeline, task, train_columns, val_columns, *classes)
+    if differences:
+        raise _refusal(name, differences)
+    # The model input: the pipeline fitted on the first training rows, applied to the first
+    # validation rows, must give the same shape (image sizes, one-hot widths, numbers vs text).
+    first = [next(f.iter_batches(batch_size=500)).to_pandas() for f in (train_file, val_file)]
+    fitted = run_pandas(pipeline, first[0], every_row_trains=True)
+    features = feature_columns(fitted.frame, target)
+    shape = tuple(features_array(fitted.frame, features).shape[1:])
+    try:
+        val_frame, _ = apply_fitted(pipeline, first[1], fitted.states)
+        val_shape = tuple(features_array(val_frame, features).shape[1:])
+    except (DataError, SpecError, KeyError) as exc:
+        raise _refusal(name, [f"the pipeline cannot turn its rows into model input ({exc})"]) from None
+    if val_shape != shape:
+        raise _refusal(name, [f"its rows give model input of shape {val_shape}, the training rows {shape}"])
+    return {
+        "rows": val_file.metadata.num_rows,
+        "train_rows": train_file.metadata.num_rows,
+        "shape": list(shape),
+    }
+
+
 @dataclass(frozen=True)
 class PreparedData:
     """A run's data after its pipeline, as arrays: what one-worker and data-parallel training
@@ -157,10 +297,13 @@ class PreparedData:
 
 
 def prepare_data(store: Any, spec: TrainSpec) -> PreparedData:
-    """Read the run's dataset, apply its pipeline, and split it into model arrays.
+    """Read the run's dataset, apply its pipeline, and split it into model arrays. With a
+    validation dataset every row trains (the split is skipped) and the validation rows are that
+    dataset's, through the pipeline fitted on the training rows; there is no test part.
 
     Raises:
-        DataError: The dataset is gone, or a column is not numeric or still has gaps.
+        DataError: The dataset is gone, or a column is not numeric or still has gaps, or the
+            validation dataset differs from the training data (named).
         SpecError: No split, fewer training rows than a batch, or a binary task without two
             classes.
     """
@@ -169,21 +312,44 @@ def prepare_data(store: Any, spec: TrainSpec) -> PreparedData:
     from core.models import is_estimator
     from core.models import model_from_dict
     from core.pipeline import SPLIT_COLUMN
+    from core.pipeline import apply_fitted
     from core.pipeline import run_pandas
 
     pipeline = PipelineSpec.from_dict(spec.pipeline)
     task = model_from_dict(spec.model).task
-    path = store.path_for("datasets", pipeline.dataset_id, ".parquet")
-    if not path.exists():
-        raise DataError(f"Dataset {pipeline.dataset_id} no longer exists. Choose another dataset.")
-    fitted = run_pandas(pipeline, pq.read_table(path).to_pandas())
-    out = fitted.frame
-    if SPLIT_COLUMN not in out:
-        raise SpecError(
-            "The pipeline has no split: add a train/validation split so the run can be validated."
+    path = _dataset_path(store, pipeline.dataset_id, "Dataset")
+    source = pq.read_table(path).to_pandas()
+    if spec.validation_dataset:  # as Keras's validation_data: every row trains, another dataset validates
+        other = pq.read_table(_dataset_path(store, spec.validation_dataset, "Validation dataset")).to_pandas()
+        target = pipeline.target
+        differences = validation_differences(
+            pipeline,
+            task,
+            list(source.columns),
+            list(other.columns),
+            source[target].unique() if target in source else (),
+            other[target].unique() if target in other else (),
         )
-    splits = out[SPLIT_COLUMN]
-    train, val, test = out[splits == "train"], out[splits == "validation"], out[splits == "test"]
+        if differences:
+            from core.data import get_dataset
+            from core.store import SYSTEM
+
+            raise _refusal(get_dataset(store, spec.validation_dataset, viewer=SYSTEM).name, differences)
+        fitted = run_pandas(pipeline, source, every_row_trains=True)
+        train = fitted.frame
+        val, _ = apply_fitted(pipeline, other, fitted.states)  # the training rows' fitted state
+        val = val[val[target].notna()] if target in val else val
+        val = val[[c for c in train.columns if c in val.columns]]  # the training features' order
+        test = train.iloc[:0]
+    else:
+        fitted = run_pandas(pipeline, source)
+        out = fitted.frame
+        if SPLIT_COLUMN not in out:
+            raise SpecError(
+                "The pipeline has no split: add a train/validation split so the run can be validated."
+            )
+        splits = out[SPLIT_COLUMN]
+        train, val, test = out[splits == "train"], out[splits == "validation"], out[splits == "test"]
     x_train, y_train, classes = arrays(train, pipeline.target, task, None)
     if len(x_train) < spec.batch_size and not is_estimator(spec.model):
         raise SpecError(

@@ -61,6 +61,13 @@ class TrainSpec:
             (a run on another backend than its worker's trains in a process of its own; see
             ``core/training/_backends.py``). Specs stored before backends existed read as
             TensorFlow. Defaults to ``"tensorflow"``.
+        validation_dataset: Another dataset to validate on, as Keras's ``validation_data``: the
+            run then trains on every row of the pipeline's dataset (its split is skipped) and
+            validates and is evaluated on this one's rows, transformed by the pipeline fitted on
+            the training rows. It must have the training data's columns and only classes the
+            training data has (checked before launch: :func:`check_validation_data`). Written
+            only when set, so specs (and hashes) of runs without one stay as they were. Defaults
+            to None (the split's held-out rows).
     """
 
     pipeline: dict[str, Any]
@@ -77,6 +84,7 @@ class TrainSpec:
     workers: int = 1
     gpu: bool = False
     backend: str = "tensorflow"
+    validation_dataset: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -110,6 +118,18 @@ class TrainSpec:
             raise SpecError(
                 "Multi-worker runs do not resume, tune or stop early yet: use one worker for those."
             )
+        if self.validation_dataset is not None:
+            if not isinstance(self.validation_dataset, str) or not self.validation_dataset:
+                raise SpecError(
+                    "`validation_dataset` must be a dataset ID or None, but got "
+                    f"validation_dataset={self.validation_dataset!r}."
+                )
+            if self.validation_dataset == PipelineSpec.from_dict(self.pipeline).dataset_id:
+                raise SpecError(
+                    "`validation_dataset != the training dataset` must hold, but got "
+                    f"validation_dataset={self.validation_dataset!r} for both: choose another dataset "
+                    "to validate on, or none to use the split's held-out rows."
+                )
         if self.trial is not None and not (
             isinstance(self.trial, dict)
             and isinstance(self.trial.get("study"), str)
@@ -118,7 +138,10 @@ class TrainSpec:
             raise SpecError("`trial` must be {'study': <ID>, 'trial_id': <int>, 'number': <int>}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "train", **asdict(self)}
+        data = {"type": "train", **asdict(self)}
+        if data["validation_dataset"] is None:
+            del data["validation_dataset"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
