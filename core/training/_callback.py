@@ -19,6 +19,8 @@ __all__ = [
     "checkpoint_from_model",
     "configure_backend",
     "live_callback",
+    "batch_value",
+    "metric_kinds",
     "nonfinite_loss",
 ]
 
@@ -107,6 +109,45 @@ def nonfinite_loss(loss: float, step: int, epoch: int) -> str | None:
     )
 
 
+def batch_value(mean_k: float, seen_k: float, mean_j: float, seen_j: float, kind: str = "mean") -> float:
+    """The mean of the batches between two of Keras's running means: the batches after the
+    ``seen_j``-th sample (or batch) up to the ``seen_k``-th, whose running means over the epoch
+    were ``mean_j`` and ``mean_k``: ``(seen_k * mean_k - seen_j * mean_j) / (seen_k - seen_j)``.
+
+    With ``seen_j`` the previous batch's count it is that one batch's own value; ``seen_j = 0``
+    (the epoch's start) gives ``mean_k``. ``kind="rms"`` undoes a root mean square (Keras's RMSE is
+    the root of a running mean of squares); anything else is returned as it is (a running AUC).
+    """
+    if seen_k <= seen_j:
+        return mean_k
+    if kind == "mean":
+        return (seen_k * mean_k - seen_j * mean_j) / (seen_k - seen_j)
+    if kind == "rms":
+        square = (seen_k * mean_k * mean_k - seen_j * mean_j * mean_j) / (seen_k - seen_j)
+        return math.sqrt(max(square, 0.0))
+    return mean_k
+
+
+def metric_kinds(model: Any) -> dict[str, str]:
+    """How each of a compiled Keras model's logged metrics accumulates over an epoch: ``"mean"``
+    (the loss, accuracy, MAE: a plain running mean), ``"rms"`` (RMSE) or ``"running"`` (AUC and
+    other metrics that cannot be taken apart per batch). Read after the first batch (Keras builds
+    the compiled metrics then)."""
+    import keras
+
+    mean, rmse = keras.metrics.Mean, keras.metrics.RootMeanSquaredError
+    kinds: dict[str, str] = {"loss": "mean"}
+    for outer in getattr(model, "metrics", None) or []:
+        for metric in list(getattr(outer, "metrics", None) or [outer]):
+            if isinstance(metric, rmse):
+                kinds[metric.name] = "rms"
+            elif isinstance(metric, mean) and type(metric).result is mean.result:
+                kinds[metric.name] = "mean"
+            else:
+                kinds[metric.name] = "running"
+    return kinds
+
+
 # A batch point is written at most this often while batches are fast: 25 a second, and never
 # fewer than 12 a second while batches take under this long; the first and the last batch of every
 # epoch always.
@@ -146,6 +187,7 @@ def live_callback(  # type: ignore[no-untyped-def]
     sample_seconds: float = SAMPLE_SECONDS,
     checkpoints: bool = True,
     final_checkpoint: bool = True,
+    samples: int = 0,
 ):
     """The Keras callback that streams a run's curves into the store and applies its controls.
 
@@ -156,8 +198,15 @@ def live_callback(  # type: ignore[no-untyped-def]
       (training time, measured on the training thread): every batch while batches take longer
       than that, about one a ``sample_seconds`` while they are faster.
 
-    Keras's batch ``loss`` and metrics are running means over the epoch so far, so a sampled
-    point is the exact value at its step and the curve between samples is smooth. Writing every
+    Keras's batch ``loss`` and metrics are running means over the epoch so far (a curve of them
+    is a saw-tooth that restarts every epoch). A stored batch point is instead the mean of the
+    batches since the previous stored point of the epoch (:func:`batch_value`): the batch's own
+    value where every batch is stored (batches slower than ``sample_seconds``), else the mean of
+    the few batches it stands for. Means are weighted by samples when ``samples`` (the training
+    rows) and ``batch_size`` are known, so a short last batch counts as much as it weighs; by
+    batches otherwise. RMSE is taken apart through its squares; a metric that is no mean (AUC)
+    is stored as Keras reports it, over the epoch so far. Epoch points are Keras's epoch values.
+    Writing every
     batch of a fast run costs a store row per key per batch (tens of microseconds of a shared
     CPU, against a millisecond-long batch); samples cost nothing measurable. Every batch's loss
     is still checked: a NaN or infinite loss fails the run at the batch where it appeared.
@@ -207,6 +256,13 @@ def live_callback(  # type: ignore[no-untyped-def]
             self._sampled: set[int] = set()  # this epoch's sampled batches
             self._last_batch = -1  # the last batch that began
             self._latest: tuple[int, dict[str, Any]] | None = None  # the last unsampled step's logs
+            # Sampled batches of this epoch in order, their logs as they arrive (calls finish out
+            # of order), and the last written point's (samples seen, running means): each point
+            # is written once its predecessor is, as the mean of the batches in between.
+            self._order: list[int] = []
+            self._arrived: dict[int, dict[str, Any]] = {}
+            self._anchor: tuple[float, dict[str, Any]] = (0.0, {})
+            self._kinds: dict[str, str] | None = None
             self._failed_step = math.inf
             self._stop_marked = False
             # The last epoch, when final_checkpoint=False left its checkpoint to the caller.
@@ -218,6 +274,8 @@ def live_callback(  # type: ignore[no-untyped-def]
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
             self._sampled, self._next_sample, self._latest = set(), -math.inf, None
+            with self._lock:
+                self._order, self._arrived, self._anchor = [], {}, (0.0, {})
 
         def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
             requests = ctx.pending_controls()
@@ -233,6 +291,8 @@ def live_callback(  # type: ignore[no-untyped-def]
             if now >= self._next_sample:
                 self._next_sample = now + sample_seconds
                 self._sampled.add(batch)
+                with self._lock:
+                    self._order.append(batch)
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             # On a pool thread, after this batch began; ``logs`` holds floats. Calls may finish
@@ -243,17 +303,39 @@ def live_callback(  # type: ignore[no-untyped-def]
             loss = logs.get("loss")
             if loss is not None and not isfinite(loss):
                 self._fail(loss, step)
-            if batch in self._sampled:
-                self._write_batch(step, logs)
-                return
             with self._lock:
-                if self._latest is None or step > self._latest[0]:
+                if batch in self._sampled:
+                    self._arrived[batch] = logs
+                    self._flush()
+                elif self._latest is None or step > self._latest[0]:
                     self._latest = (step, logs)
 
-        def _write_batch(self, step: int, logs: dict[str, Any]) -> None:
+        def _seen(self, batch: int) -> float:
+            # Samples (else batches) the epoch's running means cover once ``batch`` has ended.
+            if samples > 0 and batch_size > 0:
+                return float(min((batch + 1) * batch_size, samples))
+            return float(batch + 1)
+
+        def _flush(self, final: bool = False) -> None:
+            # Under the lock: write the sampled batches whose logs have arrived, in order; at the
+            # epoch's end every call has finished, so one that brought no logs is skipped.
+            while self._order and (final or self._order[0] in self._arrived):
+                batch = self._order.pop(0)
+                if batch in self._arrived:
+                    self._write_batch(batch, self._arrived.pop(batch))
+
+        def _write_batch(self, batch: int, logs: dict[str, Any]) -> None:
+            if self._kinds is None:
+                self._kinds = metric_kinds(self.model)
+            seen_j, before = self._anchor
+            seen_k = self._seen(batch)
+            step = self.epoch * steps_per_epoch + batch + 1
             for key, value in logs.items():
                 if isinstance(value, float | int):
+                    kind = self._kinds.get(key, "running")
+                    value = batch_value(float(value), seen_k, float(before.get(key, 0.0)), seen_j, kind)
                     ctx.log_metric(f"batch/{key}", step, value * scale.get(key, 1.0))
+            self._anchor = (seen_k, logs)
             ctx.set_progress(step / (steps_per_epoch * epochs))
 
         def _fail(self, loss: float, step: int) -> None:
@@ -302,8 +384,10 @@ def live_callback(  # type: ignore[no-untyped-def]
             # Keras has waited for every batch-end call of the epoch: write the epoch's last
             # batch point if the sampling skipped it, so each epoch's curve ends where it ended.
             latest, self._latest = self._latest, None
-            if latest is not None and self._last_batch not in self._sampled:
-                self._write_batch(*latest)
+            with self._lock:
+                self._flush(final=True)
+                if latest is not None and self._last_batch not in self._sampled:
+                    self._write_batch(latest[0] - self.epoch * steps_per_epoch - 1, latest[1])
             values = {
                 key: float(value) * scale.get(key.removeprefix("val_"), 1.0)
                 for key, value in (logs or {}).items()

@@ -92,7 +92,14 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
     # The saved model is the last epoch's checkpoint, unless early stopping may restore other
     # weights than the last epoch's.
     live = live_callback(
-        ctx, steps, spec.epochs, spec.batch_size, units, on_epoch, final_checkpoint=early_stopping
+        ctx,
+        steps,
+        spec.epochs,
+        spec.batch_size,
+        units,
+        on_epoch,
+        final_checkpoint=early_stopping,
+        samples=len(x_train),  # batch points are means weighted by samples (a short last batch)
     )
     callbacks = [live]
     if early_stopping:

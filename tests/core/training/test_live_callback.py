@@ -23,7 +23,9 @@ from core.store import Store
 from core.store import get_events
 from core.store import get_metrics
 from core.store import open_store
+from core.training._callback import batch_value
 from core.training._callback import live_callback
+from core.training._callback import metric_kinds
 from core.training._callback import nonfinite_loss
 from tests.waiting import wait_until
 
@@ -141,8 +143,11 @@ def test_every_point_written_is_stored_and_each_epoch_starts_and_ends(store: Sto
     assert metrics["batch/loss"].steps == ends
     assert metrics["batch/accuracy"].steps == ends
     assert metrics["epoch/loss"].steps == [1, 2, 3]
-    # The epoch's last batch point is the epoch's value: Keras's batch logs are running means.
-    assert metrics["batch/loss"].values[1::2] == pytest.approx(metrics["epoch/loss"].values)
+    # A batch point is the mean of the batches since the last point (Keras logs running means
+    # over the epoch): the first batch's point and the other 31's together make the epoch's value.
+    first, rest = metrics["batch/loss"].values[0::2], metrics["batch/loss"].values[1::2]
+    together = [(a + (STEPS - 1) * b) / STEPS for a, b in zip(first, rest, strict=True)]
+    assert together == pytest.approx(metrics["epoch/loss"].values, rel=1e-4)
     # Seconds of training: one checkpoint, the last epoch's (a resumed run starts there).
     checkpoints = [
         json.loads(e.message) for e in get_events(store, job.run_id, viewer=SYSTEM) if e.kind == "checkpoint"
@@ -256,3 +261,42 @@ def test_nan_loss_fails_even_when_its_batch_is_not_sampled(store: Store, job: Jo
     assert int(model.optimizer.iterations.numpy()) < 3 * STEPS  # the run stopped early
     job.close()
     assert all(math.isfinite(v) for v in get_metrics(store, job.run_id, viewer=SYSTEM)["batch/loss"].values)
+
+
+def test_batch_value_takes_a_running_mean_apart() -> None:
+    values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]
+    means = [sum(values[: k + 1]) / (k + 1) for k in range(len(values))]  # what Keras logs
+    # Every batch stored: each point is its batch's own value.
+    own = [batch_value(means[0], 1, 0.0, 0)] + [
+        batch_value(means[k], k + 1, means[k - 1], k) for k in range(1, len(values))
+    ]
+    assert own == pytest.approx(values)
+    # Batches 3..5 (1-based) sampled as one point after batch 2: their mean.
+    assert batch_value(means[4], 5, means[1], 2) == pytest.approx((4.0 + 1.0 + 5.0) / 3)
+    # Weighted by samples: two batches of 8 then a short one of 4 with loss 10.
+    m2, m3 = 2.0, (16 * 2.0 + 4 * 10.0) / 20
+    assert batch_value(m3, 20, m2, 16) == pytest.approx(10.0)
+    # RMSE is the root of a running mean of squares: batch errors 3 then 4.
+    r1, r2 = 3.0, math.sqrt((9.0 + 16.0) / 2)
+    assert batch_value(r2, 2, r1, 1, "rms") == pytest.approx(4.0)
+    assert batch_value(0.8, 2, 0.7, 1, "running") == 0.8  # an AUC stays as Keras reports it
+
+
+def test_stored_batch_losses_are_each_batchs_own_loss(store: Store, job: JobContext) -> None:
+    """Every batch stored (sample_seconds=0): each point equals the loss of that batch computed
+    independently, on the weights the batch started from."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x, y = _data()
+    own: list[float] = []
+
+    class Independent(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+            rows = slice(batch * BATCH, (batch + 1) * BATCH)
+            own.append(float(loss_fn(y[rows], self.model(x[rows]))))
+
+    model, live, _ = _fit(job, 2, Independent(), sample_seconds=0.0, samples=ROWS)
+    job.close()
+    assert metric_kinds(model) == {"loss": "mean", "accuracy": "mean"}
+    stored = get_metrics(store, job.run_id, viewer=SYSTEM)["batch/loss"]
+    assert stored.steps == list(range(1, 2 * STEPS + 1))
+    assert stored.values == pytest.approx(own, rel=1e-3, abs=1e-5)
