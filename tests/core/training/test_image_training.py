@@ -60,3 +60,38 @@ def test_the_classic_cnn_trains_on_mnist_shaped_images(
     assert metrics["epoch/loss"].steps == [1, 2]
     assert metrics["epoch/loss"].values[1] < metrics["epoch/loss"].values[0]
     assert "epoch/val_loss" not in metrics  # no validation rows: the file's split has none
+
+
+def test_the_article_network_trains_on_every_row_and_validates_on_the_test_file(
+    thread_cluster, config: AppConfig, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # As the seed's MNIST: the training file's every row trains, the test file validates
+    # (Keras's validation_data) and gives the held-out results. Fewer rows and epochs here.
+    from core.models import model_template
+    from core.training import default_pipeline
+
+    store = open_store(config)
+    write_npz(tmp_path / "train.npz", 1_200, 0, seed=3)
+    write_npz(tmp_path / "test.npz", 0, 300, seed=4)
+    train = ingest_file(store, tmp_path / "train.npz", "npz", "mnist-like train")
+    test = ingest_file(store, tmp_path / "test.npz", "npz", "mnist-like test")
+    spec = TrainSpec(
+        pipeline=default_pipeline(train.id, "label", train.profile, "multiclass").to_dict(),
+        model=model_template("cnn_article").to_dict(),
+        optimizer=OptimizerSpec("adam", 1e-3).to_dict(),
+        epochs=2,
+        batch_size=32,
+        validation_dataset=test.id,
+    )
+    run_id = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=train.id, viewer=SYSTEM)
+    run = wait_until_ended(store, run_id, 300)
+    assert run.status == "succeeded", run.status_reason
+    assert run.spec_json["validation_dataset"] == test.id
+    result = run.result_json
+    assert result["rows"] == {"train": 1_200, "validation": 300, "test": 0}
+    assert result["params"] == 693_962
+    assert result["evaluation"]["validation_accuracy"] > 0.3  # 10 balanced classes: chance is 0.1
+    assert sum(map(sum, result["confusion"]["matrix"])) == 300
+    metrics = get_metrics(store, run_id, viewer=SYSTEM)
+    assert metrics["epoch/val_loss"].steps == [1, 2]  # validated on the test file every epoch
+    assert metrics["batch/loss"].steps[-1] == 2 * -(-1_200 // 32)  # every training row, each epoch
