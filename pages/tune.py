@@ -236,8 +236,9 @@ def _show_study(study_id: str) -> None:
     drivers = [r for r in runs if r.kind == "study"]
     driver = drivers[-1] if drivers else None
     objectives = " and ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
+    pruner = "no pruner" if spec.pruner == "none" else f"{PRUNER_LABELS[spec.pruner]} pruner"
     st.caption(
-        f"{objectives} · {SAMPLER_LABELS[spec.sampler]} sampler · {PRUNER_LABELS[spec.pruner]} pruner · "
+        f"{objectives} · {SAMPLER_LABELS[spec.sampler]} sampler · {pruner} · "
         f"{spec.n_trials} trials, {spec.parallelism} at once · study `{study_id}`"
     )
     running = driver is not None and RunStatus(driver.status) not in TERMINAL

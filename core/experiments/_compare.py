@@ -22,7 +22,16 @@ from core.store import Viewer
 from core.store import thaw
 from core.store import visible
 
-__all__ = ["BASELINE_TAG", "Comparison", "compare_runs", "flatten", "parse_run_ids", "smooth"]
+__all__ = [
+    "BASELINE_TAG",
+    "NOT_APPLICABLE",
+    "Comparison",
+    "compare_runs",
+    "flatten",
+    "parse_run_ids",
+    "setting_applies",
+    "smooth",
+]
 
 MAX_RUNS = 10
 # The tag on baseline runs (core.training.launch_baselines): Compare marks them as baselines.
@@ -62,12 +71,30 @@ def smooth(values: list[float], weight: float) -> list[float]:
     return ema(values, weight)
 
 
+# What Compare shows for a setting that a run's model does not have.
+NOT_APPLICABLE = "—"
+# Settings only a Keras network reads: a scikit-learn estimator's spec carries them with their
+# defaults, but it fits in one pass, without epochs, batches or an optimizer.
+_NEURAL_ONLY = ("epochs", "batch_size", "early_stopping", "optimizer", "multi_worker", "workers", "gpu")
+
+
+def setting_applies(setting: str, kind: str, spec: Any) -> bool:
+    """Whether a run of ``kind`` with ``spec`` has ``setting`` (a :func:`flatten` key): a
+    scikit-learn run has no ``epochs``, ``batch_size``, ``optimizer.*`` and the like."""
+    if run_backend(kind, spec) != "scikit-learn":
+        return True
+    return setting.split(".", 1)[0] not in _NEURAL_ONLY
+
+
 @dataclass(frozen=True)
 class Comparison:
     runs: list[RunRecord]
     curves: dict[str, dict[str, list[float]]]  # run id -> {"step": [...], "time": [...], "value": [...]}
-    diff: list[dict[str, Any]]  # one row per setting: {"setting": ..., run id: value, "differs": bool}
-    table: list[dict[str, Any]]  # one row per run: name, status and each metric's last value
+    # One row per setting: {"setting": ..., run id: value (NOT_APPLICABLE where the run's model
+    # has no such setting), "differs": bool (among the runs it applies to)}.
+    diff: list[dict[str, Any]]
+    table: list[dict[str, Any]]  # one row per run: name, each metric's last value, then model, ID
+
     keys: list[str]  # metric keys any of the runs has
     baselines: list[str] = field(default_factory=list)  # runs tagged BASELINE_TAG
 
@@ -123,27 +150,31 @@ def compare_runs(
     for r in ordered:  # a spec stored before backends existed trained on TensorFlow: say so
         if backend := run_backend(r.kind, thaw(r.spec)):
             flat[r.id]["backend"] = backend
+    for r in ordered:  # a setting the run's model never reads is no setting of that run
+        flat[r.id] = {k: v for k, v in flat[r.id].items() if setting_applies(k, r.kind, thaw(r.spec))}
     settings = sorted(set().union(*flat.values()))
     diff = []
     for name in settings:
-        values = [flat[r.id].get(name) for r in ordered]
+        applies = [r for r in ordered if name in flat[r.id]]
         diff.append(
             {
                 "setting": name,
-                **{r.id: flat[r.id].get(name) for r in ordered},
-                "differs": len({repr(v) for v in values}) > 1,
+                **{r.id: flat[r.id][name] if name in flat[r.id] else NOT_APPLICABLE for r in ordered},
+                "differs": len({repr(flat[r.id][name]) for r in applies}) > 1,
             }
         )
     epoch_keys = [k for k in keys if k.startswith("epoch/")]
+    # Metrics first (a wide table scrolls sideways): the run's name, its metrics and results,
+    # then what identifies it (model, baseline, status, ID).
     table = [
         {
-            "run": r.id,
             "name": r.name,
+            **{k: summaries.get(r.id, {}).get(k) for k in epoch_keys},
+            **{f"result {k}": v for k, v in r.result.evaluation.items()},
             "model": run_model(r.kind, thaw(r.spec)),
             "baseline": r.id in baselines,
             "status": r.status,
-            **{k: summaries.get(r.id, {}).get(k) for k in epoch_keys},
-            **{f"result {k}": v for k, v in r.result.evaluation.items()},
+            "run": r.id,
         }
         for r in ordered
     ]

@@ -53,6 +53,8 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
     fresh = AppTest.from_file(app._script_path, default_timeout=60)  # a reload, or a teammate's link
     open_page(fresh, "pages/tune.py", study=study_id)
     assert any(m.label == "complete" and m.value == "3" for m in fresh.metric)
+    header = next(c.value for c in fresh.caption if " sampler · " in c.value)
+    assert "· no pruner ·" in header and "None pruner" not in header, header
     assert len(fresh.get("plotly_chart")) == 1  # the chart on screen (History)
     for title in ("Learning curves", "Parallel coordinates", "Importances", "Timeline"):
         fresh.radio(key="study_chart").set_value(title).run()
