@@ -164,3 +164,41 @@ def test_evaluate_and_predict_headless(tmp_path: Path) -> None:
     assert out.returncode == 1 and "failed" in out.stdout and "'species'" in out.stdout
     out = _run(tmp_path, "evaluate", "--run", "nope", dataset_id)
     assert out.returncode == 2 and "No run with ID 'nope'" in out.stdout
+
+
+def test_train_validates_on_another_dataset_headless(tmp_path: Path) -> None:
+    import pandas as pd
+
+    iris = pd.read_csv(ROOT / "assets" / "iris.csv")
+    ids = {}
+    for name, frame in {
+        "train": iris.iloc[::2],
+        "test": iris.iloc[1::2],
+        "odd": iris.iloc[1::2].drop(columns=["petal_width_cm"]).assign(colour="blue"),
+    }.items():
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        out = _run(tmp_path, "ingest", str(path))
+        assert out.returncode == 0, out.stdout + out.stderr
+        ids[name] = out.stdout.split()[1].rstrip(":")
+    config = tmp_path / "run.json"
+    short = {"dataset_id": ids["train"], "target": "species", "template": "mlp", "hidden": [8], "epochs": 2}
+    config.write_text(json.dumps(short | {"batch_size": 16}))
+
+    # Refused before anything is stored, naming what differs.
+    out = _run(tmp_path, "train", "--config", str(config), "--validation-dataset", ids["odd"])
+    assert out.returncode == 2, out.stdout + out.stderr[-2000:]
+    assert "error: Validation dataset 'odd.csv' differs from the training data" in out.stdout
+    assert "lacks column(s) ['petal_width_cm']" in out.stdout and "column(s) ['colour']" in out.stdout
+    assert "submitted" not in out.stdout
+
+    out = _run(tmp_path, "train", "--config", str(config), "--validation-dataset", ids["test"])
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == (
+        f"validating on dataset {ids['test']} (75 rows); training on every one of the 75 rows of "
+        f"dataset {ids['train']}"
+    )
+    assert "val_loss=" in next(ln for ln in lines if ln.startswith("epoch 2"))
+    evaluation = json.loads(lines[-1])
+    assert set(evaluation) >= {"validation_accuracy", "validation_loss"}
