@@ -34,6 +34,7 @@ else:
                 st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),
                 st.Page("pages/cluster.py", title="Cluster", icon=":material/hub:"),
             ],
-        }
+        },
+        expanded=True,  # every page in the sidebar: over 12 pages, Streamlit hides some under "View more"
     )
     pages.run()

@@ -212,7 +212,8 @@ def url_selectbox(
     wanted = st.query_params.get(param)
     if wanted not in labels:
         if wanted:
-            st.warning(f"The {what} in the link no longer exists. Showing the newest one.")
+            not_found(what, stop=False)
+            st.caption(f"Showing the newest {what} you can see instead.")
         wanted = ids[0]
         st.query_params[param] = wanted
     key = f"{param}_select"
@@ -280,7 +281,32 @@ def _base_viewer() -> Viewer | None:
         st.session_state.pop(_TOKEN_KEY, None)  # ended or expired: forget it
         email = _sso_email()
         found = sso_viewer(store(), email) if email else None
+        if found is not None:
+            _back_from_sso()
     return found
+
+
+def _back_from_sso() -> None:
+    """Single sign-on always comes back to ``/``: go on to the page it started from (the
+    sign-in form left it in a short-lived cookie), once."""
+    import json
+    from urllib.parse import unquote
+
+    from core.sharing import NEXT_COOKIE
+    from core.sharing import safe_next
+
+    try:
+        raw = st.context.cookies.get(NEXT_COOKIE)
+    except (AttributeError, RuntimeError):
+        raw = None
+    if not raw:
+        return
+    target = safe_next(unquote(raw))
+    clear = f"document.cookie = {json.dumps(f'{NEXT_COOKIE}=; path=/; max-age=0; samesite=lax')};"
+    if target == _here():
+        st.html(f"<script>{clear}</script>", unsafe_allow_javascript=True)
+        return
+    _go(target, before=clear)
 
 
 def _sso_email() -> str | None:
@@ -311,25 +337,32 @@ def _sign_out() -> None:
     _go("/_loom/signout?next=/")
 
 
-def _go(url: str) -> None:
+def _go(url: str, before: str = "") -> None:
     """Send the browser to a Loom route (it sets or clears the session cookie)."""
     import json
 
-    st.html(f"<script>window.location.replace({json.dumps(url)});</script>", unsafe_allow_javascript=True)
+    script = f"{before}window.location.replace({json.dumps(url)});"
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
     st.link_button("Continue", url)
     st.stop()
 
 
 def _here() -> str:
-    """This page's path and query, for coming back after signing in (never another host)."""
+    """This page's path and full query, for coming back after signing in (never another host).
+
+    ``st.context.url`` drops the query (streamlit 1.67), so the query comes from
+    ``st.query_params``: ``/jobs?run=X`` comes back as ``/jobs?run=X``, not ``/jobs``.
+    """
+    from urllib.parse import urlencode
     from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(st.context.url or "")
     except (AttributeError, RuntimeError):
-        return "/"
-    path = parts.path if parts.path.startswith("/") and not parts.path.startswith("//") else "/"
-    return path + (f"?{parts.query}" if parts.query else "")
+        parts = None
+    path = parts.path if parts and parts.path.startswith("/") and not parts.path.startswith("//") else "/"
+    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    return path + (f"?{query}" if query else "")
 
 
 def viewer(kind: str | None = None, target_id: str | None = None) -> Viewer:
@@ -349,6 +382,13 @@ def viewer(kind: str | None = None, target_id: str | None = None) -> Viewer:
     """
     grant = _grant(kind, target_id) if kind else None
     if grant is not None:
+        from core.sharing import describe_grant
+
+        # The link's view is the same for everyone; a visitor who is signed in still sees so.
+        signed = _base_viewer() if config().auth else None
+        if signed is not None and signed.signed_in:
+            _account_box(signed)
+        st.caption(describe_grant(grant), help="Its owner chose what the link includes.")
         return Viewer().with_grant(grant)
     base = _base_viewer()
     if base is None:
@@ -356,7 +396,36 @@ def viewer(kind: str | None = None, target_id: str | None = None) -> Viewer:
         raise AssertionError("unreachable: the sign-in form stops the page")
     if base.signed_in:
         _account_box(base)
+        _teams_left(base)
     return base
+
+
+def _teams_left(found: Viewer) -> None:
+    """Say so when this visitor was removed from a team since their last page: what it shares
+    is gone from their lists and links (the session re-reads the teams on every page load)."""
+    before = st.session_state.get("_loom_teams")
+    gone = sorted(set(before or ()) - set(found.teams))
+    if gone:
+        st.info(
+            f"You are no longer a member of team {', '.join(md_escape(t) for t in gone)}: what it shares "
+            "is not visible to you any more. Ask an administrator if this is a mistake.",
+            icon=":material/group_remove:",
+        )
+    st.session_state["_loom_teams"] = found.teams
+
+
+def fork_viewer(who: Viewer, run_id: str) -> Viewer:
+    """``who``, who may also read run ``run_id`` and the dataset and pipeline version it used, to
+    fork it (through the page's ``?share=`` fork link if it carries one; an unusable link stops
+    the page with the not-found answer).
+
+    Raises:
+        AppError: Not allowed, or something the run used is gone (core says what and whose).
+    """
+    from core.experiments import fork_grant
+
+    link = _grant("run", run_id) if st.query_params.get("share") else None
+    return who.with_grant(fork_grant(store(), run_id, viewer=who, link=link))
 
 
 def _grant(kind: str, target_id: str | None) -> Grant | None:
@@ -409,6 +478,14 @@ def sign_in_form() -> None:
 
             _go(f"/_loom/session?code={issue_handoff(done.token)}&next={quote(_here(), safe='')}")
     if _sso_configured():
+        import json
+        from urllib.parse import quote
+
+        from core.sharing import NEXT_COOKIE
+
+        # Single sign-on comes back to "/": remember this page (path and query) for ten minutes.
+        cookie = f"{NEXT_COOKIE}={quote(_here(), safe='')}; path=/; max-age=600; samesite=lax"
+        st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
         st.button("Sign in with single sign-on", key="sso_sign_in", on_click=st.login)
     st.caption("An administrator adds accounts with `python -m core user add NAME`.")
     st.stop()
@@ -481,6 +558,12 @@ def share_box(kind: str, target_id: str, query: dict[str, str], who: Viewer) -> 
         }
         expiry = c2.selectbox("Expires", list(lifetimes), key=f"share_exp_{kind}")
         label = c3.text_input("Label (for your list of links)", max_chars=200, key=f"share_label_{kind}")
+        # A link shows the view's own data; notes (with their authors) and the model are extras.
+        o1, o2 = st.columns(2)
+        notes = o1.checkbox("Include notes", key=f"share_notes_{kind}", help="Notes and their authors.")
+        download = kind == "run" and o2.checkbox(
+            "Allow model download", key=f"share_download_{kind}", help="The “Download bundle” button."
+        )
         if st.button("Create link", key=f"share_create_{kind}"):
             try:
                 token = create_link(
@@ -491,6 +574,8 @@ def share_box(kind: str, target_id: str, query: dict[str, str], who: Viewer) -> 
                     query=query,
                     expires_in=lifetimes[expiry],
                     label=label.strip(),
+                    include_notes=notes,
+                    allow_download=download,
                     viewer=who,
                 )
             except AppError as exc:
@@ -516,15 +601,60 @@ def team_box(kind: str, target_id: str, team: str, who: Viewer) -> None:
     """Who sees a run or study: only its owner, or one of the owner's teams (owner only)."""
     from core.experiments import set_team
 
+    visibility_box(
+        kind, target_id, team, who, lambda chosen: set_team(store(), kind, target_id, chosen, viewer=who)
+    )
+
+
+def visibility_box(kind: str, target_id: str, team: str, who: Viewer, apply) -> None:  # type: ignore[no-untyped-def]
+    """Change who sees a run, study, dataset, pipeline or report (owner only; core checks):
+    pick, Apply, and a confirmation says what it is now.
+
+    Args:
+        kind: What it is, in words and keys ("run", "dataset", ...).
+        target_id: Its ID.
+        team: Its team now ("" private).
+        who: The viewer (signed in; nothing is drawn otherwise).
+        apply: Called with the chosen team; raises AppError when refused.
+    """
     if not who.signed_in:
         return
-    c1, c2 = st.columns([3, 1])
-    chosen = team_choice(f"team_{kind}_{target_id}", who, team)
     if not who.teams:
-        c1.caption("Visible only to you. An administrator adds teams: `python -m core team add NAME`.")
+        st.caption("Visible only to you. An administrator adds teams: `python -m core team add NAME`.")
         return
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    with c1:
+        chosen = team_choice(f"team_{kind}_{target_id}", who, team)
     if chosen != team and c2.button("Apply", key=f"team_apply_{kind}_{target_id}"):
-        _saved(lambda: set_team(store(), kind, target_id, chosen, viewer=who))
+        try:
+            apply(chosen)
+        except AppError as exc:
+            error(exc)
+        else:
+            audience = f"team {chosen}" if chosen else "only you"
+            st.toast(f"This {kind} is now visible to {audience}.", icon="✅")
+            st.rerun()
+
+
+NOT_SHARED = "This {what} does not exist or is not shared with you."
+
+
+def not_found(what: str, *, stop: bool = True, picker: str | None = None, label: str = "") -> None:
+    """The one answer for a missing or hidden run, study, comparison, report, dataset or
+    pipeline, on every page: the same words and look whether it never existed, was deleted or is
+    someone else's (nothing of it is shown, not even its ID).
+
+    Args:
+        what: "run", "study", ...
+        stop: Stop the page after it. Defaults to True.
+        picker: A page to pick another from (shown as a link). Defaults to None.
+        label: The link's text. Defaults to "Pick another".
+    """
+    st.error(NOT_SHARED.format(what=what), icon="🔍")
+    if picker:
+        st.page_link(picker, label=label or "Pick another", icon=":material/arrow_forward:")
+    if stop:
+        st.stop()
 
 
 def notes_and_tags(kind: str, target_id: str, who: Viewer, can_note: bool, tags: bool = True) -> None:
@@ -552,6 +682,9 @@ def notes_and_tags(kind: str, target_id: str, who: Viewer, can_note: bool, tags:
             tag = c1.text_input("Add a tag", max_chars=50, key=f"tag_{kind}_{target_id}")
             if c2.button("Add tag", key=f"add_tag_{kind}_{target_id}") and tag.strip():
                 _saved(lambda: add_tag(the_store, kind, target_id, tag, viewer=who))
+    if who.grant is not None and not who.grant.shows_notes(kind, target_id):
+        st.caption("This link does not include notes.")
+        return
     for note in list_notes(the_store, kind, target_id, viewer=who):
         st.markdown(f"**{md_escape(note.author)}** · {note.created_at:%Y-%m-%d %H:%M}")
         st.text(note.body)  # plain text: never markdown or HTML

@@ -19,11 +19,11 @@ __all__ = ["ROUTES"]
 
 
 def _next(request: Request) -> str:
-    """Where to go afterwards: a path on this server only (no open redirect)."""
-    target = request.query_params.get("next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    """Where to go afterwards: a path on this server only (no open redirect; core.sharing's
+    ``safe_next``), with its full query (``/jobs?run=X``)."""
+    from core.sharing import safe_next
+
+    return safe_next(request.query_params.get("next"))
 
 
 async def _session(request: Request) -> Any:

@@ -9,10 +9,13 @@ import streamlit as st
 
 from core.charts import plot_comparison
 from core.errors import AppError
+from core.errors import NotFoundError
+from core.experiments import MAX_RUNS
 from core.experiments import compare_runs
 from core.experiments import parse_run_ids
 from core.experiments import smooth
 from core.formatting import csv_bytes
+from core.store import list_runs
 from core.training import list_evaluations
 from pages import _estimators
 from pages import _groups
@@ -22,6 +25,29 @@ st.title("Compare")
 store = _ui.store()
 who = _ui.viewer("compare")
 access = _ui.access(who)
+
+if not st.query_params.get("runs") and not access.shared:
+    # Opened from the sidebar: pick the runs here (the URL then carries them, as a link would).
+    recent = {
+        r.id: f"{r.name or r.id[:8]} · {r.kind} · {r.created_at:%Y-%m-%d %H:%M}"
+        for r in list_runs(store, limit=200, viewer=who)
+    }
+    if len(recent) < 2:
+        st.info("Compare needs at least two runs. Launch some on the Train or Jobs page.")
+        st.stop()
+    labels = _ui.distinct(recent)
+    picked = st.multiselect(
+        f"Runs to compare (2 to {MAX_RUNS})",
+        list(labels),
+        format_func=labels.__getitem__,
+        max_selections=MAX_RUNS,
+        key="cmp_pick",
+    )
+    if st.button("Compare", type="primary", disabled=len(picked) < 2, key="cmp_pick_go"):
+        st.query_params["runs"] = ",".join(picked)
+        st.rerun()
+    st.caption("Or pick runs on the Experiments page and press Compare there.")
+    st.stop()
 
 try:
     run_ids = parse_run_ids(st.query_params.get("runs", ""))
@@ -39,6 +65,8 @@ try:
     smooth([], weight)
 except ValueError:
     _ui.fail(AppError("The link's smoothing is not a number."))
+except NotFoundError:
+    _ui.not_found("comparison", picker=None if access.shared else "pages/compare.py", label="Pick runs")
 except AppError as exc:
     _ui.fail(exc)
 
@@ -100,14 +128,24 @@ if not access.shared and who.can_create:  # baselines for the first compared run
     if others := [r.id for r in comparison.runs if r.kind == "train" and r.id not in comparison.baselines]:
         _estimators.run_baselines_button(store, who, others[0], shown=run_ids, key="cmp")
 # Each run scored on other datasets (an evaluation is visible exactly when its run is).
+evaluated = [(r, e) for r in comparison.runs for e in list_evaluations(store, r.id, viewer=who)]
 scored = [
-    {"run": names[r.id], "dataset": e.dataset_name, **{k: round(v, 4) for k, v in sorted(e.metrics.items())}}
-    for r in comparison.runs
-    for e in list_evaluations(store, r.id, viewer=who)
+    {
+        "run": names[r.id],
+        "dataset": e.dataset_name,
+        "rows trained on": e.overlap_summary,  # a score on training rows is not a held-out one
+        **{k: round(v, 4) for k, v in sorted(e.metrics.items())},
+    }
+    for r, e in evaluated
 ]
 if scored:
     st.subheader("Evaluations on other datasets")
     st.dataframe(pd.DataFrame(scored), hide_index=True, key="cmp_evaluations")
+    for r, e in evaluated:
+        if e.overlap_warning:
+            st.warning(
+                f"{_ui.md_escape(names[r.id])} on {_ui.md_escape(e.dataset_name)}: {e.overlap_warning}"
+            )
 
 if not access.shared:  # a compare link shows these runs here, not their own pages
     for r in comparison.runs:

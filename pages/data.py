@@ -26,6 +26,7 @@ from core.data import get_dataset
 from core.data import list_datasets
 from core.data import rename_dataset
 from core.data import save_upload
+from core.data import set_dataset_team
 from core.data import summarize_target
 from core.errors import AppError
 from core.formatting import human_bytes
@@ -192,6 +193,17 @@ with st.popover("Rename or delete", icon=":material/edit:"):
         else:
             del st.query_params["dataset"]
             st.rerun()
+
+if who.owns(dataset.author):  # who sees it can change after upload (owner only; core checks)
+    _ui.visibility_box(
+        "dataset",
+        dataset.id,
+        dataset.team,
+        who,
+        lambda team: set_dataset_team(store, dataset.id, team, viewer=who),
+    )
+elif dataset.team:
+    st.caption(f"{_ui.md_escape(dataset.author)}'s dataset, visible to team {_ui.md_escape(dataset.team)}.")
 
 m = st.columns(4)
 m[0].metric("Rows", f"{dataset.n_rows:,}")

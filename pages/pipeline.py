@@ -17,6 +17,7 @@ from core.data import default_target
 from core.data import get_dataset
 from core.data import list_datasets
 from core.errors import AppError
+from core.errors import NotFoundError
 from core.pipeline import REGISTRY
 from core.pipeline import SOURCE
 from core.pipeline import SPLIT_METHODS
@@ -79,6 +80,8 @@ if not drafts:
 draft_id = _ui.url_selectbox("Pipeline", "pipeline", dict(drafts), clears=("node",), what="pipeline")
 try:
     draft = get_draft(store, draft_id, viewer=who)
+except NotFoundError:
+    _ui.not_found("pipeline")
 except AppError as exc:
     _ui.fail(exc)
 spec = draft.spec
@@ -98,11 +101,9 @@ if not who.owns(draft.author):
             st.query_params["pipeline"] = mine.id
             st.rerun()
     st.stop()
-if who.signed_in and who.teams:
-    chosen_team = _ui.team_choice("pipeline_team", who, draft.team)
-    if chosen_team != draft.team and st.button("Apply", key="pipeline_team_go"):
-        set_pipeline_team(store, draft.id, chosen_team, viewer=who)
-        st.rerun()
+_ui.visibility_box(
+    "pipeline", draft.id, draft.team, who, lambda team: set_pipeline_team(store, draft.id, team, viewer=who)
+)
 
 # --- source: dataset and target -------------------------------------------------------------
 c1, c2 = st.columns(2)

@@ -9,9 +9,11 @@ may not see). Unsaved edits live in the editor's widgets only.
 import streamlit as st
 
 from core.errors import AppError
+from core.errors import NotFoundError
 from core.reports import export_filename
 from core.reports import export_html
 from core.reports import get_report
+from core.reports import hidden_from
 from core.reports import list_reports
 from core.reports import render_report
 from pages import _report_editor
@@ -45,6 +47,10 @@ try:
     record = get_report(store, report_id, version, viewer=who)
 except ValueError:
     _ui.fail(AppError("The link's version is not a number. Open the report from the list."))
+except NotFoundError as exc:
+    if raw_version:  # a version the (visible) report does not have: core names the versions
+        _ui.fail(exc)
+    _ui.not_found("report", picker=None if access.shared else "pages/reports.py", label="All reports")
 except AppError as exc:
     _ui.fail(exc)
 
@@ -81,6 +87,18 @@ if access.can_act:
 _report_view.show_blocks(render_report(store, record, viewer=who), "report")
 
 if access.can_share:
+    # Warn before sharing: what the team, or a link's holders, would see as a placeholder.
+    for audience, team in ((f"team {record.team}", record.team), ("a share link", None)):
+        if team == "":
+            continue
+        hidden = hidden_from(store, record, team=team, viewer=who)
+        if hidden:
+            st.warning(
+                f"Shared with {_ui.md_escape(audience)}, {len(hidden)} item(s) of this report stay hidden "
+                "(readers see “not shared with you”):\n\n"
+                + "\n".join(f"- {_ui.md_escape(line)}" for line in hidden),
+                icon=":material/visibility_off:",
+            )
     _report_editor.team_box(store, record, who)
     _ui.share_box("report", record.id, {}, who)
     _report_editor.delete_box(store, record, who)

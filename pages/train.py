@@ -11,6 +11,7 @@ from core.data import default_target
 from core.data import list_datasets
 from core.data import summarize_target
 from core.errors import AppError
+from core.experiments import fork_name
 from core.models import ACTIVATIONS
 from core.models import IMAGE_TEMPLATES
 from core.models import LAYER_COLUMNS
@@ -51,11 +52,10 @@ who = _ui.viewer()
 source = None  # the run this one starts from, with its spec parsed
 if from_run := st.query_params.get("from_run"):
     try:
-        # Through a fork link, the source run is read with the link's grant; the new run is yours.
-        reader = _ui.viewer("run", from_run) if st.query_params.get("share") else who
-        if reader.grant is not None and not reader.grant.can_fork:
-            raise AppError("This link lets you view the run, not fork it. Ask its owner for a fork link.")
-        run0 = get_run(store, from_run, viewer=reader)
+        # Whoever may fork the run reads it and the dataset and pipeline version it used (core's
+        # fork grant; through a fork link, the link's); the new run is yours.
+        who = _ui.fork_viewer(who, from_run)
+        run0 = get_run(store, from_run, viewer=who)
         if run0.kind != "train":
             raise AppError(f"Run {from_run} is a {run0.kind} run, not a training run.")
         source = read_training_run(run0)
@@ -109,7 +109,7 @@ choices = {"default": "Loom's default (split, fill, encode, scale)"} | _ui.disti
     {v.id: f"{v.name} v{v.version}" for v in versions}
 )
 if st.session_state.get("train_pipeline", "default") not in choices:
-    st.session_state["train_pipeline"] = "default"  # the source run's pipeline is not yours to use
+    st.session_state["train_pipeline"] = "default"  # another dataset's pipeline (a fork keeps its own)
 c1, c2, c3 = st.columns(3)
 pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
 if pipe_choice == "default":
@@ -281,10 +281,9 @@ def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str: 
         except AppError:
             study = "a study"
         return f"{study} · trial {trial.get('number')} · {{id}}"
-    if template == "From the source run" and source is not None:
-        model = source.run.label
-    else:  # the template's short name: "CNN (TensorFlow MNIST article)", "MLP"
-        model = TEMPLATES.get(template, template).split(":")[0]
+    if template == "From the source run" and source is not None:  # "<source> · fork <id>", once
+        return fork_name(source.run.name or source.run.id[:8])
+    model = TEMPLATES.get(template, template).split(":")[0]  # "CNN (TensorFlow MNIST article)", "MLP"
     return f"{dataset_name} · {model} · {optimizer} · {{id}}"
 
 

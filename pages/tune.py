@@ -12,6 +12,7 @@ from core.compute import TERMINAL
 from core.compute import RunStatus
 from core.compute import stop_run
 from core.errors import AppError
+from core.errors import NotFoundError
 from core.experiments import list_studies
 from core.store import list_runs
 from core.tuning import METRICS
@@ -222,11 +223,10 @@ def _trials_frame(trials, with_runs: bool = True) -> pd.DataFrame:  # type: igno
 def _show_study(study_id: str) -> None:
     try:
         study_row = get_study(store, study_id, viewer=who)
+    except NotFoundError:
+        _ui.not_found("study", picker="pages/tune.py" if who.can_create else None, label="Start a study")
     except AppError as exc:
-        st.warning(_ui.md_escape_message(str(exc)))
-        if who.can_create:
-            st.page_link("pages/tune.py", label="Start a study")
-        st.stop()
+        _ui.fail(exc)
     access = _ui.access(who, study_row.author)
     spec = parse_study(study_row)
     st.subheader(study_row.name)

@@ -16,6 +16,8 @@ from core.experiments._compare import compare_runs
 from core.experiments._compare import flatten
 from core.experiments._compare import parse_run_ids
 from core.experiments._compare import smooth
+from core.experiments._fork import fork_grant
+from core.experiments._fork import fork_name
 from core.experiments._groups import GROUP_BY_SEED
 from core.experiments._groups import GroupBand
 from core.experiments._groups import GroupSummary
@@ -49,6 +51,8 @@ __all__ = [
     "compare_runs",
     "delete_runs",
     "flatten",
+    "fork_grant",
+    "fork_name",
     "group_band",
     "group_keys",
     "group_members",

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
+from core.errors import PermissionDeniedError
 from core.errors import SpecError
 from core.store import Note
 from core.store import Run
@@ -20,6 +21,7 @@ from core.store import can_see
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import owned
+from core.store import through_grant_only
 
 __all__ = [
     "NOTE_MAX_CHARS",
@@ -129,8 +131,23 @@ def add_note(store: Store, kind: str, target_id: str, body: str, *, viewer: View
 
 
 def list_notes(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> list[Note]:
-    """The notes on a run or study, oldest first (none for one ``viewer`` may not see)."""
+    """The notes on a run or study, oldest first (none for one ``viewer`` may not see).
+
+    Raises:
+        PermissionDeniedError: ``viewer`` sees it only through a share link that leaves notes
+            out (a link shows its target's own data; "Include notes" is an option of the link).
+    """
+    grant = viewer.grant
     with store.session() as s:
+        if (
+            grant is not None
+            and not grant.shows_notes(kind, target_id)
+            and kind in _TARGETS
+            and through_grant_only(s, Run if kind == "run" else Study, target_id, viewer)
+        ):
+            raise PermissionDeniedError(
+                "This link does not include notes. Ask its owner for a link with “Include notes”."
+            )
         return list(
             s.scalars(
                 select(Note)

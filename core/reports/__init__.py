@@ -14,6 +14,7 @@ from core.reports._export import export_html
 from core.reports._export import rendered_html
 from core.reports._render import RenderedBlock
 from core.reports._render import RenderedDraft
+from core.reports._render import hidden_from
 from core.reports._render import render_draft
 from core.reports._render import render_markdown
 from core.reports._render import render_report
@@ -55,6 +56,7 @@ __all__ = [
     "export_filename",
     "export_html",
     "get_report",
+    "hidden_from",
     "list_reports",
     "metric_keys",
     "reader_of",

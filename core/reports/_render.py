@@ -36,6 +36,7 @@ from core.store import visible
 __all__ = [
     "RenderedBlock",
     "RenderedDraft",
+    "hidden_from",
     "render_draft",
     "render_markdown",
     "render_report",
@@ -72,11 +73,66 @@ class RenderedBlock:
 
 def unavailable(kind: str, object_id: str) -> str:
     """The placeholder for a run or study the reader cannot see: the same words whether it was
-    deleted or never shared, and nothing of it but the start of its ID."""
-    return (
-        f"{kind.capitalize()} {object_id[:8]} is not available to you: it was deleted, "
-        "or it is not shared with you."
-    )
+    deleted or never shared, and nothing of it (not even its ID: ``object_id`` is not used)."""
+    del object_id  # kept in the signature: callers name what they hide, the reader learns nothing
+    return f"A {kind} here is not shared with you."
+
+
+def hidden_from(store: Store, record: ReportRecord, *, team: str | None = None, viewer: Viewer) -> list[str]:
+    """What of ``record`` an audience will not see, named for its owner before sharing: each run
+    or study, by name and whose it is, with its block. The audience sees a placeholder instead.
+
+    Args:
+        record: The report (the version about to be shared).
+        team: The audience is this team's members; None: anyone holding the report's share link
+            (it opens only the runs and studies the report's owner owns). Defaults to None.
+        viewer: The report's owner (others get an empty list: only the owner shares it).
+
+    Returns:
+        One line per hidden run or study, in block order; empty when the audience sees it all.
+    """
+    from core.store import Study
+
+    if not viewer.owns(record.author):
+        return []
+    run_ids = record.spec.run_ids
+    study_ids = record.spec.study_ids
+    with store.session() as s:
+        runs = {
+            r.id: (r.name or r.id[:8], r.author, r.team)
+            for r in s.execute(select(Run.id, Run.name, Run.author, Run.team).where(Run.id.in_(run_ids)))
+        }
+        studies = {
+            r.id: (r.name, r.author, r.team)
+            for r in s.execute(
+                select(Study.id, Study.name, Study.author, Study.team).where(Study.id.in_(study_ids))
+            )
+        }
+
+    def why(found: tuple[str, str, str] | None) -> str:
+        if found is None:
+            return "it was deleted"
+        _, author, its_team = found
+        whose = "yours" if author == record.author else f"{author}'s"
+        if team is None:
+            return "" if author == record.author else f"{whose}: a link opens only your own runs and studies"
+        if its_team == team:
+            return ""
+        return f"{whose}, {'private' if not its_team else f'visible to team {its_team}'}"
+
+    lines: list[str] = []
+    for n, block in enumerate(record.spec.blocks, start=1):
+        items: list[tuple[str, str, tuple[str, str, str] | None]] = []
+        if isinstance(block, RunChartBlock | CompareBlock):
+            items = [("run", i, runs.get(i)) for i in block.run_ids]
+        elif isinstance(block, StudyBlock):
+            items = [("study", block.study_id, studies.get(block.study_id))]
+        for kind, object_id, found in items:
+            reason = why(found)
+            if reason:
+                name = found[0] if found else object_id[:8]
+                lines.append(f"Block {n}: {kind} {name!r} ({object_id[:6]}), {reason}.")
+    return lines
 
 
 def render_markdown(text: str) -> str:

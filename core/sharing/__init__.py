@@ -3,6 +3,7 @@ revocation), and accounts (users, teams, sessions, rate limiting, the session co
 sign-on mapping)."""
 
 from core.sharing._accounts import COOKIE_NAME
+from core.sharing._accounts import NEXT_COOKIE
 from core.sharing._accounts import SESSION_DAYS
 from core.sharing._accounts import SignIn
 from core.sharing._accounts import add_member
@@ -20,6 +21,7 @@ from core.sharing._accounts import redeem_handoff
 from core.sharing._accounts import remove_member
 from core.sharing._accounts import remove_user
 from core.sharing._accounts import resolve_session
+from core.sharing._accounts import safe_next
 from core.sharing._accounts import set_password
 from core.sharing._accounts import sign_in
 from core.sharing._accounts import sso_viewer
@@ -30,6 +32,7 @@ from core.sharing._links import NOT_FOUND
 from core.sharing._links import PERMISSIONS
 from core.sharing._links import TARGETS
 from core.sharing._links import create_link
+from core.sharing._links import describe_grant
 from core.sharing._links import grant_of
 from core.sharing._links import link_params
 from core.sharing._links import list_links
@@ -40,6 +43,7 @@ from core.sharing._links import token_hash
 
 __all__ = [
     "COOKIE_NAME",
+    "NEXT_COOKIE",
     "NOT_FOUND",
     "PERMISSIONS",
     "SESSION_DAYS",
@@ -52,6 +56,7 @@ __all__ = [
     "create_session",
     "create_team",
     "create_user",
+    "describe_grant",
     "end_session",
     "grant_of",
     "issue_handoff",
@@ -66,6 +71,7 @@ __all__ = [
     "resolve_grant",
     "resolve_link",
     "resolve_session",
+    "safe_next",
     "revoke_link",
     "set_password",
     "sign_in",

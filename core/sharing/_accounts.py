@@ -48,6 +48,7 @@ __all__ = [
     "COOKIE_NAME",
     "FAILURE_WINDOW",
     "MAX_FAILURES",
+    "NEXT_COOKIE",
     "SESSION_DAYS",
     "SignIn",
     "add_member",
@@ -66,6 +67,7 @@ __all__ = [
     "remove_member",
     "remove_user",
     "resolve_session",
+    "safe_next",
     "set_password",
     "sign_in",
     "sso_viewer",
@@ -354,6 +356,34 @@ def sso_viewer(store: Store, email: str | None) -> Viewer | None:
     with store.session() as s:
         name = s.scalar(select(User.name).where(func.lower(User.email) == email.strip().lower()))
     return viewer_for(store, name) if name else None
+
+
+# --- where to go after signing in ---------------------------------------------------------------
+
+NEXT_COOKIE = "loom_next"  # the page a single-sign-on round trip started from
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this server (``/jobs?run=X``), else ``"/"``: never another
+    host, so a sign-in link cannot send anyone elsewhere (no open redirect).
+
+    Refused: anything not starting with one ``/`` (``http://...``, ``//evil``, ``evil``),
+    backslashes (``/\\evil`` reads as ``//evil`` to browsers), and whitespace or control
+    characters (browsers drop tabs and newlines, so ``/\\t/evil`` would read as ``//evil``).
+
+    Args:
+        target: The ``next`` query parameter, already URL-decoded. Defaults to "/" when None.
+
+    Returns:
+        The target, or "/".
+    """
+    if not target or len(target) > 2000:
+        return "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/"
+    return target
 
 
 # --- the session cookie -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ __all__ = [
     "PERMISSIONS",
     "TARGETS",
     "create_link",
+    "describe_grant",
     "grant_of",
     "link_params",
     "list_links",
@@ -98,6 +99,8 @@ def create_link(
     query: dict[str, str] | None = None,
     expires_in: timedelta | None = None,
     label: str = "",
+    include_notes: bool = False,
+    allow_download: bool = False,
     viewer: Viewer,
 ) -> str:
     """A new share link; returns its token (shown once: only its hash is stored). Only the owner
@@ -111,6 +114,10 @@ def create_link(
             reproduces exactly what its owner saw.
         expires_in: How long it works. Defaults to forever (until revoked).
         label: A note for the owner's list.
+        include_notes: The link shows the notes (and their authors' names). Defaults to False:
+            a link shows the target's own data only.
+        allow_download: A run's link offers its trained model ("Download bundle"). Defaults to
+            False.
         viewer: Who makes it; its owner in lists and revocation.
 
     Raises:
@@ -142,6 +149,8 @@ def create_link(
                 revoked=False,
                 owner=viewer.name[:100],
                 label=label[:200],
+                include_notes=bool(include_notes),
+                allow_download=bool(allow_download) and target_kind == "run",
             )
         )
     return token
@@ -176,8 +185,24 @@ def grant_of(link: ShareLink) -> Grant:
     """What a resolved link opens, as the access rule's :class:`Grant`."""
     runs = tuple(i for i in (link.query_json or {}).get("runs", "").split(",") if i)
     return Grant(
-        link.target_kind, link.target_id, runs if link.target_kind == "compare" else (), link.permission
+        link.target_kind,
+        link.target_id,
+        runs if link.target_kind == "compare" else (),
+        link.permission,
+        include_notes=bool(link.include_notes),
+        allow_download=bool(link.allow_download),
     )
+
+
+def describe_grant(grant: Grant) -> str:
+    """What a link includes, in words, for the page it opens ("This link shows ...")."""
+    what = {"run": "this run's own data", "study": "this study", "compare": "these runs side by side"}
+    parts = [what.get(grant.kind, "this report")]
+    parts.append("its notes" if grant.include_notes else "no notes")
+    if grant.kind == "run":
+        parts.append("the model download" if grant.allow_download else "no model download")
+    mode = "read only; you may fork it into your own copy" if grant.can_fork else "read only"
+    return f"This link shows {', '.join(parts[:-1])} and {parts[-1]} ({mode})."
 
 
 def resolve_grant(store: Store, token: str) -> Grant:

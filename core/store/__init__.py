@@ -7,6 +7,7 @@ from core.store._access import can_see
 from core.store._access import fetch_owned
 from core.store._access import fetch_visible
 from core.store._access import owned
+from core.store._access import through_grant_only
 from core.store._access import visible
 from core.store._curve_reads import metric_view
 from core.store._curve_reads import metrics_since
@@ -124,6 +125,7 @@ __all__ = [
     "sqlite_pragmas",
     "summarize_run",
     "thaw",
+    "through_grant_only",
     "can_see",
     "utcnow",
     "visible",

@@ -16,6 +16,10 @@ The rule:
   only (``view``) or with ``fork``; nothing else (not the dataset row, not the study's other
   runs). A grant adds to a viewer's rights only on the view that carries it. A report's link
   opens the report and, inside it, only the runs and studies its owner owns (core.reports).
+  A run's link shows its notes and offers its model only if its owner chose so.
+- **Forking** is a ``fork`` grant (core.experiments.fork_grant): whoever may fork a run (a
+  teammate who sees it, or a fork link) may read that run, the dataset and the saved pipeline
+  version it used, and nothing else, so the fork starts from exactly the same data and steps.
 """
 
 from __future__ import annotations
@@ -40,7 +44,17 @@ from core.store._models import Report
 from core.store._models import Run
 from core.store._models import Study
 
-__all__ = ["SYSTEM", "Grant", "Viewer", "can_see", "fetch_owned", "fetch_visible", "owned", "visible"]
+__all__ = [
+    "SYSTEM",
+    "Grant",
+    "Viewer",
+    "can_see",
+    "fetch_owned",
+    "fetch_visible",
+    "owned",
+    "through_grant_only",
+    "visible",
+]
 
 _KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline", Report: "report"}
 
@@ -56,6 +70,10 @@ class Grant:
             (filled in by core.reports for the version being read). Defaults to none.
         permission: "view" or "fork". Defaults to "view".
         study_ids: For a report, the studies of its owner that it shows. Defaults to none.
+        include_notes: A run's link shows its notes (with their authors). Defaults to False.
+        allow_download: A run's link offers the trained model's bundle. Defaults to False.
+        dataset_ids: For a fork, the dataset the source run used. Defaults to none.
+        pipeline_ids: For a fork, the saved pipeline version it used. Defaults to none.
     """
 
     kind: str
@@ -63,10 +81,22 @@ class Grant:
     run_ids: tuple[str, ...] = ()
     permission: str = "view"
     study_ids: tuple[str, ...] = ()
+    include_notes: bool = False
+    allow_download: bool = False
+    dataset_ids: tuple[str, ...] = ()
+    pipeline_ids: tuple[str, ...] = ()
 
     @property
     def can_fork(self) -> bool:
         return self.permission == "fork"
+
+    def shows_notes(self, kind: str, target_id: str) -> bool:
+        """Whether this grant opens the notes of ``kind`` ``target_id`` (a run link with notes)."""
+        return self.include_notes and self.kind == kind and self.target_id == target_id
+
+    def allows_download(self, run_id: str) -> bool:
+        """Whether this grant offers ``run_id``'s model bundle (a run link that allows it)."""
+        return self.allow_download and self.kind == "run" and self.target_id == run_id
 
 
 @dataclass(frozen=True)
@@ -127,7 +157,7 @@ def _grant_clause(model: Any, grant: Grant | None) -> ColumnElement[bool]:
     if grant is None:
         return false()
     if model is Run:
-        if grant.kind == "run":
+        if grant.kind in ("run", "fork"):
             return Run.id == grant.target_id
         if grant.kind in ("compare", "report"):
             return Run.id.in_(grant.run_ids)
@@ -138,6 +168,10 @@ def _grant_clause(model: Any, grant: Grant | None) -> ColumnElement[bool]:
             return Study.id.in_(grant.study_ids)
     if model is Report and grant.kind == "report":
         return Report.id == grant.target_id
+    if model is Dataset and grant.kind == "fork" and grant.dataset_ids:
+        return Dataset.id.in_(grant.dataset_ids)
+    if model is Pipeline and grant.kind == "fork" and grant.pipeline_ids:
+        return Pipeline.id.in_(grant.pipeline_ids)
     return false()
 
 
@@ -190,6 +224,15 @@ def fetch_visible(session: Session, model: Any, object_id: str, viewer: Viewer) 
     if row is None:
         raise not_found(model, object_id)
     return row
+
+
+def through_grant_only(session: Session, model: Any, object_id: str, viewer: Viewer) -> bool:
+    """Whether ``viewer`` sees the row ``object_id`` only through its grant (a share link or a
+    fork), not by their own rights: what a link leaves out (notes, the model) stays out then."""
+    if viewer.grant is None or viewer.everything:
+        return False
+    own = viewer.with_grant(None)
+    return session.scalar(select(model.id).where(model.id == object_id, visible(model, own))) is None
 
 
 def fetch_owned(session: Session, model: Any, object_id: str, viewer: Viewer, action: str) -> Any:

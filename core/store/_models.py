@@ -259,6 +259,10 @@ class ShareLink(_Timestamped, Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     owner: Mapped[str] = mapped_column(String(100), default="", server_default="")
     label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # What a run's link shows beside the run's own data (0011): notes with their authors, and
+    # the "Download bundle" button (the trained model).
+    include_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    allow_download: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Note(_Timestamped, Base):

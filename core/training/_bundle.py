@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from core.errors import DataError
+from core.errors import PermissionDeniedError
 from core.errors import SpecError
 from core.models import EstimatorSpec
 from core.models import ModelSpec
@@ -154,9 +155,18 @@ def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
         NotFoundError: Missing or not visible.
         DataError: Not a succeeded training run, or its model file is missing.
     """
+    from core.store import Run
     from core.store import get_metrics
+    from core.store import through_grant_only
 
     bundle = bundle_for_run(store, run_id, viewer)
+    if viewer.grant is not None and not viewer.grant.allows_download(run_id):
+        with store.session() as s:
+            if through_grant_only(s, Run, run_id, viewer):
+                raise PermissionDeniedError(
+                    "This link does not allow downloading the model. Ask its owner for a link with "
+                    "“Allow model download”."
+                )
     model_path = store.path_for("models", run_id, bundle.suffix)
     if not model_path.exists():
         raise DataError(f"Run {run_id}'s model file is missing from the data directory.")

@@ -135,7 +135,7 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
         b.goto(f"{url}/jobs?run={run_id}")
         _settled(b)
         # B sees the team's trial runs, never A's private run: not selected, not listed.
-        b.get_by_text("no longer exists").first.wait_for()
+        b.get_by_text("This run does not exist or is not shared with you.").first.wait_for()
         shown = b.inner_text("body")
         assert f"run {run_id}" not in shown and "iris.csv ·" not in shown
         b.get_by_label("Run", exact=True).click()

@@ -49,7 +49,7 @@ def test_unknown_ids_and_missing_runs_look_the_same_through_links(app: AppTest) 
     store = open_store(get_config())
     a = _finished(store, "one", [1.0])
     open_page(app, "pages/compare.py", runs=f"{a},{'e' * 32}")
-    assert any("no run" in plain(e.value) for e in app.error)
+    assert [plain(e.value) for e in app.error] == ["This comparison does not exist or is not shared with you."]
     open_page(app, "pages/share.py", token="A" * 43)
     assert [e.value for e in app.error] == [NOT_FOUND]
 
@@ -63,3 +63,17 @@ def test_runs_with_the_same_name_compare_side_by_side(app: AppTest) -> None:
     assert not app.error, [e.value for e in app.error]
     columns = list(app.dataframe[0].value.columns)
     assert f"same name ({a[:6]})" in columns and f"same name ({b[:6]})" in columns
+
+
+def test_opened_from_the_sidebar_it_offers_a_picker_not_an_error(app: AppTest) -> None:
+    store = open_store(get_config())
+    a = _finished(store, "pick-a", [1.0, 0.5])
+    b = _finished(store, "pick-b", [1.0, 0.7])
+    open_page(app, "pages/compare.py")
+    assert not app.error and not app.exception
+    picker = app.multiselect(key="cmp_pick")
+    assert {a, b} <= set(picker.options) or len(picker.options) >= 2
+    picker.set_value([a, b]).run()
+    app.button(key="cmp_pick_go").click().run()
+    assert app.query_params["runs"] in (f"{a},{b}", [f"{a},{b}"])
+    assert len(app.get("plotly_chart")) >= 1 and not app.error

@@ -58,7 +58,7 @@ def test_image_sample_and_target(app: AppTest) -> None:
 def test_unknown_dataset_in_url_falls_back(app: AppTest) -> None:
     open_page(app, "pages/data.py", dataset="f" * 32)
     assert not app.exception
-    assert any("no longer exists" in w.value for w in app.warning) or any(
+    assert any("does not exist or is not shared with you" in e.value for e in app.error) or any(
         "No datasets yet" in i.value for i in app.info
     )
 

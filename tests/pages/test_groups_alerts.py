@@ -45,6 +45,9 @@ def test_experiments_opens_on_a_seed_group_and_groups_by_a_setting(app: AppTest)
     assert table["runs"].tolist() == [3] and table["epoch/val_loss mean"].tolist() == ["0.4"]
     assert table["min"].tolist() == ["0.3"] and table["max"].tolist() == ["0.5"]
     assert len(app.get("plotly_chart")) == 1  # the band
+    # The group's page shows its group only: no list of every run below it.
+    assert not [t for t in app.get("tab") if t.label == "Runs"]
+    app.query_params.pop("group")
 
     open_page(app, "pages/experiments.py", group_by="optimizer.name")
     groups = app.dataframe[-1].value  # the groups table: the last on the page
@@ -54,7 +57,7 @@ def test_experiments_opens_on_a_seed_group_and_groups_by_a_setting(app: AppTest)
     ]
 
     open_page(app, "pages/experiments.py", group="0" * 32)
-    assert any("no run you can see" in plain(e.value) for e in app.error)
+    assert [plain(e.value) for e in app.error] == ["This seed group does not exist or is not shared with you."]
 
 
 def test_compare_shows_the_groups_of_its_runs(app: AppTest) -> None:

@@ -70,7 +70,8 @@ def test_reload_shows_the_run_from_the_url(app: AppTest) -> None:
 def test_unknown_run_in_url_warns_and_falls_back(app: AppTest) -> None:
     open_page(app, "pages/jobs.py", run="0" * 32)
     assert not app.exception
-    assert any("no longer exists" in plain(w.value) for w in app.warning) or any(
+    # The one not-found answer of every page (pages/_ui.py not_found), then the newest run.
+    assert any("does not exist or is not shared with you" in plain(e.value) for e in app.error) or any(
         "No runs yet" in i.value for i in app.info
     )
 

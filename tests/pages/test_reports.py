@@ -207,5 +207,15 @@ def test_a_teammate_reads_a_team_report_with_a_placeholder_and_no_editor(app_env
     cyd.switch_page("pages/reports.py")
     cyd.query_params["report"] = report_id
     cyd.run()
-    assert any("no report" in plain(e.value) for e in cyd.error)
+    assert [plain(e.value) for e in cyd.error] == ["This report does not exist or is not shared with you."]
     assert "Lab notes" not in _everything_shown(cyd)
+
+    # Ada, before sharing: told which block her team will not see, and why (a link sees it all:
+    # both runs are hers).
+    ada = _sign_in(AppTest.from_file(APP, default_timeout=60), "ada", "ada-password-123")
+    ada.switch_page("pages/reports.py")
+    ada.query_params["report"] = report_id
+    ada.run()
+    warned = [plain(w.value) for w in ada.warning]
+    assert len(warned) == 1 and "team lab" in warned[0], warned
+    assert "ADA-SECRET-RUN" in warned[0] and "Block 2" in warned[0] and "private" in warned[0]
