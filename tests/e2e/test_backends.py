@@ -15,6 +15,7 @@ import pytest
 from core.store import SYSTEM
 from core.store import get_run
 from core.store import open_store
+from tests.conftest import wait_until_ended
 from tests.e2e.conftest import ACCOUNTS
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import IrisApp
@@ -83,3 +84,47 @@ def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type:
     assert run.result_json["environment"]["process"] == "new"
     assert get_run(store, again, viewer=SYSTEM).result_json["environment"]["process"] == "warm"
     pg.get_by_text(re.compile(r"process warm")).first.wait_for(timeout=30_000)
+
+
+# Which backends each accounts mode clicks through (one training run each keeps the suite short).
+CLICKED = {None: ["TensorFlow", "PyTorch"], "ann": ["JAX"]}
+CLICKS = ["Pause", "Resume", "Set"] * 6 + ["Pause", "Stop"]  # twenty clicks, the last a Stop
+
+
+def test_twenty_controls_at_random_moments_are_all_taken(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    """Per backend, one live run gets twenty clicks (pause, resume, learning rate, then Stop),
+    each at a random moment of the live view's half-second redraw, the next one as soon as the
+    last is stored: every click is stored at once, shown, and answered by the run."""
+    import random
+
+    from core.compute import control_log
+
+    store = open_store(seeded.config)
+    rng = random.Random(25)
+    for backend in CLICKED[seeded.user]:
+        pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
+        pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+        pick(pg, "Backend", backend)
+        box = pg.get_by_label("Epochs")
+        box.fill("3000")
+        box.press("Enter")
+        pg.get_by_role("button", name="Launch").click()
+        pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
+        run_id = pg.url.split("run=")[1][:32]
+        _wait_points_above(pg, 0, timeout=180)
+        for i, name in enumerate(CLICKS, 1):
+            pg.wait_for_timeout(rng.uniform(0, 1000))
+            pg.get_by_role("button", name=name, exact=True).click()
+            wait_until(
+                lambda i=i, run_id=run_id: len(control_log(store, run_id, viewer=SYSTEM)) == i,
+                timeout=10,
+                interval=0.1,
+                what=f"click {i} ({name}) on the {backend} run in the store",
+            )
+        run = wait_until_ended(store, run_id, 60)
+        assert run.status == "stopped", run.status_reason
+        log = control_log(store, run_id, viewer=SYSTEM)
+        assert [r.action for r in log] == [{"Set": "set_lr"}.get(c, c.lower()) for c in CLICKS]
+        assert all(r.state in ("taken", "answered") for r in log), [r for r in log if r.state == "requested"]
+        assert log[-1].step is not None  # the step where the stop took effect
+        pg.get_by_text("stopped at step").first.wait_for(timeout=30_000)

@@ -24,6 +24,7 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import open_page
 from tests.e2e.test_smoke_job import _wait_points_above
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -153,3 +154,64 @@ def test_stop_on_the_page_ends_the_scripts_fit(seeded: Seeded, pg) -> None:  # t
     pg.get_by_text("stopped on request").wait_for()
     store = open_store(seeded.config)
     assert get_run(store, run_id, viewer=SYSTEM).status == "stopped"
+
+
+TWENTY = """
+    import threading, time
+    from core import track
+
+    def one(i):
+        with track.run(f"stop me {i}", {"i": i}) as run:
+            print(run.id, flush=True)
+            step = 0
+            while not run.should_stop and step < 200_000:
+                run.log({"loss": 1.0 / (step + 1)}, step=step)
+                step += 1
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+"""
+
+
+def test_twenty_stops_at_random_moments_are_all_taken(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    """Twenty script runs, each stopped by one click that lands at a random moment of the live
+    view's half-second redraw: every click is stored, shown, and ends its run."""
+    import random
+
+    from core.compute import control_log
+
+    if seeded.user is None:
+        pytest.skip("clicked with accounts on; accounts off clicks twenty controls in test_backends")
+    proc = _script(seeded, TWENTY)
+    store = open_store(seeded.config)
+    rng = random.Random(25)
+    try:
+        ids = [_run_id(proc) for _ in range(20)]
+        for run_id in ids:
+            pg.goto(f"{seeded.server.url}/jobs?run={run_id}")
+            _wait_points_above(pg, 0, timeout=60)
+            pg.wait_for_timeout(rng.uniform(0, 1000))  # the scenario: any moment of the redraw
+            pg.get_by_role("button", name="Stop").click()
+            # Stored before the page redraws, then shown as requested (or already taken).
+            wait_until(
+                lambda run_id=run_id: len(control_log(store, run_id, viewer=SYSTEM)) == 1,
+                timeout=10,
+                interval=0.1,
+                what=f"the Stop of run {run_id} in the store",
+            )
+            pg.get_by_text("Stop requested at").first.wait_for(timeout=10_000)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    for run_id in ids:
+        assert get_run(store, run_id, viewer=SYSTEM).status == "stopped"
+        (req,) = control_log(store, run_id, viewer=SYSTEM)
+        assert req.state == "taken", req
+    pg.goto(f"{seeded.server.url}/jobs?run={ids[-1]}")
+    pg.get_by_text("the run ended: stopped").first.wait_for()
