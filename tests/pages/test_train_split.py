@@ -32,3 +32,58 @@ def test_the_train_page_says_which_split_the_default_pipeline_chose(app: AppTest
     captions = [c.value for c in app.caption]
     assert "Split: stratified, 20% validation (seed 0)." in captions
     assert not any("own `" in c for c in captions)
+
+
+def test_validate_on_another_dataset_beside_the_split(app: AppTest, tmp_path: Path) -> None:
+    """As Keras's validation_data: the test file validates, every training row trains; a dataset
+    whose columns or classes differ is named and refused at Launch, nothing stored."""
+    from core.store import SYSTEM
+    from core.store import list_runs
+    from tests.conftest import wait_until_ended
+    from tests.pages.conftest import plain
+
+    store = open_store(get_config())
+    write_npz(tmp_path / "train.npz", n_train=64, n_test=0, seed=1)
+    write_npz(tmp_path / "test.npz", n_train=0, n_test=20, seed=2)
+    train = ingest_file(store, tmp_path / "train.npz", "npz", "digits train")
+    test = ingest_file(store, tmp_path / "test.npz", "npz", "digits test")
+    iris = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    open_page(app, "pages/train.py", dataset=train.id)
+    choice = app.selectbox(key="train_validation")
+    assert choice.value == "split"
+    assert choice.options[0] == "The split's held-out rows"
+    assert any(o.startswith("digits test") for o in choice.options)
+    assert not any(o.startswith("digits train") for o in choice.options)  # not itself
+    template = app.selectbox(key="train_template_True_False")
+    assert template.value == "cnn_article"  # the article's network first for images
+    assert template.options[0].startswith("CNN (TensorFlow MNIST article)")
+    assert template.options[1].startswith("CNN (keras.io MNIST example)")
+    assert any("693,962 parameters" in c.value for c in app.caption)
+
+    # A dataset that differs: named beside the split, refused at Launch.
+    choice.set_value(iris.id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [plain(e.value) for e in app.error]
+    assert any("Validation dataset 'iris' differs from the training data" in e for e in errors), errors
+    assert any("lacks column(s) ['image', 'label', 'split']" in e for e in errors), errors
+    app.button(key="train_launch").click().run()
+    assert not [r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.dataset_id == train.id]
+
+    app.selectbox(key="train_validation").set_value(test.id).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    captions = [c.value for c in app.caption]
+    assert any(
+        "Trains on all 64 rows of digits train (the split is skipped); validates on the 20 rows" in c
+        for c in captions
+    ), captions
+    app.number_input(key="train_epochs").set_value(1)
+    app.button(key="train_launch").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    run = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.dataset_id == train.id)
+    assert run.spec_json["validation_dataset"] == test.id
+    assert (
+        run.spec_json["model"]["layers"][0]["type"] == "conv2d" and len(run.spec_json["model"]["layers"]) == 4
+    )
+    run = wait_until_ended(store, run.id, 180)
+    assert run.status == "succeeded", run.status_reason
+    assert run.result_json["rows"] == {"train": 64, "validation": 20, "test": 0}
