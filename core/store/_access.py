@@ -228,11 +228,15 @@ def fetch_visible(session: Session, model: Any, object_id: str, viewer: Viewer) 
 
 def through_grant_only(session: Session, model: Any, object_id: str, viewer: Viewer) -> bool:
     """Whether ``viewer`` sees the row ``object_id`` only through its grant (a share link or a
-    fork), not by their own rights: what a link leaves out (notes, the model) stays out then."""
+    fork), not by their own rights: what a link leaves out (notes, the model) stays out then.
+    False for a row they do not see at all (that answers as missing, elsewhere)."""
     if viewer.grant is None or viewer.everything:
         return False
+    seen = session.scalar(select(model.id).where(model.id == object_id, visible(model, viewer)))
     own = viewer.with_grant(None)
-    return session.scalar(select(model.id).where(model.id == object_id, visible(model, own))) is None
+    return seen is not None and (
+        session.scalar(select(model.id).where(model.id == object_id, visible(model, own))) is None
+    )
 
 
 def fetch_owned(session: Session, model: Any, object_id: str, viewer: Viewer, action: str) -> Any:

@@ -156,17 +156,19 @@ def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
         DataError: Not a succeeded training run, or its model file is missing.
     """
     from core.store import Run
+    from core.store import fetch_visible
     from core.store import get_metrics
     from core.store import through_grant_only
 
-    bundle = bundle_for_run(store, run_id, viewer)
     if viewer.grant is not None and not viewer.grant.allows_download(run_id):
         with store.session() as s:
+            fetch_visible(s, Run, run_id, viewer)  # a missing run answers as missing
             if through_grant_only(s, Run, run_id, viewer):
                 raise PermissionDeniedError(
                     "This link does not allow downloading the model. Ask its owner for a link with "
                     "“Allow model download”."
                 )
+    bundle = bundle_for_run(store, run_id, viewer)
     model_path = store.path_for("models", run_id, bundle.suffix)
     if not model_path.exists():
         raise DataError(f"Run {run_id}'s model file is missing from the data directory.")

@@ -58,6 +58,7 @@ from core.sharing import token_hash
 from core.sharing import viewer_for
 from core.store import SYSTEM
 from core.store import Dataset
+from core.store import Run
 from core.store import Store
 from core.store import Study
 from core.store import Viewer
@@ -401,3 +402,144 @@ def test_failed_sign_ins_are_rate_limited_per_name(world: World) -> None:
     later = datetime.now(UTC) + timedelta(minutes=16)
     assert sign_in(store, "ben", "ben-password-long", now=later).user == "ben"
     assert sign_in(store, "cat", "cat-password-long").user == "cat"  # other names unaffected
+
+
+# --- what a link includes, and forking across people ---------------------------------------------
+
+
+def test_a_run_link_shows_notes_and_the_model_only_if_its_owner_chose_so(world: World) -> None:
+    from core.sharing import describe_grant
+    from core.training import export_bundle
+
+    w, run_id = world, world.ids["run_private"]
+    plain = resolve_grant(w.store, create_link(w.store, "run", run_id, viewer=w.a))
+    full = resolve_grant(
+        w.store, create_link(w.store, "run", run_id, include_notes=True, allow_download=True, viewer=w.a)
+    )
+    assert (plain.include_notes, plain.allow_download) == (False, False)  # the default: the run only
+    assert (full.include_notes, full.allow_download) == (True, True)
+    assert "no notes" in describe_grant(plain) and "no model download" in describe_grant(plain)
+    assert "its notes" in describe_grant(full) and "the model download" in describe_grant(full)
+    # Core refuses, not only the page: notes and the bundle through a link that leaves them out.
+    with pytest.raises(PermissionDeniedError, match="does not include notes"):
+        list_notes(w.store, "run", run_id, viewer=Viewer().with_grant(plain))
+    with pytest.raises(PermissionDeniedError, match="does not allow downloading"):
+        export_bundle(w.store, run_id, viewer=Viewer().with_grant(plain))
+    notes = list_notes(w.store, "run", run_id, viewer=Viewer().with_grant(full))
+    assert [n.body for n in notes] == ["note on run_private"]
+    # A link's options open nothing else: not another run's notes.
+    with pytest.raises(NotFoundError):
+        get_run(w.store, w.ids["run_team"], viewer=Viewer().with_grant(full))
+    assert list_notes(w.store, "run", w.ids["run_team"], viewer=Viewer().with_grant(full)) == []
+    # The owner and a teammate read notes with their own rights, with or without a link's grant.
+    assert len(list_notes(w.store, "run", run_id, viewer=w.a.with_grant(plain))) == 1
+    assert len(list_notes(w.store, "run", w.ids["run_team"], viewer=w.b)) == 1
+    # The model download is a run link's option only.
+    study = resolve_grant(
+        w.store, create_link(w.store, "study", w.ids["study_private"], allow_download=True, viewer=w.a)
+    )
+    assert not study.allow_download
+
+
+def _train_run(w: World, dataset: str, pipeline: str | None, team: str = "") -> str:
+    spec = {"type": "train", "pipeline": {"dataset_id": dataset}, "pipeline_id": pipeline}
+    return create_run(
+        w.store,
+        "train",
+        spec,
+        name="a-train",
+        author="ann",
+        team=team,
+        dataset_id=dataset,
+        pipeline_id=pipeline,
+    ).id
+
+
+def test_whoever_may_fork_a_run_reads_its_dataset_and_pipeline_version(world: World) -> None:
+    from core.data import get_dataset as dataset_of
+    from core.experiments import fork_grant
+    from core.pipeline import load_version
+
+    w, ids = world, world.ids
+    # A's private pipeline version on her private dataset, used by a run she shows her team.
+    private_version = save_version(w.store, ids["pipe_private"], viewer=w.a).id
+    run_id = _train_run(w, ids["ds_private"], private_version, team="red")
+    with pytest.raises(NotFoundError):  # B cannot read them on their own...
+        dataset_of(w.store, ids["ds_private"], viewer=w.b)
+    forker = w.b.with_grant(fork_grant(w.store, run_id, viewer=w.b))
+    # ...but may, to fork the run: exactly its dataset and pipeline version, in every query.
+    assert dataset_of(w.store, ids["ds_private"], viewer=forker).id == ids["ds_private"]
+    assert load_version(w.store, private_version, viewer=forker) is not None
+    assert [d.id for d in list_datasets(w.store, viewer=forker) if d.id == ids["ds_private"]]
+    assert ids["ds_private"] in {p.dataset_id for p in list_pipeline_versions(w.store, viewer=forker)}
+    with pytest.raises(NotFoundError):  # nothing else of A's
+        get_run(w.store, ids["run_private"], viewer=forker)
+    with pytest.raises(NotFoundError):
+        get_draft(w.store, ids["pipe_private"], viewer=forker)  # the draft is not the version
+    # C (another team) may not fork it; an anonymous visitor never forks.
+    with pytest.raises(NotFoundError):
+        fork_grant(w.store, run_id, viewer=w.c)
+    with pytest.raises(PermissionDeniedError, match="Sign in"):
+        fork_grant(w.store, run_id, viewer=w.anon)
+    # Through links: a fork link lets C fork (and read what the fork needs); a view link does not.
+    private_run = _train_run(w, ids["ds_private"], private_version)
+    fork_link = resolve_grant(
+        w.store, create_link(w.store, "run", private_run, permission="fork", viewer=w.a)
+    )
+    view_link = resolve_grant(w.store, create_link(w.store, "run", private_run, viewer=w.a))
+    via_link = w.c.with_grant(fork_grant(w.store, private_run, viewer=w.c, link=fork_link))
+    assert dataset_of(w.store, ids["ds_private"], viewer=via_link).id == ids["ds_private"]
+    with pytest.raises(PermissionDeniedError, match="view the run, not fork it"):
+        fork_grant(w.store, private_run, viewer=w.c, link=view_link)
+    # A fork grant changes nothing: only the owner changes the dataset or pipeline.
+    with pytest.raises(PermissionDeniedError):
+        set_dataset_team(w.store, ids["ds_private"], "red", viewer=forker)
+
+
+def test_a_fork_says_what_is_gone_and_whose_it_was(world: World) -> None:
+    from core.experiments import fork_grant
+
+    w = world
+    run_id = _train_run(w, world.ids["ds_team"], None, team="red")
+    with w.store.session() as s:  # the run's pipeline version, deleted under it
+        s.get(Run, run_id).spec_json = {"type": "train", "pipeline_id": "f" * 32}
+    with pytest.raises(NotFoundError, match="pipeline version this run used .* ann deleted it"):
+        fork_grant(w.store, run_id, viewer=w.b)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("wine.csv · MLP · adam · d6f80f", "wine.csv · MLP · adam · d6f80f · fork {id}"),
+        ("wine.csv · MLP · adam · d6f80f · fork 898b9e", "wine.csv · MLP · adam · d6f80f · fork {id}"),
+        ("wine.csv · MLP · d6f80f · fork 898b9e · seed 2", "wine.csv · MLP · d6f80f · fork {id}"),
+        ("", "run · fork {id}"),
+    ],
+)
+def test_a_fork_is_named_once(name: str, expected: str) -> None:
+    from core.experiments import fork_name
+
+    assert fork_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/jobs?run=abc&share=x", "/jobs?run=abc&share=x"),
+        ("/compare?runs=a,b", "/compare?runs=a,b"),
+        (None, "/"),
+        ("", "/"),
+        ("//evil.example", "/"),
+        ("http://evil.example/", "/"),
+        ("https:/evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("\\\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("jobs", "/"),
+    ],
+)
+def test_sign_in_comes_back_only_to_this_server(target: str | None, expected: str) -> None:
+    from core.sharing import safe_next
+
+    assert safe_next(target) == expected
