@@ -1,6 +1,7 @@
 """An MNIST-shaped ``.npz`` uploaded in a real browser, accounts off and on: it ingests through
 the Data page, and the page shows the grid of its first images, each under its label; the Train
-page's default pipeline splits by the file's own ``split`` column and says so."""
+page's default pipeline splits by the file's own ``split`` column and says so, and a run of the
+article's network launches validated on another (test) file, as Keras's ``validation_data``."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ import numpy as np
 import pytest
 
 from core.config import AppConfig
+from core.data import ingest_file
 from core.sharing import create_user
+from core.store import SYSTEM
+from core.store import get_run
 from core.store import open_store
+from tests.conftest import wait_until_ended
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import open_page
+from tests.e2e.conftest import pick
 from tests.mnist_like import write_npz
 from tests.waiting import wait_until
 
@@ -88,3 +94,29 @@ def test_upload_an_npz_and_see_the_image_grid(seeded: Seeded, pg) -> None:  # ty
     pg.goto(f"{seeded.server.url}/train?dataset={dataset}")
     pg.get_by_text(re.compile(r"Split: by the dataset's own\s+split\s+column")).wait_for(timeout=60_000)
     assert "Traceback" not in pg.content()
+
+    # Validate on another file (Keras's validation_data): every uploaded row trains. The
+    # article's network is the first template.
+    store = open_store(AppConfig.for_data_dir(seeded.server.data_dir))
+    write_npz(seeded.npz.parent / "test.npz", 0, 200, seed=7)
+    test = ingest_file(
+        store, seeded.npz.parent / "test.npz", "npz", "mnist-like test", author=seeded.user or ""
+    )
+    pg.reload()
+    pg.get_by_text(re.compile(r"Split: by the dataset's own\s+split\s+column")).wait_for(timeout=60_000)
+    pick(pg, "Validate on", "mnist-like test", exact=False)
+    pg.get_by_text(re.compile(r"Trains on all 2,400 rows of .* validates on the 200 rows")).wait_for(
+        timeout=60_000
+    )
+    pg.get_by_text(re.compile(r"· 693,962 parameters")).wait_for()
+    epochs = pg.get_by_label("Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
+    run_id = pg.url.split("run=")[1][:32]
+    assert get_run(store, run_id, viewer=SYSTEM).spec_json["validation_dataset"] == test.id
+    run = wait_until_ended(store, run_id, 240)
+    assert run.status == "succeeded", run.status_reason
+    assert run.result_json["rows"] == {"train": 2_400, "validation": 200, "test": 0}
+    store.engine.dispose()
