@@ -10,6 +10,12 @@ from core.config import get_config
 from tests.pages.conftest import open_page
 
 
+def _figures(app: AppTest) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+
+
 def test_an_external_run_is_marked_steerable_and_listed(app: AppTest) -> None:
     with track.run("from a script", {"lr": 0.1}, app_config=get_config(), system_metrics=False) as run:
         for step in range(50):
@@ -21,6 +27,14 @@ def test_an_external_run_is_marked_steerable_and_listed(app: AppTest) -> None:
         keys = {b.key for b in app.button if b.key}
         assert {f"stop_{run.id}", f"pause_{run.id}", f"set_lr_{run.id}"} <= keys
         assert len(app.get("plotly_chart")) == 2  # "loss" against steps, "system/..." against seconds
+        # Drawn like a Loom run's: titled, x titled by its unit, memory on a linear axis in MB.
+        figures = {f["layout"]["title"]["text"]: f["layout"] for f in _figures(app)}
+        assert figures["Metrics"]["xaxis"]["title"]["text"] == "step"
+        assert figures["System"]["yaxis"]["title"]["text"] == "memory (MB)"
+        assert figures["System"]["yaxis"]["type"] == "linear"
+        # Its total is unknown: steps and time so far, no "0 %" progress bar.
+        assert not app.get("progress")
+        assert any("Step 49 · " in c.value and "total unknown" in c.value for c in app.caption)
     open_page(app, "pages/experiments.py")
     assert not app.exception, [e.value for e in app.exception]
     frame = next(d for d in app.dataframe if (d.key or "").startswith("exp_table")).value
