@@ -17,6 +17,7 @@ from core.data import get_dataset
 from core.data import list_datasets
 from core.data import save_upload
 from core.errors import AppError
+from core.store import DatasetRecord
 from core.store import RunRecord
 from core.store import Viewer
 from core.store import get_run
@@ -43,6 +44,7 @@ def section(run: RunRecord, who: Viewer, *, can_submit: bool) -> None:
             [
                 {
                     "dataset": e.dataset_name,
+                    "rows trained on": e.overlap_summary,
                     **{k: round(v, 4) for k, v in sorted(e.metrics.items())},
                     "rows": e.rows.get("scored", 0),
                     "by": e.author,
@@ -53,8 +55,14 @@ def section(run: RunRecord, who: Viewer, *, can_submit: bool) -> None:
             hide_index=True,
             key=f"evaluations_{run.id}",
         )
+        for e in evaluations:  # a score on rows the run trained on is never shown unlabelled
+            if e.overlap_warning:
+                st.warning(f"On {_ui.md_escape(e.dataset_name)}: {e.overlap_warning}")
         for e in evaluations:
-            with st.expander(f"On {e.dataset_name} ({e.created_at:%Y-%m-%d %H:%M})"):
+            flag = " ⚠ not held out" if e.overlap_warning else ""
+            with st.expander(f"On {e.dataset_name} ({e.created_at:%Y-%m-%d %H:%M}){flag}"):
+                if e.overlap_warning:
+                    st.warning(e.overlap_warning)
                 for warning in e.warnings:
                     st.warning(warning)
                 if e.confusion:
@@ -66,35 +74,66 @@ def section(run: RunRecord, who: Viewer, *, can_submit: bool) -> None:
     else:
         st.caption("Not yet scored on another dataset.")
     if can_submit:
-        _form(run, who)
+        _form(run, who, {e.dataset_id for e in evaluations if e.dataset_id})
 
 
-def _form(run: RunRecord, who: Viewer) -> None:
+def _preselected(run: RunRecord, datasets: list[DatasetRecord], evaluated: set[str]) -> int | None:
+    """The newest dataset the run did not train on and was not yet scored on, with its target and
+    the training data's columns the model reads as they are; None (nothing chosen) when there is
+    none. Never the training dataset: a score on rows a model learned from flatters it."""
+    pipeline = run.spec.get("pipeline") or {}
+    trained_on = pipeline.get("dataset_id") or run.dataset_id
+    training = next((d for d in datasets if d.id == trained_on), None)
+    needed = {pipeline.get("target")} | (
+        set(run.result.features) & {c.name for c in training.profile.columns} if training else set()
+    )
+    for i, d in enumerate(datasets):  # newest first
+        if d.id != trained_on and d.id not in evaluated and needed <= {c.name for c in d.profile.columns}:
+            return i
+    return None
+
+
+def _form(run: RunRecord, who: Viewer, evaluated: set[str]) -> None:
     store = _ui.store()
     if failure := st.session_state.get(f"evaluate_error_{run.id}"):
         _ui.error(failure)
-    if st.session_state.get(f"evaluating_{run.id}"):
+    pending = bool(st.session_state.get(f"evaluating_{run.id}"))
+    if pending:
         _pending(run.id)
     datasets = list_datasets(store, viewer=who)
+    trained_on = (run.spec.get("pipeline") or {}).get("dataset_id") or run.dataset_id
+    # A submitted form starts over with new widget keys: the uploader lets go of its file, so a
+    # second press does not upload and score it again.
+    n = st.session_state.get(f"evaluate_form_{run.id}", 0)
     with st.form(f"evaluate_{run.id}", border=False):
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         by_id = {d.id: d for d in datasets}
-        labels = _ui.distinct({d.id: f"{d.name} ({d.n_rows:,} rows)" for d in datasets})
+        labels = _ui.distinct(
+            {
+                d.id: f"{d.name} ({d.n_rows:,} rows)"
+                + (" · the run's training data" if d.id == trained_on else "")
+                for d in datasets
+            }
+        )
         chosen = c1.selectbox(
             "Evaluate on a dataset",
             list(labels),
-            index=None if not labels else 0,
+            index=_preselected(run, datasets, evaluated),
             format_func=labels.__getitem__,
-            help="The run's fitted pipeline is applied unchanged; the dataset needs its columns and target.",
-            key=f"evaluate_dataset_{run.id}",
+            placeholder="Choose a dataset the run did not train on",
+            help="The run's fitted pipeline is applied unchanged; the dataset needs its columns and target. "
+            "A score on rows the run trained on is labelled: it is not a held-out score.",
+            key=f"evaluate_dataset_{run.id}" + (f"_{n}" if n else ""),
         )
         file = st.file_uploader(
             "…or upload a file to evaluate on (it is added to your datasets)",
             type=[s.lstrip(".") for ss in FORMATS.values() for s in ss],
-            key=f"evaluate_file_{run.id}",
+            key=f"evaluate_file_{run.id}" + (f"_{n}" if n else ""),
         )
         if c2.form_submit_button("Evaluate"):
             try:
+                if pending:
+                    raise AppError("An evaluation of this run is in progress: wait for it to finish.")
                 if file is not None:
                     # Read as any upload is (an ingest job); the evaluation follows once it is stored.
                     upload_id = save_upload(store, file, file.name, viewer=who)
@@ -120,6 +159,7 @@ def _form(run: RunRecord, who: Viewer) -> None:
                 _ui.error(exc)
             else:
                 st.session_state.pop(f"evaluate_error_{run.id}", None)
+                st.session_state[f"evaluate_form_{run.id}"] = n + 1
                 st.rerun()
 
 
@@ -161,6 +201,10 @@ def _pending(run_id: str) -> None:
         return
     if RunStatus(job.status) in TERMINAL:
         st.session_state.pop(key, None)
+        # The form starts over once more: its choice, preselected while the upload was being read,
+        # must not stay on the dataset just scored.
+        form = f"evaluate_form_{run_id}"
+        st.session_state[form] = st.session_state.get(form, 0) + 1
         if job.status != "succeeded":
             what = "The file could not be read" if stage == "ingest" else "The evaluation failed"
             st.session_state[f"evaluate_error_{run_id}"] = f"{what}: {job.status_reason or job.status}"
