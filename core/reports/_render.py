@@ -194,7 +194,22 @@ def _compare(store: Store, block: CompareBlock, viewer: Viewer) -> RenderedBlock
         except AppError as exc:
             return RenderedBlock("compare", "Compare", notes=(str(exc),), placeholders=missing)
         table = tuple({k: _cell(v) for k, v in row.items()} for row in comparison.table)
-    return RenderedBlock("compare", "Compare", table=table, placeholders=missing)
+    notes = tuple(_evaluations(store, names, shown, viewer))
+    return RenderedBlock("compare", "Compare", notes=notes, table=table, placeholders=missing)
+
+
+def _evaluations(store: Store, names: Mapping[str, str], shown: list[str], viewer: Viewer) -> list[str]:
+    """One line per evaluation of the compared runs, with the run page's label wherever the
+    scored rows overlap the run's training rows (such a score is not a held-out score)."""
+    from core.training import list_evaluations
+
+    lines = []
+    for run_id in shown:
+        for e in list_evaluations(store, run_id, viewer=viewer):
+            scores = ", ".join(f"{k} {v:.4g}" for k, v in sorted(e.metrics.items()))
+            label = e.overlap_warning or f"Rows trained on: {e.overlap_summary}."
+            lines.append(f"{names[run_id]} evaluated on {e.dataset_name}: {scores}. {label}")
+    return lines
 
 
 def _study(store: Store, block: StudyBlock, viewer: Viewer) -> RenderedBlock:

@@ -171,6 +171,41 @@ def test_a_private_run_of_another_user_is_a_placeholder(world: World) -> None:
     assert SECRET in _values(as_ann)
 
 
+def test_a_compare_block_lists_evaluations_with_their_training_overlap(world: World) -> None:
+    """An evaluation of a compared run reads as on the run page: a score on rows the run trained on
+    carries the overlap label (in the view and the exported file); one on unseen rows says none; a
+    reader who may not see the run sees none of its evaluations."""
+    from core.store import Evaluation
+
+    store = world.store
+    flattering = {"evaluation": {"accuracy": 0.9944}, "overlap": {"rows": 142, "of": 142, "fraction": 1.0}}
+    held_out = {"evaluation": {"accuracy": 0.9167}, "overlap": {"rows": 0, "of": 36, "fraction": 0.0}}
+    with store.session() as s:
+        s.add(
+            Evaluation(
+                id="e" * 32, run_id=world.ann_private, dataset_name="wine.csv", metrics_json=flattering
+            )
+        )
+        s.add(
+            Evaluation(id="f" * 32, run_id=world.ann_private, dataset_name="wine test", metrics_json=held_out)
+        )
+    report_id, _ = save_report(store, _report(world.ann_private, world.ann_red), team="red", viewer=world.ann)
+
+    record = get_report(store, report_id, viewer=world.ann)
+    notes = render_report(store, record, viewer=world.ann)[2].notes
+    name = f"ann-private ({world.ann_private[:6]})"
+    assert notes == (
+        f"{name} evaluated on wine.csv: accuracy 0.9944. ⚠ 100 % of these rows were used in training "
+        "(142 of 142): this score is not a held-out score.",
+        f"{name} evaluated on wine test: accuracy 0.9167. Rows trained on: none.",
+    )
+    assert "⚠ 100 % of these rows were used in training (142 of 142)" in export_html(
+        store, record, viewer=world.ann
+    )
+    as_ben = render_report(store, get_report(store, report_id, viewer=world.ben), viewer=world.ben)
+    assert as_ben[2].notes == ()
+
+
 def test_a_run_deleted_later_is_a_placeholder(world: World) -> None:
     store = world.store
     report_id, _ = save_report(store, _report(world.ann_red, world.ann_private), viewer=world.ann)
