@@ -165,14 +165,32 @@ def train_section(
         else:
             st.switch_page("pages/jobs.py", query_params={"run": run_id})
     with right:
-        baselines_button(store, who, dataset=dataset, pipeline=pipeline, pipeline_id=pipeline_id, task=task)
+        baselines_button(
+            store,
+            who,
+            dataset=dataset,
+            pipeline=pipeline,
+            pipeline_id=pipeline_id,
+            task=task,
+            validation_dataset=validation_dataset,
+            refused=refused,
+        )
     st.stop()
 
 
 def baselines_button(
-    store: Any, who: Any, *, dataset: Any, pipeline: Any, pipeline_id: str | None, task: str
+    store: Any,
+    who: Any,
+    *,
+    dataset: Any,
+    pipeline: Any,
+    pipeline_id: str | None,
+    task: str,
+    validation_dataset: str | None = None,
+    refused: AppError | None = None,
 ) -> None:
-    """Train page: launch the dummy, linear and boosting baselines for this data; opens Compare."""
+    """Train page: launch the dummy, linear and boosting baselines for this data (validated on
+    the page's other dataset, if one is chosen); opens Compare."""
     if st.button(
         "Baselines for this data",
         key="train_baselines",
@@ -180,6 +198,8 @@ def baselines_button(
         "pipeline and target, launched together and opened in Compare.",
     ):
         try:
+            if refused is not None:
+                raise refused
             ids = launch_baselines(
                 _ui.client(),
                 store,
@@ -188,6 +208,7 @@ def baselines_button(
                 viewer=who,
                 dataset_name=dataset.name,
                 pipeline_id=pipeline_id,
+                validation_dataset=validation_dataset,
             )
         except AppError as exc:
             _ui.error(exc)

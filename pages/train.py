@@ -350,4 +350,6 @@ _estimators.baselines_button(
     pipeline=pipeline,
     pipeline_id=None if pipe_choice == "default" else pipe_choice,
     task=task,
+    validation_dataset=validation_dataset,
+    refused=refused,
 )

@@ -28,14 +28,26 @@ __all__ = ["BASELINE_KINDS", "BASELINE_TAG", "baseline_specs", "baselines_for_ru
 BASELINE_KINDS = ("dummy", "linear", "hist_gradient_boosting")
 
 
-def baseline_specs(pipeline: dict[str, Any], task: str, pipeline_id: str | None = None) -> list[TrainSpec]:
-    """The three baseline runs' specs for ``pipeline`` (its dataset, steps and target) and ``task``.
+def baseline_specs(
+    pipeline: dict[str, Any],
+    task: str,
+    pipeline_id: str | None = None,
+    validation_dataset: str | None = None,
+) -> list[TrainSpec]:
+    """The three baseline runs' specs for ``pipeline`` (its dataset, steps and target) and ``task``,
+    validated on ``validation_dataset`` when the run they sit beside was (so both are scored on
+    the same rows).
 
     Raises:
         SpecError: The pipeline or task is invalid.
     """
     return [
-        TrainSpec(pipeline, EstimatorSpec(kind, task).to_dict(), pipeline_id=pipeline_id)
+        TrainSpec(
+            pipeline,
+            EstimatorSpec(kind, task).to_dict(),
+            pipeline_id=pipeline_id,
+            validation_dataset=validation_dataset,
+        )
         for kind in BASELINE_KINDS
     ]
 
@@ -75,6 +87,7 @@ def launch_baselines(
     pipeline_id: str | None = None,
     parent_id: str | None = None,
     team: str = "",
+    validation_dataset: str | None = None,
 ) -> list[str]:
     """Launch (or reuse) the dummy, linear and gradient-boosting baselines for ``pipeline``.
 
@@ -89,6 +102,8 @@ def launch_baselines(
         parent_id: The run they were launched for (recorded as lineage ``baseline``). Defaults
             to None.
         team: The team that may see them; "" keeps them private. Defaults to "".
+        validation_dataset: Another dataset they validate on (every row of ``pipeline``'s then
+            trains), as the run they sit beside. Defaults to None (the split's held-out rows).
 
     Returns:
         The three runs' IDs (dummy, linear, gradient boosting), new or reused.
@@ -100,7 +115,7 @@ def launch_baselines(
     from core.compute import submit_run
     from core.experiments import add_tag
 
-    specs = baseline_specs(pipeline, task, pipeline_id)  # all checked before any launch
+    specs = baseline_specs(pipeline, task, pipeline_id, validation_dataset)  # all checked before any launch
     dataset_id = specs[0].pipeline["dataset_id"]
     run_ids = []
     for spec in specs:
@@ -158,4 +173,5 @@ def baselines_for_run(client: Any, store: Store, run_id: str, *, viewer: Viewer)
         pipeline_id=trained.spec.pipeline_id,
         parent_id=run.id,
         team=run.team if run.author == viewer.name else "",
+        validation_dataset=trained.spec.validation_dataset,
     )

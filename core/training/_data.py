@@ -239,12 +239,12 @@ def check_validation_data(
     train_file, val_file = pq.ParquetFile(train_path), pq.ParquetFile(val_path)
     train_columns, val_columns = train_file.schema_arrow.names, val_file.schema_arrow.names
     target = pipeline.target
-    classes: tuple[Any, Any] = ((), ())
+    classes: list[Any] = [(), ()]
     if task != "regression" and target in train_columns and target in val_columns:
-        classes = tuple(  # type: ignore[assignment]
+        classes = [
             pq.read_table(path, columns=[target]).column(0).unique().to_pylist()
             for path in (train_path, val_path)
-        )
+        ]
     differences = validation_differences(pipeline, task, train_columns, val_columns, *classes)
     if differences:
         raise _refusal(name, differences)

@@ -216,3 +216,12 @@ def test_images_of_another_size_are_refused(config: AppConfig, tmp_path: Path) -
     spec = TrainSpec(pipeline.to_dict(), model_template("cnn_article").to_dict(), validation_dataset="0" * 32)
     with pytest.raises(DataError, match=f"Validation dataset {'0' * 32} no longer exists"):
         prepare_data(store, spec)
+
+
+def test_baselines_validate_on_the_runs_other_dataset() -> None:
+    # Beside a run validated on another dataset, baselines are scored on the same rows.
+    from core.training import baseline_specs
+
+    specs = baseline_specs(PIPELINE, "multiclass", validation_dataset="d2")
+    assert [s.validation_dataset for s in specs] == ["d2"] * 3
+    assert all("validation_dataset" not in s.to_dict() for s in baseline_specs(PIPELINE, "multiclass"))
