@@ -87,3 +87,6 @@ def test_validate_on_another_dataset_beside_the_split(app: AppTest, tmp_path: Pa
     run = wait_until_ended(store, run.id, 180)
     assert run.status == "succeeded", run.status_reason
     assert run.result_json["rows"] == {"train": 64, "validation": 20, "test": 0}
+    # Tweak and rerun validates on the same dataset.
+    open_page(app, "pages/train.py", from_run=run.id)
+    assert app.selectbox(key="train_validation").value == test.id
