@@ -13,10 +13,10 @@ from typing import NamedTuple
 import numpy as np
 
 from core.charts._plotly import COLOURS
-from core.charts._plotly import _axis_names
 from core.charts._plotly import _import_plotly
 from core.charts._plotly import _integer_ticks
-from core.charts._plotly import _say
+from core.charts._plotly import _layout
+from core.charts._plotly import _panel_axes
 from core.charts._plotly import _style
 from core.charts._smooth import smooth
 from core.store import MetricSeries
@@ -115,6 +115,16 @@ def _get_metric_curves_info(
     )
 
 
+_NO_POINTS = {
+    "text": "No points yet",
+    "showarrow": False,
+    "x": 0.5,
+    "y": 0.5,
+    "xref": "paper",
+    "yref": "paper",
+}
+
+
 class _SmoothedInfo(NamedTuple):
     raw: list[float]
     smoothed: list[float] | None  # None: drawn raw only
@@ -164,82 +174,94 @@ def plot_metric_curves(
     smooth([], smoothing)  # refuse a bad weight whether or not there is a curve yet
     info = _get_metric_curves_info(metrics, keys, x_label, markers, title=title, y_label=y_label)
     rows = max(1, len(info.panels))
-    if rows > 1:
-        from plotly.subplots import make_subplots
-
-        fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1 if rows < 3 else 0.06)
-    else:
-        fig = go.Figure()
     # WebGL once a curve is long (a downsampled long run draws ~2,000 points per curve): SVG makes
     # one page element per point, and the page redraws every second while a run is live.
-    trace = go.Scattergl if any(len(c.x) > 1000 for c in info.curves) else go.Scatter
+    kind = "scattergl" if any(len(c.x) > 1000 for c in info.curves) else "scatter"
     colour_of = {c.key: COLOURS[i % len(COLOURS)] for i, c in enumerate(info.curves)}
+    # The figure is built as plain dicts and validated once (see _layout).
+    traces: list[dict[str, Any]] = []
     for row, panel in enumerate(info.panels, start=1):
-        where = {"row": row, "col": 1} if rows > 1 else {}
+        xref, yref = _panel_axes(row)
         for curve in panel.curves:
             # NumPy arrays: Plotly keeps them as they are (lists it checks value by value, which
             # was two thirds of a live tick's drawing) and sends them as typed binary arrays.
             x = np.asarray(curve.x)
-            name = curve.key  # the key as stored: what a browser test and a person look for
-            line = {"color": colour_of[curve.key], "width": 2}
+            colour = colour_of[curve.key]
             drawn = _get_smoothed_info(curve.y, smoothing)
+            common = {"type": kind, "x": x, "xaxis": xref, "yaxis": yref, "legendgroup": curve.key}
             if drawn.smoothed is not None:  # the raw curve faded behind, in the same colour
-                fig.add_trace(
-                    trace(
-                        x=x,
-                        y=np.asarray(drawn.raw, dtype=np.float64),
-                        mode="lines",
-                        name=f"{name} (raw)",
-                        legendgroup=curve.key,
-                        showlegend=False,
-                        opacity=0.25,
-                        line={"color": colour_of[curve.key], "width": 1},
-                        hoverinfo="skip",
-                    ),
-                    **where,
+                traces.append(
+                    common
+                    | {
+                        "y": np.asarray(drawn.raw, dtype=np.float64),
+                        "mode": "lines",
+                        "name": f"{curve.key} (raw)",
+                        "showlegend": False,
+                        "opacity": 0.25,
+                        "line": {"color": colour, "width": 1},
+                        "hoverinfo": "skip",
+                    }
                 )
             y = drawn.smoothed if drawn.smoothed is not None else drawn.raw
-            fig.add_trace(
-                trace(
-                    x=x,
-                    y=np.asarray(y, dtype=np.float64),
-                    mode="lines" if len(curve.x) > 1 else "markers",
-                    name=name,
-                    legendgroup=curve.key,
-                    line=line,
-                ),
-                **where,
+            traces.append(
+                common
+                | {
+                    "y": np.asarray(y, dtype=np.float64),
+                    "mode": "lines" if len(curve.x) > 1 else "markers",
+                    "name": curve.key,  # the key as stored: what a person and a browser test look for
+                    "line": {"color": colour, "width": 2},
+                }
             )
-        axis = fig.layout[_axis_names(fig, "y")[row - 1]] if rows > 1 else fig.layout.yaxis
-        axis.type = "log" if panel.y_log else "linear"
-        if panel.y_log:
-            axis.dtick = 1  # a tick per decade: 1e-3, 1e-2 ... (not 1, 2, 5, 10, 2, 5)
-            axis.exponentformat = "power"
-    _style(
-        fig,
+    x_axis: dict[str, Any] = {}
+    if info.x_integer:
+        x_axis = _integer_ticks(max((max(c.x) - min(c.x) for c in info.curves if c.x), default=0))
+    layout = _layout(
         info.title,
         info.x_title,
         [p.y_title for p in info.panels] or [y_label or "value"],
         height=260 + 160 * rows if rows > 1 else 380,
+        x_axis=x_axis,
     )
-    if info.x_integer:
-        span = max((max(c.x) - min(c.x) for c in info.curves if c.x), default=0)
-        fig.update_xaxes(**_integer_ticks(span))
-    fig.update_layout(uirevision="keep")  # keep the user's zoom while new points arrive
+    for row, panel in enumerate(info.panels, start=1):
+        axis = layout[f"yaxis{'' if row == 1 else row}"]
+        if panel.y_log:  # a tick per decade: 1e-3, 1e-2 ... (not 1, 2, 5, 10, 2, 5)
+            axis |= {"type": "log", "dtick": 1, "exponentformat": "power"}
+        else:
+            axis["type"] = "linear"
+    layout["uirevision"] = "keep"  # keep the user's zoom while new points arrive
+    shapes, notes = [], []
     for step, label in info.markers:
         for row in range(1, rows + 1):
-            where = {"row": row, "col": 1} if rows > 1 else {}
-            fig.add_vline(
-                x=step,
-                line_dash="dot",
-                line_color="#888",
-                annotation_text=label if row == 1 else None,
-                annotation_textangle=-90,
-                **where,
+            xref, yref = _panel_axes(row)
+            shapes.append(
+                {
+                    "type": "line",
+                    "x0": step,
+                    "x1": step,
+                    "xref": xref,
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": f"{yref} domain",
+                    "line": {"dash": "dot", "color": "#888"},
+                }
             )
+        notes.append(
+            {
+                "x": step,
+                "xref": "x",
+                "y": 1,
+                "yref": "y domain",
+                "text": label,
+                "textangle": -90,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+            }
+        )
     if not info.curves:
-        _say(fig, "No points yet")
-    return fig
+        notes.append(_NO_POINTS)
+    layout |= {"shapes": shapes, "annotations": notes}
+    return go.Figure(data=traces, layout=layout)
 
 
 # --- training results ---------------------------------------------------------------------
