@@ -61,6 +61,12 @@ def evaluate(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def
     out(f"{run.status}: {run.status_reason}")
     if run.status != "succeeded":
         return 1
+    from core.training import list_evaluations
+
+    # Before the metrics (the last line stays JSON): whether the run trained on these rows.
+    for evaluation in list_evaluations(store, args.run, viewer=viewer):
+        if evaluation.id == run_id:
+            out(evaluation.overlap_warning or f"rows trained on: {evaluation.overlap_summary}")
     out(json.dumps(dict(run.result.evaluation)))
     return 0
 

@@ -157,6 +157,10 @@ def test_evaluate_and_predict_headless(tmp_path: Path) -> None:
     out = _run(tmp_path, "evaluate", "--run", run_id, str(iris))
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
     assert json.loads(out.stdout.splitlines()[-1])["accuracy"] == pytest.approx(expected, abs=1e-6)
+    # The same file the run trained on: its 120 training rows are among the 150, and it says so.
+    assert out.stdout.splitlines()[-2] == (
+        "⚠ 80 % of these rows were used in training (120 of 150): this score is not a held-out score."
+    )
 
     short = tmp_path / "short.csv"
     pd.read_csv(iris).drop(columns=["species"]).to_csv(short, index=False)
