@@ -177,6 +177,32 @@ def md_escape_message(text: str) -> str:
     return "`".join(part if i % 2 else md_escape(part) for i, part in enumerate(parts))
 
 
+def md_table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a Markdown table, every cell escaped; blank where a row lacks a column.
+
+    A small table drawn as Markdown costs the browser nothing more: ``st.dataframe`` loads the
+    data grid and Arrow bundles (1.2 MB), which on a cold run page delay its charts.
+    """
+    if not rows:
+        return ""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return md_escape(text).replace("\n", " ")  # md_escape already escapes "|"
+
+    lines = ["| " + " | ".join(md_escape(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def md_pairs(values: dict[str, Any]) -> str:
+    """``key: value`` lines as Markdown, escaped (a settings list without the JSON viewer)."""
+    return "  \n".join(f"{md_escape(k)}: `{str(v).replace('`', chr(39))}`" for k, v in values.items())
+
+
 def distinct(labels: dict[str, str]) -> dict[str, str]:
     """``labels`` (ID -> text) with the IDs' first 8 characters added where two texts are alike.
 
@@ -252,6 +278,7 @@ def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
 # against the store on every run, so signing out or an expiry takes effect at the next request.
 
 _TOKEN_KEY = "_loom_session"  # this browser tab's session token (until the cookie is set)
+_COOKIE_CODE = "_loom_cookie_code"  # a handoff code, once, for the background cookie request
 
 
 def _session_token() -> str | None:
@@ -323,8 +350,32 @@ def _account_box(found: Viewer) -> None:
     with st.sidebar:
         teams = f" · teams: {', '.join(found.teams)}" if found.teams else ""
         st.caption(f"Signed in as **{md_escape(found.name)}**{md_escape(teams)}")
+        _set_cookie()
         if st.button("Sign out", key="sign_out"):
             _sign_out()
+
+
+def _set_cookie() -> None:
+    """Just signed in: trade the handoff code for the HttpOnly session cookie with a background
+    request (pages cannot set cookies; /_loom/session can), so the page need not reload. If the
+    request fails, the browser goes through /_loom/session itself and comes back here."""
+    import json
+    from urllib.parse import quote
+
+    from core.sharing import issue_handoff
+
+    code = st.session_state.pop(_COOKIE_CODE, None)
+    token = st.session_state.get(_TOKEN_KEY)
+    if not code or not token:
+        return
+    quiet = json.dumps(f"/_loom/session?code={code}&quiet=1")
+    # A used code is refused by the route, so the fallback carries its own (unused ones expire).
+    again = json.dumps(f"/_loom/session?code={issue_handoff(token)}&next={quote(_here(), safe='')}")
+    st.html(
+        f"<script>fetch({quiet}, {{credentials: 'same-origin', cache: 'no-store'}})"
+        f".then(r => {{ if (!r.ok) throw r; }}).catch(() => window.location.replace({again}));</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _sign_out() -> None:
@@ -473,10 +524,11 @@ def sign_in_form() -> None:
         except (SpecError, RateLimitedError) as exc:
             st.error(str(exc))
         else:
+            # Signed in at once, on this very page and query: the token is in this session, and
+            # the next run sets the cookie in the background (no page reload; bench/signin.py).
             st.session_state[_TOKEN_KEY] = done.token
-            from urllib.parse import quote
-
-            _go(f"/_loom/session?code={issue_handoff(done.token)}&next={quote(_here(), safe='')}")
+            st.session_state[_COOKIE_CODE] = issue_handoff(done.token)
+            st.rerun()
     if _sso_configured():
         import json
         from urllib.parse import quote

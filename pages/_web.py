@@ -1,8 +1,9 @@
 """Loom's two HTTP routes beside Streamlit's own (served by ``app.py``'s ``st.App``).
 
-Streamlit pages run over a WebSocket and cannot set cookies, so signing in ends with a trip
-through ``/_loom/session``: it trades a one-time code (valid a minute, made by the sign-in form)
-for the session cookie — ``HttpOnly`` (no script can read it), ``SameSite=Lax``, ``Secure``
+Streamlit pages run over a WebSocket and cannot set cookies, so signing in ends with a request
+to ``/_loom/session``, in the background (``quiet=1``: the page is already drawn signed in) or,
+if that fails, as a trip through it: it trades a one-time code (valid a minute, made by the
+sign-in form) for the session cookie — ``HttpOnly`` (no script can read it), ``SameSite=Lax``, ``Secure``
 behind HTTPS, signed by the server, expiring with the session — and sends the browser back to the
 page it came from. ``/_loom/signout`` clears it (the session itself already ended on the server).
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 __all__ = ["ROUTES"]
@@ -33,8 +35,13 @@ async def _session(request: Request) -> Any:
     from core.sharing import cookie_value
     from core.sharing import redeem_handoff
 
-    response = RedirectResponse(_next(request), status_code=303)
     token = redeem_handoff(request.query_params.get("code"))
+    response: Response
+    if request.query_params.get("quiet"):
+        # The page's background request (pages/_ui.py): the cookie only, no page to go to.
+        response = Response(status_code=204 if token is not None else 403)
+    else:
+        response = RedirectResponse(_next(request), status_code=303)
     if token is not None:
         response.set_cookie(
             COOKIE_NAME,

@@ -135,12 +135,24 @@ def open_page(browser, request: pytest.FixtureRequest, url: str = "", user: str 
         pg.get_by_label("Password", exact=True).fill(f"{user}-password-long")
         pg.get_by_role("button", name="Sign in").click()
         pg.get_by_text(f"Signed in as {user}").wait_for()
+        wait_for_session_cookie(context)
     yield pg
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def wait_for_session_cookie(context) -> None:  # type: ignore[no-untyped-def]
+    """The page is drawn signed in at once; the session cookie follows from a background request
+    (pages/_ui.py). Wait for it before a reload or a typed URL, which need it."""
+    wait_until(
+        lambda: any(c["name"] == "loom_session" for c in context.cookies()),
+        timeout=30,
+        interval=0.1,
+        what="the session cookie",
+    )
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from core.store import open_store
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import add_sample
 from tests.e2e.conftest import launch_training
+from tests.e2e.conftest import wait_for_session_cookie
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_tuning import _complete
 from tests.waiting import wait_until
@@ -61,6 +62,7 @@ def _sign_in(page, url: str, name: str, path: str = "/") -> None:  # type: ignor
     page.get_by_label("Password", exact=True).fill(f"{name}-password-long")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {name}").wait_for()
+    wait_for_session_cookie(page.context)
 
 
 def _signed_in(page, name: str) -> None:  # type: ignore[no-untyped-def]

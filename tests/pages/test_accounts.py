@@ -172,3 +172,40 @@ def test_others_runs_are_not_found_but_a_share_link_opens_them(auth_app) -> None
     anonymous.switch_page("pages/data.py")
     anonymous.run()
     assert "Sign in to Loom" in [t.value for t in anonymous.title]
+
+
+def test_a_member_removed_from_a_team_is_told_at_the_next_page(auth_app) -> None:  # type: ignore[no-untyped-def]
+    from core.sharing import remove_member
+
+    store = open_store(get_config())
+    at = _sign_in(auth_app, "ada", "ada-password-123")
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception and not at.info or all("no longer" not in i.value for i in at.info)
+    remove_member(store, "lab", "ada")
+    try:
+        at.switch_page("pages/jobs.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("no longer a member of team lab" in i.value for i in at.info)
+    finally:
+        add_member(store, "lab", "ada")
+
+
+def test_a_dataset_owner_changes_who_sees_it_and_is_told(auth_app) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(get_config())
+    with store.session() as s:
+        row = Dataset(
+            name="ADA-TEAM-LATER", content_hash="2" * 64, author="ada", profile_json={"columns": []}
+        )
+        s.add(row)
+        s.flush()
+        dataset_id = row.id
+    at = _sign_in(auth_app, "ada", "ada-password-123")
+    at.switch_page("pages/data.py")
+    at.query_params["dataset"] = dataset_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key=f"team_dataset_{dataset_id}").set_value("lab").run()
+    at.button(key=f"team_apply_dataset_{dataset_id}").click().run()
+    assert any("now visible to team lab" in t.value for t in at.toast)
+    with store.session() as s:
+        assert s.get(Dataset, dataset_id).team == "lab"
