@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
@@ -25,6 +27,12 @@ def test_compare_two_runs_and_share_read_only(app: AppTest) -> None:
     assert len(app.get("plotly_chart")) == 1
     diff = app.dataframe[0].value  # settings first, then metrics
     assert list(diff["setting"]) == ["epochs", "note"]
+    table = app.dataframe[1].value
+    assert list(table.columns[:2]) == ["name", "epoch/val_loss"]  # metrics first, the ID last
+    assert list(table.columns[-1:]) == ["run"]
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    assert chart["title"]["text"] and chart["xaxis"]["title"]["text"] == "epoch"  # not "step"
+    assert chart["yaxis"]["title"]["text"] == "epoch/val_loss"
     assert app.get("download_button")
 
     token = create_link(
