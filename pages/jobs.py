@@ -163,7 +163,7 @@ def _render(run: RunRecord) -> None:
     for key in charts.rates:
         if (series := view.series[key]).steps:
             st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
-    weight = _smoothing(run_id)
+    weight = _smoothing(run_id) if charts.charts else 0.0
     markers = _markers(events)
     for prefix, keys in charts.charts or [("", [])]:
         group = {k: view.series[k] for k in keys}
