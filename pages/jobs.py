@@ -214,9 +214,7 @@ def _render(run: RunRecord) -> None:
                 if result.confusion:
                     left, right = st.columns(2)
                     left.plotly_chart(plot_confusion_matrix(result.confusion), key=f"confusion_{run_id}")
-                    right.dataframe(
-                        [dict(p) for p in result.per_class], hide_index=True, key=f"per_class_{run_id}"
-                    )
+                    right.markdown(_ui.md_table([dict(p) for p in result.per_class]))
                 else:
                     st.plotly_chart(plot_predicted_vs_actual(result.pred_vs_actual), key=f"pva_{run_id}")
 
@@ -394,7 +392,13 @@ def _control_feed(requests: list[ControlRequest]) -> None:
 
 def _details(run: RunRecord) -> None:
     """Specs, lineage, notes and tags, events, sharing: everything about a run beside its curves."""
-    tabs = st.tabs(["Specs", "Lineage", "Notes and tags", "Events", "Share"])
+    # The events table is drawn only while its tab is open (the tabs rerun the page when
+    # switched), as are the pipeline graph and the spec's JSON: each is a JavaScript bundle
+    # (data grid and Arrow, Graphviz, JSON viewer) that a cold browser loads before it draws
+    # the charts. The other tabs are text and small widgets, drawn always.
+    tabs = st.tabs(
+        ["Specs", "Lineage", "Notes and tags", "Events", "Share"], key="run_tabs", on_change="rerun"
+    )
     with tabs[0]:
         if run.kind == "train":
             if access.can_fork:  # a fork link carries its token to Train, which reads the source with it
@@ -411,8 +415,9 @@ def _details(run: RunRecord) -> None:
                 _ui.error(f"This run's spec cannot be drawn ({trained.problem}); its JSON is below.")
             else:
                 _train_specs(trained)
-        with st.expander("The whole spec (JSON)"):
-            st.json(thaw(run.spec))
+        whole = st.expander("The whole spec (JSON)", key="run_spec_json", on_change="rerun")
+        if whole.open:
+            whole.json(thaw(run.spec))
     with tabs[1]:
         if access.shared:
             st.caption("A share link shows this run only, not the runs it came from or led to.")
@@ -421,7 +426,14 @@ def _details(run: RunRecord) -> None:
     with tabs[2]:
         _ui.notes_and_tags("run", run.id, who, access.can_note)
     with tabs[3]:
-        st.dataframe(
+        if tabs[3].open:
+            _events_table(run)
+    with tabs[4]:
+        _share_tab(run)
+
+
+def _events_table(run: RunRecord) -> None:
+    st.dataframe(
             [
                 {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
                 for e in get_events(store, run.id, viewer=who)
@@ -429,31 +441,38 @@ def _details(run: RunRecord) -> None:
             hide_index=True,
             key="events_table",
         )
-    with tabs[4]:
-        if who.owns(run.author):
-            _ui.team_box("run", run.id, run.team, who)
-            _ui.share_box("run", run.id, {}, who)
-        elif access.shared:
-            st.caption("You opened this run through a share link.")
-        else:
-            st.caption(f"Only its owner ({_ui.md_escape(run.author)}) can share this run.")
+
+
+def _share_tab(run: RunRecord) -> None:
+    if who.owns(run.author):
+        _ui.team_box("run", run.id, run.team, who)
+        _ui.share_box("run", run.id, {}, who)
+    elif access.shared:
+        st.caption("You opened this run through a share link.")
+    else:
+        st.caption(f"Only its owner ({_ui.md_escape(run.author)}) can share this run.")
 
 
 def _train_specs(trained: TrainingRun) -> None:
     run, spec = trained.run, trained.spec
     assert spec is not None and trained.pipeline is not None and trained.model is not None  # noqa: S101
-    st.graphviz_chart(to_dot(trained.pipeline))
+    pipeline = trained.pipeline
+    steps = " → ".join(_ui.md_escape(n.step.title) for n in pipeline.nodes)
+    st.markdown(f"**Pipeline**: dataset (target {_ui.md_escape(pipeline.target)}) → {steps}")
+    graph = st.expander("Pipeline graph", key=f"pipeline_graph_{run.id}", on_change="rerun")
+    if graph.open:  # drawn on demand: the graph's bundle is large for a cold page
+        graph.graphviz_chart(to_dot(pipeline))
     c1, c2 = st.columns(2)
     if is_estimator(trained.model):  # scikit-learn: its kind and hyperparameters
         c1.markdown(f"**Model**: {trained.model.label} (scikit-learn)")  # type: ignore[union-attr]
-        c1.json(dict(trained.model.params))  # type: ignore[union-attr]
+        c1.markdown(_ui.md_pairs(dict(trained.model.params)))  # type: ignore[union-attr]
     else:
         c1.markdown("**Model**")
-        c1.dataframe(layer_rows(trained.model), hide_index=True, key=f"layers_{run.id}")
+        c1.markdown(_ui.md_table(layer_rows(trained.model)))
     c2.markdown("**Optimizer**")
-    c2.json(spec.optimizer)
+    c2.markdown(_ui.md_pairs(dict(spec.optimizer)))
     c2.markdown("**Settings**")
-    c2.json(
+    c2.markdown(_ui.md_pairs(
         {
             "epochs": spec.epochs,
             "batch_size": spec.batch_size,
@@ -464,7 +483,7 @@ def _train_specs(trained: TrainingRun) -> None:
             # As Keras's validation_data: every row of the run's dataset trained, this one validated.
             "validation_dataset": spec.validation_dataset or "none (the split's held-out rows)",
         }
-    )
+    ))
     env = run.result.environment
     if env:
         st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))
