@@ -372,7 +372,12 @@ def _controls(run: RunRecord) -> None:
     cols[4].button("Set", key=f"set_lr_{run.id}", on_click=_send, args=(run.id, "set_lr"))
 
 
-_ICONS = {"requested": "⏳", "taken": "✅", "answered": "ℹ️", "missed": "⚠️"}
+_ICONS = {
+    "requested": ":material/hourglass_top:",
+    "taken": ":material/check_circle:",
+    "answered": ":material/info:",
+    "missed": ":material/warning:",
+}
 _ACTIONS = {"stop": "Stop", "pause": "Pause", "resume": "Resume", "set_lr": "Set learning rate"}
 
 

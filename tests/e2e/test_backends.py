@@ -106,7 +106,7 @@ def test_twenty_controls_at_random_moments_are_all_taken(seeded: Seeded, pg) -> 
         pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
         pick(pg, "Backend", backend)
         box = pg.get_by_label("Epochs")
-        box.fill("3000")
+        box.fill("1000")
         box.press("Enter")
         pg.get_by_role("button", name="Launch").click()
         pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
