@@ -3,6 +3,9 @@ training run on iris, launched from the Train page, is scored from its run page 
 (its evaluation then listed there, with its confusion matrix), and a file without a column the
 pipeline reads fails with the column named, the stored evaluation untouched.
 
+Every evaluation of the run on rows it trained on (later iris is iris reversed) is labelled
+with that overlap on the page, and the training dataset is never the preselected choice.
+
 The datasets are written into the store before the app starts."""
 
 from __future__ import annotations
@@ -88,12 +91,28 @@ def test_evaluate_a_run_on_another_file(seeded: Seeded, pg) -> None:  # type: ig
     )
     pg.get_by_role("heading", name="Evaluations").wait_for(timeout=60_000)
     pg.get_by_text("Not yet scored on another dataset.").wait_for()
+    # Never the training data preselected: the newest dataset with the run's columns that is not
+    # it ("short iris" lacks one); the training data is named as such in the list.
+    box = pg.get_by_role("combobox", name="Evaluate on a dataset")
+    wait_until(lambda: box.input_value().startswith("later iris"), timeout=30, what="later iris chosen")
+    box.click()
+    pg.keyboard.type("iris.csv")
+    pg.get_by_role(
+        "option", name=re.compile(r"^iris\.csv \(150 rows\) · the run's training data$")
+    ).wait_for()
+    pg.keyboard.press("Escape")
 
     _evaluate_on(pg, "later iris")
     expander = pg.get_by_text(re.compile(r"^On later iris \("))
     expander.wait_for(timeout=120_000)
     (evaluation,) = list_evaluations(store, run_id, viewer=SYSTEM)
     assert evaluation.dataset_name == "later iris" and 0 <= evaluation.metrics["accuracy"] <= 1
+    # The same 150 rows reversed: the 120 the split trained on are labelled on the page.
+    assert (evaluation.overlap_rows, evaluation.overlap_of) == (120, 150)
+    pg.get_by_text(
+        "On later iris: ⚠ 80 % of these rows were used in training (120 of 150): "
+        "this score is not a held-out score."
+    ).wait_for()
     assert sum(map(sum, evaluation.confusion["matrix"])) == 150  # type: ignore[index]
     expander.click()
     pg.locator(".js-plotly-plot").last.wait_for()  # the evaluation's confusion matrix
@@ -124,11 +143,17 @@ def test_evaluate_a_run_on_an_uploaded_file(seeded: Seeded, pg, tmp_path) -> Non
     pg.get_by_role("heading", name="Evaluations").wait_for(timeout=60_000)
     pg.locator("input[type=file]").set_input_files(tmp_path / "holdout.csv")
     pg.get_by_text("holdout.csv").first.wait_for()  # uploaded, waiting for the form
+    pg.get_by_test_id("stFileChipName").filter(has_text="holdout.csv").wait_for()  # the uploader's file
     pg.get_by_role("button", name="Evaluate", exact=True).click()
     pg.get_by_text(re.compile(r"^On holdout.csv \(")).wait_for(timeout=180_000)
     (evaluation,) = [e for e in list_evaluations(store, run_id, viewer=SYSTEM) if e.id not in before]
     assert evaluation.dataset_name == "holdout.csv"
     assert sum(map(sum, evaluation.confusion["matrix"])) == 60  # type: ignore[index]
+    # Rows sampled from the training file: those the run trained on are counted and labelled.
+    assert evaluation.overlap_of == 60 and evaluation.overlap_rows
+    pg.get_by_text(f"On holdout.csv: {evaluation.overlap_warning}").wait_for()
+    # The uploader let go of the file: pressing Evaluate again uploads and scores nothing more.
+    assert not pg.get_by_test_id("stFileChipName").count(), "the uploader still holds the file"
     # The file became one of the uploader's datasets, reusable like any other.
     from core.data import list_datasets
 
