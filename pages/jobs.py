@@ -241,24 +241,35 @@ def _view(
 
 def _smoothing(run_id: str) -> float:
     """TensorBoard's smoothing weight for this run's curves: a slider whose value lives in the
-    URL (``?smooth=0.6``), so a reload or a shared link draws the same curves."""
+    URL (``?smooth=0.6``), so a reload or a shared link draws the same curves. The URL wins over
+    the widget's remembered value (a link opened in the same session); a move of the slider
+    writes the URL before the page reruns."""
+    key = f"smooth_{run_id}"
     try:
-        start = min(0.99, max(0.0, float(st.query_params.get("smooth", "0"))))
+        wanted = round(min(0.99, max(0.0, float(st.query_params.get("smooth", "0")))), 2)
     except ValueError:
-        start = 0.0
-    weight = st.slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        start,
-        0.01,
-        key=f"smooth_{run_id}",
-        help="A debiased exponential moving average, as TensorBoard draws it; the raw curve stays "
-        "faded behind. 0: raw values only.",
+        wanted = 0.0
+    if st.session_state.get(key) != wanted:
+        st.session_state[key] = wanted
+
+    def moved() -> None:
+        if weight := st.session_state[key]:
+            st.query_params["smooth"] = f"{weight:g}"
+        else:
+            st.query_params.pop("smooth", None)
+
+    return float(
+        st.slider(
+            "Smoothing",
+            0.0,
+            0.99,
+            step=0.01,
+            key=key,
+            on_change=moved,
+            help="A debiased exponential moving average, as TensorBoard draws it; the raw curve "
+            "stays faded behind. 0: raw values only.",
+        )
     )
-    if f"{weight:g}" != st.query_params.get("smooth", "0"):
-        st.query_params["smooth"] = f"{weight:g}"
-    return float(weight)
 
 
 def _zoomed(run_id: str, prefix: str, group: dict, view: MetricView) -> dict:

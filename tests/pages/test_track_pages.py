@@ -35,6 +35,16 @@ def test_an_external_run_is_marked_steerable_and_listed(app: AppTest) -> None:
         # Its total is unknown: steps and time so far, no "0 %" progress bar.
         assert not app.get("progress")
         assert any("Step 49 · " in c.value and "total unknown" in c.value for c in app.caption)
+        # ?smooth= (the slider's value): the smoothed curve over its faded raw values; none for
+        # the system chart (machine readings are drawn as read).
+        open_page(app, "pages/jobs.py", run=run.id, smooth="0.6")
+        assert app.slider(key=f"smooth_{run.id}").value == 0.6
+        names = {f["layout"]["title"]["text"]: [t["name"] for t in f["data"]] for f in _figures(app)}
+        assert names["Metrics"] == ["loss (raw)", "loss"] and names["System"] == ["system/rss_mb"]
+        app.slider(key=f"smooth_{run.id}").set_value(0.3).run()
+        assert app.query_params["smooth"] in ("0.3", ["0.3"])  # the slider writes the URL
+        app.slider(key=f"smooth_{run.id}").set_value(0.0).run()
+        assert "smooth" not in app.query_params and len(_figures(app)[0]["data"]) == 1
     open_page(app, "pages/experiments.py")
     assert not app.exception, [e.value for e in app.exception]
     frame = next(d for d in app.dataframe if (d.key or "").startswith("exp_table")).value
