@@ -112,7 +112,8 @@ def _compute(cfg: AppConfig) -> _Compute:
     from core.compute import create_client
     from core.training import WARM_UP
 
-    client = create_client(cfg, warm_up=(WARM_UP,))  # workers import TensorFlow as they start
+    # Workers import TensorFlow as they start; the CLI finds and joins this cluster (advertise).
+    client = create_client(cfg, warm_up=(WARM_UP,), advertise=True)
     # One reaper per client: marks runs whose worker died, or whose task the cluster forgot.
     return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
 
@@ -677,6 +678,9 @@ def visibility_box(kind: str, target_id: str, team: str, who: Viewer, apply) -> 
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     with c1:
         chosen = team_choice(f"team_{kind}_{target_id}", who, team)
+    flash = f"_loom_visibility_{kind}_{target_id}"
+    if done := st.session_state.pop(flash, None):  # said once, after the rerun that shows it
+        st.success(done, icon="✅")
     if chosen != team and c2.button("Apply", key=f"team_apply_{kind}_{target_id}"):
         try:
             apply(chosen)
@@ -684,7 +688,8 @@ def visibility_box(kind: str, target_id: str, team: str, who: Viewer, apply) -> 
             error(exc)
         else:
             audience = f"team {chosen}" if chosen else "only you"
-            st.toast(f"This {kind} is now visible to {audience}.", icon="✅")
+            st.session_state[flash] = f"This {kind} is now visible to {audience}."
+            st.toast(st.session_state[flash], icon="✅")
             st.rerun()
 
 

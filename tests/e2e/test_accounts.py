@@ -221,3 +221,127 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
     finally:
         for context in contexts:
             context.close()
+
+
+def _fresh_sign_in(browser, contexts: list, url: str, name: str, path: str):  # type: ignore[no-untyped-def]
+    """A new browser signs in at the deep link ``path`` and must land on it, query and all."""
+    context, page = _context(browser)
+    contexts.append(context)
+    _sign_in(page, url, name, path)
+    # The page may add its own parameters (Train adds the fork's dataset), never drop the link's.
+    assert page.url.startswith(f"{url}{path}"), (page.url, path)
+    return page
+
+
+def test_teams_end_to_end(team_server, browser) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26 in one journey, on the module's server: ann's private dataset and her run shown
+    to team lab; ben forks it (same data, same pipeline, named once); deep links survive the
+    sign-in on every page; a report's hidden block is named to ann and a placeholder without ID
+    to ben; links with and without notes; every page in the sidebar."""
+    from core.experiments import add_note
+    from core.reports import MarkdownBlock
+    from core.reports import ReportSpec
+    from core.reports import RunChartBlock
+    from core.reports import save_report
+    from core.sharing import create_link
+    from core.sharing import viewer_for
+    from core.store import create_run
+    from core.store import get_run
+    from core.store import write_metrics
+
+    url = team_server.url
+    store = open_store(AppConfig.for_data_dir(team_server.data_dir))
+    contexts: list = []
+    try:
+        a = _fresh_sign_in(browser, contexts, url, "ann", "/data")
+        # Every page is in the sidebar: nothing hidden under "View N more".
+        nav = a.get_by_test_id("stSidebarNav")
+        for title in ("Jobs", "Reports", "Cluster", "Share", "Compare"):
+            nav.get_by_role("link", name=title).wait_for()
+        assert nav.get_by_text(re.compile(r"View \d+ more")).count() == 0
+        dataset = add_sample(a, url)  # private: only ann sees it
+        run_id = launch_training(a, url, dataset, epochs=1)
+        a.get_by_text("succeeded").first.wait_for(timeout=240_000)
+        _settled(a)
+        # She shows the run (not the dataset) to her team, and is told so.
+        a.get_by_role("tab", name="Share").click()
+        a.get_by_label("Visible to", exact=True).click()
+        a.keyboard.type("team lab")
+        a.keyboard.press("Enter")
+        a.get_by_role("button", name="Apply").click()
+        a.get_by_text("This run is now visible to team lab.").wait_for()
+        wait_until(lambda: get_run(store, run_id, viewer=viewer_for(store, "ben")), timeout=30, what="team")
+
+        # Ben forks it: her private data and pipeline, used as they were, and a name said once.
+        b = _fresh_sign_in(browser, contexts, url, "ben", f"/train?from_run={run_id}")
+        b.get_by_text("Starting from a run").wait_for()
+        b.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+        assert b.get_by_text("Add a dataset on the Data page first").count() == 0
+        assert b.get_by_text("does not exist or is not shared").count() == 0
+        b.get_by_role("button", name="Launch").click()
+        b.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
+        fork = get_run(store, b.url.split("run=")[1][:32], viewer=viewer_for(store, "ben"))
+        source = get_run(store, run_id, viewer=viewer_for(store, "ann"))
+        assert (fork.author, fork.parent_id, fork.dataset_id) == ("ben", run_id, dataset)
+        assert fork.name == f"{source.name} · fork {fork.id[:6]}", fork.name
+
+        # A report with a block ben's team cannot see: ann is told which; ben gets no ID.
+        private = create_run(store, "smoke", {"type": "smoke"}, name="ANN-HIDDEN-RUN", author="ann").id
+        write_metrics(store, private, [("epoch/val_loss", 1, 0.5, 1000.0)])
+        spec = ReportSpec(
+            "Lab report",
+            (MarkdownBlock("results"), RunChartBlock((run_id,)), RunChartBlock((private,))),
+        )
+        report_id, _ = save_report(store, spec, team="lab", viewer=viewer_for(store, "ann"))
+        a.goto(f"{url}/reports?report={report_id}")
+        a.get_by_text(re.compile(r"Shared with team lab, 1 item")).wait_for()
+        a.get_by_text(re.compile(r"Block 3: run .ANN-HIDDEN-RUN.")).wait_for()
+
+        # Deep links survive the sign-in, with their whole query, on every page.
+        missing = "e" * 32
+        for path, shown in (
+            (f"/jobs?run={fork.id}", re.compile(rf"points · run {fork.id}")),
+            (f"/compare?runs={run_id},{fork.id}&metric=epoch/loss", "Compare"),
+            (f"/reports?report={report_id}", "A run here is not shared with you."),
+            (f"/tune?study={missing}", "This study does not exist or is not shared with you."),
+        ):
+            page = _fresh_sign_in(browser, contexts, url, "ben", path)
+            page.get_by_text(shown).first.wait_for()
+            html = _settled(page)
+            assert private not in html and private[:8] not in html and "ANN-HIDDEN-RUN" not in html, path
+        # Not-found has one look and the same words everywhere (Jobs then shows the newest run).
+        b.goto(f"{url}/jobs?run={private}")
+        b.get_by_text("This run does not exist or is not shared with you.").wait_for()
+        assert "ANN-HIDDEN-RUN" not in _settled(b)
+
+        # Links: without notes by default (nor their authors), with them when ann chose so.
+        add_note(store, "run", run_id, "ANNS-LAB-NOTE", viewer=viewer_for(store, "ann"))
+        plain = create_link(store, "run", run_id, viewer=viewer_for(store, "ann"))
+        noted = create_link(store, "run", run_id, include_notes=True, viewer=viewer_for(store, "ann"))
+        anon_ctx, anon = _context(browser)
+        contexts.append(anon_ctx)
+        anon.goto(f"{url}/share?token={plain}")
+        anon.get_by_text("no notes and no model download").wait_for()
+        anon.get_by_role("tab", name="Notes and tags").click()
+        anon.get_by_text("This link does not include notes.").wait_for()
+        assert "ANNS-LAB-NOTE" not in anon.inner_text("body")
+        assert anon.get_by_role("button", name="Download bundle").count() == 0
+        anon.goto(f"{url}/share?token={noted}")
+        anon.get_by_text("its notes and no model download").wait_for()
+        anon.get_by_role("tab", name="Notes and tags").click()
+        anon.get_by_text("ANNS-LAB-NOTE").wait_for()
+        # A signed-in visitor opening a link still sees who they are.
+        b.goto(f"{url}/share?token={plain}")
+        b.get_by_text("no notes and no model download").wait_for()
+        _signed_in(b, "ben")
+    except BaseException:
+        from tests.e2e.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, context in enumerate(contexts):
+            for j, pg in enumerate(context.pages):
+                pg.screenshot(path=str(ARTIFACTS / f"teams-{i}-{j}.png"), full_page=True)
+        raise
+    finally:
+        for context in contexts:
+            context.close()

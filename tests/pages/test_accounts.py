@@ -206,6 +206,6 @@ def test_a_dataset_owner_changes_who_sees_it_and_is_told(auth_app) -> None:  # t
     assert not at.exception, [e.value for e in at.exception]
     at.selectbox(key=f"team_dataset_{dataset_id}").set_value("lab").run()
     at.button(key=f"team_apply_dataset_{dataset_id}").click().run()
-    assert any("now visible to team lab" in t.value for t in at.toast)
+    assert any("now visible to team lab" in m.value for m in at.success)
     with store.session() as s:
         assert s.get(Dataset, dataset_id).team == "lab"
