@@ -57,7 +57,9 @@ def test_unknown_ids_and_missing_runs_look_the_same_through_links(app: AppTest) 
     store = open_store(get_config())
     a = _finished(store, "one", [1.0])
     open_page(app, "pages/compare.py", runs=f"{a},{'e' * 32}")
-    assert [plain(e.value) for e in app.error] == ["This comparison does not exist or is not shared with you."]
+    assert [plain(e.value) for e in app.error] == [
+        "This comparison does not exist or is not shared with you."
+    ]
     open_page(app, "pages/share.py", token="A" * 43)
     assert [e.value for e in app.error] == [NOT_FOUND]
 

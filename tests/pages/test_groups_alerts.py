@@ -57,7 +57,9 @@ def test_experiments_opens_on_a_seed_group_and_groups_by_a_setting(app: AppTest)
     ]
 
     open_page(app, "pages/experiments.py", group="0" * 32)
-    assert [plain(e.value) for e in app.error] == ["This seed group does not exist or is not shared with you."]
+    assert [plain(e.value) for e in app.error] == [
+        "This seed group does not exist or is not shared with you."
+    ]
 
 
 def test_compare_shows_the_groups_of_its_runs(app: AppTest) -> None:
