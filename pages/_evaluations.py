@@ -22,6 +22,7 @@ from core.store import RunRecord
 from core.store import Viewer
 from core.store import get_run
 from core.training import EvaluateSpec
+from core.training import check_evaluation_data
 from core.training import list_evaluations
 from pages import _ui
 
@@ -150,6 +151,7 @@ def _form(run: RunRecord, who: Viewer, evaluated: set[str]) -> None:
                     st.session_state[f"evaluating_{run.id}"] = {"ingest": job}
                 elif chosen is not None:
                     choice = by_id[chosen]
+                    check_evaluation_data(run, choice)  # a missing column is named before any job
                     st.session_state[f"evaluating_{run.id}"] = {
                         "evaluate": _submit(run, choice.id, choice.name, who)
                     }
@@ -193,12 +195,13 @@ def _pending(run_id: str) -> None:
         if stage == "ingest" and job.status == "succeeded":
             dataset = get_dataset(_ui.store(), job.result.dataset_id, viewer=who)
             run = get_run(_ui.store(), run_id, viewer=who)
+            check_evaluation_data(run, dataset)
             st.session_state[key] = {"evaluate": _submit(run, dataset.id, dataset.name, who)}
             return
-    except AppError as exc:
+    except AppError as exc:  # shown above the form, where it stays until the next submit
         st.session_state.pop(key, None)
-        _ui.error(exc)
-        return
+        st.session_state[f"evaluate_error_{run_id}"] = str(exc)
+        st.rerun()
     if RunStatus(job.status) in TERMINAL:
         st.session_state.pop(key, None)
         # The form starts over once more: its choice, preselected while the upload was being read,

@@ -36,6 +36,7 @@ from core.training._data import scale_warning
 from core.training._data import validation_differences
 from core.training._evaluate import EvaluateSpec
 from core.training._evaluate import EvaluationRecord
+from core.training._evaluate import check_evaluation_data
 from core.training._evaluate import list_evaluations
 from core.training._groups import MAX_SEEDS
 from core.training._groups import SeedGroup
@@ -73,6 +74,7 @@ __all__ = [
     "TrainingRun",
     "available_backends",
     "check_backend",
+    "check_evaluation_data",
     "check_validation_data",
     "baseline_specs",
     "baselines_for_run",

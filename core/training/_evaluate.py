@@ -19,18 +19,22 @@ from typing import Any
 from core.errors import AppError
 from core.errors import DataError
 from core.errors import SpecError
+from core.pipeline import PipelineSpec
 from core.training._bundle import Bundle
 from core.training._bundle import bundle_for_run
 from core.training._predict import _source_columns
 
 if TYPE_CHECKING:
     from core.compute import JobContext
+    from core.store import DatasetRecord
+    from core.store import RunRecord
     from core.store import Store
     from core.store import Viewer
 
 __all__ = [
     "EvaluateSpec",
     "EvaluationRecord",
+    "check_evaluation_data",
     "evaluate_frame",
     "list_evaluations",
     "run_evaluate",
@@ -203,6 +207,55 @@ def _record(row: Any, training_dataset_id: str | None = None) -> EvaluationRecor
     )
 
 
+def _split_labels(pipeline: PipelineSpec) -> set[str]:
+    """The columns a column split reads its parts from: a file to score needs none (the rows
+    are scored whatever part they were labelled for)."""
+    return {
+        str(getattr(node.step, "label_column", None))
+        for node in pipeline.ordered()
+        if node.step.type == "split" and getattr(node.step, "method", "") == "column"
+    }
+
+
+def _required_columns(pipeline: PipelineSpec) -> list[str]:
+    """The raw columns a dataset needs to be scored by a run with this pipeline, target last."""
+    labels = _split_labels(pipeline)
+    names: list[str] = []
+    for node in pipeline.ordered():
+        for c in node.step.columns_needed():
+            if c != pipeline.target and c not in labels and c not in names:
+                names.append(c)
+    return [*names, pipeline.target]
+
+
+def _lacking(missing: list[str], run_id: str, target: str, columns: list[str], name: str = "") -> DataError:
+    what = f"Dataset {name!r}" if name else "The dataset"
+    return DataError(
+        f"{what} lacks column(s) {missing} that run {run_id}'s pipeline needs (the target "
+        f"{target!r} included); it has {columns[:20]}. Choose a dataset with the training data's columns."
+    )
+
+
+def check_evaluation_data(run: RunRecord, dataset: DatasetRecord) -> None:
+    """Refuse, before any job, to score ``run`` on a dataset without its columns.
+
+    Args:
+        run: A training run.
+        dataset: The dataset to score it on.
+
+    Raises:
+        DataError: The dataset lacks a column the run's pipeline reads, or its target; the
+            message names every one missing.
+    """
+    from core.store import thaw
+
+    pipeline = PipelineSpec.from_dict(thaw(run.spec)["pipeline"])
+    columns = [str(f.get("name")) for f in (dataset.schema.get("fields") or ())]
+    missing = [c for c in _required_columns(pipeline) if c not in columns]
+    if missing:
+        raise _lacking(missing, run.id, pipeline.target, columns, dataset.name)
+
+
 def _unseen(values: Any, known: list[Any]) -> list[str]:
     seen = {str(v) for v in known}
     return sorted({str(v) for v in values.dropna().unique()} - seen)
@@ -242,14 +295,9 @@ def evaluate_frame(
     from core.training._predict import load_model
 
     target = bundle.pipeline.target
-    needed = [*_source_columns(bundle), target]
-    missing = [c for c in needed if c not in frame.columns]
+    missing = [c for c in _required_columns(bundle.pipeline) if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"The dataset lacks column(s) {missing} that run {bundle.run_id}'s pipeline needs "
-            f"(the target {target!r} included); it has {list(frame.columns)[:20]}. "
-            "Choose a dataset with the training data's columns."
-        )
+        raise _lacking(missing, bundle.run_id, target, list(frame.columns))
     warnings: list[str] = []
     classes = bundle.classes
     if bundle.task != "regression":
@@ -320,11 +368,7 @@ def _overlap(bundle: Bundle, scored: Any, training: Any, every_row_trains: bool)
 
     # The values the model reads and the target; not a split's label column (a row the test file
     # copies from the training file is the same row, whatever part it was labelled for).
-    labels = {
-        getattr(node.step, "label_column", None)
-        for node in bundle.pipeline.ordered()
-        if node.step.type == "split" and getattr(node.step, "method", "") == "column"
-    }
+    labels = _split_labels(bundle.pipeline)
     columns = [
         c
         for c in dict.fromkeys([*_source_columns(bundle), *bundle.features, bundle.pipeline.target])

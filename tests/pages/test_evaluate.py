@@ -61,14 +61,15 @@ def test_evaluate_a_run_on_another_dataset_from_its_page(app: AppTest, tmp_path:
         for w in app.warning
     )
 
-    # A dataset without a column the pipeline reads: the page names it; nothing is stored.
+    # A dataset without a column the pipeline reads: named at once, before any job; nothing is
+    # stored and the choice stays as it was.
+    jobs = len(list_runs(store, kind="evaluate", viewer=SYSTEM))
     _evaluate_on(app, model_run, "short iris")
-    wait_until(
-        lambda: app.run() and any("petal_length_cm" in plain(e.value) for e in app.error),
-        timeout=60,
-        interval=0.5,
-        what="the failure on the page",
-    )
+    (error,) = [plain(e.value) for e in app.error]
+    assert "Dataset 'short iris' lacks column(s) ['petal_length_cm']" in error
+    assert "Choose a dataset with the training data's columns" in error
+    assert _dataset_box(app).options[_dataset_box(app).index].startswith("short iris")
+    assert len(list_runs(store, kind="evaluate", viewer=SYSTEM)) == jobs
     assert len(list_evaluations(store, model_run, viewer=SYSTEM)) == before + 1
 
 

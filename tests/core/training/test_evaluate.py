@@ -10,13 +10,16 @@ import pytest
 from core.compute import submit_run
 from core.config import AppConfig
 from core.data import ingest_file
+from core.errors import DataError
 from core.errors import SpecError
 from core.models import mlp_template
 from core.store import SYSTEM
 from core.store import Viewer
+from core.store import get_run
 from core.store import open_store
 from core.training import EvaluateSpec
 from core.training import TrainSpec
+from core.training import check_evaluation_data
 from core.training import default_pipeline
 from core.training import list_evaluations
 from tests.conftest import wait_until_ended
@@ -165,7 +168,7 @@ def test_an_evaluation_counts_the_rows_the_run_trained_on(
     # Evaluations stored before Loom counted: on the training dataset, labelled by its ID alone.
     with store.session() as s:
         for n, dataset in enumerate((iris, unseen)):
-            old = {k: v for k, v in own.result.raw.items() if k != "overlap"}
+            old = {"evaluation": {"accuracy": 0.9}, "rows": {"read": 150, "scored": 150, "removed": 0}}
             s.add(
                 Evaluation(
                     id=f"{n:032d}",
@@ -201,6 +204,25 @@ def test_evaluating_without_the_runs_columns_names_every_missing_one(
     assert "'petal_width_cm'" in failed.status_reason and "'species'" in failed.status_reason
     assert "Choose a dataset with the training data's columns" in failed.status_reason
     assert list_evaluations(store, run_id, viewer=SYSTEM) == []
+    # The same check before any job (the run page makes it), from the dataset's stored schema.
+    run = get_run(store, run_id, viewer=SYSTEM)
+    with pytest.raises(DataError, match=r"Dataset 'short' lacks column\(s\) \['petal_width_cm', 'species'\]"):
+        check_evaluation_data(run, short)
+    check_evaluation_data(run, iris)
+
+
+def test_a_file_to_score_needs_no_split_column() -> None:
+    """A run whose training file carried its own split column scores a test file without it."""
+    from core.pipeline import PipelineSpec
+
+    split = {"type": "split", "method": "column", "label_column": "split"}
+    pipeline = PipelineSpec.chain("d", "y", [split, {"type": "standardize", "columns": ["x"]}])
+    run = type("Run", (), {"id": "r" * 32, "spec": {"pipeline": pipeline.to_dict()}})()
+    test = type("Dataset", (), {"name": "test", "schema": {"fields": [{"name": "x"}, {"name": "y"}]}})()
+    check_evaluation_data(run, test)  # type: ignore[arg-type]
+    without_target = type("Dataset", (), {"name": "t", "schema": {"fields": [{"name": "x"}]}})()
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['y'\]"):
+        check_evaluation_data(run, without_target)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
