@@ -230,7 +230,7 @@ def _show_study(study_id: str) -> None:
     access = _ui.access(who, study_row.author)
     spec = parse_study(study_row)
     st.subheader(study_row.name)
-    if study_row.team:
+    if study_row.team and not access.shared:  # a link shows the study, not who made it
         st.caption(f"by {_ui.md_escape(study_row.author)} · visible to team {_ui.md_escape(study_row.team)}")
     runs = study_runs(store, study_id, viewer=who)
     drivers = [r for r in runs if r.kind == "study"]
