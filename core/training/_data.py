@@ -250,7 +250,12 @@ def check_validation_data(
         raise _refusal(name, differences)
     # The model input: the pipeline fitted on the first training rows, applied to the first
     # validation rows, must give the same shape (image sizes, one-hot widths, numbers vs text).
-    first = [next(f.iter_batches(batch_size=500)).to_pandas() for f in (train_file, val_file)]
+    first = []
+    for file, what in ((train_file, "The training dataset"), (val_file, f"Validation dataset {name!r}")):
+        batch = next(file.iter_batches(batch_size=500), None)
+        if batch is None:
+            raise DataError(f"{what} has no rows. Choose a dataset with rows.")
+        first.append(batch.to_pandas())
     fitted = run_pandas(pipeline, first[0], every_row_trains=True)
     features = feature_columns(fitted.frame, target)
     shape = tuple(features_array(fitted.frame, features).shape[1:])
