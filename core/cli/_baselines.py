@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.cli._common import cluster_client
 from core.cli._common import out
 from core.cli._common import wait
 
 
 def _launch(store, config, args, viewer) -> list[str]:  # type: ignore[no-untyped-def]
-    from core.compute import create_client
     from core.data import get_dataset
     from core.data import summarize_target
     from core.store import get_run
@@ -22,14 +22,14 @@ def _launch(store, config, args, viewer) -> list[str]:  # type: ignore[no-untype
     # What the user may not see answers as missing before a cluster is started.
     if args.run:
         get_run(store, args.run, viewer=viewer)
-        return list(baselines_for_run(create_client(config), store, args.run, viewer=viewer))
+        return list(baselines_for_run(cluster_client(config), store, args.run, viewer=viewer))
     dataset = get_dataset(store, args.dataset, viewer=viewer)
     # As the Train page: the task the target implies unless given; Loom's default pipeline.
     task = args.task or summarize_target(dataset.profile, args.target).task
     pipeline = default_pipeline(dataset.id, args.target, dataset.profile, task)
     return list(
         launch_baselines(
-            create_client(config),
+            cluster_client(config),
             store,
             pipeline.to_dict(),
             task,

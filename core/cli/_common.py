@@ -1,15 +1,71 @@
-"""What every CLI command shares: printing a line, waiting for a run."""
+"""What every CLI command shares: printing a line, quiet frameworks, the cluster, waiting for a run."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+# Set before anything imports them (and inherited by the worker processes a command starts):
+# TensorFlow's C++ log, gRPC's, and dask.distributed's own log lines. A variable the user has
+# set wins.
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRPC_VERBOSITY": "ERROR",
+    "GLOG_minloglevel": "3",
+    "DASK_LOGGING__DISTRIBUTED": "critical",
+}
+WORKERS_LOG = "logs/cli-cluster.log"
+
+_verbose = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Quiet (the default): framework log noise off; ``--verbose`` leaves everything as it is."""
+    global _verbose
+    _verbose = not quiet
+    if quiet:
+        for name, value in QUIET_ENV.items():
+            os.environ.setdefault(name, value)
 
 
 def out(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    # Worker processes inherit file descriptor 2 as they are spawned: while the cluster starts,
+    # it is the log file, so what their frameworks print at import (TensorFlow's C++ lines come
+    # before any setting can silence them) lands there, not in the terminal.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with path.open("ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def cluster_client(config) -> Any:  # type: ignore[no-untyped-def]
+    """The running app's cluster when one is up for this data directory (seconds faster: its
+    workers have imported their frameworks), else a local cluster started for this command; its
+    workers' output goes to ``<data dir>/logs/cli-cluster.log`` unless ``--verbose``."""
+    from core.compute import create_client
+
+    if _verbose or config.scheduler_address:
+        return create_client(config, join_running=True)
+    with _stderr_to(config.data_dir / WORKERS_LOG):
+        return create_client(config, join_running=True)
 
 
 def wait(store, run_id: str) -> Any:  # type: ignore[no-untyped-def]

@@ -14,6 +14,9 @@ def ingest(store, args, viewer) -> int:  # type: ignore[no-untyped-def]
     from core.data import detect_format
     from core.data import ingest_file
 
+    if not args.file.is_file():
+        out(f"error: {args.file} is not a file")
+        return 2
     dataset = ingest_file(
         store,
         args.file,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import traceback
 from pathlib import Path
 
 from core.cli import _accounts
@@ -11,17 +13,40 @@ from core.cli import _baselines
 from core.cli import _data
 from core.cli import _training
 from core.cli import _tuning
+from core.cli._common import WORKERS_LOG
+from core.cli._common import cluster_client
 from core.cli._common import out
+from core.cli._common import set_quiet
 from core.errors import AppError
+
+
+def _output_options(parser: argparse.ArgumentParser, default: object) -> None:
+    # Before or after the command (`python -m core --debug ingest f` or `... ingest f --debug`);
+    # the subcommand's copy defaults to SUPPRESS so it does not undo the one before it.
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help=f"show the frameworks' and Dask's log lines (default: off; a cluster this command "
+        f"starts writes them to <data dir>/{WORKERS_LOG})",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="print the traceback of an error"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Loom without a browser.")
+    _output_options(parser, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _output_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    ingest = sub.add_parser("ingest", help="add a dataset from a file")
+    ingest = sub.add_parser("ingest", parents=[common], help="add a dataset from a file")
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--name", default=None)
-    train = sub.add_parser("train", help="train a model on the cluster and print its progress")
+    train = sub.add_parser(
+        "train", parents=[common], help="train a model on the cluster and print its progress"
+    )
     train.add_argument("--config", type=Path, required=True)
     train.add_argument(
         "--validation-dataset",
@@ -29,17 +54,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="validate on this dataset (as Keras's validation_data): every row of the run's dataset trains",
     )
-    tune = sub.add_parser("tune", help="run an Optuna study on the cluster and print its progress")
+    tune = sub.add_parser(
+        "tune", parents=[common], help="run an Optuna study on the cluster and print its progress"
+    )
     tune.add_argument("--config", type=Path, required=True)
-    evaluate = sub.add_parser("evaluate", help="score a finished run on another file or dataset")
+    evaluate = sub.add_parser(
+        "evaluate", parents=[common], help="score a finished run on another file or dataset"
+    )
     evaluate.add_argument("--run", required=True, help="the training run's ID")
     evaluate.add_argument("rows", metavar="FILE_OR_DATASET", help="a file to ingest, or a dataset ID")
-    predict = sub.add_parser("predict", help="predict with a finished run on a file of rows (CSV out)")
+    predict = sub.add_parser(
+        "predict", parents=[common], help="predict with a finished run on a file of rows (CSV out)"
+    )
     predict.add_argument("--run", required=True, help="the training run's ID")
     predict.add_argument("rows", metavar="FILE")
     predict.add_argument("--out", type=Path, default=None, help="write the CSV here (default: stdout)")
     baselines = sub.add_parser(
-        "baselines", help="launch the dummy, linear and boosting baselines for a run's or dataset's data"
+        "baselines",
+        parents=[common],
+        help="launch the dummy, linear and boosting baselines for a run's or dataset's data",
     )
     baselines.add_argument("--run", default=None, help="a training run's ID: baselines for its data")
     baselines.add_argument("--dataset", default=None, help="a dataset ID (with --target)")
@@ -54,22 +87,24 @@ def _parser() -> argparse.ArgumentParser:
     for command in (ingest, train, tune, evaluate, predict, baselines):
         command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
         command.add_argument("--team", default="", help="the team that may see it (default: private)")
-    user = sub.add_parser("user", help="manage accounts (used when LOOM_AUTH=on)")
+    user = sub.add_parser("user", parents=[common], help="manage accounts (used when LOOM_AUTH=on)")
     user.add_argument("action", choices=["add", "list", "passwd", "remove"])
     user.add_argument("name", nargs="?")
     user.add_argument("--email", default=None, help="single sign-on identity of this account")
-    sub.add_parser("migrate", help="bring the store's schema to this Loom's version")
-    team = sub.add_parser("team", help="manage teams (used when LOOM_AUTH=on)")
+    sub.add_parser("migrate", parents=[common], help="bring the store's schema to this Loom's version")
+    team = sub.add_parser("team", parents=[common], help="manage teams (used when LOOM_AUTH=on)")
     team.add_argument("action", choices=["add", "list", "add-member", "remove-member"])
     team.add_argument("names", nargs="*")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; returns the process exit code."""
+    """Run a command; returns the process exit code. A user's error (an ``AppError``: a wrong
+    column, an unknown ID) is one line, ``error: ...``, and exit code 2; ``--debug`` prints its
+    traceback first."""
     args = _parser().parse_args(argv)
+    set_quiet(not args.verbose)
 
-    from core.compute import create_client
     from core.config import get_config
     from core.store import open_store
     from core.store import redact_url
@@ -92,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return _baselines.baselines(store, config, args, viewer)
         if args.command in ("evaluate", "predict"):
             handler = _data.evaluate if args.command == "evaluate" else _data.predict
-            return handler(store, create_client(config), args, viewer)
+            return handler(store, cluster_client(config), args, viewer)
         try:
             data = json.loads(args.config.read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -101,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tune":
             return _tuning.tune(store, config, args, viewer, data)
         return _training.train(store, config, args, viewer, data)
-    except (AppError, KeyError) as exc:
+    except AppError as exc:
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
         out(f"error: {exc}")
+        return 2
+    except KeyError as exc:  # a short-form config without a key it needs
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
+        out(f"error: the config has no {exc} (see `python -m core train --help` and README, 'CLI')")
         return 2

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from core.cli._common import cluster_client
 from core.cli._common import out
 from core.errors import SpecError
 
@@ -119,14 +120,13 @@ def _follow(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def train(store, config, args, viewer, data: dict[str, Any]) -> int:  # type: ignore[no-untyped-def]
-    from core.compute import create_client
     from core.compute import submit_run
     from core.models import model_from_dict
     from core.training import check_backend
     from core.training import check_validation_data
 
     spec = spec_from_config(store, data, viewer, args.validation_dataset)
-    client = create_client(config)
+    client = cluster_client(config)
     check_backend(client, spec.get("backend", "tensorflow"))  # before anything is stored
     if spec.get("validation_dataset"):  # refused before launch, naming what differs
         task = model_from_dict(spec["model"]).task

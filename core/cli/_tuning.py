@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from core.cli._common import cluster_client
 from core.cli._common import out
 from core.cli._training import spec_from_config
 from core.errors import SpecError
@@ -97,11 +98,10 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
 
 
 def tune(store, config, args, viewer, data: Any) -> int:  # type: ignore[no-untyped-def]
-    from core.compute import create_client
     from core.tuning import start_study
 
     study_spec, name = _study_from_config(store, data, viewer)
-    client = create_client(config)
+    client = cluster_client(config)
     study_id, run_id = start_study(
         client, store, study_spec, name or f"cli {args.config.name}", viewer=viewer, team=args.team
     )

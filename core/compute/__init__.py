@@ -27,10 +27,10 @@ from core.compute._lifecycle import TERMINAL
 from core.compute._lifecycle import RunStatus
 from core.compute._reaper import Reaper
 from core.compute._reaper import reap
+from core.compute._settings import PROFILER_OFF
 from core.compute._smoke import SmokeSpec
 from core.compute._transition import run_key
 from core.compute._transition import transition
-from core.compute._warm import PROFILER_OFF
 
 __all__ = [
     "CONTROLS",

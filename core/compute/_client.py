@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from core.compute._gpu import detect_gpus
 from core.compute._gpu import gpu_cluster_class
-from core.compute._warm import PROFILER_OFF
-from core.compute._warm import WarmUp
+from core.compute._running import advertise_scheduler
+from core.compute._running import connect_running
+from core.compute._settings import PROFILER_OFF
 from core.config import AppConfig
 from core.errors import ComputeError
 
@@ -71,7 +72,9 @@ def address_warning(address: str) -> str | None:
     )
 
 
-def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
+def create_client(
+    config: AppConfig, warm_up: Sequence[str] = (), *, advertise: bool = False, join_running: bool = False
+) -> Client:
     """Connect to the configured scheduler, or start a local cluster on loopback.
 
     Args:
@@ -80,6 +83,11 @@ def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
             starts (``function(threads)``, on a thread of its own), when ``config.warm_workers``
             is on and the workers are processes (a threads-only cluster lives in the app
             process, which never imports a framework).
+        advertise: Record a local cluster's scheduler in the data directory (the app does), for
+            other processes on this machine to join. Defaults to False.
+        join_running: With no ``DASK_SCHEDULER_ADDRESS``, join the cluster a running app
+            recorded in the data directory, if it answers, instead of starting one (the CLI
+            does). Defaults to False.
 
     Returns:
         A connected client.
@@ -113,6 +121,8 @@ def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
             ) from exc
         _warm(remote, config, warm_up, processes=True)
         return remote
+    if join_running and (running := connect_running(config)) is not None:
+        return running  # the app's cluster, with the app's warm-up plugin left as it is
     dask.config.set(_QUIET_LOOPS)  # for this process's scheduler and the workers it starts
     # Threads-only clusters talk over inproc:// (no socket at all); process clusters over TCP
     # on loopback only.
@@ -139,12 +149,16 @@ def create_client(config: AppConfig, warm_up: Sequence[str] = ()) -> Client:
     if gpus:
         cluster.scale(max(config.n_workers, len(gpus)))
     _warm(client, config, warm_up, processes=config.processes)
+    if advertise:
+        advertise_scheduler(config, client)
     return client
 
 
 def _warm(client: Client, config: AppConfig, refs: Sequence[str], processes: bool) -> None:
     # Always registered: it stops the profiler on workers that started with it (see _warm);
     # the warm-up itself only where asked and where workers are processes.
+    from core.compute._warm import WarmUp  # imports dask.distributed's plugin base
+
     warm = tuple(refs) if config.warm_workers and processes else ()
     try:
         client.register_plugin(WarmUp(warm))

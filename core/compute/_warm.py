@@ -21,12 +21,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from core.compute._settings import PROFILER_OFF
 from core.errors import SpecError
 
 __all__ = ["PROFILER_OFF", "WarmUp", "check_warm_refs", "stop_profiler"]
-
-# Dask config that starts workers without the statistical profiler (see the module docstring).
-PROFILER_OFF = {"distributed.worker.profile.enabled": False}
 
 _log = logging.getLogger(__name__)
 

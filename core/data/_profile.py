@@ -259,6 +259,7 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
     import dask
     import pyarrow.parquet as pq
     from dask import delayed
+    from dask.threaded import get as threaded_get
 
     pf = pq.ParquetFile(parquet)
     schema = pf.schema_arrow
@@ -278,7 +279,9 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
         delayed(_row_group_partial)(str(parquet), i, work_kinds, bins)
         for i in range(pf.metadata.num_row_groups)
     ]
-    with dask.config.set(scheduler="threads"):
+    # The threaded scheduler itself: named ("threads"), dask imports dask.distributed (a second
+    # or more) to look for a client, for every `python -m core ingest`.
+    with dask.config.set(scheduler=threaded_get):
         merged_cols, moments = dask.compute(_tree(parts))[0] if parts else ({}, None)
 
     columns = []
