@@ -26,6 +26,7 @@ __all__ = [
     "LOOM_HEARTBEAT_SECONDS",
     "LOOM_IMPORT_ROOT",
     "LOOM_HEARTBEAT_TIMEOUT",
+    "LOOM_WARM_BACKENDS",
     "DASK_SCHEDULER_ADDRESS",
     "get_config",
     "parse_bool",
@@ -157,6 +158,31 @@ LOOM_WARM_WORKERS: EnvVar[bool] = EnvVar(
     "Workers import TensorFlow and run one tiny step as they start, so a run's first point comes "
     "seconds sooner (false: each worker pays that on its first run).",
 )
+WARMABLE = ("tensorflow", "sklearn", "jax", "torch")
+
+
+def _parse_warm(name: str, raw: str) -> tuple[str, ...]:
+    value = raw.strip().lower()
+    if value == "all":
+        return WARMABLE
+    if value == "none":
+        return ()
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    unknown = [p for p in parts if p not in WARMABLE]
+    if unknown:
+        raise ConfigError(
+            f"{name}={raw!r} names {', '.join(unknown)}. Use all, none, or a list of: {', '.join(WARMABLE)}."
+        )
+    return parts
+
+
+LOOM_WARM_BACKENDS: EnvVar[tuple[str, ...]] = EnvVar(
+    "LOOM_WARM_BACKENDS",
+    _parse_warm,
+    WARMABLE,
+    "What each worker warms as it starts, in the background, where installed: `all`, `none`, or a list of "
+    "tensorflow, sklearn, jax, torch (jax and torch: a warm training process each, kept idle).",
+)
 LOOM_HEARTBEAT_SECONDS: EnvVar[float] = EnvVar(
     "LOOM_HEARTBEAT_SECONDS", _parse_positive_float, 2.0, "How often a running job heartbeats."
 )
@@ -178,6 +204,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_AUTH,
     LOOM_IMPORT_ROOT,
     LOOM_WARM_WORKERS,
+    LOOM_WARM_BACKENDS,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
 )  # type: ignore[assignment]

@@ -103,6 +103,15 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _warm_up() -> None:
+    """Import Keras on this process's backend and take one tiny step, as a worker's warm-up does
+    for TensorFlow (``--warm``: a worker started this process ahead of any run)."""
+    from core.training._warm import tiny_fit
+
+    tiny_fit()
+    _clean()
+
+
 def _clean() -> None:
     # What one job built (models, compiled functions, layer-name counters) must not outlive it.
     if "keras" in sys.modules:
@@ -124,6 +133,11 @@ def main() -> int:
         answers.write(json.dumps(message) + "\n")
         answers.flush()
 
+    if "--warm" in sys.argv[3:]:
+        try:
+            _warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first run its time
+            traceback.print_exc()
     jobs = _Lines(sys.stdin.fileno())
     idle = _idle_seconds()
     while True:

@@ -30,7 +30,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BackendChild", "acquire", "close_idle", "close_with_worker", "release"]
+__all__ = ["BackendChild", "acquire", "close_idle", "close_with_worker", "prestart", "release"]
 
 # The variables that shape a child's frameworks or its behaviour: a child started under other
 # values is not reused (a test that sets LOOM_BACKEND_IDLE_SECONDS gets a child that honours it).
@@ -150,6 +150,25 @@ def acquire(backend: str, env: dict[str, str]) -> tuple[BackendChild, bool]:
     return child, False
 
 
+def prestart(backend: str, env: dict[str, str]) -> BackendChild | None:
+    """Start a child for ``backend`` that imports its framework and takes one tiny step at once,
+    and keep it idle, so the first run of that backend on this worker finds it warm. None when
+    one of that backend is already idle or busy (nothing to warm)."""
+    with _lock:
+        if backend in _idle or any(c.backend == backend for c in _busy):
+            return None
+    child = _start(backend, _key(env), env, warm=True)
+    with _lock:
+        if backend in _idle:  # a run's child went idle meanwhile: keep that one
+            extra: BackendChild | None = child
+        else:
+            _idle[backend], extra = child, None
+    if extra is not None:
+        extra.end()
+        return None
+    return child
+
+
 def release(child: BackendChild, reusable: bool) -> None:
     """Give ``child`` back after a job: kept idle when ``reusable``, alive and none of its
     backend is idle yet; otherwise ended (killed when not ``reusable``)."""
@@ -202,13 +221,20 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
-def _start(backend: str, key: str, env: dict[str, str]) -> BackendChild:
+def _start(backend: str, key: str, env: dict[str, str], warm: bool = False) -> BackendChild:
     read_end, write_end = os.pipe()
     fd, log_name = tempfile.mkstemp(prefix=f"loom-{backend}-", suffix=".log")
     try:
         with os.fdopen(fd, "ab") as log_fh:  # O_APPEND: the child writes at the end after a truncate
             proc = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed module, JSON on stdin
-                [sys.executable, "-m", "core.training._backend_child", str(write_end), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "core.training._backend_child",
+                    str(write_end),
+                    str(os.getpid()),
+                    *(["--warm"] if warm else []),
+                ],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=log_fh,
@@ -221,4 +247,8 @@ def _start(backend: str, key: str, env: dict[str, str]) -> BackendChild:
         raise
     finally:
         os.close(write_end)  # only the child writes: its exit closes the pipe (EOF here)
+    # Reap the child the moment it exits (an idle child ends itself after its idle timeout, and
+    # nothing else waited for it: it stayed a zombie until the worker exited). Popen's own lock
+    # makes this wait and end()/poll() from other threads safe together.
+    threading.Thread(target=proc.wait, name=f"loom-{backend}-reaper", daemon=True).start()
     return BackendChild(backend, key, proc, read_end, Path(log_name))

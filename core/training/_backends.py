@@ -119,7 +119,7 @@ def process_backend() -> str:
         return "tensorflow"
 
 
-def _importable_backends() -> list[str]:
+def importable_backends() -> list[str]:
     # On a worker: which frameworks could be imported here (found on the path, not imported).
     from importlib.util import find_spec
 
@@ -157,7 +157,7 @@ def available_backends(client: Client, *, refresh: bool = False) -> dict[str, li
             kept = _cache.get(scheduler)
         if not refresh and kept and kept[1] == workers and time.monotonic() - kept[0] < _CACHE_SECONDS:
             return kept[2]
-        reports = client.run(_importable_backends, workers=list(workers)) if workers else {}
+        reports = client.run(importable_backends, workers=list(workers)) if workers else {}
     except (OSError, TimeoutError, RuntimeError) as exc:
         raise ComputeError(
             f"Could not ask the cluster's workers which Keras backends they have: {exc}. Check the "
@@ -212,21 +212,7 @@ def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, back
         ComputeError: The child died, or failed otherwise (the message has its last words).
     """
     config = ctx.store.config
-    threads = _worker_threads()
-    root = str(Path(__file__).resolve().parents[2])
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": backend,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
-    }
-    if threads:  # the child caps its framework's threads at the worker's (configure_backend)
-        env["LOOM_TRAIN_THREADS"] = str(threads)
-    if backend == "jax":
-        # JAX would take 75 % of a GPU's memory up front; the worker's own TensorFlow may hold
-        # some of the same device.
-        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    env = child_env(backend, _worker_threads())
     message = {
         "config": {"data_dir": str(config.data_dir), "database_url": config.database_url},
         "run_id": ctx.run_id,
@@ -282,6 +268,26 @@ def run_in_backend_process(ctx: JobContext, data: dict[str, Any], job: str, back
     if isinstance(result.get("environment"), dict):  # which process trained it, for the run page
         result["environment"] = {**result["environment"], "process": "warm" if reused else "new"}
     return result
+
+
+def child_env(backend: str, threads: int | None) -> dict[str, str]:
+    """The environment of a training process for ``backend`` on this worker (the pool reuses an
+    idle child only if it was started with the same: see ``_backend_pool``)."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
+    }
+    if threads:  # the child caps its framework's threads at the worker's (configure_backend)
+        env["LOOM_TRAIN_THREADS"] = str(threads)
+    if backend == "jax":
+        # JAX would take 75 % of a GPU's memory up front; the worker's own TensorFlow may hold
+        # some of the same device.
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    return env
 
 
 def _hand_over(message: dict[str, Any], backend: str, env: dict[str, str]) -> tuple[BackendChild, bool]:

@@ -180,8 +180,16 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
         JobStopped: Stopped on request, or pruned by ``on_epoch`` (between chunks).
         DataError/SpecError: As for a Keras run (the pipeline's output is not model input).
     """
-    import skops.io as sio  # type: ignore[import-untyped]
+    # joblib's default (process) backend cannot start processes in a daemonic Dask worker and
+    # falls back to one job ("Inside a Dask worker with daemon=True, setting n_jobs=1"): threads
+    # it is, as many as the worker has (scikit-learn's trees and its predictions release the GIL).
+    from joblib import parallel_config  # type: ignore[import-untyped]
 
+    with parallel_config(backend="threading", n_jobs=_threads()):
+        return _fit_classic(ctx, spec, on_epoch)
+
+
+def _fit_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None) -> dict[str, Any]:
     model_spec = EstimatorSpec.from_dict(spec.model)
     prep = prepare_data(ctx.store, spec)
     n_classes = len(prep.classes or [])
@@ -192,6 +200,11 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
         return y * scaling["std"] + scaling["mean"] if scaling else y
 
     est = build_estimator(model_spec, spec.seed, n_jobs=_threads())
+    if getattr(est, "n_jobs", None) is not None:
+        from joblib import effective_n_jobs
+
+        jobs = effective_n_jobs(est.n_jobs)
+        ctx.note("log", {"message": f"scikit-learn fits on {jobs} thread{'s' * (jobs != 1)}"})
     size = {"random_forest": "n_estimators", "hist_gradient_boosting": "max_iter"}.get(model_spec.kind)
     started = time.perf_counter()
     chunks = model_spec.chunks
@@ -226,6 +239,12 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
             raise JobStopped(pruned)
     if ctx.should_stop():
         raise JobStopped("stopped on request")
+    # Imported here, not before training: skops lists every scikit-learn estimator as it loads
+    # (all of scikit-learn, and PyTorch through its array API support when installed), up to
+    # 14 s on a cold worker, which a first run paid before its first point (workers now import
+    # it as they start, core.training._warm).
+    import skops.io as sio  # type: ignore[import-untyped]
+
     sio.dump(est, ctx.store.path_for("models", ctx.run_id, ".skops"))
     return _results(est, prep, model_spec)
 

@@ -51,6 +51,10 @@ class AppServer:
             "LOOM_DASK_WORKERS": "1",
             "LOOM_DASK_THREADS": "2",
             "LOOM_HEARTBEAT_SECONDS": "0.5",
+            # No warm JAX/PyTorch processes beside every test app (two shared cores): the tests
+            # that launch those backends check a new, then a warm process; test_warm_start.py
+            # checks the default, every backend warmed as the app starts.
+            "LOOM_WARM_BACKENDS": "tensorflow,sklearn",
             **extra_env,
         }
         env.pop("DASK_SCHEDULER_ADDRESS", None)

@@ -307,6 +307,28 @@ def test_a_forest_stops_between_chunks(thread_cluster, config: AppConfig) -> Non
     assert run.status == "stopped"
     assert len(get_metrics(store, run_id, viewer=SYSTEM)["epoch/val_loss"].steps) < 10
     assert not (store.data_dir / "models" / f"{run_id}.skops").exists()
+    # The stop is shown as taken at the chunk where it took effect.
+    from core.compute import control_log
+
+    (request,) = control_log(store, run_id, viewer=SYSTEM)
+    assert (request.action, request.state) == ("stop", "taken") and request.step is not None
+
+
+@pytest.mark.slow
+def test_a_forest_fits_on_the_workers_threads_in_a_worker_process(process_cluster, config: AppConfig) -> None:  # type: ignore[no-untyped-def]
+    """A Dask worker process is daemonic: joblib's process backend falls back to one job there
+    ("Inside a Dask worker with daemon=True, setting n_jobs=1"); Loom fits on threads instead."""
+    from core.store import get_events
+
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    pipeline = default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict()
+    spec = TrainSpec(pipeline, EstimatorSpec("random_forest", "multiclass", {"n_estimators": 20}).to_dict())
+    run_id = submit_run(process_cluster, store, "train", spec.to_dict(), dataset_id=ds.id, viewer=SYSTEM)
+    run = wait_until_ended(store, run_id, 180)
+    assert run.status == "succeeded", run.status_reason
+    said = [e.message for e in get_events(store, run_id, viewer=SYSTEM) if e.kind == "log"]
+    assert any("scikit-learn fits on 2 threads" in m for m in said), said
 
 
 @pytest.mark.slow

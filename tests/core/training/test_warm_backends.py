@@ -108,6 +108,30 @@ def test_an_idle_process_exits_after_the_idle_timeout(thread_cluster, config: Ap
     ended = time.monotonic()
     wait_until(lambda: not _alive(pid), timeout=30, interval=0.1, what="the idle process to exit")
     assert time.monotonic() - ended >= 1.0  # it waited for work first
+    # ... and is reaped at once: no zombie left behind until the worker exits.
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, interval=0.1, what="the exit reaped")
+
+
+@pytest.mark.slow
+def test_a_worker_warms_a_backend_process_before_its_first_run(
+    thread_cluster, config: AppConfig, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """What a worker does as it starts (LOOM_WARM_BACKENDS): a JAX process imports JAX and takes
+    one step before any run; the first JAX run then trains in it, warm."""
+    from core.training._warm import warm_up
+
+    monkeypatch.setenv("LOOM_WARM_BACKENDS", "jax")
+    warm_up(4)  # as the worker plugin calls it (thread_cluster's worker has 4 threads)
+    child = _backend_pool._idle["jax"]
+    assert child.alive() and child.jobs == 0
+    store = open_store(config)
+    spec, ds_id = _iris_spec(store, 2, "jax")
+    run_id, _ = _launch(thread_cluster, store, spec, ds_id)
+    run = wait_until_ended(store, run_id, 180)
+    assert run.status == "succeeded", run.status_reason
+    pid, how = _process(store, run_id)
+    assert (pid, how) == (child.pid, "warm, its job 1")
+    assert run.result_json["environment"]["process"] == "warm"
 
 
 @pytest.mark.slow
