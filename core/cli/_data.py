@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.cli._common import cluster_client
 from core.cli._common import out
 from core.cli._common import wait
 
@@ -29,7 +30,7 @@ def ingest(store, args, viewer) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def evaluate(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def]
+def evaluate(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
     from core.compute import submit_run
     from core.data import detect_format
     from core.data import get_dataset
@@ -48,7 +49,7 @@ def evaluate(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def
         dataset = get_dataset(store, args.rows, viewer=viewer)
     spec = EvaluateSpec(args.run, dataset.id)
     run_id = submit_run(
-        client,
+        cluster_client(config),  # once the run and rows are known: an error costs no cluster
         store,
         "evaluate",
         spec.to_dict(),
@@ -74,7 +75,7 @@ def evaluate(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def
     return 0
 
 
-def predict(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def]
+def predict(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
     import pandas as pd
 
     from core.compute import submit_run
@@ -94,7 +95,7 @@ def predict(store, client, args, viewer) -> int:  # type: ignore[no-untyped-def]
         upload = save_upload(store, fh, source.name, viewer=viewer)
     spec = PredictSpec(model_run=args.run, rows_upload=upload, rows_format=fmt)
     run_id = submit_run(
-        client,
+        cluster_client(config),
         store,
         "predict",
         spec.to_dict(),

@@ -14,7 +14,6 @@ from core.cli import _data
 from core.cli import _training
 from core.cli import _tuning
 from core.cli._common import WORKERS_LOG
-from core.cli._common import cluster_client
 from core.cli._common import out
 from core.cli._common import set_quiet
 from core.errors import AppError
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             return _baselines.baselines(store, config, args, viewer)
         if args.command in ("evaluate", "predict"):
             handler = _data.evaluate if args.command == "evaluate" else _data.predict
-            return handler(store, cluster_client(config), args, viewer)
+            return handler(store, config, args, viewer)
         try:
             data = json.loads(args.config.read_text())
         except (OSError, json.JSONDecodeError) as exc:
