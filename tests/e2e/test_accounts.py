@@ -188,6 +188,8 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
             "experiments",
         ):
             anon.goto(f"{url}/{path}")
+            # A busy machine may take seconds to draw the page: wait for its answer first.
+            anon.get_by_text(re.compile(r"Sign in to Loom|Not found")).first.wait_for()
             html = _settled(anon)
             assert "ANN-LAB-STUDY" not in html and dataset not in html, path
             assert "Sign in to Loom" in html or "Not found" in html, path
