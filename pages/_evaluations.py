@@ -26,7 +26,21 @@ from core.training import check_evaluation_data
 from core.training import list_evaluations
 from pages import _ui
 
-__all__ = ["section"]
+__all__ = ["job_overlap", "section"]
+
+
+def job_overlap(run: RunRecord, who: Viewer) -> None:
+    """On an ``evaluate`` job's own page, beside its metrics: the overlap label of the evaluation
+    it stored (a score on rows the run trained on is never shown unlabelled)."""
+    if run.kind != "evaluate" or run.status != "succeeded":
+        return
+    try:
+        evaluations = list_evaluations(_ui.store(), str(run.spec.get("model_run")), viewer=who)
+    except AppError:
+        return
+    for e in evaluations:
+        if e.id == run.id and e.overlap_warning:
+            st.warning(e.overlap_warning)
 
 
 def section(run: RunRecord, who: Viewer, *, can_submit: bool) -> None:

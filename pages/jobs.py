@@ -183,6 +183,7 @@ def _render(run: RunRecord) -> None:
         cols = st.columns(min(4, len(result.evaluation)))
         for i, (name, value) in enumerate(sorted(result.evaluation.items())):
             cols[i % len(cols)].metric(name.replace("_", " "), f"{value:.4g}")
+        _evaluations.job_overlap(run, who)
         st.caption(
             f"{result.params:,} parameters · rows: "
             + ", ".join(f"{k} {v}" for k, v in result.rows.items())

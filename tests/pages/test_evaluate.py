@@ -130,6 +130,11 @@ def test_the_training_dataset_is_never_preselected_and_is_labelled(app: AppTest,
     assert any(e.label.endswith("⚠ not held out") for e in app.expander)
     # Scored on "fresh iris" already and trained on it: the next newest with the columns.
     assert _dataset_box(app).value == shuffled.id
+    # The evaluate job's own page labels its metrics too.
+    open_page(app, "pages/jobs.py", run=evaluation.id)
+    assert not app.exception, [e.value for e in app.exception]
+    shown = [w.value for w in app.warning if "used in training" in w.value]
+    assert shown == [evaluation.overlap_warning.removeprefix("⚠ ")]  # a leading emoji becomes the icon
 
 
 def test_a_submitted_upload_is_let_go(app: AppTest, tmp_path: Path) -> None:
