@@ -4,6 +4,7 @@ The selected run lives in the URL (``?run=<id>``), so a reload or a shared link 
 """
 
 import json
+import time
 
 import streamlit as st
 
@@ -346,6 +347,15 @@ def _send(run_id: str, action: str) -> None:
     a click that lands while the fragment redraws reruns the page and is never dropped (a click
     inside a fragment that was just replaced was lost: "The fragment with id ... does not exist
     anymore")."""
+    value = float(st.session_state[f"lr_{run_id}"]) if action == "set_lr" else None
+    # Streamlit carries a click over into the next run when the run it started is interrupted
+    # (by the live view's timer, or the next click), so the callback can run twice for one
+    # click: the same request within a second is that click again, not a second request.
+    now = time.monotonic()
+    last = st.session_state.get("last_control")
+    if last is not None and last[:3] == (run_id, action, value) and now - last[3] < 1.0:
+        return
+    st.session_state["last_control"] = (run_id, action, value, now)
     try:
         if action == "stop":
             decision = stop_run(store, run_id, _ui.client(), viewer=who)
@@ -358,7 +368,6 @@ def _send(run_id: str, action: str) -> None:
                     else "Stop was already requested; the run takes it before its next batch."
                 )
         else:
-            value = float(st.session_state[f"lr_{run_id}"]) if action == "set_lr" else None
             request_control(store, run_id, action, value, viewer=who)
     except AppError as exc:  # a run that has just ended, a bad rate: said above the buttons
         st.session_state["control_notice"] = str(exc)
