@@ -225,6 +225,15 @@ def _png_column(images) -> list[bytes]:  # type: ignore[no-untyped-def]
 # --- ZIP of images, one folder per class ---------------------------------------------------
 
 
+def _size(n: int) -> str:
+    """Bytes as a person reads them: 41 KB, 41.9 MB, 2.1 GB (decimal units)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{n} bytes"
+
+
 def _safe_member(name: str) -> PurePosixPath:
     if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise DataError(f"Archive entry {name!r} has an absolute or Windows path. Refusing the archive.")
@@ -255,6 +264,21 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
             p = _safe_member(info.filename)
             if p.name.startswith(".") or "__MACOSX" in p.parts:
                 continue
+            # Sizes first, whatever the entry's name: a bomb is named as one, not as a stray file.
+            total += info.file_size
+            ratio = info.file_size // max(info.compress_size, 1)
+            if ratio > MAX_ZIP_RATIO and info.file_size > 1 << 20:
+                raise DataError(
+                    f"Archive entry {info.filename!r} would expand to {_size(info.file_size)} from "
+                    f"{_size(info.compress_size)} (ratio {ratio:,}:1), over the limit of "
+                    f"{MAX_ZIP_RATIO}:1 for an entry over 1 MB: a zip bomb. Refusing the archive."
+                )
+            if total > MAX_ZIP_TOTAL:
+                raise DataError(
+                    f"The archive would expand to over {_size(total)} by entry {info.filename!r} (from "
+                    f"{_size(path.stat().st_size)}), over the limit of {MAX_ZIP_TOTAL >> 30} GiB: a zip "
+                    "bomb, or too much for one upload. Refusing the archive."
+                )
             if p.suffix.lower() in _ARCHIVE_SUFFIXES:
                 raise DataError(f"Archive entry {info.filename!r} is itself an archive. Unpack it first.")
             if p.suffix.lower() not in IMAGE_SUFFIXES:
@@ -262,15 +286,6 @@ def zip_to_parquet(path: Path, out: Path, progress: Progress | None = None) -> t
                     f"Archive entry {info.filename!r} is not a PNG or JPEG image. Keep only images, "
                     "one folder per class (e.g. cats/1.png, dogs/2.jpg)."
                 )
-            total += info.file_size
-            ratio = info.file_size // max(info.compress_size, 1)
-            if ratio > MAX_ZIP_RATIO and info.file_size > 1 << 20:
-                raise DataError(
-                    f"Archive entry {info.filename!r} expands {ratio}x "
-                    "(a decompression bomb?). Refusing the archive."
-                )
-            if total > MAX_ZIP_TOTAL:
-                raise DataError(f"The archive expands to over {MAX_ZIP_TOTAL >> 30} GiB. Refusing it.")
             if len(p.parts) < 2:
                 raise DataError(
                     f"Image {info.filename!r} is not inside a class folder. Put each image in a folder "

@@ -109,6 +109,7 @@ def main() -> None:
     _zip("zip_backslash.zip", {"..\\evil.png": _png(2)})
     _zip("zip_nested.zip", {"cats/1.png": _png(1), "cats/inner.zip": b"PK\x05\x06" + b"\0" * 18})
     _zip("zip_bomb.zip", {"cats/big.png": b"\0" * (40 << 20)})
+    _zip("zip_bomb_any_name.zip", {"payload/big.bin": b"\0" * (40 << 20)})  # named as a bomb all the same
     _zip("zip_image_bomb.zip", {"cats/bomb.png": _png_header_only(60_000, 60_000)})
     _zip("zip_not_image.zip", {"cats/readme.txt": b"hello"})
     _zip("zip_no_class_folder.zip", {"1.png": _png(1)})
