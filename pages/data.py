@@ -62,8 +62,13 @@ except AppError as exc:
     _ui.fail(exc)
 
 # Open while there is nothing to show; the argument must not change between reruns of one
-# visit, or Streamlit folds the expander under the user's hands.
-with st.expander("Add a dataset", expanded=not datasets):
+# visit, or Streamlit folds the expander under the user's hands. Its state is tracked (key) so a
+# finished ingest can fold it, and the uploader's key changes then so it lets go of the file.
+if st.session_state.pop("_data_ingested", False):
+    st.session_state["add_dataset"] = False
+    st.session_state["upload_gen"] = st.session_state.get("upload_gen", 0) + 1
+upload_gen = st.session_state.get("upload_gen", 0)
+with st.expander("Add a dataset", expanded=not datasets, key="add_dataset", on_change="rerun"):
     team = _ui.team_choice("data_team", who, label="New datasets are visible to")
     upload_tab, sample_tab, server_tab = st.tabs(["Upload", "Samples", "File on the server"])
     with upload_tab:
@@ -71,10 +76,12 @@ with st.expander("Add a dataset", expanded=not datasets):
         file = st.file_uploader(
             "CSV/TSV, Parquet, JSON Lines, NumPy .npz, or a ZIP of images (one folder per class)",
             type=suffixes,
-            key="upload_file",
+            key=f"upload_file_{upload_gen}",
         )
         c1, c2, c3 = st.columns([2, 1, 1])
-        name = c1.text_input("Name", value=file.name if file else "", max_chars=200, key="upload_name")
+        name = c1.text_input(
+            "Name", value=file.name if file else "", max_chars=200, key=f"upload_name_{upload_gen}"
+        )
         delim = c2.selectbox("Delimiter (CSV)", list(_DELIM_LABELS), key="upload_delimiter")
         enc = c3.selectbox("Encoding (CSV)", ["detect", *ENCODINGS], key="upload_encoding")
         if st.button("Ingest", type="primary", key="upload_go", disabled=file is None):
@@ -139,6 +146,7 @@ def _watch_ingest(run_id: str) -> None:
     if status is RunStatus.SUCCEEDED:
         del st.query_params["ingest"]
         st.query_params["dataset"] = run.result.dataset_id
+        st.session_state["_data_ingested"] = True  # fold "Add a dataset", empty the uploader
         st.rerun()
     _ui.error(f"{run.status_reason} Nothing was stored. Fix the file and upload it again.")
     if st.button("Dismiss", key="ingest_dismiss"):
