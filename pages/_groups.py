@@ -26,10 +26,11 @@ from pages import _ui
 _MAX_BANDS = 7
 
 
-def seeds_input(container) -> int:  # type: ignore[no-untyped-def]
-    """The Train page's "Repeat with N seeds" (1: one run)."""
+def seeds_input(container, ranges) -> int:  # type: ignore[no-untyped-def]
+    """The Train page's "Repeat with N seeds" (1: one run), its range checked at Launch."""
     return int(
-        container.number_input(
+        ranges.number(
+            container,
             "Repeat with N seeds",
             1,
             MAX_SEEDS,

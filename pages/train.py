@@ -40,6 +40,7 @@ from core.training import scale_warning
 from core.tuning import get_study
 from pages import _estimators
 from pages import _groups
+from pages import _ranges
 from pages import _ui
 from pages._backend import backend_choice
 
@@ -195,6 +196,7 @@ template = c1.selectbox(
     format_func=lambda t: TEMPLATES.get(t, t),
     key=f"train_template_{images}_{bool(source)}",
 )
+ranges = _ranges.Ranges()  # bounded number fields, checked at Launch (a typed 3000 epochs is read)
 if template == "From the source run":
     try:
         model = source.model  # type: ignore[union-attr, assignment]
@@ -204,7 +206,7 @@ if template == "From the source run":
         _ui.fail(exc)
 elif template == "mlp":
     hidden = c2.text_input("Hidden layer widths", value="64, 32", key="train_hidden")
-    dropout = c3.number_input("Dropout", 0.0, 0.9, 0.1, step=0.05, key="train_dropout")
+    dropout = ranges.number(c3, "Dropout", 0.0, 0.9, 0.1, step=0.05, key="train_dropout")
     try:
         widths = tuple(int(w) for w in hidden.replace(" ", "").split(",") if w)
         model = model_template("mlp", task, hidden=widths, dropout=dropout, images=images)
@@ -253,14 +255,15 @@ c1, c2, c3, c4 = st.columns(4)
 opt_name = c1.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="train_opt")
 lr = c2.number_input("Learning rate", value=1e-3, format="%.5f", step=1e-4, key="train_lr")
 schedule = c3.selectbox("Schedule", SCHEDULES, key="train_schedule")
-clip = c4.number_input("Clip gradient norm (0: off)", 0.0, 100.0, 0.0, key="train_clip")
+clip = ranges.number(c4, "Clip gradient norm (0: off)", 0.0, 100.0, 0.0, key="train_clip")
 c1, c2, c3, c4 = st.columns(4)
-epochs = c1.number_input("Epochs", 1, 1000, 10, key="train_epochs")
-batch = c2.number_input("Batch size", 1, 65536, 32, key="train_batch")
-seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-patience = c4.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
+epochs = ranges.number(c1, "Epochs", 1, 1000, 10, key="train_epochs")
+batch = ranges.number(c2, "Batch size", 1, 65536, 32, key="train_batch")
+seed = ranges.number(c3, "Seed", 0, 2**31 - 1, 0, key="train_seed")
+patience = ranges.number(c4, "Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
 c1, c2, c3 = st.columns([1, 1, 2])
-workers = c1.number_input(
+workers = ranges.number(
+    c1,
     "Workers (data-parallel)",
     1,
     64,
@@ -289,11 +292,12 @@ def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str: 
 
 if (unscaled := scale_warning(probe)) and not images:
     st.warning(unscaled, icon=":material/straighten:")
-repeats = _groups.seeds_input(st)
+repeats = _groups.seeds_input(st, ranges)
 if st.button("Launch", type="primary", key="train_launch"):
     try:
         if refused is not None:  # refused before anything is stored, naming what differs
             raise refused
+        ranges.check()  # a field out of range launches nothing, and says which
         optimizer = OptimizerSpec(opt_name, float(lr), schedule=schedule, clipnorm=float(clip) or None)
         spec = TrainSpec(
             pipeline=pipeline.to_dict(),

@@ -252,6 +252,25 @@ def test_train_warns_about_an_unscaled_feature(seeded: Seeded, pg) -> None:  # t
     assert pg.get_by_text("are not scaled").count() == 0
 
 
+def test_a_number_out_of_range_launches_nothing(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
+    # Issue 27: 3000 typed in Epochs (range 1 to 1,000) showed a range error, and Launch trained
+    # the previous value. Now the field reads what was typed, says so, and Launch names it.
+    pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
+    pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
+    box = pg.get_by_label("Epochs")
+    box.fill("3000")
+    box.press("Enter")
+    pg.get_by_text("Epochs: between 1 and 1,000.").wait_for()
+    pg.get_by_role("button", name="Launch").click()
+    pg.get_by_text(
+        "Out of range, so nothing was launched: Epochs must be between 1 and 1,000, but got 3,000"
+    ).wait_for()
+    assert "/train" in pg.url and "run=" not in pg.url
+    box.fill("2")  # back in range: the field's message goes
+    box.press("Enter")
+    wait_until(lambda: pg.get_by_text("Epochs: between 1 and 1,000.").count() == 0, timeout=15)
+
+
 def test_a_scaler_with_no_columns_says_so(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
     pg.goto(f"{seeded.server.url}/pipeline?pipeline={seeded.draft}&node=s2")
     canvas = pg.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")

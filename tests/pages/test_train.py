@@ -115,3 +115,23 @@ def test_tweak_and_rerun_prefills_from_the_source_run_and_records_the_parent(app
     child = next(r for r in list_runs(store, kind="train", viewer=SYSTEM) if r.parent_id == source.id)
     assert child.parent_kind == "forked"
     assert child.spec_json["model"] == source.spec_json["model"] and child.spec_json["epochs"] == 1
+
+
+def test_a_number_out_of_range_launches_nothing_and_launch_names_the_field(app: AppTest) -> None:
+    # Issue 27: typed 3000 epochs (the field's range is 1 to 1,000) trained the previous value.
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    before = {r.id for r in list_runs(store, kind="train", viewer=SYSTEM)}
+    open_page(app, "pages/train.py", dataset=ds.id)
+    app.number_input(key="train_epochs").set_value(3000)
+    app.number_input(key="train_batch").set_value(0).run()
+    assert app.number_input(key="train_epochs").value == 3000  # read as typed, not the last valid one
+    shown = [plain(e.value) for e in app.error]
+    assert "Epochs: between 1 and 1,000." in shown and "Batch size: between 1 and 65,536." in shown
+    app.button(key="train_launch").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    message = plain(app.error[-1].value)
+    assert message.startswith("Out of range, so nothing was launched: ")
+    assert "Epochs must be between 1 and 1,000, but got 3,000" in message
+    assert "Batch size must be between 1 and 65,536, but got 0" in message
+    assert {r.id for r in list_runs(store, kind="train", viewer=SYSTEM)} == before
