@@ -74,7 +74,9 @@ def test_start_a_study_watch_it_and_promote_a_trial(app: AppTest) -> None:
 
 def test_a_link_to_a_missing_study_says_so(app: AppTest) -> None:
     open_page(app, "pages/tune.py", study="0" * 32)
-    assert any("no study" in plain(w.value) for w in app.warning)
+    # The one not-found answer of every page, nothing of the ID (pages/_ui.py not_found).
+    assert [plain(e.value) for e in app.error] == ["This study does not exist or is not shared with you."]
+    assert not app.warning
 
 
 def _finished_study(n: int) -> str:
