@@ -23,6 +23,7 @@ from core.store import get_run
 from core.training import TrainSpec
 from core.training import baselines_for_run
 from core.training import launch_baselines
+from pages import _ranges
 from pages import _ui
 
 KERAS = "Neural network (Keras)"
@@ -53,23 +54,17 @@ def _param_widget(column: Any, kind: str, name: str, p: Any, value: Any, key: st
         return column.selectbox(
             label, choices, index=choices.index(value) if value in choices else 0, help=p.help, key=key
         )
+    # No min/max on the widgets: the browser would keep the last valid value of one typed out of
+    # range and Launch would use it (issue 27). EstimatorSpec checks each range, naming the field.
     if p.none_ok:  # e.g. max_depth: 0 means no limit
-        number = column.number_input(
-            f"{label} (0: no limit)", 0, int(p.high or 10**6), int(value or 0), help=p.help, key=key
-        )
+        number = column.number_input(f"{label} (0: no limit)", value=int(value or 0), help=p.help, key=key)
         return int(number) or None
     if p.kind == "int":
-        return int(
-            column.number_input(
-                label, int(p.low or 0), int(p.high or 10**9), int(value), help=p.help, key=key
-            )
-        )
+        return int(column.number_input(label, value=int(value), help=p.help, key=key))
     return float(
         column.number_input(
             label,
-            float(p.low or 0.0),
-            float(p.high or 1e12),
-            float(value),
+            value=float(value),
             format="%.6g",
             help=p.help,
             key=key,
@@ -133,13 +128,15 @@ def train_section(
     )
     st.subheader("Settings")
     c1, c2 = st.columns([1, 3])
-    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="est_seed")
+    ranges = _ranges.Ranges()
+    seed = ranges.number(c1, "Seed", 0, 2**31 - 1, 0, key="est_seed")
     team = _ui.team_choice("est_team", who)
     left, right = st.columns([1, 3])
     if left.button("Launch", type="primary", key="est_launch"):
         try:
             if refused is not None:
                 raise refused
+            ranges.check()
             spec = TrainSpec(
                 pipeline=pipeline.to_dict(),
                 model=model.to_dict(),

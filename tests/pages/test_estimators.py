@@ -170,3 +170,24 @@ def test_tweak_and_rerun_of_a_forest_opens_train_prefilled(app: AppTest) -> None
         "n_estimators": 10,
         "max_depth": 4,
     }
+
+
+def test_a_hyperparameter_out_of_range_is_named_and_launches_nothing(app: AppTest) -> None:
+    # Issue 27: the widget kept the last valid value of one typed out of range; now the value is
+    # read as typed and the spec's check names it, with no Launch to press.
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    before = {r.id for r in list_runs(store, kind="train", viewer=SYSTEM)}
+    open_page(app, "pages/train.py", dataset=ds.id)
+    app.radio(key="train_family_").set_value("scikit-learn").run()
+    app.number_input(key="est_random_forest_n_estimators").set_value(9000).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(
+        "n_estimators <= 5000" in plain(e.value) and "n_estimators=9000" in plain(e.value) for e in app.error
+    )
+    assert not [b for b in app.button if b.key == "est_launch"]
+    app.number_input(key="est_random_forest_n_estimators").set_value(20).run()
+    app.number_input(key="est_seed").set_value(-1).run()
+    app.button(key="est_launch").click().run()
+    assert "Seed must be between 0 and 2,147,483,647, but got -1" in plain(app.error[-1].value)
+    assert {r.id for r in list_runs(store, kind="train", viewer=SYSTEM)} == before
