@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ def set_quiet(quiet: bool) -> None:
     if quiet:
         for name, value in QUIET_ENV.items():
             os.environ.setdefault(name, value)
+        # A cluster this command started says its goodbyes as Python warnings (a fire-and-forget
+        # key it no longer knows, a worker still closing): nothing the user can act on.
+        warnings.filterwarnings("ignore", module=r"distributed(\.|$)")
 
 
 def out(line: str) -> None:

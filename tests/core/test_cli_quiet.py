@@ -155,3 +155,29 @@ def test_the_cli_joins_a_running_apps_cluster(tmp_path: Path) -> None:
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.mark.slow
+def test_a_command_that_starts_its_own_cluster_is_quiet(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code, stdout, stderr, _ = _cli(data, "ingest", str(IRIS))
+    dataset_id = stdout.split()[1].rstrip(":")
+    # No app is running: the command starts a cluster, whose workers write to the log file, and
+    # its goodbyes at exit (Python warnings from dask.distributed) are not shown.
+    code, stdout, stderr, _ = _cli(data, "baselines", "--dataset", dataset_id, "--target", "species")
+    assert code == 0 and len(stdout.splitlines()) == 3 and stderr == "", stdout + stderr
+    assert (data / "logs" / "cli-cluster.log").is_file()
+
+
+def test_verbose_leaves_the_frameworks_log_settings_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.cli import _common
+
+    for name in _common.QUIET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_common, "_verbose", False)
+    monkeypatch.setattr("warnings.filters", [])  # set_quiet adds one; dropped again after the test
+    _common.set_quiet(False)
+    assert not set(_common.QUIET_ENV) & set(os.environ)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own setting wins
+    _common.set_quiet(True)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and os.environ["DASK_LOGGING__DISTRIBUTED"] == "critical"
