@@ -25,16 +25,19 @@ WORKERS_LOG = "logs/cli-cluster.log"
 _verbose = False
 
 
-def set_quiet(quiet: bool) -> None:
-    """Quiet (the default): framework log noise off; ``--verbose`` leaves everything as it is."""
+def set_quiet(quiet: bool) -> list[str]:
+    """Quiet (the default): framework log noise off; ``--verbose`` leaves everything as it is.
+    Returns the variables it set (``main`` removes them again when called in-process)."""
     global _verbose
     _verbose = not quiet
+    added = [name for name in QUIET_ENV if quiet and name not in os.environ]
+    for name in added:
+        os.environ[name] = QUIET_ENV[name]
     if quiet:
-        for name, value in QUIET_ENV.items():
-            os.environ.setdefault(name, value)
         # A cluster this command started says its goodbyes as Python warnings (a fire-and-forget
         # key it no longer knows, a worker still closing): nothing the user can act on.
         warnings.filterwarnings("ignore", module=r"distributed(\.|$)")
+    return added
 
 
 def out(line: str) -> None:

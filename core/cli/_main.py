@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -102,8 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     column, an unknown ID) is one line, ``error: ...``, and exit code 2; ``--debug`` prints its
     traceback first."""
     args = _parser().parse_args(argv)
-    set_quiet(not args.verbose)
+    added = set_quiet(not args.verbose)
+    try:
+        return _run(args)
+    finally:  # called in-process (tests, scripts): leave the caller's environment as it was
+        for name in added:
+            os.environ.pop(name, None)
 
+
+def _run(args: argparse.Namespace) -> int:
     from core.config import get_config
     from core.store import open_store
     from core.store import redact_url

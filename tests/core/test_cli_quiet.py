@@ -179,5 +179,5 @@ def test_verbose_leaves_the_frameworks_log_settings_alone(monkeypatch: pytest.Mo
     _common.set_quiet(False)
     assert not set(_common.QUIET_ENV) & set(os.environ)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own setting wins
-    _common.set_quiet(True)
+    assert _common.set_quiet(True) == ["GRPC_VERBOSITY", "GLOG_minloglevel", "DASK_LOGGING__DISTRIBUTED"]
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and os.environ["DASK_LOGGING__DISTRIBUTED"] == "critical"
