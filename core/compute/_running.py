@@ -14,11 +14,9 @@ import contextlib
 import json
 import logging
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -76,15 +74,6 @@ def _alive(pid: Any) -> bool:
     return True
 
 
-def _listening(address: str) -> bool:
-    parts = urlsplit(address)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=0.5):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
 def connect_running(config: AppConfig) -> Client | None:
     """A client of the app's cluster recorded in the data directory, or None when there is none
     or it does not answer as the one recorded."""
@@ -93,7 +82,9 @@ def connect_running(config: AppConfig) -> Client | None:
     except (OSError, ValueError):
         return None
     address = record.get("address") if isinstance(record, dict) else None
-    if not isinstance(address, str) or not _alive(record.get("pid")) or not _listening(address):
+    # A live process is checked first (cheap); a bare socket probe of the port would make the
+    # app's scheduler log a connection closed before its handshake.
+    if not isinstance(address, str) or not _alive(record.get("pid")):
         return None
     import distributed
 
