@@ -42,20 +42,22 @@ def pg(browser, seeded: Seeded, request: pytest.FixtureRequest):  # type: ignore
     yield from open_page(browser, request, seeded.server.url, seeded.user)
 
 
-def _launch_pytorch(seeded: Seeded, pg, epochs: int) -> str:  # type: ignore[no-untyped-def]
+def _launch(seeded: Seeded, pg, epochs: int, backend: str = "PyTorch", batch: int | None = None) -> str:  # type: ignore[no-untyped-def]
     pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
     pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
-    pick(pg, "Backend", "PyTorch")
-    box = pg.get_by_label("Epochs")
-    box.fill(str(epochs))
-    box.press("Enter")
+    pick(pg, "Backend", backend)
+    fields = {"Epochs": epochs} | ({"Batch size": batch} if batch else {})
+    for label, value in fields.items():
+        box = pg.get_by_label(label)
+        box.fill(str(value))
+        box.press("Enter")
     pg.get_by_role("button", name="Launch").click()
     pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
     return str(pg.url.split("run=")[1][:32])
 
 
 def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
-    run_id = _launch_pytorch(seeded, pg, 60)
+    run_id = _launch(seeded, pg, 60)
     store = open_store(seeded.config)
     run = get_run(store, run_id, viewer=SYSTEM)
     assert run.spec["backend"] == "torch"
@@ -74,7 +76,7 @@ def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type:
     pg.get_by_text(re.compile(r"backend torch")).first.wait_for(timeout=30_000)  # "Ran with ..."
 
     # The next PyTorch run on that worker trains in the same, now warm, process; the page says so.
-    again = _launch_pytorch(seeded, pg, 3)
+    again = _launch(seeded, pg, 3)
     wait_until(
         lambda: get_run(store, again, viewer=SYSTEM).status == "succeeded",
         timeout=120,
@@ -88,7 +90,8 @@ def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type:
 
 # Which backends each accounts mode clicks through (one training run each keeps the suite short).
 CLICKED = {None: ["TensorFlow", "PyTorch"], "ann": ["JAX"]}
-CLICKS = ["Pause", "Resume", "Set"] * 6 + ["Pause", "Stop"]  # twenty clicks, the last a Stop
+# Twenty clicks, the last a Stop.
+CLICKS = ["Pause", "Set", "Resume"] * 6 + ["Pause", "Stop"]
 
 
 def test_twenty_controls_at_random_moments_are_all_taken(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
@@ -102,15 +105,9 @@ def test_twenty_controls_at_random_moments_are_all_taken(seeded: Seeded, pg) -> 
     store = open_store(seeded.config)
     rng = random.Random(25)
     for backend in CLICKED[seeded.user]:
-        pg.goto(f"{seeded.server.url}/train?dataset={seeded.iris}")
-        pg.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
-        pick(pg, "Backend", backend)
-        box = pg.get_by_label("Epochs")
-        box.fill("1000")
-        box.press("Enter")
-        pg.get_by_role("button", name="Launch").click()
-        pg.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"), timeout=60_000)
-        run_id = pg.url.split("run=")[1][:32]
+        # One row a batch: JAX trains iris's 1,000 epochs of 8-row batches in 20 s, before the
+        # twentieth click; at one row a batch the run stays live for minutes.
+        run_id = _launch(seeded, pg, 1000, backend, batch=1)
         _wait_points_above(pg, 0, timeout=180)
         for i, name in enumerate(CLICKS, 1):
             pg.wait_for_timeout(rng.uniform(0, 1000))
