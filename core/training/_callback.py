@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -128,24 +129,43 @@ def batch_value(mean_k: float, seen_k: float, mean_j: float, seen_j: float, kind
     return mean_k
 
 
-def metric_kinds(model: Any) -> dict[str, str]:
-    """How each of a compiled Keras model's logged metrics accumulates over an epoch: ``"mean"``
-    (the loss, accuracy, MAE: a plain running mean), ``"rms"`` (RMSE) or ``"running"`` (AUC and
-    other metrics that cannot be taken apart per batch). Read after the first batch (Keras builds
-    the compiled metrics then)."""
-    import keras
+# Keras's names for metrics that are plain running means over an epoch (the loss, accuracy,
+# MAE, MSE, cross-entropies) and for RMSE (the root of a running mean of squares). Anything else
+# (AUC, a script's own metric) is stored as Keras reports it.
+_MEAN_METRICS = frozenset(
+    {
+        "loss",
+        "accuracy",
+        "acc",
+        "binary_accuracy",
+        "categorical_accuracy",
+        "sparse_categorical_accuracy",
+        "mae",
+        "mean_absolute_error",
+        "mse",
+        "mean_squared_error",
+        "binary_crossentropy",
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+    }
+)
+_RMS_METRICS = frozenset({"rmse", "root_mean_squared_error"})
 
-    mean, rmse = keras.metrics.Mean, keras.metrics.RootMeanSquaredError
-    kinds: dict[str, str] = {"loss": "mean"}
-    for outer in getattr(model, "metrics", None) or []:
-        for metric in list(getattr(outer, "metrics", None) or [outer]):
-            if isinstance(metric, rmse):
-                kinds[metric.name] = "rms"
-            elif isinstance(metric, mean) and type(metric).result is mean.result:
-                kinds[metric.name] = "mean"
-            else:
-                kinds[metric.name] = "running"
-    return kinds
+
+def metric_kinds(names: Iterable[str]) -> dict[str, str]:
+    """How each logged metric accumulates over an epoch, by its name: ``"mean"`` (the loss,
+    accuracy, MAE: a plain running mean), ``"rms"`` (RMSE) or ``"running"`` (AUC and any other
+    metric that cannot be taken apart per batch).
+
+    By name, never by asking the model: reading ``model.metrics`` during a JAX fit (from Keras's
+    batch-end thread pool) left the metric variables holding donated, deleted buffers, and every
+    JAX run whose epoch ended on a short batch failed at the epoch's end with "Array has been
+    deleted" (tests/core/tuning/test_backend_trials.py).
+    """
+    return {
+        name: "mean" if name in _MEAN_METRICS else "rms" if name in _RMS_METRICS else "running"
+        for name in names
+    }
 
 
 # A batch point is written at most this often while batches are fast: 25 a second, and never
@@ -262,7 +282,6 @@ def live_callback(  # type: ignore[no-untyped-def]
             self._order: list[int] = []
             self._arrived: dict[int, dict[str, Any]] = {}
             self._anchor: tuple[float, dict[str, Any]] = (0.0, {})
-            self._kinds: dict[str, str] | None = None
             self._failed_step = math.inf
             self._stop_marked = False
             # The last epoch, when final_checkpoint=False left its checkpoint to the caller.
@@ -325,14 +344,13 @@ def live_callback(  # type: ignore[no-untyped-def]
                     self._write_batch(batch, self._arrived.pop(batch))
 
         def _write_batch(self, batch: int, logs: dict[str, Any]) -> None:
-            if self._kinds is None:
-                self._kinds = metric_kinds(self.model)
+            kinds = metric_kinds(logs)
             seen_j, before = self._anchor
             seen_k = self._seen(batch)
             step = self.epoch * steps_per_epoch + batch + 1
             for key, value in logs.items():
                 if isinstance(value, float | int):
-                    kind = self._kinds.get(key, "running")
+                    kind = kinds[key]
                     value = batch_value(float(value), seen_k, float(before.get(key, 0.0)), seen_j, kind)
                     ctx.log_metric(f"batch/{key}", step, value * scale.get(key, 1.0))
             self._anchor = (seen_k, logs)

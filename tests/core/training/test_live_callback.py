@@ -296,7 +296,12 @@ def test_stored_batch_losses_are_each_batchs_own_loss(store: Store, job: JobCont
 
     model, live, _ = _fit(job, 2, Independent(), sample_seconds=0.0, samples=ROWS)
     job.close()
-    assert metric_kinds(model) == {"loss": "mean", "accuracy": "mean"}
+    assert metric_kinds(["loss", "accuracy", "rmse", "auc"]) == {
+        "loss": "mean",
+        "accuracy": "mean",
+        "rmse": "rms",
+        "auc": "running",
+    }
     stored = get_metrics(store, job.run_id, viewer=SYSTEM)["batch/loss"]
     assert stored.steps == list(range(1, 2 * STEPS + 1))
     assert stored.values == pytest.approx(own, rel=1e-3, abs=1e-5)
