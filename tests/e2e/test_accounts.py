@@ -271,7 +271,7 @@ def test_teams_end_to_end(team_server, browser) -> None:  # type: ignore[no-unty
         a.keyboard.type("team lab")
         a.keyboard.press("Enter")
         a.get_by_role("button", name="Apply").click()
-        a.get_by_text("This run is now visible to team lab.").wait_for()
+        a.get_by_text("This run is now visible to team lab.").first.wait_for()  # a toast and a success box
         wait_until(lambda: get_run(store, run_id, viewer=viewer_for(store, "ben")), timeout=30, what="team")
 
         # Ben forks it: her private data and pipeline, used as they were, and a name said once.
