@@ -260,15 +260,13 @@ def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = Fal
 
 def add_sample(page, base_url: str) -> str:  # type: ignore[no-untyped-def]
     """Add the default sample (iris) through the Data page by clicking; returns its dataset ID."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     page.goto(f"{base_url}/data")
     samples = page.get_by_role("tab", name="Samples")
+    listed = page.get_by_text("No datasets yet").or_(page.get_by_role("heading", name="Datasets"))
+    listed.first.wait_for()  # the page has drawn past the form
     # "Add a dataset" is open on a store without datasets, folded once there are some (a module's
     # earlier test may have added one): open it then.
-    try:
-        samples.wait_for(timeout=5_000)
-    except PlaywrightTimeout:
+    if not samples.is_visible():
         page.get_by_text("Add a dataset", exact=True).first.click()
     samples.click()
     page.get_by_role("button", name="Add sample").click()
