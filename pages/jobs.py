@@ -375,9 +375,6 @@ def _send(run_id: str, action: str) -> None:
 
 def _controls(run: RunRecord) -> None:
     """Stop, Pause, Resume and Set learning rate for a live run, drawn once per page run."""
-    notice = st.session_state.pop("control_notice", None)
-    if notice:
-        _ui.error(notice)
     steer = run.kind in ("train", EXTERNAL_KIND)
     cols = st.columns([1, 1, 1, 2, 1] if steer else [1, 6], vertical_alignment="bottom")
     cols[0].button(
@@ -563,6 +560,10 @@ except NotFoundError:
     _ui.not_found("run")
 except AppError as exc:
     _ui.fail(exc)
+# What a control's callback had to say (a Stop that arrived as the run ended): shown whatever
+# the run's state now, since the buttons it came from are gone once the run has ended.
+if notice := st.session_state.pop("control_notice", None):
+    _ui.error(notice)
 if RunStatus(current.status) in TERMINAL:
     _render(current)
 else:

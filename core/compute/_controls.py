@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
@@ -68,8 +69,6 @@ class ControlRequest:
 
 def _aware(ts: datetime) -> datetime:
     # SQLite hands back naive UTC timestamps, PostgreSQL aware ones: compare them as UTC.
-    from datetime import UTC
-
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 

@@ -58,6 +58,24 @@ def test_stop_button_stops_the_run(app: AppTest) -> None:
     _wait_until(run_id, {"stopped"}, timeout=15)
 
 
+def test_a_stop_that_arrives_just_after_the_run_ended_says_so(app: AppTest) -> None:
+    """The page was drawn while the run trained; the run ends before the click lands: the click
+    is answered above the buttons, and nothing is stored as a request."""
+    from core.compute import control_log
+
+    open_page(app, "pages/jobs.py")
+    run_id = _launch(app, steps=40, interval=0.05)
+    _wait_until(run_id, {"running"})
+    app.run()
+    stop = app.button(key=f"stop_{run_id}")  # drawn while running
+    _wait_until(run_id, {"succeeded"})
+    stop.click().run()
+    assert not app.exception
+    said = " ".join(plain(e.value) for e in app.error)
+    assert f"Run {run_id[:8]} had already ended (succeeded) when the Stop arrived" in said
+    assert control_log(open_store(get_config()), run_id, viewer=SYSTEM) == []
+
+
 def test_reload_shows_the_run_from_the_url(app: AppTest) -> None:
     open_page(app, "pages/jobs.py")
     run_id = _launch(app, steps=3, interval=0.0)
