@@ -213,16 +213,21 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
         replay.goto(f"{url}/experiments")
         replay.get_by_text("Sign in to Loom").wait_for()
     except BaseException:
-        from tests.e2e.conftest import ARTIFACTS
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        for i, context in enumerate(contexts):
-            for j, pg in enumerate(context.pages):
-                pg.screenshot(path=str(ARTIFACTS / f"accounts-{i}-{j}.png"), full_page=True)
+        _screenshots(contexts, "accounts")
         raise
     finally:
         for context in contexts:
             context.close()
+
+
+def _screenshots(contexts: list, prefix: str) -> None:
+    """Every page of every browser, to ``test-artifacts/<prefix>-<browser>-<page>.png``."""
+    from tests.e2e.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for i, context in enumerate(contexts):
+        for j, pg in enumerate(context.pages):
+            pg.screenshot(path=str(ARTIFACTS / f"{prefix}-{i}-{j}.png"), full_page=True)
 
 
 def _fresh_sign_in(browser, contexts: list, url: str, name: str, path: str):  # type: ignore[no-untyped-def]
@@ -337,12 +342,7 @@ def test_teams_end_to_end(team_server, browser) -> None:  # type: ignore[no-unty
         b.get_by_text("no notes and no model download").wait_for()
         _signed_in(b, "ben")
     except BaseException:
-        from tests.e2e.conftest import ARTIFACTS
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        for i, context in enumerate(contexts):
-            for j, pg in enumerate(context.pages):
-                pg.screenshot(path=str(ARTIFACTS / f"teams-{i}-{j}.png"), full_page=True)
+        _screenshots(contexts, "teams")
         raise
     finally:
         for context in contexts:
