@@ -144,6 +144,11 @@ class JobContext:
             row = s.execute(select(Run.author, Run.team).where(Run.id == self.run_id)).one()
         return str(row[0]), str(row[1])
 
+    def project(self) -> str | None:
+        """The run's project: what the job creates (a dataset) goes into it too."""
+        with self.store.session() as s:
+            return s.scalar(select(Run.project_id).where(Run.id == self.run_id))
+
     def set_progress(self, fraction: float) -> None:
         self._progress = min(1.0, max(0.0, float(fraction)))
 

@@ -46,6 +46,7 @@ def start_external(
     heartbeat_seconds: float,
     max_buffered: int,
     system_metrics: bool = True,
+    project_id: str | None = None,
 ) -> JobContext:
     """Record a running external run and start its context (heartbeat, buffered metrics).
 
@@ -54,7 +55,7 @@ def start_external(
     Returns:
         The started context; end it with :func:`finish_external`.
     """
-    run = create_run(store, EXTERNAL_KIND, spec, name=name, author=author, team=team)
+    run = create_run(store, EXTERNAL_KIND, spec, name=name, author=author, team=team, project_id=project_id)
     transition(store, run.id, Started(worker=f"{socket.gethostname()} (pid {os.getpid()})"))
     ctx = JobContext(store, run.id, heartbeat_seconds, max_buffered=max_buffered)
     ctx.start()

@@ -298,7 +298,15 @@ def submit_run(
     # "{id}" in a name is the run's short ID: names need not be unique, and this tells runs apart.
     name = name.replace("{id}", run_id[:6])
     run = create_run(
-        store, job.recorded_as or kind, spec, name=name, author=owner, team=team, run_id=run_id, **links
+        store,
+        job.recorded_as or kind,
+        spec,
+        name=name,
+        author=owner,
+        team=team,
+        run_id=run_id,
+        project_id=viewer.project or None,
+        **links,
     )
     opts = options or SubmitOptions()
     try:

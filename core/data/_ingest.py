@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import true
 
 from core.data._csv import CsvOptions
 from core.data._csv import csv_to_parquet
@@ -36,6 +37,7 @@ from core.store import Store
 from core.store import Viewer
 from core.store import fetch_owned
 from core.store import fetch_visible
+from core.store import in_project
 from core.store import new_id
 from core.store import visible
 
@@ -240,6 +242,7 @@ def ingest_file(
     progress: Callable[[float], None] | None = None,
     author: str = "",
     team: str = "",
+    project_id: str | None = None,
 ) -> DatasetRecord:
     """Read ``source``, write Parquet and a profile, and record the dataset.
 
@@ -252,6 +255,7 @@ def ingest_file(
         progress: Called with a fraction in [0, 1]. Defaults to None.
         author: Its owner. Defaults to "".
         team: The team that may see it; "" is private. Defaults to "".
+        project_id: The project it goes into; None for its author's "Default". Defaults to None.
 
     Returns:
         The new dataset, or the same owner's existing one with the same content, read options
@@ -276,6 +280,7 @@ def ingest_file(
                     Dataset.source_format == fmt,
                     Dataset.author == author,
                     Dataset.team == team,
+                    Dataset.project_id == project_id if project_id else true(),
                 )
             ).all()
             for existing in same:
@@ -308,6 +313,7 @@ def ingest_file(
                 profile_json=profile,
                 author=author[:100],
                 team=team[:100],
+                project_id=project_id,
             )
             s.add(dataset)
     except StoreError:
@@ -334,6 +340,7 @@ def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         ctx.set_progress,
         author=author,
         team=team,
+        project_id=ctx.project(),
     )
     ctx.set_progress(1.0)
     if spec.upload_id is not None:
@@ -346,7 +353,11 @@ def run_ingest(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
 def list_datasets(store: Store, *, viewer: Viewer) -> list[DatasetRecord]:
     """The datasets ``viewer`` may see, newest first."""
-    query = select(Dataset).where(visible(Dataset, viewer)).order_by(Dataset.created_at.desc())
+    query = (
+        select(Dataset)
+        .where(visible(Dataset, viewer), in_project(Dataset, viewer))
+        .order_by(Dataset.created_at.desc())
+    )
     with store.session() as s:
         return [DatasetRecord.from_row(d) for d in s.scalars(query)]
 

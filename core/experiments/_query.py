@@ -27,6 +27,7 @@ from core.store import Store
 from core.store import Study
 from core.store import Tag
 from core.store import Viewer
+from core.store import in_project
 from core.store import visible
 
 __all__ = [
@@ -197,7 +198,7 @@ def run_model(kind: str, spec: Any) -> str:
 
 
 def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[Any]:
-    stmt = select(Run.id).where(Run.archived.is_(q.archived), visible(Run, viewer))
+    stmt = select(Run.id).where(Run.archived.is_(q.archived), visible(Run, viewer), in_project(Run, viewer))
     if q.kinds:
         stmt = stmt.where(Run.kind.in_(q.kinds))
     if q.statuses:
@@ -320,7 +321,7 @@ def list_studies(store: Store, *, viewer: Viewer, limit: int = 200) -> list[Stud
     with store.session() as s:
         rows = s.execute(
             select(Study.id, Study.name, Study.status, Study.author, Study.team, Study.created_at)
-            .where(visible(Study, viewer), Study.archived.is_(False))
+            .where(visible(Study, viewer), in_project(Study, viewer), Study.archived.is_(False))
             .order_by(Study.created_at.desc())
             .limit(limit)
         ).all()

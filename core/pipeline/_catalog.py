@@ -23,6 +23,7 @@ from core.store import Store
 from core.store import Viewer
 from core.store import fetch_owned
 from core.store import fetch_visible
+from core.store import in_project
 from core.store import visible
 
 __all__ = [
@@ -108,6 +109,7 @@ def create_draft(store: Store, name: str, spec: PipelineSpec, *, viewer: Viewer,
             dataset_id=spec.dataset_id or None,
             author=viewer.name[:100],
             team=team,
+            project_id=viewer.project or None,
         )
         s.add(row)
         s.flush()
@@ -141,7 +143,7 @@ def list_drafts(store: Store, *, viewer: Viewer) -> list[tuple[str, str]]:
     with store.session() as s:
         rows = s.execute(
             select(Pipeline.id, Pipeline.name)
-            .where(Pipeline.version == 0, visible(Pipeline, viewer))
+            .where(Pipeline.version == 0, visible(Pipeline, viewer), in_project(Pipeline, viewer))
             .order_by(Pipeline.created_at.desc())
         )
         return [(r[0], r[1]) for r in rows]
@@ -249,7 +251,7 @@ def list_pipeline_versions(
 ) -> list[Pipeline]:
     """Every saved version ``viewer`` may see (of one dataset's, if given), newest first (the
     Train page's choices)."""
-    where = [Pipeline.version > 0, visible(Pipeline, viewer)]
+    where = [Pipeline.version > 0, visible(Pipeline, viewer), in_project(Pipeline, viewer)]
     if dataset_id is not None:
         where.append(Pipeline.dataset_id == dataset_id)
     with store.session() as s:

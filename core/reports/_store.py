@@ -25,6 +25,7 @@ from core.store import Study
 from core.store import Viewer
 from core.store import fetch_owned
 from core.store import fetch_visible
+from core.store import in_project
 from core.store import utcnow
 from core.store import visible
 
@@ -102,7 +103,13 @@ def save_report(
     data, digest = spec.to_dict(), spec.hash
     with store.session() as s:
         if report_id is None:
-            row = Report(title=spec.title, author=viewer.name[:100], team=team or "", latest_version=1)
+            row = Report(
+                title=spec.title,
+                author=viewer.name[:100],
+                team=team or "",
+                latest_version=1,
+                project_id=viewer.project or None,
+            )
             s.add(row)
             s.flush()
             s.add(
@@ -183,7 +190,12 @@ def get_report(store: Store, report_id: str, version: int | None = None, *, view
 
 def list_reports(store: Store, *, viewer: Viewer, limit: int = 200) -> list[ReportRow]:
     """The reports ``viewer`` may see, newest first."""
-    query = select(Report).where(visible(Report, viewer)).order_by(Report.created_at.desc()).limit(limit)
+    query = (
+        select(Report)
+        .where(visible(Report, viewer), in_project(Report, viewer))
+        .order_by(Report.created_at.desc())
+        .limit(limit)
+    )
     with store.session() as s:
         return [
             ReportRow(r.id, r.title, r.author, r.team, r.latest_version, r.created_at)

@@ -40,40 +40,72 @@ from core.sharing._links import resolve_grant
 from core.sharing._links import resolve_link
 from core.sharing._links import revoke_link
 from core.sharing._links import token_hash
+from core.sharing._projects import ITEM_KINDS
+from core.sharing._projects import MemberInfo
+from core.sharing._projects import ProjectInfo
+from core.sharing._projects import create_project
+from core.sharing._projects import delete_project
+from core.sharing._projects import get_project
+from core.sharing._projects import list_projects
+from core.sharing._projects import move_to_project
+from core.sharing._projects import my_default_project
+from core.sharing._projects import project_contents
+from core.sharing._projects import project_members
+from core.sharing._projects import rename_project
+from core.sharing._projects import resolve_project
+from core.sharing._projects import restore_project
+from core.sharing._projects import set_project_role
+from core.sharing._projects import set_team_role
 
 __all__ = [
     "COOKIE_NAME",
+    "ITEM_KINDS",
+    "MemberInfo",
     "NEXT_COOKIE",
     "NOT_FOUND",
     "PERMISSIONS",
+    "ProjectInfo",
     "SESSION_DAYS",
-    "TARGETS",
     "SignIn",
+    "TARGETS",
     "add_member",
     "authenticate",
     "cookie_value",
     "create_link",
+    "create_project",
     "create_session",
     "create_team",
     "create_user",
+    "delete_project",
     "describe_grant",
     "end_session",
+    "get_project",
     "grant_of",
     "issue_handoff",
     "link_params",
     "list_links",
+    "list_projects",
     "list_teams",
     "list_users",
     "local_viewer",
+    "move_to_project",
+    "my_default_project",
+    "project_contents",
+    "project_members",
     "redeem_handoff",
     "remove_member",
     "remove_user",
+    "rename_project",
     "resolve_grant",
     "resolve_link",
+    "resolve_project",
     "resolve_session",
-    "safe_next",
+    "restore_project",
     "revoke_link",
+    "safe_next",
     "set_password",
+    "set_project_role",
+    "set_team_role",
     "sign_in",
     "sso_viewer",
     "teams_of",

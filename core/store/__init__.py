@@ -1,12 +1,15 @@
 """The store: SQLAlchemy models, migrations and queries. See ``_models`` for the schema."""
 
+from core.store._access import ROLES
 from core.store._access import SYSTEM
 from core.store._access import Grant
 from core.store._access import Viewer
 from core.store._access import can_see
 from core.store._access import fetch_owned
 from core.store._access import fetch_visible
+from core.store._access import in_project
 from core.store._access import owned
+from core.store._access import projects_with_role
 from core.store._access import through_grant_only
 from core.store._access import visible
 from core.store._curve_reads import metric_view
@@ -28,6 +31,8 @@ from core.store._models import Metric
 from core.store._models import MetricBlock
 from core.store._models import Note
 from core.store._models import Pipeline
+from core.store._models import Project
+from core.store._models import ProjectMember
 from core.store._models import Report
 from core.store._models import ReportVersion
 from core.store._models import Run
@@ -43,6 +48,9 @@ from core.store._models import User
 from core.store._models import UserSession
 from core.store._models import new_id
 from core.store._models import utcnow
+from core.store._projects import DEFAULT_PROJECT
+from core.store._projects import default_project
+from core.store._projects import role_of
 from core.store._queries import MetricSeries
 from core.store._queries import check_integrity
 from core.store._queries import child_runs
@@ -66,6 +74,8 @@ from core.store._records import StudyRecord
 from core.store._records import thaw
 
 __all__ = [
+    "DEFAULT_PROJECT",
+    "ROLES",
     "SYSTEM",
     "AlertRule",
     "Base",
@@ -82,6 +92,8 @@ __all__ = [
     "Pipeline",
     "PipelineRecord",
     "PredictionResult",
+    "Project",
+    "ProjectMember",
     "Profile",
     "Report",
     "ReportVersion",
@@ -106,6 +118,7 @@ __all__ = [
     "close_stores",
     "count_rows",
     "create_run",
+    "default_project",
     "downsample",
     "extend_view",
     "fetch_owned",
@@ -113,6 +126,7 @@ __all__ = [
     "get_events",
     "get_metrics",
     "get_run",
+    "in_project",
     "list_runs",
     "metric_view",
     "metrics_since",
@@ -120,6 +134,8 @@ __all__ = [
     "open_existing_store",
     "open_store",
     "owned",
+    "projects_with_role",
+    "role_of",
     "redact_url",
     "seconds_since",
     "sqlite_pragmas",

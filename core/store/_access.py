@@ -17,6 +17,13 @@ The rule:
   runs). A grant adds to a viewer's rights only on the view that carries it. A report's link
   opens the report and, inside it, only the runs and studies its owner owns (core.reports).
   A run's link shows its notes and offers its model only if its owner chose so.
+- **Projects**: every dataset, pipeline, run, study, report and alert rule belongs to one
+  project (core.sharing's projects). A role in a project lets its holder see everything in it:
+  ``viewer`` (read, note), ``member`` (also create, fork, launch), ``admin`` (also change or
+  delete anything in it, manage members). A project owned by a team gives each team member its
+  ``team_role`` unless a member row says otherwise. A project in the trash hides everything in
+  it from everyone but Loom's own processes. Lists are per project when the viewer names one
+  (:func:`in_project`); a get by ID finds the object in any project the viewer may see.
 - **Forking** is a ``fork`` grant (core.experiments.fork_grant): whoever may fork a run (a
   teammate who sees it, or a fork link) may read that run, the dataset and the saved pipeline
   version it used, and nothing else, so the fork starts from exactly the same data and steps.
@@ -29,6 +36,8 @@ from dataclasses import field
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Select
+from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import or_
@@ -38,25 +47,34 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from core.errors import PermissionDeniedError
+from core.store._models import AlertRule
 from core.store._models import Dataset
 from core.store._models import Pipeline
+from core.store._models import Project
+from core.store._models import ProjectMember
 from core.store._models import Report
 from core.store._models import Run
 from core.store._models import Study
 
 __all__ = [
+    "ROLES",
     "SYSTEM",
     "Grant",
     "Viewer",
     "can_see",
     "fetch_owned",
     "fetch_visible",
+    "in_project",
     "owned",
+    "projects_with_role",
     "through_grant_only",
     "visible",
 ]
 
 _KIND_NAMES = {Run: "run", Study: "study", Dataset: "dataset", Pipeline: "pipeline", Report: "report"}
+
+# A project's roles, weakest first: each may do what the ones before it may.
+ROLES = ("viewer", "member", "admin")
 
 
 @dataclass(frozen=True)
@@ -109,12 +127,16 @@ class Viewer:
         everything: Sees and changes everything: the local user with accounts off, Loom's own
             workers and the admin CLI. Defaults to False.
         grant: A share link opened on this view. Defaults to None.
+        project: The project this view works in: lists show it alone and what is created goes
+            into it. "" for every project the viewer may see (created items then go into the
+            viewer's "Default" project). Defaults to "".
     """
 
     name: str = ""
     teams: tuple[str, ...] = field(default=())
     everything: bool = False
     grant: Grant | None = None
+    project: str = ""
 
     @classmethod
     def local(cls, name: str) -> Viewer:
@@ -140,7 +162,11 @@ class Viewer:
             )
 
     def with_grant(self, grant: Grant | None) -> Viewer:
-        return Viewer(self.name, self.teams, self.everything, grant)
+        return Viewer(self.name, self.teams, self.everything, grant, self.project)
+
+    def in_project(self, project: str) -> Viewer:
+        """This viewer working in ``project`` ("" for all their projects)."""
+        return Viewer(self.name, self.teams, self.everything, self.grant, project)
 
     def owns(self, author: str) -> bool:
         return self.everything or (bool(self.name) and author == self.name)
@@ -175,17 +201,51 @@ def _grant_clause(model: Any, grant: Grant | None) -> ColumnElement[bool]:
     return false()
 
 
-def visible(model: Any, viewer: Viewer) -> ColumnElement[bool]:
-    """A ``WHERE`` clause: the rows of ``model`` (Dataset, Pipeline, Run or Study) ``viewer``
-    may see."""
+def projects_with_role(viewer: Viewer, role: str = "viewer") -> Select[Any]:
+    """The IDs of the projects (not in the trash) where ``viewer`` holds ``role`` or a stronger
+    one: their own member rows, and their teams' projects where no row of theirs says otherwise.
+    Everything for a viewer that sees everything."""
+    roles = ROLES[ROLES.index(role) :]
+    alive = Project.deleted_at.is_(None)
     if viewer.everything:
-        return true()
+        return select(Project.id).where(alive)
+    if not viewer.name:
+        return select(Project.id).where(false())
+    explicit = select(ProjectMember.project_id).where(
+        ProjectMember.user == viewer.name, ProjectMember.role.in_(roles)
+    )
+    clauses: list[ColumnElement[bool]] = [Project.id.in_(explicit)]
+    if viewer.teams:
+        own_row = exists().where(ProjectMember.project_id == Project.id, ProjectMember.user == viewer.name)
+        clauses.append(
+            and_(Project.owner_team.in_(viewer.teams), Project.team_role.in_(roles), ~own_row)
+        )
+    return select(Project.id).where(alive, or_(*clauses))
+
+
+def _not_trashed(model: Any) -> ColumnElement[bool]:
+    trashed = select(Project.id).where(Project.deleted_at.is_not(None))
+    return or_(model.project_id.is_(None), model.project_id.not_in(trashed))
+
+
+def visible(model: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """A ``WHERE`` clause: the rows of ``model`` (Dataset, Pipeline, Run, Study, Report or
+    AlertRule) ``viewer`` may see."""
+    if viewer.everything:
+        # Loom's own processes see everything; the local user everything but the trash.
+        return _not_trashed(model) if viewer.name else true()
     clauses = [_grant_clause(model, viewer.grant)]
     if viewer.name:
         clauses.append(model.author == viewer.name)
-    if viewer.teams:
+        clauses.append(model.project_id.in_(projects_with_role(viewer)))
+    if viewer.teams and model is not AlertRule:
         clauses.append(model.team.in_(viewer.teams))
-    return or_(*clauses)
+    return and_(or_(*clauses), _not_trashed(model))
+
+
+def in_project(model: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """A ``WHERE`` clause: the rows of the project ``viewer`` works in (every row when none)."""
+    return model.project_id == viewer.project if viewer.project else true()
 
 
 def can_see(model: Any, object_id: str, viewer: Viewer) -> ColumnElement[bool]:
@@ -198,12 +258,13 @@ def can_see(model: Any, object_id: str, viewer: Viewer) -> ColumnElement[bool]:
 
 
 def owned(model: Any, viewer: Viewer) -> ColumnElement[bool]:
-    """A ``WHERE`` clause: the rows ``viewer`` may change (stop, delete, share, re-team)."""
+    """A ``WHERE`` clause: the rows ``viewer`` may change (stop, delete, share, re-team, move):
+    their own, and everything in a project where they are an admin."""
     if viewer.everything:
         return true()
     if not viewer.name:
         return false()
-    return model.author == viewer.name
+    return or_(model.author == viewer.name, model.project_id.in_(projects_with_role(viewer, "admin")))
 
 
 def not_found(model: Any, object_id: str) -> NotFoundError:
@@ -247,9 +308,12 @@ def fetch_owned(session: Session, model: Any, object_id: str, viewer: Viewer, ac
         PermissionDeniedError: Visible (a teammate's) but not the viewer's own.
     """
     row = fetch_visible(session, model, object_id, viewer)
-    if not viewer.owns(row.author):
+    if not viewer.owns(row.author) and session.scalar(
+        select(model.id).where(model.id == object_id, owned(model, viewer.with_grant(None)))
+    ) is None:
         what = _KIND_NAMES.get(model, "object")
         raise PermissionDeniedError(
-            f"Only the owner of this {what} ({row.author}) can {action} it. Fork it to work on your own copy."
+            f"Only the owner of this {what} ({row.author}) or an admin of its project can {action} it. "
+            "Fork it to work on your own copy."
         )
     return row

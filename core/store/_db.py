@@ -31,6 +31,7 @@ from core.config import AppConfig
 from core.errors import ConfigError
 from core.errors import StoreError
 from core.store._models import VERSION_TABLE
+from core.store._projects import install_project_hook
 
 __all__ = ["Store", "open_existing_store", "open_store", "redact_url", "sqlite_pragmas"]
 
@@ -154,6 +155,7 @@ class Store:
         self.data_dir = config.data_dir
         self.engine = _make_engine(config.database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        install_project_hook(self._sessions, check_roles=config.auth)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -100,6 +100,8 @@ class Dataset(_Timestamped, Base):
     profile_json: Mapped[dict] = mapped_column(JSON, default=dict)
     author: Mapped[str] = mapped_column(String(100), default="", server_default="")
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Pipeline(_Timestamped, Base):
@@ -116,6 +118,8 @@ class Pipeline(_Timestamped, Base):
     )
     author: Mapped[str] = mapped_column(String(100), default="", server_default="")
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Study(_Timestamped, Base):
@@ -133,6 +137,8 @@ class Study(_Timestamped, Base):
     # "" = private to its author; else the one team that may view and fork it.
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Run(_Timestamped, Base):
@@ -173,6 +179,8 @@ class Run(_Timestamped, Base):
     # "" = private to its author; else the one team that may view and fork it.
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     worker: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -357,6 +365,38 @@ class SignInFailure(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Project(_Timestamped, Base):
+    """Where a team's work is organised: every dataset, pipeline, run, study, report and alert
+    rule belongs to one project. A project belongs to a user (``owner_user``) or a team
+    (``owner_team``); who may do what in it is a role (:class:`ProjectMember`): ``viewer`` (read,
+    note), ``member`` (create, fork, launch) or ``admin`` (members, delete, settings). Every member
+    of the owning team has ``team_role`` unless a member row says otherwise. ``deleted_at`` puts
+    the project, and everything in it, in the trash until it is restored or purged."""
+
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_owner", "owner_user", "owner_team"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_user: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    owner_team: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    team_role: Mapped[str] = mapped_column(String(10), default="member", server_default="member")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deleted_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
+
+class ProjectMember(Base):
+    """One person's role in one project (``viewer``, ``member`` or ``admin``)."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10))
+
+
 class Report(_Timestamped, Base):
     """A report people compose from Markdown, run charts, compare tables and study plots. Its
     content lives in :class:`ReportVersion` rows (one per save); it is owned and shared exactly
@@ -371,6 +411,8 @@ class Report(_Timestamped, Base):
     # "" = private to its author; else the one team that may view it.
     team: Mapped[str] = mapped_column(String(100), default="", server_default="")
     latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class ReportVersion(Base):
@@ -412,3 +454,5 @@ class AlertRule(_Timestamped, Base):
     message: Mapped[str] = mapped_column(Text, default="")
     # Why its notifications could not be sent (malformed or unreachable URL); "" when fine.
     error: Mapped[str] = mapped_column(Text, default="")
+    # The project it belongs to (core.sharing's projects); None only for rows from before 0012.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)

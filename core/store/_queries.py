@@ -17,6 +17,7 @@ from core.store._access import SYSTEM
 from core.store._access import Viewer
 from core.store._access import can_see
 from core.store._access import fetch_visible
+from core.store._access import in_project
 from core.store._access import visible
 from core.store._curve_blocks import write_blocks
 from core.store._curves import MetricSeries
@@ -59,6 +60,7 @@ def create_run(
     author: str | None = None,
     team: str = "",
     run_id: str | None = None,
+    project_id: str | None = None,
 ) -> RunRecord:
     """Insert a ``queued`` run with its spec and spec hash, and its first event. Who may create
     it is checked by the caller (:func:`core.compute.submit_run`)."""
@@ -79,6 +81,8 @@ def create_run(
             parent_kind=parent_kind or "",
             author=(author or "")[:100],
             team=team[:100],
+            # None: its study's or parent's project, else its author's Default (core.store._projects).
+            project_id=project_id or None,
             worker="",
             attempts=0,
             progress=0.0,
@@ -110,7 +114,12 @@ def list_runs(
     viewer: Viewer,
 ) -> list[RunRecord]:
     """Runs ``viewer`` may see, newest first, optionally filtered by kind and status."""
-    query = select(Run).where(visible(Run, viewer)).order_by(Run.created_at.desc()).limit(limit)
+    query = (
+        select(Run)
+        .where(visible(Run, viewer), in_project(Run, viewer))
+        .order_by(Run.created_at.desc())
+        .limit(limit)
+    )
     if kind is not None:
         query = query.where(Run.kind == kind)
     if statuses is not None:

@@ -42,6 +42,7 @@ from core.errors import SpecError
 from core.experiments import add_tag
 from core.sharing import list_users
 from core.sharing import local_viewer
+from core.sharing import resolve_project
 from core.sharing import viewer_for
 from core.store import Viewer
 from core.store import open_existing_store
@@ -176,6 +177,7 @@ def run(
     *,
     tags: tuple[str, ...] | list[str] = (),
     team: str = "",
+    project: str = "",
     author: str | None = None,
     app_config: AppConfig | None = None,
     system_metrics: bool = True,
@@ -189,6 +191,8 @@ def run(
         config: The run's settings, any JSON-able dict; shown as its spec. Defaults to {}.
         tags: Tags to put on it (Experiments filters by them). Defaults to none.
         team: The team that may view it; "" keeps it private (accounts on). Defaults to "".
+        project: The project it goes into: its ID, ``owner/name`` or a name only one of the
+            author's projects has. Defaults to the author's "Default" project.
         author: Whose run it is. With accounts off, defaults to ``LOOM_USER`` or the account
             name; with accounts on (``LOOM_AUTH=on``) it must name an existing user, from this
             argument or ``LOOM_USER``. Whoever can write the store's database can write any run:
@@ -209,8 +213,8 @@ def run(
     Raises:
         SchemaMismatchError: The store is at another schema version; nothing is written.
         SpecError: A config that is not JSON, or a missing author with accounts on.
-        NotFoundError: No such user (accounts on).
-        PermissionDeniedError: A team the author is not in.
+        NotFoundError: No such user (accounts on), or no such project of the author's.
+        PermissionDeniedError: A team the author is not in, or a project where they may only view.
     """
     settings = dict(config or {})
     try:
@@ -220,6 +224,7 @@ def run(
     app = app_config or get_config()
     store = open_existing_store(app)
     viewer = _author(store, app, author, team)
+    project_id = resolve_project(store, project, viewer=viewer) if project else None
     spec = {"type": "external", "config": settings, "script": os.path.basename(sys.argv[0] or "")[:200]}
     ctx = start_external(
         store,
@@ -227,6 +232,7 @@ def run(
         name=str(name)[:200],
         author=viewer.name,
         team=team,
+        project_id=project_id,
         heartbeat_seconds=app.heartbeat_seconds,
         max_buffered=max_buffered,
         system_metrics=system_metrics,

@@ -90,6 +90,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
                 phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
                 author=viewer.name[:100],
                 team=team,
+                project_id=viewer.project or None,
             )
         )
     return study_id

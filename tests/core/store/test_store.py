@@ -29,6 +29,8 @@ from core.store._models import VERSION_TABLE
 
 EXPECTED_TABLES = {
     "datasets",
+    "projects",
+    "project_members",
     "pipelines",
     "runs",
     "run_events",
