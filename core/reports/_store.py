@@ -70,6 +70,7 @@ class ReportRecord:
     spec_hash: str
     saved_at: datetime
     versions: tuple[tuple[int, datetime, str], ...]
+    project_id: str = ""
 
 
 def _not_found(report_id: str) -> NotFoundError:
@@ -185,6 +186,7 @@ def get_report(store: Store, report_id: str, version: int | None = None, *, view
             spec_hash=stored.spec_hash,
             saved_at=stored.created_at,
             versions=tuple((v, at, by) for v, at, by in versions),
+            project_id=row.project_id or "",
         )
 
 

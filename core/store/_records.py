@@ -169,6 +169,7 @@ class RunRecord:
     heartbeat_at: datetime | None
     progress: float
     result: RunResult
+    project_id: str = ""  # the project it belongs to ("" for a row older than projects)
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -197,6 +198,7 @@ class RunRecord:
             heartbeat_at=row.heartbeat_at,
             progress=float(row.progress or 0.0),
             result=RunResult.from_json(row.result_json),
+            project_id=row.project_id or "",
         )
 
     @property
@@ -311,6 +313,7 @@ class DatasetRecord:
     author: str
     team: str
     created_at: datetime
+    project_id: str = ""
 
     @classmethod
     def from_row(cls, row: Dataset) -> DatasetRecord:
@@ -328,6 +331,7 @@ class DatasetRecord:
             author=row.author or "",
             team=row.team or "",
             created_at=row.created_at,
+            project_id=row.project_id or "",
         )
 
     # The raw profile JSON (tests, exports).
@@ -349,6 +353,7 @@ class StudyRecord:
     team: str
     archived: bool
     created_at: datetime
+    project_id: str = ""
 
     @classmethod
     def from_row(cls, row: Study) -> StudyRecord:
@@ -362,6 +367,7 @@ class StudyRecord:
             team=row.team or "",
             archived=bool(row.archived),
             created_at=row.created_at,
+            project_id=row.project_id or "",
         )
 
     @property
@@ -386,6 +392,7 @@ class PipelineRecord:
     author: str
     team: str
     created_at: datetime
+    project_id: str = ""
 
     @classmethod
     def from_row(cls, row: Pipeline) -> PipelineRecord:
@@ -399,4 +406,5 @@ class PipelineRecord:
             author=row.author or "",
             team=row.team or "",
             created_at=row.created_at,
+            project_id=row.project_id or "",
         )
