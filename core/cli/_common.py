@@ -45,6 +45,12 @@ def out(line: str) -> None:
     sys.stdout.flush()
 
 
+def table(rows: list[list[str]]) -> list[str]:
+    """Fixed-width lines: the first row is the header; columns two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 @contextlib.contextmanager
 def _stderr_to(path: Path) -> Iterator[None]:
     # Worker processes inherit file descriptor 2 as they are spawned: while the cluster starts,

@@ -25,6 +25,7 @@ def ingest(store, args, viewer) -> int:  # type: ignore[no-untyped-def]
         args.name or args.file.name,
         author=viewer.name,
         team=args.team,
+        project_id=viewer.project or None,
     )
     out(f"dataset {dataset.id}: {dataset.name}, {dataset.n_rows} rows, {dataset.n_cols} columns")
     return 0
@@ -42,7 +43,13 @@ def evaluate(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def
     source = Path(args.rows)
     if source.is_file():
         dataset = ingest_file(
-            store, source, detect_format(source.name), source.name, author=viewer.name, team=args.team
+            store,
+            source,
+            detect_format(source.name),
+            source.name,
+            author=viewer.name,
+            team=args.team,
+            project_id=viewer.project or None,
         )
         out(f"dataset {dataset.id}: {dataset.name}, {dataset.n_rows} rows, {dataset.n_cols} columns")
     else:

@@ -12,6 +12,8 @@ from pathlib import Path
 from core.cli import _accounts
 from core.cli import _baselines
 from core.cli import _data
+from core.cli import _listing
+from core.cli import _projects
 from core.cli import _training
 from core.cli import _tuning
 from core.cli._common import WORKERS_LOG
@@ -84,9 +86,25 @@ def _parser() -> argparse.ArgumentParser:
         help="with --dataset (default: what the target implies)",
     )
     baselines.add_argument("--wait", action="store_true", help="wait and print their held-out metrics")
+    runs = sub.add_parser("runs", parents=[common], help="list the runs you may see, newest first")
+    runs.add_argument("--kind", default=None, help="only runs of this kind (train, study, evaluate...)")
+    datasets = sub.add_parser(
+        "datasets", parents=[common], help="list the datasets you may see, newest first"
+    )
+    for command in (runs, datasets):
+        command.add_argument("--limit", type=int, default=100, help="at most this many (default: 100)")
     for command in (ingest, train, tune, evaluate, predict, baselines):
-        command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
         command.add_argument("--team", default="", help="the team that may see it (default: private)")
+    for command in (ingest, train, tune, evaluate, predict, baselines, runs, datasets):
+        command.add_argument("--as", dest="acting_as", default=None, help="the user (accounts on)")
+        command.add_argument(
+            "--project",
+            default="",
+            metavar="REF",
+            help="the project to work in: its ID, owner/name or a name only one of yours has "
+            "(default: lists show all your projects; what is created goes into your Default project)",
+        )
+    _projects.add_parser(sub, common)
     user = sub.add_parser("user", parents=[common], help="manage accounts (used when LOOM_AUTH=on)")
     user.add_argument("action", choices=["add", "list", "passwd", "remove"])
     user.add_argument("name", nargs="?")
@@ -126,8 +144,14 @@ def _run(args: argparse.Namespace) -> int:
             return _accounts.manage_users(store, args.action, args.name, args.email)
         if args.command == "team":
             return _accounts.manage_teams(store, args.action, args.names)
+        if args.command == "projects":
+            return _projects.manage(store, config, args)
         viewer = _accounts.viewer_for(store, config, args.acting_as)
+        if args.command in ("runs", "datasets"):
+            viewer = _projects.viewer_in_project(store, viewer, args.project, create=False)
+            return (_listing.runs if args.command == "runs" else _listing.datasets)(store, args, viewer)
         viewer.require_create(args.team)
+        viewer = _projects.viewer_in_project(store, viewer, args.project, create=True)
         if args.command == "ingest":
             return _data.ingest(store, args, viewer)
         if args.command == "baselines":
