@@ -9,6 +9,11 @@
     python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
     python -m core user list | passwd NAME | remove NAME
     python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
+    python -m core runs [--kind KIND] | datasets   [--limit N]   (newest first)
+    python -m core projects list [--trash] | create NAME [--team TEAM] | members PROJECT
+    python -m core projects role PROJECT USER viewer|member|admin|none | team-role PROJECT ROLE
+    python -m core projects rename PROJECT NAME | delete PROJECT [--yes] | restore PROJECT
+    python -m core projects move dataset|pipeline|run|study|report ID PROJECT
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
 as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
@@ -23,6 +28,13 @@ With accounts on, ``ingest``, ``train``, ``tune``, ``evaluate``, ``predict`` and
 user: ``--as NAME`` (its teams apply; another user's dataset and run IDs answer as missing).
 ``--team TEAM`` makes what they create visible to that team. With accounts off they act as
 the local user, as the app does.
+
+``--project REF`` (on those and on ``runs`` and ``datasets``; an ID, ``owner/name`` or a name
+only one of the user's projects has) is the project the command works in: lists show it alone
+and what is created goes into it, refused before anything starts when the user only views it.
+Without it lists show all the user's projects and new items go into their "Default" project.
+``projects`` acts for the same user (``--as``): ``delete`` without ``--yes`` prints what the
+project holds and exits 2; a deleted project waits in the trash until ``restore``.
 
 ``run.json`` is a training spec as the Train page stores it (``{"type": "train", "pipeline":
 ..., "model": ..., "optimizer": ..., "epochs": ...}``), or a short form::
