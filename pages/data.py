@@ -227,13 +227,34 @@ st.caption(
 for column in columns:
     for flag in column.flags:
         st.warning(f"Column {_ui.md_escape(column.name)} is {flag}.", icon="⚠️")
+# A profile that failed leaves the dataset usable: say what is missing and why.
+for problem in profile.errors:
+    st.warning(f"{_ui.md_escape(problem)} The dataset is stored and usable.", icon="⚠️")
+for column in columns:
+    if column.error:
+        st.warning(
+            f"The profile of column {_ui.md_escape(column.name)} failed: {_ui.md_escape(column.error)}. "
+            "The data is stored and usable; only this column's figures are missing.",
+            icon="⚠️",
+        )
 
 
 def _stat(column: ColumnProfile, key: str) -> str:
     value = column.stats.get(key)
     if value is None:
         return ""
+    bounds = column.bounds(key)  # an estimate is never shown as exact
+    if bounds is not None and isinstance(value, float):
+        return f"≈ {value:.4g} ± {max(value - bounds[0], bounds[1] - value):.2g}"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _unique(column: ColumnProfile) -> str:
+    bounds = column.bounds("unique")
+    if bounds is None:
+        return str(column.unique)
+    plusminus = max(column.unique - bounds[0], bounds[1] - column.unique)
+    return f"≈ {column.unique:,} ± {plusminus:,}"
 
 
 preview_tab, columns_tab, charts_tab, target_tab = st.tabs(["Preview", "Columns", "Charts", "Target"])
@@ -261,9 +282,10 @@ with columns_tab:
                 "kind": c.kind,
                 "type": c.dtype,
                 "missing": c.missing,
-                "unique": c.unique,
+                "unique": _unique(c),
                 # Text: numbers and dates share these columns.
                 **{k: _stat(c, k) for k in ("mean", "std", "min", "max")},
+                "median": _stat(c, "50%"),
                 "flags": ", ".join(c.flags),
             }
             for c in columns
@@ -278,6 +300,18 @@ with charts_tab:
         entry = profile.column(pick)
         if entry is not None:
             st.plotly_chart(plot_column_distribution(entry.raw), key="column_chart")
+            if "top" in entry.estimates:
+                st.caption(
+                    "≈ These counts are estimates (Apache DataSketches' frequent items): each value's "
+                    "count lies within its bounds, "
+                    + ", ".join(
+                        f"{_ui.md_escape(str(v))} {lo:,}–{hi:,}"
+                        for (v, _), (lo, hi) in zip(
+                            entry.raw.get("top") or (), entry.estimates["top"]["bounds"], strict=False
+                        )
+                    )
+                    + "."
+                )
     st.markdown("**Correlation of numeric columns**")
     st.plotly_chart(plot_correlation(profile.raw), key="correlation_chart")
 with target_tab:

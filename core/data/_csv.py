@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 from core.data._csv_stream import BLOCK_SIZE
 from core.data._csv_stream import LongLine
@@ -144,6 +145,7 @@ class CsvResult:
     schema: pa.Schema
     rows: int
     used: dict[str, str]  # the read options actually used: delimiter and encoding
+    profile: dict[str, Any] | None = None  # made while parsing (``_sketch``)
 
 
 def _sample(path: Path, encoding: str, size: int) -> str:
@@ -158,11 +160,14 @@ def csv_to_parquet(
     out: Path,
     options: CsvOptions,
     progress: Progress | None = None,
+    *,
+    profile: bool = True,
 ) -> CsvResult:
-    """Hash, check, parse and write Parquet, in one pass over the file.
+    """Hash, check, parse, profile and write Parquet, in one pass over the file.
 
     Returns:
-        The file's SHA-256, the written schema, the number of rows, and the options used.
+        The file's SHA-256, the written schema, the number of rows, the options used, and the
+        dataset's profile (None with ``profile=False``, which only the bench uses).
 
     Raises:
         DataError: An empty file, undecodable bytes (with byte and line), an unclosed quote (with
@@ -185,7 +190,7 @@ def csv_to_parquet(
     while True:
         try:
             delimiter, names = sniff(_sample(path, encoding, size), options, size)
-            sha256, schema, rows = stream_csv(
+            sha256, schema, rows, made = stream_csv(
                 path,
                 out,
                 encoding=encoding,
@@ -193,6 +198,7 @@ def csv_to_parquet(
                 names=names,
                 forced=forced,
                 progress=progress,
+                profile=profile,
             )
         except DecodeFailure as failure:
             guess = next_guess(failure) if guessing else None
@@ -225,7 +231,7 @@ def csv_to_parquet(
             f"The file has a header ({len(names)} columns: {', '.join(names[:5])}"
             f"{'…' if len(names) > 5 else ''}) but no data rows. Add rows below the header."
         )
-    return CsvResult(sha256, schema, rows, {"delimiter": delimiter, "encoding": encoding})
+    return CsvResult(sha256, schema, rows, {"delimiter": delimiter, "encoding": encoding}, made)
 
 
 def _unclosed(path: Path, encoding: str) -> DataError:

@@ -11,6 +11,10 @@ Three kinds of thread share the work (the heavy parts release the GIL):
 - the **writer** appends the parsed segments to the Parquet file in order, one row group per
   16 MiB of the file.
 
+Each parser also profiles the segment it has just parsed (``_sketch``: counts, moments,
+histograms, sketches), while the batch is in memory; the partials merge in the calling thread, so
+the dataset is profiled without reading it again.
+
 A line end is outside quotes exactly when the number of ``"`` before it is even (RFC 4180: a quote
 inside a quoted field is doubled), so cutting needs no parser. Only a few segments are alive at
 once, so memory stays bounded whatever the file's size; nothing reads the file twice.
@@ -33,6 +37,7 @@ from typing import Any
 
 from core.data._encoding import DecodeFailure
 from core.data._encoding import decode_checked
+from core.data._sketch import ProfileBuilder
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -204,6 +209,13 @@ class _Prefetch:
         self._thread.join()
 
 
+def _parse_and_profile(
+    segment: _Segment, names: list[str], delimiter: str, types: dict, builder: ProfileBuilder | None
+) -> tuple[pa.Table, Any]:
+    table = _parse(segment, names, delimiter, types)
+    return table, builder.part(table) if builder is not None else None
+
+
 def _parse(segment: _Segment, names: list[str], delimiter: str, types: dict) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -229,14 +241,18 @@ def stream_csv(
     names: list[str],
     forced: dict[str, Any],
     progress: Progress | None = None,
-) -> tuple[str, pa.Schema | None, int]:
-    """Read, check, hash and write one CSV file.
+    profile: bool = True,
+) -> tuple[str, pa.Schema | None, int, dict[str, Any] | None]:
+    """Read, check, hash, profile and write one CSV file.
 
     Args:
         forced: Column types to use instead of inferring them (pyarrow types by column name).
+        profile: Profile the batches as they parse. Defaults to True (False: the bench's
+            "ingest alone").
 
     Returns:
-        The file's SHA-256, the schema written (None when no row was), and the number of rows.
+        The file's SHA-256, the schema written (None when no row was), the number of rows, and
+        the profile (None when no row was written).
 
     Raises:
         DecodeFailure, UnclosedQuote, LongLine: For the caller to word; ``pyarrow.ArrowInvalid``
@@ -259,9 +275,12 @@ def stream_csv(
         table = _parse(first, names, delimiter, forced)  # settles the column types
         types = dict(zip(table.schema.names, table.schema.types, strict=True))
         writer = _BackgroundWriter(out, table.schema)
+        builder = ProfileBuilder(table.schema, table) if profile else None
 
-        def emit(table: pa.Table, segment: _Segment) -> None:
+        def emit(table: pa.Table, segment: _Segment, part: Any) -> None:
             nonlocal rows, blocks
+            if builder is not None:
+                builder.add(part)
             if table.num_rows:
                 pending.append(table)
                 rows += table.num_rows
@@ -278,15 +297,19 @@ def stream_csv(
                 writer.put(pending[:])
             pending.clear()
 
-        emit(table, first)
+        emit(table, first, builder.part(table) if builder is not None else None)
         for segment in segments:
-            inflight.append((pool.submit(_parse, segment, names, delimiter, types), segment))
+            inflight.append(
+                (pool.submit(_parse_and_profile, segment, names, delimiter, types, builder), segment)
+            )
             if len(inflight) > _WORKERS:
                 future, done = inflight.popleft()
-                emit(future.result(), done)
+                parsed, part = future.result()
+                emit(parsed, done, part)
         while inflight:
             future, done = inflight.popleft()
-            emit(future.result(), done)
+            parsed, part = future.result()
+            emit(parsed, done, part)
         flush()
     except BaseException:
         for future, _ in inflight:
@@ -302,8 +325,8 @@ def stream_csv(
     wrote = writer.close() if writer is not None else False
     if not wrote:
         out.unlink(missing_ok=True)
-        return totals.sha256, None, 0
-    return totals.sha256, writer.schema, rows
+        return totals.sha256, None, 0, None
+    return totals.sha256, writer.schema, rows, builder.finish() if builder is not None else None
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:

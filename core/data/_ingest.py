@@ -214,7 +214,7 @@ def resolve_server_path(root: Path | None, relative: str) -> Path:
 def _read(fmt: str, source: Path, out: Path, options: CsvOptions, progress):  # type: ignore[no-untyped-def]
     if fmt == "csv":
         result = csv_to_parquet(source, out, options, progress)
-        return result.sha256, result.schema, result.rows, result.used
+        return result.sha256, result.schema, result.rows, result.used, result.profile
     import hashlib
 
     digest = hashlib.sha256()
@@ -230,7 +230,20 @@ def _read(fmt: str, source: Path, out: Path, options: CsvOptions, progress):  # 
     if source.stat().st_size == 0:
         raise DataError("The file is empty (0 bytes).")
     schema, rows, used = reader(source, out, progress)
-    return digest.hexdigest(), schema, rows, used
+    return digest.hexdigest(), schema, rows, used, None
+
+
+def _profile(parquet: Path, schema: Any, rows: int) -> dict[str, Any]:
+    # A profile that fails leaves the dataset usable, with the reason named on the Data page.
+    from core.data._profile import compute_profile
+    from core.data._profile import failed_profile
+
+    try:
+        return compute_profile(parquet)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        return failed_profile(schema, rows, f"{type(exc).__name__}: {exc}")
 
 
 def ingest_file(
@@ -264,15 +277,13 @@ def ingest_file(
     Raises:
         DataError: The file cannot be read; nothing is stored.
     """
-    from core.data._profile import compute_profile
-
     name = _clean_name(name)
     options = options or CsvOptions()
     dataset_id = new_id()
     out = store.path_for("datasets", dataset_id, ".parquet")
     tmp = out.with_suffix(".parquet.tmp")
     try:
-        sha, schema, rows, used = _read(fmt, source, tmp, options, progress)
+        sha, schema, rows, used, profile = _read(fmt, source, tmp, options, progress)
         with store.session() as s:
             same = s.scalars(
                 select(Dataset).where(
@@ -286,7 +297,8 @@ def ingest_file(
             for existing in same:
                 if existing.read_options_json == used:
                     return DatasetRecord.from_row(existing)
-        profile = compute_profile(tmp)
+        if profile is None:  # a CSV was profiled while it was read
+            profile = _profile(tmp, schema, rows)
         if progress:
             progress(0.98)
         os.replace(tmp, out)  # the file appears whole or not at all

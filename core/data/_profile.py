@@ -1,35 +1,41 @@
-"""Profile a stored dataset with Dask, one task per Parquet row group: memory stays bounded by a
-few row groups whatever the dataset's size, and nothing is loaded into pandas whole.
+"""Profile a dataset: its columns' kinds, missing and distinct counts, statistics, histograms,
+top values, correlations, a preview and, for image datasets, a few thumbnails.
 
-Each task reads one row group with pyarrow and returns small, mergeable partial results: counts,
-sums, cross-products (for correlations), histograms on global bins, capped value counts, a
-K-minimum-values sketch (distinct counts) and a uniform sample (quantiles). The partials are
-merged in a tree. Runs on a Dask worker at ingest (Dask's threaded scheduler inside the task);
-the result is plain JSON stored with the dataset, so pages show it without touching the data.
+The figures are accumulated batch by batch in mergeable partials (``_sketch``): a CSV is profiled
+while it is parsed, at ingest; any other source (and :func:`compute_profile`) streams its Parquet
+file's row groups through the same partials, two at a time. Memory stays bounded whatever the
+dataset's size. The result is plain JSON stored with the dataset, so pages show it without
+touching the data; figures that are estimates carry their bounds under ``estimates``.
 """
 
 from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "compute_profile"]
+from core.data._sketch import HIST_BINS
+from core.data._sketch import HLL_LG_K
+from core.data._sketch import KMV_K
+from core.data._sketch import PREVIEW_IMAGES
+from core.data._sketch import PREVIEW_ROWS
+from core.data._sketch import TOP
+from core.data._sketch import ProfileBuilder
+from core.data._sketch import _kmv_estimate
+
+if TYPE_CHECKING:
+    from core.data._sketch import _Column
+    from core.data._sketch import _Hist
+
+__all__ = ["KINDS", "PROFILE_VERSION", "compute_profile", "failed_profile", "finish_profile"]
 
 KINDS = ("numeric", "boolean", "categorical", "datetime", "text", "image")
-_PREVIEW_ROWS = 20
-_PREVIEW_IMAGES = 24
-_HIST_BINS = 30
-_TOP = 30
-_VALUE_COUNT_CAP = 1000  # beyond this many distinct values, stop counting each one
-_KMV = 4096  # sketch size: distinct counts within ~2 % beyond this many values
-_SAMPLE = 20_000  # values kept per column for quantiles
-_U64 = float(2**64)
+PROFILE_VERSION = 2  # 2: profiled in one pass, estimates marked; 1 (no key): Dask over row groups
+_IN_FLIGHT = 2
 
 
 def _json_number(x: Any) -> float | None:
@@ -38,176 +44,6 @@ def _json_number(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-
-@dataclass
-class _Partial:
-    """What one row group contributes for one column."""
-
-    rows: int = 0
-    nulls: int = 0
-    count: int = 0
-    total: float = 0.0
-    total_sq: float = 0.0
-    lo: Any = None
-    hi: Any = None
-    hist: np.ndarray | None = None
-    counts: dict[Any, int] | None = field(default_factory=dict)  # None: too many distinct values
-    kmv: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    sample: np.ndarray | None = None
-
-
-def _hashes(values: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    return pd.util.hash_array(values, categorize=False)
-
-
-def _kmv(hashes: np.ndarray) -> np.ndarray:
-    u = np.unique(hashes)
-    return u[:_KMV]
-
-
-def _distinct(sketch: np.ndarray) -> int:
-    if len(sketch) < _KMV:
-        return int(len(sketch))
-    return int(round((_KMV - 1) / (float(sketch[-1]) / _U64)))
-
-
-def _column_partial(arr, kind: str, bins: np.ndarray | None, rng) -> _Partial:  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    part = _Partial(rows=len(arr), nulls=arr.null_count)
-    valid = arr.drop_null()
-    if kind == "image" or len(valid) == 0:
-        part.counts = {} if kind != "image" else None
-        return part
-    if kind == "numeric":
-        values = valid.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        values = values[np.isfinite(values)]
-        part.count = len(values)
-        if len(values):
-            part.total = float(values.sum())
-            part.total_sq = float((values * values).sum())
-            part.lo, part.hi = float(values.min()), float(values.max())
-            if bins is not None:
-                part.hist = np.histogram(values, bins=bins)[0]
-            take = min(len(values), _SAMPLE)
-            part.sample = rng.choice(values, take, replace=False) if take < len(values) else values
-        part.kmv = _kmv(_hashes(values))
-    elif kind == "datetime":
-        if pa.types.is_date(valid.type):  # dates cannot cast straight to integers
-            valid = valid.cast(pa.timestamp("s"))
-        minmax = pc.min_max(valid)
-        part.lo, part.hi = minmax["min"].as_py(), minmax["max"].as_py()
-        part.kmv = _kmv(_hashes(valid.cast(pa.int64()).to_numpy(zero_copy_only=False)))
-        part.count = len(valid)
-        return part
-    else:
-        part.count = len(valid)
-        part.kmv = _kmv(_hashes(valid.cast(pa.string()).to_numpy(zero_copy_only=False)))
-    vc = pc.value_counts(valid)
-    if len(vc) > _VALUE_COUNT_CAP:
-        part.counts = None
-    else:
-        part.counts = {
-            v.as_py(): c.as_py() for v, c in zip(vc.field("values"), vc.field("counts"), strict=True)
-        }
-    return part
-
-
-def _merge(a: _Partial, b: _Partial) -> _Partial:
-    out = _Partial(rows=a.rows + b.rows, nulls=a.nulls + b.nulls, count=a.count + b.count)
-    out.total, out.total_sq = a.total + b.total, a.total_sq + b.total_sq
-    los = [x for x in (a.lo, b.lo) if x is not None]
-    his = [x for x in (a.hi, b.hi) if x is not None]
-    out.lo, out.hi = (min(los) if los else None), (max(his) if his else None)
-    out.hist = a.hist if b.hist is None else b.hist if a.hist is None else a.hist + b.hist
-    if a.counts is None or b.counts is None:
-        out.counts = None
-    else:
-        merged = dict(a.counts)
-        for k, v in b.counts.items():
-            merged[k] = merged.get(k, 0) + v
-        out.counts = merged if len(merged) <= _VALUE_COUNT_CAP else None
-    out.kmv = _kmv(np.concatenate([a.kmv, b.kmv]))
-    samples = [s for s in (a.sample, b.sample) if s is not None]
-    if samples:
-        joined = np.concatenate(samples)
-        # Keep the sample uniform: each side contributes in proportion to its value count.
-        out.sample = (
-            joined
-            if len(joined) <= _SAMPLE
-            else np.random.default_rng(0).choice(joined, _SAMPLE, replace=False)
-        )
-    return out
-
-
-@dataclass
-class _Moments:
-    """Sums for Pearson correlations over rows where every numeric column is present."""
-
-    n: int
-    s: np.ndarray
-    xtx: np.ndarray
-
-    def merge(self, other: _Moments) -> _Moments:
-        return _Moments(self.n + other.n, self.s + other.s, self.xtx + other.xtx)
-
-
-def _row_group_partial(path: str, index: int, kinds: dict[str, str], bins: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(path).read_row_group(index)
-    rng = np.random.default_rng(index)
-    columns = {name: _column_partial(table.column(name), kinds[name], bins.get(name), rng) for name in kinds}
-    numeric = [n for n, k in kinds.items() if k == "numeric"]
-    moments = None
-    if len(numeric) >= 2:
-        import pyarrow as pa
-
-        mat = np.column_stack(
-            [table.column(n).cast(pa.float64()).to_numpy(zero_copy_only=False) for n in numeric]
-        )
-        mat = mat[np.isfinite(mat).all(axis=1)]
-        moments = _Moments(len(mat), mat.sum(axis=0), mat.T @ mat)
-    return columns, moments
-
-
-def _merge_parts(a, b):  # type: ignore[no-untyped-def]
-    cols = {name: _merge(a[0][name], b[0][name]) for name in a[0]}
-    if a[1] is None or b[1] is None:
-        return cols, a[1] or b[1]
-    return cols, a[1].merge(b[1])
-
-
-def _tree(items: list) -> Any:
-    from dask import delayed
-
-    while len(items) > 1:
-        items = [
-            delayed(_merge_parts)(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
-            for i in range(0, len(items), 2)
-        ]
-    return items[0]
-
-
-def _kind_of(arrow_type, name: str) -> str:  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-    import pyarrow.types as pt
-
-    if pt.is_binary(arrow_type) or pt.is_large_binary(arrow_type):
-        return "image" if name == "image" else "text"
-    if pt.is_boolean(arrow_type):
-        return "boolean"
-    if pt.is_integer(arrow_type) or pt.is_floating(arrow_type) or pt.is_decimal(arrow_type):
-        return "numeric"
-    if pt.is_timestamp(arrow_type) or pt.is_date(arrow_type):
-        return "datetime"
-    if arrow_type == pa.null():
-        return "text"
-    return "string"  # decided after counting: categorical or text
 
 
 def _looks_like_dates(values: list) -> bool:
@@ -222,30 +58,6 @@ def _looks_like_dates(values: list) -> bool:
     return bool(parsed.notna().mean() >= 0.95)
 
 
-def _global_bins(pf, kinds: dict[str, str]) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
-    # Histogram bins from the Parquet statistics (min/max per row group): no pass over the data.
-    bins: dict[str, np.ndarray] = {}
-    meta = pf.metadata
-    names = pf.schema_arrow.names
-    for name, kind in kinds.items():
-        if kind != "numeric":
-            continue
-        idx = names.index(name)
-        los, his = [], []
-        for rg in range(meta.num_row_groups):
-            stats = meta.row_group(rg).column(idx).statistics
-            if stats is None or not stats.has_min_max:
-                break
-            los.append(float(stats.min))
-            his.append(float(stats.max))
-        else:
-            if los:
-                lo, hi = min(los), max(his)
-                if math.isfinite(lo) and math.isfinite(hi):
-                    bins[name] = np.linspace(lo, hi if hi > lo else lo + 1, _HIST_BINS + 1)
-    return bins
-
-
 def compute_profile(parquet: Path) -> dict[str, Any]:
     """Column kinds, missing and distinct counts, statistics, histograms, top values,
     correlations, a preview and, for image datasets, a few thumbnails.
@@ -254,118 +66,241 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
         parquet: The dataset's Parquet file (in the data directory).
 
     Returns:
-        A JSON-able dict; ``tests/core/data/test_ingest.py`` shows its shape.
+        A JSON-able dict; ``tests/core/data/test_profile.py`` shows its shape.
     """
-    import dask
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
-    from dask import delayed
-    from dask.threaded import get as threaded_get
 
     pf = pq.ParquetFile(parquet)
-    schema = pf.schema_arrow
-    n_rows = pf.metadata.num_rows
-    head_batch = next(pf.iter_batches(batch_size=500), None)
-    kinds = {f.name: _kind_of(f.type, f.name) for f in schema}
-    for name, kind in kinds.items():
-        if (
-            kind == "string"
-            and head_batch is not None
-            and _looks_like_dates(head_batch.column(name).to_pylist()[:200])
-        ):
-            kinds[name] = "datetime-text"
-    work_kinds = {n: ("text" if k in ("string", "datetime-text") else k) for n, k in kinds.items()}
-    bins = _global_bins(pf, work_kinds)
-    parts = [
-        delayed(_row_group_partial)(str(parquet), i, work_kinds, bins)
-        for i in range(pf.metadata.num_row_groups)
-    ]
-    # The threaded scheduler itself: named ("threads"), dask imports dask.distributed (a second
-    # or more) to look for a client, for every `python -m core ingest`.
-    with dask.config.set(scheduler=threaded_get):
-        merged_cols, moments = dask.compute(_tree(parts))[0] if parts else ({}, None)
+    head = next(pf.iter_batches(batch_size=500), None)
+    builder = ProfileBuilder(pf.schema_arrow, head)
 
+    def part(index: int) -> Any:
+        # A ParquetFile per task: one file object is not shared between threads.
+        return builder.part(pq.ParquetFile(parquet).read_row_group(index))
+
+    with ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="loom-profile") as pool:
+        pending: deque = deque()
+        for index in range(pf.metadata.num_row_groups):
+            pending.append(pool.submit(part, index))
+            if len(pending) >= _IN_FLIGHT:
+                builder.add(pending.popleft().result())
+        while pending:
+            builder.add(pending.popleft().result())
+    return builder.finish()
+
+
+def _display_hist(h: _Hist, lo: float, hi: float) -> dict[str, list]:
+    """At most HIST_BINS bars, each a whole number of fine bins: every count stays exact."""
+    w = math.ldexp(1.0, h.k)
+    j0 = math.floor(math.ldexp(lo, -h.k)) - h.a
+    j1 = math.floor(math.ldexp(hi, -h.k)) - h.a
+    fine = h.counts[j0 : j1 + 1]
+    group = math.ceil(len(fine) / HIST_BINS)
+    bars = math.ceil(len(fine) / group)
+    padded = np.zeros(bars * group, np.int64)
+    padded[: len(fine)] = fine
+    return {
+        "counts": [int(c) for c in padded.reshape(bars, group).sum(axis=1)],
+        "edges": [float((h.a + j0 + i * group) * w) for i in range(bars + 1)],
+    }
+
+
+def _quartiles(h: _Hist, n: int, lo: float, hi: float) -> dict[str, tuple[float, float, float]]:
+    """Each quartile (linear interpolation, as pandas) with bounds that always hold: the ranks
+    either side of it are exact, so it lies between the fine bins holding those two values."""
+    cum = np.cumsum(h.counts)
+    w = math.ldexp(1.0, h.k)
+    out = {}
+    for label, q in (("25%", 0.25), ("50%", 0.5), ("75%", 0.75)):
+        p = q * (n - 1)
+        below = int(np.searchsorted(cum, math.floor(p), side="right"))
+        above = int(np.searchsorted(cum, math.ceil(p), side="right"))
+        low = max(lo, (h.a + below) * w)
+        high = min(hi, (h.a + above + 1) * w)
+        out[label] = ((low + high) / 2, low, high)
+    return out
+
+
+def _distinct(col: _Column, kind: str) -> tuple[int | None, dict[str, Any] | None]:
+    if kind == "image":
+        return None, None
+    if col.counts is not None:
+        return len(col.counts), None
+    if col.hll is not None:
+        est = round(col.hll.get_estimate())
+        low, high = math.floor(col.hll.get_lower_bound(2)), math.ceil(col.hll.get_upper_bound(2))
+        how = f"HyperLogLog (Apache DataSketches, lg_k={HLL_LG_K}), 95 % bounds"
+        return est, {"low": low, "high": high, "how": how}
+    if col.kmv is None:
+        return 0, None
+    found = _kmv_estimate(col.kmv)
+    if found is None:
+        return len(col.kmv), None
+    est, low, high = found
+    return est, {"low": low, "high": high, "how": f"K-minimum values (k={KMV_K}), 95 % bounds"}
+
+
+def _top(col: _Column) -> tuple[list[list[Any]], dict[str, Any] | None]:
+    if col.counts:
+        top = sorted(col.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP]
+        return [[_jsonable(k), int(v)] for k, v in top], None
+    if col.fi is None:
+        return [], None
+    import datasketches as ds
+
+    # Only values surely more frequent than the sketch's error: no false positives.
+    items = col.fi.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_POSITIVES)
+    items = sorted(items, key=lambda it: (-it[1], str(it[0])))[:TOP]
+    found = [[_jsonable(v), int(est)] for v, est, _, _ in items]
+    bounds = [[int(lb), int(ub) + col.fi_slack] for _, _, lb, ub in items]
+    how = "frequent items (Apache DataSketches); each count lies within its bounds"
+    return found, ({"bounds": bounds, "how": how} if found else None)
+
+
+def _entry(field: Any, col: _Column, kind: str, n_rows: int, head: Any) -> dict[str, Any]:
+    name = field.name
+    if kind == "null":
+        kind = "text"
+    elif kind == "text" and pa_is_string(field.type) and head is not None:
+        if _looks_like_dates(head.column(name).to_pylist()[:200]):
+            kind = "datetime-text"
+    entry: dict[str, Any] = {
+        "name": name,
+        "dtype": str(field.type),
+        "kind": "datetime" if kind == "datetime-text" else kind,
+        "missing": int(col.nulls),
+        "unique": None,
+        "flags": [],
+    }
+    if col.error:
+        entry["error"] = col.error
+        return entry
+    estimates: dict[str, Any] = {}
+    unique, bound = _distinct(col, kind)
+    entry["unique"] = unique
+    if bound is not None:
+        estimates["unique"] = bound
+    if kind == "text":
+        entry["kind"] = (
+            "categorical"
+            if unique is not None
+            and unique <= 100
+            and unique <= max(1, n_rows // 2)
+            and "unique" not in estimates
+            else "text"
+        )
+    if kind == "numeric" and col.n:
+        stats: dict[str, Any] = {"mean": _json_number(col.total / col.n)}
+        stats["std"] = _json_number(math.sqrt(max(0.0, col.m2) / (col.n - 1))) if col.n > 1 else None
+        stats["min"] = _json_number(col.lo)
+        if col.hist is not None:
+            for label, (est, low, high) in _quartiles(col.hist, col.n, col.lo, col.hi).items():
+                stats[label] = _json_number(est)
+                if high > low:
+                    estimates[label] = {
+                        "low": low,
+                        "high": high,
+                        "how": "within one bin of the exact histogram",
+                    }
+            entry["hist"] = _display_hist(col.hist, col.lo, col.hi)
+        stats["max"] = _json_number(col.hi)
+        entry["stats"] = stats
+    elif kind == "datetime" and col.lo is not None:
+        entry["stats"] = {"min": str(col.lo), "max": str(col.hi)}
+    if kind not in ("datetime", "image"):
+        top, top_bound = _top(col)
+        if top:
+            entry["top"] = top
+        if top_bound is not None:
+            estimates["top"] = top_bound
+    if estimates:
+        entry["estimates"] = estimates
+    if entry["missing"] == n_rows:
+        entry["flags"].append("all missing")
+    elif unique == 1:
+        entry["flags"].append("constant")
+    elif n_rows and entry["missing"] / n_rows > 0.5:
+        entry["flags"].append("mostly missing")
+    return entry
+
+
+def pa_is_string(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def finish_profile(builder: ProfileBuilder) -> dict[str, Any]:
+    """The merged partials as the stored profile (a column that fails is named, not fatal)."""
+    n_rows = builder.rows
     columns = []
-    for f in schema:
-        name, part = f.name, merged_cols.get(f.name, _Partial())
-        kind = kinds[name]
-        unique = None if kind == "image" else _distinct(part.kmv)
-        if kind == "string":
-            kind = (
-                "categorical"
-                if unique is not None and unique <= 100 and unique <= max(1, n_rows // 2)
-                else "text"
-            )
-        elif kind == "datetime-text":
-            kind = "datetime"
-        entry: dict[str, Any] = {
-            "name": name,
-            "dtype": str(f.type),
-            "kind": kind,
-            "missing": int(part.nulls),
-            "unique": unique,
-            "flags": [],
-        }
-        if kind == "numeric" and part.count:
-            mean = part.total / part.count
-            var = max(0.0, part.total_sq / part.count - mean * mean) * part.count / max(1, part.count - 1)
-            q = (
-                np.quantile(part.sample, [0.25, 0.5, 0.75])
-                if part.sample is not None and len(part.sample)
-                else [None] * 3
-            )
-            entry["stats"] = {
-                "mean": _json_number(mean),
-                "std": _json_number(math.sqrt(var)),
-                "min": _json_number(part.lo),
-                "25%": _json_number(q[0]),
-                "50%": _json_number(q[1]),
-                "75%": _json_number(q[2]),
-                "max": _json_number(part.hi),
-            }
-            if part.hist is not None and name in bins:
-                entry["hist"] = {
-                    "counts": [int(x) for x in part.hist],
-                    "edges": [float(x) for x in bins[name]],
-                }
-        elif kind == "datetime" and part.lo is not None:
-            entry["stats"] = {"min": str(part.lo), "max": str(part.hi)}
-        if part.counts:
-            top = sorted(part.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:_TOP]
-            entry["top"] = [[_jsonable(k), int(v)] for k, v in top]
-        if entry["missing"] == n_rows:
-            entry["flags"].append("all missing")
-        elif unique == 1:
-            entry["flags"].append("constant")
-        elif n_rows and entry["missing"] / n_rows > 0.5:
-            entry["flags"].append("mostly missing")
-        columns.append(entry)
-
-    profile: dict[str, Any] = {"n_rows": n_rows, "n_cols": len(schema), "columns": columns}
-    if moments is not None and moments.n > 1:
-        numeric = [n for n, k in work_kinds.items() if k == "numeric"]
-        mean = moments.s / moments.n
-        cov = moments.xtx / moments.n - np.outer(mean, mean)
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    for field in builder.schema:
+        col, kind = builder.columns[field.name], builder.kinds[field.name]
+        try:
+            columns.append(_entry(field, col, kind, n_rows, builder.head))
+        except Exception as exc:  # noqa: BLE001 - one column's failure must not lose the dataset
+            columns.append(_failed(field, kind, f"{type(exc).__name__}: {exc}"))
+    profile: dict[str, Any] = {
+        "version": PROFILE_VERSION,
+        "n_rows": n_rows,
+        "n_cols": len(builder.schema),
+        "columns": columns,
+    }
+    moments = builder.comoments
+    if builder.corr_failed:
+        profile["errors"] = ["Correlations could not be computed."]
+    elif moments is not None and moments.n > 1:
+        numeric = [n for n, k in builder.kinds.items() if k == "numeric"]
+        sd = np.sqrt(np.clip(np.diag(moments.c), 0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
-            corr = cov / np.outer(sd, sd)
+            corr = moments.c / np.outer(sd, sd)
         profile["correlation"] = {
             "columns": numeric,
             "matrix": [[_json_number(v) for v in row] for row in np.clip(corr, -1, 1).tolist()],
         }
-    if head_batch is not None:
-        head = head_batch.slice(0, max(_PREVIEW_ROWS, _PREVIEW_IMAGES)).to_pylist()
-        shown = [n for n in schema.names if n != "image"]
+    head = builder.head
+    if head is not None and head.num_rows:
+        rows = head.to_pylist()
+        shown = [n for n in builder.schema.names if n != "image"]
         profile["preview"] = {
             "columns": shown,
-            "rows": [[_cell(r[n]) for n in shown] for r in head[:_PREVIEW_ROWS]],
+            "rows": [[_cell(r[n]) for n in shown] for r in rows[:PREVIEW_ROWS]],
         }
-        if "image" in schema.names:
+        if "image" in builder.schema.names:
             profile["images"] = [
                 {"png": base64.b64encode(r["image"]).decode(), "label": _cell(r.get("label"))}
-                for r in head[:_PREVIEW_IMAGES]
+                for r in rows[:PREVIEW_IMAGES]
                 if r["image"]
             ]
     return profile
+
+
+def _failed(field: Any, kind: str, error: str) -> dict[str, Any]:
+    return {
+        "name": field.name,
+        "dtype": str(field.type),
+        "kind": kind if kind in KINDS else "text",
+        "missing": 0,
+        "unique": None,
+        "flags": [],
+        "error": error,
+    }
+
+
+def failed_profile(schema: Any, rows: int, error: str) -> dict[str, Any]:
+    """What is stored when the whole profile fails: the dataset stays usable, the reason named."""
+    from core.data._sketch import work_kind
+
+    return {
+        "version": PROFILE_VERSION,
+        "n_rows": rows,
+        "n_cols": len(schema),
+        "columns": [_failed(f, work_kind(f.type, f.name), error) for f in schema],
+        "errors": [f"The profile failed: {error}"],
+    }
 
 
 def _jsonable(v: Any) -> Any:

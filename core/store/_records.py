@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -239,6 +240,10 @@ class ColumnProfile:
     flags: tuple[str, ...]
     stats: Mapping[str, Any]
     raw: Mapping[str, Any]
+    # Figures that are estimates ("unique", "25%", "top", ...) -> their bounds and how they were
+    # made; a figure not named here is exact. Profiles stored before estimates were marked have none.
+    estimates: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    error: str = ""  # why this column's profile failed ("" when it did not)
 
     @classmethod
     def from_json(cls, c: Mapping[str, Any]) -> ColumnProfile:
@@ -251,7 +256,16 @@ class ColumnProfile:
             flags=tuple(str(f) for f in c.get("flags") or ()),
             stats=_frozen(dict(c.get("stats") or {})),
             raw=_frozen(dict(c)),
+            estimates=_frozen(dict(c.get("estimates") or {})),
+            error=str(c.get("error") or ""),
         )
+
+    def bounds(self, figure: str) -> tuple[Any, Any] | None:
+        """``(low, high)`` when ``figure`` ("unique", "25%", ...) is an estimate; None when exact."""
+        found = self.estimates.get(figure)
+        if not isinstance(found, Mapping) or "low" not in found:
+            return None
+        return found["low"], found["high"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +278,7 @@ class Profile:
     preview_rows: tuple[tuple[Any, ...], ...]
     images: tuple[tuple[str, Any], ...]  # (base64 PNG, label) samples of an image dataset
     raw: Mapping[str, Any]
+    errors: tuple[str, ...] = ()  # what failed in profiling (the dataset itself is usable)
 
     @classmethod
     def from_json(cls, data: Any) -> Profile:
@@ -279,6 +294,7 @@ class Profile:
             preview_rows=tuple(tuple(r) for r in preview.get("rows") or ()),
             images=tuple((str(i.get("png", "")), i.get("label")) for i in data.get("images") or ()),
             raw=_frozen(dict(data)),
+            errors=tuple(str(e) for e in data.get("errors") or ()),
         )
 
     @classmethod
