@@ -182,3 +182,24 @@ def test_project_without_accounts(data_dir, monkeypatch, capsys) -> None:  # typ
     code, out = cli("runs", "--project", "nowhere")
     assert code == 2 and "no project 'nowhere'. Yours: ann/Default, ann/Tabular" in _one_error(out)
     assert "python -m core projects create NAME" in out
+
+
+@pytest.mark.slow
+def test_train_goes_into_the_named_project(tmp_path: Path) -> None:
+    from tests.core.test_cli import _run
+
+    out = _run(tmp_path, "projects", "create", "Tabular")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = _run(tmp_path, "ingest", IRIS, "--project", "Tabular")
+    assert out.returncode == 0, out.stdout + out.stderr
+    config = tmp_path / "run.json"
+    dataset_id = out.stdout.split()[1].rstrip(":")
+    config.write_text(
+        f'{{"dataset_id": "{dataset_id}", "target": "species", "estimator": {{"kind": "dummy"}}}}'
+    )
+    out = _run(tmp_path, "train", "--config", str(config), "--project", "Tabular")
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    run_id = out.stdout.split()[1]
+    listed = _run(tmp_path, "runs", "--project", "Tabular").stdout.splitlines()
+    assert [line.split()[0] for line in listed] == ["id", run_id]
+    assert _run(tmp_path, "runs", "--project", "Default").stdout == "no runs in this project\n"
