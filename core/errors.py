@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "AppError",
+    "BackupError",
     "ComputeError",
     "ConfigError",
     "DataError",
@@ -27,6 +28,10 @@ __all__ = [
 
 class AppError(Exception):
     """Base class of every error that Loom reports to a user."""
+
+
+class BackupError(AppError):
+    """A backup cannot be made or restored: a file is missing or altered, or the target is not empty."""
 
 
 class ConfigError(AppError):

@@ -13,6 +13,7 @@ from core.cli import _accounts
 from core.cli import _baselines
 from core.cli import _data
 from core.cli import _listing
+from core.cli import _ops
 from core.cli import _projects
 from core.cli import _training
 from core.cli import _tuning
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
             "(default: lists show all your projects; what is created goes into your Default project)",
         )
     _projects.add_parser(sub, common)
+    _ops.add_commands(sub, common)
     user = sub.add_parser("user", parents=[common], help="manage accounts (used when LOOM_AUTH=on)")
     user.add_argument("action", choices=["add", "list", "passwd", "remove"])
     user.add_argument("name", nargs="?")
@@ -136,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         config = get_config()
+        if args.command in _ops.COMMANDS:  # restore must not open (and so create) its target
+            return _ops.run(args, config)
         store = open_store(config)  # migrates: all `migrate` has to do
         if args.command == "migrate":
             out(f"store at {redact_url(config.database_url)} is at this Loom's schema version")

@@ -1,0 +1,120 @@
+"""``backup``, ``restore``, ``gc`` and ``du``: the operator's commands (see :mod:`core.ops`).
+
+    python -m core backup OUT
+    python -m core restore IN [--data-dir DIR] [--database-url URL] [--force]
+    python -m core gc [--dry-run] [--checkpoint-days N] [--upload-days N]
+    python -m core du
+
+``restore`` never opens the configured store: its target is ``--data-dir`` (default: the
+configured data directory) and ``--database-url`` (default: SQLite ``loom.db`` in that
+directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from core.cli._common import out
+
+__all__ = ["COMMANDS", "add_commands", "run"]
+
+COMMANDS = ("backup", "restore", "gc", "du", "disk-use")
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    backup = sub.add_parser(
+        "backup", parents=[common], help="snapshot the store and its files (online) into a new directory"
+    )
+    backup.add_argument("out", type=Path, metavar="OUT")
+    restore = sub.add_parser(
+        "restore", parents=[common], help="restore a backup after verifying every file's SHA-256"
+    )
+    restore.add_argument("backup_dir", type=Path, metavar="IN")
+    restore.add_argument(
+        "--data-dir", type=Path, default=None, help="where the files go (default: LOOM_DATA_DIR)"
+    )
+    restore.add_argument(
+        "--database-url",
+        default=None,
+        help="the database to restore into (default: SQLite loom.db in the data directory)",
+    )
+    restore.add_argument("--force", action="store_true", help="replace what a non-empty target holds")
+    gc = sub.add_parser("gc", parents=[common], help="remove files no row needs, and say what was freed")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    gc.add_argument(
+        "--checkpoint-days",
+        type=float,
+        default=None,
+        metavar="N",
+        help="also remove checkpoints of runs that ended over N days ago (their models stay)",
+    )
+    gc.add_argument(
+        "--upload-days",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="unused uploads, bundles and scratch files older than N days go (default: 1)",
+    )
+    for name in ("du", "disk-use"):
+        sub.add_parser(name, parents=[common], help="bytes per user, team and project")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"  # pragma: no cover
+
+
+def run(args: argparse.Namespace, config: Any) -> int:
+    from core import ops
+
+    if args.command == "restore":
+        data_dir = args.data_dir or config.data_dir
+        result = ops.restore(args.backup_dir, data_dir, args.database_url, force=args.force)
+        out(f"restored {args.backup_dir} into {result.data_dir} and {result.database_url}")
+        out(f"files: {result.n_files} ({_size(result.file_bytes)})")
+        rows = ", ".join(f"{n} {t}" for t, n in result.tables.items() if n)
+        out(f"rows: {rows or 'none'}")
+        return 0
+
+    from core.store import open_store
+
+    store = open_store(config)
+    if args.command == "backup":
+        made = ops.backup(store, args.out)
+        out(f"backup of the {made.dialect} store (schema {made.schema_version}) in {made.path}")
+        out(f"database: {_size(made.database_bytes)}, {sum(made.tables.values()):,} rows")
+        out(f"files: {made.n_files} ({_size(made.file_bytes)}), SHA-256 in {made.path / 'manifest.json'}")
+        return 0
+    if args.command == "gc":
+        gc = ops.collect_garbage(
+            store, dry_run=args.dry_run, upload_days=args.upload_days, checkpoint_days=args.checkpoint_days
+        )
+        verb = "would remove" if args.dry_run else "removed"
+        for item in gc.items:
+            out(f"{verb} {item.relative} ({_size(item.size)}): {item.reason}")
+        for kind, (n, size) in gc.by_kind.items():
+            out(f"{kind}: {n} file(s), {_size(size)}")
+        freed = "would free" if args.dry_run else "freed"
+        out(f"{freed} {_size(gc.freed_bytes)} in {len(gc.items)} file(s)")
+        return 0
+    use = ops.disk_use(store)
+    header = ["scope", "name", *ops.KINDS, "total"]
+    table = [header]
+    for row in use.rows:
+        table.append([row.scope, row.name, *(_size(row.bytes[k]) for k in ops.KINDS), _size(row.total)])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        out("  ".join(cells))
+    if use.unowned:
+        out("no owner (gc can free orphans): " + ", ".join(f"{k} {_size(v)}" for k, v in use.unowned.items()))
+    out(
+        f"database: {_size(use.database_bytes)}; metrics: {use.metric_rows:,} points at "
+        f"~{use.metric_row_bytes:.0f} bytes each"
+    )
+    return 0

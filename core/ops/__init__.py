@@ -1,0 +1,42 @@
+"""Operations: backup and restore, garbage collection of files, disk use.
+
+    backup(store, out)                      an online, consistent snapshot with a SHA-256 manifest
+    verify_backup(path)                     every file of a backup against its manifest
+    restore(path, data_dir, database_url)   a verified backup into an empty target (SQLite or
+                                            PostgreSQL; a SQLite backup also into PostgreSQL)
+    copy_database(source_url, engine)       a whole store, table by table, into another database
+    collect_garbage(store, dry_run=...)     remove files no row needs
+    disk_use(store)                         bytes per user, team and project
+
+The CLI (``python -m core backup|restore|gc|du``) and the admin page call these.
+"""
+
+from core.ops._backup import BackupResult
+from core.ops._backup import backup
+from core.ops._backup import verify_backup
+from core.ops._copy import copy_database
+from core.ops._du import KINDS
+from core.ops._du import DiskUse
+from core.ops._du import UsageRow
+from core.ops._du import disk_use
+from core.ops._gc import GcItem
+from core.ops._gc import GcResult
+from core.ops._gc import collect_garbage
+from core.ops._restore import RestoreResult
+from core.ops._restore import restore
+
+__all__ = [
+    "KINDS",
+    "BackupResult",
+    "DiskUse",
+    "GcItem",
+    "GcResult",
+    "RestoreResult",
+    "UsageRow",
+    "backup",
+    "collect_garbage",
+    "copy_database",
+    "disk_use",
+    "restore",
+    "verify_backup",
+]

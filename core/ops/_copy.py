@@ -1,0 +1,103 @@
+"""Copy a whole store from one database to another, table by table, through SQLAlchemy Core:
+the way a team moves off the laptop default (SQLite) onto PostgreSQL.
+
+The target's schema is made first by the target itself (Loom's migrations, and Optuna's own
+tables when the source has a study), then reflected; each table is read from the source with
+the target's column types, so SQLite's text datetimes, 0/1 booleans and JSON text arrive as
+values, and written in dependency order (``MetaData.sorted_tables``). Timestamps SQLite kept
+without a zone are UTC, as Loom wrote them. Last, PostgreSQL's sequences are moved past the
+largest copied ID, so the next insert does not collide.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from core.errors import BackupError
+
+__all__ = ["copy_database"]
+
+_BATCH = 5_000
+# Made by the target's own schema set-up; copying them would duplicate their one row.
+_VERSION_TABLES = {"loom_schema_version", "alembic_version", "version_info"}
+_OPTUNA_MARKERS = {"studies", "trials", "version_info"}
+
+
+def _create_optuna_schema(url: str) -> None:
+    import optuna
+
+    storage = optuna.storages.RDBStorage(url)
+    storage.engine.dispose()
+
+
+def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
+    """Copy every row of the store at ``source_url`` into ``target_engine``'s database, whose
+    Loom tables already exist (an opened, empty store). Returns rows copied per table.
+
+    Raises:
+        BackupError: A table could not be copied (names it); the target is left as the
+            transaction found it.
+    """
+    from sqlalchemy import DateTime
+    from sqlalchemy import Integer
+    from sqlalchemy import MetaData
+    from sqlalchemy import create_engine
+    from sqlalchemy import inspect
+    from sqlalchemy import select
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    source = create_engine(source_url)
+    try:
+        with source.connect() as probe:
+            source_columns = {
+                name: {c["name"] for c in inspect(probe).get_columns(name)}
+                for name in inspect(probe).get_table_names()
+            }
+        if _OPTUNA_MARKERS & set(source_columns) and "studies" in source_columns:
+            _create_optuna_schema(target_engine.url.render_as_string(hide_password=False))
+        meta = MetaData()
+        meta.reflect(bind=target_engine)
+        copied: dict[str, int] = {}
+        with target_engine.begin() as dst, source.connect() as src:
+            for table in meta.sorted_tables:
+                if table.name in _VERSION_TABLES or table.name not in source_columns:
+                    continue
+                columns = [c for c in table.columns if c.name in source_columns[table.name]]
+                zoned = [c.name for c in columns if isinstance(c.type, DateTime) and c.type.timezone]
+                n = 0
+                try:
+                    result = src.execution_options(yield_per=_BATCH).execute(select(*columns))
+                    for rows in result.partitions():
+                        batch = [dict(row._mapping) for row in rows]
+                        for row in batch:
+                            for name in zoned:
+                                value = row[name]
+                                if isinstance(value, datetime) and value.tzinfo is None:
+                                    row[name] = value.replace(tzinfo=UTC)
+                        dst.execute(table.insert(), batch)
+                        n += len(batch)
+                except SQLAlchemyError as exc:
+                    raise BackupError(
+                        f"Could not copy table {table.name!r}: {exc.__class__.__name__}: "
+                        f"{str(exc).splitlines()[0]}. The target database was left unchanged."
+                    ) from exc
+                copied[table.name] = n
+            if target_engine.dialect.name == "postgresql":
+                for table in meta.sorted_tables:
+                    pk = list(table.primary_key.columns)
+                    if len(pk) != 1 or not isinstance(pk[0].type, Integer):
+                        continue
+                    column = pk[0].name
+                    dst.execute(
+                        text(
+                            "SELECT setval(pg_get_serial_sequence(:t, :c), "
+                            f'COALESCE(MAX("{column}"), 0) + 1, false) FROM "{table.name}"'
+                        ),
+                        {"t": f'"{table.name}"', "c": pk[0].name},
+                    )
+        return copied
+    finally:
+        source.dispose()
