@@ -17,6 +17,7 @@ else:
         {
             "Loom": [
                 st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+                st.Page("pages/projects.py", title="Projects", icon=":material/folder_shared:"),
                 st.Page("pages/data.py", title="Data", icon=":material/table:"),
                 st.Page("pages/pipeline.py", title="Pipeline", icon=":material/account_tree:"),
                 st.Page("pages/train.py", title="Train", icon=":material/model_training:"),

@@ -449,7 +449,7 @@ def viewer(kind: str | None = None, target_id: str | None = None) -> Viewer:
     if base.signed_in:
         _account_box(base)
         _teams_left(base)
-    return base
+    return base.in_project(_project(base)) if base.can_create else base
 
 
 def _teams_left(found: Viewer) -> None:
@@ -464,6 +464,141 @@ def _teams_left(found: Viewer) -> None:
             icon=":material/group_remove:",
         )
     st.session_state["_loom_teams"] = found.teams
+
+
+# --- the project a page works in -------------------------------------------------------------
+#
+# The URL is the truth (``?project=<id>``, "" or absent for all my projects): every list and
+# every creation on every page follows it, through ``Viewer.project``. Streamlit's page
+# navigation drops query parameters, so the tab remembers the last choice and writes it back
+# into the URL when a page opens without one; a link with ``?project=X`` still opens X.
+
+_PROJECT = "_loom_project"  # this tab's last project ("" all), written back into a bare URL
+_PROJECTS = "_loom_projects"  # the viewer's projects, read once per full page run
+PROJECT_KEY = "project_select"
+
+
+def _in_fragment_rerun() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def _project(who: Viewer) -> str:
+    """The project this page works in, checked against the viewer's projects, with the switcher
+    in the sidebar. A project the viewer no longer has (removed from its team, deleted, a random
+    ID) gets the one not-found answer and all their projects instead: never an exception."""
+    from core.sharing import list_projects
+
+    if _in_fragment_rerun():  # a fragment keeps its page's project; the sidebar is not its own
+        return str(st.session_state.get(_PROJECT, ""))
+    wanted = st.query_params.get("project")
+    if wanted is None:
+        wanted = str(st.session_state.get(_PROJECT, ""))
+        if wanted:
+            st.query_params["project"] = wanted
+    try:
+        projects = list_projects(store(), viewer=who)
+    except AppError as exc:
+        fail(exc)
+        raise
+    st.session_state[_PROJECTS] = projects
+    labels = {"": "All my projects"} | distinct(
+        {p.id: f"{p.label} ({p.role})" if who.signed_in else p.label for p in projects}
+    )
+    if wanted not in labels:
+        not_found("project", stop=False)
+        st.caption(
+            "You no longer have access to this project (it was deleted, or you were removed from it "
+            "or its team). Showing all your projects instead."
+        )
+        st.query_params.pop("project", None)
+        wanted = ""
+    st.session_state[_PROJECT] = wanted
+
+    def follow() -> None:
+        work_in(st.session_state[PROJECT_KEY])
+
+    st.session_state[PROJECT_KEY] = wanted
+    st.sidebar.selectbox(
+        "Project",
+        list(labels),
+        format_func=labels.__getitem__,
+        key=PROJECT_KEY,
+        on_change=follow,
+        help="Lists show this project's work, and what you create goes into it. "
+        "Manage projects on the Projects page.",
+    )
+    return wanted
+
+
+def work_in(project_id: str) -> None:
+    """Work in ``project_id`` ("" for all my projects) from the next run on. The page's other
+    query parameters go: what it showed (a run, a dataset) belongs to the project left behind."""
+    st.session_state[_PROJECT] = project_id
+    st.query_params.clear()
+    if project_id:
+        st.query_params["project"] = project_id
+
+
+def my_projects() -> list[Any]:
+    """The viewer's projects (``core.sharing.ProjectInfo``), as this page run read them."""
+    return list(st.session_state.get(_PROJECTS, []))
+
+
+def project_role(who: Viewer) -> str:
+    """The viewer's role in the project the page works in; "" for all their projects (or a view
+    through a share link), where each item's own project decides."""
+    if not who.project or who.grant is not None:
+        return ""
+    return next((p.role for p in my_projects() if p.id == who.project), "")
+
+
+def project_box(kind: str, item_id: str, project_id: str, author: str, who: Viewer) -> None:
+    """The project an item belongs to, and "Move to project" for whoever may change it (its
+    owner, or an admin of its project) into one where they are a member or admin (core checks).
+
+    Args:
+        kind: "dataset", "pipeline", "run", "study" or "report".
+        item_id: Its ID.
+        project_id: Its project ("" for an item older than projects).
+        author: Its owner.
+        who: The viewer.
+    """
+    from core.sharing import move_to_project
+
+    if who.grant is not None or not who.can_create:
+        return
+    projects = my_projects()
+    here = next((p for p in projects if p.id == project_id), None)
+    st.caption(
+        f"Project: **{md_escape(here.label)}**" if here else "Project: one you are not a member of",
+        help="Every dataset, pipeline, run, study and report belongs to one project.",
+    )
+    may = who.owns(author) or (here is not None and here.may("admin"))
+    targets = {p.id: p.label for p in projects if p.may("member") and p.id != project_id}
+    if not may or not targets:
+        return
+    flash = f"_loom_moved_{kind}_{item_id}"
+    if done := st.session_state.pop(flash, None):
+        st.success(done, icon="✅")
+    with st.popover("Move to project", icon=":material/drive_file_move:"):
+        names = distinct(targets)
+        target = st.selectbox(
+            "Move to", list(targets), format_func=names.__getitem__, key=f"move_to_{kind}_{item_id}"
+        )
+        if st.button("Move", key=f"move_{kind}_{item_id}"):
+            try:
+                move_to_project(store(), kind, item_id, target, viewer=who)
+            except AppError as exc:
+                error(exc)
+            else:
+                st.session_state[flash] = f"Moved this {kind} to {targets[target]}."
+                if who.project:  # it left the project this page lists: follow it there
+                    st.session_state[_PROJECT] = target
+                    st.query_params["project"] = target
+                st.rerun()
 
 
 def fork_viewer(who: Viewer, run_id: str) -> Viewer:
@@ -565,11 +700,13 @@ class Access:
 def access(who: Viewer, author: str | None = None) -> Access:
     """What ``who`` may do on a view of an object by ``author`` (None: a view of several)."""
     shared = who.grant is not None
-    owner = not shared and (who.owns(author) if author is not None else who.can_create)
+    # A viewer of the project the page works in reads and notes there, but adds nothing to it.
+    creates = who.can_create and project_role(who) != "viewer"
+    owner = not shared and (who.owns(author) if author is not None else creates)
     return Access(
         shared=shared,
         can_act=owner,
-        can_fork=who.can_create or (who.grant is not None and who.grant.can_fork),
+        can_fork=creates or (who.grant is not None and who.grant.can_fork),
         can_share=owner,
         can_note=who.can_create,
     )

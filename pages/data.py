@@ -202,6 +202,7 @@ with st.popover("Rename or delete", icon=":material/edit:"):
             del st.query_params["dataset"]
             st.rerun()
 
+_ui.project_box("dataset", dataset.id, dataset.project_id, dataset.author, who)
 if who.owns(dataset.author):  # who sees it can change after upload (owner only; core checks)
     _ui.visibility_box(
         "dataset",

@@ -467,6 +467,7 @@ def _events_table(run: RunRecord) -> None:
 
 
 def _share_tab(run: RunRecord) -> None:
+    _ui.project_box("run", run.id, run.project_id, run.author, who)
     if who.owns(run.author):
         _ui.team_box("run", run.id, run.team, who)
         _ui.share_box("run", run.id, {}, who)

@@ -101,6 +101,7 @@ if not who.owns(draft.author):
             st.query_params["pipeline"] = mine.id
             st.rerun()
     st.stop()
+_ui.project_box("pipeline", draft.id, draft.project_id, draft.author, who)
 _ui.visibility_box(
     "pipeline", draft.id, draft.team, who, lambda team: set_pipeline_team(store, draft.id, team, viewer=who)
 )

@@ -86,6 +86,8 @@ if access.can_act:
 
 _report_view.show_blocks(render_report(store, record, viewer=who), "report")
 
+if not access.shared:
+    _ui.project_box("report", record.id, record.project_id, record.author, who)
 if access.can_share:
     # Warn before sharing: what the team, or a link's holders, would see as a placeholder.
     for audience, team in ((f"team {record.team}", record.team), ("a share link", None)):

@@ -259,6 +259,7 @@ def _show_study(study_id: str) -> None:
     _alerts.section(store, who, "study", study_id, editable=access.can_act)
     if not access.shared:
         _study_notes(study_id, access.can_note)
+        _ui.project_box("study", study_id, study_row.project_id, study_row.author, who)
     if access.can_share:
         _ui.team_box("study", study_id, study_row.team, who)
         _ui.share_box("study", study_id, {"chart": chart}, who)

@@ -53,6 +53,7 @@ class Draft:
     rev: int  # ms since the epoch of the last change made outside the canvas
     author: str = ""
     team: str = ""
+    project_id: str = ""
 
 
 def _now_ms() -> int:
@@ -70,6 +71,7 @@ def _draft_from_row(row: Pipeline) -> Draft:
         int(data.get("rev", 0)),
         row.author,
         row.team,
+        row.project_id or "",
     )
 
 
