@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC
@@ -120,7 +121,7 @@ def _backup_sqlite(url: str, target: Path) -> tuple[dict[str, int], str]:
     source_path = _sqlite_path(url)
     if not source_path.exists():
         raise BackupError(f"The SQLite store {source_path} does not exist: nothing to back up.")
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(f"{source_path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     dest = sqlite3.connect(target)
     try:
         source.execute("PRAGMA busy_timeout=30000")
@@ -222,7 +223,7 @@ def backup(store: Any, out: Path) -> BackupResult:
         raise BackupError(f"{out} already exists and is not an empty directory: choose a new path.")
     partial = out.with_name(f"{out.name}.partial-{secrets.token_hex(4)}")
     try:
-        partial.mkdir(parents=True)
+        partial.mkdir(parents=True, mode=0o700)  # it holds every dataset and the secret key
         result = _write(store, out, partial)
         if out.exists():
             out.rmdir()
@@ -259,7 +260,9 @@ def _write(store: Any, out: Path, partial: Path) -> BackupResult:
         if copied is None:
             continue
         size, digest = copied
-        entries.append({"path": f"files/{item.relative}", "size": size, "sha256": digest})
+        mode = stat.S_IMODE(item.path.stat().st_mode) if item.path.exists() else 0o600
+        os.chmod(partial / "files" / item.relative, mode)  # the secret key stays owner-only
+        entries.append({"path": f"files/{item.relative}", "size": size, "sha256": digest, "mode": mode})
         total += size
     manifest = {
         "format": FORMAT,

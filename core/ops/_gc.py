@@ -108,8 +108,10 @@ def references(engine: Any) -> References:
             spec = row.spec_json if isinstance(row.spec_json, dict) else {}
             if row.kind == "predict" and isinstance(spec.get("bundle"), str):
                 refs.bundles.setdefault(spec["bundle"], row.id)
-            if row.kind == "ingest" and row.status not in terminal and isinstance(spec.get("upload_id"), str):
-                refs.active_uploads.add(spec["upload_id"])
+            if row.status not in terminal:  # an ingest's file, a prediction's rows: still to be read
+                refs.active_uploads.update(
+                    spec[k] for k in ("upload_id", "rows_upload") if isinstance(spec.get(k), str)
+                )
     return refs
 
 

@@ -120,6 +120,8 @@ def _stage_files(backup_dir: Path, manifest: dict[str, Any], staging: Path) -> i
     total = 0
     for entry in manifest.get("files", []):
         size, digest = copy_hashed(backup_dir / entry["path"], staging / entry["path"])
+        if isinstance(entry.get("mode"), int):
+            os.chmod(staging / entry["path"], entry["mode"] & 0o777)
         if (size, digest) != (entry["size"], entry["sha256"]):
             raise BackupError(f"{entry['path']} changed while it was restored: run the restore again.")
         total += size

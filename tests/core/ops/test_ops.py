@@ -149,6 +149,9 @@ def sqlite_backup(tmp_path: Path, config: AppConfig) -> tuple[Store, Path, str]:
     store = open_store(config)
     dataset_id = _dataset(store, "ann")
     _run(store, "ann", dataset_id)
+    key = config.data_dir / "secret_key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
     return store, backup(store, tmp_path / "backup").path, dataset_id
 
 
@@ -198,6 +201,9 @@ def test_a_non_empty_target_is_refused_unless_forced(
     assert result.tables["datasets"] == 1
     assert (target / "datasets" / f"{dataset_id}.parquet").exists()
     assert (target / "notes.txt").read_text() == "mine"  # not Loom's: left alone
+    key = target / "secret_key"
+    assert key.read_bytes() == (sqlite_backup[0].data_dir / "secret_key").read_bytes()
+    assert key.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_backup_into_an_existing_directory_or_a_full_disk_leaves_no_backup(
