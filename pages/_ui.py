@@ -478,11 +478,17 @@ _PROJECTS = "_loom_projects"  # the viewer's projects, read once per full page r
 PROJECT_KEY = "project_select"
 
 
-def _in_fragment_rerun() -> bool:
+def _switcher_drawn() -> bool:
+    """Whether this script run already has its switcher: a fragment's rerun (the page drew it),
+    or a second :func:`viewer` call in one run (a fragment drawn with its page). Private API
+    (streamlit 1.67 ``ScriptRunContext``), guarded: if it moves, the switcher is drawn."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    return bool(ctx is not None and ctx.fragment_ids_this_run)
+    if ctx is None:
+        return False
+    keys = getattr(getattr(ctx, "shared", None), "widget_user_keys_this_run", None)
+    return bool(ctx.fragment_ids_this_run) or (keys is not None and PROJECT_KEY in keys)
 
 
 def _project(who: Viewer) -> str:
@@ -491,7 +497,7 @@ def _project(who: Viewer) -> str:
     ID) gets the one not-found answer and all their projects instead: never an exception."""
     from core.sharing import list_projects
 
-    if _in_fragment_rerun():  # a fragment keeps its page's project; the sidebar is not its own
+    if _switcher_drawn():  # a fragment keeps its page's project; the sidebar is not its own
         return str(st.session_state.get(_PROJECT, ""))
     wanted = st.query_params.get("project")
     if wanted is None:
@@ -594,7 +600,7 @@ def project_box(kind: str, item_id: str, project_id: str, author: str, who: View
             except AppError as exc:
                 error(exc)
             else:
-                st.session_state[flash] = f"Moved this {kind} to {targets[target]}."
+                st.session_state[flash] = f"Moved this {kind} to {md_escape(targets[target])}."
                 if who.project:  # it left the project this page lists: follow it there
                     st.session_state[_PROJECT] = target
                     st.query_params["project"] = target

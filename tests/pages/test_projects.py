@@ -92,6 +92,24 @@ def test_what_is_created_goes_into_the_chosen_project(app: AppTest) -> None:
     assert any("Created-Here" in plain(c.value) for c in at.caption)  # the run page names its project
 
 
+def test_a_run_moves_to_another_project_and_the_page_follows_it(app: AppTest) -> None:
+    from core.store import get_run
+
+    store = open_store(get_config())
+    me = local_viewer()
+    here = create_project(store, "Move-From", viewer=me)
+    there = create_project(store, "Move-To", viewer=me)
+    run = create_run(store, "smoke", SMOKE, name="MOVING", author=me.name, project_id=here)
+    at = open_page(app, "pages/jobs.py", project=here, run=run.id)
+    assert any("Move-From" in plain(c.value) for c in at.caption)
+    at.selectbox(key=f"move_to_run_{run.id}").select(there)
+    at.button(key=f"move_run_{run.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert get_run(store, run.id, viewer=me).project_id == there
+    assert at.query_params["project"] == there and _project_box(at).value == there
+    assert any("Moved this run to" in plain(s.value) and "Move-To" in plain(s.value) for s in at.success)
+
+
 def test_the_projects_page_creates_renames_deletes_to_the_trash_and_restores(app: AppTest) -> None:
     store = open_store(get_config())
     me = local_viewer()
