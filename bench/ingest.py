@@ -1,14 +1,22 @@
-"""Ingest benchmark: a generated CSV (numeric + categorical + missing) through Loom's ingest
-(hash, validate, parse, write Parquet: everything ``ingest_file`` does before the profile) and its
-profile (Dask), beside ``pandas.read_csv`` of the same file measured in the same run. Each side runs
-in its own process so its peak RSS (``ru_maxrss``) is its own; each is run ``--repeat`` times,
-alternating, and the fastest run of each counts (the CPU is shared). CPU seconds are printed
-too: on a busy machine wall time follows them, and Loom's parallelism buys little.
+"""Ingest benchmark: a generated CSV (numeric + categorical + missing) through Loom's ingest beside
+the field's engines doing the same job (CSV -> Parquet), and upload -> profiled beside ingest alone.
+
+Every side runs in its own process, so its peak RSS (``ru_maxrss``) is its own; each runs
+``--repeat`` times, alternating, and the fastest run of each counts (the CPU is shared):
+
+- ``loom_ingest``: hash, validate, parse, write Parquet (``csv_to_parquet(profile=False)``);
+- ``loom_profiled``: the same with the profile made in the same pass (what an upload waits for);
+- ``polars``: ``pl.scan_csv(src).sink_parquet(out)``;
+- ``duckdb``: ``COPY (SELECT * FROM read_csv(src)) TO out (FORMAT parquet)``;
+- ``pandas``: ``pd.read_csv(src)`` then ``df.to_parquet(out)`` (its read alone is printed too);
+- anchors for the profile, on the same Parquet file: DuckDB's ``SUMMARIZE`` and Loom's
+  ``compute_profile`` (the profile alone, as other formats get it).
 
     python bench/ingest.py [--quick] [--size-mb N] [--repeat N]
 
-Targets (issue 16): Loom's ingest at least as fast as ``pandas.read_csv`` with peak RSS <= 1 GB.
-The last line is the headline: ``ingest_vs_pandas_ratio: N`` (Loom MB/s / pandas MB/s).
+Targets (issue 28): ``ingest_vs_best_engine_ratio`` (fastest engine's time / Loom's ingest
+time) >= 1.0 with Loom's peak RSS <= 1 GB; ``profiled_vs_ingest_ratio`` (upload -> profiled /
+ingest alone) <= 1.3 on the 1 GB file. The last line is the headline: ``profiled_vs_ingest_ratio``.
 """
 
 from __future__ import annotations
@@ -23,38 +31,83 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_LOOM = """
+# Every side imports its libraries before the clock starts, and reports wall, CPU (all threads)
+# and peak RSS.
+_PRELUDE = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
+src, out = sys.argv[1], sys.argv[2]
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+def report(rows, **extra):
+    print(json.dumps({{"s": t1 - t0, "cpu_s": c1 - c0, "rss_mb": peak(), "rows": rows, **extra}}))
+"""
+
+_SIDES = {
+    "loom_ingest": """
 from pathlib import Path
 from core.data import CsvOptions
 from core.data._csv import csv_to_parquet
+import numpy, pyarrow.csv, pyarrow.parquet, datasketches
+c0, t0 = cpu(), time.perf_counter()
+result = csv_to_parquet(Path(src), Path(out), CsvOptions(), profile=False)
+t1, c1 = time.perf_counter(), cpu()
+report(result.rows, parquet_mb=Path(out).stat().st_size / 1e6)
+""",
+    "loom_profiled": """
+from pathlib import Path
+from core.data import CsvOptions
+from core.data._csv import csv_to_parquet
+import numpy, pyarrow.csv, pyarrow.parquet, datasketches
+c0, t0 = cpu(), time.perf_counter()
+result = csv_to_parquet(Path(src), Path(out), CsvOptions())
+t1, c1 = time.perf_counter(), cpu()
+report(result.rows, estimated=sorted({k for c in result.profile["columns"] for k in c.get("estimates", {})}))
+""",
+    "polars": """
+import polars as pl
+c0, t0 = cpu(), time.perf_counter()
+pl.scan_csv(src).sink_parquet(out)
+t1, c1 = time.perf_counter(), cpu()
+report(pl.scan_parquet(out).select(pl.len()).collect().item())
+""",
+    "duckdb": """
+import duckdb
+con = duckdb.connect()
+c0, t0 = cpu(), time.perf_counter()
+con.execute(f"COPY (SELECT * FROM read_csv('{src}')) TO '{out}' (FORMAT parquet)")
+t1, c1 = time.perf_counter(), cpu()
+report(con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0])
+""",
+    "pandas": """
+import pandas as pd, pyarrow.parquet
+c0, t0 = cpu(), time.perf_counter()
+df = pd.read_csv(src)
+read_s = time.perf_counter() - t0
+df.to_parquet(out)
+t1, c1 = time.perf_counter(), cpu()
+report(len(df), read_s=read_s)
+""",
+    # The profile anchors read the Parquet file Loom wrote (``src`` here).
+    "duckdb_summarize": """
+import duckdb
+con = duckdb.connect()
+c0, t0 = cpu(), time.perf_counter()
+rows = con.execute(f"SUMMARIZE SELECT * FROM read_parquet('{src}')").fetchall()
+t1, c1 = time.perf_counter(), cpu()
+report(len(rows))
+""",
+    "loom_profile_parquet": """
+from pathlib import Path
 from core.data._profile import compute_profile
-import pyarrow.csv, pyarrow.parquet  # imported before timing, as pandas is on its side
-src, out = Path(sys.argv[1]), Path(sys.argv[2])
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+import numpy, pyarrow.parquet, datasketches
 c0, t0 = cpu(), time.perf_counter()
-result = csv_to_parquet(src, out, CsvOptions())
+profile = compute_profile(Path(src))
 t1, c1 = time.perf_counter(), cpu()
-ingest_rss = peak()
-profile = compute_profile(out)
-t2 = time.perf_counter()
-print(json.dumps({{"ingest_s": t1 - t0, "profile_s": t2 - t1, "rows": result.rows, "cpu_s": c1 - c0,
-                  "rss_mb": ingest_rss, "rss_with_profile_mb": peak(),
-                  "parquet_mb": out.stat().st_size / 1e6}}))
-"""
-
-_PANDAS = """
-import json, resource, sys, time
-import pandas as pd
-cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-c0, t0 = cpu(), time.perf_counter()
-df = pd.read_csv(sys.argv[1])
-t1, c1 = time.perf_counter(), cpu()
-print(json.dumps({"read_s": t1 - t0, "rows": len(df), "cpu_s": c1 - c0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+report(profile["n_rows"])
+""",
+}
+_ENGINES = ("polars", "duckdb", "pandas")
 
 
 def generate(path: Path, size_mb: int) -> int:
@@ -104,48 +157,72 @@ def generate(path: Path, size_mb: int) -> int:
     return path.stat().st_size
 
 
-def _run(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+def _run(side: str, *args: str) -> dict:
+    code = _PRELUDE.format(root=str(ROOT)) + _SIDES[side]
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{side} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _line(name: str, runs: list[dict], key: str = "s") -> dict:
+    best = min(runs, key=lambda r: r[key])
+    times = ", ".join(f"{r[key]:.2f}" for r in runs)
+    cpu, rss = best["cpu_s"], best["rss_mb"]
+    print(f"{name}_s: {best[key]:.2f} (runs: {times}; cpu {cpu:.2f} s; peak RSS {rss:.0f} MB)")
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 100 MB file instead of 1 GB")
+    parser.add_argument("--quick", action="store_true", help="a 50 MB file, one run each, instead of 1 GB")
     parser.add_argument("--size-mb", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each side; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each side; the fastest counts")
     args = parser.parse_args()
-    size_mb = args.size_mb or (100 if args.quick else 1000)
+    size_mb = args.size_mb or (50 if args.quick else 1000)
+    repeat = max(1, args.repeat or (1 if args.quick else 2))
+    runs: dict[str, list[dict]] = {side: [] for side in _SIDES}
     with tempfile.TemporaryDirectory(prefix="loom-bench-ingest-") as tmp:
         src = Path(tmp) / "big.csv"
         t = time.perf_counter()
         size = generate(src, size_mb)
         print(f"generated_mb: {size / 1e6:.0f} ({time.perf_counter() - t:.1f} s)")
-        looms, pandases = [], []
-        for _ in range(max(1, args.repeat)):
-            pandases.append(_run(_PANDAS, str(src)))
-            looms.append(_run(_LOOM.format(root=str(ROOT)), str(src), str(Path(tmp) / "out.parquet")))
-    loom = min(looms, key=lambda r: r["ingest_s"])
-    pandas = min(pandases, key=lambda r: r["read_s"])
+        loom_parquet = str(Path(tmp) / "loom.parquet")
+        for _ in range(repeat):
+            for side in ("loom_ingest", "loom_profiled", *_ENGINES):
+                out = loom_parquet if side == "loom_ingest" else str(Path(tmp) / f"{side}.parquet")
+                runs[side].append(_run(side, str(src), out))
+                if side != "loom_ingest":
+                    Path(out).unlink(missing_ok=True)
+            for side in ("duckdb_summarize", "loom_profile_parquet"):
+                runs[side].append(_run(side, loom_parquet, "-"))
     mb = size / 1e6
-    if loom["rows"] != pandas["rows"]:
-        raise SystemExit(f"row counts differ: loom {loom['rows']}, pandas {pandas['rows']}")
-    print(f"rows: {loom['rows']}")
-    pandas_runs = ", ".join(f"{r['read_s']:.2f}" for r in pandases)
-    print(f"pandas_read_csv_s: {pandas['read_s']:.2f} (runs: {pandas_runs})")
-    print(f"pandas_read_csv_mb_per_s: {mb / pandas['read_s']:.0f}")
-    print(f"pandas_cpu_s: {pandas['cpu_s']:.2f}")
-    print(f"pandas_peak_rss_mb: {pandas['rss_mb']:.0f}")
-    loom_runs = ", ".join(f"{r['ingest_s']:.2f}" for r in looms)
-    print(f"loom_ingest_s: {loom['ingest_s']:.2f} (runs: {loom_runs})")
-    print(f"loom_ingest_mb_per_s: {mb / loom['ingest_s']:.0f}")
-    # CPU seconds (all threads): on a shared, busy machine wall time follows CPU time.
-    print(f"loom_ingest_cpu_s: {loom['cpu_s']:.2f}")
-    print(f"loom_parquet_mb: {loom['parquet_mb']:.0f}")
-    print(f"loom_profile_s: {loom['profile_s']:.2f}")
-    print(f"loom_peak_rss_with_profile_mb: {max(r['rss_with_profile_mb'] for r in looms):.0f}")
-    print(f"ingest_peak_rss_mb: {max(r['rss_mb'] for r in looms):.0f}")
-    print(f"ingest_vs_pandas_ratio: {pandas['read_s'] / loom['ingest_s']:.2f}")
+    rows = runs["loom_ingest"][0]["rows"]
+    for side in ("loom_profiled", *_ENGINES):
+        if runs[side][0]["rows"] != rows:
+            raise SystemExit(f"row counts differ: loom {rows}, {side} {runs[side][0]['rows']}")
+    print(f"rows: {rows}")
+    print("# CSV -> Parquet, each in its own process (wall, fastest run)")
+    ingest = _line("loom_ingest", runs["loom_ingest"])
+    print(f"loom_ingest_mb_per_s: {mb / ingest['s']:.0f}")
+    print(f"loom_parquet_mb: {ingest['parquet_mb']:.0f}")
+    engines = {side: _line(side, runs[side]) for side in _ENGINES}
+    pandas_read = min(r["read_s"] for r in runs["pandas"])
+    print(f"pandas_read_csv_alone_s: {pandas_read:.2f}")
+    best_engine = min(engines, key=lambda side: engines[side]["s"])
+    print(f"best_engine: {best_engine}")
+    print(f"ingest_peak_rss_mb: {max(r['rss_mb'] for r in runs['loom_ingest']):.0f}")
+    print("# upload -> profiled: the profile made in the same pass")
+    profiled = _line("loom_profiled", runs["loom_profiled"])
+    print(f"loom_profiled_peak_rss_mb: {max(r['rss_mb'] for r in runs['loom_profiled']):.0f}")
+    print(f"loom_profile_extra_s: {profiled['s'] - ingest['s']:.2f}")
+    print(f"estimated_figures: {', '.join(profiled['estimated']) or 'none'}")
+    print("# the profile alone, on the same Parquet file (anchor)")
+    _line("loom_profile_of_parquet", runs["loom_profile_parquet"])
+    _line("duckdb_summarize", runs["duckdb_summarize"])
+    print(f"ingest_vs_pandas_read_ratio: {pandas_read / ingest['s']:.2f}")
+    print(f"ingest_vs_best_engine_ratio: {engines[best_engine]['s'] / ingest['s']:.2f}")
+    print(f"profiled_vs_ingest_ratio: {profiled['s'] / ingest['s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -49,11 +49,11 @@ def _json_number(x: Any) -> float | None:
 def _looks_like_dates(values: list) -> bool:
     import re
 
-    import pandas as pd
-
     values = [v for v in values if v is not None]
     if len(values) < 5 or not all(re.search(r"\d{4}|\d{1,2}[/.-]\d{1,2}", str(v)) for v in values):
         return False
+    import pandas as pd  # only for text that may be dates (a second's import otherwise)
+
     parsed = pd.to_datetime(pd.Series(values, dtype="object"), errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.95)
 
@@ -108,9 +108,12 @@ def _display_hist(h: _Hist, lo: float, hi: float) -> dict[str, list]:
     }
 
 
-def _quartiles(h: _Hist, n: int, lo: float, hi: float) -> dict[str, tuple[float, float, float]]:
+def _quartiles(
+    h: _Hist, n: int, lo: float, hi: float, integers: bool = False
+) -> dict[str, tuple[float, float, float]]:
     """Each quartile (linear interpolation, as pandas) with bounds that always hold: the ranks
-    either side of it are exact, so it lies between the fine bins holding those two values."""
+    either side of it are exact, so it lies between the fine bins holding those two values (for
+    integers, between the whole numbers in them: often one, and then the quartile is exact)."""
     cum = np.cumsum(h.counts)
     w = math.ldexp(1.0, h.k)
     out = {}
@@ -120,6 +123,9 @@ def _quartiles(h: _Hist, n: int, lo: float, hi: float) -> dict[str, tuple[float,
         above = int(np.searchsorted(cum, math.ceil(p), side="right"))
         low = max(lo, (h.a + below) * w)
         high = min(hi, (h.a + above + 1) * w)
+        if integers:
+            # A bin's right edge is not in it: its largest whole number is below the edge.
+            low, high = float(math.ceil(low)), hi if high >= hi else float(math.ceil(high) - 1)
         out[label] = ((low + high) / 2, low, high)
     return out
 
@@ -197,7 +203,8 @@ def _entry(field: Any, col: _Column, kind: str, n_rows: int, head: Any) -> dict[
         stats["std"] = _json_number(math.sqrt(max(0.0, col.m2) / (col.n - 1))) if col.n > 1 else None
         stats["min"] = _json_number(col.lo)
         if col.hist is not None:
-            for label, (est, low, high) in _quartiles(col.hist, col.n, col.lo, col.hi).items():
+            integers = pa_is_integer(field.type)
+            for label, (est, low, high) in _quartiles(col.hist, col.n, col.lo, col.hi, integers).items():
                 stats[label] = _json_number(est)
                 if high > low:
                     estimates[label] = {
@@ -225,6 +232,12 @@ def _entry(field: Any, col: _Column, kind: str, n_rows: int, head: Any) -> dict[
     elif n_rows and entry["missing"] / n_rows > 0.5:
         entry["flags"].append("mostly missing")
     return entry
+
+
+def pa_is_integer(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t))
 
 
 def pa_is_string(t: Any) -> bool:
