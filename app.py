@@ -34,6 +34,7 @@ else:
             "Compute": [
                 st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:"),
                 st.Page("pages/cluster.py", title="Cluster", icon=":material/hub:"),
+                st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
             ],
         },
         expanded=True,  # every page in the sidebar: over 12 pages, Streamlit hides some under "View more"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli._common import out
+from core.formatting import human_bytes as _size
 
 __all__ = ["COMMANDS", "add_commands", "run"]
 
@@ -59,14 +60,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     for name in ("du", "disk-use"):
         sub.add_parser(name, parents=[common], help="bytes per user, team and project")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} TiB"  # pragma: no cover
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
