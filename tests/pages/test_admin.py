@@ -48,3 +48,54 @@ def test_admin_asks_a_visitor_to_sign_in_with_accounts_on(
     assert not at.exception
     assert "Sign in to Loom" in [t.value for t in at.title]
     assert not at.dataframe
+
+
+def test_a_restored_store_opens_in_the_app_with_everything_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backed up, restored into a new data directory, then served: the run is on the Jobs page,
+    the dataset on the Data page."""
+    from core.config import AppConfig
+    from core.ops import backup
+    from core.ops import restore
+    from core.store import create_run
+    from core.store import write_metrics
+    from tests.pages.conftest import _env
+    from tests.pages.conftest import _release
+
+    source = open_store(AppConfig.for_data_dir(tmp_path / "source"))
+    with source.session(SYSTEM) as s:
+        data = Dataset(name="RESTORED-DATA", content_hash="3" * 64, author="ann", profile_json={})
+        s.add(data)
+    smoke = {"type": "smoke", "steps": 1, "interval_s": 0, "fail_at_step": None}
+    run = create_run(source, "smoke", smoke, name="RESTORED-RUN", author="ann")
+    write_metrics(source, run.id, [("loss", i, 1.0 / (i + 1), 0.0) for i in range(10)])
+    made = backup(source, tmp_path / "backup")
+    target = tmp_path / "restored"
+    restore(made.path, target)
+    for name, value in _env(target).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOOM_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.setenv("LOOM_USER", "ann")  # the local user, whose Default project the page opens
+    try:
+        at = AppTest.from_file(APP, default_timeout=60)
+        open_page(at, "pages/jobs.py", run=run.id)
+        assert "RESTORED-RUN" in _shown(at)
+        open_page(at, "pages/data.py")
+        assert "RESTORED-DATA" in _shown(at)
+    finally:
+        _release(target)
+
+
+def _shown(at: AppTest) -> str:
+    out: list[str] = []
+
+    def walk(node) -> None:  # type: ignore[no-untyped-def]
+        if (proto := getattr(node, "proto", None)) is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
