@@ -66,6 +66,9 @@ def payload_files(
             dirs[:] = []
             continue
         rel_root = here.relative_to(data_dir)
+        if rel_root != Path(".") and _is_backup(here, files):
+            dirs[:] = []  # a backup kept inside the data directory is not backed up again
+            continue
         if rel_root == Path("."):
             dirs[:] = sorted(d for d in dirs if (everything and d == "tmp") or d not in _SKIP_DIRS)
         else:
@@ -85,6 +88,18 @@ def payload_files(
             relative = (rel_root / name).as_posix()
             kind = relative.split("/", 1)[0] if "/" in relative else ""
             yield PayloadFile(path, relative, kind, st.st_size, st.st_mtime)
+
+
+def _is_backup(folder: Path, files: list[str]) -> bool:
+    if ".partial-" in folder.name:
+        return True
+    if "manifest.json" not in files:
+        return False
+    try:
+        with (folder / "manifest.json").open("rb") as fh:
+            return b'"loom-backup"' in fh.read(200)
+    except OSError:
+        return False
 
 
 def sha256_of(path: Path) -> str:

@@ -120,7 +120,7 @@ def _reason(
 ) -> str:
     object_id = item.object_id
     old = now - item.mtime > upload_days * _DAY
-    if item.kind == "tmp" or item.path.name.endswith(".tmp"):
+    if item.kind == "tmp" or (item.kind in ("datasets", *RUN_FOLDERS) and item.path.name.endswith(".tmp")):
         if old and object_id not in refs.active_runs:
             return f"scratch file older than {upload_days:g} day(s)"
         return ""

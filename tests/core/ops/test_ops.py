@@ -187,6 +187,17 @@ def test_a_manifest_that_points_outside_the_backup_is_refused(
     assert not (tmp_path / "target").exists()
 
 
+def test_a_backup_kept_in_the_data_directory_is_not_backed_up_again(config: AppConfig) -> None:
+    store = open_store(config)
+    dataset_id = _dataset(store, "ann")
+    first = backup(store, config.data_dir / "backups" / "one")
+    second = backup(store, config.data_dir / "backups" / "two")
+    paths = [e["path"] for e in verify_backup(second.path)["files"]]
+    assert paths == [f"files/datasets/{dataset_id}.parquet"]
+    assert first.n_files == second.n_files == 1
+    assert collect_garbage(store, dry_run=True, min_age_s=0).items == ()
+
+
 def test_a_non_empty_target_is_refused_unless_forced(
     sqlite_backup: tuple[Store, Path, str], tmp_path: Path
 ) -> None:
