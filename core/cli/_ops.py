@@ -5,9 +5,9 @@
     python -m core gc [--dry-run] [--checkpoint-days N] [--upload-days N]
     python -m core du
 
-``restore`` never opens the configured store: its target is ``--data-dir`` (default: the
-configured data directory) and ``--database-url`` (default: SQLite ``loom.db`` in that
-directory).
+``restore`` never opens the configured store: its target is ``--data-dir`` (default:
+``LOOM_DATA_DIR``) and ``--database-url`` (default: ``LOOM_DATABASE_URL``, else SQLite
+``loom.db`` in that directory: the store the app then opens).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     restore.add_argument(
         "--database-url",
         default=None,
-        help="the database to restore into (default: SQLite loom.db in the data directory)",
+        help="the database to restore into (default: LOOM_DATABASE_URL, else SQLite loom.db in the "
+        "data directory)",
     )
     restore.add_argument("--force", action="store_true", help="replace what a non-empty target holds")
     gc = sub.add_parser("gc", parents=[common], help="remove files no row needs, and say what was freed")
@@ -66,8 +67,12 @@ def run(args: argparse.Namespace, config: Any) -> int:
     from core import ops
 
     if args.command == "restore":
+        from core.config import LOOM_DATABASE_URL
+
         data_dir = args.data_dir or config.data_dir
-        result = ops.restore(args.backup_dir, data_dir, args.database_url, force=args.force)
+        # The database the app will open with these settings: LOOM_DATABASE_URL, else SQLite in data_dir.
+        url = args.database_url or LOOM_DATABASE_URL.get() or None
+        result = ops.restore(args.backup_dir, data_dir, url, force=args.force)
         out(f"restored {args.backup_dir} into {result.data_dir} and {result.database_url}")
         out(f"files: {result.n_files} ({_size(result.file_bytes)})")
         rows = ", ".join(f"{n} {t}" for t, n in result.tables.items() if n)
