@@ -419,6 +419,7 @@ def _details(run: RunRecord) -> None:
     # switched), as are the pipeline graph and the spec's JSON: each is a JavaScript bundle
     # (data grid and Arrow, Graphviz, JSON viewer) that a cold browser loads before it draws
     # the charts. The other tabs are text and small widgets, drawn always.
+    _ui.project_box("run", run.id, run.project_id, run.author, who)
     tabs = st.tabs(
         ["Specs", "Lineage", "Notes and tags", "Events", "Share"], key="run_tabs", on_change="rerun"
     )
@@ -467,7 +468,6 @@ def _events_table(run: RunRecord) -> None:
 
 
 def _share_tab(run: RunRecord) -> None:
-    _ui.project_box("run", run.id, run.project_id, run.author, who)
     if who.owns(run.author):
         _ui.team_box("run", run.id, run.team, who)
         _ui.share_box("run", run.id, {}, who)
