@@ -420,3 +420,47 @@ def test_the_cli_backs_up_restores_collects_and_reports(
     (tmp_path / "b" / "manifest.json").unlink()
     assert main(["restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "other")]) == 2
     assert "is not a Loom backup" in capsys.readouterr().out
+
+
+def _store_at_0011(config: AppConfig) -> Store:
+    """A store written by the Loom before projects (schema 0011), with one run of ann's."""
+    from alembic import command
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    from core.store._db import _alembic_config
+
+    config.data_dir.mkdir(parents=True)
+    engine = create_engine(config.database_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0011")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, kind, name, status, status_reason, stop_requested, spec_json,"
+                " spec_hash, parent_kind, author, team, archived, worker, attempts, progress, result_json,"
+                " created_at) VALUES (:id, 'smoke', 'old', 'succeeded', 'done', 0, '{}', :h, '', 'ann', '',"
+                " 0, '', 0, 1.0, '{}', '2026-01-01 00:00:00+00:00')"
+            ),
+            {"id": "a" * 32, "h": "0" * 64},
+        )
+    engine.dispose()
+    return Store(config)  # not opened through open_store: left at 0011
+
+
+@pytest.mark.parametrize("into", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def test_a_backup_from_an_older_loom_is_migrated_as_it_is_restored(
+    config: AppConfig, tmp_path: Path, request: pytest.FixtureRequest, into: str
+) -> None:
+    old = _store_at_0011(config)
+    made = backup(old, tmp_path / "backup")
+    old.dispose()
+    assert made.schema_version == "0011"
+    url = request.getfixturevalue("postgres").new_database() if into == "postgresql" else None
+    restore(made.path, tmp_path / "restored", url)
+    target = AppConfig.for_data_dir(tmp_path / "restored", database_url=url)
+    restored = open_existing_store(target)  # at this Loom's schema: nothing left to migrate
+    [run] = list_runs(restored, viewer=SYSTEM)
+    assert (run.id, run.name, bool(run.project_id)) == ("a" * 32, "old", True)
