@@ -14,6 +14,8 @@
     python -m core projects role PROJECT USER viewer|member|admin|none | team-role PROJECT ROLE
     python -m core projects rename PROJECT NAME | delete PROJECT [--yes] | restore PROJECT
     python -m core projects move dataset|pipeline|run|study|report ID PROJECT
+    python -m core backup OUT | restore IN [--data-dir DIR] [--database-url URL] [--force]
+    python -m core gc [--dry-run] [--checkpoint-days N] | du   (operations: see core.ops)
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
 as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
