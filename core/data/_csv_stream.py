@@ -37,6 +37,7 @@ from typing import Any
 
 from core.data._encoding import DecodeFailure
 from core.data._encoding import decode_checked
+from core.data._profile import profile_of
 from core.data._sketch import ProfileBuilder
 
 if TYPE_CHECKING:
@@ -326,7 +327,7 @@ def stream_csv(
     if not wrote:
         out.unlink(missing_ok=True)
         return totals.sha256, None, 0, None
-    return totals.sha256, writer.schema, rows, builder.finish() if builder is not None else None
+    return totals.sha256, writer.schema, rows, profile_of(builder) if builder is not None else None
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:

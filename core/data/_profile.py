@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from core.data._sketch import _Column
     from core.data._sketch import _Hist
 
-__all__ = ["KINDS", "PROFILE_VERSION", "compute_profile", "failed_profile", "finish_profile"]
+__all__ = ["KINDS", "PROFILE_VERSION", "compute_profile", "failed_profile", "finish_profile", "profile_of"]
 
 KINDS = ("numeric", "boolean", "categorical", "datetime", "text", "image")
 PROFILE_VERSION = 2  # 2: profiled in one pass, estimates marked; 1 (no key): Dask over row groups
@@ -89,7 +89,18 @@ def compute_profile(parquet: Path) -> dict[str, Any]:
                 builder.add(pending.popleft().result())
         while pending:
             builder.add(pending.popleft().result())
-    return builder.finish()
+    return profile_of(builder)
+
+
+def profile_of(builder: ProfileBuilder) -> dict[str, Any]:
+    """The stored profile of everything ``builder`` merged; never raises: a profile that fails
+    is stored as :func:`failed_profile`, and the dataset stays usable."""
+    if builder.error is not None:
+        return failed_profile(builder.schema, builder.rows, builder.error)
+    try:
+        return finish_profile(builder)
+    except Exception as exc:  # noqa: BLE001 - the dataset stays usable, the reason is named
+        return failed_profile(builder.schema, builder.rows, f"{type(exc).__name__}: {exc}")
 
 
 def _display_hist(h: _Hist, lo: float, hi: float) -> dict[str, list]:

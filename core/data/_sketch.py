@@ -511,7 +511,7 @@ class ProfileBuilder:
 
     def add(self, part: _Part) -> None:
         """Merge one batch's partial (one thread at a time). A failure here is kept for
-        :meth:`finish` to name, and never stops the ingest."""
+        ``_profile.profile_of`` to name, and never stops the ingest."""
         self.rows += part.rows
         if self.error is not None:
             return
@@ -536,15 +536,3 @@ class ProfileBuilder:
             self.comoments = part.comoments
         else:
             self.comoments.merge(part.comoments)
-
-    def finish(self) -> dict[str, Any]:
-        """The profile as JSON (see ``tests/core/data/test_profile.py``)."""
-        from core.data._profile import failed_profile
-        from core.data._profile import finish_profile
-
-        if self.error is not None:
-            return failed_profile(self.schema, self.rows, self.error)
-        try:
-            return finish_profile(self)
-        except Exception as exc:  # noqa: BLE001 - the dataset stays usable, the reason is named
-            return failed_profile(self.schema, self.rows, f"{type(exc).__name__}: {exc}")
