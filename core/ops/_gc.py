@@ -78,10 +78,12 @@ class References:
     ended_at: dict[str, datetime] = field(default_factory=dict)
     bundles: dict[str, str] = field(default_factory=dict)  # bundle ID → a predict run naming it
     active_uploads: set[str] = field(default_factory=set)
+    resumed: set[str] = field(default_factory=set)  # runs whose checkpoint a live run resumes from
 
 
 def references(engine: Any) -> References:
     """Read what the rows reference, with SQLAlchemy Core (no viewer: an operator's view)."""
+    from sqlalchemy import or_
     from sqlalchemy import select
 
     from core.compute import TERMINAL
@@ -102,7 +104,7 @@ def references(engine: Any) -> References:
                 ended = row.ended_at if row.ended_at.tzinfo else row.ended_at.replace(tzinfo=UTC)
                 refs.ended_at[row.id] = ended
         naming = select(Run.id, Run.status, Run.kind, Run.spec_json).where(
-            Run.kind.in_(("predict", "ingest"))
+            or_(Run.kind.in_(("predict", "ingest")), Run.status.not_in(terminal))
         )
         for row in conn.execute(naming):
             spec = row.spec_json if isinstance(row.spec_json, dict) else {}
@@ -112,6 +114,8 @@ def references(engine: Any) -> References:
                 refs.active_uploads.update(
                     spec[k] for k in ("upload_id", "rows_upload") if isinstance(spec.get(k), str)
                 )
+                if isinstance(spec.get("resume_from"), str):  # a resumed run still to load it
+                    refs.resumed.add(spec["resume_from"])
     return refs
 
 
@@ -131,7 +135,8 @@ def _reason(
     if item.kind in RUN_FOLDERS:
         if object_id not in refs.runs:
             return "no run has this ID"
-        if item.kind == "checkpoints" and checkpoint_days is not None and object_id in refs.ended_at:
+        expirable = object_id in refs.ended_at and object_id not in refs.resumed
+        if item.kind == "checkpoints" and checkpoint_days is not None and expirable:
             cutoff = datetime.fromtimestamp(now, UTC) - timedelta(days=checkpoint_days)
             if refs.ended_at[object_id] < cutoff:
                 return f"checkpoint of a run that ended over {checkpoint_days:g} day(s) ago"

@@ -339,6 +339,10 @@ def test_gc_removes_orphans_and_keeps_every_referenced_file(config: AppConfig) -
             pd.Timestamp("2020-01-01", tz="UTC").to_pydatetime(),
         )
     assert collect_garbage(store, dry_run=True).items == ()
+    resumed = create_run(store, "train", {"type": "train", "resume_from": run_id}, author="ann")
+    assert collect_garbage(store, checkpoint_days=30).items == ()  # a queued run resumes from it
+    with store.session(SYSTEM) as s:
+        s.get(Run, resumed.id).status = RunStatus.STOPPED.value
     expired = collect_garbage(store, checkpoint_days=30)
     assert [i.relative for i in expired.items] == [f"checkpoints/{run_id}.keras"]
     assert store.path_for("models", run_id, ".keras").exists()
