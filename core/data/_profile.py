@@ -26,6 +26,7 @@ from core.data._sketch import PREVIEW_ROWS
 from core.data._sketch import TOP
 from core.data._sketch import ProfileBuilder
 from core.data._sketch import _kmv_estimate
+from core.data._sketch import correlated
 
 if TYPE_CHECKING:
     from core.data._sketch import _Column
@@ -277,7 +278,7 @@ def finish_profile(builder: ProfileBuilder) -> dict[str, Any]:
     if builder.corr_failed:
         profile["errors"] = ["Correlations could not be computed."]
     elif moments is not None and moments.n > 1:
-        numeric = [n for n, k in builder.kinds.items() if k == "numeric"]
+        numeric = correlated(builder.kinds)
         sd = np.sqrt(np.clip(np.diag(moments.c), 0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
             corr = moments.c / np.outer(sd, sd)

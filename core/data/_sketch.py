@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CAP", "FEED", "KMV_K", "ProfileBuilder", "profile_part", "work_kind"]
+__all__ = ["CAP", "CORR_MAX", "FEED", "KMV_K", "ProfileBuilder", "correlated", "profile_part", "work_kind"]
 
 FINE = 1024  # fine histogram bins; the profile shows at most HIST_BINS groups of them
 HIST_BINS = 30
@@ -47,6 +47,7 @@ HLL_LG_K = 12
 FI_LG_MAP = 10
 PREVIEW_ROWS = 20
 PREVIEW_IMAGES = 24
+CORR_MAX = 64
 _PREFIX = 2 * CAP  # a batch's first values, counted first: more than CAP distinct there ends counting
 _U64 = float(2**64)
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -469,6 +470,12 @@ class _Part:
     rows: int
 
 
+def correlated(kinds: dict[str, str]) -> list[str]:
+    """The numeric columns whose correlations are streamed: the first CORR_MAX (the co-moments
+    cost CORR_MAX squared per row; a wider heatmap is unreadable anyway)."""
+    return [n for n, k in kinds.items() if k == "numeric"][:CORR_MAX]
+
+
 def profile_part(table: Any, kinds: dict[str, str], hints: dict[str, _Hints]) -> _Part:
     """One batch's partial profile (any thread)."""
     columns: dict[str, _Column] = {}
@@ -477,7 +484,7 @@ def profile_part(table: Any, kinds: dict[str, str], hints: dict[str, _Hints]) ->
         arr = table.column(name)
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         columns[name], dense[name] = _column_part(arr, kind, hints[name])
-    numeric = [n for n, k in kinds.items() if k == "numeric"]
+    numeric = correlated(kinds)
     comoments = None
     if len(numeric) >= 2:
         try:
@@ -531,7 +538,7 @@ class ProfileBuilder:
             if mine.hist is not None:
                 hints.k = mine.hist.k
         if part.comoments is None:
-            self.corr_failed = self.corr_failed or sum(k == "numeric" for k in self.kinds.values()) >= 2
+            self.corr_failed = self.corr_failed or len(correlated(self.kinds)) >= 2
         elif self.comoments is None:
             self.comoments = part.comoments
         else:
