@@ -1,7 +1,7 @@
 """Pipeline: draw how a dataset becomes model input, preview any step, save versions.
 
 The draft lives in the store (``?pipeline=<id>``); the canvas is streamlit-flow-component.
-Previews run as a Dask task on the first rows of the dataset.
+Previews run the pipeline on the first rows of the dataset, in this process (see ``_preview``).
 """
 
 import json
@@ -146,7 +146,7 @@ except AppError:
     pass
 
 
-def _flow_state() -> StreamlitFlowState:
+def _flow_state(draft, spec, problems, order) -> StreamlitFlowState:  # type: ignore[no-untyped-def]
     nodes = [
         StreamlitFlowNode(
             SOURCE,
@@ -178,40 +178,63 @@ def _flow_state() -> StreamlitFlowState:
             )
         )
     edges = [StreamlitFlowEdge(f"{a}-{b}", a, b, animated=False, deletable=True) for a, b in spec.edges]
-    return StreamlitFlowState(nodes, edges, selected_id=st.query_params.get("node"), timestamp=draft.rev)
+    # The canvas redraws from these only when the timestamp is newer than its own last change, and
+    # each redraw reports back (a rerun). An edit that leaves the canvas as drawn (a parameter
+    # applied) keeps the timestamp this browser's canvas already has, so it neither redraws nor
+    # reports. Transient: a new session starts from the draft's rev.
+    drawn = json.dumps(
+        [[n.id, n.data, n.style, n.type] for n in nodes] + [[e.source, e.target] for e in edges], default=str
+    )
+    seen = st.session_state.setdefault("_pipeline_canvas", {})
+    if seen.get(draft.id, ("", 0))[0] != drawn:
+        seen[draft.id] = (drawn, draft.rev)
+    timestamp = seen[draft.id][1]
+    return StreamlitFlowState(nodes, edges, selected_id=st.query_params.get("node"), timestamp=timestamp)
 
 
-flow = streamlit_flow(
-    f"flow_{draft.id}",
-    _flow_state(),
-    height=300,
-    fit_view=True,
-    allow_new_edges=True,
-    get_node_on_click=True,
-    enable_node_menu=True,
-    enable_edge_menu=True,
-    hide_watermark=True,
-)
-# What the user did on the canvas (connect, delete, move) becomes the draft. The component
-# repeats its last value on every rerun: one older than the draft's last change is stale.
-fresh = flow.timestamp > draft.rev
-flow_nodes = {n.id for n in flow.nodes} - {SOURCE}
-flow_edges = sorted({(e.source, e.target) for e in flow.edges})
-layout = {n.id: [float(n.position["x"]), float(n.position["y"])] for n in flow.nodes}
-if fresh and (flow_nodes != {n.id for n in spec.nodes} or flow_edges != sorted(spec.edges)):
-    try:
-        spec = spec.on_canvas(flow_nodes, flow_edges)
-        # Redraw the canvas from the draft (bump), so what the change broke or fixed shows at
-        # once: a node left unconnected is outlined in red without a reload.
-        draft = update_draft(store, draft.id, spec, layout, viewer=who, after=flow.timestamp)
+# A fragment: the canvas reports its state back after each redraw (and after a move), and that
+# report reruns only the canvas, not the whole page (it was one or two more full runs per edit).
+# A change on the canvas (connect, delete, select) still reruns the page, which shows it.
+@st.fragment
+def _canvas(draft, spec, problems, order) -> None:  # type: ignore[no-untyped-def]
+    flow = streamlit_flow(
+        f"flow_{draft.id}",
+        _flow_state(draft, spec, problems, order),
+        height=300,
+        fit_view=True,
+        allow_new_edges=True,
+        get_node_on_click=True,
+        enable_node_menu=True,
+        enable_edge_menu=True,
+        hide_watermark=True,
+    )
+    # What the user did on the canvas (connect, delete, move) becomes the draft. The component
+    # repeats its last value on every rerun: one older than the draft's last change is stale.
+    fresh = flow.timestamp > draft.rev
+    flow_nodes = {n.id for n in flow.nodes} - {SOURCE}
+    flow_edges = sorted({(e.source, e.target) for e in flow.edges})
+    layout = {n.id: [float(n.position["x"]), float(n.position["y"])] for n in flow.nodes}
+    saved = st.session_state.setdefault("_pipeline_layout", {})
+    if fresh and (flow_nodes != {n.id for n in spec.nodes} or flow_edges != sorted(spec.edges)):
+        try:
+            spec = spec.on_canvas(flow_nodes, flow_edges)
+            # Redraw the canvas from the draft (bump), so what the change broke or fixed shows at
+            # once: a node left unconnected is outlined in red without a reload.
+            update_draft(store, draft.id, spec, layout, viewer=who, after=flow.timestamp)
+            st.rerun()
+        except AppError as exc:
+            _ui.error(exc)
+    elif fresh and layout and layout != draft.layout and layout != saved.get(draft.id):
+        # Positions only (no redraw). The canvas reports them twice after a redraw, and this
+        # fragment's `draft` is the page's: remember what was saved rather than save it twice.
+        update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
+        saved[draft.id] = layout
+    if fresh and flow.selected_id and flow.selected_id != st.query_params.get("node"):
+        st.query_params["node"] = flow.selected_id
         st.rerun()
-    except AppError as exc:
-        _ui.error(exc)
-elif fresh and layout and layout != draft.layout:
-    draft = update_draft(store, draft.id, spec, layout, bump=False, viewer=who)
-if fresh and flow.selected_id and flow.selected_id != st.query_params.get("node"):
-    st.query_params["node"] = flow.selected_id
-    st.rerun()
+
+
+_canvas(draft, spec, problems, order)
 
 for node_id, message in problems.items():
     _ui.error(f"Node {node_id!r}: {message}")
@@ -224,12 +247,12 @@ new_type = c1.selectbox("Add a step", step_types, format_func=lambda t: REGISTRY
 
 # Edits from buttons run as callbacks, before the script reruns: one run draws their result
 # (a rerun after the edit drew the page twice per click).
-def _edit(change, select: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def _edit(change, select: str | None = None, error_at: str = "_pipeline_error") -> None:  # type: ignore[no-untyped-def]
     try:
         new_spec, new_id = change()
         update_draft(store, draft.id, new_spec, viewer=who)
     except AppError as exc:
-        st.session_state["_pipeline_error"] = str(exc)
+        st.session_state[error_at] = str(exc)
         return
     if select == "new":
         st.query_params["node"] = new_id
@@ -252,6 +275,29 @@ c2.button(
 if error := st.session_state.pop("_pipeline_error", None):
     _ui.error(error)
 
+
+def _json_or_text(raw: str):  # type: ignore[no-untyped-def]
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except json.JSONDecodeError:
+        return raw
+
+
+def _step_from(step_type: str, read):  # type: ignore[no-untyped-def]
+    """The step Apply makes: each field's widget value (from its key), converted."""
+    values = {name: convert(st.session_state[key]) for name, (key, convert) in read.items()}
+    return get_step({"type": step_type, **values})
+
+
+# The preview is the pipeline on the first 2,000 rows (pandas, tens of milliseconds): computed here,
+# not on the cluster, where it queued behind training runs holding every worker thread (a busy
+# machine's page waited for a run to end). Cached like any pure function of a spec: a dataset's
+# Parquet never changes under its ID, and the caller checked the viewer may read it.
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _preview(config, spec_dict, upto):  # type: ignore[no-untyped-def]
+    return preview_pipeline(config, spec_dict, upto)
+
+
 # --- side panel: the selected node ---------------------------------------------------------
 selected = st.query_params.get("node")
 by_id = {n.id: n for n in spec.nodes}
@@ -261,7 +307,9 @@ with left:
         node = by_id[selected]
         st.subheader(f"{node.step.title} ({node.id})")
         with st.form(f"params_{draft.id}_{node.id}_{draft.rev}", border=False):
-            values = {}
+            # What Apply reads, by field: the widget's key and how its value becomes the step's.
+            # Apply is a callback (one run draws its result; an edit then a rerun drew it twice).
+            read: dict[str, tuple[str, object]] = {}
             for f in fields(node.step):
                 current = getattr(node.step, f.name)
                 key = f"param_{node.id}_{f.name}_{draft.rev}"
@@ -269,45 +317,43 @@ with left:
                 if isinstance(options, dict):
                     options = options.get(node.step.type)
                 if f.name == "columns":
-                    values[f.name] = st.multiselect(
+                    st.multiselect(
                         "columns",
                         profile_cols + [c for c in current or [] if c not in profile_cols],
                         default=current or [],
                         key=key,
                     )
+                    read[f.name] = (key, list)
                 elif f.name in ("column", "time_column", "label_column"):
                     opts = ["", *profile_cols]
-                    values[f.name] = (
-                        st.selectbox(
-                            f.name, opts, index=opts.index(current) if current in opts else 0, key=key
-                        )
-                        or None
-                    )
+                    st.selectbox(f.name, opts, index=opts.index(current) if current in opts else 0, key=key)
+                    read[f.name] = (key, lambda v: v or None)
                 elif options:
-                    values[f.name] = st.selectbox(
+                    st.selectbox(
                         f.name, options, index=options.index(current) if current in options else 0, key=key
                     )
+                    read[f.name] = (key, lambda v: v)
                 elif isinstance(current, bool):
-                    values[f.name] = st.checkbox(f.name, value=current, key=key)
+                    st.checkbox(f.name, value=current, key=key)
+                    read[f.name] = (key, bool)
                 elif isinstance(current, int):
-                    values[f.name] = int(st.number_input(f.name, value=current, step=1, key=key))
+                    st.number_input(f.name, value=current, step=1, key=key)
+                    read[f.name] = (key, int)
                 elif isinstance(current, float):
-                    values[f.name] = float(st.number_input(f.name, value=current, format="%.4f", key=key))
+                    st.number_input(f.name, value=current, format="%.4f", key=key)
+                    read[f.name] = (key, float)
                 else:
-                    raw = st.text_input(
-                        f'{f.name} (JSON: 3, "a", [1, 2])', value=json.dumps(current), key=key
-                    )
-                    try:
-                        values[f.name] = json.loads(raw) if raw.strip() else None
-                    except json.JSONDecodeError:
-                        values[f.name] = raw
-            if st.form_submit_button("Apply", type="primary"):
-                try:
-                    new_step = get_step({"type": node.step.type, **values})
-                    update_draft(store, draft.id, spec.with_step(node.id, new_step), viewer=who)
-                    st.rerun()
-                except AppError as exc:
-                    _ui.error(exc)
+                    st.text_input(f'{f.name} (JSON: 3, "a", [1, 2])', value=json.dumps(current), key=key)
+                    read[f.name] = (key, _json_or_text)
+            st.form_submit_button(
+                "Apply",
+                type="primary",
+                on_click=_edit,
+                args=(lambda n=node, r=read: (spec.with_step(n.id, _step_from(n.step.type, r)), n.id),),
+                kwargs={"error_at": "_pipeline_apply_error"},
+            )
+            if error := st.session_state.pop("_pipeline_apply_error", None):
+                _ui.error(error)
         b1, b2, b3 = st.columns(3)
         idx = order.index(node.id) if node.id in order else -1
         b1.button(
@@ -339,7 +385,7 @@ with right:
     st.subheader(f"Preview after {upto or 'the source'}")
     try:
         check_readable(store, spec, who)
-        result = _ui.on_cluster(preview_pipeline, store.config, spec.to_dict(), upto)
+        result = _preview(store.config, spec.to_dict(), upto)
     except AppError as exc:
         _ui.error(exc)
     else:

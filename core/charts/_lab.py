@@ -15,11 +15,17 @@ if TYPE_CHECKING:
 
 
 class _LabInfo(NamedTuple):
-    x: list[float]
-    y: list[float]
-    z: list[list[float]]
-    paths: list[tuple[str, list[float], list[float]]]
+    x: Any  # NumPy float32 arrays: Plotly sends them as typed binary arrays, not JSON numbers
+    y: Any
+    z: Any
+    paths: list[tuple[str, Any, Any]]
     frames: list[int]  # path lengths shown in each animation frame
+
+
+# Points an animation frame carries per path, at most: a frame that shows the first n steps of a
+# long walk shows every k-th of them (and the last). 40 frames of a 2,000-step walk otherwise
+# resent each path's prefix in full, 40 times (megabytes per change, seconds to draw).
+_FRAME_POINTS = 250
 
 
 def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40) -> _LabInfo:
@@ -28,12 +34,25 @@ def _get_optimizer_paths_info(surface: Any, paths: list[Any], n_frames: int = 40
     xs = np.linspace(surface.x_range[0], surface.x_range[1], 120)
     ys = np.linspace(surface.y_range[0], surface.y_range[1], 120)
     f = np.asarray(surface.f(*np.meshgrid(xs, ys)), dtype=float)  # the surfaces are NumPy expressions
-    # Log of the height above the lowest point (saddles keep both halves), to 4 decimals: the
-    # browser draws the same contour from a third of the JSON.
-    z = np.round(np.log1p(f - f.min()), 4).tolist()
+    # Log of the height above the lowest point (saddles keep both halves), as float32: the
+    # browser draws the same contour from a fraction of the bytes.
+    z = np.log1p(f - f.min()).astype(np.float32)
     longest = max((len(p.xs) for p in paths), default=1)
     frames = sorted({max(1, round(longest * (i + 1) / n_frames)) for i in range(n_frames)})
-    return _LabInfo(xs.tolist(), ys.tolist(), z, [(p.optimizer, p.xs, p.ys) for p in paths], frames)
+    walked = [(p.optimizer, np.asarray(p.xs, np.float32), np.asarray(p.ys, np.float32)) for p in paths]
+    return _LabInfo(xs.astype(np.float32), ys.astype(np.float32), z, walked, frames)
+
+
+def _frame_points(upto: int, length: int) -> Any:
+    """Indices of the first ``upto`` points of a path that a frame carries: all of them, or
+    every k-th up to the last one when there are more than :data:`_FRAME_POINTS`."""
+    import numpy as np
+
+    upto = min(upto, length)
+    if upto <= _FRAME_POINTS:
+        return slice(0, upto)
+    picked = np.linspace(0, upto - 1, _FRAME_POINTS).round().astype(int)
+    return np.unique(picked)
 
 
 # One colour per optimizer, by its place in the chosen list, shared by both Lab charts (left to
@@ -64,24 +83,39 @@ def plot_optimizer_paths(surface: Any, paths: list[Any]) -> go.Figure:
         hoverinfo="skip",
     )
 
-    def traces(upto: int) -> list:
-        return [
-            go.Scatter(
-                x=px[:upto],
-                y=py[:upto],
-                mode="lines+markers",
-                marker={"size": 3, "color": _lab_colour(i)},
-                line={"color": _lab_colour(i)},
-                name=name,
-            )
-            for i, (name, px, py) in enumerate(info.paths)
+    drawn = [
+        go.Scatter(
+            x=px,
+            y=py,
+            mode="lines+markers",
+            marker={"size": 3, "color": _lab_colour(i)},
+            line={"color": _lab_colour(i)},
+            name=name,
+        )
+        for i, (name, px, py) in enumerate(info.paths)
+    ]
+
+    def moved(upto: int) -> list[dict[str, Any]]:
+        # Plotly merges a frame's trace into the drawn one: only the points change, so a frame
+        # carries only them (as plain dicts: no per-frame validation of 40 x 4 traces).
+        shown = [
+            (px[_frame_points(upto, len(px))], py[_frame_points(upto, len(py))]) for _, px, py in info.paths
         ]
+        return [{"type": "scatter", "x": x, "y": y} for x, y in shown]
 
     path_traces = list(range(1, len(info.paths) + 1))
-    fig = go.Figure(
-        data=[contour, *traces(info.frames[-1])],
-        frames=[go.Frame(data=traces(n), traces=path_traces, name=str(n)) for n in info.frames],
+    fig = go.Figure(data=[contour, *drawn])
+    # The last frame is the whole walk as drawn; the ones before it show its first steps.
+    steps = info.frames[:-1]
+    frames = [{"data": moved(n), "traces": path_traces, "name": str(n)} for n in steps]
+    frames.append(
+        {
+            "data": [{"type": "scatter", "x": px, "y": py} for _, px, py in info.paths],
+            "traces": path_traces,
+            "name": str(info.frames[-1]),
+        }
     )
+    fig.frames = frames
     _style(fig, f"Paths over {getattr(surface, 'title', 'the surface').lower()}", "x", "y", height=480)
     fig.update_layout(
         xaxis_range=list(surface.x_range),
