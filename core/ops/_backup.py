@@ -251,10 +251,16 @@ def _write(store: Any, out: Path, partial: Path) -> BackupResult:
     else:
         raise BackupError(f"Backups support SQLite and PostgreSQL stores, not {dialect}.")
     db_path = partial / db_name
+    # A SQLite file of another name inside the data directory went through the backup API above.
+    live_db = (
+        {f"{_sqlite_path(url).resolve()}{s}" for s in ("", "-wal", "-shm", "-journal", ".migrate.lock")}
+        if dialect == "sqlite"
+        else set()
+    )
     entries = []
     total = 0
     for item in payload_files(Path(store.data_dir), exclude=partial):
-        if out == item.path or out in item.path.parents:
+        if out == item.path or out in item.path.parents or str(item.path.resolve()) in live_db:
             continue
         copied = _copy_stable(item.path, partial / "files" / item.relative)
         if copied is None:

@@ -198,6 +198,17 @@ def test_a_backup_kept_in_the_data_directory_is_not_backed_up_again(config: AppC
     assert collect_garbage(store, dry_run=True, min_age_s=0).items == ()
 
 
+def test_a_sqlite_store_of_another_name_in_the_data_directory_is_not_copied_as_a_file(tmp_path: Path) -> None:
+    config = AppConfig.for_data_dir(
+        tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'data' / 'team.db'}"
+    )
+    store = open_store(config)
+    _dataset(store, "ann")
+    made = backup(store, tmp_path / "backup")
+    assert [e["path"].split("/")[1] for e in verify_backup(made.path)["files"]] == ["datasets"]
+    assert made.tables["datasets"] == 1
+
+
 def test_a_non_empty_target_is_refused_unless_forced(
     sqlite_backup: tuple[Store, Path, str], tmp_path: Path
 ) -> None:
