@@ -6,11 +6,13 @@ tables when the source has a study), then reflected; each table is read from the
 the target's column types, so SQLite's text datetimes, 0/1 booleans and JSON text arrive as
 values, and written in dependency order (``MetaData.sorted_tables``). Timestamps SQLite kept
 without a zone are UTC, as Loom wrote them. Last, PostgreSQL's sequences are moved past the
-largest copied ID, so the next insert does not collide.
+largest copied ID, so the next insert does not collide. JSON values PostgreSQL's json type
+refuses (NaN, Infinity: SQLite's JSON text may hold them) arrive as null.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -32,6 +34,18 @@ def _create_optuna_schema(url: str) -> None:
     storage.engine.dispose()
 
 
+def _finite(value: Any) -> Any:
+    """JSON as PostgreSQL accepts it: SQLite's JSON text may hold NaN or Infinity (Python's
+    json writes them), which PostgreSQL's json type refuses; they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
     """Copy every row of the store at ``source_url`` into ``target_engine``'s database, whose
     Loom tables already exist (an opened, empty store). Returns rows copied per table.
@@ -40,6 +54,7 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
         BackupError: A table could not be copied (names it); the target is left as the
             transaction found it.
     """
+    from sqlalchemy import JSON
     from sqlalchemy import DateTime
     from sqlalchemy import Integer
     from sqlalchemy import MetaData
@@ -60,6 +75,7 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
             _create_optuna_schema(target_engine.url.render_as_string(hide_password=False))
         meta = MetaData()
         meta.reflect(bind=target_engine)
+        strict_json = target_engine.dialect.name == "postgresql"
         copied: dict[str, int] = {}
         with target_engine.begin() as dst, source.connect() as src:
             for table in meta.sorted_tables:
@@ -67,6 +83,7 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
                     continue
                 columns = [c for c in table.columns if c.name in source_columns[table.name]]
                 zoned = [c.name for c in columns if isinstance(c.type, DateTime) and c.type.timezone]
+                jsons = [c.name for c in columns if isinstance(c.type, JSON)] if strict_json else []
                 n = 0
                 try:
                     result = src.execution_options(yield_per=_BATCH).execute(select(*columns))
@@ -77,6 +94,8 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
                                 value = row[name]
                                 if isinstance(value, datetime) and value.tzinfo is None:
                                     row[name] = value.replace(tzinfo=UTC)
+                            for name in jsons:
+                                row[name] = _finite(row[name])
                         dst.execute(table.insert(), batch)
                         n += len(batch)
                 except SQLAlchemyError as exc:

@@ -261,6 +261,10 @@ def test_a_sqlite_backup_restores_into_postgresql(
     store = open_store(config)
     dataset_id = _dataset(store, "ann", team="lab")
     run_id = _run(store, "ann", dataset_id, team="lab")
+    with store.session(SYSTEM) as s:  # SQLite keeps NaN in JSON text; PostgreSQL's json refuses it
+        from core.store import Run
+
+        s.get(Run, run_id).result_json = {"val_loss": float("nan"), "epochs": 3}
     study = optuna.create_study(storage=config.database_url, study_name="s", direction="minimize")
     study.optimize(lambda t: (t.suggest_float("x", -1, 1)) ** 2, n_trials=3)
     made = backup(store, tmp_path / "backup")
@@ -276,6 +280,10 @@ def test_a_sqlite_backup_restores_into_postgresql(
     assert check_integrity(restored) == []
     [run] = list_runs(restored, viewer=SYSTEM)
     assert (run.id, run.team, run.created_at.tzinfo is not None) == (run_id, "lab", True)
+    with restored.engine.connect() as conn:
+        from core.store import Run
+
+        assert conn.execute(select(Run.result_json)).scalar_one() == {"val_loss": None, "epochs": 3}
     loaded = optuna.load_study(study_name="s", storage=url)
     assert [t.state.name for t in loaded.trials] == ["COMPLETE"] * 3
     assert loaded.best_value == study.best_value
