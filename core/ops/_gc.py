@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.errors import SpecError
 from core.ops._files import PayloadFile
 from core.ops._files import payload_files
 
@@ -169,7 +170,17 @@ def collect_garbage(
         checkpoint_days: Also remove checkpoints of runs that ended more than this many days
             ago (None: keep every checkpoint of a kept run).
         min_age_s: Files modified more recently than this always stay.
+
+    Raises:
+        SpecError: A negative age.
     """
+    for name, value in (
+        ("upload_days", upload_days),
+        ("checkpoint_days", checkpoint_days),
+        ("min_age_s", min_age_s),
+    ):
+        if value is not None and not value >= 0:
+            raise SpecError(f"`{name} >= 0` must hold, but got {name}={value}.")
     refs = references(store.engine)
     now = time.time()
     items = []
