@@ -197,6 +197,7 @@ def restore(
 
     from core.config import AppConfig
     from core.config import default_sqlite_url
+    from core.store import close_stores
     from core.store import open_store
     from core.store import redact_url
 
@@ -225,6 +226,9 @@ def restore(
     staging = data_dir / f".restore-{secrets.token_hex(4)}"
     try:
         total = _stage_files(backup_dir, manifest, staging)
+        # A store this process has open (cached by open_store) must not answer for the target:
+        # its pooled connections see the old file, and open_store would not migrate it again.
+        close_stores()
         if occupied:
             _clear_data_dir(data_dir)
             if target_dialect == "postgresql":
@@ -256,7 +260,6 @@ def restore(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     store = open_store(config)  # migrates a backup from an older Loom
-    store.dispose()  # a store this process had open before sees the restored database
     counts = _row_counts(store.engine)
     return RestoreResult(data_dir, redact_url(url), counts, len(manifest.get("files", [])), total)
 

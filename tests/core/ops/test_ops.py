@@ -68,6 +68,11 @@ def _run(store: Store, author: str, dataset_id: str, team: str = "", files: int 
     return run.id
 
 
+def list_datasets(store: Store) -> list[Dataset]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(Dataset.author)).all())  # type: ignore[arg-type]
+
+
 def _counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {
@@ -226,6 +231,12 @@ def test_a_non_empty_target_is_refused_unless_forced(
     key = target / "secret_key"
     assert key.read_bytes() == (sqlite_backup[0].data_dir / "secret_key").read_bytes()
     assert key.stat().st_mode & 0o777 == 0o600
+    # Over a store this process has open, with rows the backup does not have: the backup's rows.
+    opened = open_store(AppConfig.for_data_dir(target))
+    _dataset(opened, "bob")
+    assert restore(path, target, force=True).tables["datasets"] == 1
+    reopened = open_store(AppConfig.for_data_dir(target))
+    assert [d.author for d in list_datasets(reopened)] == ["ann"]
 
 
 def test_a_backup_into_an_existing_directory_or_a_full_disk_leaves_no_backup(
