@@ -147,6 +147,11 @@ def test_backup_while_a_run_streams_restores_a_consistent_store(
     assert [r.id for r in list_runs(restored, viewer=SYSTEM)] == [run_id]
     source = store.path_for("models", run_id, ".keras").read_bytes()
     assert restored.path_for("models", run_id, ".keras").read_bytes() == source
+    # Again over it: refused, then replaced with --force (pg_restore into a database emptied first).
+    url = None if target.database_url.endswith("loom.db") else target.database_url
+    with pytest.raises(BackupError, match="Refusing to restore"):
+        restore(made.path, target.data_dir, url)
+    assert restore(made.path, target.data_dir, url, force=True).tables == result.tables
 
 
 @pytest.fixture
