@@ -536,6 +536,8 @@ def _project(who: Viewer) -> str:
         help="Lists show this project's work, and what you create goes into it. "
         "Manage projects on the Projects page.",
     )
+    if any(p.id == wanted and not p.may("member") for p in projects):
+        st.sidebar.caption("You are a viewer here: you can read and add notes. To add work, ask an admin.")
     return wanted
 
 

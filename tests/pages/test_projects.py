@@ -226,6 +226,7 @@ def test_a_viewer_reads_the_project_but_gets_no_admin_or_launch_controls(team) -
     assert not at.exception, [e.value for e in at.exception]
     assert any("ADAS-VISION-RUN" in o for o in at.selectbox(key="run_select").options)
     assert not [b for b in at.button if b.key == "smoke_launch"]  # viewers launch nothing here
+    assert any("You are a viewer here" in c.value for c in at.sidebar.caption)
 
 
 def test_a_member_removed_from_the_team_loses_the_project_at_the_next_page(team) -> None:  # type: ignore[no-untyped-def]
