@@ -75,6 +75,7 @@ report(pl.scan_parquet(out).select(pl.len()).collect().item())
     "duckdb": """
 import duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 c0, t0 = cpu(), time.perf_counter()
 con.execute(f"COPY (SELECT * FROM read_csv('{src}')) TO '{out}' (FORMAT parquet)")
 t1, c1 = time.perf_counter(), cpu()
@@ -93,6 +94,7 @@ report(len(df), read_s=read_s)
     "duckdb_summarize": """
 import duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 c0, t0 = cpu(), time.perf_counter()
 rows = con.execute(f"SUMMARIZE SELECT * FROM read_parquet('{src}')").fetchall()
 t1, c1 = time.perf_counter(), cpu()
@@ -163,7 +165,7 @@ def _run(side: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{side} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1])
 
 
 def _line(name: str, runs: list[dict], key: str = "s") -> dict:
