@@ -88,7 +88,7 @@ def seed(store, n_runs: int, points: int) -> list[str]:  # type: ignore[no-untyp
                 {"run_id": run_id, "key": "epoch/val_loss", "step": s + 1, "value": v, "ts": 1000.0 + s}
                 for s, v in enumerate(values)
             ]
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             s.execute(insert(Run), runs)
             s.execute(insert(RunSummary), summaries)
             s.execute(insert(Metric), metrics)
@@ -159,7 +159,7 @@ def seed_study(store, n_trials: int) -> str:  # type: ignore[no-untyped-def]
         )
         trials[-1].datetime_start, trials[-1].datetime_complete = start, start + timedelta(seconds=25)
     study.add_trials(trials)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Study, study_id).status = "succeeded"
     return study_id
 
@@ -209,7 +209,7 @@ def main() -> None:
         )
 
         def naive() -> None:  # what a tracker without a query builder does: everything into pandas
-            with store.session() as s:
+            with store.session(SYSTEM) as s:
                 runs = pd.read_sql(select(Run.id, Run.name, Run.status, Run.created_at), s.connection())
                 summary = pd.read_sql(
                     select(RunSummary.run_id, RunSummary.last).where(RunSummary.key == "epoch/val_loss"),

@@ -150,6 +150,7 @@ def main() -> int:
     from core.pipeline import SPLIT_COLUMN
     from core.pipeline import PipelineSpec
     from core.pipeline import run_pandas
+    from core.store import SYSTEM
     from core.store import Metric
     from core.store import open_store
     from core.training import TrainSpec
@@ -224,7 +225,7 @@ def main() -> int:
             total = time.perf_counter() - start
         # Epoch ends as the job's callback logged them: `epoch/samples_per_s` is its last write
         # in an epoch, after the epoch's metrics and its checkpoint.
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             logged = s.execute(
                 select(Metric.key, Metric.step, Metric.value, Metric.ts).where(
                     Metric.run_id == ctx.run_id, Metric.key.startswith("epoch/")

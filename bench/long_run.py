@@ -31,6 +31,7 @@ KEYS = ("batch/loss", "batch/accuracy")
 def seed(store, points: int) -> str:  # type: ignore[no-untyped-def]
     """A finished smoke run with ``points`` points per batch metric, written as a training loop
     writes them (``write_metrics``, a batch of rows at a time), and one epoch point per 1,000."""
+    from core.store import SYSTEM
     from core.store import Run
     from core.store import create_run
     from core.store import utcnow
@@ -48,7 +49,7 @@ def seed(store, points: int) -> str:  # type: ignore[no-untyped-def]
             if step % 1000 == 999:
                 rows.append(("epoch/val_loss", step // 1000 + 1, loss * 1.1, 0.0))
         write_metrics(store, run_id, rows)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         run = s.get(Run, run_id)
         run.status, run.status_reason, run.progress = "succeeded", "finished", 1.0
         run.started_at, run.ended_at = utcnow(), utcnow()
@@ -85,7 +86,7 @@ def main() -> None:
         print(f"seeded: {len(KEYS)} metrics x {points:,} points in {time.perf_counter() - t0:.1f} s")
 
         def stored() -> int:
-            with store.session() as s:
+            with store.session(SYSTEM) as s:
                 return s.scalar(select(func.count()).select_from(Metric).where(Metric.run_id == run_id)) or 0
 
         written = stored()

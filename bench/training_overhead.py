@@ -59,6 +59,7 @@ def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tup
 
     from core.compute._context import inline_job
     from core.models import build_keras_model
+    from core.store import SYSTEM
     from core.store import Metric
     from core.training._callback import live_callback
 
@@ -99,7 +100,7 @@ def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tup
             model.fit(x, y, batch_size=batch, epochs=epochs, callbacks=[callback], verbose=0)
         elapsed, used = time.perf_counter() - t, cpu() - c
         # Points a second while the run trains: from its first batch point to its last.
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             points, first, last = s.execute(
                 select(func.count(), func.min(Metric.ts), func.max(Metric.ts)).where(
                     Metric.run_id == ctx.run_id, Metric.key == "batch/loss"

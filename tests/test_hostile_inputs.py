@@ -118,7 +118,7 @@ def hostile_app(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     run = create_run(
         store, "smoke", {"type": "smoke", "steps": 1, "interval_s": 0, "fail_at_step": None}, name=XSS[1]
     )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     for text in XSS:
         add_note(store, "run", run.id, text, viewer=Viewer.local(XSS[0]))

@@ -20,6 +20,7 @@ from core.alerts._notify import operator_urls
 from core.alerts._notify import rule_urls_allowed
 from core.alerts._notify import send
 from core.errors import AppError
+from core.store import SYSTEM
 from core.store import AlertRule
 from core.store import Metric
 from core.store import MetricBlock
@@ -54,7 +55,7 @@ def study_best(store: Store, study_id: str) -> tuple[float, int, str | None] | N
         return None
     if isinstance(run_id := best.user_attrs.get("loom_run"), str):  # set by the trial job
         return float(best.value), best.number, run_id
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         for run_id, spec in s.execute(select(Run.id, Run.spec_json).where(Run.study_id == study_id)):
             trial = thaw(spec).get("trial") if isinstance(spec, dict) else None
             if isinstance(trial, dict) and trial.get("number") == best.number:
@@ -132,7 +133,7 @@ def _check_study(store: Store, rule: AlertRule) -> tuple[str | None, str] | None
         better = value > rule.baseline if _maximize(store, rule.target_id) else value < rule.baseline
         if not better:
             return None
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         study = s.get(Study, rule.target_id)
         name = study.name if study is not None else rule.target_id[:8]
     was = "none" if rule.baseline is None else f"{rule.baseline:.6g}"
@@ -142,7 +143,7 @@ def _check_study(store: Store, rule: AlertRule) -> tuple[str | None, str] | None
 def _fire(store: Store, rule_id: str, run_id: str | None, message: str) -> bool:
     """Mark the rule fired and record the event on the run, in one transaction; False when
     another process fired it first."""
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         done = s.execute(
             update(AlertRule)
             .where(AlertRule.id == rule_id, AlertRule.fired_at.is_(None))
@@ -164,10 +165,10 @@ def evaluate_alerts(store: Store, now: datetime | None = None) -> list[str]:
         The IDs of the rules this call fired.
     """
     now = now or utcnow()
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         rules = list(s.scalars(select(AlertRule).where(AlertRule.fired_at.is_(None))))
     checks: list[tuple[AlertRule, tuple[str | None, str] | None]] = []
-    with store.session() as s:  # every run rule in one session
+    with store.session(SYSTEM) as s:  # every run rule in one session
         for rule in rules:
             target = Run if rule.target_kind == "run" else Study
             if s.get(target, rule.target_id) is None:  # deleted: its rules go too
@@ -189,7 +190,7 @@ def evaluate_alerts(store: Store, now: datetime | None = None) -> list[str]:
         urls = [*operator_urls(), *own]
         error = send(urls, f"Loom alert: {message[:120]}", message)
         if error:
-            with store.session() as s:
+            with store.session(SYSTEM) as s:
                 s.execute(update(AlertRule).where(AlertRule.id == rule.id).values(error=error[:4000]))
     return fired
 

@@ -186,10 +186,10 @@ def add_alert(
                 f"{ALERT_URLS_ENV}, or to set {RULE_URLS_ENV}=on. The rule fires in the app."
             )
         )
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_owned(s, model, target_id, viewer, "add an alert to")
     baseline = _best_so_far(store, target_id) if spec.kind == "best" else None
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = AlertRule(
             target_kind=target_kind,
             target_id=target_id,
@@ -216,7 +216,7 @@ def list_alerts(store: Store, target_kind: str, target_id: str, *, viewer: Viewe
         NotFoundError: No such run or study, or not visible to ``viewer``.
     """
     model = _target_model(target_kind)
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_visible(s, model, target_id, viewer)
         rows = s.scalars(
             select(AlertRule)
@@ -233,7 +233,7 @@ def delete_alert(store: Store, alert_id: str, *, viewer: Viewer) -> None:
         NotFoundError: No such rule, or its run or study is not visible to ``viewer``.
         PermissionDeniedError: A teammate's run or study.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = s.get(AlertRule, alert_id)
         if row is None:
             raise NotFoundError(f"There is no alert {str(alert_id)[:64]!r}. It may have been removed.")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     pass
 from core.compute._transition import _record
 from core.compute._transition import transition
+from core.store import SYSTEM
 
 __all__ = ["CONTROL_POLL_SECONDS", "JobContext", "inline_job"]
 
@@ -140,13 +141,13 @@ class JobContext:
 
     def owner(self) -> tuple[str, str]:
         """The run's author and team: what the job creates (a dataset) belongs to them too."""
-        with self.store.session() as s:
+        with self.store.session(SYSTEM) as s:
             row = s.execute(select(Run.author, Run.team).where(Run.id == self.run_id)).one()
         return str(row[0]), str(row[1])
 
     def project(self) -> str | None:
         """The run's project: what the job creates (a dataset) goes into it too."""
-        with self.store.session() as s:
+        with self.store.session(SYSTEM) as s:
             return s.scalar(select(Run.project_id).where(Run.id == self.run_id))
 
     def set_progress(self, fraction: float) -> None:
@@ -194,13 +195,13 @@ class JobContext:
         progress = self._progress
         if progress is None or progress == self._progress_written:
             return
-        with self.store.session() as s:
+        with self.store.session(SYSTEM) as s:
             s.execute(update(Run).where(Run.id == self.run_id).values(progress=progress))
         self._progress_written = progress
 
     def _poll(self) -> None:
         with self._poll_lock:  # one reader at a time, so no request is queued twice
-            with self.store.session() as s:
+            with self.store.session(SYSTEM) as s:
                 stop = s.scalar(select(Run.stop_requested).where(Run.id == self.run_id))
                 new = s.execute(
                     select(RunEvent.id, RunEvent.message)

@@ -45,6 +45,7 @@ from core.errors import AppError
 from core.errors import ComputeError
 from core.errors import JobStopped
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import Dataset
 from core.store import Pipeline
 from core.store import Run
@@ -160,7 +161,7 @@ def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
     decision = transition(store, run_id, Started(worker=_worker_name()))
     if not decision.proceed:
         return decision.state.status.value
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         run = s.get(Run, run_id)
         assert run is not None  # noqa: S101 - it was just updated in the same store
         kind, spec = run.kind, dict(run.spec_json)
@@ -191,7 +192,7 @@ def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
         first = f"{outcome.message}; also " if isinstance(outcome, Failed) else ""
         outcome = Failed(f"{first}could not store the last metrics: {exc}")
     if result:
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             s.execute(update(Run).where(Run.id == run_id).values(result_json=result))
     _summarize(store, run_id)
     return transition(store, run_id, outcome).state.status.value
@@ -335,7 +336,7 @@ def submit_run(
 
 def _check_links(store: Store, viewer: Viewer, links: dict[str, str | None]) -> None:
     models = {"dataset_id": Dataset, "pipeline_id": Pipeline, "study_id": Study, "parent_id": Run}
-    with store.session() as s:
+    with store.session(viewer) as s:
         for field_name, model in models.items():
             if links.get(field_name):
                 fetch_visible(s, model, str(links[field_name]), viewer)
@@ -357,7 +358,7 @@ def stop_run(
         NotFoundError: No such run, or not visible to ``viewer``.
         PermissionDeniedError: A teammate's run.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_owned(s, Run, run_id, viewer, "stop")
     decision = transition(store, run_id, StopRequested(by=by))
     if client is not None and any(isinstance(a, CancelTask) for a in decision.actions):
@@ -395,7 +396,7 @@ def request_control(
         raise SpecError(f"Unknown control {action!r}. Valid controls are: {', '.join(CONTROLS)}.")
     if action == "set_lr" and not (value is not None and math.isfinite(value) and value > 0):
         raise SpecError(f"`learning_rate > 0` must hold, but got learning_rate={value!r}.")
-    with store.session() as s:
+    with store.session(viewer) as s:
         status = fetch_owned(s, Run, run_id, viewer, action.replace("set_lr", "steer")).status
         if status != RunStatus.RUNNING.value:
             raise InvalidTransition(f"Run {run_id} is {status}, not running: there is nothing to {action}.")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 from core.compute._transition import _summarize
 from core.compute._transition import run_key
 from core.compute._transition import transition
+from core.store import SYSTEM
 
 __all__ = ["Reaper", "reap"]
 
@@ -57,7 +58,7 @@ def reap(
     now = utcnow()
     stale_before = now - timedelta(seconds=heartbeat_timeout)
     grace_before = now - timedelta(seconds=grace_seconds)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         stale = list(
             s.execute(
                 select(Run.id, Run.worker, Run.heartbeat_at).where(

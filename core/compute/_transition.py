@@ -23,6 +23,7 @@ from core.compute._lifecycle import handle
 from core.errors import AppError
 from core.errors import NotFoundError
 from core.errors import StoreError
+from core.store import SYSTEM
 from core.store import Run
 from core.store import RunEvent
 from core.store import Store
@@ -55,7 +56,7 @@ def transition(store: Store, run_id: str, event: Event) -> Decision:
         InvalidTransition: The event does not apply to the run's status.
     """
     for _ in range(_CAS_RETRIES):
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise NotFoundError(f"No run with ID {run_id!r}.")
@@ -112,7 +113,7 @@ def transition(store: Store, run_id: str, event: Event) -> Decision:
 
 
 def _record(store: Store, run_id: str, kind: str, message: str) -> None:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.add(RunEvent(run_id=run_id, kind=kind, message=message))
 
 

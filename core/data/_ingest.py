@@ -29,6 +29,7 @@ from core.data._readers import zip_to_parquet
 from core.errors import DataError
 from core.errors import SpecError
 from core.errors import StoreError
+from core.store import SYSTEM
 from core.store import Dataset
 from core.store import DatasetRecord
 from core.store import Pipeline
@@ -284,7 +285,7 @@ def ingest_file(
     tmp = out.with_suffix(".parquet.tmp")
     try:
         sha, schema, rows, used, profile = _read(fmt, source, tmp, options, progress)
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             same = s.scalars(
                 select(Dataset).where(
                     Dataset.content_hash == sha,
@@ -311,7 +312,7 @@ def ingest_file(
     finally:
         tmp.unlink(missing_ok=True)
     try:
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             dataset = Dataset(
                 id=dataset_id,
                 name=name,
@@ -370,7 +371,7 @@ def list_datasets(store: Store, *, viewer: Viewer) -> list[DatasetRecord]:
         .where(visible(Dataset, viewer), in_project(Dataset, viewer))
         .order_by(Dataset.created_at.desc())
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         return [DatasetRecord.from_row(d) for d in s.scalars(query)]
 
 
@@ -380,14 +381,14 @@ def get_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> DatasetReco
     Raises:
         NotFoundError: Missing or not visible (the same answer).
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         return DatasetRecord.from_row(fetch_visible(s, Dataset, dataset_id, viewer))
 
 
 def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) -> DatasetRecord:
     """Rename; only its owner may."""
     name = _clean_name(name)
-    with store.session() as s:
+    with store.session(viewer) as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "rename")
         dataset.name = name
         return DatasetRecord.from_row(dataset)
@@ -396,7 +397,7 @@ def rename_dataset(store: Store, dataset_id: str, name: str, *, viewer: Viewer) 
 def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer) -> None:
     """Make a dataset private ("") or visible to one of the owner's teams."""
     viewer.require_create(team)
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_owned(s, Dataset, dataset_id, viewer, "change who sees").team = team
 
 
@@ -408,7 +409,7 @@ def delete_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> None:
         PermissionDeniedError: Not the viewer's own.
         StoreError: A run or pipeline uses it; the message names those the viewer may see.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "delete")
         runs = s.execute(
             select(Run.id, Run.name, Run.kind, visible(Run, viewer))

@@ -53,7 +53,7 @@ def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool
     if kind not in _TARGETS:
         raise SpecError(f"Notes and tags go on runs or studies, not {kind!r}.")
     model = Run if kind == "run" else Study
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_visible(s, model, target_id, viewer)
     if write:
         viewer.require_create()
@@ -78,7 +78,7 @@ def add_tag(store: Store, kind: str, target_id: str, tag: str, *, viewer: Viewer
     tag = clean_tag(tag)
     _target(store, kind, target_id, viewer, write=True)
     author = viewer.name
-    with store.session() as s:
+    with store.session(viewer) as s:
         exists = s.scalar(
             select(Tag.id).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag)
         )
@@ -89,13 +89,13 @@ def add_tag(store: Store, kind: str, target_id: str, tag: str, *, viewer: Viewer
 
 def remove_tag(store: Store, kind: str, target_id: str, tag: str, *, viewer: Viewer) -> None:
     _target(store, kind, target_id, viewer, write=True)
-    with store.session() as s:
+    with store.session(viewer) as s:
         s.execute(delete(Tag).where(Tag.target_kind == kind, Tag.target_id == target_id, Tag.tag == tag))
 
 
 def tags_of(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> list[str]:
     """The tags of a run or study (none for one ``viewer`` may not see)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         return list(
             s.scalars(
                 select(Tag.tag)
@@ -122,7 +122,7 @@ def add_note(store: Store, kind: str, target_id: str, body: str, *, viewer: View
             "attach the text as a file."
         )
     _target(store, kind, target_id, viewer, write=True)
-    with store.session() as s:
+    with store.session(viewer) as s:
         note = Note(target_kind=kind, target_id=target_id, author=author[:100], body=body)
         s.add(note)
         s.flush()
@@ -138,7 +138,7 @@ def list_notes(store: Store, kind: str, target_id: str, *, viewer: Viewer) -> li
             out (a link shows its target's own data; "Include notes" is an option of the link).
     """
     grant = viewer.grant
-    with store.session() as s:
+    with store.session(viewer) as s:
         if (
             grant is not None
             and not grant.shows_notes(kind, target_id)
@@ -173,7 +173,7 @@ def set_team(store: Store, kind: str, target_id: str, team: str, *, viewer: View
         raise SpecError(f"Runs and studies have a team, not {kind!r}.")
     viewer.require_create(team)
     model = Run if kind == "run" else Study
-    with store.session() as s:
+    with store.session(viewer) as s:
         fetch_owned(s, model, target_id, viewer, "change who sees").team = team
         if kind == "study":
             s.execute(update(Run).where(Run.study_id == target_id).values(team=team))
@@ -181,7 +181,7 @@ def set_team(store: Store, kind: str, target_id: str, team: str, *, viewer: View
 
 def set_archived(store: Store, run_ids: list[str], archived: bool = True, *, viewer: Viewer) -> int:
     """Archive (or restore) the viewer's own runs among ``run_ids``; returns how many."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         result = s.execute(
             update(Run).where(Run.id.in_(run_ids), owned(Run, viewer)).values(archived=archived)
         )
@@ -197,7 +197,7 @@ def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
     """
     from core.compute import TERMINAL
 
-    with store.session() as s:
+    with store.session(viewer) as s:
         runs = list(s.scalars(select(Run).where(Run.id.in_(run_ids), owned(Run, viewer))))
         active = [r.id for r in runs if r.status not in {t.value for t in TERMINAL}]
         if active:

@@ -108,7 +108,7 @@ def compare_runs(
         NotFoundError: A run does not exist or ``viewer`` may not see it (the message names
             which).
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         runs = {
             r.id: RunRecord.from_row(r)
             for r in s.scalars(select(Run).where(Run.id.in_(run_ids), visible(Run, viewer)))

@@ -65,7 +65,7 @@ def fork_grant(store: Store, run_id: str, *, viewer: Viewer, link: Grant | None 
     """
     viewer.require_create()
     reader = viewer.with_grant(link) if link is not None else viewer.with_grant(None)
-    with store.session() as s:
+    with store.session(viewer) as s:
         run = fetch_visible(s, Run, run_id, reader)
         if link is not None and not link.can_fork and through_grant_only(s, Run, run_id, reader):
             raise PermissionDeniedError(

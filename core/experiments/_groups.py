@@ -81,7 +81,7 @@ def _stats(values: Sequence[float]) -> tuple[float, float, float, float] | None:
 def group_members(store: Store, group_id: str, *, viewer: Viewer) -> list[str]:
     """The runs of a seed group that ``viewer`` may see, oldest first (none for an unknown
     group)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         return list(
             s.scalars(
                 select(Run.id)
@@ -93,7 +93,7 @@ def group_members(store: Store, group_id: str, *, viewer: Viewer) -> list[str]:
 
 def group_of(store: Store, run_id: str, *, viewer: Viewer) -> str | None:
     """The seed group a run ``viewer`` may see belongs to (None: in none, or not visible)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         return s.scalar(select(Run.group_id).where(Run.id == run_id, visible(Run, viewer)))
 
 
@@ -113,7 +113,7 @@ def group_band(
         Per step with at least one finite point: mean, std, min, max and how many members.
     """
     by_step: dict[int, dict[str, float]] = {}
-    with store.session() as s:
+    with store.session(viewer) as s:
         seen = set(s.scalars(select(Run.id).where(Run.id.in_(list(run_ids)), visible(Run, viewer))))
         for run_id, step, value in s.execute(
             select(Metric.run_id, Metric.step, Metric.value)
@@ -149,7 +149,7 @@ def _setting(run: Run, by: str) -> Any:
 def group_keys(store: Store, run_ids: Sequence[str], *, viewer: Viewer) -> list[str]:
     """The settings these runs can be grouped by: ``seed group``, ``model``, ``backend``, then
     every flattened setting whose value differs between them (``optimizer.name``...)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         runs = list(s.scalars(select(Run).where(Run.id.in_(list(run_ids)), visible(Run, viewer))))
         flats = [flatten(r.spec_json) for r in runs]
     names = sorted(set().union(*flats)) if flats else []
@@ -208,7 +208,7 @@ def group_runs(
         raise SpecError(
             f"Group at most {_MAX_GROUP_RUNS} runs at once, but got {len(run_ids)}: filter first."
         )
-    with store.session() as s:
+    with store.session(viewer) as s:
         runs = list(s.scalars(select(Run).where(Run.id.in_(list(run_ids)), visible(Run, viewer))))
         members: dict[str, list[Run]] = {}
         if by == GROUP_BY_SEED:

@@ -259,7 +259,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
     if q.sort == "metric":
         ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
     ordering.append(Run.id)
-    with store.session() as s:
+    with store.session(viewer) as s:
         # The page and the number of matches in one pass (a window count over the matches).
         found = s.execute(
             base.add_columns(func.count().over())
@@ -318,7 +318,7 @@ class StudyRow:
 
 def list_studies(store: Store, *, viewer: Viewer, limit: int = 200) -> list[StudyRow]:
     """The studies ``viewer`` may see, newest first, with their tags."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         rows = s.execute(
             select(Study.id, Study.name, Study.status, Study.author, Study.team, Study.created_at)
             .where(visible(Study, viewer), in_project(Study, viewer), Study.archived.is_(False))

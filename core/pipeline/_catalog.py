@@ -78,7 +78,7 @@ def _draft_from_row(row: Pipeline) -> Draft:
 def check_readable(store: Store, spec: PipelineSpec, viewer: Viewer) -> None:
     """Raises NotFoundError unless ``viewer`` may read the dataset ``spec`` starts from."""
     if spec.dataset_id:
-        with store.session() as s:
+        with store.session(viewer) as s:
             fetch_visible(s, Dataset, spec.dataset_id, viewer)
 
 
@@ -95,7 +95,7 @@ def create_draft(store: Store, name: str, spec: PipelineSpec, *, viewer: Viewer,
     if not name:
         raise SpecError("Please give the pipeline a name.")
     check_readable(store, spec, viewer)
-    with store.session() as s:
+    with store.session(viewer) as s:
         taken = s.scalar(
             select(func.count())
             .select_from(Pipeline)
@@ -136,13 +136,13 @@ def get_draft(store: Store, draft_id: str, *, viewer: Viewer) -> Draft:
     Raises:
         NotFoundError: Missing or not visible (the same answer).
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         return _draft_from_row(_draft_row(s, draft_id, viewer))
 
 
 def list_drafts(store: Store, *, viewer: Viewer) -> list[tuple[str, str]]:
     """``(id, name)`` of every pipeline ``viewer`` may see, newest first."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         rows = s.execute(
             select(Pipeline.id, Pipeline.name)
             .where(Pipeline.version == 0, visible(Pipeline, viewer), in_project(Pipeline, viewer))
@@ -170,7 +170,7 @@ def update_draft(
     happens at once even when the browser's clock runs ahead of the server's.
     """
     check_readable(store, spec, viewer)
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = _draft_row(s, draft_id, viewer, "edit")
         old = row.spec_json
         row.spec_json = {
@@ -189,7 +189,7 @@ def set_pipeline_team(store: Store, draft_id: str, team: str, *, viewer: Viewer)
     from sqlalchemy import update
 
     viewer.require_create(team)
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = _draft_row(s, draft_id, viewer, "change who sees")
         s.execute(
             update(Pipeline).where(Pipeline.name == row.name, Pipeline.author == row.author).values(team=team)
@@ -202,12 +202,12 @@ def save_version(store: Store, draft_id: str, *, viewer: Viewer) -> Pipeline:
     Raises:
         SpecError: The graph is invalid (the message names the node); nothing is saved.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = _draft_row(s, draft_id, viewer, "save")
         draft = _draft_from_row(row)
         author, team = row.author, row.team
     draft.spec.ordered()  # refuse to version an invalid graph
-    with store.session() as s:
+    with store.session(viewer) as s:
         latest = (
             s.scalar(
                 select(func.max(Pipeline.version)).where(
@@ -232,7 +232,7 @@ def save_version(store: Store, draft_id: str, *, viewer: Viewer) -> Pipeline:
 
 def list_versions(store: Store, draft_id: str, *, viewer: Viewer) -> list[Pipeline]:
     """The saved versions of a pipeline ``viewer`` may see, newest first."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = _draft_row(s, draft_id, viewer)
         return list(
             s.scalars(
@@ -256,7 +256,7 @@ def list_pipeline_versions(
     where = [Pipeline.version > 0, visible(Pipeline, viewer), in_project(Pipeline, viewer)]
     if dataset_id is not None:
         where.append(Pipeline.dataset_id == dataset_id)
-    with store.session() as s:
+    with store.session(viewer) as s:
         return list(
             s.scalars(select(Pipeline).where(*where).order_by(Pipeline.created_at.desc()).limit(limit))
         )
@@ -268,7 +268,7 @@ def load_version(store: Store, pipeline_id: str, *, viewer: Viewer) -> PipelineS
     Raises:
         NotFoundError: Missing, a draft, or not visible.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         row = fetch_visible(s, Pipeline, pipeline_id, viewer)
         if row.version == 0:
             raise NotFoundError(f"No saved pipeline version with ID {pipeline_id!r}.")

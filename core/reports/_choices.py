@@ -24,7 +24,7 @@ def run_choices(store: Store, *, viewer: Viewer, limit: int = 300) -> dict[str, 
         .order_by(Run.created_at.desc())
         .limit(limit)
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         return {i: f"{name or kind} ({i[:6]}) · {status}" for i, name, kind, status in s.execute(query)}
 
 
@@ -36,14 +36,14 @@ def study_choices(store: Store, *, viewer: Viewer, limit: int = 100) -> dict[str
         .order_by(Study.created_at.desc())
         .limit(limit)
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         return {i: f"{name} ({i[:6]})" for i, name in s.execute(query)}
 
 
 def metric_keys(store: Store, run_ids: list[str], *, viewer: Viewer) -> list[str]:
     """The metric keys any of these runs has (only runs ``viewer`` may see), sorted."""
     keys: set[str] = set()
-    with store.session() as s:
+    with store.session(viewer) as s:
         for run_id in run_ids[:10]:
             keys |= set(
                 s.scalars(

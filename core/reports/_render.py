@@ -97,7 +97,7 @@ def hidden_from(store: Store, record: ReportRecord, *, team: str | None = None, 
         return []
     run_ids = record.spec.run_ids
     study_ids = record.spec.study_ids
-    with store.session() as s:
+    with store.session(viewer) as s:
         runs = {
             r.id: (r.name or r.id[:8], r.author, r.team)
             for r in s.execute(select(Run.id, Run.name, Run.author, Run.team).where(Run.id.in_(run_ids)))
@@ -147,7 +147,7 @@ def render_markdown(text: str) -> str:
 
 
 def _visible_runs(store: Store, run_ids: tuple[str, ...], viewer: Viewer) -> dict[str, str]:
-    with store.session() as s:
+    with store.session(viewer) as s:
         rows = s.execute(select(Run.id, Run.name).where(Run.id.in_(run_ids), visible(Run, viewer))).all()
     return {run_id: f"{name or 'run'} ({run_id[:6]})" for run_id, name in rows}
 

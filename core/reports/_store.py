@@ -16,6 +16,7 @@ from sqlalchemy import update
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.reports._spec import ReportSpec
+from core.store import SYSTEM
 from core.store import Grant
 from core.store import Report
 from core.store import ReportVersion
@@ -102,7 +103,7 @@ def save_report(
     """
     viewer.require_create(team or "")
     data, digest = spec.to_dict(), spec.hash
-    with store.session() as s:
+    with store.session(viewer) as s:
         if report_id is None:
             row = Report(
                 title=spec.title,
@@ -160,7 +161,7 @@ def get_report(store: Store, report_id: str, version: int | None = None, *, view
     Raises:
         NotFoundError: No such report visible to ``viewer``, or no such version.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         try:
             row = fetch_visible(s, Report, report_id, viewer)
         except NotFoundError as exc:
@@ -198,7 +199,7 @@ def list_reports(store: Store, *, viewer: Viewer, limit: int = 200) -> list[Repo
         .order_by(Report.created_at.desc())
         .limit(limit)
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         return [
             ReportRow(r.id, r.title, r.author, r.team, r.latest_version, r.created_at)
             for r in s.scalars(query)
@@ -212,7 +213,7 @@ def delete_report(store: Store, report_id: str, *, viewer: Viewer) -> None:
         NotFoundError: No such report visible to ``viewer``.
         PermissionDeniedError: A teammate's report.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         try:
             row = fetch_owned(s, Report, report_id, viewer, "delete")
         except NotFoundError as exc:
@@ -230,7 +231,7 @@ def set_report_team(store: Store, report_id: str, team: str, *, viewer: Viewer) 
     """
     if not viewer.may_use_team(team):
         raise SpecError(f"You are not a member of team {team[:100]!r}. Pick one of your teams.")
-    with store.session() as s:
+    with store.session(viewer) as s:
         try:
             row = fetch_owned(s, Report, report_id, viewer, "share")
         except NotFoundError as exc:
@@ -249,7 +250,8 @@ def reader_of(store: Store, record: ReportRecord, viewer: Viewer) -> Viewer:
     if grant is None or grant.kind != "report" or grant.target_id != record.id:
         return viewer
     run_ids, study_ids = record.spec.run_ids, record.spec.study_ids
-    with store.session() as s:
+    # Deciding what the link opens reads ownership as Loom itself: the link is the credential.
+    with store.session(SYSTEM) as s:
         runs: list[str] = []
         studies: list[str] = []
         if run_ids:

@@ -36,6 +36,7 @@ from core.config import AppConfig
 from core.errors import NotFoundError
 from core.errors import RateLimitedError
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import SignInFailure
 from core.store import Store
 from core.store import Team
@@ -140,7 +141,7 @@ def create_user(store: Store, name: str, password: str, email: str | None = None
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise SpecError(f"{email[:60]!r} is not an e-mail address.")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if s.get(User, name) is not None:
             raise SpecError(f"There is already a user {name!r}.")
         if email and s.scalar(select(User.name).where(User.email == email)):
@@ -152,7 +153,7 @@ def create_user(store: Store, name: str, password: str, email: str | None = None
 def set_password(store: Store, name: str, password: str) -> None:
     """Change a password (admin CLI); the user's sessions end."""
     _check_password(password)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         user = s.get(User, _clean_name(name))
         if user is None:
             raise NotFoundError(f"There is no user {name[:40]!r}.")
@@ -162,7 +163,7 @@ def set_password(store: Store, name: str, password: str) -> None:
 
 def remove_user(store: Store, name: str) -> None:
     """Delete an account, its memberships and sessions (what it owns stays, with its name)."""
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         user = s.get(User, _clean_name(name))
         if user is None:
             raise NotFoundError(f"There is no user {name[:40]!r}.")
@@ -172,7 +173,7 @@ def remove_user(store: Store, name: str) -> None:
 
 
 def list_users(store: Store) -> list[str]:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         return list(s.scalars(select(User.name).order_by(User.name)))
 
 
@@ -181,7 +182,7 @@ def list_users(store: Store) -> list[str]:
 
 def create_team(store: Store, name: str) -> str:
     name = _clean_name(name, "Team")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if s.get(Team, name) is not None:
             raise SpecError(f"There is already a team {name!r}.")
         s.add(Team(name=name))
@@ -190,7 +191,7 @@ def create_team(store: Store, name: str) -> str:
 
 def add_member(store: Store, team: str, user: str) -> None:
     team, user = _clean_name(team, "Team"), _clean_name(user)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if s.get(Team, team) is None:
             raise NotFoundError(
                 f"There is no team {team!r}. Create it with `python -m core team add {team}`."
@@ -202,7 +203,7 @@ def add_member(store: Store, team: str, user: str) -> None:
 
 
 def remove_member(store: Store, team: str, user: str) -> None:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(
             delete(TeamMember).where(
                 TeamMember.team == _clean_name(team, "Team"), TeamMember.user == _clean_name(user)
@@ -212,7 +213,7 @@ def remove_member(store: Store, team: str, user: str) -> None:
 
 def list_teams(store: Store) -> dict[str, list[str]]:
     """Every team with its members (admin CLI)."""
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         out: dict[str, list[str]] = {t: [] for t in s.scalars(select(Team.name).order_by(Team.name))}
         for team, user in s.execute(select(TeamMember.team, TeamMember.user).order_by(TeamMember.user)):
             out.setdefault(team, []).append(user)
@@ -220,7 +221,7 @@ def list_teams(store: Store) -> dict[str, list[str]]:
 
 
 def teams_of(store: Store, user: str) -> tuple[str, ...]:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         return tuple(
             s.scalars(select(TeamMember.team).where(TeamMember.user == user).order_by(TeamMember.team))
         )
@@ -251,7 +252,7 @@ def authenticate(store: Store, name: str, password: str) -> str | None:
     """The user's name if the password is right, else None (same work either way)."""
     global _DUMMY
     key = name.strip().lower()
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         user = s.get(User, key) if _NAME.match(key) else None
     if user is None:
         _DUMMY = _DUMMY or hash_password(secrets.token_hex(8))
@@ -279,7 +280,7 @@ def sign_in(store: Store, name: str, password: str, now: datetime | None = None)
     now = now or datetime.now(UTC)
     key = name.strip().lower()[:100]
     since = now - FAILURE_WINDOW
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         recent = list(
             s.scalars(
                 select(SignInFailure.ts)
@@ -297,12 +298,12 @@ def sign_in(store: Store, name: str, password: str, now: datetime | None = None)
         )
     who = authenticate(store, name, password)
     if who is None:
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             s.add(SignInFailure(name=key, ts=now))
             # Old failures are of no use; keep the table small.
             s.execute(delete(SignInFailure).where(SignInFailure.ts < now - 4 * FAILURE_WINDOW))
         raise SpecError(WRONG)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(delete(SignInFailure).where(SignInFailure.name == key))
     return create_session(store, who, now)
 
@@ -312,7 +313,7 @@ def create_session(store: Store, user: str, now: datetime | None = None) -> Sign
     now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(days=SESSION_DAYS)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if s.get(User, user) is None:
             raise NotFoundError(f"There is no user {user[:40]!r}.")
         s.add(UserSession(token_hash=_hash(token), user=user, created_at=now, expires_at=expires))
@@ -329,7 +330,7 @@ def resolve_session(store: Store, token: str | None, now: datetime | None = None
     if not token or not isinstance(token, str) or len(token) > 100:
         return None
     now = now or datetime.now(UTC)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         row = s.get(UserSession, _hash(token))
         if row is None:
             return None
@@ -344,7 +345,7 @@ def resolve_session(store: Store, token: str | None, now: datetime | None = None
 def end_session(store: Store, token: str | None) -> None:
     """Sign out: the session stops working on the server at once."""
     if token:
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             s.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
 
 
@@ -353,7 +354,7 @@ def sso_viewer(store: Store, email: str | None) -> Viewer | None:
     that e-mail (an administrator adds it with ``python -m core user add NAME --email EMAIL``)."""
     if not email:
         return None
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         name = s.scalar(select(User.name).where(func.lower(User.email) == email.strip().lower()))
     return viewer_for(store, name) if name else None
 

@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import Grant
 from core.store import Report
 from core.store import Run
@@ -62,7 +63,7 @@ def token_hash(token: str) -> str:
 def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str], viewer: Viewer) -> None:
     """The target exists, ``viewer`` may see it and owns it. A missing target and another user's
     answer alike (the access rule's not-found): the message must not tell them apart."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         if kind == "run":
             fetch_owned(s, Run, target_id, viewer, "share")
         elif kind == "study":
@@ -78,7 +79,7 @@ def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str],
 
 
 def _exists(store: Store, kind: str, target_id: str, query: dict[str, str]) -> bool:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if kind == "run":
             return s.get(Run, target_id) is not None
         if kind == "study":
@@ -137,7 +138,7 @@ def create_link(
         raise SpecError("A link's lifetime must be positive.")
     _check_owned(store, target_kind, target_id, query, viewer)
     token = secrets.token_urlsafe(32)
-    with store.session() as s:
+    with store.session(viewer) as s:
         s.add(
             ShareLink(
                 token=token_hash(token),
@@ -169,7 +170,7 @@ def resolve_link(store: Store, token: str) -> ShareLink:
     """
     if not isinstance(token, str) or not _TOKEN.match(token):
         raise NotFoundError(NOT_FOUND)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         link = s.get(ShareLink, token_hash(token))
     if (
         link is None
@@ -219,7 +220,7 @@ def list_links(store: Store, *, viewer: Viewer) -> list[ShareLink]:
     query = select(ShareLink).order_by(ShareLink.created_at.desc())
     if not viewer.everything:
         query = query.where(ShareLink.owner == viewer.name) if viewer.name else query.where(false())
-    with store.session() as s:
+    with store.session(viewer) as s:
         return list(s.scalars(query))
 
 
@@ -232,7 +233,7 @@ def revoke_link(store: Store, hashed: str, *, viewer: Viewer) -> None:
     query = update(ShareLink).where(ShareLink.token == hashed)
     if not viewer.everything:
         query = query.where(ShareLink.owner == viewer.name) if viewer.name else query.where(false())
-    with store.session() as s:
+    with store.session(viewer) as s:
         if not s.execute(query.values(revoked=True)).rowcount:  # type: ignore[attr-defined]
             raise NotFoundError("No such link among yours. It may have been revoked already.")
 

@@ -193,7 +193,7 @@ def _check_unique(session: Session, name: str, owner_user: str, owner_team: str,
 
 def my_default_project(store: Store, *, viewer: Viewer) -> str:
     """The ID of the viewer's "Default" project (created if they have none)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         return default_project(s, viewer.name)
 
 
@@ -206,7 +206,7 @@ def list_projects(store: Store, *, viewer: Viewer, trashed: bool = False) -> lis
         trashed: The projects in the trash that the viewer may restore (admins) instead.
             Defaults to False.
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         if viewer.name and not trashed:
             default_project(s, viewer.name)
             s.flush()
@@ -265,7 +265,7 @@ def get_project(store: Store, project_id: str, *, viewer: Viewer) -> ProjectInfo
     Raises:
         NotFoundError: Missing, in the trash, or not theirs to see (the same answer).
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "viewer", "read it")
         return _info(project, _role(s, project, viewer) or "viewer")
 
@@ -281,7 +281,7 @@ def create_project(store: Store, name: str, *, viewer: Viewer, team: str = "") -
     viewer.require_create(team)
     name = _check_name(name)
     owner_user = "" if team else viewer.name
-    with store.session() as s:
+    with store.session(viewer) as s:
         _check_unique(s, name, owner_user, team)
         project = Project(name=name, owner_user=owner_user, owner_team=team, team_role="member")
         s.add(project)
@@ -294,7 +294,7 @@ def create_project(store: Store, name: str, *, viewer: Viewer, team: str = "") -
 def rename_project(store: Store, project_id: str, name: str, *, viewer: Viewer) -> None:
     """Renames a project (admins)."""
     name = _check_name(name)
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "admin", "rename it")
         _check_unique(s, name, project.owner_user, project.owner_team, but=project.id)
         project.name = name
@@ -305,7 +305,7 @@ def set_team_role(store: Store, project_id: str, role: str, *, viewer: Viewer) -
     (admins). ``admin`` is refused: admins are named one by one."""
     if role not in ("viewer", "member"):
         raise SpecError(f"A team's role in its project must be 'viewer' or 'member', but got {role[:20]!r}.")
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "admin", "change its settings")
         if not project.owner_team:
             raise SpecError(f"Project {project.name!r} belongs to {project.owner_user}, not to a team.")
@@ -314,7 +314,7 @@ def set_team_role(store: Store, project_id: str, role: str, *, viewer: Viewer) -
 
 def project_members(store: Store, project_id: str, *, viewer: Viewer) -> list[MemberInfo]:
     """Who holds which role in a project: its member rows, then the owning team's other members."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "viewer", "see its members")
         rows = s.scalars(select(ProjectMember).where(ProjectMember.project_id == project.id)).all()
         found = [MemberInfo(r.user, r.role, "member") for r in rows]
@@ -339,7 +339,7 @@ def set_project_role(store: Store, project_id: str, user: str, role: str, *, vie
     if role not in ("", *ROLES):
         raise SpecError(f"A role must be one of {', '.join(ROLES)}, but got {role[:20]!r}.")
     user = str(user).strip().lower()[:100]
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "admin", "manage its members")
         if role and store.config.auth and s.get(User, user) is None:
             raise SpecError(f"No user named {user!r}. Create the account first (python -m core users add).")
@@ -367,7 +367,7 @@ def set_project_role(store: Store, project_id: str, user: str, role: str, *, vie
 def project_contents(store: Store, project_id: str, *, viewer: Viewer) -> dict[str, int]:
     """How many datasets, pipelines, runs, studies and reports a project holds, and how many of
     its runs are live: what deleting it would put in the trash."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "viewer", "read it")
         found = {
             kind: s.scalar(select(func.count()).select_from(model).where(model.project_id == project.id)) or 0
@@ -388,7 +388,7 @@ def delete_project(store: Store, project_id: str, *, viewer: Viewer) -> dict[str
     """Puts a project and everything in it in the trash (admins): hidden from every list and
     link until restored; its live runs are asked to stop. Returns what it held."""
     held = project_contents(store, project_id, viewer=viewer)
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "admin", "delete it")
         project.deleted_at = utcnow()
         project.deleted_by = viewer.name[:100]
@@ -400,7 +400,7 @@ def delete_project(store: Store, project_id: str, *, viewer: Viewer) -> dict[str
 
 def restore_project(store: Store, project_id: str, *, viewer: Viewer) -> None:
     """Takes a project out of the trash (its admins), everything in it as it was."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         project = s.get(Project, str(project_id)[:32])
         if project is None or project.deleted_at is None or _trashed_role(s, project, viewer) != "admin":
             raise _not_found(project_id)
@@ -421,7 +421,7 @@ def move_to_project(store: Store, kind: str, item_id: str, project_id: str, *, v
     model = ITEM_KINDS.get(kind)
     if model is None:
         raise SpecError(f"Only {', '.join(ITEM_KINDS)} can move between projects, but got {kind[:20]!r}.")
-    with store.session() as s:
+    with store.session(viewer) as s:
         target = _fetch(s, project_id, viewer, "member", "add to it")
         row = fetch_owned(s, model, item_id, viewer.with_grant(None), "move")
         row.project_id = target.id

@@ -70,7 +70,7 @@ def metric_view(
     if lo is not None and hi is not None and lo > hi:
         raise SpecError(f"`first <= last` must hold for a step window, but got window={window}.")
     seen = can_see(Run, run_id, viewer)
-    with store.session() as s:
+    with store.session(viewer) as s:
         # One snapshot: the newest row first, so rows written meanwhile come with metrics_since.
         last_id = s.scalar(select(func.max(Metric.id))) or 0
         query = select(MetricBlock.key, *_BLOCK_COLUMNS).where(MetricBlock.run_id == run_id, seen)
@@ -200,7 +200,7 @@ def metrics_since(
     # ``run_id || ''`` keeps the database on the primary key (rows after ``after_id``) instead of
     # the run's index, which would walk every point of a long run on each poll.
     out: dict[str, tuple[list[int], list[float]]] = {}
-    with store.session() as s:
+    with store.session(viewer) as s:
         newest = max(after_id, s.scalar(select(func.max(Metric.id))) or 0)
         query = (
             select(Metric.key, Metric.step, Metric.value)

@@ -30,8 +30,10 @@ from sqlalchemy.orm import sessionmaker
 from core.config import AppConfig
 from core.errors import ConfigError
 from core.errors import StoreError
+from core.store._access import Viewer
 from core.store._models import VERSION_TABLE
 from core.store._projects import install_project_hook
+from core.store._scope import install_scope_hook
 
 __all__ = ["Store", "open_existing_store", "open_store", "redact_url", "sqlite_pragmas"]
 
@@ -156,11 +158,19 @@ class Store:
         self.engine = _make_engine(config.database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         install_project_hook(self._sessions, check_roles=config.auth)
+        install_scope_hook(self._sessions)
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
+    def session(self, viewer: Viewer) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        Args:
+            viewer: Who is asking: every query the session runs over Loom's items sees only
+                what they may see (core.store._scope). Loom's own processes pass
+                :data:`~core.store.SYSTEM`.
+        """
         with self._sessions() as session:
+            session.info["viewer"] = viewer
             try:
                 yield session
                 session.commit()

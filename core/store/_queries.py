@@ -64,7 +64,7 @@ def create_run(
 ) -> RunRecord:
     """Insert a ``queued`` run with its spec and spec hash, and its first event. Who may create
     it is checked by the caller (:func:`core.compute.submit_run`)."""
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         run = Run(
             id=run_id or new_id(),
             kind=kind,
@@ -101,7 +101,7 @@ def get_run(store: Store, run_id: str, *, viewer: Viewer) -> RunRecord:
         NotFoundError: No such run (deleted, a link from another Loom, or not shared with
             ``viewer``: the same answer).
     """
-    with store.session() as s:
+    with store.session(viewer) as s:
         return RunRecord.from_row(fetch_visible(s, Run, run_id, viewer))
 
 
@@ -124,14 +124,14 @@ def list_runs(
         query = query.where(Run.kind == kind)
     if statuses is not None:
         query = query.where(Run.status.in_(list(statuses)))
-    with store.session() as s:
+    with store.session(viewer) as s:
         return [RunRecord.from_row(r) for r in s.scalars(query)]
 
 
 def child_runs(store: Store, run_id: str, *, viewer: Viewer) -> list[tuple[str, str, str]]:
     """``(id, name, how)`` of the runs made from this one that ``viewer`` may see."""
     query = select(Run.id, Run.name, Run.parent_kind).where(Run.parent_id == run_id, visible(Run, viewer))
-    with store.session() as s:
+    with store.session(viewer) as s:
         return [(r[0], r[1], r[2]) for r in s.execute(query)]
 
 
@@ -140,7 +140,7 @@ def get_events(store: Store, run_id: str, *, viewer: Viewer) -> list[RunEvent]:
     query = (
         select(RunEvent).where(RunEvent.run_id == run_id, can_see(Run, run_id, viewer)).order_by(RunEvent.id)
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         return list(s.scalars(query))
 
 
@@ -153,7 +153,7 @@ def get_metrics(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, Metri
         .order_by(Metric.key, Metric.step, Metric.id)
     )
     out: dict[str, tuple[list[int], list[float]]] = {}
-    with store.session() as s:
+    with store.session(viewer) as s:
         for key, step, value in s.execute(query):
             steps, values = out.setdefault(key, ([], []))
             steps.append(step)
@@ -166,7 +166,7 @@ def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, f
     summaries a long run's chart reads; see :mod:`core.store._curves`)."""
     if not rows:
         return
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(
             insert(Metric),
             [{"run_id": run_id, "key": k, "step": st, "value": v, "ts": ts} for k, st, v, ts in rows],
@@ -176,7 +176,7 @@ def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, f
 
 def count_rows(store: Store, *, viewer: Viewer) -> dict[str, int]:
     """How many datasets, runs and studies ``viewer`` may see (for the home page)."""
-    with store.session() as s:
+    with store.session(viewer) as s:
         return {
             name: s.scalar(select(func.count()).select_from(model).where(visible(model, viewer))) or 0
             for name, model in (("datasets", Dataset), ("runs", Run), ("studies", Study))
@@ -201,7 +201,7 @@ def check_integrity(store: Store) -> list[str]:
     from core.store._models import Dataset
 
     problems: list[str] = []
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         if store.engine.dialect.name == "sqlite":
             verdict = s.execute(text("PRAGMA integrity_check")).scalar()
             if verdict != "ok":
@@ -234,7 +234,7 @@ def summarize_run(store: Store, run_id: str) -> None:
     import math
 
     rows = []
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         blocks = s.execute(
             select(
                 MetricBlock.key,
@@ -277,6 +277,6 @@ def summarize_run(store: Store, run_id: str) -> None:
                         points=len(series.values),
                     )
                 )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(delete(RunSummary).where(RunSummary.run_id == run_id))
         s.add_all(rows)

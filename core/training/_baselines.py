@@ -60,7 +60,7 @@ def _reusable(store: Store, spec: dict[str, Any], viewer: Viewer) -> str | None:
     from core.store import Tag
     from core.store import visible
 
-    with store.session() as s:
+    with store.session(viewer) as s:
         return s.scalar(
             select(Run.id)
             .join(Tag, (Tag.target_id == Run.id) & (Tag.target_kind == "run") & (Tag.tag == BASELINE_TAG))

@@ -161,7 +161,7 @@ def export_bundle(store: Store, run_id: str, *, viewer: Viewer) -> bytes:
     from core.store import through_grant_only
 
     if viewer.grant is not None and not viewer.grant.allows_download(run_id):
-        with store.session() as s:
+        with store.session(viewer) as s:
             fetch_visible(s, Run, run_id, viewer)  # a missing run answers as missing
             if through_grant_only(s, Run, run_id, viewer):
                 raise PermissionDeniedError(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from core.errors import DataError
+from core.store import SYSTEM
 
 if TYPE_CHECKING:
     from core.compute import JobContext
@@ -20,7 +21,7 @@ def last_checkpoint(store: Any, run_id: str) -> int | None:
 
     from core.store import RunEvent
 
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         message = s.scalar(
             select(RunEvent.message)
             .where(RunEvent.run_id == run_id, RunEvent.kind == "checkpoint")

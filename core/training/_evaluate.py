@@ -170,7 +170,7 @@ def list_evaluations(store: Store, run_id: str, *, viewer: Viewer) -> list[Evalu
     from core.store import Run
     from core.store import can_see
 
-    with store.session() as s:
+    with store.session(viewer) as s:
         rows = s.scalars(
             select(Evaluation)
             .where(Evaluation.run_id == run_id, can_see(Run, run_id, viewer))
@@ -467,7 +467,7 @@ def run_evaluate(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     every_row_trains = bool(get_run(store, spec.model_run, viewer=SYSTEM).spec.get("validation_dataset"))
     result = evaluate_frame(bundle, weights, frame, training, every_row_trains=every_row_trains)
     author = get_run(store, ctx.run_id, viewer=SYSTEM).author
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.add(
             Evaluation(
                 id=ctx.run_id,

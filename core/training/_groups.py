@@ -101,7 +101,7 @@ def repeat_with_seeds(
             viewer=viewer,
             team=team,
         )
-        with store.session() as s:
+        with store.session(viewer) as s:
             s.execute(update(Run).where(Run.id == run_id).values(group_id=group_id))
         run_ids.append(run_id)
     return SeedGroup(group_id, run_ids, seeds)

@@ -142,7 +142,7 @@ def _ended(store: Store, run_ids: list[str]) -> list[tuple[Any, _Summary]]:
 
     if not run_ids:
         return []
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         runs = [
             RunRecord.from_row(r)
             for r in s.scalars(

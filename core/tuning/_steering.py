@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from core.errors import NotFoundError
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import RunRecord
 from core.store import StudyRecord
 from core.store import Viewer
@@ -70,7 +71,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
     viewer.require_create(team)
     dataset_id = dataset_of(spec.base)
     if dataset_id:
-        with store.session() as s:
+        with store.session(viewer) as s:
             fetch_visible(s, Dataset, dataset_id, viewer)
 
     study_id = new_id()
@@ -79,7 +80,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
         storage=optuna_storage(store.config),
         directions=spec.directions,  # type: ignore[arg-type]  # validated to these two words
     )
-    with store.session() as s:
+    with store.session(viewer) as s:
         s.add(
             Study(
                 id=study_id,
@@ -106,7 +107,7 @@ def get_study(store: Store, study_id: str, *, viewer: Viewer) -> StudyRecord:
     from core.store import fetch_visible
 
     try:
-        with store.session() as s:
+        with store.session(viewer) as s:
             return StudyRecord.from_row(fetch_visible(s, Study, study_id, viewer))
     except NotFoundError as exc:
         raise NotFoundError(
@@ -120,7 +121,7 @@ def _owned_study(store: Store, study_id: str, viewer: Viewer, action: str) -> St
     from core.store import fetch_owned
 
     get_study(store, study_id, viewer=viewer)  # the not-found message of a study
-    with store.session() as s:
+    with store.session(viewer) as s:
         return StudyRecord.from_row(fetch_owned(s, Study, study_id, viewer, action))
 
 
@@ -163,7 +164,7 @@ def latest_phase(
     """
     from core.store import Study
 
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         phases = s.scalar(select(Study.phases_json).where(Study.id == study_id))
     if not phases:
         raise NotFoundError(f"There is no study {str(study_id)[:64]!r}, or it has no search space.")
@@ -200,7 +201,7 @@ def new_phase(store: Store, study_id: str, space: SearchSpace, why: str = "", *,
         )
     for values in (midpoint(space), _highest(space)):
         apply(spec.base, values)
-    with store.session() as s:
+    with store.session(viewer) as s:
         # A no-op write first takes the study's row (SQLite's write lock, PostgreSQL's row lock)
         # until commit: two requests to steer are applied one after the other, each checked
         # against the phase the other one made, and no phase is lost.
@@ -272,7 +273,7 @@ def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[RunRecord
     from core.store import visible
 
     query = select(Run).where(Run.study_id == study_id, visible(Run, viewer)).order_by(Run.created_at)
-    with store.session() as s:
+    with store.session(viewer) as s:
         return [RunRecord.from_row(r) for r in s.scalars(query)]
 
 
@@ -283,7 +284,7 @@ def dataset_of(train: dict[str, Any]) -> str | None:
 def set_study_status(store: Store, study_id: str, status: str) -> None:
     from core.store import Study
 
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(update(Study).where(Study.id == study_id).values(status=status))
 
 

@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from core.store import SYSTEM
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 N = 200_000
@@ -28,7 +30,7 @@ def _long_run(data_dir) -> str:  # type: ignore[no-untyped-def]
             run_id,
             [("batch/loss", s, 1.0 + (s * 7919 % 1000) / 1000, 0.0) for s in range(start, start + 20_000)],
         )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         run = s.get(Run, run_id)
         run.status, run.status_reason, run.progress = "succeeded", "finished", 1.0
     return run_id

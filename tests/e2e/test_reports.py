@@ -55,7 +55,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         create_user(store, "ann", "ann-password-long")
     run = create_run(store, "smoke", {"type": "smoke", "steps": 5}, name="loss curve", author=user or "")
     write_metrics(store, run.id, [("epoch/val_loss", i + 1, v, 1000.0 + i) for i, v in enumerate(LOSSES)])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     store.engine.dispose()
     server = AppServer(root / "data", **({"LOOM_AUTH": "on"} if on else {}))

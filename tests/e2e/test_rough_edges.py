@@ -27,6 +27,7 @@ from core.pipeline import save_version
 from core.sharing import create_user
 from core.sharing import local_viewer
 from core.sharing import viewer_for
+from core.store import SYSTEM
 from core.store import RunEvent
 from core.store import open_store
 from tests.conftest import ROOT
@@ -57,7 +58,7 @@ def _finished_run(store, who, name: str, rows: list[tuple[str, int, float]]) -> 
 
     run = create_run(store, "train", {"type": "train", "note": name}, name=name, author=who.name)
     write_metrics(store, run.id, [(k, step, v, 1000.0 + step) for k, step, v in rows])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     summarize_run(store, run.id)
     return run.id
@@ -96,7 +97,7 @@ def _ended_study(store, who, dataset) -> str:  # type: ignore[no-untyped-def]
                 intermediate_values={1: 1.0, 2: 0.5},
             )
         )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Study, study_id).status = "finished"
     return study_id
 
@@ -113,7 +114,7 @@ def _trial_run(store, who, study_id: str) -> str:  # type: ignore[no-untyped-def
     trial = load_optuna_study(store.config, study_id).trials[1]
     spec = {**base, "epochs": 1, "trial": {"study": study_id, "trial_id": trial._trial_id, "number": 1}}
     run = create_run(store, "train", spec, name="trial 1", study_id=study_id, author=who.name)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     return run.id
 
@@ -147,7 +148,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     steered = _finished_run(
         store, who, "steered", [("batch/loss", step, 1.0 / step) for step in range(1, 41)]
     )
-    with store.session() as s:  # pause, a new learning rate and resume, all before step 20
+    with store.session(SYSTEM) as s:  # pause, a new learning rate and resume, all before step 20
         for action, value in (("pause", None), ("set_lr", 0.01), ("resume", None)):
             message = json.dumps({"action": action, "step": 20, "value": value})
             s.add(RunEvent(run_id=steered, kind="marker", message=message))

@@ -217,7 +217,7 @@ def test_integrity_check_finds_real_damage(tmp_path: Path) -> None:
     path = store.path_for("datasets", ds.id, ".parquet")
     path.write_bytes(path.read_bytes()[:100])
     run_id = _smoke(store, 1, 0)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         run = s.get(Run, run_id)
         run.status, run.status_reason = "failed", ""
     problems = check_integrity(store)

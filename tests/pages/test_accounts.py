@@ -12,6 +12,7 @@ from core.sharing import add_member
 from core.sharing import create_link
 from core.sharing import create_team
 from core.sharing import create_user
+from core.store import SYSTEM
 from core.store import Dataset
 from core.store import Study
 from core.store import Viewer
@@ -47,7 +48,7 @@ def adas_things(auth_app):  # type: ignore[no-untyped-def]
     """A private run, dataset and study of ada's, with names nobody else may see."""
     store = open_store(get_config())
     run = create_run(store, "smoke", SMOKE, name="ADA-SECRET-RUN", author="ada")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         dataset = Dataset(name="ADA-SECRET-DATA", content_hash="1" * 64, author="ada", profile_json={})
         study = Study(name="ADA-SECRET-STUDY", optuna_study_name=f"o-{run.id}", author="ada")
         s.add_all([dataset, study])
@@ -192,7 +193,7 @@ def test_a_member_removed_from_a_team_is_told_at_the_next_page(auth_app) -> None
 
 def test_a_dataset_owner_changes_who_sees_it_and_is_told(auth_app) -> None:  # type: ignore[no-untyped-def]
     store = open_store(get_config())
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         row = Dataset(
             name="ADA-TEAM-LATER", content_hash="2" * 64, author="ada", profile_json={"columns": []}
         )
@@ -207,5 +208,5 @@ def test_a_dataset_owner_changes_who_sees_it_and_is_told(auth_app) -> None:  # t
     at.selectbox(key=f"team_dataset_{dataset_id}").set_value("lab").run()
     at.button(key=f"team_apply_dataset_{dataset_id}").click().run()
     assert any("now visible to team lab" in m.value for m in at.success)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         assert s.get(Dataset, dataset_id).team == "lab"

@@ -4,6 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
 from core.experiments import add_tag
+from core.store import SYSTEM
 from core.store import Run
 from core.store import Viewer
 from core.store import create_run
@@ -20,7 +21,7 @@ def _finished(store, name: str, losses: list[float]) -> str:  # type: ignore[no-
 
     run = create_run(store, "train", {"type": "train", "epochs": len(losses), "note": name}, name=name)
     write_metrics(store, run.id, [("epoch/val_loss", i + 1, v, 1000.0 + i) for i, v in enumerate(losses)])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     summarize_run(store, run.id)
     return run.id

@@ -27,7 +27,7 @@ def _group(store, losses: list[list[float]], optimizer: str = "adam") -> tuple[s
         spec = {"type": "train", "seed": seed, "optimizer": {"name": optimizer}}
         run = create_run(store, "train", spec, name=f"seeds · seed {seed}")
         write_metrics(store, run.id, [("epoch/val_loss", i, v, 1000.0 + i) for i, v in enumerate(values)])
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             s.execute(update(Run).where(Run.id == run.id).values(status="succeeded", group_id=group_id))
         summarize_run(store, run.id)
         run_ids.append(run.id)

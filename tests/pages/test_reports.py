@@ -185,7 +185,7 @@ def test_a_teammate_reads_a_team_report_with_a_placeholder_and_no_editor(app_env
     add_member(store, "lab", "bob")
     private = _finished(store, "ADA-SECRET-RUN", [0.987654, 0.876543])
     shared = _finished(store, "lab run", [1.0, 0.5])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, private).author = "ada"
         s.get(Run, shared).author = "ada"
         s.get(Run, shared).team = "lab"

@@ -117,7 +117,7 @@ def _finished_study(n: int) -> str:
                 intermediate_values={1: 1.0, 2: 0.5},
             )
         )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Study, study_id).status = "succeeded"
     return study_id
 

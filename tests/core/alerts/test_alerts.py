@@ -35,6 +35,7 @@ from core.config import AppConfig
 from core.errors import NotFoundError
 from core.errors import PermissionDeniedError
 from core.errors import SpecError
+from core.store import SYSTEM
 from core.store import AlertRule
 from core.store import Run
 from core.store import Store
@@ -286,10 +287,10 @@ def test_rules_on_a_deleted_run_go_with_it(config: AppConfig) -> None:
     store = open_store(config)
     run_id = _run(store)
     add_alert(store, "run", run_id, AlertSpec("failed"), viewer=_owner(store))
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.delete(s.get(Run, run_id))
     assert evaluate_alerts(store) == []
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(AlertRule)) == 0
 
 

@@ -149,7 +149,7 @@ def test_reaper_interrupts_run_without_heartbeat(config: AppConfig) -> None:
     run = create_run(store, "smoke", {})
     transition(store, run.id, Started("tcp://10.0.0.9:1234"))
     long_ago = utcnow() - timedelta(seconds=600)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=long_ago, started_at=long_ago))
     fresh = create_run(store, "smoke", {})
     transition(store, fresh.id, Started("tcp://10.0.0.9:1234"))

@@ -83,7 +83,7 @@ def seed_runs(store: Store, n: int, points: int = 0, seed: int = 0) -> list[str]
                     "ts": 0.0,
                 }
             )
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(insert(Run), runs)
         s.execute(insert(RunSummary), summaries)
         for start in range(0, len(metrics), 50_000):
@@ -149,7 +149,7 @@ def test_tags_notes_archive_and_delete(store: Store, tmp_path) -> None:  # type:
     ]
     with pytest.raises(SpecError, match="still queued or running"):
         delete_runs(store, [run.id], viewer=SYSTEM)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run.id).status = "succeeded"
     write_metrics(store, run.id, [("epoch/loss", 1, 0.5, 0.0)])
     summarize_run(store, run.id)
@@ -218,7 +218,7 @@ def test_passwords_are_scrypt_hashed_and_checked_in_constant_time(store: Store) 
     from core.store import User
 
     create_user(store, "Ada", "a-long-enough-password")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         stored = s.get(User, "ada").password_hash
     assert stored.startswith("scrypt$16384$8$1$") and "a-long-enough-password" not in stored
     assert authenticate(store, "ada", "a-long-enough-password") == "ada"

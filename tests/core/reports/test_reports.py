@@ -32,6 +32,7 @@ from core.sharing import create_team
 from core.sharing import create_user
 from core.sharing import resolve_grant
 from core.sharing import viewer_for
+from core.store import SYSTEM
 from core.store import Run
 from core.store import Store
 from core.store import Viewer
@@ -56,7 +57,7 @@ class World:
 def _run(store: Store, name: str, author: str, team: str = "", value: float = 0.5) -> str:
     run_id = create_run(store, "smoke", SPEC, name=name, author=author, team=team).id
     write_metrics(store, run_id, [("epoch/val_loss", 1, 1.0, 1.0), ("epoch/val_loss", 2, value, 2.0)])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.get(Run, run_id).status = "succeeded"
     return run_id
 
@@ -180,7 +181,7 @@ def test_a_compare_block_lists_evaluations_with_their_training_overlap(world: Wo
     store = world.store
     flattering = {"evaluation": {"accuracy": 0.9944}, "overlap": {"rows": 142, "of": 142, "fraction": 1.0}}
     held_out = {"evaluation": {"accuracy": 0.9167}, "overlap": {"rows": 0, "of": 36, "fraction": 0.0}}
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.add(
             Evaluation(
                 id="e" * 32, run_id=world.ann_private, dataset_name="wine.csv", metrics_json=flattering

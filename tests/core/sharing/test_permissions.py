@@ -86,7 +86,7 @@ class World:
 
 
 def _dataset(store: Store, name: str, author: str, team: str = "") -> str:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         row = Dataset(
             name=name,
             content_hash="0" * 64,
@@ -105,7 +105,7 @@ def _dataset(store: Store, name: str, author: str, team: str = "") -> str:
 
 
 def _study(store: Store, name: str, author: str, team: str = "") -> str:
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         row = Study(
             name=name,
             optuna_study_name=f"optuna-{name}",
@@ -501,7 +501,7 @@ def test_a_fork_says_what_is_gone_and_whose_it_was(world: World) -> None:
 
     w = world
     run_id = _train_run(w, world.ids["ds_team"], None, team="red")
-    with w.store.session() as s:  # the run's pipeline version, deleted under it
+    with w.store.session(SYSTEM) as s:  # the run's pipeline version, deleted under it
         s.get(Run, run_id).spec_json = {"type": "train", "pipeline_id": "f" * 32}
     with pytest.raises(NotFoundError, match="pipeline version this run used .* ann deleted it"):
         fork_grant(w.store, run_id, viewer=w.b)

@@ -39,6 +39,7 @@ from core.sharing import restore_project
 from core.sharing import set_project_role
 from core.sharing import set_team_role
 from core.sharing import viewer_for
+from core.store import SYSTEM
 from core.store import Dataset
 from core.store import Store
 from core.store import Viewer
@@ -81,7 +82,7 @@ def team(db_config) -> Team:  # type: ignore[no-untyped-def]
         "run_ann_default": create_run(store, "smoke", SPEC, name="ann-own-run", author="ann").id,
         "run_ben_default": create_run(store, "smoke", SPEC, name="ben-own-run", author="ben").id,
     }
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         row = Dataset(
             name="images-data",
             content_hash="0" * 64,
@@ -242,7 +243,7 @@ def test_new_items_land_where_they_belong(team: Team) -> None:
 
     store, ann = team.store, team.ann.in_project(team.images)
     assert save_version(store, team.ids["pipe_images"], viewer=ann).project_id == team.images
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         study = Study(name="st", optuna_study_name="st-optuna", author="ann", project_id=team.images)
         s.add(study)
         s.flush()

@@ -92,7 +92,7 @@ def test_a_long_runs_view_is_small_and_the_store_keeps_every_point(store: Store)
         assert (series.steps[-1], series.values[-1]) == (n - 1, values[-1])
         assert min(series.values) == min(values) and max(series.values) == max(values)
         assert series.steps == sorted(series.steps)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(Metric).where(Metric.run_id == run_id)) == 2 * n
         assert s.scalar(select(func.sum(MetricBlock.n)).where(MetricBlock.run_id == run_id)) == 2 * n
     assert len(get_metrics(store, run_id, viewer=SYSTEM)["batch/loss"].steps) == n
@@ -151,7 +151,7 @@ def test_blocks_match_the_points_whatever_the_write_order(store: Store) -> None:
     random.Random(3).shuffle(rows)
     for i in range(0, len(rows), 17):
         write_metrics(store, run_id, rows[i : i + 17])
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         stored = {
             b.block: (b.n, b.first_step, b.last_step, b.min_value, b.max_value)
             for b in s.scalars(select(MetricBlock).where(MetricBlock.run_id == run_id))
@@ -171,7 +171,7 @@ def test_the_migration_summarises_points_already_stored(store: Store) -> None:
 
     run_id = create_run(store, "smoke", {}).id
     rows = [("loss", s, float((s * 13) % 29) - 3.5, 1.0) for s in range(-5, 333)]
-    with store.session() as s:  # as Loom before blocks wrote them
+    with store.session(SYSTEM) as s:  # as Loom before blocks wrote them
         s.execute(
             insert(Metric),
             [{"run_id": run_id, "key": k, "step": st, "value": v, "ts": t} for k, st, v, t in rows],
@@ -181,7 +181,7 @@ def test_the_migration_summarises_points_already_stored(store: Store) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0005")
         command.upgrade(cfg, "head")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         got = {
             b.block: (
                 b.n,
@@ -220,14 +220,14 @@ def test_a_runs_summary_comes_from_its_blocks_and_matches_its_points(store: Stor
     run_id, data = _long_run(store, 12_345, ("batch/loss", "batch/acc"))
     write_metrics(store, run_id, [("epoch/val_loss", 1, float("inf"), 1.0), ("epoch/val_loss", 0, 3.0, 1.0)])
     legacy = create_run(store, "smoke", {}).id
-    with store.session() as s:  # points written around the blocks are read one by one
+    with store.session(SYSTEM) as s:  # points written around the blocks are read one by one
         s.execute(
             insert(Metric),
             [{"run_id": legacy, "key": "loss", "step": i, "value": 5.0 - i, "ts": 1.0} for i in range(5)],
         )
     for rid in (run_id, legacy):
         summarize_run(store, rid)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         got = {
             (r.run_id, r.key): (r.last, r.min, r.max, r.points)
             for r in s.scalars(select(RunSummary).where(RunSummary.run_id.in_([run_id, legacy])))

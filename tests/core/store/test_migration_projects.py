@@ -15,6 +15,7 @@ from core.sharing import create_user
 from core.sharing import list_projects
 from core.sharing import project_members
 from core.sharing import viewer_for
+from core.store import SYSTEM
 from core.store import get_metrics
 from core.store import get_run
 from core.store import list_runs
@@ -53,7 +54,8 @@ def _seed_0011(config: AppConfig) -> None:
                 conn.execute(
                     text(
                         "INSERT INTO datasets (id, name, content_hash, n_rows, n_cols, size_bytes,"
-                        " source_format, schema_json, read_options_json, profile_json, author, team, created_at) VALUES"
+                        " source_format, schema_json, read_options_json, profile_json, author, team,"
+                        " created_at) VALUES"
                         " (:id, :name, :h, 1, 1, 1, 'csv', '{}', '{}', '{}', :author, :team, :at)"
                     ),
                     {**values, "h": "0" * 64},
@@ -70,8 +72,8 @@ def _seed_0011(config: AppConfig) -> None:
                 conn.execute(
                     text(
                         "INSERT INTO loom_studies (id, name, optuna_study_name, status, spec_json,"
-                        " phases_json, author, team, archived, created_at) VALUES (:id, :name, :name, 'done', '{}', '[]',"
-                        " :author, :team, false, :at)"
+                        " phases_json, author, team, archived, created_at)"
+                        " VALUES (:id, :name, :name, 'done', '{}', '[]', :author, :team, false, :at)"
                     ),
                     values,
                 )
@@ -114,7 +116,7 @@ def test_0012_puts_every_item_in_its_author_s_default_project(db_config: AppConf
     config.data_dir.mkdir(parents=True, exist_ok=True)
     _seed_0011(config)
     store = open_store(config)  # migrates to head
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         projects = {
             row[0]: (row[1], row[2]) for row in s.execute(text("SELECT id, owner_user, name FROM projects"))
         }

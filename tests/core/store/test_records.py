@@ -19,7 +19,7 @@ from core.store import thaw
 def test_a_run_is_frozen_and_its_result_parsed(store: Store) -> None:
     spec = {"type": "train", "trial": {"study": "s", "trial_id": 1, "number": 0}, "epochs": 3}
     run = create_run(store, "train", spec, name="")
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         from core.store import Run
 
         s.get(Run, run.id).result_json = {

@@ -175,7 +175,7 @@ def _open_in_child(config: AppConfig, barrier, results) -> None:  # type: ignore
     barrier.wait()
     try:
         store = open_store(config)
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             results.put(s.execute(text("SELECT version_num FROM loom_schema_version")).scalar())
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
         results.put(repr(exc))
@@ -233,7 +233,7 @@ def test_a_store_from_before_0003_moves_its_version_out_of_optunas_table(tmp_pat
         )
     engine.dispose()
     store = open_store(config)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         assert s.execute(text("SELECT version_num FROM loom_schema_version")).scalar() == _head_revision()
         assert [d.name for d in s.scalars(select(Dataset))] == ["old"]
         assert (

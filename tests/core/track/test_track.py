@@ -160,13 +160,13 @@ def test_a_store_of_another_schema_version_is_refused_untouched(
     config: AppConfig, revision: str, words: str
 ) -> None:
     store = open_store(config)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         s.execute(text("UPDATE loom_schema_version SET version_num = :v"), {"v": revision})
     with pytest.raises(SchemaMismatchError, match=words) as caught:
         with track.run("never", app_config=config):
             raise AssertionError("the block must not run")
     assert "Nothing was written" in str(caught.value)
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(Run)) == 0
         assert s.execute(text("SELECT version_num FROM loom_schema_version")).scalar() == revision
 
@@ -284,14 +284,14 @@ def test_a_postgres_server_killed_mid_logging_loses_no_point(tmp_path: Path) -> 
 
 def _count(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
     try:
-        with store.session() as s:
+        with store.session(SYSTEM) as s:
             return int(s.scalar(select(func.count()).select_from(Metric).where(Metric.run_id == run_id)) or 0)
     except Exception:  # noqa: BLE001 - the server may be down
         return 0
 
 
 def _rows(store, query):  # type: ignore[no-untyped-def]
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         return list(s.execute(query))
 
 

@@ -234,7 +234,7 @@ def _events(store, run_id: str):  # type: ignore[no-untyped-def]
 
     from core.store import RunEvent
 
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         return list(s.scalars(select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)))
 
 

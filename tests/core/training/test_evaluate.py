@@ -166,7 +166,7 @@ def test_an_evaluation_counts_the_rows_the_run_trained_on(
     assert copy.overlap_warning.startswith("⚠ 100 % of these rows were used in training (120 of 120)")
 
     # Evaluations stored before Loom counted: on the training dataset, labelled by its ID alone.
-    with store.session() as s:
+    with store.session(SYSTEM) as s:
         for n, dataset in enumerate((iris, unseen)):
             old = {"evaluation": {"accuracy": 0.9}, "rows": {"read": 150, "scored": 150, "removed": 0}}
             s.add(

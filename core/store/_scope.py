@@ -1,0 +1,107 @@
+"""Every query is scoped by who is asking: the store's sessions carry a :class:`Viewer`, and a
+``do_orm_execute`` hook adds the access rule (:func:`core.store._access.visible`) to every
+SELECT, UPDATE and DELETE they run over Loom's items and their parts, whatever the module that
+built the statement. No module can build an unscoped query: a session opened without a viewer
+refuses to run one. Loom's own processes (workers, the reaper, the admin CLI) say so by opening
+their sessions as :data:`~core.store.SYSTEM`.
+
+This is the pattern SQLAlchemy documents for global criteria (``with_loader_criteria`` in
+``do_orm_execute``), and the one place Loom's rule meets the database, as Optuna keeps all of
+its persistence behind one storage interface.
+
+What it scopes:
+
+- datasets, pipelines, runs, studies, reports and alert rules: :func:`visible` (own, team,
+  project role, share link; never the trash);
+- a run's metrics, metric blocks, events, evaluations and summaries, a report's versions, and
+  the notes and tags of runs and studies: those of visible runs, studies and reports.
+
+What it leaves to its own checks: projects and their members (core.sharing's project functions
+check roles), accounts, sessions, and share links (a link's token is its credential).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy import event
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import with_loader_criteria
+
+from core.errors import StoreError
+from core.store._access import Viewer
+from core.store._access import visible
+from core.store._models import AlertRule
+from core.store._models import Dataset
+from core.store._models import Evaluation
+from core.store._models import Metric
+from core.store._models import MetricBlock
+from core.store._models import Note
+from core.store._models import Pipeline
+from core.store._models import Report
+from core.store._models import ReportVersion
+from core.store._models import Run
+from core.store._models import RunEvent
+from core.store._models import RunSummary
+from core.store._models import Study
+from core.store._models import Tag
+
+__all__ = ["SCOPED", "install_scope_hook"]
+
+ITEMS = (Dataset, Pipeline, Run, Study, Report, AlertRule)
+RUN_PARTS = (Metric, MetricBlock, RunEvent, Evaluation, RunSummary)
+# Every table whose rows the hook scopes.
+SCOPED = (*ITEMS, *RUN_PARTS, ReportVersion, Note, Tag)
+
+
+def _options(viewer: Viewer) -> list[Any]:
+    options = [with_loader_criteria(model, visible(model, viewer), include_aliases=True) for model in ITEMS]
+    if viewer.everything:
+        return options  # the local user: everything but the trash; parts follow their runs' pages
+    runs = select(Run.id).where(visible(Run, viewer))
+    studies = select(Study.id).where(visible(Study, viewer))
+    options += [
+        with_loader_criteria(model, model.run_id.in_(runs), include_aliases=True) for model in RUN_PARTS
+    ]
+    reports = select(Report.id).where(visible(Report, viewer))
+    options.append(
+        with_loader_criteria(ReportVersion, ReportVersion.report_id.in_(reports), include_aliases=True)
+    )
+    for model in (Note, Tag):
+        options.append(
+            with_loader_criteria(
+                model,
+                or_(
+                    and_(model.target_kind == "run", model.target_id.in_(runs)),
+                    and_(model.target_kind == "study", model.target_id.in_(studies)),
+                ),
+                include_aliases=True,
+            )
+        )
+    return options
+
+
+def _scope(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return
+    viewer = state.session.info.get("viewer")
+    if viewer is None:
+        raise StoreError(
+            "A store session was opened without saying who is asking, so its queries cannot be "
+            "scoped. Open it as store.session(viewer), or store.session(SYSTEM) in Loom's own processes."
+        )
+    if viewer.everything and not viewer.name:
+        return  # Loom's own processes
+    state.statement = state.statement.options(*_options(viewer))
+
+
+def install_scope_hook(sessions: sessionmaker[Session]) -> None:
+    """Scopes every query run by ``sessions``' sessions by their viewer (``session.info``)."""
+    event.listen(sessions, "do_orm_execute", _scope)
