@@ -135,10 +135,7 @@ if current is None:
 else:
     st.subheader(f"Project {_ui.md_escape(current.label)}")
     admin = current.may("admin")
-    st.caption(
-        f"Owner: {_ui.md_escape(current.owner)} · your role: **{current.role}**"
-        + ("" if admin else " · only its admins can change members, settings or delete it")
-    )
+    st.caption(f"Owner: {_ui.md_escape(current.owner)} · your role: **{current.role}**")
     try:
         members = project_members(store, current.id, viewer=who)
     except AppError as exc:
@@ -220,7 +217,10 @@ else:
                 else:
                     _go_to("", f"Moved {current.label} to the trash (it {_holds(held)}). Restore it below.")
     else:
-        st.caption(f"You are a {current.role} here: ask an admin to change members or settings.")
+        st.caption(
+            f"You are a {current.role} here: only its admins change members or settings, or delete it. "
+            "Ask one of them."
+        )
 
 # --- the trash ------------------------------------------------------------------------------
 trashed = list_projects(store, viewer=who, trashed=True)
