@@ -12,6 +12,8 @@ from core.store._access import owned
 from core.store._access import projects_with_role
 from core.store._access import through_grant_only
 from core.store._access import visible
+from core.store._audit import audit
+from core.store._audit import audit_origin
 from core.store._curve_reads import metric_view
 from core.store._curve_reads import metrics_since
 from core.store._curves import MetricView
@@ -24,6 +26,7 @@ from core.store._db import open_store
 from core.store._db import redact_url
 from core.store._db import sqlite_pragmas
 from core.store._models import AlertRule
+from core.store._models import AuditEvent
 from core.store._models import Base
 from core.store._models import Dataset
 from core.store._models import Evaluation
@@ -78,6 +81,7 @@ __all__ = [
     "ROLES",
     "SYSTEM",
     "AlertRule",
+    "AuditEvent",
     "Base",
     "ColumnProfile",
     "Dataset",
@@ -113,6 +117,8 @@ __all__ = [
     "User",
     "UserSession",
     "Viewer",
+    "audit",
+    "audit_origin",
     "check_integrity",
     "child_runs",
     "close_stores",

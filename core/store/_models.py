@@ -29,6 +29,7 @@ from sqlalchemy.orm import mapped_column
 
 __all__ = [
     "AlertRule",
+    "AuditEvent",
     "Base",
     "Dataset",
     "Evaluation",
@@ -82,7 +83,15 @@ class _Timestamped:
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Dataset(_Timestamped, Base):
+class _Trashable:
+    """Deleting an item puts it in the trash: hidden from everyone (core.store's access rule)
+    until its owner restores it, or Loom purges it after ``LOOM_TRASH_DAYS`` (core.ops)."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    deleted_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
+
+class Dataset(_Trashable, _Timestamped, Base):
     __tablename__ = "datasets"
     __table_args__ = (Index("ix_datasets_author_team", "author", "team"),)
 
@@ -104,7 +113,7 @@ class Dataset(_Timestamped, Base):
     project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
-class Pipeline(_Timestamped, Base):
+class Pipeline(_Trashable, _Timestamped, Base):
     __tablename__ = "pipelines"
     __table_args__ = (Index("ix_pipelines_author_team", "author", "team"),)
 
@@ -122,7 +131,7 @@ class Pipeline(_Timestamped, Base):
     project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
-class Study(_Timestamped, Base):
+class Study(_Trashable, _Timestamped, Base):
     __tablename__ = "loom_studies"  # `studies` is Optuna's, in the same database
     __table_args__ = (Index("ix_loom_studies_author_team", "author", "team"),)
 
@@ -141,7 +150,7 @@ class Study(_Timestamped, Base):
     project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
-class Run(_Timestamped, Base):
+class Run(_Trashable, _Timestamped, Base):
     """One job on the cluster: a smoke job, a training run or a tuning trial."""
 
     __tablename__ = "runs"
@@ -322,6 +331,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # For single sign-on: the identity provider's e-mail that maps to this account.
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # A site admin reads the audit log and every user's, team's and project's disk use.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_users_email", "email", unique=True),)
 
@@ -352,6 +363,29 @@ class UserSession(Base):
     user: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who did what, when: one row per change worth answering for (sign-ins, accounts, links,
+    visibility, deletions). Append-only: Loom inserts rows and never updates or deletes them (on
+    PostgreSQL a trigger refuses both). ``session`` is a short prefix of the session token's hash."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_ts", "ts"),
+        Index("ix_audit_events_actor_ts", "actor", "ts"),
+        Index("ix_audit_events_action_ts", "action", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    action: Mapped[str] = mapped_column(String(60))
+    target_kind: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    target_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    detail_json: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    session: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class SignInFailure(Base):
@@ -397,7 +431,7 @@ class ProjectMember(Base):
     role: Mapped[str] = mapped_column(String(10))
 
 
-class Report(_Timestamped, Base):
+class Report(_Trashable, _Timestamped, Base):
     """A report people compose from Markdown, run charts, compare tables and study plots. Its
     content lives in :class:`ReportVersion` rows (one per save); it is owned and shared exactly
     like a run (``author``, ``team``, share links)."""

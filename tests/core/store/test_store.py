@@ -51,6 +51,7 @@ EXPECTED_TABLES = {
     "team_members",
     "user_sessions",
     "sign_in_failures",
+    "audit_events",
 }
 
 
