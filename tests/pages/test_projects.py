@@ -110,6 +110,27 @@ def test_a_run_moves_to_another_project_and_the_page_follows_it(app: AppTest) ->
     assert any("Moved this run to" in plain(s.value) and "Move-To" in plain(s.value) for s in at.success)
 
 
+def test_a_dataset_names_its_project_and_moves(app: AppTest) -> None:
+    from core.data import get_dataset
+    from core.data import ingest_file
+    from tests.conftest import ROOT
+
+    store = open_store(get_config())
+    me = local_viewer()
+    here = create_project(store, "Data-From", viewer=me)
+    there = create_project(store, "Data-To", viewer=me)
+    iris = ingest_file(
+        store, ROOT / "assets" / "iris.csv", "csv", "iris.csv", author=me.name, project_id=here
+    )
+    at = open_page(app, "pages/data.py", project=here, dataset=iris.id)
+    assert any("Data-From" in plain(c.value) for c in at.caption)
+    at.selectbox(key=f"move_to_dataset_{iris.id}").select(there)
+    at.button(key=f"move_dataset_{iris.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert get_dataset(store, iris.id, viewer=me).project_id == there
+    assert at.query_params["project"] == there
+
+
 def test_the_projects_page_creates_renames_deletes_to_the_trash_and_restores(app: AppTest) -> None:
     store = open_store(get_config())
     me = local_viewer()
