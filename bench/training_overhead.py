@@ -8,7 +8,10 @@ too), on two workloads:
 * ``mlp``: a 3-Dense-layer MLP on tabular data (50,000 x 20 floats, batch 64, 2 epochs): many
   small batches, the hard case for a per-batch callback.
 
-    python bench/training_overhead.py [--quick] [--only cnn|mlp] [--pairs N]
+    python bench/training_overhead.py [--quick] [--only cnn|mlp] [--pairs N] [--no-epoch-checkpoints]
+
+The live side writes per-epoch checkpoints under the default retention rule, as a training run
+does (issue 30); ``--no-epoch-checkpoints`` measures it without them, for a before/after.
 
 Target (issue 16): ratio <= 1.02 on both. Also printed: the batch-curve points per second the
 live run stored while it trained, first batch point to last (curves must stay smooth: at least
@@ -51,7 +54,9 @@ def _workload(name: str, rows: int) -> tuple[Any, Any, Any]:
     return x, y, mlp_template(hidden=(64, 32), dropout=0.0)
 
 
-def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tuple[float, float]:
+def measure(
+    name: str, store: Any, quick: bool, pairs: int | None = None, epoch_checkpoints: bool = True
+) -> tuple[float, float]:
     """The median live/bare ratio of ``name`` and the batch points per second the live runs stored."""
     import keras
     from sqlalchemy import func
@@ -62,6 +67,7 @@ def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tup
     from core.store import SYSTEM
     from core.store import Metric
     from core.training._callback import live_callback
+    from core.training._checkpoints import CheckpointRule
 
     rows, epochs, batch, default_pairs = _SIZES[name][1 if quick else 0]
     pairs = pairs or default_pairs
@@ -95,7 +101,8 @@ def measure(name: str, store: Any, quick: bool, pairs: int | None = None) -> tup
         with inline_job(store, "train", {}) as ctx:
             # As in a training run: checkpoints while it trains; the last epoch's checkpoint is
             # the run's saved model (a file copy), which a bare script saves too.
-            callback = live_callback(ctx, steps, epochs, batch, final_checkpoint=False)
+            keep = CheckpointRule() if epoch_checkpoints else None  # every epoch, written on a thread
+            callback = live_callback(ctx, steps, epochs, batch, final_checkpoint=False, keep=keep)
             t, c = time.perf_counter(), cpu()
             model.fit(x, y, batch_size=batch, epochs=epochs, callbacks=[callback], verbose=0)
         elapsed, used = time.perf_counter() - t, cpu() - c
@@ -141,6 +148,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller data, 1 epoch, 3 pairs")
     parser.add_argument("--only", choices=sorted(_SIZES), help="measure one workload")
     parser.add_argument("--pairs", type=int, default=None, help="bare/live pairs (default 5; 3 with --quick)")
+    parser.add_argument(
+        "--no-epoch-checkpoints", action="store_true", help="the live side writes no per-epoch checkpoints"
+    )
     args = parser.parse_args()
 
     from core.config import AppConfig
@@ -148,7 +158,9 @@ def main() -> None:
 
     store = open_store(AppConfig.for_data_dir(Path(tempfile.mkdtemp(prefix="loom-bench-train-"))))
     names = [args.only] if args.only else list(_SIZES)
-    ratios = [measure(name, store, args.quick, args.pairs)[0] for name in names]
+    ratios = [
+        measure(name, store, args.quick, args.pairs, not args.no_epoch_checkpoints)[0] for name in names
+    ]
     print(f"training_overhead_ratio: {max(ratios):.3f}")
 
 

@@ -5,7 +5,8 @@ TensorFlow is imported inside the jobs, on the worker; this package imports with
 Modules by concern: ``_spec`` (the training spec) · ``_data`` (data preparation) · ``_callback``
 (the live callback and controls) · ``_loop`` (the job) · ``_backends``, ``_backend_pool`` and
 ``_backend_child`` (JAX and PyTorch runs in warm processes of their own; which backends the
-workers have) · ``_checkpoints`` · ``_distributed`` and ``_dp_child`` (data-parallel runs) ·
+workers have) · ``_checkpoints`` (the resume checkpoint; per-epoch ones kept by a rule) · ``_branch``
+(branch from an epoch) · ``_distributed`` and ``_dp_child`` (data-parallel runs) ·
 ``_bundle`` (bundles) · ``_predict`` (the predict job) · ``_evaluate`` (the evaluate job: a run
 scored on another dataset).
 """
@@ -22,11 +23,20 @@ from core.training._baselines import BASELINE_TAG
 from core.training._baselines import baseline_specs
 from core.training._baselines import baselines_for_run
 from core.training._baselines import launch_baselines
+from core.training._branch import BRANCH_CHANGES
+from core.training._branch import BranchNode
+from core.training._branch import branch_lineage
+from core.training._branch import branch_run
+from core.training._branch import branch_spec
 from core.training._bundle import Bundle
 from core.training._bundle import export_bundle
 from core.training._bundle import read_bundle
 from core.training._bundle import save_bundle
 from core.training._callback import live_callback
+from core.training._checkpoints import CheckpointRule
+from core.training._checkpoints import EpochCheckpoint
+from core.training._checkpoints import checkpoint_bytes
+from core.training._checkpoints import epoch_checkpoints
 from core.training._checkpoints import last_checkpoint
 from core.training._data import check_validation_data
 from core.training._data import feature_columns
@@ -62,9 +72,13 @@ __all__ = [
     "BACKEND_INSTALL",
     "BASELINE_KINDS",
     "BASELINE_TAG",
+    "BRANCH_CHANGES",
     "MAX_SEEDS",
     "WARM_UP",
+    "BranchNode",
     "Bundle",
+    "CheckpointRule",
+    "EpochCheckpoint",
     "EpochHook",
     "EvaluateSpec",
     "EvaluationRecord",
@@ -78,9 +92,14 @@ __all__ = [
     "check_validation_data",
     "baseline_specs",
     "baselines_for_run",
+    "branch_lineage",
+    "branch_run",
+    "branch_spec",
+    "checkpoint_bytes",
     "default_pipeline",
     "describe_split",
     "own_split_column",
+    "epoch_checkpoints",
     "export_bundle",
     "feature_columns",
     "features_array",

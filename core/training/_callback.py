@@ -208,6 +208,8 @@ def live_callback(  # type: ignore[no-untyped-def]
     checkpoints: bool = True,
     final_checkpoint: bool = True,
     samples: int = 0,
+    keep: Any = None,
+    step_offset: int = 0,
 ):
     """The Keras callback that streams a run's curves into the store and applies its controls.
 
@@ -236,10 +238,16 @@ def live_callback(  # type: ignore[no-untyped-def]
     ``final_checkpoint=False``: a run that trains to its last epoch is not checkpointed then (it
     is when it stops early); the caller saves the model and makes that file the checkpoint with
     :func:`checkpoint_from_model`, instead of saving the same state twice.
+    ``keep`` (a :class:`~core.training._checkpoints.CheckpointRule`): every epoch is also
+    snapshotted in memory and written by a thread of its own, the rule deciding which epochs
+    stay (``_checkpoints.EpochWriter``); None writes none. ``step_offset`` is added to every
+    step: a branch whose batch size differs from its parent's continues at the parent's step.
     """
     import threading
 
     import keras
+
+    from core.training._checkpoints import EpochWriter
 
     scale: dict[str, float] = units or {}
     isfinite = math.isfinite
@@ -286,9 +294,23 @@ def live_callback(  # type: ignore[no-untyped-def]
             self._stop_marked = False
             # The last epoch, when final_checkpoint=False left its checkpoint to the caller.
             self.unsaved_epoch: int | None = None
+            self.writer = (
+                EpochWriter(ctx.store, ctx.run_id, keep) if checkpoints and keep is not None else None
+            )
 
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.started = self.saved_at = time.perf_counter()
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            self.close()
+
+        def close(self) -> None:
+            """Wait for the per-epoch checkpoints still being written (idempotent)."""
+            writer, self.writer = self.writer, None
+            if writer is not None:
+                writer.close()
+                if writer.error:
+                    ctx.note("checkpoint_failed", {"reason": writer.error})
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
@@ -299,12 +321,12 @@ def live_callback(  # type: ignore[no-untyped-def]
         def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
             requests = ctx.pending_controls()
             if requests:
-                self._steer(self.epoch * steps_per_epoch + batch, requests)
+                self._steer(self.epoch * steps_per_epoch + batch + step_offset, requests)
             if ctx.should_stop() and not self._stop_marked:
                 # Keras ends the fit after this batch: the step where the stop took effect.
                 self._stop_marked = True
                 self.model.stop_training = True
-                ctx.mark("stop", self.epoch * steps_per_epoch + batch)
+                ctx.mark("stop", self.epoch * steps_per_epoch + batch + step_offset)
             self._last_batch = batch
             now = monotonic()
             if now >= self._next_sample:
@@ -318,7 +340,7 @@ def live_callback(  # type: ignore[no-untyped-def]
             # out of order.
             if not logs:
                 return
-            step = self.epoch * steps_per_epoch + batch + 1
+            step = self.epoch * steps_per_epoch + batch + 1 + step_offset
             loss = logs.get("loss")
             if loss is not None and not isfinite(loss):
                 self._fail(loss, step)
@@ -347,14 +369,14 @@ def live_callback(  # type: ignore[no-untyped-def]
             kinds = metric_kinds(logs)
             seen_j, before = self._anchor
             seen_k = self._seen(batch)
-            step = self.epoch * steps_per_epoch + batch + 1
+            step = self.epoch * steps_per_epoch + batch + 1 + step_offset
             for key, value in logs.items():
                 if isinstance(value, float | int):
                     kind = kinds[key]
                     value = batch_value(float(value), seen_k, float(before.get(key, 0.0)), seen_j, kind)
                     ctx.log_metric(f"batch/{key}", step, value * scale.get(key, 1.0))
             self._anchor = (seen_k, logs)
-            ctx.set_progress(step / (steps_per_epoch * epochs))
+            ctx.set_progress((step - step_offset) / (steps_per_epoch * epochs))
 
         def _fail(self, loss: float, step: int) -> None:
             with self._lock:
@@ -405,20 +427,23 @@ def live_callback(  # type: ignore[no-untyped-def]
             with self._lock:
                 self._flush(final=True)
                 if latest is not None and self._last_batch not in self._sampled:
-                    self._write_batch(latest[0] - self.epoch * steps_per_epoch - 1, latest[1])
+                    self._write_batch(latest[0] - self.epoch * steps_per_epoch - 1 - step_offset, latest[1])
             values = {
                 key: float(value) * scale.get(key.removeprefix("val_"), 1.0)
                 for key, value in (logs or {}).items()
             }
             loss = values.get("loss")
             if loss is not None and not isfinite(loss):  # caught per batch already; a safety net
-                self._fail(loss, (epoch + 1) * steps_per_epoch)
+                self._fail(loss, (epoch + 1) * steps_per_epoch + step_offset)
             for key, value in values.items():
                 ctx.log_metric(f"epoch/{key}", epoch + 1, value)
             if on_epoch is not None and (pruned := on_epoch(epoch + 1, values)):
                 self.pruned = pruned
-                ctx.mark("pruned", (epoch + 1) * steps_per_epoch)
+                ctx.mark("pruned", (epoch + 1) * steps_per_epoch + step_offset)
                 self.model.stop_training = True
+            if self.writer is not None and not self.failure:  # every epoch, kept by the rule
+                key = values.get("val_loss", values.get("loss"))
+                self.writer.snapshot(self.model, epoch + 1, (epoch + 1) * steps_per_epoch + step_offset, key)
             # The last finished epoch, model and optimizer state: what a resumed run starts from.
             # Once the training since the last checkpoint is CHECKPOINT_EVERY times what a save
             # takes (at most ~0.5 % of the time: every epoch unless epochs are short); always the
@@ -430,7 +455,9 @@ def live_callback(  # type: ignore[no-untyped-def]
             elif checkpoints and (last or now - self.saved_at >= CHECKPOINT_EVERY * self.save_cost):
                 self.model.save(ctx.store.path_for("checkpoints", ctx.run_id, ".keras"))
                 self.saved_at, self.save_cost = time.perf_counter(), time.perf_counter() - now
-                ctx.note("checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch})
+                ctx.note(
+                    "checkpoint", {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch + step_offset}
+                )
             elapsed = time.perf_counter() - self.started
             done = (epoch + 1) * steps_per_epoch
             if batch_size > 0:

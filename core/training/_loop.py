@@ -22,6 +22,7 @@ from core.training._backends import run_in_backend_process
 from core.training._callback import checkpoint_from_model
 from core.training._callback import configure_backend
 from core.training._callback import live_callback
+from core.training._checkpoints import CheckpointRule
 from core.training._checkpoints import load_checkpoint
 from core.training._data import PreparedData
 from core.training._data import arrays
@@ -71,8 +72,25 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
     env = configure_backend(spec.seed)
     import keras
 
-    initial_epoch = 0
-    if spec.resume_from:
+    initial_epoch, step_offset = 0, 0
+    steps = math.ceil(len(x_train) / spec.batch_size)
+    if spec.branch:  # a branch: the parent's checkpoint at that epoch, with this spec's optimizer
+        from core.training._checkpoints import read_epoch_checkpoint
+        from core.training._checkpoints import restore_epoch_checkpoint
+
+        parent, initial_epoch = spec.branch["run"], int(spec.branch["epoch"])
+        meta, weights, slots = read_epoch_checkpoint(ctx.store, parent, initial_epoch)
+        model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
+        model.compile(
+            optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)),
+            **loss_and_metrics(model_spec.task),
+        )
+        carried = restore_epoch_checkpoint(model, meta, weights, slots)
+        step_offset = int(meta["step"]) - initial_epoch * steps  # curves continue at the parent's step
+        ctx.note(
+            "branched", {"from_run": parent, "epoch": initial_epoch, "step": meta["step"], "note": carried}
+        )
+    elif spec.resume_from:
         model, initial_epoch = load_checkpoint(ctx, spec.resume_from)
         if initial_epoch >= spec.epochs:
             raise SpecError(
@@ -82,12 +100,11 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         ctx.note("resumed", {"from_run": spec.resume_from, "epoch": initial_epoch})
     else:
         model = build_keras_model(model_spec, x_train.shape[1:], n_classes)
-    if not spec.resume_from:  # a checkpoint brings its compiled optimizer state along
+    if not spec.resume_from and not spec.branch:  # a checkpoint brings its compiled optimizer state
         model.compile(
             optimizer=build_keras_optimizer(OptimizerSpec.from_dict(spec.optimizer)),
             **loss_and_metrics(model_spec.task),
         )
-    steps = math.ceil(len(x_train) / spec.batch_size)
     early_stopping = bool(spec.early_stopping and validation is not None)
     # The saved model is the last epoch's checkpoint, unless early stopping may restore other
     # weights than the last epoch's.
@@ -100,6 +117,8 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
         on_epoch,
         final_checkpoint=early_stopping,
         samples=len(x_train),  # batch points are means weighted by samples (a short last batch)
+        keep=CheckpointRule.from_dict(spec.checkpoints),
+        step_offset=step_offset,
     )
     callbacks = [live]
     if early_stopping:

@@ -18,6 +18,7 @@ from core.models import model_from_dict
 from core.optimizers import OptimizerSpec
 from core.pipeline import PipelineSpec
 from core.training._backends import BACKENDS
+from core.training._checkpoints import CheckpointRule
 
 if TYPE_CHECKING:
     from core.compute import SubmitOptions
@@ -68,6 +69,13 @@ class TrainSpec:
             training data has (checked before launch: :func:`check_validation_data`). Written
             only when set, so specs (and hashes) of runs without one stay as they were. Defaults
             to None (the split's held-out rows).
+        checkpoints: Which per-epoch checkpoints the run keeps, a
+            :class:`~core.training._checkpoints.CheckpointRule` as a dict (``last``, ``every``,
+            ``best``). Written only when set. Defaults to None (the default rule: the last 2,
+            every 10th, the best 1).
+        branch: Set on a branch (:func:`core.training.branch_run`): ``{"run", "epoch", "step"}``,
+            the run and epoch whose checkpoint it starts from and that epoch's step, where its
+            curves continue. Written only when set. Defaults to None.
     """
 
     pipeline: dict[str, Any]
@@ -85,6 +93,8 @@ class TrainSpec:
     gpu: bool = False
     backend: str = "tensorflow"
     validation_dataset: str | None = None
+    checkpoints: dict[str, Any] | None = None
+    branch: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -130,6 +140,26 @@ class TrainSpec:
                     f"validation_dataset={self.validation_dataset!r} for both: choose another dataset "
                     "to validate on, or none to use the split's held-out rows."
                 )
+        CheckpointRule.from_dict(self.checkpoints)
+        if self.branch is not None:
+            branch = self.branch
+            if not (
+                isinstance(branch, dict)
+                and isinstance(branch.get("run"), str)
+                and all(isinstance(branch.get(k), int) and branch[k] >= 0 for k in ("epoch", "step"))
+                and branch["epoch"] >= 1
+            ):
+                raise SpecError(
+                    "`branch` must be {'run': <ID>, 'epoch': <int >= 1>, 'step': <int >= 0>}, "
+                    f"but got branch={branch!r}."
+                )
+            if self.epochs <= branch["epoch"]:
+                raise SpecError(
+                    f"`epochs > branch epoch` must hold, but got epochs={self.epochs} for a branch from "
+                    f"epoch {branch['epoch']}: raise the number of epochs."
+                )
+            if self.resume_from or self.multi_worker:
+                raise SpecError("A branch neither resumes another run nor trains on several workers.")
         if self.trial is not None and not (
             isinstance(self.trial, dict)
             and isinstance(self.trial.get("study"), str)
@@ -139,8 +169,9 @@ class TrainSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = {"type": "train", **asdict(self)}
-        if data["validation_dataset"] is None:
-            del data["validation_dataset"]
+        for optional in ("validation_dataset", "checkpoints", "branch"):
+            if data[optional] is None:  # unset: the specs (and hashes) of older runs stay as they were
+                del data[optional]
         return data
 
     @classmethod
@@ -190,7 +221,7 @@ def resume_spec(trained: TrainingRun, epochs: int) -> TrainSpec:
 
     if trained.spec is None:
         raise SpecError(f"Run {trained.run.id}'s spec cannot be read ({trained.problem}): it cannot resume.")
-    return replace(trained.spec, epochs=int(epochs), resume_from=trained.run.id, trial=None)
+    return replace(trained.spec, epochs=int(epochs), resume_from=trained.run.id, trial=None, branch=None)
 
 
 def read_training_run(run: RunRecord) -> TrainingRun:
