@@ -117,6 +117,9 @@ def references(engine: Any) -> References:
                 )
                 if isinstance(spec.get("resume_from"), str):  # a resumed run still to load it
                     refs.resumed.add(spec["resume_from"])
+                branch = spec.get("branch")
+                if isinstance(branch, dict) and isinstance(branch.get("run"), str):  # a branch, likewise
+                    refs.resumed.add(branch["run"])
     return refs
 
 
