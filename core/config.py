@@ -193,6 +193,13 @@ LOOM_HEARTBEAT_TIMEOUT: EnvVar[float] = EnvVar(
     "Seconds without heartbeat after which a run is marked interrupted.",
 )
 
+LOOM_TRASH_DAYS: EnvVar[float] = EnvVar(
+    "LOOM_TRASH_DAYS",
+    _parse_positive_float,
+    30.0,
+    "Days a deleted run, study, dataset, pipeline or report stays in the trash (restorable), then is purged.",
+)
+
 ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_DATA_DIR,
     LOOM_DATABASE_URL,
@@ -207,6 +214,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_WARM_BACKENDS,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
+    LOOM_TRASH_DAYS,
 )  # type: ignore[assignment]
 
 
@@ -229,6 +237,7 @@ class AppConfig:
     gpus: str = "none"
     auth: bool = False
     warm_workers: bool = False  # get_config turns it on (LOOM_WARM_WORKERS); tests opt in
+    trash_days: float = 30.0  # deleted items stay restorable this long (LOOM_TRASH_DAYS)
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -280,4 +289,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         gpus=LOOM_GPUS.get(environ) or "auto",
         auth=bool(LOOM_AUTH.get(environ)),
         warm_workers=bool(LOOM_WARM_WORKERS.get(environ)),
+        trash_days=LOOM_TRASH_DAYS.get(environ) or 30.0,
     )

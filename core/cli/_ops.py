@@ -1,9 +1,13 @@
-"""``backup``, ``restore``, ``gc`` and ``du``: the operator's commands (see :mod:`core.ops`).
+"""``backup``, ``restore``, ``gc``, ``du`` and ``trash``: the operator's commands (see :mod:`core.ops`).
 
     python -m core backup OUT
     python -m core restore IN [--data-dir DIR] [--database-url URL] [--force]
     python -m core gc [--dry-run] [--checkpoint-days N] [--upload-days N]
     python -m core du
+    python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
+
+``gc`` also purges what has been in the trash longer than LOOM_TRASH_DAYS (``--trash-days``).
+``trash`` acts as Loom itself: it lists and restores everyone's items.
 
 ``restore`` never opens the configured store: its target is ``--data-dir`` (default:
 ``LOOM_DATA_DIR``) and ``--database-url`` (default: ``LOOM_DATABASE_URL``, else SQLite
@@ -21,7 +25,7 @@ from core.formatting import human_bytes as _size
 
 __all__ = ["COMMANDS", "add_commands", "run"]
 
-COMMANDS = ("backup", "restore", "gc", "du", "disk-use")
+COMMANDS = ("backup", "restore", "gc", "du", "disk-use", "trash")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -59,8 +63,27 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="unused uploads, bundles and scratch files older than N days go (default: 1)",
     )
+    gc.add_argument(
+        "--trash-days",
+        type=float,
+        default=None,
+        metavar="N",
+        help="purge items deleted over N days ago (default: LOOM_TRASH_DAYS, 30)",
+    )
     for name in ("du", "disk-use"):
         sub.add_parser(name, parents=[common], help="bytes per user, team and project")
+    trash = sub.add_parser(
+        "trash", parents=[common], help="deleted runs, studies, datasets, pipelines and reports"
+    )
+    action = trash.add_subparsers(dest="trash_action", required=True)
+    action.add_parser("list", help="what is in the trash, and when it is purged")
+    for name, what in (("delete", "put an item in the trash"), ("restore", "take an item out of the trash")):
+        one = action.add_parser(name, help=what)
+        one.add_argument("kind", choices=["run", "study", "dataset", "pipeline", "report"])
+        one.add_argument("item_id", metavar="ID")
+    purge = action.add_parser("purge", help="remove what has been in the trash long enough, with its files")
+    purge.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    purge.add_argument("--days", type=float, default=None, metavar="N", help="default: LOOM_TRASH_DAYS (30)")
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
@@ -88,7 +111,10 @@ def run(args: argparse.Namespace, config: Any) -> int:
         out(f"database: {_size(made.database_bytes)}, {sum(made.tables.values()):,} rows")
         out(f"files: {made.n_files} ({_size(made.file_bytes)}), SHA-256 in {made.path / 'manifest.json'}")
         return 0
+    if args.command == "trash":
+        return _trash(store, args, config)
     if args.command == "gc":
+        _report_purge(ops.purge_trash(store, days=args.trash_days, dry_run=args.dry_run))
         gc = ops.collect_garbage(
             store, dry_run=args.dry_run, upload_days=args.upload_days, checkpoint_days=args.checkpoint_days
         )
@@ -115,4 +141,45 @@ def run(args: argparse.Namespace, config: Any) -> int:
         f"database: {_size(use.database_bytes)}; metrics: {use.metric_rows:,} points at "
         f"~{use.metric_row_bytes:.0f} bytes each"
     )
+    return 0
+
+
+def _report_purge(result: Any) -> None:
+    verb = "would purge" if result.dry_run else "purged"
+    for item in result.purged:
+        out(f"{verb} {item.kind} {item.name!r} ({item.id}), deleted by {item.deleted_by or '-'}")
+    for item, why in result.kept:
+        out(f"kept {item.kind} {item.name!r} ({item.id}) in the trash: {why}")
+    freed = "would free" if result.dry_run else "freed"
+    out(
+        f"trash: {verb} {len(result.purged)} item(s), kept {len(result.kept)}; {freed} "
+        f"{_size(result.freed_bytes)} in {len(result.files)} file(s)"
+    )
+
+
+def _trash(store: Any, args: argparse.Namespace, config: Any) -> int:
+    from core import ops
+    from core.store import SYSTEM
+
+    if args.trash_action == "list":
+        items = ops.list_trash(store, viewer=SYSTEM)
+        for item in items:
+            when = f"{item.deleted_at:%Y-%m-%d %H:%M}"
+            purge = f"{item.purge_after(config.trash_days):%Y-%m-%d}"
+            out(
+                f"{item.kind:8} {item.id}  {item.name[:40]!r}  by {item.deleted_by or '-'} at {when}, "
+                f"purged after {purge}"
+            )
+        out(f"{len(items)} item(s) in the trash; restore one: python -m core trash restore KIND ID")
+        return 0
+    if args.trash_action == "delete":
+        item = ops.delete_item(store, args.kind, args.item_id, viewer=SYSTEM)
+        undo = f"python -m core trash restore {item.kind} {item.id}"
+        out(f"{item.kind} {item.name!r} ({item.id}) is in the trash; to take it back: {undo}")
+        return 0
+    if args.trash_action == "restore":
+        item = ops.restore_item(store, args.kind, args.item_id, viewer=SYSTEM)
+        out(f"restored {item.kind} {item.name!r} ({item.id})")
+        return 0
+    _report_purge(ops.purge_trash(store, days=args.days, dry_run=args.dry_run))
     return 0

@@ -32,14 +32,13 @@ from core.errors import StoreError
 from core.store import SYSTEM
 from core.store import Dataset
 from core.store import DatasetRecord
-from core.store import Pipeline
-from core.store import Run
 from core.store import Store
 from core.store import Viewer
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import in_project
 from core.store import new_id
+from core.store import utcnow
 from core.store import visible
 
 if TYPE_CHECKING:
@@ -402,33 +401,13 @@ def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer
 
 
 def delete_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> None:
-    """Delete a dataset and its file; only its owner may.
+    """Delete a dataset to the trash (core.ops); whoever may change it may. It is purged with its
+    file after LOOM_TRASH_DAYS unless a kept run still uses it (the purge names the runs).
 
     Raises:
         NotFoundError: Missing or not visible.
         PermissionDeniedError: Not the viewer's own.
-        StoreError: A run or pipeline uses it; the message names those the viewer may see.
     """
     with store.session(viewer) as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "delete")
-        runs = s.execute(
-            select(Run.id, Run.name, Run.kind, visible(Run, viewer))
-            .where(Run.dataset_id == dataset_id)
-            .limit(3)
-        ).all()
-        if runs:
-            named = ", ".join(
-                f"{k} run {n or i[:8]!r} ({i})" if seen else "another user's run" for i, n, k, seen in runs
-            )
-            raise StoreError(
-                f"Dataset {dataset.name!r} is used by {named}. Delete those runs first; "
-                "Loom keeps every dataset a recorded run used."
-            )
-        pipes = s.execute(
-            select(Pipeline.name, visible(Pipeline, viewer)).where(Pipeline.dataset_id == dataset_id).limit(3)
-        ).all()
-        if pipes:
-            names = [n if seen else "another user's pipeline" for n, seen in pipes]
-            raise StoreError(f"Dataset {dataset.name!r} is used by pipeline(s) {names}. Delete those first.")
-        s.delete(dataset)
-    store.path_for("datasets", dataset_id, ".parquet").unlink(missing_ok=True)
+        dataset.deleted_at, dataset.deleted_by = utcnow(), viewer.name or "system"

@@ -22,6 +22,7 @@ from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import owned
 from core.store import through_grant_only
+from core.store import utcnow
 
 __all__ = [
     "NOTE_MAX_CHARS",
@@ -38,14 +39,6 @@ __all__ = [
 NOTE_MAX_CHARS = 10_000
 _TAG = re.compile(r"^[\w][\w .:+-]{0,49}$")
 _TARGETS = ("run", "study")
-# Files a run owns in the data directory, by folder and suffix.
-_RUN_FILES = (
-    ("checkpoints", ".keras"),
-    ("models", ".keras"),
-    ("models", ".skops"),
-    ("predictions", ".parquet"),
-)
-
 
 def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool = False) -> None:
     """Check the target exists and ``viewer`` may see it; writing (a note, a tag) also needs a
@@ -189,8 +182,9 @@ def set_archived(store: Store, run_ids: list[str], archived: bool = True, *, vie
 
 
 def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
-    """Delete finished runs with their metrics, events, notes, tags and files. Only the
-    viewer's own runs are deleted; others' are left alone and not counted.
+    """Delete finished runs to the trash (core.ops): hidden from everyone, restorable for
+    LOOM_TRASH_DAYS, then purged with their metrics, events, notes, tags and files. Only the
+    runs the viewer may change are deleted; others' are left alone and not counted.
 
     Raises:
         SpecError: A run is still queued or running: stop it first.
@@ -202,13 +196,7 @@ def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
         active = [r.id for r in runs if r.status not in {t.value for t in TERMINAL}]
         if active:
             raise SpecError(f"Run(s) {active} are still queued or running: stop them before deleting.")
-        ids = [r.id for r in runs]
-        s.execute(delete(Note).where(Note.target_kind == "run", Note.target_id.in_(ids)))
-        s.execute(delete(Tag).where(Tag.target_kind == "run", Tag.target_id.in_(ids)))
-        s.execute(update(Run).where(Run.parent_id.in_(ids)).values(parent_id=None))
+        now, by = utcnow(), viewer.name or "system"
         for run in runs:
-            s.delete(run)  # metrics, events and summaries cascade
-    for run_id in ids:
-        for folder, suffix in _RUN_FILES:
-            store.path_for(folder, run_id, suffix).unlink(missing_ok=True)
-    return len(ids)
+            run.deleted_at, run.deleted_by = now, by
+    return len(runs)

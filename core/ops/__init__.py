@@ -7,8 +7,10 @@
     copy_database(source_url, engine)       a whole store, table by table, into another database
     collect_garbage(store, dry_run=...)     remove files no row needs
     disk_use(store)                         bytes per user, team and project
+    delete_item / list_trash / restore_item the trash of runs, studies, datasets, pipelines, reports
+    purge_trash(store, days=...)            remove what has been in the trash longer than LOOM_TRASH_DAYS
 
-The CLI (``python -m core backup|restore|gc|du``) and the admin page call these.
+The CLI (``python -m core backup|restore|gc|du|trash``) and the admin page call these.
 """
 
 from core.ops._backup import BackupResult
@@ -24,19 +26,33 @@ from core.ops._gc import GcResult
 from core.ops._gc import collect_garbage
 from core.ops._restore import RestoreResult
 from core.ops._restore import restore
+from core.ops._trash import TRASH_KINDS
+from core.ops._trash import PurgeResult
+from core.ops._trash import TrashItem
+from core.ops._trash import delete_item
+from core.ops._trash import list_trash
+from core.ops._trash import purge_trash
+from core.ops._trash import restore_item
 
 __all__ = [
     "KINDS",
+    "TRASH_KINDS",
     "BackupResult",
     "DiskUse",
     "GcItem",
     "GcResult",
+    "PurgeResult",
     "RestoreResult",
+    "TrashItem",
     "UsageRow",
     "backup",
     "collect_garbage",
     "copy_database",
+    "delete_item",
     "disk_use",
+    "list_trash",
+    "purge_trash",
     "restore",
+    "restore_item",
     "verify_backup",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -207,7 +206,8 @@ def list_reports(store: Store, *, viewer: Viewer, limit: int = 200) -> list[Repo
 
 
 def delete_report(store: Store, report_id: str, *, viewer: Viewer) -> None:
-    """Delete a report and every version (owner only); the runs it shows are untouched.
+    """Delete a report to the trash (core.ops; purged with every version after LOOM_TRASH_DAYS);
+    whoever may change it may; the runs it shows are untouched.
 
     Raises:
         NotFoundError: No such report visible to ``viewer``.
@@ -218,8 +218,7 @@ def delete_report(store: Store, report_id: str, *, viewer: Viewer) -> None:
             row = fetch_owned(s, Report, report_id, viewer, "delete")
         except NotFoundError as exc:
             raise _not_found(report_id) from exc
-        s.execute(delete(ReportVersion).where(ReportVersion.report_id == row.id))
-        s.delete(row)
+        row.deleted_at, row.deleted_by = utcnow(), viewer.name or "system"
 
 
 def set_report_team(store: Store, report_id: str, team: str, *, viewer: Viewer) -> None:

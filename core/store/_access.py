@@ -22,8 +22,9 @@ The rule:
   ``viewer`` (read, note), ``member`` (also create, fork, launch), ``admin`` (also change or
   delete anything in it, manage members). A project owned by a team gives each team member its
   ``team_role`` unless a member row says otherwise. A project in the trash hides everything in
-  it from everyone but Loom's own processes. Lists are per project when the viewer names one
-  (:func:`in_project`); a get by ID finds the object in any project the viewer may see.
+  it from everyone but Loom's own processes, and so does a deleted item (in the trash, core.ops).
+  Lists are per project when the viewer names one (:func:`in_project`); a get by ID finds the
+  object in any project the viewer may see.
 - **Forking** is a ``fork`` grant (core.experiments.fork_grant): whoever may fork a run (a
   teammate who sees it, or a fork link) may read that run, the dataset and the saved pipeline
   version it used, and nothing else, so the fork starts from exactly the same data and steps.
@@ -225,7 +226,9 @@ def projects_with_role(viewer: Viewer, role: str = "viewer") -> Select[Any]:
 
 def _not_trashed(model: Any) -> ColumnElement[bool]:
     trashed = select(Project.id).where(Project.deleted_at.is_not(None))
-    return or_(model.project_id.is_(None), model.project_id.not_in(trashed))
+    alive = or_(model.project_id.is_(None), model.project_id.not_in(trashed))
+    # An item deleted on its own (core.ops's trash) is hidden like one of a trashed project.
+    return and_(model.deleted_at.is_(None), alive) if hasattr(model, "deleted_at") else alive
 
 
 def visible(model: Any, viewer: Viewer) -> ColumnElement[bool]:

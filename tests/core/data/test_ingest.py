@@ -19,9 +19,9 @@ from core.data import save_upload
 from core.data import summarize_target
 from core.errors import DataError
 from core.errors import NotFoundError
-from core.errors import StoreError
 from core.store import SYSTEM
 from core.store import Store
+from core.store import Viewer
 from core.store import create_run
 from core.store import open_store
 
@@ -174,18 +174,22 @@ def test_rename_and_delete(local_store: Store) -> None:
     assert rename_dataset(local_store, ds.id, "  flowers  ", viewer=SYSTEM).name == "flowers"
     with pytest.raises(DataError, match="Please give the dataset a name"):
         rename_dataset(local_store, ds.id, "   ", viewer=SYSTEM)
-    delete_dataset(local_store, ds.id, viewer=SYSTEM)
-    assert list_datasets(local_store, viewer=SYSTEM) == []
-    assert not local_store.path_for("datasets", ds.id, ".parquet").exists()
+    me = Viewer.local("me")
+    delete_dataset(local_store, ds.id, viewer=me)  # to the trash: its file stays until purged
+    assert list_datasets(local_store, viewer=me) == []
+    assert local_store.path_for("datasets", ds.id, ".parquet").exists()
     with pytest.raises(NotFoundError):
-        get_dataset(local_store, ds.id, viewer=SYSTEM)
+        get_dataset(local_store, ds.id, viewer=me)
 
 
-def test_delete_refused_while_a_run_uses_it(local_store: Store) -> None:
+def test_a_dataset_a_kept_run_uses_is_not_purged_from_the_trash(local_store: Store) -> None:
+    from core.ops import purge_trash
+
     ds = ingest_file(local_store, ASSETS / "iris.csv", "csv", "iris")
     run = create_run(local_store, "smoke", {}, name="baseline", dataset_id=ds.id)
-    with pytest.raises(StoreError, match=f"is used by smoke run 'baseline' \\({run.id}\\)"):
-        delete_dataset(local_store, ds.id, viewer=SYSTEM)
+    delete_dataset(local_store, ds.id, viewer=SYSTEM)
+    [(_, why)] = purge_trash(local_store, days=0).kept
+    assert f"used by smoke run 'baseline' ({run.id})" in why
     assert local_store.path_for("datasets", ds.id, ".parquet").exists()
 
 
