@@ -129,9 +129,29 @@ def _real_run(store: Any, dataset_id: str) -> str:
     return str(run_id)
 
 
+# Counts the script runs the page has started (a fragment's included), from the moment it is
+# installed: the attribute Streamlit sets while a script runs, watched for its changes.
+_COUNT_RUNS = """() => {
+  if (window.__loomRuns === undefined) {
+    window.__loomRuns = 0;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.target.getAttribute('data-test-script-state') === 'running') window.__loomRuns += 1;
+      }
+    }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  }
+  return window.__loomRuns;
+}"""
+
+
 class Clock:
     """Times an action until the page has settled: ``done()`` holds and Streamlit's script
-    state has stayed not-running for ``quiet`` seconds (a fragment's rerun counts as running)."""
+    state has stayed not-running for ``quiet`` seconds (a fragment's rerun counts as running).
+
+    ``rerun=True`` (a tweak): the page must also have started a script run since the action. On
+    a loaded machine the browser can take longer than ``quiet`` to send a change and the server
+    to start its run, and the page still showed the old state as settled (0.1 s "tweaks").
+    """
 
     def __init__(self, page: Any, quiet: float = 0.25, timeout: float = 60) -> None:
         self.page, self.quiet, self.timeout = page, quiet, timeout
@@ -149,9 +169,13 @@ class Clock:
         except Error:  # the page is navigating: its context went away mid-call
             return True
 
-    def time(self, action: Callable[[], None], done: Callable[[], bool]) -> float:
+    def tweak(self, action: Callable[[], None], done: Callable[[], bool]) -> float:
+        return self.time(action, done, rerun=True)
+
+    def time(self, action: Callable[[], None], done: Callable[[], bool], rerun: bool = False) -> float:
         from playwright.sync_api import Error
 
+        runs = self.page.evaluate(_COUNT_RUNS) if rerun else 0
         start = time.perf_counter()
         action()
         quiet_since = None
@@ -161,11 +185,15 @@ class Clock:
                 raise TimeoutError("the page did not settle")
             try:
                 finished = not self._running() and done()
+                started = not rerun or self.page.evaluate(_COUNT_RUNS) > runs
             except Error:  # navigating
-                finished = False
+                finished = started = False
             if finished:
                 quiet_since = quiet_since or now
-                if now - quiet_since >= self.quiet:
+                if now - quiet_since >= self.quiet and started:
+                    return quiet_since - start
+                if now - quiet_since >= 5:  # no run at all: the action changed nothing
+                    print("  (no script run followed the action)", flush=True)
                     return quiet_since - start
             else:
                 quiet_since = None
@@ -420,13 +448,13 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 value = str(250 + 10 * i)
                 record(
                     "optimizer lab: change steps",
-                    Clock(page).time(lambda: (steps.fill(value), steps.press("Enter")), lambda: True),
+                    Clock(page).tweak(lambda: (steps.fill(value), steps.press("Enter")), lambda: True),
                 )
                 page.get_by_label("Surface").click()
-                surface = ("Saddle", "Ill-conditioned valley", "Quadratic bowl")[i % 3]
+                surface = ("Saddle", "Ill-conditioned valley", "Rosenbrock")[i % 3]  # never the first, bowl
                 record(
                     "optimizer lab: change surface",
-                    Clock(page).time(lambda: page.get_by_role("option", name=surface).click(), lambda: True),
+                    Clock(page).tweak(lambda: page.get_by_role("option", name=surface).click(), lambda: True),
                 )
                 added = ("nesterov", "rmsprop", "adamw", "nadam", "adagrad")[i % 5]
                 box = page.get_by_role("combobox", name="Optimizers (1-4)", exact=True)
@@ -435,7 +463,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 chip = page.locator(f'[data-testid="stMultiSelect"] [aria-label="Remove {added}"]')
                 record(
                     "optimizer lab: change optimizers",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: page.get_by_role("option", name=added, exact=True).click(),
                         lambda: chip.count() > 0,
                     ),
@@ -446,11 +474,11 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 value = f"{0.02 + 0.001 * i:.4f}"
                 record(
                     "optimizer lab: change learning rate",
-                    Clock(page).time(lambda: (rate.fill(value), rate.press("Enter")), lambda: True),
+                    Clock(page).tweak(lambda: (rate.fill(value), rate.press("Enter")), lambda: True),
                 )
                 record(
                     "optimizer lab: change optimizers",
-                    Clock(page).time(lambda: chip.click(), lambda: chip.count() == 0),
+                    Clock(page).tweak(lambda: chip.click(), lambda: chip.count() == 0),
                 )
 
             def pipeline(page: Any, i: int) -> None:
@@ -461,7 +489,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 Clock(page).time(lambda: None, lambda: True)
                 record(
                     "pipeline: select node + preview",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: canvas.get_by_text("Clip outliers (s3)").click(),
                         lambda: page.get_by_role("heading", name="Preview after s3").count() > 0,
                     ),
@@ -471,7 +499,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 factor.fill(typed)
                 record(
                     "pipeline: change parameter + Apply",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: page.get_by_role("button", name="Apply").click(),
                         lambda: factor.count() == 1 and factor.input_value() == typed,
                     ),
@@ -484,7 +512,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 new = canvas.locator('.react-flow__node[data-id="s6"]')
                 record(
                     "pipeline: add step",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: page.get_by_role("button", name="Add step").click(), lambda: new.count() > 0
                     ),
                 )
@@ -493,14 +521,14 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 edge.click(button="right", force=True)
                 record(
                     "pipeline: disconnect (edge menu)",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: canvas.get_by_text("Delete Edge").click(),
                         lambda: "221, 51, 51" in (new.get_attribute("style") or ""),
                     ),
                 )
                 record(
                     "pipeline: delete step",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: page.get_by_role("button", name="Delete", exact=True).click(),
                         lambda: new.count() == 0,
                     ),
@@ -517,7 +545,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 widths = f"{64 + 8 * (i + 1)}, 32"
                 record(
                     "train: change hidden widths",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: (hidden.fill(widths), hidden.press("Enter")),
                         lambda: caption.count() == 1 and caption.inner_text() != before,
                     ),
@@ -525,7 +553,9 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 epochs = page.get_by_label("Epochs")
                 record(
                     "train: change epochs",
-                    Clock(page).time(lambda: (epochs.fill(str(20 + i)), epochs.press("Enter")), lambda: True),
+                    Clock(page).tweak(
+                        lambda: (epochs.fill(str(20 + i)), epochs.press("Enter")), lambda: True
+                    ),
                 )
 
             def tune(page: Any) -> None:
@@ -539,7 +569,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                         before = _chart_signature(page)
                         record(
                             "tune: switch chart",
-                            Clock(page).time(
+                            Clock(page).tweak(
                                 lambda k=k: options.nth(k).click(),
                                 lambda before=before: _chart_signature(page) != before,
                             ),
@@ -547,7 +577,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 states = page.get_by_test_id("stMultiSelect").filter(has_text="Show trials")
                 record(
                     "tune: filter trials",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: states.get_by_role(
                             "button", name=re.compile("Remove complete|complete")
                         ).first.click(),
@@ -562,7 +592,7 @@ def main() -> None:  # noqa: PLR0915 - one scripted session, read top to bottom
                 Clock(page).time(lambda: None, lambda: True)
                 record(
                     "experiments: search",
-                    Clock(page).time(
+                    Clock(page).tweak(
                         lambda: (search.fill(f"run {i + 1}"), search.press("Enter")), lambda: True
                     ),
                 )
