@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from core.errors import NotFoundError
 from core.errors import PermissionDeniedError
+from core.store import SYSTEM
 from core.store import Dataset
 from core.store import Grant
 from core.store import Pipeline
@@ -65,7 +66,7 @@ def fork_grant(store: Store, run_id: str, *, viewer: Viewer, link: Grant | None 
     """
     viewer.require_create()
     reader = viewer.with_grant(link) if link is not None else viewer.with_grant(None)
-    with store.session(viewer) as s:
+    with store.session(reader) as s:
         run = fetch_visible(s, Run, run_id, reader)
         if link is not None and not link.can_fork and through_grant_only(s, Run, run_id, reader):
             raise PermissionDeniedError(
@@ -76,6 +77,8 @@ def fork_grant(store: Store, run_id: str, *, viewer: Viewer, link: Grant | None 
         dataset_id = run.dataset_id or (pipeline or {}).get("dataset_id") or None
         pipeline_id = run.pipeline_id or spec.get("pipeline_id") or None
         owner = run.author or "its owner"
+    # Whether what the run used still exists, whoever owns it: the grant being made opens it.
+    with store.session(SYSTEM) as s:
         if dataset_id and s.scalar(select(Dataset.id).where(Dataset.id == dataset_id)) is None:
             raise NotFoundError(
                 f"The dataset this run trained on ({str(dataset_id)[:8]}) no longer exists: {owner} "

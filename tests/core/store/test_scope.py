@@ -129,6 +129,7 @@ SYSTEM_SESSIONS = {
     "core/compute/_reaper.py",
     "core/compute/_transition.py",
     "core/data/_ingest.py",
+    "core/experiments/_fork.py",
     "core/reports/_store.py",
     "core/sharing/_accounts.py",
     "core/sharing/_links.py",
