@@ -247,9 +247,12 @@ def team_box(store: Store, record: ReportRecord, who: Viewer) -> None:
 
 
 def delete_box(store: Store, record: ReportRecord, who: Viewer) -> None:
-    """Delete the report and every version (the runs it shows stay)."""
+    """Delete the report to the trash (restorable on the Projects page; the runs it shows stay)."""
     with st.expander("Delete this report"):
-        sure = st.checkbox("Delete every version of this report", key=f"report_delete_sure_{record.id}")
+        sure = st.checkbox(
+            "Put this report, every version, in the trash (restorable on the Projects page)",
+            key=f"report_delete_sure_{record.id}",
+        )
         if st.button("Delete report", disabled=not sure, key=f"report_delete_{record.id}"):
             try:
                 delete_report(store, record.id, viewer=who)

@@ -129,6 +129,7 @@ def store() -> Store:
         raise
     _store_reaper(cfg)
     _alert_evaluator(cfg)
+    _trash_purger(cfg)
     return opened
 
 
@@ -149,6 +150,14 @@ def _alert_evaluator(cfg: AppConfig):  # type: ignore[no-untyped-def]
     from core.alerts import AlertEvaluator
 
     return AlertEvaluator(_store(cfg), interval=5.0).start()
+
+
+@st.cache_resource(show_spinner=False)
+def _trash_purger(cfg: AppConfig):  # type: ignore[no-untyped-def]
+    """Every hour, what has been in the trash longer than LOOM_TRASH_DAYS is purged."""
+    from core.ops import TrashPurger
+
+    return TrashPurger(_store(cfg)).start()
 
 
 def client():  # type: ignore[no-untyped-def]

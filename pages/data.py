@@ -192,7 +192,7 @@ with st.popover("Rename or delete", icon=":material/edit:"):
             st.rerun()
         except AppError as exc:
             _ui.error(exc)
-    sure = st.checkbox("Yes, delete this dataset and its file", key="delete_sure")
+    sure = st.checkbox("Yes, put this dataset in the trash (restorable on Projects)", key="delete_sure")
     if st.button("Delete", type="primary", key="delete_go", disabled=not sure):
         try:
             delete_dataset(store, dataset.id, viewer=who)

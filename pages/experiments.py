@@ -164,16 +164,17 @@ with tab_runs:
         pending = st.session_state.get("confirm_delete")
         if pending:
             st.warning(
-                f"Delete {len(pending)} run(s), their metrics, notes and files? This cannot be undone."
+                f"Delete {len(pending)} run(s)? They go to the trash (Projects page): restorable for "
+                f"{_ui.config().trash_days:g} days, then purged with their metrics, notes and files."
             )
             d1, d2 = st.columns(2)
-            if d1.button("Delete for good", type="primary", key="exp_delete_yes"):
+            if d1.button("Delete", type="primary", key="exp_delete_yes"):
                 try:
                     n = delete_runs(store, pending, viewer=who)
                 except AppError as exc:
                     _ui.error(exc)
                 else:
-                    st.toast(f"Deleted {n} run(s).")
+                    st.toast(f"Moved {n} run(s) to the trash; restore them on the Projects page.")
                 st.session_state.pop("confirm_delete", None)
                 st.rerun()
             if d2.button("Keep them", key="exp_delete_no"):

@@ -1,4 +1,6 @@
-"""Projects: the projects you work in, what each holds, its members and roles, and the trash.
+"""Projects: the projects you work in, what each holds, its members and roles, and the trash
+(deleted projects, and deleted runs, studies, datasets, pipelines and reports, restorable until
+they are purged after LOOM_TRASH_DAYS).
 
 The project chosen in the sidebar (``?project=<id>``) is the one managed here; every other page
 lists and creates inside it too. Roles: viewer (read, note), member (also create, fork, launch),
@@ -8,6 +10,8 @@ admin (also members, settings, delete). Core checks every change again.
 import streamlit as st
 
 from core.errors import AppError
+from core.ops import list_trash
+from core.ops import restore_item
 from core.sharing import create_project
 from core.sharing import delete_project
 from core.sharing import list_projects
@@ -239,3 +243,27 @@ for p in trashed:
             _ui.error(exc)
         else:
             _go_to(p.id, f"Restored {p.label}, with everything in it; you now work in it.")
+
+deleted = list_trash(store, viewer=who)
+days = _ui.config().trash_days
+st.markdown("**Deleted items**")
+if not deleted:
+    st.caption(f"No deleted runs, studies, datasets, pipelines or reports you can restore ({days:g} days).")
+else:
+    st.caption(
+        f"Deleted runs, studies, datasets, pipelines and reports stay here {days:g} days, then are purged "
+        "with their files. A dataset or pipeline version a kept run used is never purged."
+    )
+for item in deleted[:200]:
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    by = f" by {item.deleted_by}" if item.deleted_by else ""
+    purge = f"{item.purge_after(days):%Y-%m-%d}"
+    c1.markdown(
+        f"{item.kind.capitalize()} **{_ui.md_escape(item.name)}** `{item.id[:8]}` · deleted "
+        f"{item.deleted_at:%Y-%m-%d %H:%M}{_ui.md_escape(by)} · purged after {purge}"
+    )
+    if c2.button("Restore", key=f"restore_{item.kind}_{item.id}"):
+        _done(
+            lambda item=item: restore_item(store, item.kind, item.id, viewer=who),
+            f"Restored {item.kind} {item.name}.",
+        )

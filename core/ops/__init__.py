@@ -29,6 +29,7 @@ from core.ops._restore import restore
 from core.ops._trash import TRASH_KINDS
 from core.ops._trash import PurgeResult
 from core.ops._trash import TrashItem
+from core.ops._trash import TrashPurger
 from core.ops._trash import delete_item
 from core.ops._trash import list_trash
 from core.ops._trash import purge_trash
@@ -44,6 +45,7 @@ __all__ = [
     "PurgeResult",
     "RestoreResult",
     "TrashItem",
+    "TrashPurger",
     "UsageRow",
     "backup",
     "collect_garbage",

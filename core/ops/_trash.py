@@ -16,6 +16,8 @@ trash uses (it may come back).
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -27,6 +29,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
+from core.errors import AppError
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import SYSTEM
@@ -39,6 +42,7 @@ from core.store import Run
 from core.store import Study
 from core.store import Tag
 from core.store import Viewer
+from core.store import audit
 from core.store import fetch_owned
 from core.store import owned
 from core.store import utcnow
@@ -46,6 +50,7 @@ from core.store import utcnow
 __all__ = [
     "TRASH_KINDS",
     "PurgeResult",
+    "TrashPurger",
     "TrashItem",
     "delete_item",
     "list_trash",
@@ -64,6 +69,7 @@ _MODELS: dict[str, Any] = {
 TRASH_KINDS = ("run", "study", "report", "pipeline", "dataset")
 _RUN_FOLDERS = ("models", "checkpoints", "predictions")
 _LIVE = ("queued", "running")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,7 @@ def delete_item(store: Any, kind: str, item_id: str, *, viewer: Viewer) -> Trash
         by = viewer.name or "system"
         for target in (row, *runs):
             target.deleted_at, target.deleted_by = now, by
+        audit(s, viewer.name, f"{kind}.delete", kind, item_id, {"name": _item(kind, row).name})
         s.flush()
         return _item(kind, row)
 
@@ -183,6 +190,7 @@ def restore_item(store: Any, kind: str, item_id: str, *, viewer: Viewer) -> Tras
                 .values(deleted_at=None, deleted_by="")
             )
         row.deleted_at, row.deleted_by = None, ""
+        audit(s, viewer.name, f"{kind}.restore", kind, item_id, {"name": item.name})
         return item
 
 
@@ -283,6 +291,7 @@ def purge_trash(
             paths += _files(data_dir, kind, row.id)
             if not dry_run:
                 _remove_rows(s, kind, row)
+                audit(s, "", f"{kind}.purge", kind, row.id, {"name": item.name, "by": item.deleted_by})
         if dry_run:
             s.rollback()
     freed = 0
@@ -295,3 +304,32 @@ def purge_trash(
             continue
     relative = tuple(str(p.relative_to(data_dir)) for p in paths)
     return PurgeResult(dry_run, tuple(purged), tuple(kept), relative, freed)
+
+
+class TrashPurger:
+    """Calls :func:`purge_trash` every ``interval`` seconds (an hour) in a daemon thread: the app
+    starts one, so what has been in the trash longer than LOOM_TRASH_DAYS goes without an
+    operator. Two app processes may both run one: a row the other purged is simply gone."""
+
+    def __init__(self, store: Any, interval: float = 3600.0) -> None:
+        self._store = store
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="loom-trash-purger", daemon=True)
+
+    def start(self) -> TrashPurger:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _loop(self) -> None:
+        while not self._done.wait(self._interval):
+            try:
+                result = purge_trash(self._store)
+            except AppError as exc:
+                _log.warning("trash purge: %s", exc)
+                continue
+            if result.purged:
+                _log.info("trash: purged %d item(s), freed %d bytes", len(result.purged), result.freed_bytes)
