@@ -45,6 +45,7 @@ from core.store import Study
 from core.store import TeamMember
 from core.store import User
 from core.store import Viewer
+from core.store import audit
 from core.store import default_project
 from core.store import fetch_owned
 from core.store import projects_with_role
@@ -215,9 +216,25 @@ def list_projects(store: Store, *, viewer: Viewer, trashed: bool = False) -> lis
             found = [_info(p, r) for p in rows if (r := _trashed_role(s, p, viewer)) == "admin"]
         else:
             rows = s.scalars(select(Project).where(Project.id.in_(projects_with_role(viewer)))).all()
-            found = [_info(p, _role(s, p, viewer) or "viewer") for p in rows]
+            # Two queries whatever the number of projects (the sidebar lists them on every page).
+            named = dict(
+                s.execute(
+                    select(ProjectMember.project_id, ProjectMember.role).where(
+                        ProjectMember.user == viewer.name
+                    )
+                ).all()
+            )
+            found = [_info(p, _listed_role(p, viewer, named)) for p in rows]
     mine = viewer.name
     return sorted(found, key=lambda p: (p.owner_user != mine or bool(p.owner_team), p.label.lower()))
+
+
+def _listed_role(project: Project, viewer: Viewer, named: dict[str, str]) -> str:
+    if viewer.everything:
+        return "admin"
+    if project.id in named:
+        return named[project.id]
+    return project.team_role if project.owner_team in viewer.teams else "viewer"
 
 
 def _trashed_role(session: Session, project: Project, viewer: Viewer) -> str | None:
@@ -288,6 +305,7 @@ def create_project(store: Store, name: str, *, viewer: Viewer, team: str = "") -
         s.flush()
         if viewer.name:
             s.add(ProjectMember(project_id=project.id, user=viewer.name, role="admin"))
+        audit(s, viewer.name, "project.create", "project", project.id, {"name": name, "team": team})
         return project.id
 
 
@@ -297,6 +315,7 @@ def rename_project(store: Store, project_id: str, name: str, *, viewer: Viewer) 
     with store.session(viewer) as s:
         project = _fetch(s, project_id, viewer, "admin", "rename it")
         _check_unique(s, name, project.owner_user, project.owner_team, but=project.id)
+        audit(s, viewer.name, "project.rename", "project", project.id, {"from": project.name, "to": name})
         project.name = name
 
 
@@ -310,6 +329,7 @@ def set_team_role(store: Store, project_id: str, role: str, *, viewer: Viewer) -
         if not project.owner_team:
             raise SpecError(f"Project {project.name!r} belongs to {project.owner_user}, not to a team.")
         project.team_role = role
+        audit(s, viewer.name, "project.team_role", "project", project.id, {"role": role})
 
 
 def project_members(store: Store, project_id: str, *, viewer: Viewer) -> list[MemberInfo]:
@@ -362,6 +382,7 @@ def set_project_role(store: Store, project_id: str, user: str, role: str, *, vie
             s.add(ProjectMember(project_id=project.id, user=user, role=role))
         else:
             row.role = role
+        audit(s, viewer.name, "project.role", "project", project.id, {"user": user, "role": role})
 
 
 def project_contents(store: Store, project_id: str, *, viewer: Viewer) -> dict[str, int]:
@@ -392,6 +413,7 @@ def delete_project(store: Store, project_id: str, *, viewer: Viewer) -> dict[str
         project = _fetch(s, project_id, viewer, "admin", "delete it")
         project.deleted_at = utcnow()
         project.deleted_by = viewer.name[:100]
+        audit(s, viewer.name, "project.delete", "project", project.id, {"name": project.name})
         s.execute(
             update(Run).where(Run.project_id == project.id, Run.status.in_(_LIVE)).values(stop_requested=True)
         )
@@ -407,6 +429,7 @@ def restore_project(store: Store, project_id: str, *, viewer: Viewer) -> None:
         _check_unique(s, project.name, project.owner_user, project.owner_team, but=project.id)
         project.deleted_at = None
         project.deleted_by = ""
+        audit(s, viewer.name, "project.restore", "project", project.id, {"name": project.name})
 
 
 def move_to_project(store: Store, kind: str, item_id: str, project_id: str, *, viewer: Viewer) -> None:
@@ -424,6 +447,7 @@ def move_to_project(store: Store, kind: str, item_id: str, project_id: str, *, v
     with store.session(viewer) as s:
         target = _fetch(s, project_id, viewer, "member", "add to it")
         row = fetch_owned(s, model, item_id, viewer.with_grant(None), "move")
+        audit(s, viewer.name, f"{kind}.move", kind, row.id, {"from": row.project_id, "to": target.id})
         row.project_id = target.id
         # Alert rules follow the run or study they watch.
         s.execute(update(AlertRule).where(AlertRule.target_id == row.id).values(project_id=target.id))
