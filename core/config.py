@@ -200,6 +200,31 @@ LOOM_TRASH_DAYS: EnvVar[float] = EnvVar(
     "Days a deleted run, study, dataset, pipeline or report stays in the trash (restorable), then is purged.",
 )
 
+
+
+def _parse_log_format(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ConfigError(f"{name}={raw!r} is not a log format. Use text or json.")
+    return value
+
+
+LOOM_METRICS_PORT: EnvVar[int] = EnvVar(
+    "LOOM_METRICS_PORT",
+    _parse_positive_int,
+    None,
+    "Serve Prometheus metrics at http://LOOM_METRICS_HOST:PORT/metrics from each app process. Default: off.",
+)
+LOOM_METRICS_HOST: EnvVar[str] = EnvVar(
+    "LOOM_METRICS_HOST", _str, "127.0.0.1", "Address the metrics port binds. Default: loopback only."
+)
+LOOM_LOG_FORMAT: EnvVar[str] = EnvVar(
+    "LOOM_LOG_FORMAT",
+    _parse_log_format,
+    "text",
+    "json: Loom's loggers (app, workers, CLI) write one JSON object per line (ts, level, logger, message).",
+)
+
 ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_DATA_DIR,
     LOOM_DATABASE_URL,
@@ -215,6 +240,9 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
     LOOM_TRASH_DAYS,
+    LOOM_METRICS_PORT,
+    LOOM_METRICS_HOST,
+    LOOM_LOG_FORMAT,
 )  # type: ignore[assignment]
 
 

@@ -16,7 +16,7 @@ def _password() -> str:
     return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
 
 
-def manage_users(store, action: str, name: str | None, email: str | None) -> int:  # type: ignore[no-untyped-def]
+def manage_users(store, action: str, name: str | None, email: str | None, admin: bool = False) -> int:  # type: ignore[no-untyped-def]
     from core import sharing
 
     if action == "list":
@@ -27,8 +27,14 @@ def manage_users(store, action: str, name: str | None, email: str | None) -> int
         out(f"error: give the user's name: python -m core user {action} NAME")
         return 2
     if action == "add":
-        sharing.create_user(store, name, _password(), email=email)
-        out(f"user {name.strip().lower()} added")
+        sharing.create_user(store, name, _password(), email=email, admin=admin)
+        out(f"user {name.strip().lower()} added" + (" (site admin)" if admin else ""))
+    elif action in ("grant-admin", "revoke-admin"):
+        sharing.set_admin(store, name, action == "grant-admin")
+        out(
+            f"{name.strip().lower()} "
+            + ("is a site admin" if action == "grant-admin" else "is no longer a site admin")
+        )
     elif action == "passwd":
         sharing.set_password(store, name, _password())
         out(f"password of {name.strip().lower()} changed; their sessions ended")

@@ -13,6 +13,7 @@ from core.cli import _accounts
 from core.cli import _baselines
 from core.cli import _data
 from core.cli import _listing
+from core.cli import _observe
 from core.cli import _ops
 from core.cli import _projects
 from core.cli import _training
@@ -107,10 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         )
     _projects.add_parser(sub, common)
     _ops.add_commands(sub, common)
+    _observe.add_commands(sub, common)
     user = sub.add_parser("user", parents=[common], help="manage accounts (used when LOOM_AUTH=on)")
-    user.add_argument("action", choices=["add", "list", "passwd", "remove"])
+    user.add_argument("action", choices=["add", "list", "passwd", "remove", "grant-admin", "revoke-admin"])
     user.add_argument("name", nargs="?")
     user.add_argument("--email", default=None, help="single sign-on identity of this account")
+    user.add_argument(
+        "--admin", action="store_true", help="a site admin (the Admin page: audit log, everyone's disk use)"
+    )
     sub.add_parser("migrate", parents=[common], help="bring the store's schema to this Loom's version")
     team = sub.add_parser("team", parents=[common], help="manage teams (used when LOOM_AUTH=on)")
     team.add_argument("action", choices=["add", "list", "add-member", "remove-member"])
@@ -122,10 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; returns the process exit code. A user's error (an ``AppError``: a wrong
     column, an unknown ID) is one line, ``error: ...``, and exit code 2; ``--debug`` prints its
     traceback first."""
+    import getpass
+
+    from core.errors import ConfigError
+    from core.logs import configure_logging
+    from core.store import audit_origin
+
     args = _parser().parse_args(argv)
     added = set_quiet(not args.verbose)
     try:
-        return _run(args)
+        configure_logging()
+    except ConfigError as exc:
+        out(f"error: {exc}")
+        return 2
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):
+        operator = "unknown"
+    try:
+        with audit_origin(actor=f"cli:{operator}"):  # who ran an admin command, in the audit log
+            return _run(args)
     finally:  # called in-process (tests, scripts): leave the caller's environment as it was
         for name in added:
             os.environ.pop(name, None)
@@ -145,7 +166,9 @@ def _run(args: argparse.Namespace) -> int:
             out(f"store at {redact_url(config.database_url)} is at this Loom's schema version")
             return 0
         if args.command == "user":
-            return _accounts.manage_users(store, args.action, args.name, args.email)
+            return _accounts.manage_users(store, args.action, args.name, args.email, args.admin)
+        if args.command in _observe.COMMANDS:
+            return _observe.run(store, config, args)
         if args.command == "team":
             return _accounts.manage_teams(store, args.action, args.names)
         if args.command == "projects":

@@ -145,6 +145,18 @@ def _worker_name() -> str:
         return socket.gethostname()
 
 
+def _log_format() -> None:
+    """The worker's Loom loggers as the app's (``LOOM_LOG_FORMAT``, inherited or set for the
+    worker); a bad value was already refused where the app or CLI started."""
+    from core.errors import ConfigError
+    from core.logs import configure_logging
+
+    try:
+        configure_logging()
+    except ConfigError:
+        pass
+
+
 def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
     """Run one job on this worker and record how it ended. Never raises.
 
@@ -157,6 +169,7 @@ def execute_run(config: AppConfig, run_id: str, job: str | None = None) -> str:
     Returns:
         The run's final status (or ``"skipped"`` if it was not to run here).
     """
+    _log_format()
     store = open_store(config)
     decision = transition(store, run_id, Started(worker=_worker_name()))
     if not decision.proceed:

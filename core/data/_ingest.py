@@ -34,6 +34,7 @@ from core.store import Dataset
 from core.store import DatasetRecord
 from core.store import Store
 from core.store import Viewer
+from core.store import audit
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import in_project
@@ -398,6 +399,7 @@ def set_dataset_team(store: Store, dataset_id: str, team: str, *, viewer: Viewer
     viewer.require_create(team)
     with store.session(viewer) as s:
         fetch_owned(s, Dataset, dataset_id, viewer, "change who sees").team = team
+        audit(s, viewer.name, "dataset.visibility", "dataset", dataset_id, {"team": team})
 
 
 def delete_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> None:
@@ -411,3 +413,4 @@ def delete_dataset(store: Store, dataset_id: str, *, viewer: Viewer) -> None:
     with store.session(viewer) as s:
         dataset = fetch_owned(s, Dataset, dataset_id, viewer, "delete")
         dataset.deleted_at, dataset.deleted_by = utcnow(), viewer.name or "system"
+        audit(s, viewer.name, "dataset.delete", "dataset", dataset.id, {"name": dataset.name})

@@ -17,6 +17,7 @@ from core.store import Store
 from core.store import Study
 from core.store import Tag
 from core.store import Viewer
+from core.store import audit
 from core.store import can_see
 from core.store import fetch_owned
 from core.store import fetch_visible
@@ -168,6 +169,7 @@ def set_team(store: Store, kind: str, target_id: str, team: str, *, viewer: View
     model = Run if kind == "run" else Study
     with store.session(viewer) as s:
         fetch_owned(s, model, target_id, viewer, "change who sees").team = team
+        audit(s, viewer.name, f"{kind}.visibility", kind, target_id, {"team": team})
         if kind == "study":
             s.execute(update(Run).where(Run.study_id == target_id).values(team=team))
 
@@ -199,4 +201,5 @@ def delete_runs(store: Store, run_ids: list[str], *, viewer: Viewer) -> int:
         now, by = utcnow(), viewer.name or "system"
         for run in runs:
             run.deleted_at, run.deleted_by = now, by
+            audit(s, viewer.name, "run.delete", "run", run.id, {"name": run.name})
     return len(runs)

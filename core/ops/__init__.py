@@ -10,9 +10,18 @@
     delete_item / list_trash / restore_item the trash of runs, studies, datasets, pipelines, reports
     purge_trash(store, days=...)            remove what has been in the trash longer than LOOM_TRASH_DAYS
 
+    read_audit / count_audit / export_audit the audit log (site admins; core.store.audit writes it)
+    render_metrics / start_metrics_server   Prometheus metrics (runs, queue, workers, store, sessions)
+
 The CLI (``python -m core backup|restore|gc|du|trash``) and the admin page call these.
 """
 
+from core.ops._audit import AUDIT_FORMATS
+from core.ops._audit import AuditEntry
+from core.ops._audit import count_audit
+from core.ops._audit import export_audit
+from core.ops._audit import parse_moment
+from core.ops._audit import read_audit
 from core.ops._backup import BackupResult
 from core.ops._backup import backup
 from core.ops._backup import verify_backup
@@ -24,6 +33,10 @@ from core.ops._du import disk_use
 from core.ops._gc import GcItem
 from core.ops._gc import GcResult
 from core.ops._gc import collect_garbage
+from core.ops._metrics import metrics_address
+from core.ops._metrics import observe_page_render
+from core.ops._metrics import render_metrics
+from core.ops._metrics import start_metrics_server
 from core.ops._restore import RestoreResult
 from core.ops._restore import restore
 from core.ops._trash import TRASH_KINDS
@@ -36,6 +49,16 @@ from core.ops._trash import purge_trash
 from core.ops._trash import restore_item
 
 __all__ = [
+    "AUDIT_FORMATS",
+    "AuditEntry",
+    "count_audit",
+    "export_audit",
+    "metrics_address",
+    "observe_page_render",
+    "parse_moment",
+    "read_audit",
+    "render_metrics",
+    "start_metrics_server",
     "KINDS",
     "TRASH_KINDS",
     "BackupResult",

@@ -21,6 +21,7 @@ from core.store import Dataset
 from core.store import Pipeline
 from core.store import Store
 from core.store import Viewer
+from core.store import audit
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import in_project
@@ -191,6 +192,7 @@ def set_pipeline_team(store: Store, draft_id: str, team: str, *, viewer: Viewer)
     viewer.require_create(team)
     with store.session(viewer) as s:
         row = _draft_row(s, draft_id, viewer, "change who sees")
+        audit(s, viewer.name, "pipeline.visibility", "pipeline", row.id, {"name": row.name, "team": team})
         s.execute(
             update(Pipeline).where(Pipeline.name == row.name, Pipeline.author == row.author).values(team=team)
         )

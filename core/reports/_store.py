@@ -23,6 +23,7 @@ from core.store import Run
 from core.store import Store
 from core.store import Study
 from core.store import Viewer
+from core.store import audit
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import in_project
@@ -219,6 +220,7 @@ def delete_report(store: Store, report_id: str, *, viewer: Viewer) -> None:
         except NotFoundError as exc:
             raise _not_found(report_id) from exc
         row.deleted_at, row.deleted_by = utcnow(), viewer.name or "system"
+        audit(s, viewer.name, "report.delete", "report", row.id, {"title": row.title})
 
 
 def set_report_team(store: Store, report_id: str, team: str, *, viewer: Viewer) -> None:
@@ -236,6 +238,7 @@ def set_report_team(store: Store, report_id: str, team: str, *, viewer: Viewer) 
         except NotFoundError as exc:
             raise _not_found(report_id) from exc
         row.team = team
+        audit(s, viewer.name, "report.visibility", "report", row.id, {"team": team})
 
 
 def reader_of(store: Store, record: ReportRecord, viewer: Viewer) -> Viewer:

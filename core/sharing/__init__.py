@@ -13,6 +13,7 @@ from core.sharing._accounts import create_session
 from core.sharing._accounts import create_team
 from core.sharing._accounts import create_user
 from core.sharing._accounts import end_session
+from core.sharing._accounts import is_site_admin
 from core.sharing._accounts import issue_handoff
 from core.sharing._accounts import list_teams
 from core.sharing._accounts import list_users
@@ -22,6 +23,7 @@ from core.sharing._accounts import remove_member
 from core.sharing._accounts import remove_user
 from core.sharing._accounts import resolve_session
 from core.sharing._accounts import safe_next
+from core.sharing._accounts import set_admin
 from core.sharing._accounts import set_password
 from core.sharing._accounts import sign_in
 from core.sharing._accounts import sso_viewer
@@ -103,6 +105,8 @@ __all__ = [
     "restore_project",
     "revoke_link",
     "safe_next",
+    "is_site_admin",
+    "set_admin",
     "set_password",
     "set_project_role",
     "set_team_role",

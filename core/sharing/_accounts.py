@@ -44,6 +44,7 @@ from core.store import TeamMember
 from core.store import User
 from core.store import UserSession
 from core.store import Viewer
+from core.store import audit
 
 __all__ = [
     "COOKIE_NAME",
@@ -60,6 +61,7 @@ __all__ = [
     "create_user",
     "end_session",
     "hash_password",
+    "is_site_admin",
     "issue_handoff",
     "list_teams",
     "list_users",
@@ -69,6 +71,7 @@ __all__ = [
     "remove_user",
     "resolve_session",
     "safe_next",
+    "set_admin",
     "set_password",
     "sign_in",
     "sso_viewer",
@@ -124,13 +127,17 @@ def _check_password(password: str) -> None:
         raise SpecError("A password needs at least 10 characters.")
 
 
-def create_user(store: Store, name: str, password: str, email: str | None = None) -> str:
+def create_user(
+    store: Store, name: str, password: str, email: str | None = None, admin: bool = False, actor: str = ""
+) -> str:
     """Add an account (admin CLI).
 
     Args:
         name: 1 to 100 lowercase letters, digits, '.', '_' or '-'.
         password: At least 10 characters.
         email: The single-sign-on identity that maps to this account. Defaults to None.
+        admin: A site admin (reads the audit log and everyone's disk use). Defaults to False.
+        actor: Who adds it, for the audit log. Defaults to "" (the CLI's operator).
 
     Raises:
         SpecError: A bad name, a short password, a bad e-mail, or a taken name or e-mail.
@@ -146,11 +153,37 @@ def create_user(store: Store, name: str, password: str, email: str | None = None
             raise SpecError(f"There is already a user {name!r}.")
         if email and s.scalar(select(User.name).where(User.email == email)):
             raise SpecError(f"Another user already signs in as {email!r}.")
-        s.add(User(name=name, password_hash=hash_password(password), email=email))
+        s.add(User(name=name, password_hash=hash_password(password), email=email, is_admin=admin))
+        audit(s, actor, "user.create", "user", name, {"admin": admin, "email": email})
     return name
 
 
-def set_password(store: Store, name: str, password: str) -> None:
+def set_admin(store: Store, name: str, admin: bool, actor: str = "") -> None:
+    """Grant (or revoke) site admin: the Admin page's audit log and everyone's disk use.
+
+    Raises:
+        NotFoundError: No such user.
+    """
+    with store.session(SYSTEM) as s:
+        user = s.get(User, _clean_name(name))
+        if user is None:
+            raise NotFoundError(f"There is no user {name[:40]!r}.")
+        user.is_admin = admin
+        audit(s, actor, "user.admin_grant" if admin else "user.admin_revoke", "user", user.name)
+
+
+def is_site_admin(store: Store, viewer: Viewer) -> bool:
+    """Whether ``viewer`` may read the audit log and everyone's disk use: the local user (accounts
+    off) always; a signed-in user whose account is marked admin."""
+    if viewer.everything:
+        return True
+    if not viewer.signed_in:
+        return False
+    with store.session(SYSTEM) as s:
+        return bool(s.scalar(select(User.is_admin).where(User.name == viewer.name)))
+
+
+def set_password(store: Store, name: str, password: str, actor: str = "") -> None:
     """Change a password (admin CLI); the user's sessions end."""
     _check_password(password)
     with store.session(SYSTEM) as s:
@@ -159,9 +192,10 @@ def set_password(store: Store, name: str, password: str) -> None:
             raise NotFoundError(f"There is no user {name[:40]!r}.")
         user.password_hash = hash_password(password)
         s.execute(delete(UserSession).where(UserSession.user == user.name))
+        audit(s, actor, "user.set_password", "user", user.name)
 
 
-def remove_user(store: Store, name: str) -> None:
+def remove_user(store: Store, name: str, actor: str = "") -> None:
     """Delete an account, its memberships and sessions (what it owns stays, with its name)."""
     with store.session(SYSTEM) as s:
         user = s.get(User, _clean_name(name))
@@ -170,6 +204,7 @@ def remove_user(store: Store, name: str) -> None:
         s.execute(delete(UserSession).where(UserSession.user == user.name))
         s.execute(delete(TeamMember).where(TeamMember.user == user.name))
         s.delete(user)
+        audit(s, actor, "user.remove", "user", user.name)
 
 
 def list_users(store: Store) -> list[str]:
@@ -180,16 +215,17 @@ def list_users(store: Store) -> list[str]:
 # --- teams ------------------------------------------------------------------------------------
 
 
-def create_team(store: Store, name: str) -> str:
+def create_team(store: Store, name: str, actor: str = "") -> str:
     name = _clean_name(name, "Team")
     with store.session(SYSTEM) as s:
         if s.get(Team, name) is not None:
             raise SpecError(f"There is already a team {name!r}.")
         s.add(Team(name=name))
+        audit(s, actor, "team.create", "team", name)
     return name
 
 
-def add_member(store: Store, team: str, user: str) -> None:
+def add_member(store: Store, team: str, user: str, actor: str = "") -> None:
     team, user = _clean_name(team, "Team"), _clean_name(user)
     with store.session(SYSTEM) as s:
         if s.get(Team, team) is None:
@@ -200,15 +236,15 @@ def add_member(store: Store, team: str, user: str) -> None:
             raise NotFoundError(f"There is no user {user!r}. Add it with `python -m core user add {user}`.")
         if s.get(TeamMember, (team, user)) is None:
             s.add(TeamMember(team=team, user=user))
+            audit(s, actor, "team.add_member", "team", team, {"user": user})
 
 
-def remove_member(store: Store, team: str, user: str) -> None:
+def remove_member(store: Store, team: str, user: str, actor: str = "") -> None:
+    team, user = _clean_name(team, "Team"), _clean_name(user)
     with store.session(SYSTEM) as s:
-        s.execute(
-            delete(TeamMember).where(
-                TeamMember.team == _clean_name(team, "Team"), TeamMember.user == _clean_name(user)
-            )
-        )
+        gone = s.execute(delete(TeamMember).where(TeamMember.team == team, TeamMember.user == user))
+        if gone.rowcount:  # type: ignore[attr-defined]
+            audit(s, actor, "team.remove_member", "team", team, {"user": user})
 
 
 def list_teams(store: Store) -> dict[str, list[str]]:
@@ -292,6 +328,8 @@ def sign_in(store: Store, name: str, password: str, now: datetime | None = None)
         first = recent[-MAX_FAILURES]
         first = first if first.tzinfo else first.replace(tzinfo=UTC)
         wait = max(1, int((first + FAILURE_WINDOW - now).total_seconds() // 60) + 1)
+        with store.session(SYSTEM) as s:
+            audit(s, key, "signin.refused", "user", key, {"reason": "rate limited"})
         raise RateLimitedError(
             f"Too many failed sign-ins for this name. Try again in {wait} minute(s), or ask an "
             "administrator to reset the password (`python -m core user passwd NAME`)."
@@ -300,11 +338,13 @@ def sign_in(store: Store, name: str, password: str, now: datetime | None = None)
     if who is None:
         with store.session(SYSTEM) as s:
             s.add(SignInFailure(name=key, ts=now))
+            audit(s, key, "signin.failure", "user", key)
             # Old failures are of no use; keep the table small.
             s.execute(delete(SignInFailure).where(SignInFailure.ts < now - 4 * FAILURE_WINDOW))
         raise SpecError(WRONG)
     with store.session(SYSTEM) as s:
         s.execute(delete(SignInFailure).where(SignInFailure.name == key))
+        audit(s, who, "signin.success", "user", who)
     return create_session(store, who, now)
 
 
@@ -346,7 +386,10 @@ def end_session(store: Store, token: str | None) -> None:
     """Sign out: the session stops working on the server at once."""
     if token:
         with store.session(SYSTEM) as s:
+            user = s.scalar(select(UserSession.user).where(UserSession.token_hash == _hash(token)))
             s.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+            if user:
+                audit(s, user, "signin.signout", "user", user)
 
 
 def sso_viewer(store: Store, email: str | None) -> Viewer | None:

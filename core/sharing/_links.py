@@ -30,6 +30,7 @@ from core.store import ShareLink
 from core.store import Store
 from core.store import Study
 from core.store import Viewer
+from core.store import audit
 from core.store import fetch_owned
 
 __all__ = [
@@ -154,6 +155,14 @@ def create_link(
                 allow_download=bool(allow_download) and target_kind == "run",
             )
         )
+        audit(
+            s,
+            viewer.name,
+            "link.create",
+            target_kind,
+            target_id,
+            {"link": token_hash(token)[:12], "permission": permission, "label": label[:200]},
+        )
     return token
 
 
@@ -236,6 +245,7 @@ def revoke_link(store: Store, hashed: str, *, viewer: Viewer) -> None:
     with store.session(viewer) as s:
         if not s.execute(query.values(revoked=True)).rowcount:  # type: ignore[attr-defined]
             raise NotFoundError("No such link among yours. It may have been revoked already.")
+        audit(s, viewer.name, "link.revoke", "link", hashed[:12])
 
 
 def link_params(link: ShareLink, token: str) -> dict[str, Any]:
