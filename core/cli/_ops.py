@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli._common import out
+from core.errors import SpecError
 from core.formatting import human_bytes as _size
 
 __all__ = ["COMMANDS", "add_commands", "run"]
@@ -114,10 +115,12 @@ def run(args: argparse.Namespace, config: Any) -> int:
     if args.command == "trash":
         return _trash(store, args, config)
     if args.command == "gc":
-        _report_purge(ops.purge_trash(store, days=args.trash_days, dry_run=args.dry_run))
+        if args.trash_days is not None and not args.trash_days >= 0:  # refused before anything goes
+            raise SpecError(f"`trash_days >= 0` must hold, but got trash_days={args.trash_days}.")
         gc = ops.collect_garbage(
             store, dry_run=args.dry_run, upload_days=args.upload_days, checkpoint_days=args.checkpoint_days
         )
+        _report_purge(ops.purge_trash(store, days=args.trash_days, dry_run=args.dry_run))
         verb = "would remove" if args.dry_run else "removed"
         for item in gc.items:
             out(f"{verb} {item.relative} ({_size(item.size)}): {item.reason}")

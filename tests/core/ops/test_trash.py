@@ -289,6 +289,8 @@ def test_the_cli_lists_restores_and_purges_the_trash(
     assert f"purged run 'r' ({gone})" in printed and "trash: purged 1 item(s), kept 0" in printed
     assert not store.path_for("models", gone, ".keras").exists()
     assert store.path_for("models", kept, ".keras").exists()
+    assert main(["gc", "--trash-days", "-1"]) == 2
+    assert capsys.readouterr().out == "error: `trash_days >= 0` must hold, but got trash_days=-1.0.\n"
     assert main(["trash", "delete", "dataset", dataset_id]) == 0
     assert "is in the trash" in capsys.readouterr().out
     assert main(["trash", "purge", "--days", "0"]) == 0
