@@ -20,6 +20,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 
 from core.errors import SpecError
+from core.store import PARTS_OF_SCOPED_ITEMS
 from core.store import Dataset
 from core.store import Run
 from core.store import RunSummary
@@ -259,19 +260,23 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
     if q.sort == "metric":
         ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
     ordering.append(Run.id)
+    # The summaries and tags read here are those of runs the same statement reads (or of IDs it
+    # found): the runs' access rule scopes them, once.
+    parts = {PARTS_OF_SCOPED_ITEMS: True}
     with store.session(viewer) as s:
         # The page and the number of matches in one pass (a window count over the matches).
         found = s.execute(
             base.add_columns(func.count().over())
             .order_by(*ordering)
             .limit(q.page_size)
-            .offset((q.page - 1) * q.page_size)
+            .offset((q.page - 1) * q.page_size),
+            execution_options=parts,
         ).all()
         ids = [r[0] for r in found]
         if found:
             total = int(found[0][1])
         else:  # past the last page: count apart
-            total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+            total = s.scalar(select(func.count()).select_from(base.subquery()), execution_options=parts) or 0
         stmt = (
             select(Run, summary.c.last, Dataset.name)
             .outerjoin(summary, summary.c.run_id == Run.id)
@@ -279,7 +284,7 @@ def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tup
             .where(Run.id.in_(ids))
         )
         place = {run_id: i for i, run_id in enumerate(ids)}
-        rows = sorted(s.execute(stmt).all(), key=lambda r: place[r[0].id])
+        rows = sorted(s.execute(stmt, execution_options=parts).all(), key=lambda r: place[r[0].id])
         tags = _tags(s, "run", ids)
     out = [
         ExperimentRow(

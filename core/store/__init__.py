@@ -75,9 +75,11 @@ from core.store._records import RunRecord
 from core.store._records import RunResult
 from core.store._records import StudyRecord
 from core.store._records import thaw
+from core.store._scope import PARTS_OF_SCOPED_ITEMS
 
 __all__ = [
     "DEFAULT_PROJECT",
+    "PARTS_OF_SCOPED_ITEMS",
     "ROLES",
     "SYSTEM",
     "AlertRule",

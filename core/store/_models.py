@@ -157,9 +157,19 @@ class Run(_Trashable, _Timestamped, Base):
     __table_args__ = (
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_author_team", "author", "team"),
-        # The Experiments list's filters answered from the index, not the (wide) row: a filter
-        # on a metric finds its runs through run_summaries, then checks each run here.
-        Index("ix_runs_id_filters", "id", "archived", "kind", "status"),
+        # The Experiments list's filters and access rule answered from the index, not the (wide)
+        # row: a filter on a metric finds its runs through run_summaries, then checks each here.
+        Index(
+            "ix_runs_list_filters",
+            "id",
+            "archived",
+            "kind",
+            "status",
+            "deleted_at",
+            "project_id",
+            "author",
+            "team",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import and_
 from sqlalchemy import event
+from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import ORMExecuteState
@@ -51,12 +52,19 @@ from core.store._models import RunSummary
 from core.store._models import Study
 from core.store._models import Tag
 
-__all__ = ["SCOPED", "install_scope_hook"]
+__all__ = ["PARTS_OF_SCOPED_ITEMS", "SCOPED", "install_scope_hook"]
 
 ITEMS = (Dataset, Pipeline, Run, Study, Report, AlertRule)
 RUN_PARTS = (Metric, MetricBlock, RunEvent, Evaluation, RunSummary)
 # Every table whose rows the hook scopes.
 SCOPED = (*ITEMS, *RUN_PARTS, ReportVersion, Note, Tag)
+
+# An execution option for a statement whose parts (summaries, metrics, tags...) are only ever
+# joined to an item the same statement reads, or keyed by IDs read under the same viewer: the
+# items' rule already scopes them, and repeating it per part would make the database check
+# every part's run again (a second pass over the runs table for a list of 1,000,000 runs).
+# core.experiments' list sets it; a statement that reads parts on their own must not.
+PARTS_OF_SCOPED_ITEMS = "loom_parts_of_scoped_items"
 
 
 def _options(viewer: Viewer) -> list[Any]:
@@ -65,8 +73,16 @@ def _options(viewer: Viewer) -> list[Any]:
         return options  # the local user: everything but the trash; parts follow their runs' pages
     runs = select(Run.id).where(visible(Run, viewer))
     studies = select(Study.id).where(visible(Study, viewer))
+    # A part's run, looked up by its key (EXISTS), rather than ``run_id IN (every visible run)``:
+    # SQLite would list every run the viewer sees for each query, a scan of the runs table that
+    # grows with the store (a live page's poll of one run's new points, a list of 1,000,000 runs).
     options += [
-        with_loader_criteria(model, model.run_id.in_(runs), include_aliases=True) for model in RUN_PARTS
+        with_loader_criteria(
+            model,
+            exists().where(Run.id == model.run_id, visible(Run, viewer)),
+            include_aliases=True,
+        )
+        for model in RUN_PARTS
     ]
     reports = select(Report.id).where(visible(Report, viewer))
     options.append(
@@ -99,7 +115,10 @@ def _scope(state: ORMExecuteState) -> None:
         )
     if viewer.everything and not viewer.name:
         return  # Loom's own processes
-    state.statement = state.statement.options(*_options(viewer))
+    options = _options(viewer)
+    if state.execution_options.get(PARTS_OF_SCOPED_ITEMS):
+        options = options[: len(ITEMS)]  # the items' own rule still applies
+    state.statement = state.statement.options(*options)
 
 
 def install_scope_hook(sessions: sessionmaker[Session]) -> None:
