@@ -564,6 +564,16 @@ def my_projects() -> list[Any]:
     return list(st.session_state.get(_PROJECTS, []))
 
 
+def may_change(who: Viewer, author: str, project_id: str = "") -> bool:
+    """Whether ``who`` may stop, steer, share or re-team an item by ``author`` in ``project_id``:
+    its owner, or an admin of its project (core decides again on every change)."""
+    if who.grant is not None:
+        return False
+    if who.owns(author):
+        return True
+    return bool(project_id) and any(p.id == project_id and p.role == "admin" for p in my_projects())
+
+
 def project_role(who: Viewer) -> str:
     """The viewer's role in the project the page works in; "" for all their projects (or a view
     through a share link), where each item's own project decides."""

@@ -127,7 +127,7 @@ def _render(run: RunRecord) -> None:
     """Draw ``run`` as read from the store."""
     run_id = run.id
     status = RunStatus(run.status)
-    owner = who.owns(run.author)
+    owner = _ui.may_change(who, run.author, run.project_id)
     head = st.columns(3)
     head[0].markdown(f"**{_ui.status_label(run.status)}**  \n{_ui.md_escape(run.status_reason)}")
     elapsed = (
@@ -468,7 +468,7 @@ def _events_table(run: RunRecord) -> None:
 
 
 def _share_tab(run: RunRecord) -> None:
-    if who.owns(run.author):
+    if _ui.may_change(who, run.author, run.project_id):
         _ui.team_box("run", run.id, run.team, who)
         _ui.share_box("run", run.id, {}, who)
     elif access.shared:
@@ -568,12 +568,18 @@ if notice := st.session_state.pop("control_notice", None):
 if RunStatus(current.status) in TERMINAL:
     _render(current)
 else:
-    if who.owns(current.author):
+    if _ui.may_change(who, current.author, current.project_id):
         _controls(current)
     _live(selected)
 
 _evaluations.section(current, who, can_submit=not access.shared and who.can_create)
 if not access.shared:
     _groups.run_group_link(store, who, current.id)
-_alerts.section(store, who, "run", current.id, editable=not access.shared and who.owns(current.author))
+_alerts.section(
+    store,
+    who,
+    "run",
+    current.id,
+    editable=not access.shared and _ui.may_change(who, current.author, current.project_id),
+)
 _details(current)
