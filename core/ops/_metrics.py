@@ -93,7 +93,10 @@ _SERVER: dict[str, Any] = {}
 def _store_metrics(store: Any) -> Iterator[Metric]:
     now = datetime.now(UTC)
     with store.session(SYSTEM) as s:
-        counts = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).tuples().all())
+        counts = {
+            str(status): int(n)
+            for status, n in s.execute(select(Run.status, func.count()).group_by(Run.status))
+        }
         sessions = s.scalar(select(func.count()).select_from(UserSession).where(UserSession.expires_at > now))
         failures = s.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "signin.failure")
