@@ -26,6 +26,7 @@ median, busy ones under ``--busy``; launch excluded: it is printed as ``launch_f
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import re
 import statistics
@@ -58,7 +59,10 @@ def build_store(data: Path) -> dict[str, Any]:
     from core.store import open_store
 
     store = open_store(AppConfig.for_data_dir(data))
-    runs = seed(store, 10, 10_000)
+    if "projects" in inspect.signature(seed).parameters:  # runs seeded into projects: none here
+        runs = seed(store, 10, 10_000, [(None, local_viewer().name, "")])
+    else:
+        runs = seed(store, 10, 10_000)
     study = seed_study(store, 200)
     iris = next(d for d in list_datasets(store, viewer=SYSTEM) if d.name == "iris")
     numeric = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
