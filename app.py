@@ -12,6 +12,9 @@ if __name__ != "__main__":  # uvicorn imports this module as `app`; script runs 
     app = st.App(__file__, routes=ROUTES)
 else:
     st.set_page_config(page_title="Loom", page_icon="assets/loom.svg", layout="wide")
+    from pages import _ui
+
+    _ui.serve_metrics()  # once per process: LOOM_METRICS_PORT, LOOM_LOG_FORMAT
 
     pages = st.navigation(
         {
@@ -39,4 +42,4 @@ else:
         },
         expanded=True,  # every page in the sidebar: over 12 pages, Streamlit hides some under "View more"
     )
-    pages.run()
+    _ui.run_page(pages)  # pages.run(), timed for the metrics

@@ -114,6 +114,7 @@ def _compute(cfg: AppConfig) -> _Compute:
 
     # Workers import TensorFlow as they start; the CLI finds and joins this cluster (advertise).
     client = create_client(cfg, warm_up=(WARM_UP,), advertise=True)
+    _CLUSTER[cfg] = client
     # One reaper per client: marks runs whose worker died, or whose task the cluster forgot.
     return _Compute(client, Reaper(_store(cfg), client, cfg.heartbeat_timeout).start())
 
@@ -150,6 +151,66 @@ def _alert_evaluator(cfg: AppConfig):  # type: ignore[no-untyped-def]
     from core.alerts import AlertEvaluator
 
     return AlertEvaluator(_store(cfg), interval=5.0).start()
+
+
+def serve_metrics() -> None:
+    """Starts this process's Prometheus endpoint once (``LOOM_METRICS_PORT``; off by default) and
+    sets Loom's log format (``LOOM_LOG_FORMAT``). Called by ``app.py`` on every script run: the
+    work happens on the first."""
+    _process_setup(config())
+
+
+@st.cache_resource(show_spinner=False)
+def _process_setup(cfg: AppConfig) -> bool:
+    from core.config import LOOM_METRICS_HOST
+    from core.config import LOOM_METRICS_PORT
+    from core.logs import configure_logging
+    from core.ops import start_metrics_server
+
+    try:
+        configure_logging()
+        port = LOOM_METRICS_PORT.get()
+        if port is None:
+            return False
+        # Workers are read from the client once a page made it; a scrape never starts a cluster.
+        return start_metrics_server(
+            _store(cfg),
+            port=port,
+            host=LOOM_METRICS_HOST.get() or "127.0.0.1",
+            cluster=lambda: _CLUSTER.get(cfg),
+        )
+    except AppError as exc:
+        fail(exc)
+        raise
+    except OSError as exc:  # the port is taken: the app still serves, without metrics
+        _log.error("Could not serve metrics on port %s: %s", LOOM_METRICS_PORT.get(), exc)
+        return False
+
+
+_CLUSTER: dict[AppConfig, Any] = {}  # the Dask client per config, once _compute made it
+
+
+def run_page(page: Any) -> None:
+    """Runs the page ``st.navigation`` picked: its run time goes to the metrics' page render
+    histogram, and the audit rows it writes carry the browser's address and session."""
+    import hashlib
+    import time
+
+    from core.ops import observe_page_render
+    from core.store import audit_origin
+
+    token = _session_token() if config().auth else None
+    tag = hashlib.sha256(token.encode()).hexdigest()[:12] if token else ""
+    try:
+        ip = st.context.ip_address or ""
+    except (AttributeError, RuntimeError):
+        ip = ""
+    started = time.perf_counter()
+    try:
+        with audit_origin(ip=ip, session=tag):
+            page.run()
+    finally:
+        observe_page_render(getattr(page, "url_path", "") or "home", time.perf_counter() - started)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,16 +1,39 @@
-"""Admin: what fills the disk, per user, team and project (the table `python -m core du` prints).
+"""Admin: what fills the disk, per user, team and project (the table `python -m core du` prints),
+and the audit log (who did what, when; `python -m core audit` exports it).
 
-With accounts off the local user sees it; with accounts on, for now, anyone signed in does (no
-admin role yet). A share-link visitor does not.
+For site admins only: the local user with accounts off, and with accounts on the users an
+operator made admin (`python -m core user grant-admin NAME`). Others are told so and see nothing.
 """
+
+from datetime import UTC
+from datetime import datetime
+from datetime import time
 
 import streamlit as st
 
 from core.errors import AppError
 from core.formatting import human_bytes
 from core.ops import KINDS
+from core.ops import count_audit
 from core.ops import disk_use
+from core.ops import read_audit
+from core.sharing import is_site_admin
 from pages import _ui
+
+AUDIT_PAGE = 50
+AUDIT_KINDS = [
+    "",
+    "signin",
+    "user",
+    "team",
+    "project",
+    "link",
+    "run",
+    "dataset",
+    "pipeline",
+    "study",
+    "report",
+]
 
 st.title("Admin")
 store = _ui.store()
@@ -19,6 +42,13 @@ try:
     who.require_create()
 except AppError as exc:
     _ui.fail(exc)
+if not is_site_admin(store, who):
+    st.error(
+        "The Admin page is for site admins. Ask one, or the operator, to make you one "
+        "(`python -m core user grant-admin NAME`).",
+        icon="🔒",
+    )
+    st.stop()
 
 st.subheader("Disk use")
 st.caption(
@@ -52,3 +82,41 @@ st.markdown(
     f"(about {use.metric_row_bytes:.0f} bytes each)."
     + (f" **No owner** (what gc can free): {_ui.md_escape(owned)}." if owned else "")
 )
+
+st.subheader("Audit log")
+st.caption(
+    "Sign-ins, accounts and teams, projects and their roles, share links, visibility, deletions "
+    "and restores: who, what, when. Newest first; `python -m core audit` exports it."
+)
+left, middle, right = st.columns(3)
+actor = left.text_input("Actor", key="audit_actor", placeholder="any user").strip().lower()
+kind = middle.selectbox("Action", AUDIT_KINDS, key="audit_action", format_func=lambda k: k or "any")
+day = right.date_input("On or after", value=None, key="audit_since")
+since = datetime.combine(day, time(), tzinfo=UTC) if day else None
+total = count_audit(store, since=since, actor=actor, action=kind or "")
+pages = max(1, -(-total // AUDIT_PAGE))
+page = int(
+    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="audit_page")
+)
+entries = read_audit(
+    store, since=since, actor=actor, action=kind or "", limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
+)
+if entries:
+    st.dataframe(
+        [
+            {
+                "when (UTC)": e.ts.astimezone(UTC).replace(microsecond=0, tzinfo=None),
+                "actor": e.actor,
+                "action": e.action,
+                "target": f"{e.target_kind} {e.target_id}".strip(),
+                "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items()),
+                "from": e.ip,
+            }
+            for e in entries
+        ],
+        hide_index=True,
+        key="audit_table",
+    )
+    st.caption(f"{total:,} event(s); showing {len(entries)} from #{(page - 1) * AUDIT_PAGE + 1}.")
+else:
+    st.info("No audit events match." if total == 0 and (actor or kind or since) else "No audit events yet.")

@@ -49,6 +49,7 @@ def _release(data_dir: Path) -> None:
         ui._alert_evaluator(cfg).stop()
     for cached in (ui._compute, ui._store_reaper, ui._alert_evaluator, ui._store):
         cached.clear(cfg)
+    getattr(ui, "_CLUSTER", {}).pop(cfg, None)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_config
+from core.sharing import create_team
+from core.sharing import create_user
+from core.sharing import set_admin
 from core.store import SYSTEM
 from core.store import Dataset
 from core.store import open_store
@@ -25,7 +28,7 @@ def test_admin_shows_disk_use_per_user_team_and_project(app: AppTest, app_env: P
     tables = dict(
         zip(
             ("disk_use_user", "disk_use_team", "disk_use_project"),
-            (t.value for t in app.dataframe),
+            (t.value for t in list(app.dataframe)[:3]),  # then the audit log's
             strict=True,
         )
     )
@@ -48,6 +51,58 @@ def test_admin_asks_a_visitor_to_sign_in_with_accounts_on(
     assert not at.exception
     assert "Sign in to Loom" in [t.value for t in at.title]
     assert not at.dataframe
+
+
+def test_the_local_user_reads_the_audit_log(app: AppTest, app_env: Path) -> None:
+    """Accounts off: the one user is the site admin."""
+    store = open_store(get_config())
+    create_team(store, "audited-team", actor="cli:op")
+    open_page(app, "pages/admin.py")
+    assert not app.exception
+    audit = app.dataframe[-1].value
+    row = audit[audit["target"] == "team audited-team"].iloc[0]
+    assert (row["actor"], row["action"]) == ("cli:op", "team.create")
+    app.text_input(key="audit_actor").set_value("nobody").run()
+    assert "No audit events match." in [i.value for i in app.info]
+
+
+def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.run()
+    at.text_input(key="sign_in_name").set_value(name)
+    at.text_input(key="sign_in_password").set_value(password)
+    next(b for b in at.button if "sign_in" in (b.key or "")).click().run()
+    at.run()
+    return at
+
+
+def test_with_accounts_on_only_site_admins_see_the_admin_page(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOM_AUTH", "on")
+    store = open_store(get_config())
+    for name in ("root", "plain"):
+        try:
+            create_user(store, name, f"{name}-password-123")
+        except Exception:  # noqa: BLE001 - made by an earlier test of this module
+            pass
+    set_admin(store, "root", True)
+
+    plain = _sign_in(AppTest.from_file(APP, default_timeout=60), "plain", "plain-password-123")
+    plain.switch_page("pages/admin.py")
+    plain.run()
+    assert not plain.exception
+    assert any("for site admins" in e.value for e in plain.error)
+    assert not plain.dataframe and "Disk use" not in [h.value for h in plain.subheader]
+
+    root = _sign_in(AppTest.from_file(APP, default_timeout=60), "root", "root-password-123")
+    root.switch_page("pages/admin.py")
+    root.run()
+    assert not root.exception
+    assert {"Disk use", "Audit log"} <= {h.value for h in root.subheader}
+    audit = root.dataframe[-1].value
+    assert {"user.admin_grant", "signin.success"} <= set(audit["action"])
+    root.selectbox(key="audit_action").set_value("signin").run()
+    assert set(root.dataframe[-1].value["action"]) <= {"signin.success", "signin.failure", "signin.signout"}
 
 
 def test_a_restored_store_opens_in_the_app_with_everything_in_it(
