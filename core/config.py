@@ -201,7 +201,6 @@ LOOM_TRASH_DAYS: EnvVar[float] = EnvVar(
 )
 
 
-
 def _parse_log_format(name: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("text", "json"):

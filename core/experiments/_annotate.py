@@ -41,6 +41,7 @@ NOTE_MAX_CHARS = 10_000
 _TAG = re.compile(r"^[\w][\w .:+-]{0,49}$")
 _TARGETS = ("run", "study")
 
+
 def _target(store: Store, kind: str, target_id: str, viewer: Viewer, write: bool = False) -> None:
     """Check the target exists and ``viewer`` may see it; writing (a note, a tag) also needs a
     signed-in (or local) user: a share-link visitor only reads."""

@@ -70,9 +70,7 @@ def parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _query(
-    since: datetime | None, until: datetime | None, actor: str, action: str
-) -> Select[tuple[AuditEvent]]:
+def _query(since: datetime | None, until: datetime | None, actor: str, action: str) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if since is not None:
         query = query.where(AuditEvent.ts >= since)
