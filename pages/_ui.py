@@ -625,6 +625,22 @@ def my_projects() -> list[Any]:
     return list(st.session_state.get(_PROJECTS, []))
 
 
+def viewer_here(who: Viewer, doing: str) -> bool:
+    """Whether ``who`` only views the project the page works in; if so, say that ``doing``
+    needs a member's role and how to get one (the page then offers no form that core would
+    refuse at the end)."""
+    if project_role(who) != "viewer":
+        return False
+    here = next((p for p in my_projects() if p.id == who.project), None)
+    name = md_escape(here.label) if here is not None else "this project"
+    st.info(
+        f"You are a viewer of **{name}**: you can read and note here, but {doing} needs a member. "
+        "Ask one of its admins (Projects page), or pick another project in the sidebar.",
+        icon=":material/visibility:",
+    )
+    return True
+
+
 def may_change(who: Viewer, author: str, project_id: str = "") -> bool:
     """Whether ``who`` may stop, steer, share or re-team an item by ``author`` in ``project_id``:
     its owner, or an admin of its project (core decides again on every change)."""

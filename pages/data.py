@@ -68,6 +68,7 @@ if st.session_state.pop("_data_ingested", False):
     st.session_state["add_dataset"] = False
     st.session_state["upload_gen"] = st.session_state.get("upload_gen", 0) + 1
 upload_gen = st.session_state.get("upload_gen", 0)
+_ui.viewer_here(who, "adding a dataset")  # the form stays: core refuses the upload, saying why
 with st.expander("Add a dataset", expanded=not datasets, key="add_dataset", on_change="rerun"):
     team = _ui.team_choice("data_team", who, label="New datasets are visible to")
     upload_tab, sample_tab, server_tab = st.tabs(["Upload", "Samples", "File on the server"])

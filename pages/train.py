@@ -47,6 +47,8 @@ from pages._backend import backend_choice
 st.title("Train")
 store = _ui.store()
 who = _ui.viewer()
+if _ui.viewer_here(who, "training"):
+    st.stop()
 
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
 # session, says so; widgets are filled once per source run and stay editable).

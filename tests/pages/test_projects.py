@@ -248,6 +248,15 @@ def test_a_viewer_reads_the_project_but_gets_no_admin_or_launch_controls(team) -
     assert any("ADAS-VISION-RUN" in o for o in at.selectbox(key="run_select").options)
     assert not [b for b in at.button if b.key == "smoke_launch"]  # viewers launch nothing here
     assert any("You are a viewer here" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/train.py")  # no training form that core would refuse at Launch
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("you can read and note here, but training needs a member" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "train_launch"]
+    at.switch_page("pages/data.py")  # the data is readable; adding says who may
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("adding a dataset needs a member" in i.value for i in at.info)
 
 
 def test_a_member_removed_from_the_team_loses_the_project_at_the_next_page(team) -> None:  # type: ignore[no-untyped-def]
