@@ -105,6 +105,8 @@ def _clear_postgres(url: str) -> None:
             ).scalars()
             for name in list(enums):
                 conn.execute(text(f'DROP TYPE IF EXISTS "{name}" CASCADE'))
+            # Migration 0013's trigger function outlives its table; the dump brings it back.
+            conn.execute(text("DROP FUNCTION IF EXISTS loom_audit_append_only() CASCADE"))
     finally:
         engine.dispose()
 
@@ -240,6 +242,8 @@ def restore(
             target.parent.mkdir(parents=True, exist_ok=True)
             _sqlite_file_into(snapshot, target)
         elif source_dialect == "postgresql":
+            if not occupied:  # no tables, but what a store leaves beside them (types, functions)
+                _clear_postgres(url)
             _pg_restore(snapshot, url)
         else:
             from core.ops._copy import copy_database
