@@ -44,6 +44,7 @@ from core.training import last_checkpoint
 from core.training import read_training_run
 from core.training import resume_spec
 from pages import _alerts
+from pages import _branch
 from pages import _estimators
 from pages import _evaluations
 from pages import _groups
@@ -166,6 +167,7 @@ def _render(run: RunRecord) -> None:
             st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
     weight = _smoothing(run_id) if charts.charts else 0.0
     markers = _markers(events)
+    shared = _branch.history(store, who, run)  # a branch: its parent's curves to where it branched
     for prefix, keys in charts.charts or [("", [])]:
         group = {k: view.series[k] for k in keys}
         if not all(view.exact.get(k, True) for k in group):
@@ -174,8 +176,13 @@ def _render(run: RunRecord) -> None:
             group,
             markers=markers if prefix == "batch" else None,
             smoothing=0.0 if prefix == "system" else weight,  # machine readings are not smoothed
+            history=shared,
         )
-        st.plotly_chart(fig, key=f"chart_{run_id}_{prefix}")
+        st.plotly_chart(
+            fig, key=f"chart_{run_id}_{prefix}", **_branch.chart_options(run, prefix, status in TERMINAL)
+        )
+    if status in TERMINAL and not access.shared:
+        _branch.section(store, who, run, f"chart_{run_id}_epoch")
     st.caption(f"{points} points · run `{run.id}` · spec hash `{run.spec_hash[:12]}`")
     if run.kind == "predict" and status is RunStatus.SUCCEEDED:
         st.page_link("pages/predict.py", label="Open the predictions", query_params={"run": run.id})
@@ -527,6 +534,7 @@ def _lineage(run: RunRecord) -> None:
             label=f"trial {trial.get('number')} of a study",
             query_params={"study": trial["study"]},
         )
+    _branch.lineage(store, who, run)
     children = child_runs(store, run.id, viewer=who)
     for child_id, name, how in children:
         st.page_link(

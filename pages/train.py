@@ -38,6 +38,7 @@ from core.training import probe_input
 from core.training import read_training_run
 from core.training import scale_warning
 from core.tuning import get_study
+from pages import _branch
 from pages import _estimators
 from pages import _groups
 from pages import _ranges
@@ -48,6 +49,11 @@ st.title("Train")
 store = _ui.store()
 who = _ui.viewer()
 if _ui.viewer_here(who, "training"):
+    st.stop()
+
+# "Branch from epoch N" on a run's page: ?branch=<run>&epoch=<n> opens the branch form instead.
+if branch_of := st.query_params.get("branch"):
+    _branch.form(store, who, branch_of, st.query_params.get("epoch"))
     st.stop()
 
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the

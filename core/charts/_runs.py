@@ -45,6 +45,7 @@ class _MetricCurvesInfo(NamedTuple):
     panels: list[_Panel]
     markers: list[tuple[int, str]]
     x_integer: bool  # the x axis counts (epochs): whole-number ticks
+    history: dict[str, _Curve] = {}  # noqa: RUF012 (never mutated) the parent's shared history, by key
 
     @property
     def curves(self) -> list[_Curve]:
@@ -85,8 +86,15 @@ def _get_metric_curves_info(
     *,
     title: str | None = None,
     y_label: str | None = None,
+    history: Mapping[str, MetricSeries] | None = None,
 ) -> _MetricCurvesInfo:
     chosen = sorted(metrics) if keys is None else [k for k in keys if k in metrics]
+    # A branch's shared history: only for keys it draws itself (each under its own curve).
+    shared = {
+        k: _Curve(k, list(history[k].steps), list(history[k].values))
+        for k in chosen
+        if history is not None and k in history and history[k].steps
+    }
     prefixes = {k.rpartition("/")[0] for k in chosen}
     prefix = prefixes.pop() if len(prefixes) == 1 else ""
     grouped: dict[tuple[int, str, bool], list[_Curve]] = {}
@@ -112,6 +120,7 @@ def _get_metric_curves_info(
         panels,
         [(s, " + ".join(ls)) for s, ls in sorted(merged.items())],
         x_title == "epoch",
+        shared,
     )
 
 
@@ -145,6 +154,7 @@ def plot_metric_curves(
     title: str | None = None,
     y_label: str | None = None,
     smoothing: float = 0.0,
+    history: Mapping[str, MetricSeries] | None = None,
 ) -> go.Figure:
     """Metric values against step, one panel (y axis) per quantity, one line per metric key.
 
@@ -163,6 +173,9 @@ def plot_metric_curves(
             their unit, such as optimizers' names). Defaults to one axis per quantity.
         smoothing: TensorBoard's smoothing weight, 0 to 0.99: each curve is drawn smoothed
             over its raw values, faded. Defaults to 0 (raw only).
+        history: A branch's shared history (its parent's points up to where it branched), by
+            key: drawn faded and dashed under the curve of the same key, in its colour, named
+            ``<key> (parent)``. Defaults to none.
 
     Returns:
         A Plotly figure; empty (with a hint) when there is no point yet.
@@ -172,7 +185,9 @@ def plot_metric_curves(
     """
     go = _import_plotly()
     smooth([], smoothing)  # refuse a bad weight whether or not there is a curve yet
-    info = _get_metric_curves_info(metrics, keys, x_label, markers, title=title, y_label=y_label)
+    info = _get_metric_curves_info(
+        metrics, keys, x_label, markers, title=title, y_label=y_label, history=history
+    )
     rows = max(1, len(info.panels))
     # WebGL once a curve is long (a downsampled long run draws ~2,000 points per curve): SVG makes
     # one page element per point, and the page redraws every second while a run is live.
@@ -189,6 +204,18 @@ def plot_metric_curves(
             colour = colour_of[curve.key]
             drawn = _get_smoothed_info(curve.y, smoothing)
             common = {"type": kind, "x": x, "xaxis": xref, "yaxis": yref, "legendgroup": curve.key}
+            if (past := info.history.get(curve.key)) is not None:  # the parent's, faded beneath
+                traces.append(
+                    common
+                    | {
+                        "x": np.asarray(past.x),
+                        "y": np.asarray(past.y, dtype=np.float64),
+                        "mode": "lines" if len(past.x) > 1 else "markers",
+                        "name": f"{curve.key} (parent)",
+                        "opacity": 0.35,
+                        "line": {"color": colour, "width": 1.5, "dash": "dash"},
+                    }
+                )
             if drawn.smoothed is not None:  # the raw curve faded behind, in the same colour
                 traces.append(
                     common
@@ -214,7 +241,8 @@ def plot_metric_curves(
             )
     x_axis: dict[str, Any] = {}
     if info.x_integer:
-        x_axis = _integer_ticks(max((max(c.x) - min(c.x) for c in info.curves if c.x), default=0))
+        xs = [x for c in [*info.curves, *info.history.values()] for x in c.x]
+        x_axis = _integer_ticks(max(xs) - min(xs) if xs else 0)
     layout = _layout(
         info.title,
         info.x_title,

@@ -25,6 +25,7 @@ from core.training._baselines import baselines_for_run
 from core.training._baselines import launch_baselines
 from core.training._branch import BRANCH_CHANGES
 from core.training._branch import BranchNode
+from core.training._branch import branch_history
 from core.training._branch import branch_lineage
 from core.training._branch import branch_run
 from core.training._branch import branch_spec
@@ -92,6 +93,7 @@ __all__ = [
     "check_validation_data",
     "baseline_specs",
     "baselines_for_run",
+    "branch_history",
     "branch_lineage",
     "branch_run",
     "branch_spec",

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from core.store import Store
     from core.store import Viewer
 
-__all__ = ["BRANCH_CHANGES", "BranchNode", "branch_lineage", "branch_run", "branch_spec"]
+__all__ = [
+    "BRANCH_CHANGES",
+    "BranchNode",
+    "branch_history",
+    "branch_lineage",
+    "branch_run",
+    "branch_spec",
+]
 
 # What a branch may change: each continues from a checkpoint's weights and optimizer state.
 BRANCH_CHANGES = (
@@ -220,3 +227,42 @@ def branch_lineage(store: Store, run_id: str, *, viewer: Viewer) -> BranchNode:
         return BranchNode(record.id, record.name or record.id[:8], epoch_of(record), tuple(children))
 
     return node(root, 0)
+
+
+def branch_history(store: Store, run_id: str, *, viewer: Viewer) -> dict[str, Any]:
+    """A branch's shared history: its ancestors' curves up to where it branched (batch and other
+    step-keyed curves to the branch's step, epoch curves to its epoch; no system readings), by
+    key, as :class:`core.store.MetricSeries`. Empty for a run that is no branch, or whose parent
+    ``viewer`` cannot see."""
+    from core.errors import NotFoundError
+    from core.store import MetricSeries
+    from core.store import get_metrics
+    from core.store import get_run
+
+    def history(record: Any, depth: int) -> dict[str, MetricSeries]:
+        branch = (record.spec or {}).get("branch")
+        if depth > 16 or record.parent_kind != "branched" or not isinstance(branch, Mapping):
+            return {}
+        try:
+            parent = get_run(store, str(branch["run"]), viewer=viewer)
+        except NotFoundError:
+            return {}
+        merged: dict[str, MetricSeries] = {}
+        earlier = history(parent, depth + 1)
+        own = get_metrics(store, parent.id, viewer=viewer)
+        for key in sorted({*earlier, *own}):
+            if key.startswith("system/"):
+                continue
+            cut = int(branch["epoch"]) if key.startswith("epoch/") else int(branch["step"])
+            points = [
+                (s, v)
+                for series in (earlier.get(key), own.get(key))
+                if series is not None
+                for s, v in zip(series.steps, series.values, strict=True)
+                if s <= cut
+            ]
+            if points:
+                merged[key] = MetricSeries(key, [s for s, _ in points], [v for _, v in points])
+        return merged
+
+    return history(get_run(store, run_id, viewer=viewer), 0)

@@ -100,6 +100,23 @@ def test_a_pipeline_on_another_dataset_is_refused() -> None:
         branch_spec(parent, PARENT, 3, 24, {"pipeline": other})
 
 
+def test_a_branch_chart_draws_the_shared_history_under_its_own_curve() -> None:
+    from core.charts._runs import _get_metric_curves_info
+    from core.store import MetricSeries
+
+    own = {"epoch/loss": MetricSeries("epoch/loss", [4, 5], [0.4, 0.3])}
+    past = {
+        "epoch/loss": MetricSeries("epoch/loss", [1, 2, 3], [1.0, 0.7, 0.5]),
+        "epoch/accuracy": MetricSeries(
+            "epoch/accuracy", [1, 2, 3], [0.5, 0.6, 0.7]
+        ),  # not drawn: no own curve
+    }
+    info = _get_metric_curves_info(own, history=past)
+    assert list(info.history) == ["epoch/loss"]
+    assert info.history["epoch/loss"].x == [1, 2, 3]
+    assert _get_metric_curves_info(own).history == {}
+
+
 # --- real runs -----------------------------------------------------------------------------
 
 
@@ -111,6 +128,7 @@ def test_a_branch_continues_its_parent_from_a_kept_epoch(thread_cluster, config)
     from core.store import get_metrics
     from core.store import get_run
     from core.store import open_store
+    from core.training import branch_history
     from core.training import branch_lineage
     from core.training import branch_run
     from core.training import checkpoint_bytes
@@ -168,6 +186,12 @@ def test_a_branch_continues_its_parent_from_a_kept_epoch(thread_cluster, config)
     assert abs(mine["epoch/loss"].values[0] - parent_loss[3]) < 0.5 * parent_loss[1]
     events = get_events(store, child, viewer=SYSTEM)
     assert any(e.kind == "branched" and "optimizer state carried over" in e.message for e in events)
+    # Its shared history: the parent's curves up to epoch 3 (its step at epoch 3 for batches).
+    shared = branch_history(store, child, viewer=SYSTEM)
+    assert shared["epoch/loss"].steps == [1, 2, 3]
+    assert max(shared["batch/loss"].steps) == 3 * steps_per_epoch
+    assert not any(key.startswith("system/") for key in shared)
+    assert branch_history(store, parent, viewer=SYSTEM) == {}
     # The lineage: the parent at the root, the branch under it at epoch 3.
     tree = branch_lineage(store, child, viewer=SYSTEM)
     assert tree.run_id == parent and [(c.run_id, c.epoch) for c in tree.children] == [(child, 3)]
