@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy import func
@@ -27,7 +32,7 @@ from core.store._models import Metric
 from core.store._models import MetricBlock
 from core.store._models import Run
 
-__all__ = ["metric_view", "metrics_since"]
+__all__ = ["metric_view", "metrics_since", "stale_tail"]
 
 _BLOCK_COLUMNS = (
     MetricBlock.block,
@@ -191,29 +196,101 @@ def _raw_view(
     return MetricView(series, stored, exact, span, last_id, window, points)
 
 
+# Every page of this process watching a run shares one poll of its new points (Streamlit runs
+# all browser sessions in one process): 50 viewers of 8 runs ask the database 8 times per
+# ``_TAIL_TTL_S``, not 50 times per tick, and hold a connection that much less.
+_TAIL_TTL_S = 0.1
+_TAIL_ROWS = 20_000  # the newest rows of a run kept for pages that fall behind (older: read)
+_TAIL_IDLE_S = 60.0  # a run nobody polled for this long is forgotten
+
+
+@dataclass
+class _Tail:
+    """A run's newest points as read by the last shared poll: every row of the run with an ID
+    in ``(floor, newest]`` is in ``ids``/``rows``, in write order."""
+
+    floor: int
+    newest: int
+    polled: float = float("-inf")
+    ids: list[int] = field(default_factory=list)
+    rows: list[tuple[str, int, float]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_TAILS: dict[tuple[str, str], _Tail] = {}
+_TAILS_LOCK = threading.Lock()
+
+
+def _tail(store: Store, run_id: str, after_id: int) -> _Tail:
+    key = (store.config.database_url, run_id)
+    now = time.monotonic()
+    with _TAILS_LOCK:
+        tail = _TAILS.get(key)
+        if tail is None:
+            for old in [k for k, t in _TAILS.items() if now - t.polled > _TAIL_IDLE_S]:
+                del _TAILS[old]
+            tail = _TAILS[key] = _Tail(floor=after_id, newest=after_id)
+        return tail
+
+
+def stale_tail(store: Store, run_id: str) -> None:
+    """Points of ``run_id`` were written by this process: its next poll reads them at once (a
+    worker in another process is seen within the TTL)."""
+    tail = _TAILS.get((store.config.database_url, run_id))
+    if tail is not None:
+        tail.polled = float("-inf")
+
+
+def _poll(s: Session, tail: _Tail, run_id: str) -> None:
+    """Reads the run's rows written since the tail's last poll into it (at most every TTL)."""
+    now = time.monotonic()
+    if now - tail.polled < _TAIL_TTL_S:
+        return
+    # ``run_id || ''`` keeps the database on the primary key (rows after the last poll) instead
+    # of the run's index, which would walk every point of a long run on each poll.
+    newest = max(tail.newest, s.scalar(select(func.max(Metric.id))) or 0)
+    query = (
+        select(Metric.id, Metric.key, Metric.step, Metric.value)
+        .where(Metric.id > tail.newest, Metric.id <= newest, (Metric.run_id + "") == run_id)
+        .order_by(Metric.id)
+    )
+    for row_id, key, step, value in s.execute(query):
+        tail.ids.append(row_id)
+        tail.rows.append((key, step, _nan(value)))
+    tail.newest, tail.polled = newest, now
+    if len(tail.ids) > _TAIL_ROWS:
+        drop = len(tail.ids) - _TAIL_ROWS
+        tail.floor = tail.ids[drop - 1]
+        del tail.ids[:drop], tail.rows[:drop]
+
+
 def metrics_since(
     store: Store, run_id: str, after_id: int, *, viewer: Viewer
 ) -> tuple[dict[str, MetricSeries], int]:
     """The run's points written after row ``after_id`` (by key, in write order) and the newest
     row ID read (of any run: the next poll starts there): a live chart's poll, which never
-    re-reads the history."""
-    # ``run_id || ''`` keeps the database on the primary key (rows after ``after_id``) instead of
-    # the run's index, which would walk every point of a long run on each poll.
+    re-reads the history. Every page of the process watching the run shares one read of its
+    new points per ``_TAIL_TTL_S``; each still sees them only if it may see the run."""
     out: dict[str, tuple[list[int], list[float]]] = {}
+    tail = _tail(store, run_id, after_id)
     with store.session(viewer) as s:
-        newest = max(after_id, s.scalar(select(func.max(Metric.id))) or 0)
-        query = (
-            select(Metric.key, Metric.step, Metric.value)
-            .where(
-                Metric.id > after_id,
-                Metric.id <= newest,
-                (Metric.run_id + "") == run_id,
-                can_see(Run, run_id, viewer),
-            )
-            .order_by(Metric.id)
-        )
-        for key, step, value in s.execute(query):
-            steps, values = out.setdefault(key, ([], []))
-            steps.append(step)
-            values.append(_nan(value))
+        if not viewer.everything and s.scalar(select(Run.id).where(Run.id == run_id)) is None:
+            return {}, after_id  # a run this viewer may not see has no points for them
+        with tail.lock:
+            _poll(s, tail, run_id)
+            if after_id >= tail.floor:  # everything after ``after_id`` is in the tail
+                start = bisect.bisect_right(tail.ids, after_id)
+                rows, newest = tail.rows[start:], tail.newest
+            else:  # a page far behind (or older than the tail): its rows from the database
+                newest = tail.newest
+                query = (
+                    select(Metric.key, Metric.step, Metric.value)
+                    .where(Metric.id > after_id, Metric.id <= newest, (Metric.run_id + "") == run_id)
+                    .order_by(Metric.id)
+                )
+                rows = [(k, st, _nan(v)) for k, st, v in s.execute(query)]
+    for key, step, value in rows:
+        steps, values = out.setdefault(key, ([], []))
+        steps.append(step)
+        values.append(value)
     return {k: MetricSeries(k, st, va) for k, (st, va) in out.items()}, newest

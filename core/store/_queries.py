@@ -20,6 +20,7 @@ from core.store._access import fetch_visible
 from core.store._access import in_project
 from core.store._access import visible
 from core.store._curve_blocks import write_blocks
+from core.store._curve_reads import stale_tail
 from core.store._curves import MetricSeries
 from core.store._db import Store
 from core.store._models import Dataset
@@ -172,6 +173,7 @@ def write_metrics(store: Store, run_id: str, rows: list[tuple[str, int, float, f
             [{"run_id": run_id, "key": k, "step": st, "value": v, "ts": ts} for k, st, v, ts in rows],
         )
         write_blocks(s, run_id, rows)
+    stale_tail(store, run_id)
 
 
 def count_rows(store: Store, *, viewer: Viewer) -> dict[str, int]:
