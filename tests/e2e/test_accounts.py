@@ -18,7 +18,9 @@ from core.config import AppConfig
 from core.sharing import add_member
 from core.sharing import create_team
 from core.sharing import create_user
+from core.sharing import set_admin
 from core.store import open_store
+from tests.conftest import free_port
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import add_sample
 from tests.e2e.conftest import launch_training
@@ -44,7 +46,9 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]
     add_member(store, "lab", "ann")
     add_member(store, "lab", "ben")
     add_member(store, "other", "cat")
-    server = AppServer(data, LOOM_AUTH="on")
+    metrics_port = free_port()
+    server = AppServer(data, LOOM_AUTH="on", LOOM_METRICS_PORT=str(metrics_port))
+    server.metrics_port = metrics_port  # type: ignore[attr-defined]
     yield server
     server.stop()
 
@@ -347,3 +351,38 @@ def test_teams_end_to_end(team_server, browser) -> None:  # type: ignore[no-unty
     finally:
         for context in contexts:
             context.close()
+
+
+def test_a_site_admin_reads_the_audit_log_and_the_metrics_count_the_page(team_server, browser) -> None:  # type: ignore[no-untyped-def]
+    """ben (not an admin) is told the Admin page is for site admins; ann, made one, sees disk use
+    and the audit log with the sign-ins; the metrics port counts the Admin page's runs."""
+    import urllib.request
+
+    set_admin(open_store(AppConfig.for_data_dir(team_server.data_dir)), "ann", True)
+    context, page = _context(browser)
+    try:
+        _sign_in(page, team_server.url, "ben", "/admin")
+        page.get_by_text("The Admin page is for site admins").wait_for()
+        assert page.get_by_text("Audit log").count() == 0
+    finally:
+        context.close()
+    context, page = _context(browser)
+    try:
+        _sign_in(page, team_server.url, "ann", "/admin")
+        page.get_by_role("heading", name="Audit log").wait_for()
+        page.get_by_text(re.compile(r"\d+ event\(s\); showing")).wait_for()
+        grid = page.get_by_test_id("stDataFrame").last  # the audit log's table
+        # The grid draws on a canvas; its cells are also in an off-screen table for accessibility.
+        grid.get_by_text("signin.success", exact=True).first.wait_for(state="attached")
+        grid.get_by_text("user.admin_grant", exact=True).first.wait_for(state="attached")
+        page.get_by_label("Actor").fill("ben")
+        page.get_by_label("Actor").press("Enter")
+        page.get_by_text(re.compile(r"^[1-9]\d* event\(s\); showing")).wait_for()
+    finally:
+        context.close()
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{team_server.metrics_port}/metrics", timeout=10
+    ) as response:
+        text = response.read().decode()
+    assert re.search(r'^loom_page_render_seconds_count\{page="admin"\} [1-9]', text, re.M), text[-2000:]
+    assert re.search(r"^loom_active_sessions [1-9]", text, re.M)
