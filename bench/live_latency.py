@@ -11,7 +11,9 @@ with one run and no viewer.
 A probe process polls every 20 ms to time when a point becomes readable; the viewers report
 when they saw each point at the page's own cadence (that adds up to ``PAGE_POLL_S``): the
 latency a person watching the page gets. Target (issue 16): p99 <= 1 s with 4 runs and 20
-viewers. The last line is ``live_latency_p99_s: N``, the viewers' p99.
+viewers; issue 28: with 8 runs and 50 viewers, and which resource runs out first (the app
+process's CPU, its RSS, its database connections in use). The last line is
+``live_latency_p99_s: N``, the viewers' p99.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -86,17 +89,40 @@ def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[
             # The fragment's next run is due PAGE_POLL_S after this one began (Streamlit's timer).
             stop.wait(max(0.0, PAGE_POLL_S - (time.perf_counter() - t)))
 
+    in_use: list[int] = []
+
+    def monitor() -> None:  # the database connections the pages hold, twice a second
+        while not stop.wait(0.5):
+            in_use.append(store.engine.pool.checkedout())
+
     pages = [threading.Thread(target=page, args=(r,)) for r in run_ids]
+    pages.append(threading.Thread(target=monitor))
+    wall, cpu = time.perf_counter(), time.process_time()
     for thread in pages:
         thread.start()
     ready.put(1)
     for thread in pages:
         thread.join()
-    out.put(json.dumps({"seen": seen, "ticks": ticks}))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    pool = store.engine.pool
+    out.put(
+        json.dumps(
+            {
+                "seen": seen,
+                "ticks": ticks,
+                "cpu_percent": 100 * cpu / wall,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "connections_max": max(in_use, default=0),
+                "pool_limit": pool.size() + max(0, pool._max_overflow) if hasattr(pool, "size") else -1,
+            }
+        )
+    )
 
 
-def measure(config, seconds: float, runs: int, viewers: int) -> tuple[list[float], list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """(probe latencies, viewer latencies, viewer tick seconds)."""
+def measure(
+    config, seconds: float, runs: int, viewers: int
+) -> tuple[list[float], list[float], list[float], dict]:  # type: ignore[no-untyped-def]
+    """(probe latencies, viewer latencies, viewer tick seconds, the app process's resources)."""
     from contextlib import ExitStack
 
     from core.compute._context import inline_job
@@ -136,7 +162,12 @@ def measure(config, seconds: float, runs: int, viewers: int) -> tuple[list[float
         p.join(10)
     probe = next(r for r in results if isinstance(r, list))
     pages = [r for r in results if isinstance(r, dict)]
-    return probe, [x for r in pages for x in r["seen"]], [x for r in pages for x in r["ticks"]]
+    resources = {k: v for r in pages for k, v in r.items() if k not in ("seen", "ticks")}
+    return probe, [x for r in pages for x in r["seen"]], [x for r in pages for x in r["ticks"]], resources
+
+
+def _memory_mb() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -157,8 +188,8 @@ def main() -> None:
     from core.config import AppConfig
 
     config = AppConfig.for_data_dir(Path(tempfile.mkdtemp(prefix="loom-bench-live-")))
-    idle, _, _ = measure(config, seconds, runs=1, viewers=0)
-    probe, seen, ticks = measure(config, seconds, runs=args.runs, viewers=args.viewers)
+    idle, _, _, _ = measure(config, seconds, runs=1, viewers=0)
+    probe, seen, ticks, used = measure(config, seconds, runs=args.runs, viewers=args.viewers)
     print(f"idle_p50_s: {_pct(idle, 0.5):.3f} (1 run, no viewer)")
     print(f"idle_p99_s: {_pct(idle, 0.99):.3f}")
     print(f"loaded_p50_s: {_pct(probe, 0.5):.3f} ({args.runs} runs, {args.viewers} viewers)")
@@ -167,6 +198,28 @@ def main() -> None:
     print(f"viewer_tick_p99_s: {_pct(ticks, 0.99):.3f} (one page's live tick: read, append, draw)")
     print(f"viewer_seen_p50_s: {_pct(seen, 0.5):.3f}")
     print(f"points: {len(probe)} under load, {len(idle)} idle")
+    ticks_per_s = args.viewers / PAGE_POLL_S
+    print(
+        f"app_cpu_percent: {used['cpu_percent']:.0f} (app process, % of a core; {ticks_per_s:g} ticks/s due)"
+    )
+    print(f"app_rss_mb: {used['rss_mb']:.0f} (peak)")
+    print(f"db_connections_max: {used['connections_max']} of {used['pool_limit']} (app pool, in use at once)")
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    print(f"load_average_1m: {load:.2f} on {cores} cores")
+    # What runs out first: the pool (every connection in use at once), the app process's one
+    # core for Python (its GIL), the machine's cores (other processes), or memory.
+    if used["connections_max"] >= used["pool_limit"] > 0:
+        first = "database connections (the pool was exhausted)"
+    elif used["cpu_percent"] >= 80:
+        first = "CPU: the app process's one core for Python (GIL)"
+    elif load > cores:
+        first = f"CPU: the machine's {cores} cores (load {load:.1f}; the app got {used['cpu_percent']:.0f}%)"
+    elif used["rss_mb"] > 0.8 * _memory_mb():
+        first = "memory"
+    else:
+        first = "none of CPU, memory or connections"
+    print(f"first_limit: {first}")
     print(f"live_latency_p99_s: {_pct(seen, 0.99):.3f} (as the viewers saw it, every {PAGE_POLL_S:g} s)")
 
 
