@@ -134,6 +134,8 @@ def delete_item(store: Any, kind: str, item_id: str, *, viewer: Viewer) -> Trash
         if kind == "study":
             runs = list(s.scalars(select(Run).where(Run.study_id == item_id)))
         live = [r.id for r in runs if r.status in _LIVE]
+        if kind == "study" and row.status in _LIVE:
+            raise SpecError(f"Study {row.name!r} is still {row.status}: stop it before deleting.")
         if live:
             raise SpecError(f"Run(s) {live} are still queued or running: stop them before deleting.")
         now = utcnow()

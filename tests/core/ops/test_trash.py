@@ -193,6 +193,11 @@ def test_a_live_run_is_stopped_before_it_is_deleted(store: Store) -> None:
     with pytest.raises(SpecError, match="still queued or running"):
         delete_item(store, "run", run.id, viewer=ALICE)
     assert get_run(store, run.id, viewer=ALICE).id == run.id
+    study_id = _study(store)
+    with store.session(SYSTEM) as s:
+        s.execute(update(Study).where(Study.id == study_id).values(status="running"))
+    with pytest.raises(SpecError, match="Study 's' is still running: stop it before deleting"):
+        delete_item(store, "study", study_id, viewer=ALICE)
 
 
 def test_purge_after_the_retention_removes_rows_parts_and_files(store: Store) -> None:
