@@ -16,6 +16,7 @@
     python -m core projects move dataset|pipeline|run|study|report ID PROJECT
     python -m core backup OUT | restore IN [--data-dir DIR] [--database-url URL] [--force]
     python -m core gc [--dry-run] [--checkpoint-days N] | du   (operations: see core.ops)
+    python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
 as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``
