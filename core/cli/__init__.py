@@ -6,8 +6,8 @@
     python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
     python -m core predict --run ID FILE [--out PREDICTIONS.csv]
     python -m core baselines --run ID | --dataset ID --target COL [--task TASK] [--wait]
-    python -m core user add NAME [--email EMAIL]   (accounts, LOOM_AUTH=on; password from stdin)
-    python -m core user list | passwd NAME | remove NAME
+    python -m core user add NAME [--email EMAIL] [--admin]   (accounts, LOOM_AUTH=on; password from stdin)
+    python -m core user list | passwd NAME | remove NAME | grant-admin NAME | revoke-admin NAME
     python -m core team add TEAM | list | add-member TEAM USER | remove-member TEAM USER
     python -m core runs [--kind KIND] | datasets   [--limit N]   (newest first)
     python -m core projects list [--trash] | create NAME [--team TEAM] | members PROJECT
@@ -16,6 +16,8 @@
     python -m core projects move dataset|pipeline|run|study|report ID PROJECT
     python -m core backup OUT | restore IN [--data-dir DIR] [--database-url URL] [--force]
     python -m core gc [--dry-run] [--checkpoint-days N] | du   (operations: see core.ops)
+    python -m core audit [--since ISO] [--actor NAME] [--action KIND] [--format jsonl|csv]
+    python -m core metrics   (the Prometheus text LOOM_METRICS_PORT serves, once)
     python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
