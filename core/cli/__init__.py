@@ -2,6 +2,8 @@
 
     python -m core ingest FILE [--name NAME]
     python -m core train --config run.json [--validation-dataset ID]
+    python -m core train --branch-from RUN --epoch N [--lr X] [--optimizer NAME] [--schedule NAME]
+                         [--batch-size N] [--epochs N]
     python -m core tune --config study.json
     python -m core evaluate --run ID FILE_OR_DATASET   (score a run on another file or dataset)
     python -m core predict --run ID FILE [--out PREDICTIONS.csv]
@@ -16,9 +18,9 @@
     python -m core projects move dataset|pipeline|run|study|report ID PROJECT
     python -m core backup OUT | restore IN [--data-dir DIR] [--database-url URL] [--force]
     python -m core gc [--dry-run] [--checkpoint-days N] | du   (operations: see core.ops)
+    python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
     python -m core audit [--since ISO] [--actor NAME] [--action KIND] [--format jsonl|csv]
     python -m core metrics   (the Prometheus text LOOM_METRICS_PORT serves, once)
-    python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
 
 ``evaluate`` applies the run's fitted pipeline unchanged to the rows (a file is ingested first,
 as ``ingest`` would), stores the metrics as an evaluation of the run and prints them; ``predict``

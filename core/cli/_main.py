@@ -51,13 +51,21 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", parents=[common], help="train a model on the cluster and print its progress"
     )
-    train.add_argument("--config", type=Path, required=True)
+    train.add_argument("--config", type=Path, default=None, help="the run's spec (JSON); or --branch-from")
     train.add_argument(
         "--validation-dataset",
         default=None,
         metavar="ID",
         help="validate on this dataset (as Keras's validation_data): every row of the run's dataset trains",
     )
+    branch = train.add_argument_group("branch from a run's epoch (instead of --config)")
+    branch.add_argument("--branch-from", default=None, metavar="RUN", help="the run to branch")
+    branch.add_argument("--epoch", type=int, default=None, help="its kept checkpoint's epoch to start from")
+    branch.add_argument("--lr", type=float, default=None, help="the branch's learning rate")
+    branch.add_argument("--optimizer", default=None, help="the branch's optimizer (its state starts afresh)")
+    branch.add_argument("--schedule", default=None, help="the branch's learning-rate schedule")
+    branch.add_argument("--batch-size", type=int, default=None, help="the branch's batch size")
+    branch.add_argument("--epochs", type=int, default=None, help="the branch's epochs in all (> --epoch)")
     tune = sub.add_parser(
         "tune", parents=[common], help="run an Optuna study on the cluster and print its progress"
     )
@@ -186,6 +194,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.command in ("evaluate", "predict"):
             handler = _data.evaluate if args.command == "evaluate" else _data.predict
             return handler(store, config, args, viewer)
+        if args.command == "train" and args.branch_from:
+            return _training.branch(store, config, args, viewer)
+        if args.config is None:
+            out("error: train needs --config run.json, or --branch-from RUN --epoch N")
+            return 2
         try:
             data = json.loads(args.config.read_text())
         except (OSError, json.JSONDecodeError) as exc:

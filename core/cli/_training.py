@@ -150,3 +150,27 @@ def train(store, config, args, viewer, data: dict[str, Any]) -> int:  # type: ig
     )
     out(f"run {run_id} submitted")
     return _follow(store, run_id)
+
+
+def branch(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
+    """``train --branch-from RUN --epoch N [--lr X ...]``: a branch of RUN from its checkpoint at
+    epoch N with the given changes, followed as ``train`` follows a run."""
+    from core.errors import SpecError
+    from core.training import branch_run
+
+    if args.epoch is None:
+        raise SpecError("--branch-from needs --epoch N: the kept checkpoint's epoch to start from.")
+    changes = {
+        key: value
+        for key, value in {
+            "learning_rate": args.lr,
+            "optimizer": args.optimizer,
+            "schedule": args.schedule,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+        }.items()
+        if value is not None
+    }
+    run_id = branch_run(store, cluster_client(config), args.branch_from, args.epoch, changes, viewer=viewer)
+    out(f"run {run_id} submitted (a branch of {args.branch_from} from epoch {args.epoch})")
+    return _follow(store, run_id)
