@@ -195,3 +195,47 @@ def test_a_branch_continues_its_parent_from_a_kept_epoch(thread_cluster, config)
     # The lineage: the parent at the root, the branch under it at epoch 3.
     tree = branch_lineage(store, child, viewer=SYSTEM)
     assert tree.run_id == parent and [(c.run_id, c.epoch) for c in tree.children] == [(child, 3)]
+
+
+def test_a_snapshot_keeps_its_epoch_while_training_goes_on_and_restores_exactly(config) -> None:  # type: ignore[no-untyped-def]
+    """The writer's snapshot is the epoch's state even when the model trains on before it is
+    written (TensorFlow's copy on write); a model restored from it has the same variables, the
+    optimizer's slots and step count, and the branch's own learning rate."""
+    import keras
+    import numpy as np
+
+    from core.models import build_keras_model
+    from core.store import new_id
+    from core.store import open_store
+    from core.training._checkpoints import EpochWriter
+    from core.training._checkpoints import read_epoch_checkpoint
+    from core.training._checkpoints import restore_epoch_checkpoint
+
+    store = open_store(config)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 4), dtype=np.float32), rng.integers(0, 3, 64)
+    model = build_keras_model(mlp_template(), (4,), 3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, verbose=0, epochs=2)
+    run_id = new_id()
+    writer = EpochWriter(store, run_id, CheckpointRule())
+    writer.snapshot(model, 2, 8, 0.5)
+    weights = [v.numpy().copy() for v in model.variables]
+    model.fit(x, y, verbose=0, epochs=1)  # trains on before (or while) the writer writes
+    writer.close()
+    meta, saved, slots = read_epoch_checkpoint(store, run_id, 2)
+    assert (meta["epoch"], meta["step"], meta["metric"]) == (2, 8, 0.5)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, saved, strict=True))
+    again = build_keras_model(mlp_template(), (4,), 3)
+    again.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    assert restore_epoch_checkpoint(again, meta, saved, slots) == "optimizer state carried over"
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(weights, again.variables, strict=True))
+    state = {str(v.path).rsplit("/", 1)[-1]: float(np.ravel(v.numpy())[0]) for v in again.optimizer.variables}
+    # Two epochs of two batches; the branch's own rate.
+    assert state["iteration"] == 4 and state["learning_rate"] == pytest.approx(1e-3)
+    with pytest.raises(DataError, match="no checkpoint at epoch 1: the nearest kept one is epoch 2"):
+        read_epoch_checkpoint(store, run_id, 1)
+    other = build_keras_model(mlp_template(hidden=(8,)), (4,), 3)
+    other.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(DataError, match="does not match the checkpoint's"):
+        restore_epoch_checkpoint(other, meta, saved, slots)
