@@ -17,7 +17,8 @@ What it scopes:
   the notes and tags of runs and studies: those of visible runs, studies and reports.
 
 What it leaves to its own checks: projects and their members (core.sharing's project functions
-check roles), accounts, sessions, and share links (a link's token is its credential).
+check roles), accounts, sessions, share links (a link's token is its credential), and the audit
+log (written by :func:`core.store.audit`, read by site admins through core.ops).
 """
 
 from __future__ import annotations
