@@ -246,7 +246,9 @@ class EpochWriter:
         self.store, self.run_id, self.rule = store, run_id, rule
         self.metrics: dict[int, float | None] = {}
         self.error: str | None = None
-        self._queue: queue.Queue[tuple[dict[str, Any], list[Any], list[Any]] | None] = queue.Queue()
+        # At most a few epochs wait to be written: when writes are slower than epochs (a large
+        # model, short epochs), the training thread waits rather than memory growing.
+        self._queue: queue.Queue[tuple[dict[str, Any], list[Any], list[Any]] | None] = queue.Queue(4)
         self._thread = threading.Thread(target=self._work, name=f"checkpoints-{run_id[:8]}", daemon=True)
         self._thread.start()
 

@@ -127,17 +127,20 @@ def run_training(ctx: JobContext, data: dict[str, Any], on_epoch: EpochHook | No
                 monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
             )
         )
-    model.fit(
-        x_train,
-        prep.y_train,
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation,
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=True,
-    )
+    try:
+        model.fit(
+            x_train,
+            prep.y_train,
+            batch_size=spec.batch_size,
+            epochs=spec.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=True,
+        )
+    finally:  # a fit that raised (out of memory) ends no training: the checkpoint writer's thread too
+        live.close()
     if live.failure:
         raise DataError(live.failure)
     if live.pruned:
