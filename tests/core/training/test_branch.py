@@ -239,3 +239,18 @@ def test_a_snapshot_keeps_its_epoch_while_training_goes_on_and_restores_exactly(
     other.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     with pytest.raises(DataError, match="does not match the checkpoint's"):
         restore_epoch_checkpoint(other, meta, saved, slots)
+
+
+def test_per_epoch_checkpoints_count_in_disk_use(config) -> None:  # type: ignore[no-untyped-def]
+    from core.ops import disk_use
+    from core.store import create_run
+    from core.store import open_store
+    from core.training import checkpoint_bytes
+
+    store = open_store(config)
+    run = create_run(store, "train", {"type": "train"}, author="ann")
+    for epoch, size in ((3, 1000), (5, 500)):
+        store.path_for("checkpoints", run.id, f".e{epoch}.npz").write_bytes(b"x" * size)
+    store.path_for("checkpoints", run.id, ".keras").write_bytes(b"x" * 250)  # the resume checkpoint
+    assert checkpoint_bytes(store, run.id) == 1750
+    assert disk_use(store).scope("user")["ann"].bytes["checkpoints"] == 1750
