@@ -71,7 +71,9 @@ def section(store: Store, who: Viewer, run: RunRecord, chart_key: str) -> None:
     rule = CheckpointRule.from_dict(trained.spec.checkpoints)
     st.caption(
         f"Checkpoints: epochs {', '.join(str(c.epoch) for c in kept)} kept · {human_bytes(size)} "
-        f"(the last {rule.last}, every {rule.every or '–'}th, the best {rule.best} by validation loss)."
+        f"(the last {rule.last}"
+        + (f", every multiple of {rule.every}" if rule.every else "")
+        + f", the best {rule.best} by validation loss)."
     )
     if not who.can_create:
         return
