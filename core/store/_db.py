@@ -74,7 +74,14 @@ def _make_engine(url: str) -> Engine:
         ) from exc
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
+            # A connection to a SQLite file is a file handle: enough for every page of a busy
+            # app process (50 live viewers ran out of the default 15) costs nothing.
+            engine = create_engine(
+                parsed,
+                connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+                pool_size=20,
+                max_overflow=44,
+            )
             event.listen(engine, "connect", sqlite_pragmas)
         else:
             engine = create_engine(parsed, pool_pre_ping=True)
