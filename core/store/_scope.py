@@ -23,7 +23,6 @@ log (written by :func:`core.store.audit`, read by site admins through core.ops).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import and_
@@ -69,16 +68,7 @@ SCOPED = (*ITEMS, *RUN_PARTS, ReportVersion, Note, Tag)
 PARTS_OF_SCOPED_ITEMS = "loom_parts_of_scoped_items"
 
 
-@functools.lru_cache(maxsize=512)
-def _options(viewer: Viewer) -> tuple[Any, ...]:
-    """The criteria for ``viewer``, built once per viewer (4-5 ms of expression building for a
-    signed-in one, on every query otherwise). Nothing goes stale: they are SQL that the database
-    evaluates at each query (roles, teams' projects, the trash), and a viewer's teams and grant
-    are part of the key."""
-    return tuple(_build_options(viewer))
-
-
-def _build_options(viewer: Viewer) -> list[Any]:
+def _options(viewer: Viewer) -> list[Any]:
     options = [with_loader_criteria(model, visible(model, viewer), include_aliases=True) for model in ITEMS]
     if viewer.everything:
         return options  # the local user: everything but the trash; parts follow their runs' pages
