@@ -35,7 +35,9 @@ from core.store import RunEvent
 from core.store import Store
 from core.store import Study
 from core.store import Tag
+from core.store import Viewer
 from core.store import create_run
+from core.store import list_runs
 from core.store import open_store
 from core.store import write_metrics
 from core.store._scope import SCOPED
@@ -110,6 +112,29 @@ def test_a_get_by_primary_key_is_scoped(store: Store) -> None:
         assert s.get(Run, private) is None
     with store.session(viewer_for(store, "ann")) as s:
         assert s.get(Run, private) is not None
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_one_person_in_two_projects_one_after_the_other(db_config, auth: bool) -> None:  # type: ignore[no-untyped-def]
+    """The same list, asked by the same person in project A then B then A, answers each
+    project's items: nothing of one view's criteria carries over to the next."""
+    from core.sharing import create_project
+
+    store = open_store(dataclasses.replace(db_config, auth=auth))
+    if auth:
+        create_user(store, "ann", "ann-password-long")
+        ann = viewer_for(store, "ann")
+    else:
+        ann = Viewer.local("ann")
+    a = create_project(store, "A", viewer=ann)
+    b = create_project(store, "B", viewer=ann)
+    for name, project in (("A", a), ("B", b)):
+        create_run(store, "smoke", SPEC, name=f"in-{name}", author="ann", project_id=project)
+
+    def names(project: str) -> set[str]:
+        return {r.name for r in list_runs(store, viewer=ann.in_project(project))}
+
+    assert [names(a), names(b), names(a)] == [{"in-A"}, {"in-B"}, {"in-A"}]
 
 
 def test_a_session_that_does_not_say_who_asks_refuses_to_query(store: Store) -> None:
