@@ -9,7 +9,7 @@ same run. Then a study of ``--trials`` finished trials: the whole Tune page scri
 its charts, opened in a fresh session.
 
     python bench/experiments_scale.py [--quick] [--runs 1000000] [--trials 10000] [--points 20]
-        [--postgres | --database-url URL] [--plans]
+        [--postgres | --database-url URL] [--plans] [--keep DIR]
 
 ``--quick``: 20,000 runs, 300 trials, fewer repetitions. ``--postgres`` starts a throwaway
 PostgreSQL server as the tests do (initdb and pg_ctl from the system's packages). The rows are
@@ -17,6 +17,11 @@ written through the driver in chunks (COPY on PostgreSQL), their columns generat
 Targets (issues 8, 16 and 28): <= 1 s each, at 1,000,000 runs and 10,000 trials. Prints
 ``experiments_page_<N>_s`` (the slower viewer) and ``tune_page_<N>_trials_s`` (the slowest chart);
 the last line is ``experiments_page_seconds: N`` (the slowest of the list, compare and Tune pages).
+
+``--keep DIR``: keep the seeded store (SQLite's data directory, or the throwaway PostgreSQL
+server's cluster) under ``DIR``, in a folder named by the seed's parameters, and reuse it on a
+later run with the same parameters (seeding 1,000,000 runs takes minutes; the migrations of the
+code under test still run on the reused store).
 """
 
 from __future__ import annotations
@@ -287,17 +292,63 @@ def _median_time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def _postgres_url(args) -> tuple[str, object]:  # type: ignore[no-untyped-def]
+def _postgres_url(args, kept: Path | None) -> tuple[str, object]:  # type: ignore[no-untyped-def]
     """The database to seed: ``--database-url``, or a throwaway PostgreSQL server started as the
-    test suite starts one (tests/conftest.py), or "" for SQLite in the data directory."""
+    test suite starts one (tests/conftest.py), or "" for SQLite in the data directory. With
+    ``kept`` (``--keep``), the server's cluster lives there and is started again on a later run."""
     if args.database_url:
         return args.database_url, None
     if not args.postgres:
         return "", None
     from tests.conftest import _Postgres
 
-    server = _Postgres()
-    return server.new_database(), server
+    if kept is None:
+        server = _Postgres()
+        return server.new_database(), server
+    return _kept_postgres(_Postgres, kept)
+
+
+def _kept_postgres(base, root: Path) -> tuple[str, object]:  # type: ignore[no-untyped-def]
+    """A PostgreSQL server whose cluster stays in ``root`` (created on first use); its stop
+    leaves the cluster there."""
+    import shutil
+
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    from tests.conftest import _pg_bin
+    from tests.conftest import free_port
+
+    class Kept(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:  # the parent's, with a fixed root and no rmtree at stop
+            self.pg_ctl = _pg_bin("pg_ctl")
+            self.root = root
+            self.datadir = root / "data"
+            self.port = free_port()
+            self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+            fresh = not self.datadir.exists()
+            root.mkdir(parents=True, exist_ok=True)
+            if self.prefix:
+                shutil.chown(root, "postgres")
+            if fresh:
+                self._run(
+                    [_pg_bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "loom", "--no-sync"]
+                )
+            options = f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+            self._run(
+                [self.pg_ctl, "-D", str(self.datadir), "-l", str(root / "log"), "-w", "-o", options, "start"]
+            )
+            if fresh:
+                engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.execute(text('CREATE DATABASE "loom_bench"'))
+                engine.dispose()
+
+        def stop(self) -> None:
+            self._run([self.pg_ctl, "-D", str(self.datadir), "-m", "fast", "stop"])
+
+    server = Kept()
+    return server.url("loom_bench"), server
 
 
 def _plan(store, run, viewer) -> tuple[list[str], bool]:  # type: ignore[no-untyped-def]
@@ -343,24 +394,32 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="on this (empty) database instead")
     parser.add_argument("--plans", action="store_true", help="print the list query's plans in full")
     parser.add_argument("--no-tune", action="store_true", help="leave out the study and its Tune page")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the seeded store here and reuse it")
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     n_runs = args.runs or (20_000 if args.quick else 100_000)
     n_trials = args.trials or (300 if args.quick else 1000)
     points = args.points
+    if args.no_tune:
+        n_trials = 0
+    kept = None
+    if args.keep is not None and not args.database_url:
+        database = "postgresql" if args.postgres else "sqlite"
+        kept = args.keep.resolve() / f"{database}-{n_runs}runs-{points}points-{n_trials}trials"
+        kept.mkdir(parents=True, exist_ok=True)
 
-    url, server = _postgres_url(args)
+    url, server = _postgres_url(args, kept / "postgres" if kept and args.postgres else None)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ.update(
-                LOOM_DATA_DIR=str(Path(tmp) / "data"),
+                LOOM_DATA_DIR=str((kept or Path(tmp)) / "data"),
                 LOOM_DASK_PROCESSES="false",
                 LOOM_DASK_WORKERS="1",
                 LOOM_AUTH="off",
             )
             if url:
                 os.environ["LOOM_DATABASE_URL"] = url
-            figures = _measure(n_runs, 0 if args.no_tune else n_trials, points, repeats, args.plans)
+            figures = _measure(n_runs, n_trials, points, repeats, args.plans, kept)
     finally:
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
@@ -368,7 +427,9 @@ def main() -> None:
         print(line)
 
 
-def _measure(n_runs: int, n_trials: int, points: int, repeats: int, show_plans: bool) -> list[str]:
+def _measure(  # type: ignore[no-untyped-def]
+    n_runs: int, n_trials: int, points: int, repeats: int, show_plans: bool, kept: Path | None
+) -> list[str]:
     import pandas as pd
     from sqlalchemy import select
 
@@ -383,13 +444,26 @@ def _measure(n_runs: int, n_trials: int, points: int, repeats: int, show_plans: 
 
     store = open_store(get_config())
     database = store.engine.dialect.name
-    t0 = time.perf_counter()
-    projects, signed_in = seed_people(store)
-    ids = seed(store, n_runs, points, projects)
-    print(f"seeded: {n_runs:,} runs x {points} points on {database} in {time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
-    study_id = seed_study(store, n_trials) if n_trials else ""
-    print(f"seeded: a study of {n_trials:,} trials in {time.perf_counter() - t0:.1f} s")
+    marker = kept / "seeded.txt" if kept else None
+    if marker is not None and marker.exists():  # --keep: seeded by an earlier run
+        from core.sharing import viewer_for
+        from core.store import Study
+
+        with store.session(SYSTEM) as s:
+            ids = list(s.scalars(select(Run.id).limit(1000)))
+            study_id = s.scalar(select(Study.id).limit(1)) or ""
+        signed_in = viewer_for(store, SIGNED_IN)
+        print(f"reused: the store seeded earlier in {kept} ({marker.read_text().strip()})")
+    else:
+        t0 = time.perf_counter()
+        projects, signed_in = seed_people(store)
+        ids = seed(store, n_runs, points, projects)
+        print(f"seeded: {n_runs:,} runs x {points} points on {database} in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        study_id = seed_study(store, n_trials) if n_trials else ""
+        print(f"seeded: a study of {n_trials:,} trials in {time.perf_counter() - t0:.1f} s")
+        if marker is not None:
+            marker.write_text(f"{n_runs:,} runs x {points} points, {n_trials:,} trials, on {database}\n")
     query = ExperimentQuery(statuses=("succeeded",), sort="metric", descending=False, metric_max=1.5, page=2)
     viewers = {"local": local_viewer(), "signed_in": signed_in}
     out = [f"database: {database}; {n_runs:,} runs in 20 projects of 10 users in 3 teams"]
