@@ -5,7 +5,8 @@ A file is Loom's when it sits in one of Loom's folders and is named by a row's I
 - ``datasets/<id>.parquet``: no dataset has that ID;
 - ``models/``, ``checkpoints/``, ``predictions/`` ``<run id>.*``: no run has that ID; and, only
   when asked (``checkpoint_days``), a checkpoint of a run that ended that many days ago (its
-  trained model stays; only "Resume from epoch N" goes);
+  trained model stays; only "Resume from epoch N" goes), unless a run branched from it (its
+  branches' shared history) or a live run resumes from it;
 - ``bundles/<id>.zip`` (an uploaded model): no predict run names it, and it is older than
   ``upload_days``;
 - ``uploads/<id>.*``: no queued or running ingest names it, and it is older than ``upload_days``;
@@ -80,6 +81,7 @@ class References:
     bundles: dict[str, str] = field(default_factory=dict)  # bundle ID → a predict run naming it
     active_uploads: set[str] = field(default_factory=set)
     resumed: set[str] = field(default_factory=set)  # runs whose checkpoint a live run resumes from
+    branched: set[str] = field(default_factory=set)  # runs a kept or trashed run branched from
 
 
 def references(engine: Any) -> References:
@@ -104,6 +106,8 @@ def references(engine: Any) -> References:
             elif row.ended_at is not None:
                 ended = row.ended_at if row.ended_at.tzinfo else row.ended_at.replace(tzinfo=UTC)
                 refs.ended_at[row.id] = ended
+        parents = select(Run.parent_id).where(Run.parent_kind == "branched", Run.parent_id.is_not(None))
+        refs.branched.update(str(p) for p in conn.execute(parents).scalars())
         naming = select(Run.id, Run.status, Run.kind, Run.spec_json).where(
             or_(Run.kind.in_(("predict", "ingest")), Run.status.not_in(terminal))
         )
@@ -139,7 +143,9 @@ def _reason(
     if item.kind in RUN_FOLDERS:
         if object_id not in refs.runs:
             return "no run has this ID"
-        expirable = object_id in refs.ended_at and object_id not in refs.resumed
+        expirable = (
+            object_id in refs.ended_at and object_id not in refs.resumed and object_id not in refs.branched
+        )
         if item.kind == "checkpoints" and checkpoint_days is not None and expirable:
             cutoff = datetime.fromtimestamp(now, UTC) - timedelta(days=checkpoint_days)
             if refs.ended_at[object_id] < cutoff:

@@ -11,7 +11,10 @@ trash purge``, and the app's reaper).
 
 What a kept item still needs is never purged: a dataset or pipeline version that a run not in the
 trash used stays (the message names the runs), and so does one a run or pipeline still in the
-trash uses (it may come back).
+trash uses (it may come back). A run that branches (core.training's ``branch_run``) continue from
+stays while any of them is not purged: their shared history (its curves up to each branch's
+epoch, its checkpoints) is kept until no branch needs it, and gc keeps its checkpoints too. A
+purged study takes its Optuna rows (studies, trials and their values) with it.
 """
 
 from __future__ import annotations
@@ -201,8 +204,23 @@ def _run_label(row: Any) -> str:
 
 
 def _blockers(s: Any, kind: str, item_id: str, going: set[tuple[str, str]]) -> str:
-    """Why a dataset or pipeline version may not go yet: the runs (kept or still in the trash) and
-    pipelines that use it, other than those purged in the same pass. "" when nothing does."""
+    """Why an item may not go yet: the runs (kept or still in the trash) and pipelines that use a
+    dataset or pipeline version, the branches that continue a run's history (its curves up to
+    each branch's epoch, its per-epoch checkpoint there), other than those purged in the same
+    pass. "" when nothing does."""
+    if kind == "run":
+        branches = [
+            r
+            for r in s.scalars(select(Run).where(Run.parent_id == item_id, Run.parent_kind == "branched"))
+            if ("run", r.id) not in going
+        ]
+        if branches:
+            where = "kept" if branches[0].deleted_at is None else "still in the trash"
+            return (
+                f"kept: {len(branches)} branch(es) continue its history, e.g. {_run_label(branches[0])} "
+                f"({where}); it goes once no branch needs it"
+            )
+        return ""
     if kind == "study":
         of_study = s.scalars(select(Run).where(Run.study_id == item_id))
         runs = [r for r in of_study if ("run", r.id) not in going]
@@ -250,6 +268,27 @@ def _remove_rows(s: Any, kind: str, row: Any) -> None:
     s.flush()
 
 
+def _delete_optuna_studies(store: Any, names: list[str]) -> None:
+    """Optuna's rows of purged studies (its tables share the store's database): studies,
+    trials, their params, values and intermediate values, through Optuna's own storage."""
+    from sqlalchemy import inspect
+
+    with store.engine.connect() as conn:
+        if "studies" not in inspect(conn).get_table_names():
+            return  # no study ever ran: Optuna's tables were never made
+    import optuna
+
+    storage = optuna.storages.RDBStorage(store.engine.url.render_as_string(hide_password=False))
+    try:
+        for name in names:
+            try:
+                storage.delete_study(storage.get_study_id_from_name(name))
+            except KeyError:
+                continue  # the driver never started it
+    finally:
+        storage.engine.dispose()
+
+
 def purge_trash(
     store: Any, *, days: float | None = None, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeResult:
@@ -275,6 +314,7 @@ def purge_trash(
     purged: list[TrashItem] = []
     kept: list[tuple[TrashItem, str]] = []
     paths: list[Path] = []
+    optuna_names: list[str] = []
     with store.session(SYSTEM) as s:
         due: list[tuple[str, Any]] = []
         for kind in TRASH_KINDS:
@@ -282,20 +322,33 @@ def purge_trash(
             rows = s.scalars(select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at))
             due += [(kind, r) for r in rows if _aware(r.deleted_at) <= cutoff]
         going = {(kind, r.id) for kind, r in due}
+        # Until nothing changes: keeping one item (a branch) may keep what it needs (its parent).
+        changed = True
+        while changed:
+            changed = False
+            for kind, row in due:
+                if (kind, row.id) not in going:
+                    continue
+                why = _blockers(s, kind, row.id, going)
+                if why:
+                    going.discard((kind, row.id))
+                    kept.append((_item(kind, row), why))
+                    changed = True
         for kind, row in due:
-            item = _item(kind, row)
-            why = _blockers(s, kind, row.id, going)
-            if why:
-                going.discard((kind, row.id))
-                kept.append((item, why))
+            if (kind, row.id) not in going:
                 continue
+            item = _item(kind, row)
             purged.append(item)
+            if kind == "study":
+                optuna_names.append(row.optuna_study_name)
             paths += _files(data_dir, kind, row.id)
             if not dry_run:
                 _remove_rows(s, kind, row)
                 audit(s, "", f"{kind}.purge", kind, row.id, {"name": item.name, "by": item.deleted_by})
         if dry_run:
             s.rollback()
+    if optuna_names and not dry_run:
+        _delete_optuna_studies(store, optuna_names)
     freed = 0
     for path in paths:
         try:
