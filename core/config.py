@@ -201,6 +201,25 @@ LOOM_TRASH_DAYS: EnvVar[float] = EnvVar(
 )
 
 
+def _parse_nice(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer. Set it to a niceness from 0 to 19.") from None
+    if not 0 <= value <= 19:
+        raise ConfigError(f"`0 <= {name} <= 19` must hold, but got {value}.")
+    return value
+
+
+LOOM_WORKER_NICE: EnvVar[int] = EnvVar(
+    "LOOM_WORKER_NICE",
+    _parse_nice,
+    10,
+    "Niceness of the local cluster's worker processes (0-19; 0: as the app): training yields the CPU to "
+    "the app's pages when the machine is busy, and uses all of it otherwise.",
+)
+
+
 def _parse_log_format(name: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("text", "json"):
@@ -236,6 +255,7 @@ ALL_VARS: tuple[EnvVar[object], ...] = (
     LOOM_IMPORT_ROOT,
     LOOM_WARM_WORKERS,
     LOOM_WARM_BACKENDS,
+    LOOM_WORKER_NICE,
     LOOM_HEARTBEAT_SECONDS,
     LOOM_HEARTBEAT_TIMEOUT,
     LOOM_TRASH_DAYS,
@@ -265,6 +285,7 @@ class AppConfig:
     auth: bool = False
     warm_workers: bool = False  # get_config turns it on (LOOM_WARM_WORKERS); tests opt in
     trash_days: float = 30.0  # deleted items stay restorable this long (LOOM_TRASH_DAYS)
+    worker_nice: int = 0  # local worker processes' niceness; get_config: LOOM_WORKER_NICE (10)
 
     def __post_init__(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_seconds:
@@ -317,4 +338,5 @@ def get_config(environ: dict[str, str] | None = None) -> AppConfig:
         auth=bool(LOOM_AUTH.get(environ)),
         warm_workers=bool(LOOM_WARM_WORKERS.get(environ)),
         trash_days=LOOM_TRASH_DAYS.get(environ) or 30.0,
+        worker_nice=int(LOOM_WORKER_NICE.get(environ) or 0),
     )

@@ -160,8 +160,10 @@ def _warm(client: Client, config: AppConfig, refs: Sequence[str], processes: boo
     from core.compute._warm import WarmUp  # imports dask.distributed's plugin base
 
     warm = tuple(refs) if config.warm_workers and processes else ()
+    # Niced only on the app's own machine: a remote scheduler's workers have theirs to themselves.
+    nice = config.worker_nice if processes and not config.scheduler_address else 0
     try:
-        client.register_plugin(WarmUp(warm))
+        client.register_plugin(WarmUp(warm, nice))
     except (OSError, TimeoutError) as exc:  # the cluster works without it, only colder
         _log.warning("Could not register the workers' warm-up: %s", exc)
 

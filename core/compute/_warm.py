@@ -11,12 +11,18 @@ cluster, get it too):
   so a run launched on it does not pay the import (seconds) before its first point. The work
   happens on a daemon thread: a job that arrives meanwhile simply waits on Python's import lock
   for the same import, never for a second one.
+- **Niceness.** On the app's own machine, worker processes run niced (``LOOM_WORKER_NICE``, 10):
+  a training run then takes whatever CPU the pages leave, so a tweak on a page answers as fast
+  while two runs train beside it, and a quiet machine still gives training every core. Linux
+  keeps a niceness per thread, so every thread the process already has is niced; the threads
+  it starts later inherit it from the thread that starts them.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +30,7 @@ from typing import Any
 from core.compute._settings import PROFILER_OFF
 from core.errors import SpecError
 
-__all__ = ["PROFILER_OFF", "WarmUp", "check_warm_refs", "stop_profiler"]
+__all__ = ["PROFILER_OFF", "WarmUp", "check_warm_refs", "lower_priority", "stop_profiler"]
 
 _log = logging.getLogger(__name__)
 
@@ -56,17 +62,46 @@ def stop_profiler(worker: Any) -> None:
             callback.stop()
 
 
+def lower_priority(nice: int) -> int:
+    """Raise this process's niceness to ``nice`` (never lower it: that needs privileges), for
+    each of its threads. Returns the niceness it has now (0 where the system has none)."""
+    if not hasattr(os, "setpriority"):
+        return 0
+    try:
+        threads = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]  # not Linux: the calling process
+    for thread in threads:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+                os.setpriority(os.PRIO_PROCESS, thread, nice)
+        except OSError:  # a thread that has just ended
+            continue
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 class WarmUp(_Base):
-    """Stops the worker's profiler, then calls each warm-up reference once per worker process,
-    off the worker's event loop."""
+    """Stops the worker's profiler, nices the worker process, then calls each warm-up reference
+    once per worker process, off the worker's event loop.
+
+    Args:
+        refs: Warm-up references (:func:`check_warm_refs`).
+        nice: The niceness of worker processes; 0 leaves them as started. Only for processes
+            that are not the one that registered the plugin (a threads-only cluster's workers
+            live in the app process, which must stay as fast as it is).
+    """
 
     name = "loom-warm-up"
 
-    def __init__(self, refs: Sequence[str]) -> None:
+    def __init__(self, refs: Sequence[str], nice: int = 0) -> None:
         self.refs = check_warm_refs(refs)
+        self.nice = nice
+        self.owner = os.getpid()
 
     def setup(self, worker: Any) -> None:
         stop_profiler(worker)
+        if self.nice and os.getpid() != self.owner:
+            lower_priority(self.nice)
         if not self.refs:
             return
         threads = int(getattr(getattr(worker, "state", None), "nthreads", 0) or 0)

@@ -33,6 +33,7 @@ def test_env_overrides(tmp_path: Path) -> None:
             "LOOM_HEARTBEAT_TIMEOUT": "10",
             "LOOM_GPUS": "1",
             "LOOM_WARM_WORKERS": "false",
+            "LOOM_WORKER_NICE": "3",
         }
     )
     assert cfg == AppConfig(
@@ -46,6 +47,7 @@ def test_env_overrides(tmp_path: Path) -> None:
         heartbeat_timeout=10.0,
         gpus="1",
         warm_workers=False,
+        worker_nice=3,
     )
     assert get_config({"LOOM_DATA_DIR": str(tmp_path)}).warm_workers is True  # on unless turned off
 

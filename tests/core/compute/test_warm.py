@@ -92,3 +92,59 @@ def test_warm_up_references_stay_inside_core(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="core.module:function"):
         check_warm_refs(["os:system"])
+
+
+def _niceness() -> list[int]:
+    import os
+
+    return sorted({os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir("/proc/self/task")})
+
+
+def _niceness_of_a_new_thread() -> int:
+    import os
+    import threading
+
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, 0)))
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread niceness is Linux's")
+def test_local_worker_processes_run_niced_and_the_app_does_not(tmp_path: Path) -> None:
+    """Training yields the CPU to the app's pages on a busy machine (LOOM_WORKER_NICE): every
+    thread of a worker process, and those it starts later, run niced; the app process, and a
+    threads-only cluster living in it, keep their priority."""
+    import os
+
+    before = _niceness()
+    cfg = AppConfig.for_data_dir(tmp_path, n_workers=1, threads_per_worker=1, worker_nice=7)
+    client = create_client(cfg)
+    try:
+        assert list(client.run(_niceness).values()) == [[max(7, before[-1])]]
+        assert list(client.run(_niceness_of_a_new_thread).values()) == [max(7, before[-1])]
+        assert client.submit(os.getpriority, os.PRIO_PROCESS, 0, pure=False).result() == max(7, before[-1])
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    threads = AppConfig.for_data_dir(tmp_path, processes=False, worker_nice=7)
+    client = create_client(threads)
+    try:
+        client.submit(os.getpriority, os.PRIO_PROCESS, 0, pure=False).result()
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert _niceness() == before
+
+
+def test_worker_niceness_is_checked() -> None:
+    from core.config import get_config
+    from core.errors import ConfigError
+
+    assert get_config({}).worker_nice == 10
+    assert get_config({"LOOM_WORKER_NICE": "0"}).worker_nice == 0
+    with pytest.raises(ConfigError, match="0 <= LOOM_WORKER_NICE <= 19"):
+        get_config({"LOOM_WORKER_NICE": "25"})
