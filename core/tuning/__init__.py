@@ -3,12 +3,20 @@
 Modules by concern: ``_space`` (search spaces), with ``_param`` (one tuned setting), ``_paths``
 (paths into a training spec, ``apply``) and ``_tunable`` (default ranges) · ``_studyspec`` (the
 study spec) · ``_storage`` (Optuna storage, samplers, pruners) · ``_steering`` (studies in the
-store, phases, hand-picked trials) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
+store, phases, hand-picked trials) · ``_handruns`` (hand runs joining a study, its next
+suggestion launched from the Train form) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
 
 Optuna is imported only where a distribution or a trial is needed; this package imports without it.
 """
 
 from core.compute import register_job_kind as _register_job_kind
+from core.tuning._handruns import HandRun
+from core.tuning._handruns import Suggestion
+from core.tuning._handruns import add_hand_runs
+from core.tuning._handruns import claim_suggestion
+from core.tuning._handruns import hand_run_candidates
+from core.tuning._handruns import suggest_next
+from core.tuning._handruns import sync_hand_runs
 from core.tuning._param import KINDS
 from core.tuning._param import Choice
 from core.tuning._param import Param
@@ -44,6 +52,13 @@ __all__ = [
     "SAMPLERS",
     "Objective",
     "StudySpec",
+    "HandRun",
+    "Suggestion",
+    "add_hand_runs",
+    "claim_suggestion",
+    "hand_run_candidates",
+    "suggest_next",
+    "sync_hand_runs",
     "create_study",
     "current_space",
     "driver_run",

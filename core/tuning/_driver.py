@@ -52,6 +52,8 @@ _Summary = dict[str, tuple[float, float]]  # a run's metric summary: key -> (min
 # reaper marked): a trial's end wakes it at once.
 _POLL_SECONDS = 0.5
 _LABEL_AFTER_SECONDS = 0.02
+# How often a running driver brings in hand runs and launched suggestions.
+_SYNC_SECONDS = 5.0
 
 
 @dataclass
@@ -237,9 +239,13 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         trial.set_user_attr("outcome", why)
         study.tell(trial, values if state == TrialState.COMPLETE else None, state=state)
 
+    synced = 0.0  # when people's runs were last brought in (core.tuning._handruns)
     try:
         while True:
             tasks.arm()
+            if time.monotonic() - synced > _SYNC_SECONDS:
+                synced = time.monotonic()
+                _sync_hand_runs(store, study_id)
             _label(unlabelled)  # before any of them is told (a finished trial takes no attributes)
             for run, metrics in _ended(store, list(active)):
                 tasks.forget(run.id)
@@ -312,6 +318,16 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _sync_hand_runs(store: Store, study_id: str) -> None:
+    from core.errors import AppError
+    from core.tuning._handruns import sync_hand_runs
+
+    try:
+        sync_hand_runs(store, study_id)
+    except AppError as exc:  # a person's run never stops the study's own trials
+        _log.warning("study %s: hand runs not brought in: %s", study_id, exc)
+
+
 def _label(unlabelled: list[tuple[Any, str | None, int]]) -> None:
     """Label each trial with its run and the phase its values come from (a retry brings its own)."""
     while unlabelled:
@@ -352,6 +368,8 @@ def _adopt(store: Store, study: Any, active: dict[str, Any]) -> int:
         if frozen.state != TrialState.RUNNING:
             continue
         run_id = frozen.user_attrs.get("loom_run")
+        if frozen.user_attrs.get("suggested"):
+            continue  # a person launches it from the Train form; core.tuning._handruns tells it
         if run_id:
             import optuna
 

@@ -97,6 +97,8 @@ class StudySpec:
         seed: Seeds the sampler, or None. Defaults to None.
         retries: How often a trial whose worker died is run again. Defaults to 1.
         gpu: Each trial takes one GPU (workers declaring ``GPU``). Defaults to False.
+        learn_from_hand_runs: Hand-launched runs of the study's owner on its dataset that finish
+            after it starts, and fit its space, join as completed trials. Defaults to False.
     """
 
     base: dict[str, Any]
@@ -110,6 +112,7 @@ class StudySpec:
     seed: int | None = None
     retries: int = 1
     gpu: bool = False
+    learn_from_hand_runs: bool = False
 
     def __post_init__(self) -> None:
         import importlib.util
@@ -157,6 +160,11 @@ class StudySpec:
                 raise SpecError(f"`{name} >= 1` must hold, but got {name}={value!r}.")
         if not (isinstance(self.timeout_s, int | float) and self.timeout_s >= 0):
             raise SpecError(f"`timeout_s >= 0` must hold, but got timeout_s={self.timeout_s!r}.")
+        if not isinstance(self.learn_from_hand_runs, bool):
+            raise SpecError(
+                "`learn_from_hand_runs` must be true or false, but got "
+                f"learn_from_hand_runs={self.learn_from_hand_runs!r}."
+            )
         if self.retries < 0:
             raise SpecError(f"`retries >= 0` must hold, but got retries={self.retries}.")
         if self.sampler == "grid":
