@@ -57,8 +57,9 @@ class AppServer:
             "LOOM_WARM_BACKENDS": "tensorflow,sklearn",
             **extra_env,
         }
-        env.pop("DASK_SCHEDULER_ADDRESS", None)
-        env.pop("LOOM_DATABASE_URL", None)
+        for name in ("DASK_SCHEDULER_ADDRESS", "LOOM_DATABASE_URL"):
+            if name not in extra_env:  # only a test's own scheduler or store (test_replicas.py)
+                env.pop(name, None)
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
