@@ -23,6 +23,7 @@ from core.store import get_run
 from core.training import TrainSpec
 from core.training import baselines_for_run
 from core.training import launch_baselines
+from pages import _handruns
 from pages import _ranges
 from pages import _ui
 
@@ -152,11 +153,12 @@ def train_section(
                 name=f"{dataset.name} · {model.label} · {{id}}",
                 dataset_id=dataset.id,
                 pipeline_id=pipeline_id,
-                parent_id=source.run.id if source is not None else None,
-                parent_kind=("promoted" if source.is_trial else "forked") if source is not None else None,
+                parent_id=_handruns.parent(source)[0],
+                parent_kind=_handruns.parent(source)[1],
                 viewer=who,
                 team=team,
             )
+            _handruns.launched(store, who, source, run_id, spec.to_dict())
         except AppError as exc:
             _ui.error(exc)
         else:

@@ -41,6 +41,7 @@ from core.tuning import get_study
 from pages import _branch
 from pages import _estimators
 from pages import _groups
+from pages import _handruns
 from pages import _ranges
 from pages import _ui
 from pages._backend import backend_choice
@@ -59,7 +60,38 @@ if branch_of := st.query_params.get("branch"):
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
 # session, says so; widgets are filled once per source run and stay editable).
 source = None  # the run this one starts from, with its spec parsed
-if from_run := st.query_params.get("from_run"):
+
+
+def _prefill(src) -> None:  # type: ignore[no-untyped-def]
+    """Fill the form's widgets from a source run once per source (they stay editable)."""
+    spec0, pipe0, opt0 = src.spec, src.pipeline, src.optimizer
+    if st.session_state.get("_prefilled_from") != src.run.id:
+        st.session_state["_prefilled_from"] = src.run.id
+        st.query_params["dataset"] = pipe0.dataset_id
+        st.session_state.update(
+            {
+                "train_pipeline": spec0.pipeline_id or "default",
+                "train_target": pipe0.target,
+                "train_opt": opt0.name,
+                "train_lr": float(opt0.learning_rate),
+                "train_schedule": opt0.schedule,
+                "train_clip": float(opt0.clipnorm or 0.0),
+                "train_epochs": spec0.epochs,
+                "train_batch": spec0.batch_size,
+                "train_seed": spec0.seed,
+                "train_patience": spec0.early_stopping,
+                "train_backend": spec0.backend,
+                "train_validation": spec0.validation_dataset or "split",
+            }
+        )
+
+
+# The study's next suggestion (?suggestion=<study>&trial=<n>, from the Tune page) fills the form the
+# same way; its launch is told to the study.
+if st.query_params.get("suggestion"):
+    if (source := _handruns.source(store, who)) is not None:
+        _prefill(source)
+elif from_run := st.query_params.get("from_run"):
     try:
         # Whoever may fork the run reads it and the dataset and pipeline version it used (core's
         # fork grant; through a fork link, the link's); the new run is yours.
@@ -74,32 +106,13 @@ if from_run := st.query_params.get("from_run"):
         _ui.error(exc)
         source = None
     else:
-        spec0, pipe0, opt0 = source.spec, source.pipeline, source.optimizer
-        assert spec0 is not None and pipe0 is not None and opt0 is not None  # noqa: S101 - checked above
+        assert source.spec is not None  # noqa: S101 - checked above
         origin = "a tuning trial" if source.is_trial else "a run"
         st.info(
             f"Starting from {origin}: **{_ui.md_escape(source.run.label)}** (`{source.run.id}`). "
             "Change what you like; the new run records it as its parent."
         )
-        if st.session_state.get("_prefilled_from") != source.run.id:
-            st.session_state["_prefilled_from"] = source.run.id
-            st.query_params["dataset"] = pipe0.dataset_id
-            st.session_state.update(
-                {
-                    "train_pipeline": spec0.pipeline_id or "default",
-                    "train_target": pipe0.target,
-                    "train_opt": opt0.name,
-                    "train_lr": float(opt0.learning_rate),
-                    "train_schedule": opt0.schedule,
-                    "train_clip": float(opt0.clipnorm or 0.0),
-                    "train_epochs": spec0.epochs,
-                    "train_batch": spec0.batch_size,
-                    "train_seed": spec0.seed,
-                    "train_patience": spec0.early_stopping,
-                    "train_backend": spec0.backend,
-                    "train_validation": spec0.validation_dataset or "split",
-                }
-            )
+        _prefill(source)
 
 datasets = list_datasets(store, viewer=who)
 if not datasets:
@@ -285,6 +298,8 @@ team = _ui.team_choice("train_team", who)
 
 
 def _run_name(template: str, dataset_name: str, optimizer: str, source) -> str:  # type: ignore[no-untyped-def]
+    if _handruns.is_suggestion(source):  # "<study> · suggestion <n> · <id>"
+        return f"{source.run.name} · {{id}}"
     if source is not None and source.run.trial is not None:  # a promoted trial: its study and trial
         trial = source.run.trial
         try:
@@ -333,8 +348,8 @@ if st.button("Launch", type="primary", key="train_launch"):
                 name=_run_name(template, dataset.name, opt_name, source),
                 team=team,
                 dataset_id=dataset_id,
-                parent_id=source.run.id if source is not None else None,
-                parent_kind=("promoted" if source.is_trial else "forked") if source else None,
+                parent_id=_handruns.parent(source)[0],
+                parent_kind=_handruns.parent(source)[1],
             )
         run_id = submit_run(
             _ui.client(),
@@ -346,11 +361,12 @@ if st.button("Launch", type="primary", key="train_launch"):
             options=placement(spec),
             dataset_id=dataset_id,
             pipeline_id=spec.pipeline_id,
-            parent_id=source.run.id if source is not None else None,
-            parent_kind=("promoted" if source.is_trial else "forked") if source else None,
+            parent_id=_handruns.parent(source)[0],
+            parent_kind=_handruns.parent(source)[1],
             viewer=who,
             team=team,
         )
+        _handruns.launched(store, who, source, run_id, spec.to_dict())
     except AppError as exc:
         _ui.error(exc)
     else:

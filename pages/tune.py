@@ -36,6 +36,7 @@ from core.tuning import study_trials
 from core.tuning import tunable
 from pages import _alerts
 from pages import _groups
+from pages import _handruns
 from pages import _ui
 
 st.title("Tune")
@@ -170,6 +171,12 @@ def _new_study() -> None:
     name = st.text_input("Study name", max_chars=200, key="tune_name")
     team = _ui.team_choice("tune_team", who)
     gpu = st.checkbox("One GPU per trial (workers declaring GPU)", key="tune_gpu")
+    learn = st.checkbox(
+        "Learn from hand runs",
+        key="tune_learn",
+        help="Your training runs on this dataset that finish after the study starts, with settings "
+        "inside its space, join it as completed trials.",
+    )
     if st.button("Start study", type="primary", key="tune_start"):
         try:
             objectives = (Objective(first, first_dir),) + (
@@ -186,6 +193,7 @@ def _new_study() -> None:
                 timeout_s=float(timeout) * 60,
                 seed=None if seed < 0 else int(seed),
                 gpu=gpu,
+                learn_from_hand_runs=learn,
             )
             study_id, _ = start_study(_ui.client(), store, spec, name.strip(), viewer=who, team=team)
         except (AppError, ValueError, TypeError) as exc:
@@ -212,6 +220,7 @@ def _trials_frame(trials, with_runs: bool = True) -> pd.DataFrame:  # type: igno
             if t.datetime_complete and t.datetime_start
             else None,
             "outcome": t.user_attrs.get("outcome", ""),
+            "source": "hand run" if t.user_attrs.get("hand_run") else "",
             "run": t.user_attrs.get("loom_run", ""),
         }
         if not with_runs:  # a shared study view shows the study, not its runs
@@ -248,6 +257,8 @@ def _show_study(study_id: str) -> None:
         if running and access.can_act and c2.button("Stop study", key="stop_study", type="primary"):
             stop_run(store, driver.id, _ui.client(), viewer=who)
             st.toast("Stopping: running trials are stopped, then the study ends.")
+    if access.can_act:
+        _handruns.sync(store, study_id)  # hand runs and launched suggestions that ended
     chart = _chart_picker(spec)
     if running:
         _live(study_id, spec, chart)
@@ -385,6 +396,7 @@ def _steer(study_id: str, spec: StudySpec, running: bool) -> None:
             hide_index=True,
             key="phase_history",
         )
+    _handruns.section(store, who, study_id, trials)
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("loom_run")]
     if complete and len(spec.objectives) == 1:
         pick = min if spec.objectives[0].direction == "minimize" else max

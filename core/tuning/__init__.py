@@ -16,6 +16,7 @@ from core.tuning._handruns import add_hand_runs
 from core.tuning._handruns import claim_suggestion
 from core.tuning._handruns import hand_run_candidates
 from core.tuning._handruns import suggest_next
+from core.tuning._handruns import suggestion_run
 from core.tuning._handruns import sync_hand_runs
 from core.tuning._param import KINDS
 from core.tuning._param import Choice
@@ -58,6 +59,7 @@ __all__ = [
     "claim_suggestion",
     "hand_run_candidates",
     "suggest_next",
+    "suggestion_run",
     "sync_hand_runs",
     "create_study",
     "current_space",

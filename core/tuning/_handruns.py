@@ -57,6 +57,7 @@ __all__ = [
     "claim_suggestion",
     "hand_run_candidates",
     "suggest_next",
+    "suggestion_run",
     "sync_hand_runs",
 ]
 
@@ -351,6 +352,71 @@ def suggest_next(store: Store, study_id: str, *, viewer: Viewer) -> Suggestion:
     return Suggestion(study_id, trial.number, values, train)
 
 
+def suggestion_run(store: Store, study_id: str, number: int | str, *, viewer: Viewer):  # type: ignore[no-untyped-def]
+    """An open suggestion as the Train form reads a source run: a
+    :class:`~core.training.TrainingRun` of kind ``suggestion`` (stored nowhere, so it is no
+    run's parent) whose spec is the study's base with the suggested values. Owner only.
+
+    Raises:
+        SpecError: ``number`` is no open suggestion of the study (launched already, or none).
+        NotFoundError: Missing or not visible.
+        PermissionDeniedError: Not the viewer's own study.
+    """
+    from datetime import UTC
+    from datetime import datetime
+
+    from core.store import RunResult
+    from core.training import TrainingRun
+    from core.training import TrainSpec
+
+    study_row = _owned_study(store, study_id, viewer, "steer")
+    frozen = _suggested_trial(store, study_id, number)
+    train = apply(parse_study(study_row).base, dict(frozen.params))
+    record = RunRecord(
+        id=f"{study_id}-{frozen.number}",
+        kind="suggestion",
+        name=f"{study_row.name} · suggestion {frozen.number}",
+        status="queued",
+        status_reason="",
+        stop_requested=False,
+        spec=train,
+        spec_hash="",
+        dataset_id=dataset_of(train),
+        pipeline_id=train.get("pipeline_id"),
+        study_id=study_id,
+        parent_id=None,
+        parent_kind="",
+        author=study_row.author,
+        team=study_row.team,
+        archived=False,
+        worker="",
+        attempts=0,
+        created_at=datetime.now(UTC),
+        started_at=None,
+        ended_at=None,
+        heartbeat_at=None,
+        progress=0.0,
+        result=RunResult.from_json({}),
+    )
+    return TrainingRun(record, TrainSpec.from_dict(train))
+
+
+def _suggested_trial(store: Store, study_id: str, number: int | str) -> Any:
+    from optuna.trial import TrialState
+
+    try:
+        wanted = int(number)
+    except (TypeError, ValueError):
+        raise SpecError(f"`trial` must be a trial number, but got trial={str(number)[:32]!r}.") from None
+    study = load_optuna_study(store.config, study_id)
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}.get(wanted)
+    if frozen is None or not frozen.user_attrs.get("suggested"):
+        raise SpecError(f"Trial {wanted} is no suggestion of this study; open the next suggestion again.")
+    if frozen.state != TrialState.RUNNING or frozen.user_attrs.get("loom_run"):
+        raise SpecError(f"Suggestion {wanted} was launched already; open the next suggestion for another.")
+    return frozen
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:
@@ -383,13 +449,7 @@ def claim_suggestion(
     from core.store import RunEvent
 
     _owned_study(store, study_id, viewer, "steer")
-    study = load_optuna_study(store.config, study_id)
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    frozen = trials.get(int(number))
-    if frozen is None or not frozen.user_attrs.get("suggested"):
-        raise SpecError(f"Trial {number} is no suggestion of this study; open the next suggestion again.")
-    if frozen.state != TrialState.RUNNING or frozen.user_attrs.get("loom_run"):
-        raise SpecError(f"Suggestion {number} was launched already; open the next suggestion for another.")
+    frozen = _suggested_trial(store, study_id, number)
     changed = []
     for path, value in frozen.params.items():
         try:
