@@ -25,7 +25,7 @@ def _instructions(name: str) -> list[str]:
 
 def test_compose_services_are_documented() -> None:
     services = set(COMPOSE["services"])
-    assert services == {"app", "scheduler", "worker-1", "worker-2", "postgres"}
+    assert services == {"app-a", "app-b", "nginx", "scheduler", "worker-1", "worker-2", "postgres"}
     for name in services:
         assert f"`{name}`" in README, f"README does not explain the compose service {name}"
 
@@ -41,8 +41,69 @@ def test_compose_workers_reach_the_scheduler_and_store() -> None:
     for name in ("worker-1", "worker-2"):
         assert services[name]["entrypoint"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
         assert services[name]["environment"]["LOOM_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert services["app"]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://scheduler:8786"
-    assert "loom-data:/data" in services["app"]["volumes"]
+    for name in APP_REPLICAS:
+        assert services[name]["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://scheduler:8786"
+        assert "loom-data:/data" in services[name]["volumes"]
+
+
+APP_REPLICAS = ("app-a", "app-b")
+
+
+def test_compose_runs_two_app_replicas_behind_nginx_with_metrics() -> None:
+    """Two app services from one definition (same image, store, scheduler and data volume), only
+    nginx published, its template the shipped deploy/nginx/loom.conf pointed at both replicas,
+    and each replica's metrics port open inside the network and labelled for scraping."""
+    services = COMPOSE["services"]
+    apps = [name for name, s in services.items() if "entrypoint" not in s and s.get("image") == "loom:latest"]
+    assert sorted(apps) == list(APP_REPLICAS), "compose must run exactly two app replicas"
+    a, b = (services[name] for name in APP_REPLICAS)
+    assert {k: v for k, v in a.items() if k != "build"} == b, "the replicas must be configured alike"
+    for app in (a, b):
+        assert "ports" not in app, "replicas are reached through nginx only"
+        env = app["environment"]
+        assert env["LOOM_DATABASE_URL"].startswith("postgresql+psycopg://")
+        port = env["LOOM_METRICS_PORT"]
+        assert env["LOOM_METRICS_HOST"] == "0.0.0.0" and port in app["expose"]
+        assert app["labels"]["prometheus.io/scrape"] == "true" and app["labels"]["prometheus.io/port"] == port
+    nginx = services["nginx"]
+    assert nginx["ports"] == [f"127.0.0.1:8501:{nginx['environment']['LOOM_NGINX_LISTEN']}"]
+    assert "./nginx/loom.conf:/etc/nginx/templates/nginx.conf.template:ro" in nginx["volumes"]
+    assert nginx["environment"]["NGINX_ENVSUBST_OUTPUT_DIR"] == "/etc/nginx"
+    assert {nginx["environment"]["LOOM_REPLICA_A"], nginx["environment"]["LOOM_REPLICA_B"]} == {
+        f"{name}:8501" for name in APP_REPLICAS
+    }
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", NGINX_CONF))
+    assert placeholders == {n for n in nginx["environment"] if n.startswith("LOOM_")}
+
+
+NGINX_CONF = (ROOT / "deploy" / "nginx" / "loom.conf").read_text()
+
+
+def test_nginx_conf_is_sticky_and_proxies_websockets() -> None:
+    conf = re.sub(r"#.*", "", NGINX_CONF)
+    assert re.search(r"upstream loom \{\s*hash \$loom_route consistent;", conf), "no sticky hashing"
+    assert "map $cookie_loom_route $loom_route" in conf and "add_header Set-Cookie $loom_route_cookie" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    assert "proxy_set_header Connection $connection_upgrade;" in conf
+    assert "proxy_http_version 1.1;" in conf
+    assert "proxy_next_upstream error timeout" in conf, "a dead replica's browsers must move on"
+    assert "client_max_body_size 1024m;" in conf  # Streamlit's maxUploadSize, checked below
+
+
+def test_nginx_conf_renders_and_nginx_accepts_it(tmp_path: Path) -> None:
+    """The shipped file with its placeholders filled in, as the e2e test renders it, passes
+    `nginx -t` (where nginx is installed: tests/install_system_deps.sh)."""
+    from tests.e2e.test_replicas import render_nginx_conf
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed: run tests/install_system_deps.sh")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render_nginx_conf("127.0.0.1:18080", "127.0.0.1:18501", "127.0.0.1:18502", tmp_path))
+    out = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
 
 
 def test_dockerfile_is_multistage_slim_nonroot_with_healthcheck() -> None:
@@ -112,6 +173,36 @@ def test_kubernetes_manifests_fit_together() -> None:
     tls = kinds["ConfigMap"]["data"]
     assert tls["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] == "true"
     assert kinds["Service"]["spec"]["type"] == "ClusterIP"  # exposed only through an ingress
+
+
+def _k8s_docs() -> list[dict]:  # type: ignore[type-arg]
+    return [
+        d
+        for f in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
+
+
+def test_kubernetes_runs_two_sticky_replicas_with_scraped_metrics() -> None:
+    kinds = {d["kind"]: d for d in _k8s_docs()}
+    deployment, service, ingress = kinds["Deployment"], kinds["Service"], kinds["Ingress"]
+    assert deployment["spec"]["replicas"] == 2
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+    notes = ingress["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert notes["nginx.ingress.kubernetes.io/affinity-mode"] == "persistent"
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == service["metadata"]["name"]
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    port = env["LOOM_METRICS_PORT"]
+    assert env["LOOM_METRICS_HOST"] == "0.0.0.0"
+    assert {"name": "metrics", "containerPort": int(port)} in container["ports"]
+    scrape = pod["metadata"]["annotations"]
+    assert scrape["prometheus.io/scrape"] == "true" and scrape["prometheus.io/port"] == port
+    assert scrape["prometheus.io/path"] == "/metrics"
 
 
 def test_dockerfile_has_a_gpu_build() -> None:
