@@ -19,6 +19,7 @@ __all__ = [
     "JobStopped",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimitedError",
     "SchemaMismatchError",
     "SpecError",
@@ -52,6 +53,10 @@ class SchemaMismatchError(StoreError):
 
 class PermissionDeniedError(AppError):
     """The viewer may see this object but not do this to it (a teammate's run, say)."""
+
+
+class QuotaExceededError(AppError):
+    """A team's projects hold its whole quota: an upload or launch into them is refused."""
 
 
 class RateLimitedError(AppError):

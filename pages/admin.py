@@ -1,5 +1,6 @@
 """Admin: what fills the disk, per user, team and project (the table `python -m core du` prints),
-and the audit log (who did what, when; `python -m core audit` exports it).
+team quotas (`python -m core quota`), purging the trash, and the audit log (who did what, when;
+`python -m core audit` exports it).
 
 For site admins only: the local user with accounts off, and with accounts on the users an
 operator made admin (`python -m core user grant-admin NAME`). Others are told so and see nothing.
@@ -14,10 +15,16 @@ import streamlit as st
 from core.errors import AppError
 from core.formatting import human_bytes
 from core.ops import KINDS
+from core.ops import clear_quota
 from core.ops import count_audit
 from core.ops import disk_use
+from core.ops import list_quotas
+from core.ops import purge_trash
 from core.ops import read_audit
+from core.ops import set_quota
 from core.sharing import is_site_admin
+from core.sharing import list_teams
+from core.store import decimal_bytes
 from pages import _ui
 
 AUDIT_PAGE = 50
@@ -82,6 +89,66 @@ st.markdown(
     f"(about {use.metric_row_bytes:.0f} bytes each)."
     + (f" **No owner** (what gc can free): {_ui.md_escape(owned)}." if owned else "")
 )
+
+st.subheader("Team quotas")
+st.caption(
+    "A team's usage is the bytes of its projects' datasets, runs (models, checkpoints, predictions, "
+    "metrics) and bundles. When a team uses all of its quota, uploads and launches into its "
+    "projects are refused with the figures. `python -m core quota` does the same."
+)
+teams = list(list_teams(store))
+if teams:
+    with st.form("quota_form"):
+        left, right = st.columns(2)
+        team = left.selectbox("Team", teams, key="quota_team")
+        size = right.text_input(
+            "Quota", key="quota_size", placeholder="50 GB, 500 MiB; leave empty to clear"
+        ).strip()
+        if st.form_submit_button("Save quota", key="quota_save"):
+            try:
+                if size:
+                    quota = set_quota(store, team, size, actor=who.name)
+                    st.success(f"Team {team}: quota {decimal_bytes(quota)}.")
+                else:
+                    clear_quota(store, team, actor=who.name)
+                    st.success(f"Team {team}: no quota.")
+            except AppError as exc:
+                _ui.error(exc)
+else:
+    st.info("No teams yet: `python -m core team add NAME` makes one.")
+quotas = list_quotas(store)
+if quotas:
+    st.dataframe(
+        [
+            {
+                "team": q.team,
+                "used": decimal_bytes(q.used),
+                "quota": decimal_bytes(q.quota) if q.quota is not None else "none",
+                "used %": f"{q.used / q.quota:.0%}" if q.quota else "",
+                "state": "over: uploads and launches refused" if q.over else "",
+            }
+            for q in quotas
+        ],
+        hide_index=True,
+        key="quota_table",
+    )
+
+st.subheader("Trash")
+days = st.number_input(
+    "Purge what was deleted more than N days ago",
+    min_value=0.0,
+    value=float(store.config.trash_days),
+    step=1.0,
+    key="purge_days",
+)
+if st.button("Purge the trash", key="purge_trash"):
+    try:
+        purged = purge_trash(store, days=days)
+    except AppError as exc:
+        _ui.error(exc)
+    else:
+        kept = f"; kept {len(purged.kept)} a kept item still needs" if purged.kept else ""
+        st.success(f"Purged {len(purged.purged)} item(s), freed {human_bytes(purged.freed_bytes)}{kept}.")
 
 st.subheader("Audit log")
 st.caption(

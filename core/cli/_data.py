@@ -14,10 +14,12 @@ from core.cli._common import wait
 def ingest(store, args, viewer) -> int:  # type: ignore[no-untyped-def]
     from core.data import detect_format
     from core.data import ingest_file
+    from core.store import check_quota
 
     if not args.file.is_file():
         out(f"error: {args.file} is not a file")
         return 2
+    check_quota(store, viewer.project or None)  # before anything is written
     dataset = ingest_file(
         store,
         args.file,
@@ -42,6 +44,9 @@ def evaluate(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def
     get_run(store, args.run, viewer=viewer)  # a run the user may not see answers as missing
     source = Path(args.rows)
     if source.is_file():
+        from core.store import check_quota
+
+        check_quota(store, viewer.project or None)  # before the rows are written as a dataset
         dataset = ingest_file(
             store,
             source,

@@ -4,6 +4,7 @@
     python -m core restore IN [--data-dir DIR] [--database-url URL] [--force]
     python -m core gc [--dry-run] [--checkpoint-days N] [--upload-days N]
     python -m core du
+    python -m core quota list | set TEAM SIZE | clear TEAM      (SIZE: 50GB, 500 MiB, bytes)
     python -m core trash list | delete KIND ID | restore KIND ID | purge [--dry-run] [--days N]
 
 ``gc`` also purges what has been in the trash longer than LOOM_TRASH_DAYS (``--trash-days``).
@@ -26,7 +27,7 @@ from core.formatting import human_bytes as _size
 
 __all__ = ["COMMANDS", "add_commands", "run"]
 
-COMMANDS = ("backup", "restore", "gc", "du", "disk-use", "trash")
+COMMANDS = ("backup", "restore", "gc", "du", "disk-use", "trash", "quota")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -73,6 +74,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     for name in ("du", "disk-use"):
         sub.add_parser(name, parents=[common], help="bytes per user, team and project")
+    quota = sub.add_parser("quota", parents=[common], help="team quotas: list, set or clear one")
+    quota_action = quota.add_subparsers(dest="quota_action", required=True)
+    quota_action.add_parser("list", help="each team's usage and quota")
+    quota_set = quota_action.add_parser("set", help="set a team's quota (50GB, 500 MiB, bytes)")
+    quota_set.add_argument("team", metavar="TEAM")
+    quota_set.add_argument("size", metavar="SIZE")
+    quota_action.add_parser("clear", help="remove a team's quota").add_argument("team", metavar="TEAM")
     trash = sub.add_parser(
         "trash", parents=[common], help="deleted runs, studies, datasets, pipelines and reports"
     )
@@ -114,6 +122,8 @@ def run(args: argparse.Namespace, config: Any) -> int:
         return 0
     if args.command == "trash":
         return _trash(store, args, config)
+    if args.command == "quota":
+        return _quota(store, args)
     if args.command == "gc":
         if args.trash_days is not None and not args.trash_days >= 0:  # refused before anything goes
             raise SpecError(f"`trash_days >= 0` must hold, but got trash_days={args.trash_days}.")
@@ -144,6 +154,37 @@ def run(args: argparse.Namespace, config: Any) -> int:
         f"database: {_size(use.database_bytes)}; metrics: {use.metric_rows:,} points at "
         f"~{use.metric_row_bytes:.0f} bytes each"
     )
+    _print_quotas(ops.list_quotas(store))
+    return 0
+
+
+def _print_quotas(rows: list[Any]) -> None:
+    from core.store import decimal_bytes
+
+    if not rows:
+        out("team quotas: no team owns a project yet")
+        return
+    out("team quotas (the bytes of each team's projects):")
+    for row in rows:
+        quota = decimal_bytes(row.quota) if row.quota is not None else "none"
+        share = f" ({row.used / row.quota:.0%})" if row.quota else ""
+        flag = "  OVER: uploads and launches refused" if row.over else ""
+        out(f"  {row.team}: {decimal_bytes(row.used)} of {quota}{share}{flag}")
+
+
+def _quota(store: Any, args: argparse.Namespace) -> int:
+    from core import ops
+    from core.store import decimal_bytes
+
+    if args.quota_action == "list":
+        _print_quotas(ops.list_quotas(store))
+        return 0
+    if args.quota_action == "set":
+        quota = ops.set_quota(store, args.team, args.size, actor="")
+        out(f"team {args.team}: quota {decimal_bytes(quota)} ({quota:,} bytes)")
+        return 0
+    ops.clear_quota(store, args.team, actor="")
+    out(f"team {args.team}: no quota")
     return 0
 
 

@@ -53,6 +53,7 @@ from core.store import RunEvent
 from core.store import Store
 from core.store import Study
 from core.store import Viewer
+from core.store import check_quota
 from core.store import create_run
 from core.store import fetch_owned
 from core.store import fetch_visible
@@ -293,6 +294,7 @@ def submit_run(
         SpecError: Unknown kind or invalid spec; nothing is stored.
         NotFoundError: A linked dataset, pipeline, study or parent is missing or not visible.
         PermissionDeniedError: A visitor who is not signed in, or a team the viewer is not in.
+        QuotaExceededError: The project's team uses all of its quota; nothing is stored.
         ComputeError: The cluster refused the task; the run is recorded as failed with why.
     """
     from distributed import fire_and_forget
@@ -308,6 +310,8 @@ def submit_run(
     if isinstance(spec.get("validation_dataset"), str):  # a second dataset the run reads
         _check_links(store, viewer, {"dataset_id": spec["validation_dataset"]})
     owner = author if (author is not None and viewer.everything) else viewer.name
+    if author is None:  # a person launches (Loom's own launches, a study's trials, are its own)
+        check_quota(store, viewer.project or None)
     run_id = new_id()
     # "{id}" in a name is the run's short ID: names need not be unique, and this tells runs apart.
     name = name.replace("{id}", run_id[:6])

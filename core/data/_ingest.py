@@ -35,6 +35,7 @@ from core.store import DatasetRecord
 from core.store import Store
 from core.store import Viewer
 from core.store import audit
+from core.store import check_quota
 from core.store import fetch_owned
 from core.store import fetch_visible
 from core.store import in_project
@@ -153,9 +154,11 @@ def save_upload(store: Store, stream: IO[bytes], filename: str, *, viewer: Viewe
     Raises:
         DataError: The suffix is not supported, or the disk is full.
         PermissionDeniedError: Not signed in.
+        QuotaExceededError: The project's team uses all of its quota; nothing is written.
     """
     viewer.require_create()
     fmt = detect_format(filename)
+    check_quota(store, viewer.project or None)  # before a byte is written
     upload_id = new_id()
     target = store.path_for("uploads", upload_id, FORMATS[fmt][0])
     try:

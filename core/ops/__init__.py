@@ -7,13 +7,14 @@
     copy_database(source_url, engine)       a whole store, table by table, into another database
     collect_garbage(store, dry_run=...)     remove files no row needs
     disk_use(store)                         bytes per user, team and project
+    set_quota / clear_quota / list_quotas   team quotas (core.store's check_quota refuses over them)
     delete_item / list_trash / restore_item the trash of runs, studies, datasets, pipelines, reports
     purge_trash(store, days=...)            remove what has been in the trash longer than LOOM_TRASH_DAYS
 
     read_audit / count_audit / export_audit the audit log (site admins; core.store.audit writes it)
     render_metrics / start_metrics_server   Prometheus metrics (runs, queue, workers, store, sessions)
 
-The CLI (``python -m core backup|restore|gc|du|trash``) and the admin page call these.
+The CLI (``python -m core backup|restore|gc|du|trash|quota``) and the admin page call these.
 """
 
 from core.ops._audit import AUDIT_FORMATS
@@ -37,6 +38,11 @@ from core.ops._metrics import metrics_address
 from core.ops._metrics import observe_page_render
 from core.ops._metrics import render_metrics
 from core.ops._metrics import start_metrics_server
+from core.ops._quota import QuotaRow
+from core.ops._quota import clear_quota
+from core.ops._quota import list_quotas
+from core.ops._quota import parse_bytes
+from core.ops._quota import set_quota
 from core.ops._restore import RestoreResult
 from core.ops._restore import restore
 from core.ops._trash import TRASH_KINDS
@@ -66,11 +72,16 @@ __all__ = [
     "GcItem",
     "GcResult",
     "PurgeResult",
+    "QuotaRow",
     "RestoreResult",
     "TrashItem",
     "TrashPurger",
     "UsageRow",
     "backup",
+    "clear_quota",
+    "list_quotas",
+    "parse_bytes",
+    "set_quota",
     "collect_garbage",
     "copy_database",
     "delete_item",

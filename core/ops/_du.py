@@ -13,6 +13,7 @@ from core.ops._files import payload_files
 from core.ops._gc import RUN_FOLDERS
 from core.ops._gc import References
 from core.ops._gc import references
+from core.store import database_sizes
 
 __all__ = ["KINDS", "DiskUse", "UsageRow", "disk_use"]
 
@@ -49,34 +50,6 @@ class DiskUse:
 
     def scope(self, scope: str) -> dict[str, UsageRow]:
         return {row.name: row for row in self.rows if row.scope == scope}
-
-
-def _database_sizes(engine: Any) -> tuple[int, int]:
-    """(the whole database's bytes, the metric tables' bytes; 0 when unknown)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            pages = conn.execute(text("PRAGMA page_count")).scalar_one()
-            size = conn.execute(text("PRAGMA page_size")).scalar_one()
-            try:
-                metric = conn.execute(
-                    text(
-                        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN "
-                        "(SELECT name FROM sqlite_master WHERE tbl_name IN ('metrics', 'metric_blocks'))"
-                    )
-                ).scalar_one()
-            except SQLAlchemyError:  # SQLite built without dbstat
-                metric = 0
-            return int(pages) * int(size), int(metric)
-        if engine.dialect.name == "postgresql":
-            whole = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
-            metric = conn.execute(
-                text("SELECT pg_total_relation_size('metrics') + pg_total_relation_size('metric_blocks')")
-            ).scalar_one()
-            return int(whole), int(metric)
-    return 0, 0
 
 
 def _owner_names(engine: Any) -> dict[str, str]:
@@ -130,7 +103,7 @@ def disk_use(store: Any) -> DiskUse:
     with store.engine.connect() as conn:
         per_run = dict(conn.execute(select(Metric.run_id, func.count()).group_by(Metric.run_id)).all())
     rows_total = sum(per_run.values())
-    database_bytes, metric_bytes = _database_sizes(store.engine)
+    database_bytes, metric_bytes = database_sizes(store.engine)
     row_bytes = metric_bytes / rows_total if rows_total and metric_bytes else float(_FALLBACK_ROW_BYTES)
     for run_id, n in per_run.items():
         add(refs.runs.get(run_id), "metrics", round(n * row_bytes))

@@ -66,6 +66,14 @@ from core.store._queries import list_runs
 from core.store._queries import seconds_since
 from core.store._queries import summarize_run
 from core.store._queries import write_metrics
+from core.store._quota import QUOTA_CACHE_S
+from core.store._quota import check_quota
+from core.store._quota import database_sizes
+from core.store._quota import decimal_bytes
+from core.store._quota import forget_usage
+from core.store._quota import set_team_quota
+from core.store._quota import team_quotas
+from core.store._quota import team_usage
 from core.store._records import ColumnProfile
 from core.store._records import DatasetRecord
 from core.store._records import PipelineRecord
@@ -80,6 +88,7 @@ from core.store._scope import PARTS_OF_SCOPED_ITEMS
 __all__ = [
     "DEFAULT_PROJECT",
     "PARTS_OF_SCOPED_ITEMS",
+    "QUOTA_CACHE_S",
     "ROLES",
     "SYSTEM",
     "AlertRule",
@@ -154,4 +163,11 @@ __all__ = [
     "utcnow",
     "visible",
     "write_metrics",
+    "check_quota",
+    "database_sizes",
+    "decimal_bytes",
+    "forget_usage",
+    "set_team_quota",
+    "team_quotas",
+    "team_usage",
 ]

@@ -12,6 +12,7 @@ from datetime import UTC
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import Float
@@ -155,8 +156,11 @@ class Run(_Trashable, _Timestamped, Base):
 
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_author_team", "author", "team"),
+        # The Experiments list's sorts: its page read in (key, id) order, stopping at the page.
+        Index("ix_runs_created_id", "created_at", "id"),
+        Index("ix_runs_name_id", "name", "id"),
+        Index("ix_runs_status_id", "status", "id"),
         # The Experiments list's filters and access rule answered from the index, not the (wide)
         # row: a filter on a metric finds its runs through run_summaries, then checks each here.
         Index(
@@ -352,6 +356,8 @@ class Team(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The bytes its projects may hold (core.store's check_quota); None: no quota.
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class TeamMember(Base):

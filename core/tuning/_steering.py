@@ -296,11 +296,14 @@ def start_study(
 
     Raises:
         SpecError: The base spec's Keras backend is installed on no worker (nothing is stored).
+        QuotaExceededError: The project's team uses all of its quota (nothing is stored).
     """
     from core.compute import submit_run
+    from core.store import check_quota
     from core.training import check_backend
 
     check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
+    check_quota(store, viewer.project or None)  # likewise: a team over its quota launches nothing
     study_id = create_study(store, spec, name, viewer=viewer, team=team)
     run_id = submit_run(
         client,

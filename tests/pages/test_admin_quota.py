@@ -1,0 +1,55 @@
+"""The admin page's team quotas: the form sets and clears one (audited), a bad size is refused
+with the rule and keeps what was typed, and the table shows each team's usage and quota."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_config
+from core.ops import list_quotas
+from core.sharing import create_project
+from core.sharing import create_team
+from core.store import AuditEvent
+from core.store import Viewer
+from core.store import open_store
+from tests.pages.conftest import open_page
+
+
+def _table(app: AppTest):  # type: ignore[no-untyped-def]
+    return next(d.value for d in app.dataframe if "used %" in d.value.columns)
+
+
+def test_the_quota_form_sets_and_clears_a_teams_quota(app: AppTest, app_env: Path) -> None:
+    from sqlalchemy import select
+
+    store = open_store(get_config())
+    create_team(store, "vision")
+    create_team(store, "audio")
+    create_project(store, "p", viewer=Viewer(name="ann", teams=("vision",)), team="vision")
+    open_page(app, "pages/admin.py")
+    assert not app.exception
+    app.selectbox(key="quota_team").set_value("vision")
+    app.text_input(key="quota_size").set_value("50 GB")
+    app.button(key="quota_save").click().run()
+    assert not app.exception
+    assert "Team vision: quota 50 GB." in [s.value for s in app.success]
+    assert {(q.team, q.quota) for q in list_quotas(store)} == {("vision", 50 * 10**9)}
+    table = _table(app)
+    assert table[table["team"] == "vision"].iloc[0]["quota"] == "50 GB"
+
+    app.text_input(key="quota_size").set_value("lots")
+    app.button(key="quota_save").click().run()
+    errors = [e.value for e in app.error]
+    assert any("must be a number of bytes" in e for e in errors), (errors, [s.value for s in app.success])
+    assert app.text_input(key="quota_size").value == "lots"  # nothing typed is lost
+    assert list_quotas(store)[0].quota == 50 * 10**9
+
+    app.text_input(key="quota_size").set_value("")
+    app.button(key="quota_save").click().run()
+    assert "Team vision: no quota." in [s.value for s in app.success]
+    assert list_quotas(store)[0].quota is None
+    with store.engine.connect() as conn:
+        actions = conn.execute(select(AuditEvent.action).where(AuditEvent.target_id == "vision")).scalars()
+        assert list(actions).count("team.quota") == 2
