@@ -21,6 +21,7 @@ from core.compute import pair_controls
 from core.compute import request_control
 from core.compute import stop_run
 from core.compute import submit_run
+from core.data import get_dataset
 from core.errors import AppError
 from core.errors import NotFoundError
 from core.formatting import human_duration
@@ -484,6 +485,14 @@ def _share_tab(run: RunRecord) -> None:
         st.caption(f"Only its owner ({_ui.md_escape(run.author)}) can share this run.")
 
 
+def _dataset_label(dataset_id: str) -> str:
+    """A dataset's name and short ID, or its short ID alone where the viewer cannot see it."""
+    try:
+        return f"{get_dataset(store, dataset_id, viewer=who).name} ({dataset_id[:8]})"
+    except NotFoundError:
+        return f"{dataset_id[:8]} (not available to you)"
+
+
 def _train_specs(trained: TrainingRun) -> None:
     run, spec = trained.run, trained.spec
     assert spec is not None and trained.pipeline is not None and trained.model is not None  # noqa: S101
@@ -512,7 +521,9 @@ def _train_specs(trained: TrainingRun) -> None:
             "workers": spec.workers,
             "backend": spec.backend,
             # As Keras's validation_data: every row of the run's dataset trained, this one validated.
-            "validation_dataset": spec.validation_dataset or "none (the split's held-out rows)",
+            "validation_dataset": _dataset_label(spec.validation_dataset)
+            if spec.validation_dataset
+            else "none (the split's held-out rows)",
         }
     ))
     env = run.result.environment

@@ -90,7 +90,7 @@ def test_validate_on_another_dataset_beside_the_split(app: AppTest, tmp_path: Pa
     # The run's specs show what it validated on.
     open_page(app, "pages/jobs.py", run=run.id)
     shown = [plain(m.value) for m in app.markdown]
-    assert any(f"validation_dataset: `{test.id}`" in m for m in shown), shown
+    assert any(f"validation_dataset: `{test.name} ({test.id[:8]})`" in m for m in shown), shown
     # Tweak and rerun validates on the same dataset.
     open_page(app, "pages/train.py", from_run=run.id)
     assert app.selectbox(key="train_validation").value == test.id
