@@ -3,6 +3,8 @@
 Every setting lives in the URL, so a link reproduces the list.
 """
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -28,6 +30,9 @@ try:
 except AppError as exc:
     _ui.error(f"This link's filters are not valid: {exc} Showing all runs instead.")
     query = ExperimentQuery()
+# Matches counted up to this many: an exact count reads every match (seconds at 1,000,000 runs);
+# past it the page says "more than" and counts them all on request, in its own fragment.
+COUNT_LIMIT = 10_000
 
 
 def _set(**changes: object) -> None:
@@ -103,11 +108,24 @@ with tab_runs:
         st.rerun()
 
     try:
-        rows, total = list_experiments(store, query, viewer=who)
+        rows, total = list_experiments(store, query, viewer=who, count_limit=COUNT_LIMIT)
     except AppError as exc:
         _ui.fail(exc)
+    capped = total > COUNT_LIMIT
     pages = max(1, -(-total // query.page_size))
-    st.caption(f"{total:,} run(s) · page {query.page} of {pages}")
+    if capped:
+        st.caption(f"More than {COUNT_LIMIT:,} runs match (counted no further) · page {query.page}")
+
+        @st.fragment
+        def _exact_count() -> None:
+            """The exact count, on request: it reads every match."""
+            if st.button("Count all matches", key="exp_count_all"):
+                exact = list_experiments(store, replace(query, page=1, page_size=1), viewer=who)[1]
+                st.caption(f"Exactly {exact:,} run(s) match.")
+
+        _exact_count()
+    else:
+        st.caption(f"{total:,} run(s) · page {query.page} of {pages}")
     frame = pd.DataFrame(
         [
             {
@@ -143,7 +161,8 @@ with tab_runs:
         if c1.button("◀ Previous", disabled=query.page <= 1, key="exp_prev"):
             _set(page=query.page - 1)
             st.rerun()
-        if c2.button("Next ▶", disabled=query.page >= pages, key="exp_next"):
+        last_page = len(rows) < query.page_size or (not capped and query.page >= pages)
+        if c2.button("Next ▶", disabled=last_page, key="exp_next"):
             _set(page=query.page + 1)
             st.rerun()
         if len(chosen) == 1:

@@ -219,6 +219,43 @@ def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[A
     return stmt
 
 
+def _page_ids(
+    s: Any, q: ExperimentQuery, matches: Select[Any], summary: Any, bounded: bool, offset: int, parts: Any
+) -> list[str]:
+    """The IDs of the page's runs in the sort's order; ties (and runs without the metric) in the
+    ID's order, in the sort's direction so that one index walk reads them (``key, id``)."""
+
+    def direction(column: Any) -> Any:
+        return column.desc() if q.descending else column.asc()
+
+    if q.sort != "metric":
+        key = {"created": Run.created_at, "name": Run.name, "status": Run.status}[q.sort]
+        page = matches.order_by(direction(key), direction(Run.id)).limit(q.page_size).offset(offset)
+        return list(s.scalars(page, execution_options=parts))
+    ranked = matches if bounded else matches.join(summary, summary.c.run_id == Run.id)
+    page = (
+        ranked.order_by(direction(summary.c.last), direction(summary.c.run_id))
+        .limit(q.page_size)
+        .offset(offset)
+    )
+    ids = list(s.scalars(page, execution_options=parts))
+    if bounded or len(ids) == q.page_size:
+        return ids
+    # Past the runs with the metric: those without it follow, by ID. How many have it is known
+    # from this page when it holds some; counted when the page starts past them all.
+    with_metric = offset + len(ids)
+    if not ids:
+        with_metric = s.scalar(select(func.count()).select_from(ranked.subquery()), execution_options=parts)
+    has_metric = select(RunSummary.run_id).where(RunSummary.run_id == Run.id, RunSummary.key == q.metric)
+    rest = (
+        matches.where(~has_metric.exists())
+        .order_by(direction(Run.id))
+        .limit(q.page_size - len(ids))
+        .offset(max(0, offset - with_metric))
+    )
+    return ids + list(s.scalars(rest, execution_options=parts))
+
+
 def _tags(s: Any, kind: str, ids: list[str]) -> dict[str, list[str]]:
     """The tags of these runs or studies (already filtered by who may see them), by target."""
     tags: dict[str, list[str]] = {}
@@ -237,46 +274,36 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_experiments(store: Store, q: ExperimentQuery, *, viewer: Viewer) -> tuple[list[ExperimentRow], int]:
+def list_experiments(
+    store: Store, q: ExperimentQuery, *, viewer: Viewer, count_limit: int | None = None
+) -> tuple[list[ExperimentRow], int]:
     """One page of the runs ``viewer`` may see matching ``q``, and how many match in all.
 
-    Two steps, so that 100,000 runs list as fast as 1,000: the page's IDs from the runs table
-    alone (joined to the metric's summaries only when the query filters or sorts by it), then the
-    50 rows with everything shown about them.
+    Args:
+        count_limit: Count the matches only up to this many: the count returned is then at most
+            ``count_limit + 1``, which means "more than ``count_limit``". Defaults to None (an
+            exact count, which reads every match: seconds for 1,000,000 runs).
+
+    Two steps, so that 1,000,000 runs list as fast as 1,000: the page's IDs from the runs table
+    alone (joined to the metric's summaries only when the query filters or sorts by it), read in
+    the sort's order from its index (``ORDER BY key, id`` with a LIMIT: the database stops at the
+    page instead of sorting every match), then the rows with everything shown about them.
     """
     summary = select(RunSummary.run_id, RunSummary.last).where(RunSummary.key == q.metric).subquery("summary")
-    base = _filtered(q, summary.c.last, viewer)
-    if q.metric_min is not None or q.metric_max is not None:
-        base = base.join(summary, summary.c.run_id == Run.id)  # a bound drops runs without it
-    elif q.sort == "metric":
-        base = base.outerjoin(summary, summary.c.run_id == Run.id)
-    order = {
-        "created": Run.created_at,
-        "name": Run.name,
-        "status": Run.status,
-        "metric": summary.c.last,
-    }[q.sort]
-    ordering: list[Any] = [order.desc() if q.descending else order.asc()]
-    if q.sort == "metric":
-        ordering = [summary.c.last.is_(None), *ordering]  # runs without the metric last
-    ordering.append(Run.id)
+    matches = _filtered(q, summary.c.last, viewer)
+    bounded = q.metric_min is not None or q.metric_max is not None
+    if bounded:
+        matches = matches.join(summary, summary.c.run_id == Run.id)  # a bound drops runs without it
+    offset = (q.page - 1) * q.page_size
     # The summaries and tags read here are those of runs the same statement reads (or of IDs it
     # found): the runs' access rule scopes them, once.
     parts = {PARTS_OF_SCOPED_ITEMS: True}
     with store.session(viewer) as s:
-        # The page and the number of matches in one pass (a window count over the matches).
-        found = s.execute(
-            base.add_columns(func.count().over())
-            .order_by(*ordering)
-            .limit(q.page_size)
-            .offset((q.page - 1) * q.page_size),
-            execution_options=parts,
-        ).all()
-        ids = [r[0] for r in found]
-        if found:
-            total = int(found[0][1])
-        else:  # past the last page: count apart
-            total = s.scalar(select(func.count()).select_from(base.subquery()), execution_options=parts) or 0
+        counted = matches if count_limit is None else matches.limit(count_limit + 1)
+        total = s.scalar(select(func.count()).select_from(counted.subquery()), execution_options=parts) or 0
+        ids: list[str] = []
+        if offset < total or (count_limit is not None and total > count_limit):
+            ids = _page_ids(s, q, matches, summary, bounded, offset, parts)
         stmt = (
             select(Run, summary.c.last, Dataset.name)
             .outerjoin(summary, summary.c.run_id == Run.id)
