@@ -39,6 +39,7 @@ from core.training._checkpoints import EpochCheckpoint
 from core.training._checkpoints import checkpoint_bytes
 from core.training._checkpoints import epoch_checkpoints
 from core.training._checkpoints import last_checkpoint
+from core.training._classic import estimator_branch_refusal
 from core.training._data import check_validation_data
 from core.training._data import feature_columns
 from core.training._data import features_array
@@ -102,6 +103,7 @@ __all__ = [
     "describe_split",
     "own_split_column",
     "epoch_checkpoints",
+    "estimator_branch_refusal",
     "export_bundle",
     "feature_columns",
     "features_array",

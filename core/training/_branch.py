@@ -43,7 +43,10 @@ BRANCH_CHANGES = (
     "seed",
     "pipeline",
     "checkpoints",
+    "params",
 )
+# What a scikit-learn branch may change: it grows the checkpoint's model with warm_start.
+_ESTIMATOR_CHANGES = ("params", "seed", "checkpoints")
 # Why the others cannot continue from a checkpoint.
 _REFUSED = {
     "model": "the model's layers and shapes are the checkpoint's: a changed model has other weights",
@@ -75,6 +78,15 @@ def branch_spec(
         SpecError: A change that cannot continue from the checkpoint, with the reason; or an
             invalid value.
     """
+    from core.models import is_estimator
+
+    if is_estimator(parent.model):
+        return _estimator_branch(parent, parent_id, epoch, step, changes)
+    if "params" in changes:
+        raise SpecError(
+            "A branch of a Keras network cannot change `params` (scikit-learn hyperparameters): change "
+            "the learning rate, schedule, optimizer, batch size or epochs instead."
+        )
     unknown = [k for k in changes if k not in BRANCH_CHANGES]
     for key in unknown:
         if key in _REFUSED:
@@ -124,6 +136,46 @@ def branch_spec(
     )
 
 
+def _estimator_branch(
+    parent: TrainSpec, parent_id: str, epoch: int, step: int, changes: Mapping[str, Any]
+) -> TrainSpec:
+    """A scikit-learn branch: the parent's model at chunk ``epoch`` grown on with ``warm_start``,
+    with hyperparameters changed by ``changes["params"]``; its growing setting (trees,
+    iterations) must go beyond the checkpoint's."""
+    from core.models import EstimatorSpec
+    from core.training._classic import GROWS
+
+    other = [k for k in changes if k not in _ESTIMATOR_CHANGES]
+    if other:
+        raise SpecError(
+            f"A scikit-learn branch cannot change {', '.join(map(repr, other))}: it has no optimizer, epochs "
+            f"or batches. Valid changes are: {', '.join(_ESTIMATOR_CHANGES)} (params: its hyperparameters)."
+        )
+    model = EstimatorSpec.from_dict(parent.model)
+    params = changes.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise SpecError(f"`params` must be an object of hyperparameters, but got params={params!r}.")
+    new = EstimatorSpec.from_dict({**model.to_dict(), "params": {**model.params, **params}})
+    size = GROWS[model.kind]
+    chunks = model.chunks
+    at = chunks[min(max(int(epoch), 1), len(chunks)) - 1]
+    if int(new.params[size]) <= at:
+        raise SpecError(
+            f"`{size} > {at}` must hold for a branch from chunk {epoch} (its model has {at}), but got "
+            f"{size}={new.params[size]}: the branch grows the checkpoint's model."
+        )
+    return replace(
+        parent,
+        model=new.to_dict(),
+        epochs=max(parent.epochs, int(epoch) + 1),  # unused by an estimator; valid for a branch
+        seed=int(changes.get("seed", parent.seed)),
+        checkpoints=changes.get("checkpoints", parent.checkpoints),
+        resume_from=None,
+        trial=None,
+        branch={"run": parent_id, "epoch": int(epoch), "step": int(step)},
+    )
+
+
 def branch_run(
     store: Store,
     client: Any,
@@ -159,10 +211,11 @@ def branch_run(
     if run.kind != "train" or trained.spec is None:
         raise DataError(f"Run {run_id} is not a training run Loom can read: pick a training run to branch.")
     if is_estimator(trained.spec.model):
-        raise SpecError(
-            f"Run {run_id} is a scikit-learn model: it keeps no per-epoch checkpoints to branch from. "
-            "Fork it instead."
-        )
+        from core.training._classic import estimator_branch_refusal
+
+        why = estimator_branch_refusal(str(trained.spec.model.get("kind")))
+        if why:
+            raise SpecError(f"Run {run_id} cannot branch: {why}. Fork it instead.")
     kept = {c.epoch: c for c in epoch_checkpoints(store, run_id)}
     if int(epoch) not in kept:
         near = nearest_kept(store, run_id, int(epoch))

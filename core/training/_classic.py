@@ -19,6 +19,7 @@ from typing import Any
 
 from core.errors import DataError
 from core.errors import JobStopped
+from core.errors import SpecError
 from core.models import EstimatorSpec
 from core.models import build_estimator
 from core.models import estimator_class
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
 EpochHook = Callable[[int, dict[str, float]], str | None]
 
 __all__ = [
+    "GROWS",
     "TRUSTED_TYPES",
+    "estimator_branch_refusal",
     "estimator_outputs",
     "load_estimator",
     "outputs_metrics",
@@ -55,6 +58,85 @@ TRUSTED_TYPES = frozenset(
         "sklearn.calibration._SigmoidCalibration",
     }
 )
+
+
+# The estimators that continue from a checkpoint (scikit-learn's ``warm_start``), by the setting
+# that grows them: a forest adds trees, boosting adds iterations. Their per-chunk checkpoints are
+# ``checkpoints/<run>.e<chunk>.npz`` as a Keras run's, holding the fitted model as skops bytes
+# (``allow_pickle=False``; loaded only through :func:`load_estimator`'s allowlist), never a pickle.
+GROWS = {"random_forest": "n_estimators", "hist_gradient_boosting": "max_iter"}
+_NO_WARM_START = {
+    "dummy": "a dummy model is fitted in one step and has nothing to grow",
+    "linear": "a linear model is fitted in one solve, with no chunks to continue from",
+    "knn": "k-nearest neighbours keeps the training rows and learns nothing step by step",
+    "svm": "an SVM is fitted in one solve and scikit-learn's SVC/SVR have no warm_start",
+}
+
+
+def estimator_branch_refusal(kind: str) -> str | None:
+    """Why a scikit-learn model of ``kind`` cannot branch from a checkpoint, or None when it can
+    (it grows with ``warm_start``)."""
+    if kind in GROWS:
+        return None
+    return _NO_WARM_START.get(kind, f"a {kind} model has no warm_start to continue from")
+
+
+def _checkpoint(ctx: JobContext, spec: TrainSpec, est: Any, chunk: int, size: int, metric: Any) -> None:
+    """Save the chunk's fitted model (skops bytes in an ``.npz``), then apply the retention rule."""
+    import json
+    import math
+    import os
+
+    import numpy as np
+    import skops.io as sio  # type: ignore[import-untyped]
+
+    from core.training._checkpoints import CheckpointRule
+    from core.training._checkpoints import _epoch_path
+    from core.training._checkpoints import epoch_checkpoints
+
+    good = isinstance(metric, int | float) and math.isfinite(metric)
+    meta = {"epoch": chunk, "step": chunk, "metric": float(metric) if good else None, "size": size}
+    meta |= {"estimator": EstimatorSpec.from_dict(spec.model).kind, "model_vars": 0, "optimizer_vars": 0}
+    path = _epoch_path(ctx.store, ctx.run_id, chunk)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            model = np.frombuffer(sio.dumps(est), dtype=np.uint8)
+            np.savez(handle, meta=np.array(json.dumps(meta)), estimator=model)
+        os.replace(tmp, path)
+        kept_now = {c.epoch: c.metric for c in epoch_checkpoints(ctx.store, ctx.run_id)}
+        for old in set(kept_now) - CheckpointRule.from_dict(spec.checkpoints).keep(kept_now):
+            _epoch_path(ctx.store, ctx.run_id, old).unlink(missing_ok=True)
+    except OSError as exc:  # a full disk: the run goes on without this checkpoint
+        ctx.note("log", {"message": f"could not write a checkpoint: {exc}"})
+
+
+def _branched_estimator(
+    ctx: JobContext, spec: TrainSpec, model_spec: EstimatorSpec, n_features: int
+) -> tuple[Any, int]:
+    """The parent's model at the branch's chunk, with the branch's hyperparameters set, to grow on."""
+    import json
+    import zipfile
+
+    import numpy as np
+
+    from core.training._checkpoints import _epoch_path
+    from core.training._checkpoints import nearest_kept
+
+    parent, chunk = str(spec.branch["run"]), int(spec.branch["epoch"])  # type: ignore[index]
+    try:
+        with np.load(_epoch_path(ctx.store, parent, chunk), allow_pickle=False) as data:
+            meta = dict(json.loads(str(data["meta"])))
+            raw = data["estimator"].tobytes()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        near = nearest_kept(ctx.store, parent, chunk)
+        hint = f"the nearest kept one is chunk {near.epoch}" if near else "it keeps no checkpoints"
+        raise DataError(f"Run {parent} has no checkpoint at chunk {chunk}: {hint}.") from None
+    est = load_estimator(raw, model_spec, n_features)
+    size = GROWS[model_spec.kind]
+    est.set_params(warm_start=True, **{k: v for k, v in model_spec.params.items() if k != size})
+    ctx.note("branched", {"from_run": parent, "epoch": chunk, "step": chunk, "size": meta.get("size")})
+    return est, int(meta.get("size") or est.get_params()[size])
 
 
 def _flat(x: Any) -> Any:
@@ -208,7 +290,15 @@ def _fit_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None) -
     size = {"random_forest": "n_estimators", "hist_gradient_boosting": "max_iter"}.get(model_spec.kind)
     started = time.perf_counter()
     chunks = model_spec.chunks
-    for i, n in enumerate(chunks, 1):
+    schedule = list(enumerate(chunks, 1))  # (step, size): one live point per chunk
+    if spec.branch:  # the parent's model at its chunk, grown on; its steps continue the parent's
+        est, grown = _branched_estimator(ctx, spec, model_spec, int(x_train.shape[1]))
+        schedule = list(enumerate([n for n in chunks if n > grown], int(spec.branch["epoch"]) + 1))
+        if not schedule:
+            raise SpecError(
+                f"The branch would add nothing: its {size} must be above the checkpoint's {grown}."
+            )
+    for i, n in schedule:
         _wait_while_paused(ctx, i - 1)
         if ctx.should_stop():
             ctx.mark("stop", i - 1)  # where it took effect: before this chunk
@@ -233,7 +323,9 @@ def _fit_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None) -
         if size:
             ctx.log_metric(f"epoch/{size}", i, n)
         ctx.log_metric("epoch/samples_per_s", i, len(x_train) * i / max(time.perf_counter() - started, 1e-9))
-        ctx.set_progress(i / len(chunks))
+        if size:
+            _checkpoint(ctx, spec, est, i, n, values.get("val_loss", values.get("loss")))
+        ctx.set_progress(i / schedule[-1][0])
         if on_epoch is not None and (pruned := on_epoch(i, values)):
             ctx.mark("pruned", i)
             raise JobStopped(pruned)

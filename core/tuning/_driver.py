@@ -24,6 +24,7 @@ from sqlalchemy import select
 from core.errors import JobStopped
 from core.errors import SpecError
 from core.store import SYSTEM
+from core.tuning._outcome import _outcome
 from core.tuning._paths import apply
 from core.tuning._steering import dataset_of
 from core.tuning._steering import get_study
@@ -34,7 +35,6 @@ from core.tuning._storage import build_pruner
 from core.tuning._storage import build_sampler
 from core.tuning._storage import load_optuna_study
 from core.tuning._storage import optuna_storage
-from core.tuning._studyspec import StudySpec
 
 if TYPE_CHECKING:
     from core.compute import JobContext
@@ -112,26 +112,6 @@ def run_trial(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         last_epoch=epochs if isinstance(epochs, int) else None,
     ).start(ctx.store)
     return run_training(ctx, data, on_epoch=reporter.epoch_end)
-
-
-def _objective_values(run: Any, summary: _Summary, spec: StudySpec) -> list[float] | str:
-    """The trial's objective values from its run's metric summary (written before the run's
-    final status), or why there are none."""
-    values = []
-    for obj in spec.objectives:
-        if obj.metric == "params":
-            value = run.result.params or None
-        elif obj.metric == "train_seconds":
-            value = (
-                (run.ended_at - run.started_at).total_seconds() if run.started_at and run.ended_at else None
-            )
-        else:
-            low_high = summary.get(f"epoch/{obj.metric}")
-            value = None if low_high is None else low_high[0] if obj.direction == "minimize" else low_high[1]
-        if value is None:
-            return f"the run produced no {obj.metric} (a validation split is needed for val_ metrics)"
-        values.append(float(value))
-    return values
 
 
 def _ended(store: Store, run_ids: list[str]) -> list[tuple[Any, _Summary]]:
@@ -336,21 +316,6 @@ def _label(unlabelled: list[tuple[Any, str | None, int]]) -> None:
             trial.set_user_attr("loom_run", run_id)
         if "phase" not in trial.user_attrs:
             trial.set_user_attr("phase", phase)
-
-
-def _outcome(run: Any, summary: _Summary, spec: StudySpec):  # type: ignore[no-untyped-def]
-    from optuna.trial import TrialState
-
-    if run.status == "succeeded":
-        values = _objective_values(run, summary, spec)
-        if isinstance(values, str):
-            return TrialState.FAIL, None, values
-        return TrialState.COMPLETE, values, "complete"
-    if run.status == "stopped" and run.status_reason.startswith("pruned"):
-        return TrialState.PRUNED, None, run.status_reason
-    if run.status == "stopped":
-        return TrialState.FAIL, None, f"stopped by a person ({run.status_reason})"
-    return TrialState.FAIL, None, f"{run.status}: {run.status_reason}"
 
 
 def _adopt(store: Store, study: Any, active: dict[str, Any]) -> int:

@@ -127,7 +127,7 @@ def _values(run_spec: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 
 
 def _objective(run: RunRecord, summary: dict[str, tuple[float, float]], spec: StudySpec) -> list[float] | str:
-    from core.tuning._driver import _objective_values
+    from core.tuning._outcome import _objective_values
 
     return _objective_values(run, summary, spec)
 
@@ -485,7 +485,7 @@ def sync_hand_runs(store: Store, study_id: str) -> list[int]:
     from core.compute import TERMINAL
     from core.store import Run
     from core.store import RunRecord as Record
-    from core.tuning._driver import _outcome
+    from core.tuning._outcome import _outcome
 
     try:
         study_row = get_study(store, study_id, viewer=SYSTEM)

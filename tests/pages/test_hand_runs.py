@@ -33,6 +33,7 @@ from tests.conftest import ROOT
 from tests.pages.conftest import open_page
 from tests.pages.conftest import plain
 
+
 def _frame(app: AppTest, column: str):  # type: ignore[no-untyped-def]
     """The table on screen with ``column`` (AppTest finds dataframes by position, not key)."""
     return next(d.value for d in app.dataframe if column in d.value.columns)
