@@ -4,7 +4,9 @@ Modules by concern: ``_space`` (search spaces), with ``_param`` (one tuned setti
 (paths into a training spec, ``apply``) and ``_tunable`` (default ranges) · ``_studyspec`` (the
 study spec) · ``_storage`` (Optuna storage, samplers, pruners) · ``_steering`` (studies in the
 store, phases, hand-picked trials) · ``_handruns`` (hand runs joining a study, its next
-suggestion launched from the Train form) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
+suggestion launched from the Train form) · ``_pbt_spec``, ``_pbt``, ``_pbt_driver``
+(population-based training: spec and pure steps, the store and people's actions, the ``pbt``
+driver job) · ``_driver`` (the ``study`` driver job and the ``trial`` job).
 
 Optuna is imported only where a distribution or a trial is needed; this package imports without it.
 """
@@ -24,6 +26,18 @@ from core.tuning._param import Param
 from core.tuning._param import ParamDict
 from core.tuning._paths import TOP_LEVEL
 from core.tuning._paths import apply
+from core.tuning._pbt import PBT_ACTIONS
+from core.tuning._pbt import PBTEvent
+from core.tuning._pbt import PBTSegment
+from core.tuning._pbt import Population
+from core.tuning._pbt import get_population
+from core.tuning._pbt import is_pbt
+from core.tuning._pbt import parse_pbt
+from core.tuning._pbt import pbt_action
+from core.tuning._pbt import population_curves
+from core.tuning._pbt import start_pbt
+from core.tuning._pbt_spec import EXPLORES
+from core.tuning._pbt_spec import PBTSpec
 from core.tuning._space import SearchSpace
 from core.tuning._space import SearchSpaceDict
 from core.tuning._steering import create_study
@@ -82,9 +96,23 @@ __all__ = [
     "SearchSpaceDict",
     "apply",
     "tunable",
+    "EXPLORES",
+    "PBT_ACTIONS",
+    "PBTEvent",
+    "PBTSegment",
+    "PBTSpec",
+    "Population",
+    "get_population",
+    "is_pbt",
+    "parse_pbt",
+    "pbt_action",
+    "population_curves",
+    "start_pbt",
 ]
 
 _register_job_kind("study", "core.tuning._driver:run_study", "core.tuning._studyspec:validate_study_spec")
+# A population's driver: its members' segments are training runs (``core.tuning._pbt_driver``).
+_register_job_kind("pbt", "core.tuning._pbt_driver:run_pbt", "core.tuning._pbt_spec:validate_pbt_spec")
 # A trial is a training run (recorded so) whose epochs report to its study: tuning observes
 # training through training's generic per-epoch hook, never the reverse.
 _register_job_kind(
