@@ -197,7 +197,11 @@ def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ign
             direct.goto(f"{replicas[name].url}/jobs?run={run_id}")
             direct.get_by_text("Signed in as ann").wait_for()
             _wait_points_above(direct, seen)
+            # Its Dask client attached to the shared scheduler; it started no cluster of its own.
+            direct.goto(f"{replicas[name].url}/cluster")
+            direct.get_by_text(f"Scheduler: {cluster}").wait_for()
         direct.close()
+        assert not (shared / "scheduler.json").exists(), "a replica started and advertised a LocalCluster"
         # Each replica serves its own Prometheus endpoint.
         for port in metrics.values():
             wait_until(
