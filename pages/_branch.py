@@ -24,6 +24,7 @@ from core.training import branch_lineage
 from core.training import branch_run
 from core.training import checkpoint_bytes
 from core.training import epoch_checkpoints
+from core.training import estimator_branch_refusal
 from core.training import read_training_run
 from pages import _ui
 
@@ -60,8 +61,13 @@ def _picked_epoch(chart_key: str) -> int | None:
 def section(store: Store, who: Viewer, run: RunRecord, chart_key: str) -> None:
     """A finished training run's kept checkpoints (epochs, size) and "Branch from epoch N"."""
     trained = read_training_run(run)
-    if run.kind != "train" or trained.spec is None or is_estimator(trained.spec.model):
-        return  # scikit-learn models keep no per-epoch checkpoints
+    if run.kind != "train" or trained.spec is None:
+        return
+    if is_estimator(trained.spec.model):  # forests and boosting grow on with warm_start; others cannot
+        why = estimator_branch_refusal(str(trained.spec.model.get("kind")))
+        if why:
+            st.caption(f"Branch from here: not for this model, as {why}. Fork it instead.")
+            return
     kept = epoch_checkpoints(store, run.id)
     size = checkpoint_bytes(store, run.id)
     if not kept:
@@ -129,6 +135,9 @@ def form(store: Store, who: Viewer, run_id: str, epoch_text: str | None) -> None
         _ui.fail(AppError(f"`epoch` must be a whole number, but got {epoch_text!r}."))  # type: ignore[arg-type]
     except AppError as exc:
         _ui.fail(exc)
+    if trained.spec is not None and is_estimator(trained.spec.model):
+        _estimator_form(store, who, parent, trained.spec.model, epoch)
+        return
     spec, opt = trained.spec, trained.optimizer
     assert spec is not None and opt is not None  # noqa: S101 - checked above
     st.info(
@@ -164,6 +173,38 @@ def form(store: Store, who: Viewer, run_id: str, epoch_text: str | None) -> None
         }
         try:
             new_id = branch_run(store, _ui.client(), run_id, epoch, changes, viewer=who)
+        except AppError as exc:
+            _ui.error(exc)
+        else:
+            st.switch_page("pages/jobs.py", query_params={"run": new_id})
+
+
+# What grows a scikit-learn model that branches (core.training._classic.GROWS): trees, iterations.
+_GROWS = {
+    "random_forest": ("n_estimators", "Trees (in all)"),
+    "hist_gradient_boosting": ("max_iter", "Iterations (in all)"),
+}
+
+
+def _estimator_form(store: Store, who: Viewer, parent: RunRecord, model: Any, chunk: int) -> None:
+    """A scikit-learn branch: the checkpoint's model at ``chunk`` grown on with warm_start."""
+    kind = str(model.get("kind"))
+    why = estimator_branch_refusal(kind)
+    if why:
+        _ui.fail(AppError(f"Run {parent.id} cannot branch: {why}. Fork it instead."))
+    size, label = _GROWS[kind]
+    params = dict(model.get("params") or {})
+    st.info(
+        f"Branching **{_ui.md_escape(parent.label)}** (`{parent.id}`) from chunk {chunk}: the branch loads "
+        "that chunk's fitted model and grows it on (scikit-learn's warm_start), its curves continuing the "
+        "parent's."
+    )
+    grown = st.number_input(label, 2, 100_000, int(params.get(size, 100)) * 2, key=f"branch_size_{parent.id}")
+    if st.button("Launch the branch", type="primary", key="branch_launch"):
+        try:
+            new_id = branch_run(
+                store, _ui.client(), parent.id, chunk, {"params": {size: int(grown)}}, viewer=who
+            )
         except AppError as exc:
             _ui.error(exc)
         else:
