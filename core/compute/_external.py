@@ -47,6 +47,8 @@ def start_external(
     max_buffered: int,
     system_metrics: bool = True,
     project_id: str | None = None,
+    parent_id: str | None = None,
+    parent_kind: str | None = None,
 ) -> JobContext:
     """Record a running external run and start its context (heartbeat, buffered metrics).
 
@@ -55,7 +57,17 @@ def start_external(
     Returns:
         The started context; end it with :func:`finish_external`.
     """
-    run = create_run(store, EXTERNAL_KIND, spec, name=name, author=author, team=team, project_id=project_id)
+    run = create_run(
+        store,
+        EXTERNAL_KIND,
+        spec,
+        name=name,
+        author=author,
+        team=team,
+        project_id=project_id,
+        parent_id=parent_id,
+        parent_kind=parent_kind,
+    )
     transition(store, run.id, Started(worker=f"{socket.gethostname()} (pid {os.getpid()})"))
     ctx = JobContext(store, run.id, heartbeat_seconds, max_buffered=max_buffered)
     ctx.start()

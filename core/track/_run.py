@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from core.compute import JobContext
@@ -46,6 +47,9 @@ from core.sharing import resolve_project
 from core.sharing import viewer_for
 from core.store import Viewer
 from core.store import open_existing_store
+from core.track._branch import Branch
+from core.track._branch import read_checkpoint
+from core.track._branch import write_checkpoint
 
 __all__ = ["MAX_BUFFERED", "Run", "run"]
 
@@ -74,6 +78,33 @@ class Run:
         self._warned: set[tuple[str, str]] = set()
         self.nonfinite: dict[str, int] = {}
         self.failure: str | None = None  # set by KerasCallback when a NaN loss stopped the fit
+        self.branch: Branch | None = None  # set by run(..., branch_from=, epoch=)
+        self._rule: Any = None
+
+    @property
+    def restored(self) -> dict[str, Any]:
+        """A branch's checkpoint arrays by name (empty for a run that is no branch)."""
+        return dict(self.branch.arrays) if self.branch is not None else {}
+
+    def save_checkpoint(self, epoch: int, arrays: Mapping[str, Any], metric: float | None = None) -> Path:
+        """Keep ``arrays`` (name -> NumPy array or tensor) as this run's checkpoint at ``epoch``, at
+        its last logged step; another run can then branch from it. The run's retention rule
+        (``track.run(..., checkpoints=)``) deletes the epochs it no longer keeps.
+
+        Args:
+            epoch: An int >= 1.
+            arrays: Numbers only, e.g. ``dict(enumerate(model.get_weights()))`` with string keys.
+            metric: The key metric at that epoch (lower is better), for the rule's "best".
+
+        Returns:
+            The checkpoint's file.
+
+        Raises:
+            SpecError: A bad epoch, name or array (objects would need a pickle: refused).
+        """
+        return write_checkpoint(
+            self._ctx.store, self.id, epoch, max(self._step, 0), arrays, metric, self._rule
+        )
 
     @property
     def context(self) -> JobContext:
@@ -183,6 +214,9 @@ def run(
     system_metrics: bool = True,
     wait_for_store: float = 600.0,
     max_buffered: int = MAX_BUFFERED,
+    branch_from: str | None = None,
+    epoch: int | None = None,
+    checkpoints: Mapping[str, int] | None = None,
 ) -> Iterator[Run]:
     """Open an external run in the app's store, for the ``with`` block's duration.
 
@@ -204,6 +238,13 @@ def run(
             Defaults to 600.
         max_buffered: Points kept in memory while the store is unreachable; beyond, new points
             are dropped with a warning and counted on the run. Defaults to :data:`MAX_BUFFERED`.
+        branch_from: A run to branch from, at its checkpoint of ``epoch``: the new run records
+            the lineage (shown on the run page, its parent's history drawn faded), its steps go on
+            from the checkpoint's step, and ``run.restored`` holds the checkpoint's arrays
+            (``run.branch.path`` its file). Defaults to None.
+        epoch: The epoch of ``branch_from`` to start from (required with it).
+        checkpoints: Which of this run's :meth:`Run.save_checkpoint` epochs are kept, as
+            ``{"last": 2, "every": 10, "best": 1}`` (the default).
 
     Yields:
         The :class:`Run`. The run ends ``succeeded`` when the block ends, ``stopped`` if Stop
@@ -215,7 +256,14 @@ def run(
         SpecError: A config that is not JSON, or a missing author with accounts on.
         NotFoundError: No such user (accounts on), or no such project of the author's.
         PermissionDeniedError: A team the author is not in, or a project where they may only view.
+        DataError: ``branch_from`` keeps no checkpoint at ``epoch`` (the nearest kept one named).
     """
+    from core.store import get_run
+    from core.training import CheckpointRule
+
+    rule = CheckpointRule.from_dict(dict(checkpoints) if checkpoints is not None else None)
+    if (branch_from is None) != (epoch is None):
+        raise SpecError("Branch with both `branch_from=RUN` and `epoch=N`, or neither.")
     settings = dict(config or {})
     try:
         json.dumps(settings, allow_nan=False)
@@ -225,7 +273,16 @@ def run(
     store = open_existing_store(app)
     viewer = _author(store, app, author, team)
     project_id = resolve_project(store, project, viewer=viewer) if project else None
-    spec = {"type": "external", "config": settings, "script": os.path.basename(sys.argv[0] or "")[:200]}
+    spec: dict[str, Any] = {
+        "type": "external",
+        "config": settings,
+        "script": os.path.basename(sys.argv[0] or "")[:200],
+    }
+    branch = None
+    if branch_from is not None:
+        parent = get_run(store, str(branch_from), viewer=viewer)  # NotFoundError unless visible
+        branch = read_checkpoint(store, parent.id, int(epoch))  # type: ignore[arg-type]
+        spec["branch"] = {"run": parent.id, "epoch": branch.epoch, "step": branch.step}
     ctx = start_external(
         store,
         spec,
@@ -236,8 +293,14 @@ def run(
         heartbeat_seconds=app.heartbeat_seconds,
         max_buffered=max_buffered,
         system_metrics=system_metrics,
+        parent_id=branch.run if branch else None,
+        parent_kind="branched" if branch else None,
     )
     handle = Run(ctx, str(name)[:200])
+    handle._rule = rule
+    if branch is not None:  # its curves go on from the parent's step at that epoch
+        handle.branch, handle._step = branch, branch.step
+        ctx.note("branched", {"from_run": branch.run, "epoch": branch.epoch, "step": branch.step})
     for tag in tags:
         add_tag(store, "run", handle.id, tag, viewer=viewer)
     error: BaseException | None = None
