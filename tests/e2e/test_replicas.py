@@ -135,6 +135,7 @@ def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ign
 ) -> None:
     from core.sharing import create_user
 
+    nginx_bin = _nginx()
     url = postgres.new_database()
     shared = tmp_path / "shared-data"  # the volume both replicas mount (datasets, the secret key)
     store = open_store(AppConfig.for_data_dir(shared, database_url=url))
@@ -142,37 +143,38 @@ def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ign
     store.engine.dispose()
     metrics = {"a": free_port(), "b": free_port()}
     replicas: dict[str, AppServer] = {}
-    for name in ("a", "b"):
-        # AppServer logs beside its data directory: a link per replica keeps the two logs apart.
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "data").symlink_to(shared, target_is_directory=True)
-        replicas[name] = AppServer(
-            tmp_path / name / "data",
-            LOOM_AUTH="on",
-            LOOM_DATABASE_URL=url,
-            DASK_SCHEDULER_ADDRESS=cluster,
-            LOOM_WARM_WORKERS="off",
-            LOOM_METRICS_PORT=str(metrics[name]),
-        )
-    run_dir = tmp_path / "nginx"
-    run_dir.mkdir()
-    run_dir.chmod(0o755)
-    listen = free_port()
-    conf = run_dir / "nginx.conf"
-    conf.write_text(
-        render_nginx_conf(
-            f"127.0.0.1:{listen}",
-            f"127.0.0.1:{replicas['a'].port}",
-            f"127.0.0.1:{replicas['b'].port}",
-            run_dir,
-        )
-    )
-    nginx = _start(
-        [_nginx(), "-g", "daemon off;", "-p", str(run_dir), "-c", str(conf)], run_dir / "stderr.log"
-    )
-    proxy = f"http://127.0.0.1:{listen}"
+    nginx = None
     pages = None
     try:
+        for name in ("a", "b"):
+            # AppServer logs beside its data directory: a link per replica keeps the two logs apart.
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "data").symlink_to(shared, target_is_directory=True)
+            replicas[name] = AppServer(
+                tmp_path / name / "data",
+                LOOM_AUTH="on",
+                LOOM_DATABASE_URL=url,
+                DASK_SCHEDULER_ADDRESS=cluster,
+                LOOM_WARM_WORKERS="off",
+                LOOM_METRICS_PORT=str(metrics[name]),
+            )
+        run_dir = tmp_path / "nginx"
+        run_dir.mkdir()
+        run_dir.chmod(0o755)
+        listen = free_port()
+        conf = run_dir / "nginx.conf"
+        conf.write_text(
+            render_nginx_conf(
+                f"127.0.0.1:{listen}",
+                f"127.0.0.1:{replicas['a'].port}",
+                f"127.0.0.1:{replicas['b'].port}",
+                run_dir,
+            )
+        )
+        nginx = _start(
+            [nginx_bin, "-g", "daemon off;", "-p", str(run_dir), "-c", str(conf)], run_dir / "stderr.log"
+        )
+        proxy = f"http://127.0.0.1:{listen}"
         wait_until(lambda: _get(f"{proxy}/_stcore/health") == 200, timeout=30, interval=0.2, what="nginx")
 
         # Signed in through nginx; the session cookie comes from /_loom/session through it too.
@@ -226,6 +228,7 @@ def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ign
     finally:
         if pages is not None:
             next(pages, None)  # open_page's screenshot on failure and closing of its context
-        _stop(nginx)
+        if nginx is not None:
+            _stop(nginx)
         for server in replicas.values():
             server.stop()
