@@ -2,7 +2,12 @@
 
 The database is copied while runs keep writing: SQLite through its online backup API (one
 step, so the copy is one consistent moment of the file), PostgreSQL through ``pg_dump`` on a
-snapshot exported from a REPEATABLE READ transaction that also counts the rows. The files
+snapshot exported from a REPEATABLE READ transaction that also counts the rows. A PostgreSQL
+backup also carries a portable copy, ``database.portable.sqlite``: the same snapshot copied
+table by table (:func:`core.ops.copy_database`) into a SQLite store at this Loom's schema, so it
+restores into SQLite without a PostgreSQL server (a custom-format dump needs ``pg_restore`` and a
+server to be read; the portable copy is the field's usual answer, as a logical export beside
+the physical one). It doubles the database part of the backup's time and adds its size. The files
 (datasets, models, checkpoints, predictions, bundles, uploads, the secret key) are copied
 after the database, each hashed as it is written; a file that changes while it is copied is
 copied again. Everything goes into ``OUT.partial-<random>`` first, and ``manifest.json`` is
@@ -33,6 +38,7 @@ from core.ops._files import sha256_of
 __all__ = [
     "FORMAT",
     "MANIFEST",
+    "PORTABLE_FILE",
     "BackupResult",
     "backup",
     "libpq_command",
@@ -45,6 +51,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _SQLITE_FILE = "database.sqlite"
 _PG_FILE = "database.pgdump"
+PORTABLE_FILE = "database.portable.sqlite"
 _COPY_TRIES = 5
 _VERSION_TABLE = "loom_schema_version"
 
@@ -140,7 +147,36 @@ def _backup_sqlite(url: str, target: Path) -> tuple[dict[str, int], str]:
         source.close()
 
 
-def _backup_postgres(url: str, target: Path) -> tuple[dict[str, int], str]:
+def _portable_copy(url: str, snapshot: str, target: Path) -> None:
+    """The PostgreSQL store as of ``snapshot``, copied into a new SQLite store file ``target``
+    at this Loom's schema (one file: no WAL beside it)."""
+    from core.config import AppConfig
+    from core.ops._copy import copy_database
+    from core.store import open_store
+
+    work = target.with_name(f".{target.name}.work")
+    work.mkdir()
+    try:
+        store = open_store(AppConfig.for_data_dir(work))
+        try:
+            copy_database(url, store.engine, snapshot=snapshot)
+        finally:
+            store.dispose()
+        db = sqlite3.connect(work / "loom.db")
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("PRAGMA journal_mode=DELETE")
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            db.close()
+        if check != "ok":
+            raise BackupError(f"The portable SQLite copy fails SQLite's quick_check: {check}.")
+        (work / "loom.db").replace(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _backup_postgres(url: str, target: Path, portable: Path | None = None) -> tuple[dict[str, int], str]:
     from sqlalchemy import create_engine
     from sqlalchemy import inspect
     from sqlalchemy import text
@@ -179,6 +215,8 @@ def _backup_postgres(url: str, target: Path) -> tuple[dict[str, int], str]:
                     text=True,
                     timeout=24 * 3600,
                 )
+                if done.returncode == 0 and portable is not None:
+                    _portable_copy(url, snapshot, portable)  # the same snapshot, still held
     except SQLAlchemyError as exc:
         raise BackupError(f"Could not read the PostgreSQL store: {exc.__class__.__name__}: {exc}.") from exc
     finally:
@@ -247,7 +285,7 @@ def _write(store: Any, out: Path, partial: Path) -> BackupResult:
         tables, version = _backup_sqlite(url, partial / db_name)
     elif dialect == "postgresql":
         db_name = _PG_FILE
-        tables, version = _backup_postgres(url, partial / db_name)
+        tables, version = _backup_postgres(url, partial / db_name, partial / PORTABLE_FILE)
     else:
         raise BackupError(f"Backups support SQLite and PostgreSQL stores, not {dialect}.")
     db_path = partial / db_name
@@ -285,6 +323,13 @@ def _write(store: Any, out: Path, partial: Path) -> BackupResult:
         },
         "files": entries,
     }
+    if (partial / PORTABLE_FILE).exists():
+        manifest["portable"] = {
+            "dialect": "sqlite",
+            "path": PORTABLE_FILE,
+            "size": (partial / PORTABLE_FILE).stat().st_size,
+            "sha256": sha256_of(partial / PORTABLE_FILE),
+        }
     tmp = partial / f"{MANIFEST}.tmp"
     with tmp.open("w") as fh:
         json.dump(manifest, fh, indent=1)
@@ -332,7 +377,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    return [manifest["database"], *manifest.get("files", [])]
+    portable = [manifest["portable"]] if isinstance(manifest.get("portable"), dict) else []
+    return [manifest["database"], *portable, *manifest.get("files", [])]
 
 
 def verify_backup(path: Path) -> dict[str, Any]:

@@ -8,6 +8,11 @@ values, and written in dependency order (``MetaData.sorted_tables``). Timestamps
 without a zone are UTC, as Loom wrote them. Last, PostgreSQL's sequences are moved past the
 largest copied ID, so the next insert does not collide. JSON values PostgreSQL's json type
 refuses (NaN, Infinity: SQLite's JSON text may hold them) arrive as null.
+
+From PostgreSQL (into SQLite: the portable copy a PostgreSQL backup carries), each table is read
+with the source's own column types (PostgreSQL hands back datetimes, dicts and booleans, not
+text), optionally inside an exported snapshot (``snapshot``: the one ``pg_dump`` reads), and
+zoned datetimes are written to SQLite as UTC, as Loom writes them there.
 """
 
 from __future__ import annotations
@@ -46,9 +51,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
+def copy_database(source_url: str, target_engine: Any, *, snapshot: str | None = None) -> dict[str, int]:
     """Copy every row of the store at ``source_url`` into ``target_engine``'s database, whose
     Loom tables already exist (an opened, empty store). Returns rows copied per table.
+    ``snapshot``: a PostgreSQL source's exported snapshot (``pg_export_snapshot()``) to read.
 
     Raises:
         BackupError: A table could not be copied (names it); the target is left as the
@@ -76,17 +82,33 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
         meta = MetaData()
         meta.reflect(bind=target_engine)
         strict_json = target_engine.dialect.name == "postgresql"
+        into_sqlite = target_engine.dialect.name == "sqlite"
+        # A SQLite source is read with the target's types (its text becomes values); any other
+        # with its own (its driver already hands back values).
+        source_meta: Any = None
+        if source.dialect.name != "sqlite":
+            source_meta = MetaData()
+            source_meta.reflect(bind=source)
         copied: dict[str, int] = {}
         with target_engine.begin() as dst, source.connect() as src:
+            if snapshot is not None:
+                src = src.execution_options(isolation_level="REPEATABLE READ")
+                src.begin()
+                if not all(part.isalnum() for part in snapshot.split("-")):
+                    raise BackupError(f"Not a PostgreSQL snapshot ID: {snapshot!r}.")
+                src.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             for table in meta.sorted_tables:
                 if table.name in _VERSION_TABLES or table.name not in source_columns:
                     continue
                 columns = [c for c in table.columns if c.name in source_columns[table.name]]
+                read = columns
+                if source_meta is not None:
+                    read = [source_meta.tables[table.name].c[c.name] for c in columns]
                 zoned = [c.name for c in columns if isinstance(c.type, DateTime) and c.type.timezone]
                 jsons = [c.name for c in columns if isinstance(c.type, JSON)] if strict_json else []
                 n = 0
                 try:
-                    result = src.execution_options(yield_per=_BATCH).execute(select(*columns))
+                    result = src.execution_options(yield_per=_BATCH).execute(select(*read))
                     for rows in result.partitions():
                         batch = [dict(row._mapping) for row in rows]
                         for row in batch:
@@ -94,6 +116,10 @@ def copy_database(source_url: str, target_engine: Any) -> dict[str, int]:
                                 value = row[name]
                                 if isinstance(value, datetime) and value.tzinfo is None:
                                     row[name] = value.replace(tzinfo=UTC)
+                            if into_sqlite:
+                                for name, value in row.items():
+                                    if isinstance(value, datetime) and value.tzinfo is not None:
+                                        row[name] = value.astimezone(UTC).replace(tzinfo=None)
                             for name in jsons:
                                 row[name] = _finite(row[name])
                         dst.execute(table.insert(), batch)

@@ -4,6 +4,11 @@ Order: verify every file (reads only) → check the target is empty (or ``force`
 files in a hidden folder of the target → restore the database (SQLite file, ``pg_restore``, or a
 table-by-table copy from the SQLite snapshot into PostgreSQL) → move the files into place →
 open the store as the app does (which migrates a backup from an older Loom).
+
+Every direction works: SQLite → SQLite (the file), SQLite → PostgreSQL (table by table),
+PostgreSQL → PostgreSQL (``pg_restore``), PostgreSQL → SQLite (the portable SQLite copy a
+PostgreSQL backup carries beside its dump: reading a custom-format dump needs a PostgreSQL
+server, which a laptop restoring into SQLite may not have).
 """
 
 from __future__ import annotations
@@ -188,7 +193,7 @@ def restore(
         data_dir: The data directory to restore the files into.
         database_url: The database to restore into; default: SQLite ``loom.db`` in ``data_dir``.
             A SQLite backup restores into SQLite or PostgreSQL; a PostgreSQL backup into
-            PostgreSQL (``pg_restore``).
+            PostgreSQL (``pg_restore``) or SQLite (its portable SQLite copy).
         force: Replace what the target holds (Loom's folders and files, every table).
 
     Raises:
@@ -215,10 +220,13 @@ def restore(
         )
     source_dialect = manifest["database"]["dialect"]
     target_dialect = make_url(url).get_backend_name()
-    if source_dialect == "postgresql" and target_dialect != "postgresql":
+    portable = manifest.get("portable") if isinstance(manifest.get("portable"), dict) else None
+    if source_dialect == "postgresql" and target_dialect == "sqlite" and portable is None:
         raise BackupError(
-            "A PostgreSQL backup restores into PostgreSQL only: pass --database-url "
-            "postgresql+psycopg://... (moving from PostgreSQL to SQLite is not supported)."
+            "This PostgreSQL backup has no portable SQLite copy (an older Loom made it), so it restores "
+            "into PostgreSQL only: pass --database-url postgresql+psycopg://..., then back that store up "
+            "with this Loom (its backups carry the copy) and restore the new backup into SQLite. "
+            "Nothing was written."
         )
     if target_dialect not in ("sqlite", "postgresql"):
         raise BackupError(f"Restore supports SQLite and PostgreSQL targets, not {target_dialect}.")
@@ -237,7 +245,9 @@ def restore(
                 _clear_postgres(url)
         snapshot = backup_dir / manifest["database"]["path"]
         config = AppConfig.for_data_dir(data_dir, database_url=url)
-        if source_dialect == "sqlite" and target_dialect == "sqlite":
+        if target_dialect == "sqlite":
+            if source_dialect == "postgresql" and portable is not None:
+                snapshot = backup_dir / portable["path"]  # verified with the rest
             target = Path(make_url(url).database or "")
             target.parent.mkdir(parents=True, exist_ok=True)
             _sqlite_file_into(snapshot, target)
