@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PBT_ACTIONS",
+    "create_pbt",
     "PBTEvent",
     "PBTSegment",
     "Population",
@@ -69,6 +70,47 @@ def parse_pbt(study: StudyRecord) -> PBTSpec:
     return PBTSpec.from_dict(thaw(study.spec))
 
 
+def create_pbt(store: Store, spec: PBTSpec, name: str = "", *, viewer: Viewer, team: str = "") -> str:
+    """Record a population owned by ``viewer``; returns its study ID (:func:`start_pbt` also
+    submits its driver)."""
+    import optuna
+
+    from core.store import Dataset
+    from core.store import Study
+    from core.store import fetch_visible
+    from core.store import new_id
+    from core.tuning._storage import optuna_storage
+
+    viewer.require_create(team)
+    dataset_id = dataset_of(spec.base)
+    if dataset_id:
+        with store.session(viewer) as s:
+            fetch_visible(s, Dataset, dataset_id, viewer)
+    study_id = new_id()
+    # An (empty) Optuna study too, so what reads every study's Optuna side (alerts, reports)
+    # finds one; the population itself lives in runs and events.
+    optuna.create_study(
+        study_name=study_id,
+        storage=optuna_storage(store.config),
+        direction=spec.direction,  # type: ignore[arg-type]  # validated to these two words
+    )
+    with store.session(viewer) as s:
+        s.add(
+            Study(
+                id=study_id,
+                name=name or f"population {study_id[:8]}",
+                optuna_study_name=study_id,
+                status="queued",
+                spec_json=spec.to_dict(),
+                phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
+                author=viewer.name[:100],
+                team=team,
+                project_id=viewer.project or None,
+            )
+        )
+    return study_id
+
+
 def start_pbt(
     client: Any, store: Store, spec: PBTSpec, name: str = "", *, viewer: Viewer, team: str = ""
 ) -> tuple[str, str]:
@@ -90,41 +132,11 @@ def start_pbt(
         PermissionDeniedError: Not signed in, or not a member of ``team``.
         NotFoundError: The base spec's dataset is not visible to ``viewer``.
     """
-    import optuna
-
     from core.compute import submit_run
-    from core.store import Dataset
-    from core.store import Study
-    from core.store import fetch_visible
-    from core.store import new_id
     from core.training import check_backend
 
-    check_backend(client, str(spec.base.get("backend") or "tensorflow"))
-    viewer.require_create(team)
-    dataset_id = dataset_of(spec.base)
-    if dataset_id:
-        with store.session(viewer) as s:
-            fetch_visible(s, Dataset, dataset_id, viewer)
-    study_id = new_id()
-    # An (empty) Optuna study too, so what reads every study's Optuna side (alerts, reports)
-    # finds one; the population itself lives in runs and events.
-    from core.tuning._storage import optuna_storage
-
-    optuna.create_study(study_name=study_id, storage=optuna_storage(store.config), direction=spec.direction)  # type: ignore[arg-type]
-    with store.session(viewer) as s:
-        s.add(
-            Study(
-                id=study_id,
-                name=name or f"population {study_id[:8]}",
-                optuna_study_name=study_id,
-                status="queued",
-                spec_json=spec.to_dict(),
-                phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
-                author=viewer.name[:100],
-                team=team,
-                project_id=viewer.project or None,
-            )
-        )
+    check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
+    study_id = create_pbt(store, spec, name, viewer=viewer, team=team)
     run_id = submit_run(
         client,
         store,

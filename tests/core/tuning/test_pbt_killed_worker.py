@@ -1,0 +1,105 @@
+"""A population whose workers are killed mid-segment, on a real LocalCluster of worker processes:
+each member loses at most the epochs since its last checkpoint (the driver, here in the test's
+process so the kill spares it, resumes the segment from the interrupted run's last kept one)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.compute import JobContext
+from core.compute import request_control
+from core.compute import transition
+from core.compute._lifecycle import Started
+from core.config import AppConfig
+from core.data import ingest_file
+from core.models import mlp_template
+from core.optimizers import OptimizerSpec
+from core.store import SYSTEM
+from core.store import create_run
+from core.store import get_events
+from core.store import get_metrics
+from core.store import get_run
+from core.store import open_store
+from core.training import TrainSpec
+from core.training import default_pipeline
+from core.training import epoch_checkpoints
+from core.tuning import Param
+from core.tuning import PBTSpec
+from core.tuning import SearchSpace
+from core.tuning import get_population
+from core.tuning._pbt import create_pbt
+from core.tuning._pbt_driver import run_pbt
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+ASSETS = Path(__file__).resolve().parents[3] / "assets"
+
+
+def _epochs(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
+    series = get_metrics(store, run_id, viewer=SYSTEM).get("epoch/val_loss")
+    return len(series.steps) if series else 0
+
+
+def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
+    two_process_cluster, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    config = AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.5, heartbeat_timeout=5.0)
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    base = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        OptimizerSpec("adam", 1e-2).to_dict(),
+        epochs=1,
+        batch_size=16,
+    ).to_dict()
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
+    spec = PBTSpec(base, space.to_dict(), members=2, interval=6, epochs=6, seed=2)
+    study_id = create_pbt(store, spec, "killed", viewer=SYSTEM)
+    driver = create_run(store, "pbt", {"study": study_id}, study_id=study_id)
+    transition(store, driver.id, Started(worker="inline"))
+    ctx = JobContext(store, driver.id, heartbeat_seconds=0.5)
+    ctx.start()
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(run_pbt(ctx, {"study": study_id})), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(get_population(store, study_id, viewer=SYSTEM).segments) == 2, timeout=60)
+        victim = get_population(store, study_id, viewer=SYSTEM).segments[0].run_id
+        wait_until(lambda: _epochs(store, victim) >= 2, timeout=120, what="two epochs of the victim")
+        # Paused mid-run (it acts within a batch), so the kill lands between two checkpoints.
+        request_control(store, victim, "pause", viewer=SYSTEM)
+        wait_until(
+            lambda: any(e.kind == "marker" for e in get_events(store, victim, viewer=SYSTEM)),
+            timeout=60,
+            what="the pause taking effect",
+        )
+        done = _epochs(store, victim)
+        assert done < 6
+        for pid in two_process_cluster.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "the population did not finish after the kill"
+    finally:
+        ctx.close()
+    assert get_run(store, victim, viewer=SYSTEM).status == "interrupted"
+    population = get_population(store, study_id, viewer=SYSTEM)
+    retry = next(e for e in population.events if e.event == "retry" and e.data["after"] == victim)
+    # Resumed from the newest checkpoint the killed run kept (at least the epochs the store had
+    # seen: a checkpoint is written as its epoch ends, its points within a tick).
+    newest = max(c.epoch for c in epoch_checkpoints(store, victim))
+    start = retry.data["from_epoch"]
+    assert start == newest >= done
+    resumed = get_run(store, retry.data["run"], viewer=SYSTEM)
+    assert resumed.parent_id == victim and resumed.spec["branch"]["epoch"] == start
+    assert resumed.status == "succeeded" and f"member {retry.member} resumed from epoch {start}" in retry.text
+    assert outcome["finished"] == 2
+    # The member's curve has every epoch once: the checkpointed ones, then the resumed ones.
+    assert [s for s in get_metrics(store, resumed.id, viewer=SYSTEM)["epoch/val_loss"].steps] == list(
+        range(start + 1, 7)
+    )
