@@ -53,3 +53,32 @@ def test_the_quota_form_sets_and_clears_a_teams_quota(app: AppTest, app_env: Pat
     with store.engine.connect() as conn:
         actions = conn.execute(select(AuditEvent.action).where(AuditEvent.target_id == "vision")).scalars()
         assert list(actions).count("team.quota") == 2
+
+
+def test_the_purge_button_purges_what_was_deleted_long_enough_ago(app: AppTest, app_env: Path) -> None:
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.store import SYSTEM
+    from core.store import Run
+    from core.store import create_run
+
+    store = open_store(get_config())
+    old = create_run(store, "external", {"type": "external"}, name="old")
+    recent = create_run(store, "external", {"type": "external"}, name="recent")
+    with store.session(SYSTEM) as s:
+        s.execute(update(Run).values(status="succeeded"))
+        s.execute(
+            update(Run).where(Run.id == old.id).values(deleted_at=datetime.now(UTC) - timedelta(days=40))
+        )
+        s.execute(update(Run).where(Run.id == recent.id).values(deleted_at=datetime.now(UTC)))
+    open_page(app, "pages/admin.py")
+    assert app.number_input(key="purge_days").value == 30.0
+    app.button(key="purge_trash").click().run()
+    assert not app.exception
+    assert [s.value for s in app.success] == ["Purged 1 item(s), freed 0 B."]
+    with store.session(SYSTEM) as s:
+        assert s.get(Run, old.id) is None and s.get(Run, recent.id) is not None
