@@ -95,7 +95,12 @@ def _checkpoint(ctx: JobContext, spec: TrainSpec, est: Any, chunk: int, size: in
     from core.training._checkpoints import epoch_checkpoints
 
     good = isinstance(metric, int | float) and math.isfinite(metric)
-    meta = {"epoch": chunk, "step": chunk, "metric": float(metric) if good else None, "size": size}
+    meta: dict[str, Any] = {
+        "epoch": chunk,
+        "step": chunk,
+        "metric": float(metric) if good else None,
+        "size": size,
+    }
     meta |= {"estimator": EstimatorSpec.from_dict(spec.model).kind, "model_vars": 0, "optimizer_vars": 0}
     path = _epoch_path(ctx.store, ctx.run_id, chunk)
     tmp = path.with_name(path.name + ".tmp")
@@ -335,7 +340,7 @@ def _fit_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None) -
     # (all of scikit-learn, and PyTorch through its array API support when installed), up to
     # 14 s on a cold worker, which a first run paid before its first point (workers now import
     # it as they start, core.training._warm).
-    import skops.io as sio  # type: ignore[import-untyped]
+    import skops.io as sio
 
     sio.dump(est, ctx.store.path_for("models", ctx.run_id, ".skops"))
     return _results(est, prep, model_spec)
