@@ -30,6 +30,7 @@ import argparse
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from core.store import SYSTEM  # noqa: E402 - after the path is set
 USERS = tuple(f"u{i:02d}" for i in range(10))
 TEAMS = ("vision", "nlp", "tabular")
 SIGNED_IN = "u00"
+COUNT_LIMIT = 10_000  # the Experiments page counts matches up to this many (pages/experiments.py)
 
 
 def seed_people(store) -> tuple[list[tuple[str, str, str]], object]:  # type: ignore[no-untyped-def]
@@ -211,6 +213,11 @@ def seed(store, n_runs: int, points: int, projects) -> list[str]:  # type: ignor
         # statistics, and the visibility map that lets index-only scans skip the table
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
+    else:  # the planner's statistics, as open_store refreshes them when a process opens the store
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
     return ids
 
 
@@ -352,9 +359,11 @@ def _kept_postgres(base, root: Path) -> tuple[str, object]:  # type: ignore[no-u
 
 
 def _plan(store, run, viewer) -> tuple[list[str], bool]:  # type: ignore[no-untyped-def]
-    """The plan of the list's page query (the first statement ``run`` sends, as the scope hook
-    wrote it for ``viewer``): SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN ANALYZE. And
-    whether the runs table is read through an index (no full scan of it)."""
+    """The plans of the list's count and page queries (the statements ``run`` sends, as the scope
+    hook wrote them for ``viewer``): SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN ANALYZE.
+    And whether the runs table is read through indexes (no full scan of it). SQLite's walk of
+    an index in the ORDER BY's order (``SCAN runs USING INDEX``, no temporary B-tree for the
+    ORDER BY) under a LIMIT stops at the page, so it is no full read."""
     from sqlalchemy import event
 
     sent: list[tuple[str, object]] = []
@@ -367,20 +376,36 @@ def _plan(store, run, viewer) -> tuple[list[str], bool]:  # type: ignore[no-unty
         run()
     finally:
         event.remove(store.engine, "before_cursor_execute", capture)
-    statement, parameters = next((s, p) for s, p in sent if "count(*) OVER" in s)
+    count = next((s, p) for s, p in sent if "count(*)" in s)
+    page = next((s, p) for s, p in sent if "ORDER BY" in s and "LIMIT" in s)
     postgres = store.engine.dialect.name == "postgresql"
     prefix = "EXPLAIN ANALYZE " if postgres else "EXPLAIN QUERY PLAN "
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(prefix + statement, parameters).all()
-    lines = [str(r[0]) if postgres else str(r[-1]) for r in rows]
-    if postgres:
-        full_scan = any("Seq Scan on runs" in ln for ln in lines)
-    else:
-        # A scan, or a "search" on the trash column alone (every run is out of the trash): both
-        # read every row.
-        full_scan = any(
-            ln.strip().startswith(("SCAN runs", "SEARCH runs USING INDEX ix_runs_deleted_at")) for ln in lines
-        )
+    lines: list[str] = []
+    full_scan = False
+    for what, (statement, parameters) in (("count", count), ("page", page)):
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(prefix + statement, parameters).all()
+        plan = [str(r[0]) if postgres else str(r[-1]) for r in rows]
+        lines += [f"{what}: {line}" for line in plan]
+        if postgres:  # a sequential scan that read (or removed) at least half the runs
+            with store.engine.connect() as conn:
+                runs = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'runs'").scalar()
+            for i, ln in enumerate(plan):
+                if "Seq Scan on runs" in ln:
+                    read = sum(int(n) for n in re.findall(r"actual time=\S+ rows=(\d+)", ln))
+                    removed = re.search(r"Rows Removed by Filter: (\d+)", " ".join(plan[i + 1 : i + 3]))
+                    read += int(removed.group(1)) if removed else 0
+                    full_scan = full_scan or read >= 0.5 * float(runs or 0)
+        else:
+            # A scan, or a "search" on the trash column alone (every run is out of the trash):
+            # both read every row, unless a LIMIT stops them: the capped count's read stops at
+            # its cap, and the page's walk of its sort's index at the page (when nothing sorts).
+            stops = "LIMIT" in statement and not any("TEMP B-TREE FOR ORDER BY" in ln for ln in plan)
+            full_scan = full_scan or any(
+                ln.strip().startswith(("SCAN runs", "SEARCH runs USING INDEX ix_runs_deleted_at"))
+                and not stops
+                for ln in plan
+            )
     return lines, not full_scan
 
 
@@ -434,6 +459,7 @@ def _measure(  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from core.config import get_config
+    from core.experiments import SORTS
     from core.experiments import ExperimentQuery
     from core.experiments import compare_runs
     from core.experiments import list_experiments
@@ -481,15 +507,35 @@ def _measure(  # type: ignore[no-untyped-def]
 
     list_query = {}
     for who, viewer in viewers.items():
+
+        def listed(v=viewer, q=query):  # type: ignore[no-untyped-def]
+            return list_experiments(store, q, viewer=v, count_limit=COUNT_LIMIT)  # as the page does
+
+        t0 = time.perf_counter()
         found = list_experiments(store, query, viewer=viewer)[1]
-        list_query[who] = _median_time(lambda v=viewer: list_experiments(store, query, viewer=v), repeats)
-        plan, indexed = _plan(store, lambda v=viewer: list_experiments(store, query, viewer=v), viewer)
+        exact = time.perf_counter() - t0
+        list_query[who] = _median_time(listed, repeats)
+        plan, indexed = _plan(store, listed, viewer)
         out.append(
-            f"list_query_s[{who}]: {list_query[who]:.3f} ({found:,} matches; the runs table read "
-            f"{'through indexes' if indexed else 'IN FULL'})"
+            f"list_query_s[{who}]: {list_query[who]:.3f} (page 2 of {found:,} matches, counted up to "
+            f"{COUNT_LIMIT:,}; the runs table read {'through indexes' if indexed else 'IN FULL'})"
         )
+        out.append(f"exact_count_query_s[{who}]: {exact:.3f} (the page's 'Count all matches')")
         if show_plans or not indexed:
             out += [f"  plan[{who}]: {line}" for line in plan]
+        # The first page of every sort, both directions, with the page's default filters.
+        slowest, worst = 0.0, ""
+        for sort in SORTS:
+            for descending in (True, False):
+                q = ExperimentQuery(sort=sort, descending=descending)
+                seconds = _median_time(lambda v=viewer, q=q: listed(v, q), max(1, repeats - 2))
+                plan, indexed = _plan(store, lambda v=viewer, q=q: listed(v, q), viewer)
+                if seconds > slowest:
+                    slowest, worst = seconds, f"{sort} {'desc' if descending else 'asc'}"
+                if not indexed:
+                    out.append(f"  sort {sort} (descending={descending}) read the runs table IN FULL")
+                    out += [f"  plan[{who}]: {line}" for line in plan]
+        out.append(f"list_query_every_sort_s[{who}]: {slowest:.3f} (the slowest first page: {worst})")
     naive_list = _median_time(naive, max(1, repeats - 2))
     out.append(f"naive_pandas_list_s: {naive_list:.3f} (every run into pandas, then filter and sort)")
     out.append(f"list_speedup_vs_pandas: {naive_list / list_query['local']:.1f}x")
