@@ -26,6 +26,7 @@ from core.tuning import current_space
 from core.tuning import driver_run
 from core.tuning import enqueue_trial
 from core.tuning import get_study
+from core.tuning import is_pbt
 from core.tuning import new_phase
 from core.tuning import objective_metrics
 from core.tuning import parse_study
@@ -37,6 +38,7 @@ from core.tuning import tunable
 from pages import _alerts
 from pages import _groups
 from pages import _handruns
+from pages import _pbt
 from pages import _ui
 
 st.title("Tune")
@@ -143,6 +145,9 @@ def _new_study() -> None:
         column_config={"path": None},
         key=f"space_{base_id}",
     )
+    if st.radio("Kind", _pbt.KIND_LABELS, horizontal=True, key="tune_kind") != _pbt.KIND_LABELS[0]:
+        _pbt.new_population(store, who, base, lambda: _space_from(table))
+        return
     task = base["model"]["task"]
     metrics = objective_metrics(task)
     c1, c2, c3, c4 = st.columns(4)
@@ -236,6 +241,9 @@ def _show_study(study_id: str) -> None:
         _ui.not_found("study", picker="pages/tune.py" if who.can_create else None, label="Start a study")
     except AppError as exc:
         _ui.fail(exc)
+    if is_pbt(study_row):  # a population: its own view (pages/_pbt.py)
+        _pbt.show(store, who, study_row)
+        return
     access = _ui.access(who, study_row.author)
     spec = parse_study(study_row)
     st.subheader(study_row.name)

@@ -4,7 +4,8 @@
 One private module per family of charts, as optuna's visualization package keeps one per plot:
 ``_runs`` (metric curves, comparison, confusion matrix, predicted vs actual), ``_data`` (dataset
 profile), ``_lab`` (optimizer lab), ``_studies`` (Optuna study charts), ``_groups`` (seed-group
-bands), ``_smooth`` (TensorBoard's smoothing); ``_plotly`` holds what they share: the one layout
+bands), ``_pbt`` (a population's family tree and curves), ``_smooth`` (TensorBoard's
+smoothing); ``_plotly`` holds what they share: the one layout
 helper (``_style``: a title, axis titles, the legend above the plot) every figure goes through.
 """
 
@@ -15,6 +16,8 @@ from core.charts._groups import SPREADS
 from core.charts._groups import plot_group_bands
 from core.charts._lab import plot_optimizer_losses
 from core.charts._lab import plot_optimizer_paths
+from core.charts._pbt import plot_population_curves
+from core.charts._pbt import plot_population_tree
 from core.charts._runs import RunChartGroups
 from core.charts._runs import get_run_chart_groups
 from core.charts._runs import plot_comparison
@@ -38,6 +41,8 @@ __all__ = [
     "plot_metric_curves",
     "plot_optimizer_losses",
     "plot_optimizer_paths",
+    "plot_population_curves",
+    "plot_population_tree",
     "plot_predicted_vs_actual",
     "smooth",
     "study_chart_titles",

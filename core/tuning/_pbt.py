@@ -203,6 +203,7 @@ class PBTSegment:
     status: str
     parent: str | None
     values: dict[str, Any]
+    why: str = ""  # start, continue, exploit, clone or retry
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ def get_population(store: Store, study_id: str, *, viewer: Viewer) -> Population
             str(status.get(str(e.data.get("run")), "queued")),
             e.data.get("parent"),
             dict(e.data.get("values", {})),
+            str(e.data.get("why", "")),
         )
         for e in segs
     )
