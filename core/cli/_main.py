@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     branch.add_argument("--batch-size", type=int, default=None, help="the branch's batch size")
     branch.add_argument("--epochs", type=int, default=None, help="the branch's epochs in all (> --epoch)")
     tune = sub.add_parser(
-        "tune", parents=[common], help="run an Optuna study on the cluster and print its progress"
+        "tune",
+        parents=[common],
+        help='run an Optuna study (or a population: "type": "pbt") on the cluster and print its progress',
     )
     tune.add_argument("--config", type=Path, required=True)
     evaluate = sub.add_parser(

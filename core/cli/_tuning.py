@@ -100,6 +100,10 @@ def _follow_study(store, study_id: str, run_id: str, spec: Any) -> int:  # type:
 def tune(store, config, args, viewer, data: Any) -> int:  # type: ignore[no-untyped-def]
     from core.tuning import start_study
 
+    if isinstance(data, dict) and data.get("type") == "pbt":  # a population (core/cli/_pbt.py)
+        from core.cli._pbt import tune_pbt
+
+        return tune_pbt(store, config, args, viewer, data)
     study_spec, name = _study_from_config(store, data, viewer)
     client = cluster_client(config)
     study_id, run_id = start_study(
