@@ -290,6 +290,19 @@ def seed_study(store, n_trials: int) -> str:  # type: ignore[no-untyped-def]
     return study_id
 
 
+class _Printed(list):  # type: ignore[type-arg]
+    """The figures, each printed as it is measured (a later failure keeps those before it)."""
+
+    def append(self, line: str) -> None:
+        print(line, flush=True)
+        super().append(line)
+
+    def __iadd__(self, lines):  # type: ignore[no-untyped-def, override]
+        for line in lines:
+            self.append(line)
+        return self
+
+
 def _median_time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(repeats):
@@ -448,8 +461,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
-    for line in figures:
-        print(line)
+    del figures  # printed as measured
 
 
 def _measure(  # type: ignore[no-untyped-def]
@@ -492,7 +504,8 @@ def _measure(  # type: ignore[no-untyped-def]
             marker.write_text(f"{n_runs:,} runs x {points} points, {n_trials:,} trials, on {database}\n")
     query = ExperimentQuery(statuses=("succeeded",), sort="metric", descending=False, metric_max=1.5, page=2)
     viewers = {"local": local_viewer(), "signed_in": signed_in}
-    out = [f"database: {database}; {n_runs:,} runs in 20 projects of 10 users in 3 teams"]
+    out = _Printed()
+    out.append(f"database: {database}; {n_runs:,} runs in 20 projects of 10 users in 3 teams")
 
     def naive() -> None:  # what a tracker without a query builder does: everything into pandas
         with store.session(SYSTEM) as s:
