@@ -441,7 +441,7 @@ def _set_cookie() -> None:
         return
     quiet = json.dumps(f"/_loom/session?code={code}&quiet=1")
     # A used code is refused by the route, so the fallback carries its own (unused ones expire).
-    again = json.dumps(f"/_loom/session?code={issue_handoff(token)}&next={quote(_here(), safe='')}")
+    again = json.dumps(f"/_loom/session?code={issue_handoff(store(), token)}&next={quote(_here(), safe='')}")
     st.html(
         f"<script>fetch({quiet}, {{credentials: 'same-origin', cache: 'no-store'}})"
         f".then(r => {{ if (!r.ok) throw r; }}).catch(() => window.location.replace({again}));</script>",
@@ -767,7 +767,7 @@ def sign_in_form() -> None:
             # Signed in at once, on this very page and query: the token is in this session, and
             # the next run sets the cookie in the background (no page reload; bench/signin.py).
             st.session_state[_TOKEN_KEY] = done.token
-            st.session_state[_COOKIE_CODE] = issue_handoff(done.token)
+            st.session_state[_COOKIE_CODE] = issue_handoff(store(), done.token)
             st.rerun()
     if _sso_configured():
         import json

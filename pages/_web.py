@@ -34,8 +34,10 @@ async def _session(request: Request) -> Any:
     from core.sharing import SESSION_DAYS
     from core.sharing import cookie_value
     from core.sharing import redeem_handoff
+    from core.store import open_store
 
-    token = redeem_handoff(request.query_params.get("code"))
+    # The code is in the store: a sign-in on the other replica is redeemed here too.
+    token = redeem_handoff(open_store(get_config()), request.query_params.get("code"))
     response: Response
     if request.query_params.get("quiet"):
         # The page's background request (pages/_ui.py): the cookie only, no page to go to.

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -38,6 +37,7 @@ from core.errors import RateLimitedError
 from core.errors import SpecError
 from core.store import SYSTEM
 from core.store import SignInFailure
+from core.store import SignInHandoff
 from core.store import Store
 from core.store import Team
 from core.store import TeamMember
@@ -434,8 +434,7 @@ def safe_next(target: str | None) -> str:
 
 COOKIE_NAME = "loom_session"
 _HANDOFF_SECONDS = 60.0
-_handoffs: dict[str, tuple[str, float]] = {}
-_handoff_lock = threading.Lock()
+_HANDOFF_KEY = b"loom-handoff-key:"  # kept apart from the lookup hash (plain SHA-256 of the code)
 
 
 def _secret_key(config: AppConfig) -> bytes:
@@ -488,28 +487,75 @@ def token_from_cookie(config: AppConfig, value: str | None) -> str | None:
     return token
 
 
-def issue_handoff(token: str) -> str:
-    """A one-time code (valid a minute) that the sign-in route trades for the session cookie, so
-    the session token itself never appears in a URL."""
-    import time
+def _handoff_pad(code: str, size: int) -> bytes:
+    return hashlib.shake_256(_HANDOFF_KEY + code.encode()).digest(size)
 
+
+def issue_handoff(store: Store, token: str, now: datetime | None = None) -> str:
+    """A one-time code (valid a minute) that the sign-in route trades for the session cookie, so
+    the session token itself never appears in a URL.
+
+    The code is kept in the store, so any app process (replica) can redeem it: a replica that
+    dies after the sign-in, or a cookie request routed to the other one, no longer means signing
+    in again. The store keeps only the code's SHA-256, the user, an expiry, and the session token
+    sealed with a key derived from the code: the table alone yields neither a code nor a session.
+    Expired codes are swept here.
+
+    Args:
+        store: The store.
+        token: The session token the code stands for.
+        now: The time. Defaults to now.
+
+    Returns:
+        The code (URL-safe, 256 random bits).
+
+    Raises:
+        SpecError: The token is not a session token (empty or over 300 characters).
+    """
+    if not token or len(token) > 300:
+        raise SpecError(f"`0 < len(token) <= 300` must hold, but got len(token)={len(token)}.")
+    now = now or datetime.now(UTC)
     code = secrets.token_urlsafe(32)
-    now = time.monotonic()
-    with _handoff_lock:
-        for old in [c for c, (_, at) in _handoffs.items() if now - at > _HANDOFF_SECONDS]:
-            del _handoffs[old]
-        _handoffs[code] = (token, now)
+    raw = token.encode()
+    sealed = bytes(a ^ b for a, b in zip(raw, _handoff_pad(code, len(raw)), strict=True))
+    with store.session(SYSTEM) as s:
+        user = s.scalar(select(UserSession.user).where(UserSession.token_hash == _hash(token))) or ""
+        s.execute(delete(SignInHandoff).where(SignInHandoff.expires_at <= now))
+        s.add(
+            SignInHandoff(
+                code_hash=_hash(code),
+                user=user,
+                sealed=base64.urlsafe_b64encode(sealed).decode(),
+                expires_at=now + timedelta(seconds=_HANDOFF_SECONDS),
+            )
+        )
     return code
 
 
-def redeem_handoff(code: str | None) -> str | None:
-    """The session token for a handoff code, once; None if unknown, used or expired."""
-    import time
+def redeem_handoff(store: Store, code: str | None, now: datetime | None = None) -> str | None:
+    """The session token for a handoff code, once, on any app process; None if unknown, used
+    or expired. Single use holds across processes: one ``DELETE ... RETURNING`` takes the row,
+    so of two requests with one code (on one replica or two), only one gets the token.
 
-    if not code:
+    Args:
+        store: The store.
+        code: The code from :func:`issue_handoff`. Defaults to None (refused).
+        now: The time. Defaults to now.
+
+    Returns:
+        The session token, or None.
+    """
+    if not code or not isinstance(code, str) or len(code) > 100:
         return None
-    with _handoff_lock:
-        found = _handoffs.pop(code, None)
-    if found is None or time.monotonic() - found[1] > _HANDOFF_SECONDS:
-        return None
-    return found[0]
+    now = now or datetime.now(UTC)
+    with store.session(SYSTEM) as s:
+        sealed = s.scalar(
+            delete(SignInHandoff)
+            .where(SignInHandoff.code_hash == _hash(code), SignInHandoff.expires_at > now)
+            .returning(SignInHandoff.sealed)
+        )
+        if sealed is None:  # unknown, used, or expired (then swept with the row)
+            s.execute(delete(SignInHandoff).where(SignInHandoff.code_hash == _hash(code)))
+            return None
+    raw = base64.urlsafe_b64decode(sealed)
+    return bytes(a ^ b for a, b in zip(raw, _handoff_pad(code, len(raw)), strict=True)).decode()

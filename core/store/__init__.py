@@ -25,11 +25,16 @@ from core.store._db import open_existing_store
 from core.store._db import open_store
 from core.store._db import redact_url
 from core.store._db import sqlite_pragmas
+from core.store._lease import hold_lease
+from core.store._lease import lease_holder
+from core.store._lease import lease_holder_id
+from core.store._lease import release_lease
 from core.store._models import AlertRule
 from core.store._models import AuditEvent
 from core.store._models import Base
 from core.store._models import Dataset
 from core.store._models import Evaluation
+from core.store._models import Lease
 from core.store._models import Metric
 from core.store._models import MetricBlock
 from core.store._models import Note
@@ -43,6 +48,7 @@ from core.store._models import RunEvent
 from core.store._models import RunSummary
 from core.store._models import ShareLink
 from core.store._models import SignInFailure
+from core.store._models import SignInHandoff
 from core.store._models import Study
 from core.store._models import Tag
 from core.store._models import Team
@@ -99,6 +105,7 @@ __all__ = [
     "DatasetRecord",
     "Evaluation",
     "Grant",
+    "Lease",
     "Metric",
     "MetricBlock",
     "MetricSeries",
@@ -119,6 +126,7 @@ __all__ = [
     "RunSummary",
     "ShareLink",
     "SignInFailure",
+    "SignInHandoff",
     "Store",
     "Study",
     "StudyRecord",
@@ -170,4 +178,8 @@ __all__ = [
     "set_team_quota",
     "team_quotas",
     "team_usage",
+    "hold_lease",
+    "lease_holder",
+    "lease_holder_id",
+    "release_lease",
 ]

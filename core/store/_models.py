@@ -34,6 +34,7 @@ __all__ = [
     "Base",
     "Dataset",
     "Evaluation",
+    "Lease",
     "Metric",
     "MetricBlock",
     "Note",
@@ -44,6 +45,7 @@ __all__ = [
     "RunEvent",
     "ShareLink",
     "SignInFailure",
+    "SignInHandoff",
     "Study",
     "Team",
     "TeamMember",
@@ -402,6 +404,30 @@ class AuditEvent(Base):
     detail_json: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
     session: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+class SignInHandoff(Base):
+    """A one-time sign-in hand-off code (valid a minute), in the store so any replica can redeem
+    it: only the code's SHA-256 is kept, and the session token sealed with a key derived from the
+    code, so reading the table yields neither a code nor a session (core.sharing's hand-off)."""
+
+    __tablename__ = "sign_in_handoffs"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(100))
+    sealed: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Lease(Base):
+    """Who runs a once-per-store periodic job (the trash purger) now: the holder renews it while
+    alive; another process takes it over once ``expires_at`` has passed (core.store's leases)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SignInFailure(Base):

@@ -10,8 +10,10 @@ import asyncio
 import pytest
 from starlette.requests import Request
 
+from core.config import get_config
 from core.sharing import COOKIE_NAME
 from core.sharing import issue_handoff
+from core.store import open_store
 from pages._web import ROUTES
 
 
@@ -30,7 +32,7 @@ def _get(path: str, query: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_background_request_sets_the_cookie_once(app_env) -> None:  # type: ignore[no-untyped-def]
-    code = issue_handoff("t" * 43)
+    code = issue_handoff(open_store(get_config()), "t" * 43)
     first = _get("/_loom/session", f"code={code}&quiet=1")
     assert first.status_code == 204
     cookie = first.headers["set-cookie"]
@@ -50,6 +52,7 @@ def test_the_background_request_sets_the_cookie_once(app_env) -> None:  # type: 
     ],
 )
 def test_the_redirect_keeps_the_query_and_stays_on_this_server(app_env, target: str, location: str) -> None:  # type: ignore[no-untyped-def]
-    response = _get("/_loom/session", f"code={issue_handoff('t' * 43)}&next={target}")
+    code = issue_handoff(open_store(get_config()), "t" * 43)
+    response = _get("/_loom/session", f"code={code}&next={target}")
     assert response.status_code == 303 and response.headers["location"] == location
     assert _get("/_loom/signout", f"next={target}").headers["location"] == location
