@@ -213,11 +213,10 @@ def seed(store, n_runs: int, points: int, projects) -> list[str]:  # type: ignor
         # statistics, and the visibility map that lets index-only scans skip the table
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
-    else:  # the planner's statistics, as open_store refreshes them when a process opens the store
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+    else:  # the planner's statistics, as open_store gathers them when a process opens the store
+        from core.store._db import refresh_statistics
+
+        refresh_statistics(store.engine)
     return ids
 
 
