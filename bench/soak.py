@@ -1,7 +1,7 @@
 """Soak: one app process serves 300 browser sessions over 10 minutes (issue 29) while 2 runs
 stream points; the server's memory before and after tells whether sessions leave memory behind.
 
-    python bench/soak.py [--quick] [--sessions N] [--minutes M] [--concurrency C]
+    python bench/soak.py [--quick] [--sessions N] [--minutes M] [--concurrency C] [--pages N]
 
 The real app (``streamlit run app.py``, as ``tests/e2e`` starts it) on a small store (20 finished
 runs, a 30-trial study, iris); two smoke runs on the app's own cluster log a point every 0.1 s
@@ -19,6 +19,8 @@ sessions'). ``before``: after a warm-up of a few sessions that visit every page,
 keeps a closed session for reconnection that long), one more session has opened and closed (the
 server reaps expired sessions when it stores another) and a settle. ``--quick``: 20 sessions in
 about a minute, the TTL shortened to 10 s for the run (``STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL``).
+A session not started within 1.5 x ``--minutes`` (a machine too busy to keep the pace) is
+skipped and counted (``sessions_skipped``).
 The slowest page render is printed, then ``soak_rss_growth_mb: N`` last (target <= 100).
 """
 
@@ -81,6 +83,7 @@ class Results:
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = field(default_factory=list)
     sessions: int = 0
+    skipped: int = 0
 
 
 def build_store(data: Path) -> dict[str, str]:
@@ -204,9 +207,14 @@ async def soak(args: argparse.Namespace, url: str, pid: int, ids: dict[str, str]
         pace = args.minutes * 60 / args.sessions
         start = time.perf_counter()
 
+        cutoff = start + 1.5 * args.minutes * 60  # on a machine too busy to keep the pace
+
         async def one(i: int) -> None:
             await asyncio.sleep(max(0.0, start + i * pace - time.perf_counter()))
             async with gate:
+                if time.perf_counter() > cutoff:
+                    soaked.skipped += 1
+                    return
                 await _session(browser, url, ids, _mix(i)[: args.pages], soaked)
             if soaked.sessions % max(1, args.sessions // 10) == 0:
                 rss = _rss(pid)[0]
@@ -365,6 +373,8 @@ def _report(args: argparse.Namespace, m: dict[str, Any]) -> None:
     renders = [s for v in res.renders.values() for s in v]
     at_once = f"{args.concurrency} at most at once"
     print(f"sessions: {res.sessions} in {m['elapsed']:.0f} s ({at_once}), {len(renders)} page renders")
+    if res.skipped:
+        print(f"sessions_skipped: {res.skipped} (not started in 1.5 x {args.minutes:g} min: too busy)")
     for name, times in sorted(res.renders.items()):
         print(
             f"  render_s[{name}]: median {statistics.median(times):.2f}, max {max(times):.2f} ({len(times)})"
