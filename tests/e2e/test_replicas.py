@@ -4,7 +4,8 @@ Dask scheduler with one worker, two ``streamlit run app.py`` processes and nginx
 
 Signed in through nginx, a smoke run launched on one replica streams on both; that replica is
 killed mid-run, and a reload through nginx lands on the other: still signed in, the run goes on
-and ends with every point.
+and ends with every point. The sign-in hand-off crosses replicas: a code one issues, the other
+redeems (it is in the store).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -130,6 +133,31 @@ def _upstream_of(access_log: Path, path: str) -> str:
     return found.group(1).split(",")[-1].strip()
 
 
+def _handoff_crosses_replicas(browser, issued_on: str, redeemed_on: str) -> None:  # type: ignore[no-untyped-def]
+    """Signed in on one replica's own port, the cookie request never reaches it (as if it died,
+    or nginx sent that request to the other): the other replica redeems its code from the store."""
+    context = browser.new_context()
+    try:
+        context.route(re.compile(r".*/_loom/session\?.*"), lambda route: route.abort())
+        page = context.new_page()
+        page.goto(issued_on)
+        page.get_by_label("User name").fill("ann")
+        page.get_by_label("Password", exact=True).fill("ann-password-long")
+        with page.expect_request(lambda r: "/_loom/session?" in r.url and "quiet=1" in r.url) as held:
+            page.get_by_role("button", name="Sign in").click()
+        code = parse_qs(urlsplit(held.value.url).query)["code"][0]
+    finally:
+        context.close()
+    context = browser.new_context()  # no cookie: only the code signs this browser in
+    try:
+        page = context.new_page()
+        page.goto(f"{redeemed_on}/_loom/session?code={code}&next=%2Fjobs")
+        page.get_by_text("Signed in as ann").wait_for()
+        assert any(c["name"] == "loom_session" for c in context.cookies())
+    finally:
+        context.close()
+
+
 def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ignore[no-untyped-def]
     tmp_path, postgres, cluster, browser, request
 ) -> None:
@@ -182,6 +210,7 @@ def test_two_replicas_share_sign_in_and_runs_and_survive_one_dying(  # type: ign
         page = next(pages)
         served = _upstream_of(run_dir / "access.log", "/_loom/session")
         first, other = ("a", "b") if served.endswith(f":{replicas['a'].port}") else ("b", "a")
+        _handoff_crosses_replicas(browser, replicas[first].url, replicas[other].url)
 
         page.goto(f"{proxy}/jobs")
         page.get_by_label("Steps", exact=True).fill(str(STEPS))
