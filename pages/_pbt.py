@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core.charts import plot_population_curves
@@ -119,18 +118,9 @@ def _board(store: Any, who: Any, study_id: str) -> None:
     st.plotly_chart(plot_population_curves(curves, spec.metric, spec.epochs), key="pbt_curves")
     events = [e for e in population.events if e.event not in ("segment", "start", "end")]
     st.markdown(f"**Events** · {len(population.members)} members, {len(population.killed)} killed or lost")
-    if events:
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "at": [e.at for e in events],
-                    "who": [e.who for e in events],
-                    "what": [e.text for e in events],
-                }
-            ),
-            hide_index=True,
-            key="pbt_events",
-        )
+    if events:  # newest first, the last 30
+        lines = [f"- {e.at:%H:%M:%S} · {_ui.md_escape(e.text)}" for e in reversed(events[-30:])]
+        st.markdown("\n".join(lines))
     else:
         st.caption("No exploit step or action yet.")
 
@@ -140,21 +130,20 @@ def _steer(store: Any, who: Any, study_id: str) -> None:
     alive = [m for m in population.members if m not in population.killed]
     space: SearchSpace = population.spec.search_space
     with st.expander("Steer the population: kill, clone, freeze", expanded=True):
-        if not alive:
-            st.caption("No member is training yet.")
-            return
-        member = st.selectbox("Member", alive, key="pbt_member")
-        last = population.last_segment(member)
-        c1, c2 = st.columns(2)
-        if c1.button("Kill this member", key="pbt_kill"):
-            _act(store, who, study_id, "kill", member, f"Member {member} is being stopped.")
         frozen = st.selectbox(
             "Freeze a setting (explore leaves it as it is)",
             [p for p in space.paths if p not in population.frozen] or ["(all frozen)"],
             key="pbt_freeze_path",
         )
-        if c2.button("Freeze it", key="pbt_freeze", disabled=frozen == "(all frozen)"):
+        if st.button("Freeze it", key="pbt_freeze", disabled=frozen == "(all frozen)"):
             _act(store, who, study_id, "freeze", None, f"{frozen} is frozen.", path=frozen)
+        if not alive:
+            st.caption("No member is training yet: kill and clone come with the first segments.")
+            return
+        member = st.selectbox("Member", alive, key="pbt_member")
+        last = population.last_segment(member)
+        if st.button("Kill this member", key="pbt_kill"):
+            _act(store, who, study_id, "kill", member, f"Member {member} is being stopped.")
         st.caption("Clone this member with your own settings (from its last checkpoint):")
         values: dict[str, Any] = {}
         for p in space.params:
