@@ -256,7 +256,9 @@ def _show_study(study_id: str) -> None:
     pruner = "no pruner" if spec.pruner == "none" else f"{PRUNER_LABELS[spec.pruner]} pruner"
     st.caption(
         f"{objectives} · {SAMPLER_LABELS[spec.sampler]} sampler · {pruner} · "
-        f"{spec.n_trials} trials, {spec.parallelism} at once · study `{study_id}`"
+        f"{spec.n_trials} trials, {spec.parallelism} at once"
+        + (" · learns from hand runs" if spec.learn_from_hand_runs else "")
+        + f" · study `{study_id}`"
     )
     running = driver is not None and RunStatus(driver.status) not in TERMINAL
     if driver is not None:

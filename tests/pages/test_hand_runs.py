@@ -42,7 +42,7 @@ def _frame(app: AppTest, column: str):  # type: ignore[no-untyped-def]
 LR = Param("optimizer.learning_rate", "float", 1e-4, 1e-1, log=True)
 
 
-def _study_and_runs() -> tuple[str, str, str]:
+def _study_and_runs(learn: bool = False) -> tuple[str, str, str]:
     store = open_store(get_config())
     ds = ingest_file(store, ROOT / "assets" / "iris.csv", "csv", "iris")
     base = TrainSpec(
@@ -51,7 +51,8 @@ def _study_and_runs() -> tuple[str, str, str]:
         OptimizerSpec("adam", 1e-2).to_dict(),
         epochs=2,
     ).to_dict()
-    study_id = create_study(store, StudySpec(base, SearchSpace((LR,)).to_dict()), "people", viewer=SYSTEM)
+    spec = StudySpec(base, SearchSpace((LR,)).to_dict(), learn_from_hand_runs=learn)
+    study_id = create_study(store, spec, "people", viewer=SYSTEM)
     runs = []
     for lr, name in ((0.02, "inside"), (0.5, "outside")):
         spec = copy.deepcopy(base)
@@ -68,6 +69,7 @@ def _study_and_runs() -> tuple[str, str, str]:
 def test_add_a_hand_run_on_the_tune_page(app: AppTest) -> None:
     study_id, inside, outside = _study_and_runs()
     open_page(app, "pages/tune.py", study=study_id)
+    assert not any("learns from hand runs" in c.value for c in app.caption)
     table = _frame(app, "can join")
     reasons = dict(zip(table["run"], table["can join"], strict=True))
     assert reasons["hand inside"] == "yes"
@@ -112,3 +114,12 @@ def test_the_next_suggestion_opens_prefilled_in_train_and_its_launch_is_the_tria
     stale = AppTest.from_file(app._script_path, default_timeout=60)  # the same link again
     open_page(stale, "pages/train.py", suggestion=study_id, trial=str(trial.number))
     assert any("launched already" in plain(e.value) for e in stale.error)
+
+
+def test_a_study_that_learns_from_hand_runs_takes_them_in_when_shown(app: AppTest) -> None:
+    study_id, inside, _ = _study_and_runs(learn=True)
+    open_page(app, "pages/tune.py", study=study_id)
+    assert any("· learns from hand runs ·" in c.value for c in app.caption)
+    (trial,) = load_optuna_study(get_config(), study_id).get_trials()
+    assert trial.user_attrs["hand_run"] == inside  # the one inside the space; the other is refused
+    assert list(_frame(app, "source")["source"]) == ["hand run"]
