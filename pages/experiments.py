@@ -30,9 +30,6 @@ try:
 except AppError as exc:
     _ui.error(f"This link's filters are not valid: {exc} Showing all runs instead.")
     query = ExperimentQuery()
-# Matches counted up to this many: an exact count reads every match (seconds at 1,000,000 runs);
-# past it the page says "more than" and counts them all on request, in its own fragment.
-COUNT_LIMIT = 10_000
 
 
 def _set(**changes: object) -> None:
@@ -108,13 +105,21 @@ with tab_runs:
         st.rerun()
 
     try:
-        rows, total = list_experiments(store, query, viewer=who, count_limit=COUNT_LIMIT)
+        # Counted up to this page's last row (the page reads one more): an exact count reads
+        # every match, seconds at 1,000,000 runs. Past it the caption says "more than", and the
+        # exact count comes on request, in its own fragment.
+        counted = query.page * query.page_size
+        rows, total = list_experiments(store, query, viewer=who, count_limit=counted)
     except AppError as exc:
         _ui.fail(exc)
-    capped = total > COUNT_LIMIT
+    capped = total > counted
     pages = max(1, -(-total // query.page_size))
     if capped:
-        st.caption(f"More than {COUNT_LIMIT:,} runs match (counted no further) · page {query.page}")
+        first = (query.page - 1) * query.page_size + 1
+        st.caption(
+            f"Runs {first:,}–{first + len(rows) - 1:,} of more than {counted:,} (not counted further) "
+            f"· page {query.page}"
+        )
 
         @st.fragment
         def _exact_count() -> None:

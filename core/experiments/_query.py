@@ -220,26 +220,29 @@ def _filtered(q: ExperimentQuery, metric_value: Any, viewer: Viewer) -> Select[A
 
 
 def _page_ids(
-    s: Any, q: ExperimentQuery, matches: Select[Any], summary: Any, bounded: bool, offset: int, parts: Any
+    s: Any,
+    q: ExperimentQuery,
+    matches: Select[Any],
+    summary: Any,
+    bounded: bool,
+    offset: int,
+    size: int,
+    parts: Any,
 ) -> list[str]:
-    """The IDs of the page's runs in the sort's order; ties (and runs without the metric) in the
-    ID's order, in the sort's direction so that one index walk reads them (``key, id``)."""
+    """The IDs of ``size`` runs from ``offset`` in the sort's order; ties (and runs without the
+    metric) in the ID's order, in the sort's direction so that one index walk reads them."""
 
     def direction(column: Any) -> Any:
         return column.desc() if q.descending else column.asc()
 
     if q.sort != "metric":
         key = {"created": Run.created_at, "name": Run.name, "status": Run.status}[q.sort]
-        page = matches.order_by(direction(key), direction(Run.id)).limit(q.page_size).offset(offset)
+        page = matches.order_by(direction(key), direction(Run.id)).limit(size).offset(offset)
         return list(s.scalars(page, execution_options=parts))
     ranked = matches if bounded else matches.join(summary, summary.c.run_id == Run.id)
-    page = (
-        ranked.order_by(direction(summary.c.last), direction(summary.c.run_id))
-        .limit(q.page_size)
-        .offset(offset)
-    )
+    page = ranked.order_by(direction(summary.c.last), direction(summary.c.run_id)).limit(size).offset(offset)
     ids = list(s.scalars(page, execution_options=parts))
-    if bounded or len(ids) == q.page_size:
+    if bounded or len(ids) == size:
         return ids
     # Past the runs with the metric: those without it follow, by ID. How many have it is known
     # from this page when it holds some; counted when the page starts past them all.
@@ -250,7 +253,7 @@ def _page_ids(
     rest = (
         matches.where(~has_metric.exists())
         .order_by(direction(Run.id))
-        .limit(q.page_size - len(ids))
+        .limit(size - len(ids))
         .offset(max(0, offset - with_metric))
     )
     return ids + list(s.scalars(rest, execution_options=parts))
@@ -282,7 +285,9 @@ def list_experiments(
     Args:
         count_limit: Count the matches only up to this many: the count returned is then at most
             ``count_limit + 1``, which means "more than ``count_limit``". Defaults to None (an
-            exact count, which reads every match: seconds for 1,000,000 runs).
+            exact count, which reads every match: seconds for 1,000,000 runs). Up to the page's
+            last row (``page * page_size``) the page itself counts: one row more than the page
+            is read, and no count query runs unless the page is past the last match.
 
     Two steps, so that 1,000,000 runs list as fast as 1,000: the page's IDs from the runs table
     alone (joined to the metric's summaries only when the query filters or sorts by it), read in
@@ -298,12 +303,21 @@ def list_experiments(
     # The summaries and tags read here are those of runs the same statement reads (or of IDs it
     # found): the runs' access rule scopes them, once.
     parts = {PARTS_OF_SCOPED_ITEMS: True}
+    counted = matches if count_limit is None else matches.limit(count_limit + 1)
+    count = select(func.count()).select_from(counted.subquery())
     with store.session(viewer) as s:
-        counted = matches if count_limit is None else matches.limit(count_limit + 1)
-        total = s.scalar(select(func.count()).select_from(counted.subquery()), execution_options=parts) or 0
         ids: list[str] = []
-        if offset < total or (count_limit is not None and total > count_limit):
-            ids = _page_ids(s, q, matches, summary, bounded, offset, parts)
+        if count_limit is not None and count_limit <= offset + q.page_size:
+            ids = _page_ids(s, q, matches, summary, bounded, offset, q.page_size + 1, parts)
+            if ids:  # a row past the page means more; a short page ends the matches
+                total = min(offset + len(ids), count_limit + 1)
+                ids = ids[: q.page_size]
+            else:  # past the last match: how many there are
+                total = s.scalar(count, execution_options=parts) or 0
+        else:
+            total = s.scalar(count, execution_options=parts) or 0
+            if offset < total or (count_limit is not None and total > count_limit):
+                ids = _page_ids(s, q, matches, summary, bounded, offset, q.page_size, parts)
         stmt = (
             select(Run, summary.c.last, Dataset.name)
             .outerjoin(summary, summary.c.run_id == Run.id)

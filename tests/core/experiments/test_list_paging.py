@@ -87,3 +87,19 @@ def test_a_capped_count_says_more_and_still_pages_past_it(
         i for i in _expected(seeded, "metric", False) if seeded[i][3] is not None and seeded[i][3] <= 0.5
     ]
     assert [r.id for r in exact[0]] == [i for i in expected if seeded[i][2] == "failed"][:50]
+
+
+def test_counted_up_to_the_page_the_page_itself_says_more_or_ends_the_count(
+    store: Store,
+    seeded: dict[str, tuple],  # type: ignore[type-arg]
+) -> None:
+    def page(n: int) -> tuple[list[str], int]:
+        q = ExperimentQuery(sort="metric", page=n, page_size=20)
+        rows, total = list_experiments(store, q, viewer=SYSTEM, count_limit=n * 20)
+        return [r.id for r in rows], total
+
+    expected = _expected(seeded, "metric", True)
+    assert page(1) == (expected[:20], 21)  # one row past the page: "more than 20"
+    assert page(6) == (expected[100:120], 121)
+    assert page(7) == (expected[120:], N)  # the short last page ends the count: exact
+    assert page(8) == ([], N)  # past the last match: counted
