@@ -18,6 +18,7 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import text
 
 from core.errors import SpecError
 from core.store import PARTS_OF_SCOPED_ITEMS
@@ -230,7 +231,32 @@ def _page_ids(
     parts: Any,
 ) -> list[str]:
     """The IDs of ``size`` runs from ``offset`` in the sort's order; ties (and runs without the
-    metric) in the ID's order, in the sort's direction so that one index walk reads them."""
+    metric) in the ID's order, in the sort's direction so that one index walk reads them.
+
+    PostgreSQL charges the access rule's hashed subplans to every probe of a walk, so for a
+    signed-in viewer it hashed and sorted every match (1.6 s at 1,000,000 runs) instead of
+    walking the sort's index to the page (40 ms): unless a filter that may match few runs (text,
+    tag, dataset) is set, the page's statement runs with sorting discouraged (``enable_sort``)."""
+    walk = s.get_bind().dialect.name == "postgresql" and not (q.text or q.tag or q.dataset)
+    if walk:
+        s.execute(text("SET LOCAL enable_sort = off"))
+    try:
+        return _ordered_ids(s, q, matches, summary, bounded, offset, size, parts)
+    finally:
+        if walk:
+            s.execute(text("SET LOCAL enable_sort = on"))
+
+
+def _ordered_ids(
+    s: Any,
+    q: ExperimentQuery,
+    matches: Select[Any],
+    summary: Any,
+    bounded: bool,
+    offset: int,
+    size: int,
+    parts: Any,
+) -> list[str]:
 
     def direction(column: Any) -> Any:
         return column.desc() if q.descending else column.asc()
