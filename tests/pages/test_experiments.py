@@ -43,3 +43,17 @@ def test_list_filters_live_in_the_url(app: AppTest) -> None:
 def test_tampered_filters_get_a_message_not_a_traceback(app: AppTest) -> None:
     open_page(app, "pages/experiments.py", **{"page": "-3", "sort": "drop table"})
     assert any("not valid" in plain(e.value) for e in app.error)
+
+
+def test_past_the_page_the_count_says_more_and_counts_all_on_request(app: AppTest) -> None:
+    store = open_store(get_config())
+    for i in range(5):
+        _finished(store, f"paged {i}", [0.1 * (i + 1)])
+    open_page(app, "pages/experiments.py", page_size="2", text="paged")
+    assert any("Runs 1–2 of more than 2" in c.value for c in app.caption)
+    assert not app.button(key="exp_next").disabled
+    app.button(key="exp_count_all").click().run()
+    assert any("Exactly 5 run(s) match." in c.value for c in app.caption)
+    open_page(app, "pages/experiments.py", page_size="2", text="paged", page="3")  # short last page: exact
+    assert any("5 run(s) · page 3 of 3" in c.value for c in app.caption)
+    assert app.button(key="exp_next").disabled
