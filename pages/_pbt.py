@@ -114,6 +114,11 @@ def _board(store: Any, who: Any, study_id: str) -> None:
     population = get_population(store, study_id, viewer=who)
     spec = population.spec
     st.plotly_chart(plot_population_tree(population), key="pbt_tree")
+    edges = sum(1 for e in population.events if e.event == "exploit")
+    st.caption(
+        f"Family tree: {len(population.segments)} segments of {len(population.members)} members, "
+        f"{edges} exploit steps"
+    )
     curves = population_curves(store, population)
     st.plotly_chart(plot_population_curves(curves, spec.metric, spec.epochs), key="pbt_curves")
     events = [e for e in population.events if e.event not in ("segment", "start", "end")]

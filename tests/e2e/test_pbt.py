@@ -13,21 +13,19 @@ from tests.e2e.conftest import ACCOUNTS
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import IrisApp
 from tests.e2e.conftest import iris_app
-from tests.e2e.conftest import launch_training
 from tests.e2e.conftest import open_page
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-# The segments drawn on the family tree: one trace per member segment.
-_SEGMENTS = """() => {
-    for (const el of document.querySelectorAll('.js-plotly-plot')) {
-        const title = ((el.layout || {}).title || {}).text || '';
-        if (title === 'Population family tree')
-            return (el._fullData || []).filter(t => (t.name || '').startsWith('member ')).length;
-    }
-    return 0;
-}"""
+_TREE = re.compile(r"Family tree: (\d+) segments of \d+ members")
+
+
+def _segments(page) -> int:  # type: ignore[no-untyped-def]
+    """The segments on the family tree, as its caption counts them (redrawn by the live fragment)."""
+    text = page.get_by_text(_TREE).first.inner_text(timeout=30_000)
+    match = _TREE.search(text)
+    return int(match.group(1)) if match else 0
 
 
 @pytest.fixture(scope="module", params=ACCOUNTS)
@@ -40,6 +38,37 @@ def pg(browser, pbt_app: IrisApp, request: pytest.FixtureRequest):  # type: igno
     yield from open_page(browser, request, pbt_app.server.url, pbt_app.user)
 
 
+def _base_run(app: IrisApp) -> str:
+    """A finished training run on iris owned by the app's user, for the population to start from
+    (written to the store: the Train page's own launch is tests/e2e/test_training.py's)."""
+    from core.data import get_dataset
+    from core.models import mlp_template
+    from core.optimizers import OptimizerSpec
+    from core.sharing import local_viewer
+    from core.sharing import viewer_for
+    from core.store import SYSTEM
+    from core.store import Run
+    from core.store import create_run
+    from core.store import open_store
+    from core.training import TrainSpec
+    from core.training import default_pipeline
+
+    store = open_store(app.config)
+    owner = viewer_for(store, app.user) if app.user else local_viewer()
+    ds = get_dataset(store, app.iris, viewer=SYSTEM)
+    base = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        OptimizerSpec("adam", 1e-2).to_dict(),
+        epochs=1,
+    ).to_dict()
+    run = create_run(store, "train", base, name="iris base", dataset_id=ds.id, author=owner.name)
+    with store.session(SYSTEM) as s:
+        s.get(Run, run.id).status = "succeeded"
+    store.engine.dispose()
+    return run.id
+
+
 def _fill(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
@@ -49,11 +78,9 @@ def _fill(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
 
 def test_start_a_population_watch_its_tree_grow_and_freeze_a_setting(pbt_app: IrisApp, pg) -> None:  # type: ignore[no-untyped-def]
     url = pbt_app.server.url
-    launch_training(pg, url, pbt_app.iris, epochs=1)
-    pg.get_by_text("succeeded").first.wait_for(timeout=180_000)
-
-    pg.goto(f"{url}/tune")
-    pg.get_by_text("Start from training run").wait_for()
+    base = _base_run(pbt_app)
+    pg.goto(f"{url}/tune?base={base}")
+    pg.get_by_text("Start from training run").wait_for(timeout=120_000)
     pg.get_by_text("Population-based training", exact=True).click()
     pg.get_by_role("button", name="Start population").wait_for()
     _fill(pg, "Members", 3)
@@ -75,7 +102,7 @@ def test_start_a_population_watch_its_tree_grow_and_freeze_a_setting(pbt_app: Ir
 
     def grown() -> bool:
         try:
-            seen.append(int(pg.evaluate(_SEGMENTS)))
+            seen.append(_segments(pg))
         except Exception:  # noqa: BLE001 - the chart is replaced while the fragment redraws
             return False
         return seen[-1] >= 6
@@ -85,4 +112,4 @@ def test_start_a_population_watch_its_tree_grow_and_freeze_a_setting(pbt_app: Ir
     assert min(seen) < 6, f"the tree should grow while we watch: {seen}"
     pg.get_by_text(re.compile(r"member \d copied member \d at epoch \d")).first.wait_for(timeout=400_000)
     stop.wait_for(state="detached", timeout=400_000)  # it finished: the board without the fragment
-    assert int(pg.evaluate(_SEGMENTS)) == 12
+    assert _segments(pg) == 12
