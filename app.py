@@ -12,11 +12,9 @@ if __name__ != "__main__":  # uvicorn imports this module as `app`; script runs 
     app = st.App(__file__, routes=ROUTES)
 else:
     st.set_page_config(page_title="Loom", page_icon="assets/loom.svg", layout="wide")
-    from pages import _sessions
     from pages import _ui
 
     _ui.serve_metrics()  # once per process: LOOM_METRICS_PORT, LOOM_LOG_FORMAT
-    _sessions.release_closed_sessions()  # once per process: closed sessions give their memory back
 
     pages = st.navigation(
         {
