@@ -18,7 +18,6 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy import text
 
 from core.errors import SpecError
 from core.store import PARTS_OF_SCOPED_ITEMS
@@ -30,6 +29,7 @@ from core.store import Study
 from core.store import Tag
 from core.store import Viewer
 from core.store import in_project
+from core.store import sorting_discouraged
 from core.store import visible
 
 __all__ = [
@@ -237,14 +237,10 @@ def _page_ids(
     signed-in viewer it hashed and sorted every match (1.6 s at 1,000,000 runs) instead of
     walking the sort's index to the page (40 ms): unless a filter that may match few runs (text,
     tag, dataset) is set, the page's statement runs with sorting discouraged (``enable_sort``)."""
-    walk = s.get_bind().dialect.name == "postgresql" and not (q.text or q.tag or q.dataset)
-    if walk:
-        s.execute(text("SET LOCAL enable_sort = off"))
-    try:
+    if q.text or q.tag or q.dataset:
         return _ordered_ids(s, q, matches, summary, bounded, offset, size, parts)
-    finally:
-        if walk:
-            s.execute(text("SET LOCAL enable_sort = on"))
+    with sorting_discouraged(s):
+        return _ordered_ids(s, q, matches, summary, bounded, offset, size, parts)
 
 
 def _ordered_ids(

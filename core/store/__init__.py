@@ -90,10 +90,12 @@ from core.store._records import RunResult
 from core.store._records import StudyRecord
 from core.store._records import thaw
 from core.store._scope import PARTS_OF_SCOPED_ITEMS
+from core.store._scope import sorting_discouraged
 
 __all__ = [
     "DEFAULT_PROJECT",
     "PARTS_OF_SCOPED_ITEMS",
+    "sorting_discouraged",
     "QUOTA_CACHE_S",
     "ROLES",
     "SYSTEM",

@@ -160,9 +160,12 @@ SYSTEM_SESSIONS = {
     "core/sharing/_links.py",
     "core/store/_lease.py",
     "core/store/_queries.py",
+    "core/store/_quota.py",
     "core/training/_checkpoints.py",
     "core/training/_evaluate.py",
     "core/tuning/_driver.py",
+    "core/tuning/_handruns.py",
+    "core/tuning/_pbt.py",
     "core/tuning/_steering.py",
 }
 # Reaching the database around the ORM session (raw connections, SQL text) skips the hook.
