@@ -52,6 +52,8 @@ EXPECTED_TABLES = {
     "user_sessions",
     "sign_in_failures",
     "audit_events",
+    "sign_in_handoffs",
+    "leases",
 }
 
 
