@@ -26,10 +26,9 @@ from core.store import StudyRecord
 from core.store import Viewer
 from core.store import thaw
 from core.tuning._pbt_spec import PBTSpec
-from core.tuning._steering import _now
 from core.tuning._steering import _owned_study
-from core.tuning._steering import dataset_of
 from core.tuning._steering import get_study
+from core.tuning._steering import record_study
 from core.tuning._steering import study_runs
 
 if TYPE_CHECKING:
@@ -72,43 +71,19 @@ def parse_pbt(study: StudyRecord) -> PBTSpec:
 
 def create_pbt(store: Store, spec: PBTSpec, name: str = "", *, viewer: Viewer, team: str = "") -> str:
     """Record a population owned by ``viewer``; returns its study ID (:func:`start_pbt` also
-    submits its driver)."""
-    import optuna
-
-    from core.store import Dataset
-    from core.store import Study
-    from core.store import fetch_visible
-    from core.store import new_id
-    from core.tuning._storage import optuna_storage
-
-    viewer.require_create(team)
-    dataset_id = dataset_of(spec.base)
-    if dataset_id:
-        with store.session(viewer) as s:
-            fetch_visible(s, Dataset, dataset_id, viewer)
-    study_id = new_id()
-    # An (empty) Optuna study too, so what reads every study's Optuna side (alerts, reports)
-    # finds one; the population itself lives in runs and events.
-    optuna.create_study(
-        study_name=study_id,
-        storage=optuna_storage(store.config),
-        direction=spec.direction,  # type: ignore[arg-type]  # validated to these two words
+    submits its driver). The population itself lives in runs and events; its Optuna study is
+    empty."""
+    return record_study(
+        store,
+        spec.to_dict(),
+        spec.base,
+        spec.space,
+        (spec.direction,),
+        name,
+        "population",
+        viewer=viewer,
+        team=team,
     )
-    with store.session(viewer) as s:
-        s.add(
-            Study(
-                id=study_id,
-                name=name or f"population {study_id[:8]}",
-                optuna_study_name=study_id,
-                status="queued",
-                spec_json=spec.to_dict(),
-                phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
-                author=viewer.name[:100],
-                team=team,
-                project_id=viewer.project or None,
-            )
-        )
-    return study_id
 
 
 def start_pbt(
@@ -129,13 +104,16 @@ def start_pbt(
 
     Raises:
         SpecError: The base spec's Keras backend is installed on no worker (nothing is stored).
+        QuotaExceededError: The project's team uses all of its quota (nothing is stored).
         PermissionDeniedError: Not signed in, or not a member of ``team``.
         NotFoundError: The base spec's dataset is not visible to ``viewer``.
     """
     from core.compute import submit_run
+    from core.store import check_quota
     from core.training import check_backend
 
     check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
+    check_quota(store, viewer.project or None)  # likewise: a team over its quota launches nothing
     study_id = create_pbt(store, spec, name, viewer=viewer, team=team)
     run_id = submit_run(
         client,

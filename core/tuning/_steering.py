@@ -4,6 +4,8 @@ search-space phases, hand-picked trials. Owners steer; teammates and links look.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -39,6 +41,7 @@ __all__ = [
     "enqueue_trial",
     "get_study",
     "latest_phase",
+    "record_study",
     "new_phase",
     "set_study_status",
     "start_study",
@@ -61,6 +64,32 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
         PermissionDeniedError: Not signed in, or not a member of ``team``.
         NotFoundError: The base training spec's dataset is not visible to ``viewer``.
     """
+    return record_study(
+        store, spec.to_dict(), spec.base, spec.space, spec.directions, name, "study", viewer=viewer, team=team
+    )
+
+
+def record_study(
+    store: Store,
+    spec: dict[str, Any],
+    base: Mapping[str, Any],
+    space: Any,
+    directions: Sequence[str],
+    name: str,
+    kind_word: str,
+    *,
+    viewer: Viewer,
+    team: str = "",
+) -> str:
+    """The row of a new study of any kind (an Optuna study, a population) owned by ``viewer``,
+    and its Optuna study (a population's is empty, so what reads every study's Optuna side,
+    alerts and reports, finds one); returns its ID. Without a ``name``, it is named
+    ``kind_word`` ("study", "population") and the ID's first characters.
+
+    Raises:
+        PermissionDeniedError: Not signed in, or not a member of ``team``.
+        NotFoundError: The base training spec's dataset is not visible to ``viewer``.
+    """
     import optuna
 
     from core.store import Dataset
@@ -69,7 +98,7 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
     from core.store import new_id
 
     viewer.require_create(team)
-    dataset_id = dataset_of(spec.base)
+    dataset_id = dataset_of(base)
     if dataset_id:
         with store.session(viewer) as s:
             fetch_visible(s, Dataset, dataset_id, viewer)
@@ -78,17 +107,17 @@ def create_study(store: Store, spec: StudySpec, name: str = "", *, viewer: Viewe
     optuna.create_study(
         study_name=study_id,
         storage=optuna_storage(store.config),
-        directions=spec.directions,  # type: ignore[arg-type]  # validated to these two words
+        directions=list(directions),  # type: ignore[arg-type]  # validated to these two words
     )
     with store.session(viewer) as s:
         s.add(
             Study(
                 id=study_id,
-                name=name or f"study {study_id[:8]}",
+                name=name or f"{kind_word} {study_id[:8]}",
                 optuna_study_name=study_id,
                 status="queued",
-                spec_json=spec.to_dict(),
-                phases_json=[{"phase": 1, "space": spec.space, "at": _now(), "why": "initial space"}],
+                spec_json=spec,
+                phases_json=[{"phase": 1, "space": space, "at": _now(), "why": "initial space"}],
                 author=viewer.name[:100],
                 team=team,
                 project_id=viewer.project or None,
@@ -277,7 +306,7 @@ def study_runs(store: Store, study_id: str, *, viewer: Viewer) -> list[RunRecord
         return [RunRecord.from_row(r) for r in s.scalars(query)]
 
 
-def dataset_of(train: dict[str, Any]) -> str | None:
+def dataset_of(train: Mapping[str, Any]) -> str | None:
     return train.get("pipeline", {}).get("dataset_id")
 
 

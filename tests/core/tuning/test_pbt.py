@@ -100,6 +100,29 @@ def test_the_spec_round_trips_through_json_and_hashes_stably() -> None:
 # --- exploit and explore ----------------------------------------------------------------------
 
 
+def test_a_population_is_recorded_like_a_study_with_an_empty_optuna_study(tmp_path: Path) -> None:
+    """One path records every kind of study (core.tuning._steering.record_study): the row, its
+    first phase, its name, and an Optuna study that alerts and reports find."""
+    import optuna
+
+    from core.store import thaw
+    from core.tuning._pbt import create_pbt
+    from core.tuning._storage import optuna_storage
+
+    store = open_store(AppConfig.for_data_dir(tmp_path))
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    spec = PBTSpec(_base(ds.id), SPACE.to_dict(), members=2, interval=1, epochs=2)
+    owner = Viewer.local("dana")
+    study_id = create_pbt(store, spec, viewer=owner)
+    study = get_study(store, study_id, viewer=owner)
+    assert study.name == f"population {study_id[:8]}" and study.status == "queued"
+    assert PBTSpec.from_dict(thaw(study.spec)).hash() == spec.hash()
+    assert [p["phase"] for p in study.phases] == [1]
+    loaded = optuna.load_study(study_name=study_id, storage=optuna_storage(store.config))
+    assert loaded.trials == [] and loaded.direction.name == "MINIMIZE"
+    assert get_study(store, create_pbt(store, spec, "mine", viewer=owner), viewer=owner).name == "mine"
+
+
 def test_the_bottom_quantile_copies_the_top_and_unknown_scores_rank_last() -> None:
     rng = random.Random(0)
     scores = {0: 1.0, 1: 0.5, 2: float("nan"), 3: 0.2, 4: 0.3, 5: 0.9, 6: 0.1, 7: 2.0}
