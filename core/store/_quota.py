@@ -134,20 +134,22 @@ def _compute_usage(store: Any, team: str) -> int:
         for spec in conn.execute(predicts).scalars():
             if isinstance(spec, dict) and isinstance(spec.get("bundle"), str):
                 bundles.add(spec["bundle"])
-        points = 0
+        points: list[int] = []  # per run: each run's bytes are rounded as disk_use rounds them
         if runs:
             in_team = select(Run.id).where(Run.project_id.in_(projects)).scalar_subquery()
-            points = int(
-                conn.execute(
-                    select(func.count()).select_from(Metric).where(Metric.run_id.in_(in_team))
-                ).scalar_one()
-            )
+            points = [
+                int(n)
+                for n in conn.execute(
+                    select(func.count()).where(Metric.run_id.in_(in_team)).group_by(Metric.run_id)
+                ).scalars()
+            ]
     total = _folder_bytes(data_dir / "datasets", datasets)
     for folder in _RUN_FOLDERS:
         total += _folder_bytes(data_dir / folder, runs)
     total += _folder_bytes(data_dir / "bundles", bundles)
     if points:
-        total += round(points * _metric_row_bytes(store))
+        row_bytes = _metric_row_bytes(store)
+        total += sum(round(n * row_bytes) for n in points)
     return total
 
 

@@ -64,6 +64,12 @@ def _surface_and_paths() -> tuple[object, list[object]]:
     return SURFACES["bowl"], walk("bowl", ["sgd", "adam"], 0.1, steps=20)
 
 
+def _population() -> object:
+    from tests.core.test_charts_pbt import _population as population
+
+    return population()
+
+
 class _Band:
     label, runs, steps = "seed group", 3, [1, 2, 3]
     mean, low, high, std = [1.0, 0.8, 0.6], [0.9, 0.7, 0.5], [1.1, 0.9, 0.7], [0.1, 0.1, 0.1]
@@ -99,6 +105,10 @@ _FIGURES = {
     "plot_group_bands": lambda: charts.plot_group_bands([_Band()], y_label="epoch/val_loss"),
     "plot_optimizer_paths": lambda: charts.plot_optimizer_paths(*_surface_and_paths()),
     "plot_optimizer_losses": lambda: charts.plot_optimizer_losses(_surface_and_paths()[1]),
+    "plot_population_tree": lambda: charts.plot_population_tree(_population()),
+    "plot_population_curves": lambda: charts.plot_population_curves(
+        {0: [(1, 0.9), (2, 0.7)], 1: [(1, 1.1)]}, "val_loss", 3
+    ),
 }
 
 
