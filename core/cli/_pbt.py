@@ -10,22 +10,13 @@ from typing import Any
 
 from core.cli._common import cluster_client
 from core.cli._common import out
-from core.cli._training import spec_from_config
-from core.errors import SpecError
+from core.cli._training import read_config
 
 
 def pbt_from_config(store, data: dict[str, Any], viewer) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
     from core.tuning import PBTSpec
 
-    data = dict(data)
-    name = data.pop("name", "")
-    if not isinstance(name, str):
-        raise SpecError(f'"name" must be a string, but got name={name!r}.')
-    base = data.get("base")
-    if not isinstance(base, dict):
-        raise SpecError(f'"base" must be a training spec (a JSON object), but got base={base!r}.')
-    if "dataset_id" in base:  # the short form, as `train` accepts it
-        data["base"] = spec_from_config(store, base, viewer)
+    data, name = read_config(store, data, viewer)
     return PBTSpec.from_dict(data), name
 
 

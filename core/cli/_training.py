@@ -174,3 +174,18 @@ def branch(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
     run_id = branch_run(store, cluster_client(config), args.branch_from, args.epoch, changes, viewer=viewer)
     out(f"run {run_id} submitted (a branch of {args.branch_from} from epoch {args.epoch})")
     return _follow(store, run_id)
+
+
+def read_config(store, data: dict[str, Any], viewer) -> tuple[dict[str, Any], str]:  # type: ignore[no-untyped-def]
+    """A study or population config's spec without its ``"name"``, its base training spec in
+    full (the short form ``{"dataset_id": ...}`` expanded as ``train`` expands it), and the name."""
+    data = dict(data)
+    name = data.pop("name", "")
+    if not isinstance(name, str):
+        raise SpecError(f'"name" must be a string, but got name={name!r}.')
+    base = data.get("base")
+    if not isinstance(base, dict):
+        raise SpecError(f'"base" must be a training spec (a JSON object), but got base={base!r}.')
+    if "dataset_id" in base:  # the short form, as `train` accepts it
+        data["base"] = spec_from_config(store, base, viewer)
+    return data, name

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.cli._common import cluster_client
 from core.cli._common import out
-from core.cli._training import spec_from_config
+from core.cli._training import read_config
 from core.errors import SpecError
 
 
@@ -20,17 +20,9 @@ def _study_from_config(store, data: Any, viewer) -> tuple[Any, str]:  # type: ig
             'A study config is a JSON object (a study spec plus an optional "name"), '
             f"but got a JSON {type(data).__name__}."
         )
-    data = dict(data)
-    name = data.pop("name", "")
-    if not isinstance(name, str):
-        raise SpecError(f'"name" must be a string, but got name={name!r}.')
     if data.get("type", "study") != "study":
         raise SpecError(f'A study config has "type": "study" (or none), but got type={data["type"]!r}.')
-    base = data.get("base")
-    if not isinstance(base, dict):
-        raise SpecError(f'"base" must be a training spec (a JSON object), but got base={base!r}.')
-    if "dataset_id" in base:  # the short form, as `train` accepts it
-        data["base"] = spec_from_config(store, base, viewer)
+    data, name = read_config(store, data, viewer)
     return StudySpec.from_dict(data), name
 
 

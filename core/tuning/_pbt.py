@@ -28,6 +28,7 @@ from core.store import thaw
 from core.tuning._pbt_spec import PBTSpec
 from core.tuning._steering import _owned_study
 from core.tuning._steering import get_study
+from core.tuning._steering import launch_study
 from core.tuning._steering import record_study
 from core.tuning._steering import study_runs
 
@@ -108,24 +109,16 @@ def start_pbt(
         PermissionDeniedError: Not signed in, or not a member of ``team``.
         NotFoundError: The base spec's dataset is not visible to ``viewer``.
     """
-    from core.compute import submit_run
-    from core.store import check_quota
-    from core.training import check_backend
-
-    check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
-    check_quota(store, viewer.project or None)  # likewise: a team over its quota launches nothing
-    study_id = create_pbt(store, spec, name, viewer=viewer, team=team)
-    run_id = submit_run(
+    return launch_study(
         client,
         store,
         "pbt",
-        {"study": study_id},
+        spec.base,
+        lambda: create_pbt(store, spec, name, viewer=viewer, team=team),
+        name or "population",
         viewer=viewer,
         team=team,
-        name=name or "population",
-        study_id=study_id,
     )
-    return study_id, run_id
 
 
 @dataclass(frozen=True)

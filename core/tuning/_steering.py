@@ -4,6 +4,7 @@ search-space phases, hand-picked trials. Owners steer; teammates and links look.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import UTC
@@ -41,6 +42,7 @@ __all__ = [
     "enqueue_trial",
     "get_study",
     "latest_phase",
+    "launch_study",
     "record_study",
     "new_phase",
     "set_study_status",
@@ -327,22 +329,41 @@ def start_study(
         SpecError: The base spec's Keras backend is installed on no worker (nothing is stored).
         QuotaExceededError: The project's team uses all of its quota (nothing is stored).
     """
+    return launch_study(
+        client,
+        store,
+        "study",
+        spec.base,
+        lambda: create_study(store, spec, name, viewer=viewer, team=team),
+        name or "study",
+        viewer=viewer,
+        team=team,
+    )
+
+
+def launch_study(
+    client: Any,
+    store: Store,
+    driver: str,
+    base: Mapping[str, Any],
+    create: Callable[[], str],
+    name: str,
+    *,
+    viewer: Viewer,
+    team: str = "",
+) -> tuple[str, str]:
+    """Check what would refuse a study of any kind before anything is stored (the base spec's
+    backend on the workers, the team's quota), record it (``create``), then submit its
+    ``driver`` job; returns (study ID, driver run ID)."""
     from core.compute import submit_run
     from core.store import check_quota
     from core.training import check_backend
 
-    check_backend(client, str(spec.base.get("backend") or "tensorflow"))  # before anything is stored
-    check_quota(store, viewer.project or None)  # likewise: a team over its quota launches nothing
-    study_id = create_study(store, spec, name, viewer=viewer, team=team)
+    check_backend(client, str(base.get("backend") or "tensorflow"))
+    check_quota(store, viewer.project or None)
+    study_id = create()
     run_id = submit_run(
-        client,
-        store,
-        "study",
-        {"study": study_id},
-        viewer=viewer,
-        team=team,
-        name=name or "study",
-        study_id=study_id,
+        client, store, driver, {"study": study_id}, viewer=viewer, team=team, name=name, study_id=study_id
     )
     return study_id, run_id
 
