@@ -81,13 +81,34 @@ NGINX_CONF = (ROOT / "deploy" / "nginx" / "loom.conf").read_text()
 
 def test_nginx_conf_is_sticky_and_proxies_websockets() -> None:
     conf = re.sub(r"#.*", "", NGINX_CONF)
-    assert re.search(r"upstream loom \{\s*hash \$loom_route consistent;", conf), "no sticky hashing"
+    upstream = re.search(r"upstream loom \{(.*?)\n    \}", conf, re.DOTALL)
+    assert upstream and "hash $loom_route consistent;" in upstream[1], "no sticky hashing"
     assert "map $cookie_loom_route $loom_route" in conf and "add_header Set-Cookie $loom_route_cookie" in conf
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in conf
     assert "proxy_http_version 1.1;" in conf
     assert "proxy_next_upstream error timeout" in conf, "a dead replica's browsers must move on"
     assert "client_max_body_size 1024m;" in conf  # Streamlit's maxUploadSize, checked below
+
+
+def test_compose_nginx_follows_the_replicas_by_name() -> None:
+    """In compose, nginx looks the replicas' names up again while it runs (``resolve``, with
+    Docker's DNS and the shared zone it needs), so it starts before a replica's name exists and
+    follows a replica recreated at a new address; and it waits for both to be healthy."""
+    nginx = COMPOSE["services"]["nginx"]
+    env = nginx["environment"]
+    conf = re.sub(r"#.*", "", NGINX_CONF)
+    for name, value in env.items():
+        conf = conf.replace("${" + name + "}", value)
+    upstream = re.search(r"upstream loom \{(.*?)\n    \}", conf, re.DOTALL)
+    assert upstream is not None
+    assert "zone loom" in upstream[1] and "resolver 127.0.0.11" in upstream[1]
+    servers = re.findall(r"server (\S+) [^;]*resolve;", upstream[1])
+    assert sorted(servers) == sorted(f"{name}:8501" for name in APP_REPLICAS)
+    assert nginx["image"].split(":")[1] >= "1.27", "`resolve` in an upstream needs nginx 1.27.3+"
+    assert {n: d["condition"] for n, d in nginx["depends_on"].items()} == dict.fromkeys(
+        APP_REPLICAS, "service_healthy"
+    )
 
 
 def test_nginx_conf_renders_and_nginx_accepts_it(tmp_path: Path) -> None:

@@ -57,6 +57,9 @@ def render_nginx_conf(listen: str, replica_a: str, replica_b: str, run_dir: Path
         "LOOM_REPLICA_A": replica_a,
         "LOOM_REPLICA_B": replica_b,
         "LOOM_NGINX_DIR": str(run_dir),
+        # Debian's nginx (1.22) has no `resolve` for upstream servers; the replicas are addresses.
+        "LOOM_NGINX_RESOLVER": "",
+        "LOOM_REPLICA_RESOLVE": "",
     }
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
