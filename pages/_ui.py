@@ -349,6 +349,7 @@ def _on_cluster(name: str, _fn, *args):  # type: ignore[no-untyped-def]
 # against the store on every run, so signing out or an expiry takes effect at the next request.
 
 _TOKEN_KEY = "_loom_session"  # this browser tab's session token (until the cookie is set)
+_SSO_KEY = "_loom_sso_audited"  # the single-sign-on e-mail whose sign-in this session recorded
 _COOKIE_CODE = "_loom_cookie_code"  # a handoff code, once, for the background cookie request
 
 
@@ -370,6 +371,7 @@ def _base_viewer() -> Viewer | None:
     """The local user (accounts off), the signed-in user, or None."""
     from core.sharing import local_viewer
     from core.sharing import resolve_session
+    from core.sharing import sso_sign_in
     from core.sharing import sso_viewer
 
     if not config().auth:
@@ -378,7 +380,12 @@ def _base_viewer() -> Viewer | None:
     if found is None:
         st.session_state.pop(_TOKEN_KEY, None)  # ended or expired: forget it
         email = _sso_email()
-        found = sso_viewer(store(), email) if email else None
+        if email and st.session_state.get(_SSO_KEY) != email:
+            # The identity's first arrival in this browser session is its sign-in, audited once.
+            found = sso_sign_in(store(), email)
+            st.session_state[_SSO_KEY] = email
+        else:
+            found = sso_viewer(store(), email) if email else None
         if found is not None:
             _back_from_sso()
     return found
@@ -680,8 +687,16 @@ def project_box(kind: str, item_id: str, project_id: str, author: str, who: View
         f"Project: **{md_escape(here.label)}**" if here else "Project: one you are not a member of",
         help="Every dataset, pipeline, run, study and report belongs to one project.",
     )
-    may = who.owns(author) or (here is not None and here.may("admin"))
+    # Moving needs change rights (owner, or an admin here) and a member's role here now (core
+    # checks it; an owner since demoted to viewer is told why there is no Move).
+    writes_here = here.may("member") if here is not None else not project_id
+    may = (who.owns(author) and writes_here) or (here is not None and here.may("admin"))
     targets = {p.id: p.label for p in projects if p.may("member") and p.id != project_id}
+    if who.owns(author) and not writes_here:
+        st.caption(
+            f"You are {'a ' + here.role if here else 'no longer a member'} here, so you cannot move "
+            "it to another project: moving needs a member of both. Ask one of its admins."
+        )
     if not may or not targets:
         return
     flash = f"_loom_moved_{kind}_{item_id}"

@@ -26,6 +26,7 @@ from core.sharing._accounts import safe_next
 from core.sharing._accounts import set_admin
 from core.sharing._accounts import set_password
 from core.sharing._accounts import sign_in
+from core.sharing._accounts import sso_sign_in
 from core.sharing._accounts import sso_viewer
 from core.sharing._accounts import teams_of
 from core.sharing._accounts import token_from_cookie
@@ -111,6 +112,7 @@ __all__ = [
     "set_project_role",
     "set_team_role",
     "sign_in",
+    "sso_sign_in",
     "sso_viewer",
     "teams_of",
     "token_from_cookie",

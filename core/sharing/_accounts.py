@@ -74,6 +74,7 @@ __all__ = [
     "set_admin",
     "set_password",
     "sign_in",
+    "sso_sign_in",
     "sso_viewer",
     "teams_of",
     "token_from_cookie",
@@ -400,6 +401,23 @@ def sso_viewer(store: Store, email: str | None) -> Viewer | None:
     with store.session(SYSTEM) as s:
         name = s.scalar(select(User.name).where(func.lower(User.email) == email.strip().lower()))
     return viewer_for(store, name) if name else None
+
+
+def sso_sign_in(store: Store, email: str) -> Viewer | None:
+    """:func:`sso_viewer`, recorded in the audit log as a sign-in: ``signin.success`` for the
+    account the e-mail maps to, ``signin.failure`` (the e-mail kept) when no account has it.
+
+    Call it once per browser session, when a single-sign-on identity first arrives; every later
+    rerun resolves the same identity with :func:`sso_viewer`, which records nothing.
+    """
+    found = sso_viewer(store, email)
+    with store.session(SYSTEM) as s:
+        if found is None:
+            key = email.strip().lower()[:100]
+            audit(s, key, "signin.failure", "user", key, {"via": "sso", "reason": "no account has this e-mail"})
+        else:
+            audit(s, found.name, "signin.success", "user", found.name, {"via": "sso"})
+    return found
 
 
 # --- where to go after signing in ---------------------------------------------------------------

@@ -210,3 +210,28 @@ def test_a_dataset_owner_changes_who_sees_it_and_is_told(auth_app) -> None:  # t
     assert any("now visible to team lab" in m.value for m in at.success)
     with store.session(SYSTEM) as s:
         assert s.get(Dataset, dataset_id).team == "lab"
+
+
+def test_a_single_sign_on_is_one_audited_sign_in_per_browser_session(auth_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Streamlit's OIDC identity (``st.user``, stood in for by ``_sso_email``: no identity
+    provider runs here) signs its account in: the first run of the session records the sign-in,
+    every rerun after it resolves the same person and records nothing."""
+    import pages._ui as ui
+    from core.ops import read_audit
+
+    store = open_store(get_config())
+    _ensure(store, create_user, "eve", "eve-password-123", "eve@example.org")
+    monkeypatch.setattr(ui, "_sso_email", lambda: "eve@example.org")
+
+    def sign_ins() -> int:
+        return sum(
+            1 for e in read_audit(store, limit=10_000) if (e.actor, e.action) == ("eve", "signin.success")
+        )
+
+    before = sign_ins()
+    auth_app.run()
+    auth_app.run()
+    auth_app.run()
+    assert not auth_app.exception
+    assert any("Signed in as **eve**" in c.value for c in auth_app.sidebar.caption)
+    assert sign_ins() == before + 1

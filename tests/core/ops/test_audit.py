@@ -254,3 +254,25 @@ def test_the_cli_grants_admin_and_exports_the_log(
     assert capsys.readouterr().out == ""
     assert main(["audit", "--since", "yesterday"]) == 2
     assert "is not an ISO date" in capsys.readouterr().out
+
+
+def test_a_single_sign_on_is_audited_as_a_sign_in(store: Store) -> None:
+    """An identity from the app's OIDC sign-in (st.login) is a sign-in like a password's: audited
+    once when it first arrives (the page calls ``sso_sign_in`` once per browser session; each
+    rerun resolves it with ``sso_viewer``, which records nothing), and an e-mail that maps to no
+    account is a failure, the e-mail kept so the operator can add it."""
+    from core.sharing import sso_sign_in
+    from core.sharing import sso_viewer
+
+    create_user(store, "ann", "ann-password-long", email="Ann@Example.org")
+    before = count_audit(store)
+    found = sso_sign_in(store, "ann@example.org")
+    assert found is not None and found.name == "ann"
+    assert sso_viewer(store, "ann@example.org") == found
+    assert sso_sign_in(store, "nobody@example.org") is None
+    rows = read_audit(store, limit=2)
+    assert count_audit(store) == before + 2
+    assert [(e.actor, e.action, e.detail) for e in reversed(rows)] == [
+        ("ann", "signin.success", {"via": "sso"}),
+        ("nobody@example.org", "signin.failure", {"via": "sso", "reason": "no account has this e-mail"}),
+    ]
