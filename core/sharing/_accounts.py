@@ -414,7 +414,9 @@ def sso_sign_in(store: Store, email: str) -> Viewer | None:
     with store.session(SYSTEM) as s:
         if found is None:
             key = email.strip().lower()[:100]
-            audit(s, key, "signin.failure", "user", key, {"via": "sso", "reason": "no account has this e-mail"})
+            audit(
+                s, key, "signin.failure", "user", key, {"via": "sso", "reason": "no account has this e-mail"}
+            )
         else:
             audit(s, found.name, "signin.success", "user", found.name, {"via": "sso"})
     return found
