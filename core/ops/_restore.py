@@ -274,8 +274,25 @@ def restore(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     store = open_store(config)  # migrates a backup from an older Loom
+    _forget_coordination(store)
     counts = _row_counts(store.engine)
     return RestoreResult(data_dir, redact_url(url), counts, len(manifest.get("files", [])), total)
+
+
+def _forget_coordination(store: Any) -> None:
+    """Drop what only the backed-up store's live processes meant: who held a periodic job's
+    lease (the restored store's purger would otherwise wait for a holder that is not there) and
+    unredeemed sign-in hand-off codes (a minute's life each). Sessions, failures and everything
+    else stay."""
+    from sqlalchemy import delete
+
+    from core.store import SYSTEM
+    from core.store import Lease
+    from core.store import SignInHandoff
+
+    with store.session(SYSTEM) as s:
+        s.execute(delete(Lease))
+        s.execute(delete(SignInHandoff))
 
 
 def _row_counts(engine: Any) -> dict[str, int]:

@@ -154,6 +154,25 @@ def test_backup_while_a_run_streams_restores_a_consistent_store(
     assert restore(made.path, target.data_dir, url, force=True).tables == result.tables
 
 
+def test_a_restored_store_holds_no_lease_of_the_processes_it_was_backed_up_from(
+    config: AppConfig, tmp_path: Path
+) -> None:
+    """A lease names a process of the backed-up store: restored, the store's own purger would
+    wait for that holder until the lease expired. Restore drops leases (and unredeemed sign-in
+    codes); everything else is kept."""
+    from core.store import hold_lease
+
+    store = open_store(config)
+    _run(store, "ann", _dataset(store, "ann"))
+    assert hold_lease(store, "trash-purger", "host-a:123", seconds=3600)
+    made = backup(store, tmp_path / "backup")
+    assert made.tables["leases"] == 1
+    result = restore(made.path, tmp_path / "restored")
+    assert result.tables["leases"] == 0 and result.tables["runs"] == made.tables["runs"] == 1
+    restored = open_existing_store(AppConfig.for_data_dir(tmp_path / "restored"))
+    assert hold_lease(restored, "trash-purger", "host-b:456", seconds=60)
+
+
 @pytest.fixture
 def sqlite_backup(tmp_path: Path, config: AppConfig) -> tuple[Store, Path, str]:
     store = open_store(config)
