@@ -31,6 +31,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (``-n 2 --dist loadgroup``, the README's test command): every browser test
+    and every bench run runs in one worker, one after another, and every other module whole in
+    either worker.
+
+    A module's tests share its module-scoped fixtures (a data directory, a cluster, an app), so a
+    module stays in one worker; browser tests and benches each drive a real app or cluster (and
+    Chromium), and two at once on two cores made their timings fail (a run's first point, a
+    page's render), while a unit test beside one does not.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        heavy = item.get_closest_marker("e2e") or module.startswith("tests/test_bench_")
+        group = "one-at-a-time" if heavy else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> AppConfig:
     return AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.2, heartbeat_timeout=2.0)
