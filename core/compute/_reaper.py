@@ -32,8 +32,11 @@ _log = logging.getLogger(__name__)
 
 
 def _keys_on_scheduler(client: Client, keys: list[str]) -> set[str]:
+    # An erred task is kept while a client holds its future (a study's driver), but it will never
+    # run: Dask gave up on it (KilledWorker after worker deaths, or a failure before the job began).
     def _known(dask_scheduler, keys):  # type: ignore[no-untyped-def]
-        return [k for k in keys if k in dask_scheduler.tasks]
+        tasks = dask_scheduler.tasks
+        return [k for k in keys if k in tasks and tasks[k].state != "erred"]
 
     return set(client.run_on_scheduler(_known, keys=keys))
 
@@ -99,8 +102,9 @@ def reap(
         for run_id in active:
             if run_key(run_id) not in known and run_id not in marked:
                 reason = (
-                    "the Dask cluster no longer knows this job (it was restarted, or the app that "
-                    "started it stopped). Launch it again."
+                    "the Dask cluster no longer knows this job (it was restarted, the app that "
+                    "started it stopped, or Dask gave up on the task after its workers died). "
+                    "Launch it again."
                 )
                 if transition(store, run_id, Lost(reason)).actions:
                     marked.append(run_id)

@@ -127,12 +127,15 @@ class _Population:
             parent, start = source
             kept = {c.epoch: c for c in epoch_checkpoints(self.store, parent)}
             parent_spec = read_training_run(get_run(self.store, parent, viewer=SYSTEM)).spec
+            # A segment seeds Keras afresh; seeded by its first epoch, it shuffles the batches
+            # anew as an unbroken run would, rather than repeating the first segment's orders.
+            seed = int(self.spec.base.get("seed") or 0) + start
             spec = branch_spec(
                 parent_spec,  # type: ignore[arg-type]
                 parent,
                 start,
                 kept[start].step,
-                {**branch_changes(m.values), "epochs": target},
+                {**branch_changes(m.values), "epochs": target, "seed": seed},
             )
         links: dict[str, Any] = {"parent_id": parent, "parent_kind": "branched"} if parent else {}
         run_id = submit_run(
@@ -227,7 +230,14 @@ class _Population:
         )
         for loser, winner in pairs:
             w, lo = alive[winner], alive[loser]
-            new = explore(w.values, self.space, self.spec.explore, self.rng, frozenset(self.frozen))
+            new = explore(
+                w.values,
+                self.space,
+                self.spec.explore,
+                self.rng,
+                frozenset(self.frozen),
+                self.spec.resample_probability,
+            )
             changes = {p: [lo.values.get(p), new[p]] for p in new if lo.values.get(p) != new[p]}
             self.note(
                 "exploit",

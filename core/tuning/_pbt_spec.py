@@ -50,6 +50,8 @@ class PBTSpec:
             Defaults to 0.25.
         explore: "perturb" (each value x0.8 or x1.2, kept in its range) or "resample" (a fresh
             draw from the space). Defaults to "perturb".
+        resample_probability: With "perturb", the chance that a setting is drawn afresh from
+            the space instead (Ray Tune's ``resample_probability``), 0 <= p <= 1. Defaults to 0.25.
         metric: The per-epoch metric members are ranked by (its natural direction). Defaults to
             "val_loss".
         seed: Seeds the first draws and every explore step, or None. Defaults to None.
@@ -68,6 +70,7 @@ class PBTSpec:
     epochs: int = 10
     quantile: float = 0.25
     explore: str = "perturb"
+    resample_probability: float = 0.25
     metric: str = "val_loss"
     seed: int | None = None
     retries: int = 2
@@ -98,6 +101,11 @@ class PBTSpec:
             )
         if not (isinstance(self.quantile, int | float) and 0 < self.quantile <= 0.5):
             raise SpecError(f"`0 < quantile <= 0.5` must hold, but got quantile={self.quantile!r}.")
+        chance = self.resample_probability
+        if isinstance(chance, bool) or not (isinstance(chance, int | float) and 0 <= chance <= 1):
+            raise SpecError(
+                f"`0 <= resample_probability <= 1` must hold, but got resample_probability={chance!r}."
+            )
         if self.explore not in EXPLORES:
             raise SpecError(f"Unknown explore {self.explore!r}. Valid explores are: {', '.join(EXPLORES)}.")
         if self.metric not in METRICS or self.metric in ("params", "train_seconds"):
@@ -174,14 +182,18 @@ def explore(
     how: str,
     rng: random.Random,
     frozen: frozenset[str] = frozenset(),
+    resample_probability: float = 0.0,
 ) -> dict[str, Any]:
     """New settings from a winner's ``values``: each not ``frozen`` is perturbed (x0.8 or x1.2
-    for numbers, kept within its range; a neighbouring choice for categories) or redrawn."""
+    for numbers, kept within its range; a neighbouring choice for categories) or redrawn; with
+    "perturb", each is redrawn instead with ``resample_probability`` (as Ray Tune's PBT does)."""
     out = dict(values)
     for p in space.params:
         if p.path in frozen:
             continue
-        if how == "resample" or p.path not in values:
+        # The draw only when it can matter, so a probability of 0 explores as before.
+        redraw = resample_probability > 0 and rng.random() < resample_probability
+        if how == "resample" or p.path not in values or redraw:
             out[p.path] = _draw(p, rng)
         elif p.kind == "categorical":
             choices = list(p.choices)

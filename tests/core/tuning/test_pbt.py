@@ -68,6 +68,10 @@ def _base(dataset_id: str = "0" * 32) -> dict:
         ({"interval": 0}, r"`1 <= interval <= epochs` must hold"),
         ({"quantile": 0.75}, r"`0 < quantile <= 0.5` must hold, but got quantile=0.75"),
         ({"explore": "mutate"}, "Unknown explore 'mutate'. Valid explores are: perturb, resample"),
+        (
+            {"resample_probability": 1.5},
+            r"`0 <= resample_probability <= 1` must hold, but got resample_probability=1.5",
+        ),
         ({"metric": "params"}, "PBT ranks by a per-epoch metric"),
         ({"space": SearchSpace((Param("model.layers.0.units", "int", 4, 8),)).to_dict()}, "cannot explore"),
     ],
@@ -93,6 +97,7 @@ def test_the_spec_round_trips_through_json_and_hashes_stably() -> None:
         "epochs": 1,
     }
     assert PBTSpec.from_dict(literal).quantile == 0.25
+    assert PBTSpec.from_dict(literal).resample_probability == 0.25  # Ray Tune's default
     with pytest.raises(SpecError, match="Invalid population spec"):
         PBTSpec.from_dict({**literal, "population": 3})
 
@@ -149,6 +154,13 @@ def test_explore_perturbs_within_the_range_and_leaves_frozen_settings() -> None:
     )
     frozen = explore(values, SPACE, "resample", rng, frozenset({"batch_size"}))
     assert frozen["batch_size"] == 32 and frozen["optimizer.learning_rate"] != 0.01
+    # With "perturb", a setting is drawn afresh with resample_probability (Ray Tune's PBT).
+    mixed = [explore(values, SPACE, "perturb", rng, resample_probability=0.25) for _ in range(400)]
+    perturbed = sum(
+        m["optimizer.learning_rate"] in (pytest.approx(0.008), pytest.approx(0.012)) for m in mixed
+    )
+    assert 0.65 < perturbed / 400 < 0.85
+    assert all(1e-4 <= m["optimizer.learning_rate"] <= 0.3 for m in mixed)
     drawn = initial_values(SPACE, 8, random.Random(2))
     assert len({d["optimizer.learning_rate"] for d in drawn}) == 8
     assert all(1e-4 <= d["optimizer.learning_rate"] <= 0.3 and 8 <= d["batch_size"] <= 64 for d in drawn)

@@ -103,3 +103,75 @@ def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
     assert [s for s in get_metrics(store, resumed.id, viewer=SYSTEM)["epoch/val_loss"].steps] == list(
         range(start + 1, 7)
     )
+
+
+@pytest.fixture
+def strict_cluster():  # type: ignore[no-untyped-def]
+    """One worker process, one thread, that Dask gives up on a task after a single worker death
+    (as it does after the fourth by default) and that is sent every task at once, so a
+    segment waits in the worker's queue as a run still queued in the store."""
+    import dask
+    import distributed
+
+    settings = {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": "inf"}
+    with dask.config.set(settings):
+        cluster = distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_a_segment_whose_task_dask_gave_up_on_before_it_started_is_retried(strict_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The population's driver holds its segments' futures, so an erred task stays known to the
+    scheduler: a segment still queued when Dask gave up on its task (KilledWorker) was never
+    marked, and the driver waited on it for ever. It is marked interrupted and retried."""
+    config = AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.5, heartbeat_timeout=5.0)
+    store = open_store(config)
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    base = TrainSpec(
+        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
+        mlp_template("multiclass", (8,), 0.0).to_dict(),
+        OptimizerSpec("adam", 1e-2).to_dict(),
+        epochs=1,
+        batch_size=16,
+    ).to_dict()
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
+    spec = PBTSpec(base, space.to_dict(), members=2, interval=4, epochs=4, seed=3)
+    study_id = create_pbt(store, spec, "erred", viewer=SYSTEM)
+    driver = create_run(store, "pbt", {"study": study_id}, study_id=study_id)
+    transition(store, driver.id, Started(worker="inline"))
+    ctx = JobContext(store, driver.id, heartbeat_seconds=0.5)
+    ctx.start()
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(run_pbt(ctx, {"study": study_id})), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(get_population(store, study_id, viewer=SYSTEM).segments) == 2, timeout=60)
+        runs = [s.run_id for s in get_population(store, study_id, viewer=SYSTEM).segments]
+
+        def running() -> str | None:
+            return next((r for r in runs if get_run(store, r, viewer=SYSTEM).status == "running"), None)
+
+        victim = wait_until(running, timeout=120, what="a segment running")
+        waiting = next(r for r in runs if r != victim)
+        wait_until(lambda: _epochs(store, victim) >= 1, timeout=120, what="an epoch of the running segment")
+        request_control(store, victim, "pause", viewer=SYSTEM)  # held, so the other stays queued
+        wait_until(
+            lambda: any(e.kind == "marker" for e in get_events(store, victim, viewer=SYSTEM)),
+            timeout=60,
+            what="the pause taking effect",
+        )
+        assert get_run(store, waiting, viewer=SYSTEM).status == "queued"
+        for pid in strict_cluster.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "the population still waits on a segment whose task Dask gave up on"
+    finally:
+        ctx.close()
+    lost = get_run(store, waiting, viewer=SYSTEM)
+    assert lost.status == "interrupted" and "no longer knows this job" in lost.status_reason
+    population = get_population(store, study_id, viewer=SYSTEM)
+    retried = {e.data["after"] for e in population.events if e.event == "retry"}
+    assert {victim, waiting} <= retried
+    assert outcome["finished"] == 2, population.events
