@@ -79,8 +79,13 @@ def _check_owned(store: Store, kind: str, target_id: str, query: dict[str, str],
                 fetch_owned(s, Run, run_id, viewer, "share")
 
 
+# Whether a link's target exists is asked as someone who sees every item but the trash (the
+# local user's rule): a link to a run, study, report or compare set in the trash opens nothing.
+_ANY_LIVE_ITEM = Viewer.local("share-link check")
+
+
 def _exists(store: Store, kind: str, target_id: str, query: dict[str, str]) -> bool:
-    with store.session(SYSTEM) as s:
+    with store.session(_ANY_LIVE_ITEM) as s:
         if kind == "run":
             return s.get(Run, target_id) is not None
         if kind == "study":

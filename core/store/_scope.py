@@ -40,6 +40,7 @@ from sqlalchemy.orm import with_loader_criteria
 
 from core.errors import StoreError
 from core.store._access import Viewer
+from core.store._access import outside_trash
 from core.store._access import visible
 from core.store._models import AlertRule
 from core.store._models import Dataset
@@ -90,7 +91,7 @@ def sorting_discouraged(session: Session) -> Iterator[None]:
 def _options(viewer: Viewer) -> list[Any]:
     options = [with_loader_criteria(model, visible(model, viewer), include_aliases=True) for model in ITEMS]
     if viewer.everything:
-        return options  # the local user: everything but the trash; parts follow their runs' pages
+        return options + _local_parts()  # the local user: everything but the trash
     runs = select(Run.id).where(visible(Run, viewer))
     studies = select(Study.id).where(visible(Study, viewer))
     # A part's run, looked up by its key (EXISTS), rather than ``run_id IN (every visible run)``:
@@ -115,6 +116,34 @@ def _options(viewer: Viewer) -> list[Any]:
                 or_(
                     and_(model.target_kind == "run", model.target_id.in_(runs)),
                     and_(model.target_kind == "study", model.target_id.in_(studies)),
+                ),
+                include_aliases=True,
+            )
+        )
+    return options
+
+
+def _local_parts() -> list[Any]:
+    # The local user sees every item but the trash, so a part is kept out only when its item is
+    # in the trash: a trashed run's notes, tags, metrics or events read by its ID. Checked
+    # against the short lists of trashed items (outside_trash), not by looking each part's item
+    # up, so a live page's poll of one run's new points stays a walk of its index.
+    options = [
+        with_loader_criteria(model, outside_trash(model.run_id, Run), include_aliases=True)
+        for model in RUN_PARTS
+    ]
+    options.append(
+        with_loader_criteria(
+            ReportVersion, outside_trash(ReportVersion.report_id, Report), include_aliases=True
+        )
+    )
+    for model in (Note, Tag):
+        options.append(
+            with_loader_criteria(
+                model,
+                or_(
+                    and_(model.target_kind == "run", outside_trash(model.target_id, Run)),
+                    and_(model.target_kind == "study", outside_trash(model.target_id, Study)),
                 ),
                 include_aliases=True,
             )

@@ -186,6 +186,82 @@ def test_deleted_items_leave_every_list_get_and_link_and_come_back_restored(stor
     assert list_trash(store, viewer=ALICE) == []
 
 
+def _parts_seen(store: Store, run_id: str, study_id: str, viewer: Viewer) -> dict[str, object]:
+    """What ``viewer`` reads of a run's and a study's parts through every read by ID."""
+    from core.experiments import list_notes
+    from core.experiments import tags_of
+    from core.reports import metric_keys
+    from core.store import get_events
+    from core.store import get_metrics
+    from core.store import metric_view
+    from core.store import metrics_since
+    from core.training import list_evaluations
+
+    return {
+        "run notes": [n.body for n in list_notes(store, "run", run_id, viewer=viewer)],
+        "run tags": tags_of(store, "run", run_id, viewer=viewer),
+        "study notes": [n.body for n in list_notes(store, "study", study_id, viewer=viewer)],
+        "study tags": tags_of(store, "study", study_id, viewer=viewer),
+        "events": [e.kind for e in get_events(store, run_id, viewer=viewer)],
+        "metrics": sorted(get_metrics(store, run_id, viewer=viewer)),
+        "metric view": sorted(metric_view(store, run_id, viewer=viewer).series),
+        "new points": sorted(metrics_since(store, run_id, 0, viewer=viewer)[0]),
+        "evaluations": [e.id for e in list_evaluations(store, run_id, viewer=viewer)],
+        "report metric keys": metric_keys(store, [run_id], viewer=viewer),
+    }
+
+
+@pytest.mark.parametrize("how", ["deleted", "project deleted"])
+def test_a_trashed_items_parts_are_unread_by_id_whoever_asks(store: Store, how: str) -> None:
+    from core.experiments import compare_runs
+    from core.sharing import create_link
+    from core.sharing import resolve_link
+    from core.store import Evaluation
+    from core.store import Project
+    from core.store import RunEvent
+    from core.store import Tag
+
+    run_id, study_id = _run(store), _study(store)
+    with store.session(SYSTEM) as s:
+        s.add(RunEvent(run_id=run_id, kind="status", from_status="running", to_status="succeeded"))
+        s.add(Evaluation(id=new_id(), run_id=run_id, dataset_name="d", author="alice"))
+        s.add(Tag(target_kind="run", target_id=run_id, tag="paper", author="alice"))
+        s.add(Tag(target_kind="study", target_id=study_id, tag="paper", author="alice"))
+        s.add(Note(target_kind="study", target_id=study_id, author="alice", body="a study note"))
+    links = [
+        create_link(store, "run", run_id, include_notes=True, viewer=ALICE),
+        create_link(store, "study", study_id, viewer=ALICE),
+        create_link(store, "compare", "", query={"runs": run_id}, viewer=ALICE),
+    ]
+    seen_before = _parts_seen(store, run_id, study_id, LOCAL)
+    assert all(seen_before.values()), seen_before  # each read finds something before the trash
+    for who in (ALICE, BOB):
+        assert _parts_seen(store, run_id, study_id, who) == seen_before
+
+    if how == "deleted":
+        delete_runs(store, [run_id], viewer=ALICE)
+        delete_item(store, "study", study_id, viewer=ALICE)
+    else:
+        with store.session(SYSTEM) as s:
+            project = Project(name="doomed", owner_team="t")
+            s.add(project)
+            s.flush()
+            s.execute(update(Run).where(Run.id == run_id).values(project_id=project.id))
+            s.execute(update(Study).where(Study.id == study_id).values(project_id=project.id))
+            project.deleted_at = datetime.now(UTC)
+
+    for who in (LOCAL, ALICE, BOB):
+        seen = _parts_seen(store, run_id, study_id, who)
+        assert not any(seen.values()), (who.name, seen)
+        with pytest.raises(NotFoundError):
+            compare_runs(store, [run_id], viewer=who)
+    for token in links:
+        with pytest.raises(NotFoundError):
+            resolve_link(store, token)
+    # Loom's own processes still read them (purge, gc, the trash view's restore).
+    assert _parts_seen(store, run_id, study_id, SYSTEM) == seen_before
+
+
 def test_a_live_run_is_stopped_before_it_is_deleted(store: Store) -> None:
     run = create_run(store, "train", {"type": "smoke"}, author="alice")
     with pytest.raises(SpecError, match="still queued or running: stop them before deleting"):
@@ -286,7 +362,7 @@ def test_the_cli_lists_restores_and_purges_the_trash(
     assert main(["trash", "restore", "run", kept]) == 0
     assert f"restored run 'r' ({kept})" in capsys.readouterr().out
     assert main(["trash", "restore", "run", kept]) == 2
-    assert "in the trash that you may restore" in capsys.readouterr().out
+    assert "in the trash that you may restore" in capsys.readouterr().err
     assert main(["trash", "purge", "--dry-run"]) == 0
     assert f"would purge run 'r' ({gone})" in capsys.readouterr().out
     assert main(["gc"]) == 0
@@ -295,7 +371,7 @@ def test_the_cli_lists_restores_and_purges_the_trash(
     assert not store.path_for("models", gone, ".keras").exists()
     assert store.path_for("models", kept, ".keras").exists()
     assert main(["gc", "--trash-days", "-1"]) == 2
-    assert capsys.readouterr().out == "error: `trash_days >= 0` must hold, but got trash_days=-1.0.\n"
+    assert capsys.readouterr().err == "error: `trash_days >= 0` must hold, but got trash_days=-1.0.\n"
     assert main(["trash", "delete", "dataset", dataset_id]) == 0
     assert "is in the trash" in capsys.readouterr().out
     assert main(["trash", "purge", "--days", "0"]) == 0
