@@ -76,10 +76,21 @@ def _study(seeded: IrisApp) -> tuple[str, str]:
 
 
 def test_add_a_hand_run_then_open_the_next_suggestion_in_train(seeded: IrisApp, pg) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     study_id, run_id = _study(seeded)
     url = seeded.server.url
     pg.goto(f"{url}/tune?study={study_id}")
-    pg.get_by_text("Add hand runs (0 joined)").click()
+    expander = pg.get_by_text("Add hand runs (0 joined)")
+    box = pg.get_by_role("combobox", name="Runs to add", exact=True)
+    # The page's first run may still be drawing when the expander is clicked; a redraw can fold it.
+    for _ in range(4):
+        expander.click()
+        try:
+            box.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
     pick(pg, "Runs to add", "hand inside", multi=True)
     pg.keyboard.press("Escape")
     pg.get_by_role("button", name="Add to the study").click()
