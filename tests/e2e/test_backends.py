@@ -63,9 +63,9 @@ def test_a_pytorch_run_from_the_train_page(seeded: Seeded, pg) -> None:  # type:
     assert run.spec["backend"] == "torch"
 
     first = _wait_points_above(pg, 0, timeout=120)  # drawn live
-    wait_until(
+    wait_until(  # 60 epochs; 180 s ran out with a second test process on the two cores
         lambda: get_run(store, run_id, viewer=SYSTEM).status == "succeeded",
-        timeout=180,
+        timeout=360,
         interval=0.5,
         what="the PyTorch run to succeed",
     )
