@@ -432,14 +432,32 @@ def restore_project(store: Store, project_id: str, *, viewer: Viewer) -> None:
         audit(s, viewer.name, "project.restore", "project", project.id, {"name": project.name})
 
 
+def _check_may_take_out(session: Session, row: Any, kind: str, viewer: Viewer) -> None:
+    # The role held now, not the one held when the item was made: owning it is not enough.
+    if viewer.everything or not row.project_id:
+        return
+    source = session.get(Project, row.project_id)
+    role = _role(session, source, viewer) if source is not None else None
+    if role is not None and ROLES.index(role) >= ROLES.index("member"):
+        return
+    where = f"project {source.name!r}" if source is not None else "its project"
+    you = f"are a {role}" if role else "are no longer a member"
+    raise PermissionDeniedError(
+        f"You {you} of {where}, so you cannot move this {kind} out of it: moving needs a member "
+        "or admin of both projects. Ask one of its admins to move it, or to make you a member again."
+    )
+
+
 def move_to_project(store: Store, kind: str, item_id: str, project_id: str, *, viewer: Viewer) -> None:
     """Moves a dataset, pipeline (every version of it), run, study (with its trials) or report
     to another project. The mover must be allowed to change the item (its owner, or an admin of
-    its project) and to create in the target (a member or admin there).
+    its project) and to write in both projects now (a member or admin of the source and of the
+    target): an owner since demoted to viewer in the item's project may no longer take it out.
 
     Raises:
         NotFoundError: The item or the project is missing or not visible.
-        PermissionDeniedError: The viewer may not change the item or add to the target.
+        PermissionDeniedError: The viewer may not change the item, take it out of its project
+            or add to the target.
     """
     model = ITEM_KINDS.get(kind)
     if model is None:
@@ -447,6 +465,7 @@ def move_to_project(store: Store, kind: str, item_id: str, project_id: str, *, v
     with store.session(viewer) as s:
         target = _fetch(s, project_id, viewer, "member", "add to it")
         row = fetch_owned(s, model, item_id, viewer.with_grant(None), "move")
+        _check_may_take_out(s, row, kind, viewer)
         audit(s, viewer.name, f"{kind}.move", kind, row.id, {"from": row.project_id, "to": target.id})
         row.project_id = target.id
         # Alert rules follow the run or study they watch.

@@ -274,3 +274,21 @@ def test_a_member_removed_from_the_team_loses_the_project_at_the_next_page(team)
         assert _project_box(at).value == ""
     finally:
         add_member(store, "lab", "bob")
+
+
+def test_an_owner_demoted_to_viewer_is_offered_no_move_and_told_why(team) -> None:  # type: ignore[no-untyped-def]
+    store, project = team
+    ada = Viewer(name="ada", teams=("lab",))
+    run = create_run(store, "smoke", SMOKE, name="BOBS-VISION-RUN", author="bob", project_id=project)
+    set_project_role(store, project, "bob", "viewer", viewer=ada)
+    try:
+        at = _signed_in("bob")
+        open_page(at, "pages/jobs.py", project=project, run=run.id)
+        assert not at.exception, [e.value for e in at.exception]
+        assert not [b for b in at.button if b.key == f"move_run_{run.id}"]
+        assert any(
+            "You are a viewer here, so you cannot move it to another project" in plain(c.value)
+            for c in at.caption
+        ), [c.value for c in at.caption]
+    finally:
+        set_project_role(store, project, "bob", "", viewer=ada)

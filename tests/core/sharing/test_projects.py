@@ -235,6 +235,28 @@ def test_moving_items_needs_change_rights_here_and_member_rights_there(team: Tea
     assert get_run(store, team.ids["run_ann_default"], viewer=team.cat).name == "ann-own-run"
 
 
+def test_a_demoted_owner_cannot_move_their_own_items_out_of_the_project(team: Team) -> None:
+    """Moving needs a member's role in the source project now, not when the item was made."""
+    store = team.store
+    ben_default = resolve_project(store, "ben/Default", viewer=team.ben)
+    ben_run = create_run(store, "smoke", SPEC, name="ben-in-images", author="ben", project_id=team.images).id
+    set_project_role(store, team.images, "ben", "viewer", viewer=team.ann)
+    with pytest.raises(
+        PermissionDeniedError, match="You are a viewer of project 'Images', so you cannot move"
+    ):
+        move_to_project(store, "run", ben_run, ben_default, viewer=team.ben)
+    assert get_run(store, ben_run, viewer=team.ben).project_id == team.images  # left where it was
+    remove_member(store, "vision", "ben")
+    set_project_role(store, team.images, "ben", "", viewer=team.ann)
+    ben = viewer_for(store, "ben")  # his next page load: he still sees his own run
+    assert get_run(store, ben_run, viewer=ben).project_id == team.images
+    with pytest.raises(PermissionDeniedError, match="You are no longer a member of project 'Images'"):
+        move_to_project(store, "run", ben_run, ben_default, viewer=ben)
+    set_project_role(store, team.images, "ben", "member", viewer=team.ann)  # a member again: he may
+    move_to_project(store, "run", ben_run, ben_default, viewer=ben)
+    assert get_run(store, ben_run, viewer=ben).project_id == ben_default
+
+
 def test_new_items_land_where_they_belong(team: Team) -> None:
     """A pipeline's versions and a study's trials stay in its project; a teammate's fork goes
     into the forker's own project, not the source's."""
