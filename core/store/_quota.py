@@ -7,6 +7,11 @@ predictions, the bundles its predict runs name, and its runs' metric points time
 measured size. It is computed from the store's rows and one listing of each run folder (no walk
 of the whole data directory) and kept for :data:`QUOTA_CACHE_S` seconds per team, so a burst of
 launches pays for it once; a point's size (which scans the database's pages) is kept longer.
+
+Items in the trash count until purged: their files and points are still on disk (as MLflow's
+deleted runs keep their artifacts until ``mlflow gc``, and a cloud drive's trash counts against
+its storage), so the quota stays a bound on the disk a team holds. A refusal says how much of
+the usage is in the trash and on which day its purge brings the team under the quota.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,24 +111,29 @@ def _metric_row_bytes(store: Any) -> float:
     return value
 
 
-def _folder_bytes(folder: Path, ids: set[str]) -> int:
-    """The bytes of the files in ``folder`` whose name starts with one of ``ids`` (one listing;
-    only those files are stat-ed)."""
-    total = 0
+def _folder_sizes(folder: Path, ids: set[str]) -> dict[str, int]:
+    """The bytes of the files in ``folder`` whose name starts with one of ``ids``, per ID (one
+    listing; only those files are stat-ed)."""
+    sizes: dict[str, int] = {}
     try:
         entries = os.scandir(folder)
     except FileNotFoundError:
-        return 0
+        return sizes
     with entries:
         for entry in entries:
-            if entry.name.split(".", 1)[0].split("-", 1)[0] not in ids:
+            owner = entry.name.split(".", 1)[0].split("-", 1)[0]
+            if owner not in ids:
                 continue
             try:
                 if entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
+                    sizes[owner] = sizes.get(owner, 0) + entry.stat(follow_symlinks=False).st_size
             except FileNotFoundError:
                 continue
-    return total
+    return sizes
+
+
+def _folder_bytes(folder: Path, ids: set[str]) -> int:
+    return sum(_folder_sizes(folder, ids).values())
 
 
 def _compute_usage(store: Any, team: str) -> int:
@@ -151,6 +164,69 @@ def _compute_usage(store: Any, team: str) -> int:
         row_bytes = _metric_row_bytes(store)
         total += sum(round(n * row_bytes) for n in points)
     return total
+
+
+def _trash_usage(store: Any, team: str) -> list[tuple[datetime, int]]:
+    """When each of the team's runs and datasets in the trash is purged, and the bytes it holds
+    until then (its files, a run's metric points), soonest first."""
+    data_dir = Path(store.data_dir)
+    days = float(getattr(getattr(store, "config", None), "trash_days", 30.0))
+    projects = select(Project.id).where(Project.owner_team == team).scalar_subquery()
+    trashed_runs = select(Run.id).where(Run.project_id.in_(projects), Run.deleted_at.is_not(None))
+    with store.engine.connect() as conn:
+        datasets = dict(
+            conn.execute(
+                select(Dataset.id, Dataset.deleted_at).where(
+                    Dataset.project_id.in_(projects), Dataset.deleted_at.is_not(None)
+                )
+            ).all()
+        )
+        runs = dict(conn.execute(select(Run.id, Run.deleted_at).where(Run.id.in_(trashed_runs))).all())
+        points = dict(
+            conn.execute(
+                select(Metric.run_id, func.count())
+                .where(Metric.run_id.in_(trashed_runs))
+                .group_by(Metric.run_id)
+            ).all()
+        )
+    sizes = _folder_sizes(data_dir / "datasets", set(datasets))
+    for folder in _RUN_FOLDERS:
+        for run_id, size in _folder_sizes(data_dir / folder, set(runs)).items():
+            sizes[run_id] = sizes.get(run_id, 0) + size
+    if points:
+        row_bytes = _metric_row_bytes(store)
+        for run_id, n in points.items():
+            sizes[run_id] = sizes.get(run_id, 0) + round(int(n) * row_bytes)
+    out = []
+    for item_id, deleted_at in (*datasets.items(), *runs.items()):
+        when = deleted_at if deleted_at.tzinfo else deleted_at.replace(tzinfo=UTC)
+        out.append((when + timedelta(days=days), sizes.get(item_id, 0)))
+    return sorted(out)
+
+
+def _trash_advice(store: Any, team: str, used: int, quota: int) -> str:
+    """What the trash holds of ``used``, and when purging it brings the team under ``quota``:
+    trashed items use their disk until purged, so they count (a user who deleted to get under
+    the quota is told why it did not, and when it will)."""
+    trash = _trash_usage(store, team)
+    held = sum(size for _, size in trash)
+    if not held:
+        return ""
+    left, under = used, None
+    for purged_at, size in trash:
+        left -= size
+        if left < quota:
+            under = purged_at
+            break
+    if under is not None:
+        return (
+            f" {decimal_bytes(held)} of it is in the trash: empty the trash (a site admin purges it on "
+            f"the Admin page) or wait for its purge on {under:%Y-%m-%d}."
+        )
+    return (
+        f" {decimal_bytes(held)} of it is in the trash (purged by {trash[-1][0]:%Y-%m-%d}), which is not "
+        "enough to bring it under the quota."
+    )
 
 
 def team_usage(store: Any, team: str, *, max_age_s: float = QUOTA_CACHE_S) -> int:
@@ -226,8 +302,9 @@ def check_quota(store: Any, project_id: str | None) -> None:
         return
     used = team_usage(store, row.name)
     if used >= row.quota_bytes:
+        trash = _trash_advice(store, row.name, used, row.quota_bytes)
         raise QuotaExceededError(
-            f"Team {row.name} uses {decimal_bytes(used)} of its {decimal_bytes(row.quota_bytes)} quota. "
-            "Delete runs or datasets (they go to the trash; purge it on the admin page) or ask a "
+            f"Team {row.name} uses {decimal_bytes(used)} of its {decimal_bytes(row.quota_bytes)} quota."
+            f"{trash} Delete runs or datasets (they go to the trash; purge it on the admin page) or ask a "
             "site admin to raise the quota."
         )

@@ -154,6 +154,63 @@ def test_an_upload_or_launch_over_quota_is_refused_before_anything_is_written(st
     assert [tuple(a) for a in audited] == [("root", "vision")] * 3
 
 
+def test_trashed_items_count_until_purged_and_the_refusal_says_how_much_and_when(store: Store) -> None:
+    """Trashed runs and datasets still hold their disk until purged, so they count; a user who
+    deleted to get under the quota is told how much of it is in the trash and when its purge
+    brings the team under."""
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.data import delete_dataset
+    from core.experiments import delete_runs
+    from core.ops import purge_trash
+
+    project, viewer = _team_project(store)
+    kept, old, recent = _run(store, project), _run(store, project), _run(store, project)
+    dataset_id = _dataset(store, project)
+    with store.session(SYSTEM) as s:
+        s.execute(update(Run).where(Run.id.in_([kept, old, recent])).values(status="succeeded"))
+    before = team_usage(store, "vision", max_age_s=0)
+    assert delete_runs(store, [old, recent], viewer=ANN) == 2
+    delete_dataset(store, dataset_id, viewer=ANN)
+    assert team_usage(store, "vision", max_age_s=0) == before  # still on disk: still counted
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    with store.session(SYSTEM) as s:  # the older run went to the trash 10 days ago
+        s.execute(update(Run).where(Run.id == old).values(deleted_at=ten_days_ago))
+    assert disk_use(store).scope("project")["p (vision)"].total == before  # as disk use counts it
+
+    set_quota(store, "vision", before - 1000, actor="root")  # purging the older run is enough
+    with pytest.raises(QuotaExceededError) as refused:
+        save_upload(store, io.BytesIO(b"x,y\n1,2\n"), "rows.csv", viewer=viewer)
+    message = str(refused.value)
+    assert message.startswith(f"Team vision uses {decimal_bytes(before)} of its ")
+    purge_day = (ten_days_ago + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert (
+        " of it is in the trash: empty the trash (a site admin purges it on the Admin page) or wait "
+        f"for its purge on {purge_day}." in message
+    ), message
+    in_trash = message.split(" quota. ", 1)[1].split(" of it is in the trash", 1)[0]
+
+    set_quota(store, "vision", 10, actor="root")  # even an empty trash leaves it over
+    last_day = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    with pytest.raises(
+        QuotaExceededError, match=f"in the trash \\(purged by {last_day}\\), which is not enough"
+    ):
+        submit_run(None, store, "smoke", {"type": "smoke"}, viewer=viewer)  # type: ignore[arg-type]
+
+    # Purged: the trash no longer counts, and the message no longer mentions it.
+    purge_trash(store, days=0)
+    after = team_usage(store, "vision", max_age_s=0)
+    freed = before - after  # what the purge freed is what the trash held (a point's size re-measured)
+    assert abs(parse_bytes(in_trash) - freed) <= 0.05 * freed, (in_trash, freed)
+    with pytest.raises(QuotaExceededError) as refused:
+        check_quota(store, project)
+    assert "trash:" not in str(refused.value) and "in the trash (" not in str(refused.value)
+
+
 def test_a_quota_for_no_team_or_below_a_byte_is_refused(store: Store) -> None:
     create_team(store, "vision")
     with pytest.raises(SpecError, match="No team 'nope'. Teams: vision"):
