@@ -10,8 +10,11 @@ query (core.store.visible), like a share link's.
 from __future__ import annotations
 
 import re
+from datetime import UTC
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from core.errors import PermissionDeniedError
@@ -19,6 +22,7 @@ from core.store import SYSTEM
 from core.store import Dataset
 from core.store import Grant
 from core.store import Pipeline
+from core.store import Project
 from core.store import Run
 from core.store import Store
 from core.store import Viewer
@@ -43,6 +47,29 @@ def fork_name(source: str) -> str:
     """
     base = _SUFFIX.sub("", source.strip()) or source.strip() or "run"
     return f"{base} · fork {{id}}"
+
+
+def _refuse_trashed(session: Session, what: str, row: Any, store: Store) -> None:
+    """A dataset or pipeline version in the trash (deleted itself, or its project deleted) is not
+    gone: say so, who may restore it and until when, rather than fork from nothing."""
+    days = float(getattr(store.config, "trash_days", 30.0))
+    version = f" v{row.version}" if isinstance(row, Pipeline) else ""
+    label = f"{row.name}{version} ({row.id[:8]})"
+    if row.deleted_at is not None:
+        deleted = row.deleted_at if row.deleted_at.tzinfo else row.deleted_at.replace(tzinfo=UTC)
+        raise NotFoundError(
+            f"The {what}, {label}, is in the trash: {row.deleted_by or row.author or 'its owner'} deleted "
+            f"it on {deleted:%Y-%m-%d}. Its owner ({row.author or 'unknown'}) or an admin of its project "
+            f"can restore it from the trash on the Projects page until "
+            f"{deleted + timedelta(days=days):%Y-%m-%d}; then fork this run again."
+        )
+    project = session.get(Project, row.project_id) if row.project_id else None
+    if project is not None and project.deleted_at is not None:
+        raise NotFoundError(
+            f"The {what}, {label}, is in project {project.name!r}, which is in the trash "
+            f"({project.deleted_by or 'an admin'} deleted it). An admin of that project can restore it "
+            "on the Projects page; then fork this run again."
+        )
 
 
 def fork_grant(store: Store, run_id: str, *, viewer: Viewer, link: Grant | None = None) -> Grant:
@@ -79,16 +106,24 @@ def fork_grant(store: Store, run_id: str, *, viewer: Viewer, link: Grant | None 
         owner = run.author or "its owner"
     # Whether what the run used still exists, whoever owns it: the grant being made opens it.
     with store.session(SYSTEM) as s:
-        if dataset_id and s.scalar(select(Dataset.id).where(Dataset.id == dataset_id)) is None:
+        dataset = s.get(Dataset, dataset_id) if dataset_id else None
+        if dataset_id and dataset is None:
             raise NotFoundError(
                 f"The dataset this run trained on ({str(dataset_id)[:8]}) no longer exists: {owner} "
                 "deleted it. Ask them for the data, upload it on the Data page and train from scratch."
             )
-        if pipeline_id and s.scalar(select(Pipeline.id).where(Pipeline.id == pipeline_id)) is None:
+        pipeline = s.get(Pipeline, pipeline_id) if pipeline_id else None
+        if pipeline_id and pipeline is None:
             raise NotFoundError(
                 f"The pipeline version this run used ({str(pipeline_id)[:8]}) no longer exists: {owner} "
                 "deleted it. Ask them to save it again, or pick another pipeline on the Train page."
             )
+        for what, row in (
+            ("dataset this run trained on", dataset),
+            ("pipeline version this run used", pipeline),
+        ):
+            if row is not None:
+                _refuse_trashed(s, what, row, store)
     return Grant(
         "fork",
         run_id,

@@ -135,3 +135,31 @@ def test_a_number_out_of_range_launches_nothing_and_launch_names_the_field(app: 
     assert "Epochs must be between 1 and 1,000, but got 3,000" in message
     assert "Batch size must be between 1 and 65,536, but got 0" in message
     assert {r.id for r in list_runs(store, kind="train", viewer=SYSTEM)} == before
+
+
+def test_a_fork_whose_dataset_is_in_the_trash_says_so_and_who_may_restore_it(app: AppTest) -> None:
+    from core.data import delete_dataset
+    from core.sharing import local_viewer
+    from core.store import Dataset
+    from core.store import Run
+    from core.store import create_run
+    from core.store import new_id
+
+    store = open_store(get_config())
+    me = local_viewer()
+    ingest_file(store, ASSETS / "iris.csv", "csv", "iris")  # another dataset the page could fall back on
+    trashed = new_id()
+    with store.session(SYSTEM) as s:
+        s.add(Dataset(id=trashed, name="OLD-DATA", content_hash="0" * 64, author=me.name))
+    spec = {"type": "train", "pipeline": {"dataset_id": trashed, "target": "y"}, "epochs": 1}
+    run = create_run(store, "train", spec, name="forked-from", dataset_id=trashed, author=me.name)
+    with store.session(SYSTEM) as s:
+        s.get(Run, run.id).status = "succeeded"
+    delete_dataset(store, trashed, viewer=me)
+    open_page(app, "pages/train.py", from_run=run.id)
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [plain(e.value) for e in app.error]
+    said = f"The dataset this run trained on, OLD-DATA ({trashed[:8]}), is in the trash: {me.name} deleted it"
+    restore = f"Its owner ({me.name}) or an admin of its project can restore it from the trash"
+    assert any(said in e and restore in e for e in errors), errors
+    assert not any("no longer exists" in e or "does not exist" in e for e in errors), errors

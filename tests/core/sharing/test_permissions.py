@@ -507,6 +507,40 @@ def test_a_fork_says_what_is_gone_and_whose_it_was(world: World) -> None:
         fork_grant(w.store, run_id, viewer=w.b)
 
 
+def test_a_fork_of_a_run_whose_dataset_is_in_the_trash_says_so_and_who_may_restore_it(world: World) -> None:
+    from core.experiments import fork_grant
+    from core.ops import delete_item
+    from core.ops import restore_item
+    from core.sharing import create_project
+    from core.sharing import delete_project
+    from core.sharing import move_to_project
+    from core.sharing import restore_project
+
+    w = world
+    run_id = _train_run(w, w.ids["ds_team"], None, team="red")
+    delete_item(w.store, "dataset", w.ids["ds_team"], viewer=w.a)
+    with pytest.raises(
+        NotFoundError,
+        match=r"The dataset this run trained on, a-red-data \([0-9a-f]{8}\), is in the trash: ann deleted it "
+        r"on \d{4}-\d\d-\d\d\. Its owner \(ann\) or an admin of its project can restore it from the trash "
+        r"on the Projects page until \d{4}-\d\d-\d\d; then fork this run again\.",
+    ):
+        fork_grant(w.store, run_id, viewer=w.b)
+    restore_item(w.store, "dataset", w.ids["ds_team"], viewer=w.a)
+    assert w.ids["ds_team"] in fork_grant(w.store, run_id, viewer=w.b).dataset_ids
+
+    # The dataset's project in the trash (the run is in another): its admins may restore it.
+    project_id = create_project(w.store, "Red-Data", viewer=w.a, team="red")
+    move_to_project(w.store, "dataset", w.ids["ds_team"], project_id, viewer=w.a)
+    delete_project(w.store, project_id, viewer=w.a)
+    with pytest.raises(
+        NotFoundError, match="is in project 'Red-Data', which is in the trash \\(ann deleted it\\)"
+    ):
+        fork_grant(w.store, run_id, viewer=w.b)
+    restore_project(w.store, project_id, viewer=w.a)
+    assert w.ids["ds_team"] in fork_grant(w.store, run_id, viewer=w.b).dataset_ids
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
