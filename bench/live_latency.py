@@ -57,16 +57,13 @@ def _probe(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignor
 def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[no-untyped-def]
     """One app process with a page per entry of ``run_ids`` watching that run, each on its own
     thread (as Streamlit runs each browser session's script): what the Jobs page's live fragment
-    does each tick."""
-    import plotly.io
-
-    from core.charts import plot_metric_curves
+    does each tick, through the same core calls (``core.live``: the viewer's read of the run and
+    its events, the process's shared feed of its curves, each chart's figure), then what
+    ``st.plotly_chart`` does with the figure for each session (``_as_streamlit_sends``)."""
+    from core.charts import get_run_chart_groups
+    from core.live import live_figure
+    from core.live import live_frame
     from core.store import SYSTEM
-    from core.store import extend_view
-    from core.store import get_events
-    from core.store import get_run
-    from core.store import metric_view
-    from core.store import metrics_since
     from core.store import open_store
 
     store = open_store(config)
@@ -74,18 +71,23 @@ def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[
     ticks: list[float] = []
 
     def page(run_id: str) -> None:
-        view = metric_view(store, run_id, viewer=SYSTEM)
+        last_seen = 0  # points of the view this page has reported (the feed's view only grows)
         while not stop.is_set():
             t = time.perf_counter()
-            get_run(store, run_id, viewer=SYSTEM)
-            new, last = metrics_since(store, run_id, view.last_id, viewer=SYSTEM)
-            view = extend_view(view, new, last)
-            get_events(store, run_id, viewer=SYSTEM)
-            # The values are send times, not a curve; drawing them costs the same.
-            plotly.io.to_json(plot_metric_curves(dict(view.series), x_label="step"), validate=False)
+            frame = live_frame(store, run_id, viewer=SYSTEM)
+            view = frame.view
+            for _prefix, keys in get_run_chart_groups(view.series).charts or [("", [])]:
+                # The values are send times, not a curve; drawing them costs the same.
+                _as_streamlit_sends(live_figure(frame, keys, markers=frame.markers, smoothing=0.0))
             now = time.time()
             ticks.append(time.perf_counter() - t)
-            seen.extend(now - sent for sent in (new["loss"].values if "loss" in new else ()))
+            # The points new to this page: the stored count moves on as the feed appends (a
+            # curve past 4,000 points is cut back, so the send times come from the tail).
+            stored = view.stored.get("loss", 0)
+            fresh = stored - last_seen
+            if fresh > 0 and "loss" in view.series:
+                seen.extend(now - sent for sent in view.series["loss"].values[-fresh:])
+            last_seen = max(last_seen, stored)
             # The fragment's next run is due PAGE_POLL_S after this one began (Streamlit's timer).
             stop.wait(max(0.0, PAGE_POLL_S - (time.perf_counter() - t)))
 
@@ -117,6 +119,22 @@ def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[
             }
         )
     )
+
+
+def _as_streamlit_sends(fig) -> str:  # type: ignore[no-untyped-def]
+    """What ``st.plotly_chart(fig)`` does with a figure for each session (Streamlit 1.67,
+    ``elements/plotly_chart.py``): the figure as a dict, its JSON, and the element ID hashed
+    over that JSON."""
+    import plotly.io
+    import plotly.tools
+    from streamlit.util import create_fast_hasher
+
+    figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
+    spec = plotly.io.to_json(figure, validate=False)
+    hasher = create_fast_hasher()
+    hasher.update(spec.encode("utf-8"))
+    hasher.hexdigest()
+    return spec
 
 
 def measure(

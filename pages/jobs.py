@@ -3,7 +3,6 @@
 The selected run lives in the URL (``?run=<id>``), so a reload or a shared link shows it again.
 """
 
-import json
 import time
 
 import streamlit as st
@@ -25,6 +24,10 @@ from core.data import get_dataset
 from core.errors import AppError
 from core.errors import NotFoundError
 from core.formatting import human_duration
+from core.live import LiveFrame
+from core.live import live_figure
+from core.live import live_frame
+from core.live import run_markers
 from core.models import is_estimator
 from core.models import layer_rows
 from core.pipeline import to_dot
@@ -125,8 +128,8 @@ if wanted and wanted not in labels:  # an older run than the list holds: add it
 selected = shared_run if access.shared else _ui.url_selectbox("Run", "run", labels, what="run")
 
 
-def _render(run: RunRecord) -> None:
-    """Draw ``run`` as read from the store."""
+def _render(run: RunRecord, frame: LiveFrame | None = None) -> None:
+    """Draw ``run`` as read from the store (a live ``frame``: as the process's shared feed holds it)."""
     run_id = run.id
     status = RunStatus(run.status)
     owner = _ui.may_change(who, run.author, run.project_id)
@@ -139,7 +142,8 @@ def _render(run: RunRecord) -> None:
     )
     head[1].markdown(f"**Worker**  \n`{run.worker or '–'}`")
     head[2].markdown(f"**Elapsed**  \n{human_duration(elapsed)}")
-    events = get_events(store, run_id, viewer=who)  # read once per draw: controls and markers
+    # Read once per draw: controls and markers.
+    events = frame.events if frame is not None else get_events(store, run_id, viewer=who)
     _control_feed(pair_controls(events, run.status, run.ended_at))
     if run.kind == EXTERNAL_KIND:
         st.badge("external: logged by a script (core.track)", icon=":material/terminal:", color="violet")
@@ -151,7 +155,7 @@ def _render(run: RunRecord) -> None:
     if status in (RunStatus.STOPPED, RunStatus.INTERRUPTED, RunStatus.FAILED) and run.kind == "train":
         if owner:
             _resume(run)
-    view = _view(run_id, None, None)
+    view = _view(run_id, None, None) if frame is None else _shared_view(frame)
     points = sum(view.stored.values())
     if run.kind != EXTERNAL_KIND or run.progress > 0:
         eta = ""
@@ -167,17 +171,22 @@ def _render(run: RunRecord) -> None:
         if (series := view.series[key]).steps:
             st.caption(f"{series.values[-1]:,.0f} samples/s (epoch {series.steps[-1]})")
     weight = _smoothing(run_id) if charts.charts else 0.0
-    markers = _markers(events)
+    markers = run_markers(events)
     shared = _branch.history(store, who, run)  # a branch: its parent's curves to where it branched
     for prefix, keys in charts.charts or [("", [])]:
-        group = {k: view.series[k] for k in keys}
+        whole = group = {k: view.series[k] for k in keys}
         if not all(view.exact.get(k, True) for k in group):
             group = _zoomed(run_id, prefix, group, view)
-        fig = plot_metric_curves(
-            group,
-            markers=markers if prefix == "batch" else None,
-            smoothing=0.0 if prefix == "system" else weight,  # machine readings are not smoothed
-            history=shared,
+        drawing = {
+            "markers": markers if prefix == "batch" else None,
+            "smoothing": 0.0 if prefix == "system" else weight,  # machine readings are not smoothed
+            "history": shared,
+        }
+        # A live chart of the whole run: drawn once per state for every viewer of the process.
+        fig = (
+            live_figure(frame, keys, **drawing)
+            if frame is not None and group is whole
+            else plot_metric_curves(group, **drawing)
         )
         st.plotly_chart(
             fig, key=f"chart_{run_id}_{prefix}", **_branch.chart_options(run, prefix, status in TERMINAL)
@@ -249,6 +258,16 @@ def _view(
     return view
 
 
+def _shared_view(frame: LiveFrame) -> MetricView:
+    """The live feed's view of the run, kept as this visitor's too: when the run ends, the
+    finished page appends to it what was written since, as :func:`_view` does."""
+    run_id = frame.run.id
+    for old in [k for k in st.session_state if str(k).startswith("curves_") and run_id not in str(k)]:
+        del st.session_state[old]
+    st.session_state[f"curves_{run_id}_None"] = frame.view  # frozen, shared: only ever replaced
+    return frame.view
+
+
 def _smoothing(run_id: str) -> float:
     """TensorBoard's smoothing weight for this run's curves: a slider whose value lives in the
     URL (``?smooth=0.6``), so a reload or a shared link draws the same curves. The URL wins over
@@ -307,16 +326,6 @@ def _zoomed(run_id: str, prefix: str, group: dict, view: MetricView) -> dict:
         _ui.error(f"`From step <= To step` must hold, but got {window[0]} > {window[1]}.")
         return group
     return dict(_view(run_id, tuple(sorted(group)), window).series)
-
-
-def _markers(events: list) -> list[tuple[int, str]]:
-    out = []
-    for event in events:
-        if event.kind == "marker":
-            data = json.loads(event.message)
-            value = f" {data['value']:g}" if isinstance(data.get("value"), int | float) else ""
-            out.append((int(data["step"]), f"{data['action']}{value}"))
-    return out
 
 
 def _resume(run: RunRecord) -> None:
@@ -564,12 +573,13 @@ def _lineage(run: RunRecord) -> None:
 @st.fragment(run_every=0.5)
 def _live(run_id: str) -> None:
     try:
-        run = get_run(store, run_id, viewer=who)
+        frame = live_frame(store, run_id, viewer=who)  # the viewer's check, then the shared feed
+        run = frame.run
         if RunStatus(run.status) in TERMINAL:
             # The page draws the finished view, once (which also stops the polling): drawn
             # here too, its buttons and captions would show twice until the page's rerun ends.
             st.rerun()
-        _render(run)
+        _render(run, frame)
     except AppError as exc:
         _ui.error(exc)
 
