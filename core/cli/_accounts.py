@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from core.cli._common import err
 from core.cli._common import out
 from core.errors import SpecError
 
@@ -24,7 +25,7 @@ def manage_users(store, action: str, name: str | None, email: str | None, admin:
             out(user)
         return 0
     if not name:
-        out(f"error: give the user's name: python -m core user {action} NAME")
+        err(f"error: give the user's name: python -m core user {action} NAME")
         return 2
     if action == "add":
         sharing.create_user(store, name, _password(), email=email, admin=admin)
@@ -50,7 +51,7 @@ def manage_teams(store, action: str, names: list[str]) -> int:  # type: ignore[n
     wanted = {"add": 1, "list": 0, "add-member": 2, "remove-member": 2}[action]
     if len(names) != wanted:
         usage = {"add": "TEAM", "list": "", "add-member": "TEAM USER", "remove-member": "TEAM USER"}[action]
-        out(f"error: python -m core team {action} {usage}".rstrip())
+        err(f"error: python -m core team {action} {usage}".rstrip())
         return 2
     if action == "list":
         for team, members in sharing.list_teams(store).items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.cli._common import cluster_client
+from core.cli._common import err
 from core.cli._common import out
 from core.cli._common import wait
 
@@ -63,10 +64,10 @@ def baselines(store, config, args, viewer) -> int:  # type: ignore[no-untyped-de
     from core.store import get_run
 
     if bool(args.run) == bool(args.dataset):
-        out("error: give either --run RUN_ID or --dataset ID --target COLUMN")
+        err("error: give either --run RUN_ID or --dataset ID --target COLUMN")
         return 2
     if args.dataset and not args.target:
-        out(f"error: say which column to predict: --dataset {args.dataset} --target COLUMN")
+        err(f"error: say which column to predict: --dataset {args.dataset} --target COLUMN")
         return 2
     ids = _launch(store, config, args, viewer)
     for run_id in ids:

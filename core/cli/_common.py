@@ -45,6 +45,14 @@ def out(line: str) -> None:
     sys.stdout.flush()
 
 
+def err(line: str) -> None:
+    """An error line, on stderr: a script reading a command's output (``runs``, ``du``, an
+    export) never takes it for a result; the command exits non-zero with it."""
+    sys.stdout.flush()  # what was printed before it comes first in a terminal showing both
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def table(rows: list[list[str]]) -> list[str]:
     """Fixed-width lines: the first row is the header; columns two spaces apart."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core.cli._common import cluster_client
+from core.cli._common import err
 from core.cli._common import out
 from core.cli._common import wait
 
@@ -17,7 +18,7 @@ def ingest(store, args, viewer) -> int:  # type: ignore[no-untyped-def]
     from core.store import check_quota
 
     if not args.file.is_file():
-        out(f"error: {args.file} is not a file")
+        err(f"error: {args.file} is not a file")
         return 2
     check_quota(store, viewer.project or None)  # before anything is written
     dataset = ingest_file(
@@ -100,7 +101,7 @@ def predict(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
     get_run(store, args.run, viewer=viewer)
     source = Path(args.rows)
     if not source.is_file():
-        out(f"error: {source} is not a file of rows")
+        err(f"error: {source} is not a file of rows")
         return 2
     fmt = detect_format(source.name)
     with source.open("rb") as fh:

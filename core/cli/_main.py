@@ -19,6 +19,7 @@ from core.cli import _projects
 from core.cli import _training
 from core.cli import _tuning
 from core.cli._common import WORKERS_LOG
+from core.cli._common import err
 from core.cli._common import out
 from core.cli._common import set_quiet
 from core.errors import AppError
@@ -135,8 +136,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; returns the process exit code. A user's error (an ``AppError``: a wrong
-    column, an unknown ID) is one line, ``error: ...``, and exit code 2; ``--debug`` prints its
-    traceback first."""
+    column, an unknown ID) is one line on stderr, ``error: ...``, and exit code 2; ``--debug``
+    prints its traceback first."""
     import getpass
 
     from core.errors import ConfigError
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configure_logging()
     except ConfigError as exc:
-        out(f"error: {exc}")
+        err(f"error: {exc}")
         return 2
     try:
         operator = getpass.getuser()
@@ -199,12 +200,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "train" and args.branch_from:
             return _training.branch(store, config, args, viewer)
         if args.config is None:
-            out("error: train needs --config run.json, or --branch-from RUN --epoch N")
+            err("error: train needs --config run.json, or --branch-from RUN --epoch N")
             return 2
         try:
             data = json.loads(args.config.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            out(f"error: cannot read {args.config}: {exc}")
+            err(f"error: cannot read {args.config}: {exc}")
             return 2
         if args.command == "tune":
             return _tuning.tune(store, config, args, viewer, data)
@@ -212,10 +213,10 @@ def _run(args: argparse.Namespace) -> int:
     except AppError as exc:
         if args.debug:
             traceback.print_exc(file=sys.stderr)
-        out(f"error: {exc}")
+        err(f"error: {exc}")
         return 2
     except KeyError as exc:  # a short-form config without a key it needs
         if args.debug:
             traceback.print_exc(file=sys.stderr)
-        out(f"error: the config has no {exc} (see `python -m core train --help` and README, 'CLI')")
+        err(f"error: the config has no {exc} (see `python -m core train --help` and README, 'CLI')")
         return 2

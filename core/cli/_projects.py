@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli._common import err
 from core.cli._common import out
 from core.cli._common import table
 from core.errors import NotFoundError
@@ -233,7 +234,7 @@ def _delete(store, viewer, info, yes: bool) -> int:  # type: ignore[no-untyped-d
     if not yes:
         counts = sharing.project_contents(store, info.id, viewer=viewer)
         out(f"project {name} holds {_held(counts)}")
-        out(
+        err(
             f"error: deleting puts project {name} and all it holds in the trash (live runs are asked to "
             f"stop; an admin can restore it); say so with --yes: python -m core projects delete {info.id} "
             "--yes"

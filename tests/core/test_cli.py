@@ -43,7 +43,7 @@ def test_bad_config_is_explained(tmp_path: Path) -> None:
     config = tmp_path / "run.json"
     config.write_text("{nope")
     out = _run(tmp_path, "train", "--config", str(config))
-    assert out.returncode == 2 and "error: cannot read" in out.stdout
+    assert out.returncode == 2 and out.stderr.startswith("error: cannot read") and out.stdout == ""
 
 
 def _study_config(base: dict, **overrides: object) -> dict:
@@ -132,7 +132,7 @@ def test_bad_study_config_is_explained(tmp_path: Path, config: str, message: str
     path = tmp_path / "study.json"
     path.write_text(config)
     out = _run(tmp_path, "tune", "--config", str(path))
-    assert out.returncode == 2 and message in out.stdout, out.stdout + out.stderr[-2000:]
+    assert out.returncode == 2 and message in out.stderr, out.stdout + out.stderr[-2000:]
 
 
 def test_evaluate_and_predict_headless(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_evaluate_and_predict_headless(tmp_path: Path) -> None:
     out = _run(tmp_path, "evaluate", "--run", run_id, str(short))
     assert out.returncode == 1 and "failed" in out.stdout and "'species'" in out.stdout
     out = _run(tmp_path, "evaluate", "--run", "nope", dataset_id)
-    assert out.returncode == 2 and "No run with ID 'nope'" in out.stdout
+    assert out.returncode == 2 and "No run with ID 'nope'" in out.stderr and out.stdout == ""
 
 
 def test_train_validates_on_another_dataset_headless(tmp_path: Path) -> None:
@@ -194,8 +194,8 @@ def test_train_validates_on_another_dataset_headless(tmp_path: Path) -> None:
     # Refused before anything is stored, naming what differs.
     out = _run(tmp_path, "train", "--config", str(config), "--validation-dataset", ids["odd"])
     assert out.returncode == 2, out.stdout + out.stderr[-2000:]
-    assert "error: Validation dataset 'odd.csv' differs from the training data" in out.stdout
-    assert "lacks column(s) ['petal_width_cm']" in out.stdout and "column(s) ['colour']" in out.stdout
+    assert "error: Validation dataset 'odd.csv' differs from the training data" in out.stderr
+    assert "lacks column(s) ['petal_width_cm']" in out.stderr and "column(s) ['colour']" in out.stderr
     assert "submitted" not in out.stdout
     assert "Traceback" not in out.stderr and "Compute Failed" not in out.stderr, out.stderr  # one line
 

@@ -77,8 +77,13 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The exit code and what the command printed: a failure's error, on stderr alone."""
     code = main(list(args))
-    return code, capsys.readouterr().out
+    printed = capsys.readouterr()
+    if code:
+        assert "error: " not in printed.out, printed.out
+        return code, printed.err
+    return code, printed.out
 
 
 @pytest.mark.parametrize(

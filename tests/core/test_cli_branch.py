@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_branch_from_the_cli(tmp_path: Path) -> None:
     out = _run(tmp_path, "train")
     assert (
-        out.returncode == 2 and "train needs --config run.json, or --branch-from RUN --epoch N" in out.stdout
+        out.returncode == 2 and "train needs --config run.json, or --branch-from RUN --epoch N" in out.stderr
     )
     out = _run(tmp_path, "ingest", str(ROOT / "assets" / "iris.csv"))
     assert out.returncode == 0, out.stdout + out.stderr
@@ -33,9 +33,9 @@ def test_branch_from_the_cli(tmp_path: Path) -> None:
     # The default rule keeps the last two epochs (2, 3): epoch 1 is refused, naming epoch 2.
     out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", "1", "--lr", "0.0005")
     assert out.returncode == 2
-    assert f"error: Run {parent} has no checkpoint at epoch 1: the nearest kept one is epoch 2" in out.stdout
+    assert f"error: Run {parent} has no checkpoint at epoch 1: the nearest kept one is epoch 2" in out.stderr
     out = _run(tmp_path, "train", "--branch-from", parent)
-    assert out.returncode == 2 and "--branch-from needs --epoch N" in out.stdout
+    assert out.returncode == 2 and "--branch-from needs --epoch N" in out.stderr
 
     out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", "2", "--lr", "0.0005", "--epochs", "4")
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]

@@ -36,4 +36,4 @@ def test_train_a_random_forest_headless(tmp_path: Path) -> None:
         json.dumps({"dataset_id": dataset_id, "target": "species", "estimator": {"kind": "xgb"}})
     )
     out = _run(tmp_path, "train", "--config", str(config))
-    assert out.returncode != 0 and "Valid estimators are: dummy, linear, random_forest" in out.stdout
+    assert out.returncode != 0 and "Valid estimators are: dummy, linear, random_forest" in out.stderr

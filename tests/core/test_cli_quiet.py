@@ -70,18 +70,20 @@ def test_commands_that_need_no_cluster_import_no_framework_and_print_no_noise(
 
 
 def test_a_user_error_is_one_line_and_a_non_zero_exit_the_traceback_only_with_debug(tmp_path: Path) -> None:
+    # The error goes to stderr (a script reading stdout never takes it for a result).
     code, stdout, stderr, imported = _cli(tmp_path / "data", "evaluate", "--run", "nope", str(IRIS))
     assert code == 2
-    assert stdout.startswith("error: No run with ID 'nope'")
-    assert len(stdout.splitlines()) == 1 and stderr == "", stdout + stderr
+    assert stderr.startswith("error: No run with ID 'nope'")
+    assert len(stderr.splitlines()) == 1 and stdout == "", stdout + stderr
     assert "tensorflow" not in imported and "keras" not in imported
 
     code, stdout, stderr, _ = _cli(tmp_path / "data", "evaluate", "--run", "nope", str(IRIS), "--debug")
-    assert code == 2 and stdout.startswith("error: No run with ID 'nope'")
+    assert code == 2 and stdout == "" and stderr.splitlines()[-1].startswith("error: No run with ID 'nope'")
     assert stderr.startswith("Traceback (most recent call last):") and "NotFoundError" in stderr
 
     code, stdout, stderr, _ = _cli(tmp_path / "data", "--debug", "ingest", str(tmp_path / "missing.csv"))
-    assert code == 2 and stdout == f"error: {tmp_path / 'missing.csv'} is not a file\n" and stderr == ""
+    # (the wrapper's own last stderr line, the imported modules, is cut off with its line end)
+    assert code == 2 and stderr == f"error: {tmp_path / 'missing.csv'} is not a file" and stdout == ""
 
 
 def test_a_wrong_column_is_one_line_with_no_traceback_from_the_cluster(tmp_path: Path) -> None:
@@ -91,8 +93,8 @@ def test_a_wrong_column_is_one_line_with_no_traceback_from_the_cluster(tmp_path:
     dataset_id = stdout.split()[1].rstrip(":")
     # A target the dataset lacks: refused before anything is launched.
     code, stdout, stderr, imported = _cli(data, "baselines", "--dataset", dataset_id, "--target", "colour")
-    assert code == 2 and len(stdout.splitlines()) == 1 and stdout.startswith("error: "), stdout + stderr
-    assert "colour" in stdout and stderr == ""
+    assert code == 2 and len(stderr.splitlines()) == 1 and stderr.startswith("error: "), stdout + stderr
+    assert "colour" in stderr and stdout == ""
     assert not {"tensorflow", "keras"} & set(imported)
 
 

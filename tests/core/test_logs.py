@@ -71,4 +71,4 @@ def test_the_cli_logs_json_lines(
     assert json.loads(err[-1])["message"] == "after a command"
     monkeypatch.setenv("LOOM_LOG_FORMAT", "yaml")
     assert main(["migrate"]) == 2
-    assert "LOOM_LOG_FORMAT='yaml'" in capsys.readouterr().out
+    assert "LOOM_LOG_FORMAT='yaml'" in capsys.readouterr().err

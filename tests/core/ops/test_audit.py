@@ -253,7 +253,7 @@ def test_the_cli_grants_admin_and_exports_the_log(
     assert main(["audit", "--since", "2999-01-01"]) == 0
     assert capsys.readouterr().out == ""
     assert main(["audit", "--since", "yesterday"]) == 2
-    assert "is not an ISO date" in capsys.readouterr().out
+    assert "is not an ISO date" in capsys.readouterr().err
 
 
 def test_a_single_sign_on_is_audited_as_a_sign_in(store: Store) -> None:

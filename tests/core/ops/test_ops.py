@@ -474,12 +474,12 @@ def test_the_cli_backs_up_restores_collects_and_reports(
     assert main(["restore", str(tmp_path / "b"), "--data-dir", str(target)]) == 0
     assert "files: 4" in capsys.readouterr().out
     assert main(["restore", str(tmp_path / "b"), "--data-dir", str(target)]) == 2
-    assert capsys.readouterr().out.startswith("error: Refusing to restore")
+    assert capsys.readouterr().err.startswith("error: Refusing to restore")
     (tmp_path / "b" / "manifest.json").unlink()
     assert main(["restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "other")]) == 2
-    assert "is not a Loom backup" in capsys.readouterr().out
+    assert "is not a Loom backup" in capsys.readouterr().err
     assert main(["gc", "--upload-days", "-1"]) == 2
-    assert capsys.readouterr().out == "error: `upload_days >= 0` must hold, but got upload_days=-1.0.\n"
+    assert capsys.readouterr().err == "error: `upload_days >= 0` must hold, but got upload_days=-1.0.\n"
 
 
 def _store_at_0011(config: AppConfig) -> Store:

@@ -243,4 +243,4 @@ def test_the_cli_sets_lists_and_clears_quotas(
     assert main(["quota", "clear", "vision"]) == 0
     assert capsys.readouterr().out == "team vision: no quota\n"
     assert main(["quota", "set", "vision", "lots"]) == 2
-    assert "error: `size` must be a number of bytes" in capsys.readouterr().out
+    assert "error: `size` must be a number of bytes" in capsys.readouterr().err

@@ -34,7 +34,10 @@ def _cli(
 ) -> tuple[int, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code = main(list(args))
-    return code, capsys.readouterr().out
+    printed = capsys.readouterr()
+    if code:  # the error line goes to stderr, after whatever the command printed before it
+        assert printed.err.startswith("error: ") and "error: " not in printed.out, printed
+    return code, printed.out + printed.err
 
 
 def test_users_and_teams_from_the_command_line(accounts, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -35,7 +35,10 @@ def _cli(
 ) -> tuple[int, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code = main(list(args))
-    return code, capsys.readouterr().out
+    printed = capsys.readouterr()
+    if code:  # the error line goes to stderr, after whatever the command printed before it
+        assert printed.err.startswith("error: ") and "error: " not in printed.out, printed
+    return code, printed.out + printed.err
 
 
 def _one_error(out: str) -> str:
@@ -145,9 +148,13 @@ def test_projects_and_roles_from_the_command_line(data_dir, monkeypatch, capsys)
     )
     assert dataset in cli("datasets", "--as", "cat")[1]
 
-    # Move: ben's own dataset into his own project; cat (a viewer) may not.
+    # Move: ben's own dataset into his own project; cat (a viewer) may not, nor may ben while the
+    # team's role in vision/Pictures makes him a viewer there (moving needs a member of both).
     code, out = cli("projects", "move", "dataset", dataset, "ben/Images", "--as", "cat")
     assert code == 2 and "You have no project 'ben/Images'" in _one_error(out)
+    code, out = cli("projects", "move", "dataset", dataset, "ben/Images", "--as", "ben")
+    assert code == 2 and "You are a viewer of project 'Pictures'" in _one_error(out)
+    assert cli("projects", "team-role", "Pictures", "member", "--as", "ann")[0] == 0
     code, out = cli("projects", "move", "dataset", dataset, "ben/Images", "--as", "ben")
     assert (code, out) == (0, f"dataset {dataset} is now in project ben/Images\n")
     assert cli("datasets", "--project", "ben/Images", "--as", "ben")[1].splitlines()[1].startswith(dataset)
