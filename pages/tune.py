@@ -22,6 +22,7 @@ from core.tuning import Objective
 from core.tuning import Param
 from core.tuning import SearchSpace
 from core.tuning import StudySpec
+from core.tuning import count_trials
 from core.tuning import current_space
 from core.tuning import driver_run
 from core.tuning import enqueue_trial
@@ -254,9 +255,13 @@ def _show_study(study_id: str) -> None:
     driver = drivers[-1] if drivers else None
     objectives = " and ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
     pruner = "no pruner" if spec.pruner == "none" else f"{PRUNER_LABELS[spec.pruner]} pruner"
+    # Hand runs and launched suggestions count toward the trials (the driver asks that many fewer).
+    by_people = count_trials(study_trials(store, study_id, viewer=who).get_trials(deepcopy=False)).by_people
     st.caption(
         f"{objectives} · {SAMPLER_LABELS[spec.sampler]} sampler · {pruner} · "
-        f"{spec.n_trials} trials, {spec.parallelism} at once"
+        f"{spec.n_trials} trials"
+        + (f" ({by_people} of them hand runs or launched suggestions)" if by_people else "")
+        + f", {spec.parallelism} at once"
         + (" · learns from hand runs" if spec.learn_from_hand_runs else "")
         + f" · study `{study_id}`"
     )

@@ -12,6 +12,8 @@ Optuna is imported only where a distribution or a trial is needed; this package 
 """
 
 from core.compute import register_job_kind as _register_job_kind
+from core.tuning._driver import TrialCount
+from core.tuning._driver import count_trials
 from core.tuning._handruns import HandRun
 from core.tuning._handruns import Suggestion
 from core.tuning._handruns import add_hand_runs
@@ -67,6 +69,8 @@ __all__ = [
     "SAMPLERS",
     "Objective",
     "StudySpec",
+    "TrialCount",
+    "count_trials",
     "HandRun",
     "Suggestion",
     "add_hand_runs",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -37,11 +38,13 @@ from core.tuning._storage import load_optuna_study
 from core.tuning._storage import optuna_storage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from core.compute import JobContext
     from core.config import AppConfig
     from core.store import Store
 
-__all__ = ["TrialReporter", "run_study", "run_trial"]
+__all__ = ["TrialCount", "TrialReporter", "count_trials", "run_study", "run_trial"]
 
 _log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     active: dict[str, Any] = {}  # run id -> optuna trial
     tasks = _Tasks()
     retried: dict[int, int] = {}  # trial number -> retries so far
-    counted = _adopt(store, study, active)
+    counted, people = _adopt(store, study, active)
     unlabelled: list[tuple[Any, str | None, int]] = []  # (trial, run id, phase) submitted, not yet labelled
 
     def finish(run: Any, summary: _Summary, trial: Any) -> None:
@@ -226,6 +229,11 @@ def run_study(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             if time.monotonic() - synced > _SYNC_SECONDS:
                 synced = time.monotonic()
                 _sync_hand_runs(store, study_id)
+                # Trials people added meanwhile (hand runs, launched suggestions; here or from the
+                # Tune page) count toward n_trials, as Optuna's MaxTrialsCallback counts a trial
+                # added with add_trial: the driver asks that many fewer.
+                now = count_trials(study.get_trials(deepcopy=False)).by_people
+                counted, people = counted + now - people, now
             _label(unlabelled)  # before any of them is told (a finished trial takes no attributes)
             for run, metrics in _ended(store, list(active)):
                 tasks.forget(run.id)
@@ -318,18 +326,50 @@ def _label(unlabelled: list[tuple[Any, str | None, int]]) -> None:
             trial.set_user_attr("phase", phase)
 
 
-def _adopt(store: Store, study: Any, active: dict[str, Any]) -> int:
-    """After a driver restart: trials still running keep running and are watched again; the
-    count of trials so far is returned. Optuna trials with no run (the driver died between
-    ask and submit) are failed."""
+class TrialCount(NamedTuple):
+    """A study's trials that count toward its ``n_trials``, and how many of them people added."""
+
+    counted: int
+    by_people: int
+
+
+def _counts(frozen: Any) -> bool:
     from optuna.trial import TrialState
 
-    counted = 0
-    for frozen in study.get_trials(deepcopy=False):
-        if frozen.state == TrialState.WAITING:
-            continue
-        if "retry_of" not in frozen.user_attrs:
-            counted += 1
+    attrs = frozen.user_attrs
+    if frozen.state == TrialState.WAITING or "retry_of" in attrs:
+        return False  # queued, or a retry taking its interrupted trial's place
+    # A suggestion no one has launched yet is no trial of the study's yet.
+    return not (attrs.get("suggested") and frozen.state == TrialState.RUNNING and not attrs.get("loom_run"))
+
+
+def count_trials(trials: Sequence[Any]) -> TrialCount:
+    """How many of a study's Optuna trials count toward its ``n_trials``: every trial asked or
+    added, hand runs included (Optuna's ``MaxTrialsCallback`` counts a trial added with
+    ``add_trial`` like one it ran), except a retry (it takes its interrupted trial's place), a
+    trial waiting in the queue and a suggestion not launched yet; and how many of those people
+    added (hand runs, launched suggestions). The driver counts so when it starts and as people
+    add trials while it runs; the Tune page's caption shows it.
+
+    Args:
+        trials: The study's trials (``study.get_trials(deepcopy=False)``).
+
+    Returns:
+        The counts.
+    """
+    counted = [t for t in trials if _counts(t)]
+    people = [t for t in counted if t.user_attrs.get("hand_run") or t.user_attrs.get("suggested")]
+    return TrialCount(len(counted), len(people))
+
+
+def _adopt(store: Store, study: Any, active: dict[str, Any]) -> TrialCount:
+    """After a driver restart: trials still running keep running and are watched again; the
+    count of trials so far is returned (:func:`count_trials`). Optuna trials with no run (the
+    driver died between ask and submit) are failed."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    for frozen in trials:
         if frozen.state != TrialState.RUNNING:
             continue
         run_id = frozen.user_attrs.get("loom_run")
@@ -341,7 +381,7 @@ def _adopt(store: Store, study: Any, active: dict[str, Any]) -> int:
             active[run_id] = optuna.trial.Trial(study, frozen._trial_id)
         else:
             study.tell(frozen.number, state=TrialState.FAIL)
-    return counted
+    return count_trials(trials)
 
 
 def _client():  # type: ignore[no-untyped-def]

@@ -84,6 +84,10 @@ def test_add_a_hand_run_on_the_tune_page(app: AppTest) -> None:
     assert list(frame["source"]) == ["hand run"] and list(frame["run"]) == [inside]
     assert any(inside[:8] in link.label for link in app.get("page_link"))
     assert outside not in str(_frame(app, "can join")["run"].tolist())
+    # The hand run counts toward the study's trials (the driver asks one fewer), and says so.
+    captions = [plain(c.value) for c in app.caption]
+    said = "20 trials (1 of them hand runs or launched suggestions), 2 at once"
+    assert any(said in c for c in captions), captions
 
 
 def test_the_next_suggestion_opens_prefilled_in_train_and_its_launch_is_the_trial(app: AppTest) -> None:

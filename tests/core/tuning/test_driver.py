@@ -103,3 +103,41 @@ def test_a_range_narrowed_while_the_study_runs_applies_to_every_later_trial(setu
         assert t.user_attrs["phase"] == 2, (t.number, t.user_attrs)
         assert 2e-3 <= t.params["optimizer.learning_rate"] <= 4e-3, (t.number, t.params)
         assert t.state == TrialState.COMPLETE, (t.number, t.user_attrs.get("outcome"))
+
+
+def test_a_hand_run_added_while_the_study_runs_counts_toward_n_trials(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As Optuna's MaxTrialsCallback counts a trial added with add_trial: a study of 3 trials
+    that takes in a hand run while its first trial trains asks 2 trials of its own, not 3."""
+    import copy
+
+    from sqlalchemy import update
+
+    import core.tuning._driver as driver_module
+    from core.store import Run
+    from core.store import create_run
+    from core.store import summarize_run
+    from core.store import write_metrics
+    from core.tuning import add_hand_runs
+
+    client, store, base = setup
+    monkeypatch.setattr(driver_module, "_SYNC_SECONDS", 0.0)  # look for people's trials every wake-up
+    hand_spec = copy.deepcopy(base)
+    hand_spec["optimizer"]["learning_rate"] = 0.02
+    hand = create_run(store, "train", hand_spec, name="by hand", dataset_id=base["pipeline"]["dataset_id"])
+    write_metrics(store, hand.id, [("epoch/val_loss", 1, 0.4, 0.0)])
+    summarize_run(store, hand.id)
+    with store.session(SYSTEM) as s:
+        s.execute(update(Run).where(Run.id == hand.id).values(status="succeeded"))
+    spec = StudySpec(base, SearchSpace((LR,)).to_dict(), sampler="random", n_trials=3, parallelism=1, seed=6)
+    study_id, driver = start_study(client, store, spec, "hand run mid-study", viewer=SYSTEM)
+
+    def trials():  # type: ignore[no-untyped-def]
+        return load_optuna_study(store.config, study_id).get_trials(deepcopy=False)
+
+    wait_until(lambda: len(trials()) == 1, timeout=300, what="the study's first trial to be asked")
+    add_hand_runs(store, study_id, [hand.id], viewer=SYSTEM)  # while trial 0 trains
+    assert wait_until_ended(store, driver, 600).status == "succeeded"
+    hand_runs = [t for t in trials() if t.user_attrs.get("hand_run")]
+    own = [t for t in trials() if not t.user_attrs.get("hand_run")]
+    assert len(hand_runs) == 1 and len(own) == 2, [(t.number, t.user_attrs) for t in trials()]
+    assert all(t.state == TrialState.COMPLETE for t in own)

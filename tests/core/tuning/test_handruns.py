@@ -202,3 +202,37 @@ def test_a_suggestion_launched_with_changes_fails_and_its_run_joins_as_a_hand_ru
     joined = _trials(store, study_id)[number]
     assert joined.state == TrialState.COMPLETE and joined.params[LR.path] == pytest.approx(lr)
     assert sync_hand_runs(store, study_id) == []
+
+
+def test_hand_runs_and_launched_suggestions_count_toward_n_trials(store, base) -> None:  # type: ignore[no-untyped-def]
+    """As Optuna's MaxTrialsCallback counts a trial added with add_trial, the driver counts what
+    people add (core.tuning.count_trials, read when it starts and after each sync while it
+    runs): a hand run and a launched suggestion count, an open suggestion, a queued trial and
+    a retry do not."""
+    import optuna
+
+    from core.tuning import count_trials
+    from core.tuning._storage import optuna_storage
+
+    study_id = _study(store, base, sampler="tpe")
+    assert count_trials(_trials(store, study_id)) == (0, 0)
+    add_hand_runs(store, study_id, [_hand_run(store, base, 0.01, 16, loss=0.3)], viewer=ADA)
+    assert count_trials(_trials(store, study_id)) == (1, 1)
+
+    first = suggest_next(store, study_id, viewer=ADA)
+    assert count_trials(_trials(store, study_id)) == (1, 1)  # open: nobody launched it yet
+    run_id = _hand_run(store, base, first.values[LR.path], first.values[UNITS.path], status="running")
+    with store.session(SYSTEM) as s:
+        train = dict(s.get(Run, run_id).spec_json)
+    claim_suggestion(store, study_id, first.number, run_id, train, viewer=ADA)
+    assert count_trials(_trials(store, study_id)) == (2, 2)  # launched: the study's trial now
+
+    # The driver's own: an asked trial counts, a queued one and a retry do not.
+    study = optuna.load_study(study_name=study_id, storage=optuna_storage(store.config))
+    own = study.ask()
+    study.tell(own, 0.5)
+    study.enqueue_trial({LR.path: 0.01, UNITS.path: 8}, user_attrs={"retry_of": own.number})
+    assert count_trials(_trials(store, study_id)) == (3, 2)
+    retry = study.ask()
+    assert retry.user_attrs.get("retry_of") == own.number
+    assert count_trials(_trials(store, study_id)) == (3, 2)
