@@ -113,6 +113,8 @@ def _app(config, run_ids: list[str], ready, stop, out) -> None:  # type: ignore[
                 "seen": seen,
                 "ticks": ticks,
                 "cpu_percent": 100 * cpu / wall,
+                "cpu_s": cpu,
+                "wall_s": wall,
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "connections_max": max(in_use, default=0),
                 "pool_limit": pool.size() + max(0, pool._max_overflow) if hasattr(pool, "size") else -1,
@@ -220,6 +222,9 @@ def main() -> None:
     print(
         f"app_cpu_percent: {used['cpu_percent']:.0f} (app process, % of a core; {ticks_per_s:g} ticks/s due)"
     )
+    if ticks:  # the CPU one viewer's tick costs the app process, whatever the machine's load
+        done = len(ticks) / used["wall_s"]
+        print(f"app_cpu_ms_per_tick: {1000 * used['cpu_s'] / len(ticks):.2f} ({done:.0f} ticks/s done)")
     print(f"app_rss_mb: {used['rss_mb']:.0f} (peak)")
     print(f"db_connections_max: {used['connections_max']} of {used['pool_limit']} (app pool, in use at once)")
     cores = os.cpu_count() or 1
