@@ -10,6 +10,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from typing import NoReturn
 
 import streamlit as st
 
@@ -209,8 +210,29 @@ def run_page(page: Any) -> None:
     try:
         with audit_origin(ip=ip, session=tag):
             page.run()
+    except _PageEnd:
+        pass  # end_page(): the page has drawn all it has; the run completes
     finally:
         observe_page_render(getattr(page, "url_path", "") or "home", time.perf_counter() - started)
+
+
+class _PageEnd(BaseException):
+    """Raised by :func:`end_page`; a BaseException, as Streamlit's own StopException is, so that
+    no ``except Exception`` on the way swallows it."""
+
+
+def end_page() -> NoReturn:
+    """End this page's script run here, as a run that completed: for a page whose earlier runs
+    drew a live fragment (``st.fragment(run_every=...)``), where ``st.stop()`` is unsafe.
+
+    Streamlit forgets the fragments a run did not draw only when the run completes; a run ended by
+    ``st.stop()`` keeps them. A timer tick the browser sent just before (the live view of a run
+    that was ending, say, while the user switched project) then ran the old fragment against a
+    page that no longer had its place: Chromium failed on the delta ("Bad delta path index") and
+    showed a blank page, or the fragment's ``st.rerun()`` drew the old project again. Only for a
+    page's own body (``run_page`` ends the run), never inside a fragment or a callback.
+    """
+    raise _PageEnd
 
 
 @st.cache_resource(show_spinner=False)
@@ -316,6 +338,8 @@ def url_selectbox(
     key = f"{param}_select"
 
     def follow() -> None:
+        if _replayed():
+            return
         st.query_params[param] = st.session_state[key]
         for other in clears:
             st.query_params.pop(other, None)
@@ -553,6 +577,11 @@ def _teams_left(found: Viewer) -> None:
 _PROJECT = "_loom_project"  # this tab's last project ("" all), written back into a bare URL
 _PROJECTS = "_loom_projects"  # the viewer's projects, read once per full page run
 PROJECT_KEY = "project_select"
+# The project the switcher just picked, until the page run it started has read it. Streamlit ends
+# a superseded script run only at its next yield point (runner.fastReruns), and a run that was just
+# starting (the live view's st.rerun() as its run ended) still loads its older URL into the shared
+# st.query_params after the switch's callback wrote the new one: the page drew the old project.
+_SWITCHED = "_loom_project_switched"
 
 
 def _switcher_drawn() -> bool:
@@ -568,6 +597,17 @@ def _switcher_drawn() -> bool:
     return bool(ctx.fragment_ids_this_run) or (keys is not None and PROJECT_KEY in keys)
 
 
+def _replayed() -> bool:
+    """Whether a page-level widget's callback runs in a fragment's run: not a pick, but a live
+    view's timer tick carrying the widget's older value after a completed page run dropped the
+    widget (a switch to a project without runs); acting on it wrote the old run and project back
+    into the URL. A real pick of a widget outside the fragment reruns the whole page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 def _project(who: Viewer) -> str:
     """The project this page works in, checked against the viewer's projects, with the switcher
     in the sidebar. A project the viewer no longer has (removed from its team, deleted, a random
@@ -576,6 +616,10 @@ def _project(who: Viewer) -> str:
 
     if _switcher_drawn():  # a fragment keeps its page's project; the sidebar is not its own
         return str(st.session_state.get(_PROJECT, ""))
+    switched = st.session_state.pop(_SWITCHED, None)
+    if switched is not None and st.query_params.get("project", "") != switched:
+        work_in(switched)  # the older URL came back after the switch wrote its own: the switch wins
+        st.session_state.pop(_SWITCHED, None)
     wanted = st.query_params.get("project")
     if wanted is None:
         wanted = str(st.session_state.get(_PROJECT, ""))
@@ -601,7 +645,8 @@ def _project(who: Viewer) -> str:
     st.session_state[_PROJECT] = wanted
 
     def follow() -> None:
-        work_in(st.session_state[PROJECT_KEY])
+        if not _replayed():
+            work_in(st.session_state[PROJECT_KEY])
 
     st.session_state[PROJECT_KEY] = wanted
     st.sidebar.selectbox(
@@ -622,6 +667,7 @@ def work_in(project_id: str) -> None:
     """Work in ``project_id`` ("" for all my projects) from the next run on. The page's other
     query parameters go: what it showed (a run, a dataset) belongs to the project left behind."""
     st.session_state[_PROJECT] = project_id
+    st.session_state[_SWITCHED] = project_id
     st.query_params.clear()
     if project_id:
         st.query_params["project"] = project_id

@@ -108,7 +108,7 @@ if access.can_act:
 
 if not runs:
     st.info("No runs yet. Launch the smoke job above.")
-    st.stop()
+    _ui.end_page()  # not st.stop(): that keeps the live fragment a run before drew (_ui.end_page)
 
 
 def _label(run) -> str:  # type: ignore[no-untyped-def]

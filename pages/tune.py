@@ -127,7 +127,7 @@ def _new_study() -> None:
     st.subheader("Start a study")
     if not runs:
         st.info("Tuning starts from a training run: launch one on the Train page first.")
-        st.stop()
+        _ui.end_page()  # not st.stop(): that keeps a study's live fragment a run before drew
     labels = {r.id: f"{r.name or r.id[:8]} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
     base_id = _ui.url_selectbox("Start from training run", "base", labels, what="training run")
     base = study_base(next(r for r in runs if r.id == base_id))
