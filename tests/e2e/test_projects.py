@@ -170,10 +170,8 @@ def test_projects_without_accounts(local_server, page) -> None:  # type: ignore[
     page.wait_for_url(re.compile(r"run=[0-9a-f]{32}"))
     run_id = re.search(r"run=([0-9a-f]{32})", page.url).group(1)  # type: ignore[union-attr]
     page.get_by_text(re.compile(r"Project: .*Images")).first.wait_for()
-    # The run ends first: a switch at the very moment the live view's fragment reruns the page
-    # for the finished view left Chromium with a blank page (about 1 in 5 here; noted in the
-    # issue, not fixed yet), which this test is not about.
-    page.get_by_text("succeeded").first.wait_for()
+    # No wait for the run's end: the switch may land as the live view reruns the page for the
+    # finished view (that left a blank page; tests/e2e/test_live_end_switch.py times it on purpose).
     # The other project lists nothing of it; all projects list it again.
     pick(page, "Project", "dana / Default")
     page.get_by_text("No runs yet").wait_for()
