@@ -7,6 +7,7 @@ store and the URL's query parameters; ``st.session_state`` holds only widget sta
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -207,13 +208,18 @@ def run_page(page: Any) -> None:
     except (AttributeError, RuntimeError):
         ip = ""
     started = time.perf_counter()
+    _in_run_page.active = True
     try:
         with audit_origin(ip=ip, session=tag):
             page.run()
     except _PageEnd:
         pass  # end_page(): the page has drawn all it has; the run completes
     finally:
+        _in_run_page.active = False
         observe_page_render(getattr(page, "url_path", "") or "home", time.perf_counter() - started)
+
+
+_in_run_page = threading.local()  # set while run_page runs a page in this script thread
 
 
 class _PageEnd(BaseException):
@@ -230,9 +236,13 @@ def end_page() -> NoReturn:
     that was ending, say, while the user switched project) then ran the old fragment against a
     page that no longer had its place: Chromium failed on the delta ("Bad delta path index") and
     showed a blank page, or the fragment's ``st.rerun()`` drew the old project again. Only for a
-    page's own body (``run_page`` ends the run), never inside a fragment or a callback.
+    page's own body (``run_page`` ends the run), never inside a fragment or a callback. A page run
+    without ``run_page`` (AppTest runs ``pages/`` as a pages directory) stops as before.
     """
-    raise _PageEnd
+    if getattr(_in_run_page, "active", False):
+        raise _PageEnd
+    st.stop()
+    raise AssertionError("unreachable: st.stop() raised")
 
 
 @st.cache_resource(show_spinner=False)
