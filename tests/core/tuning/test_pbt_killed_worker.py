@@ -45,9 +45,10 @@ def _epochs(store, run_id: str) -> int:  # type: ignore[no-untyped-def]
     return len(series.steps) if series else 0
 
 
-def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
-    two_process_cluster, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def _population(tmp_path, name: str, *, interval: int, epochs: int, seed: int):  # type: ignore[no-untyped-def]
+    """A 2-member population on iris, its driver run started inline in a thread here (so the
+    cluster's worker can be killed under it). Returns the store, the study, the driver's thread,
+    its JobContext and the dict its outcome lands in."""
     config = AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.5, heartbeat_timeout=5.0)
     store = open_store(config)
     ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
@@ -59,8 +60,8 @@ def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
         batch_size=16,
     ).to_dict()
     space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
-    spec = PBTSpec(base, space.to_dict(), members=2, interval=6, epochs=6, seed=2)
-    study_id = create_pbt(store, spec, "killed", viewer=SYSTEM)
+    spec = PBTSpec(base, space.to_dict(), members=2, interval=interval, epochs=epochs, seed=seed)
+    study_id = create_pbt(store, spec, name, viewer=SYSTEM)
     driver = create_run(store, "pbt", {"study": study_id}, study_id=study_id)
     transition(store, driver.id, Started(worker="inline"))
     ctx = JobContext(store, driver.id, heartbeat_seconds=0.5)
@@ -68,8 +69,15 @@ def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
     outcome: dict = {}
     thread = threading.Thread(target=lambda: outcome.update(run_pbt(ctx, {"study": study_id})), daemon=True)
     thread.start()
+    wait_until(lambda: len(get_population(store, study_id, viewer=SYSTEM).segments) == 2, timeout=60)
+    return store, study_id, thread, ctx, outcome
+
+
+def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
+    two_process_cluster, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    store, study_id, thread, ctx, outcome = _population(tmp_path, "killed", interval=6, epochs=6, seed=2)
     try:
-        wait_until(lambda: len(get_population(store, study_id, viewer=SYSTEM).segments) == 2, timeout=60)
         victim = get_population(store, study_id, viewer=SYSTEM).segments[0].run_id
         wait_until(lambda: _epochs(store, victim) >= 2, timeout=120, what="two epochs of the victim")
         # Paused mid-run (it acts within a batch), so the kill lands between two checkpoints.
@@ -126,29 +134,9 @@ def test_a_segment_whose_task_dask_gave_up_on_before_it_started_is_retried(stric
     """The population's driver holds its segments' futures, so an erred task stays known to the
     scheduler: a segment still queued when Dask gave up on its task (KilledWorker) was never
     marked, and the driver waited on it for ever. It is marked interrupted and retried."""
-    config = AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.5, heartbeat_timeout=5.0)
-    store = open_store(config)
-    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
-    base = TrainSpec(
-        default_pipeline(ds.id, "species", ds.profile_json, "multiclass").to_dict(),
-        mlp_template("multiclass", (8,), 0.0).to_dict(),
-        OptimizerSpec("adam", 1e-2).to_dict(),
-        epochs=1,
-        batch_size=16,
-    ).to_dict()
-    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
     # Long enough that the running segment is still training when the pause reaches it.
-    spec = PBTSpec(base, space.to_dict(), members=2, interval=30, epochs=30, seed=3)
-    study_id = create_pbt(store, spec, "erred", viewer=SYSTEM)
-    driver = create_run(store, "pbt", {"study": study_id}, study_id=study_id)
-    transition(store, driver.id, Started(worker="inline"))
-    ctx = JobContext(store, driver.id, heartbeat_seconds=0.5)
-    ctx.start()
-    outcome: dict = {}
-    thread = threading.Thread(target=lambda: outcome.update(run_pbt(ctx, {"study": study_id})), daemon=True)
-    thread.start()
+    store, study_id, thread, ctx, outcome = _population(tmp_path, "erred", interval=30, epochs=30, seed=3)
     try:
-        wait_until(lambda: len(get_population(store, study_id, viewer=SYSTEM).segments) == 2, timeout=60)
         runs = [s.run_id for s in get_population(store, study_id, viewer=SYSTEM).segments]
 
         def running() -> str | None:
