@@ -31,6 +31,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test IDs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With pytest-xdist (``-n 2 --dist loadgroup``, the README's test command): every browser test
     and every bench run runs in one worker, one after another, and every other module whole in
@@ -41,7 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Chromium), and two at once on two cores made their timings fail (a run's first point, a
     page's render), while a unit test beside one does not.
     """
-    if not config.pluginmanager.hasplugin("xdist"):
+    # In a worker, xdist sets ``dist`` to "no" and says loadgroup in an option of its own.
+    if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         module = item.nodeid.split("::")[0]
