@@ -131,6 +131,64 @@ def test_a_backend_no_worker_has_is_refused_with_the_install_command(thread_clus
 
 
 @pytest.mark.slow
+def test_a_pytorch_run_branches_from_an_epoch_and_a_pytorch_population_exploits(
+    thread_cluster, config: AppConfig
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 30 on a second backend (TensorFlow's are in test_branch.py and test_pbt.py): a
+    PyTorch run branched from a kept epoch with another learning rate continues its steps with
+    the optimizer state carried over, on PyTorch; a population of two PyTorch members trains in
+    two rounds, its loser's second round a branch of the winner's first."""
+    from core.store import get_events
+    from core.training import branch_run
+    from core.training import epoch_checkpoints
+    from core.tuning import Param
+    from core.tuning import PBTSpec
+    from core.tuning import SearchSpace
+    from core.tuning import get_population
+    from core.tuning import start_pbt
+
+    store = open_store(config)
+    spec, ds_id = _iris_spec(store, 3, "torch")
+    parent = submit_run(thread_cluster, store, "train", spec.to_dict(), dataset_id=ds_id, viewer=SYSTEM)
+    run = wait_until_ended(store, parent, 240)
+    assert run.status == "succeeded", run.status_reason
+    assert [c.epoch for c in epoch_checkpoints(store, parent)][-2:] == [2, 3]  # the last 2 kept
+    child = branch_run(store, thread_cluster, parent, 2, {"learning_rate": 1e-3, "epochs": 4}, viewer=SYSTEM)
+    branched = wait_until_ended(store, child, 240)
+    assert branched.status == "succeeded", branched.status_reason
+    assert branched.result_json["environment"]["backend"] == "torch"
+    assert branched.spec["backend"] == "torch" and branched.spec["branch"]["epoch"] == 2
+    mine, theirs = get_metrics(store, child, viewer=SYSTEM), get_metrics(store, parent, viewer=SYSTEM)
+    assert mine["epoch/loss"].steps == [3, 4]
+    per_epoch = -(-run.result_json["rows"]["train"] // 8)
+    assert mine["batch/loss"].steps[0] == 2 * per_epoch + 1
+    # From the parent's weights, not from scratch: below the parent's first epoch.
+    assert mine["epoch/loss"].values[0] < theirs["epoch/loss"].values[0]
+    events = get_events(store, child, viewer=SYSTEM)
+    assert any(e.kind == "branched" and "optimizer state carried over" in e.message for e in events)
+
+    base = {**spec.to_dict(), "epochs": 1}
+    space = SearchSpace((Param("optimizer.learning_rate", "float", 1e-3, 0.1, log=True),))
+    pbt = PBTSpec(base, space.to_dict(), members=2, interval=1, epochs=2, quantile=0.5, seed=5)
+    study_id, driver = start_pbt(thread_cluster, store, pbt, "torch population", viewer=SYSTEM)
+    ended = wait_until_ended(store, driver, 420)
+    assert ended.status == "succeeded", ended.status_reason
+    population = get_population(store, study_id, viewer=SYSTEM)
+    assert [(s.start, s.end) for s in population.segments] == [(0, 1)] * 2 + [(1, 2)] * 2
+    assert all(s.status == "succeeded" for s in population.segments)
+    (exploit,) = [e for e in population.events if e.event == "exploit"]
+    loser, winner = exploit.member, exploit.data["from_member"]
+    first = {s.member: s for s in population.segments if s.end == 1}
+    second = next(s for s in population.segments if s.member == loser and s.end == 2)
+    branch = get_run(store, second.run_id, viewer=SYSTEM)
+    assert branch.parent_id == first[winner].run_id and branch.spec["branch"]["epoch"] == 1
+    assert all(
+        get_run(store, s.run_id, viewer=SYSTEM).result_json["environment"]["backend"] == "torch"
+        for s in population.segments
+    )
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_run_streams_steers_stops_resumes_and_predicts(
     backend: str, thread_cluster, config: AppConfig
