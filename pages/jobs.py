@@ -243,8 +243,6 @@ def _view(
 ) -> MetricView:
     """The curves to draw, read once per visit and then only appended to: each rerun (and each
     live tick) reads the rows written since the last one, never the history again."""
-    for old in [k for k in st.session_state if str(k).startswith("curves_") and run_id not in str(k)]:
-        del st.session_state[old]  # another run's curves: this visitor moved on
     slot = f"curves_{run_id}_{keys}"
     view = st.session_state.get(slot)
     if view is None or view.window != window:
@@ -254,18 +252,22 @@ def _view(
         if keys is not None:
             new = {k: v for k, v in new.items() if k in keys}
         view = extend_view(view, new, last)
-    st.session_state[slot] = view  # this visitor's own view: session state, never a shared cache
+    return _keep(run_id, slot, view)
+
+
+def _keep(run_id: str, slot: str, view: MetricView) -> MetricView:
+    """Keep ``view`` as this visitor's ``slot`` (session state, never a shared cache), forgetting
+    other runs' curves: this visitor moved on."""
+    for old in [k for k in st.session_state if str(k).startswith("curves_") and run_id not in str(k)]:
+        del st.session_state[old]
+    st.session_state[slot] = view
     return view
 
 
 def _shared_view(frame: LiveFrame) -> MetricView:
     """The live feed's view of the run, kept as this visitor's too: when the run ends, the
     finished page appends to it what was written since, as :func:`_view` does."""
-    run_id = frame.run.id
-    for old in [k for k in st.session_state if str(k).startswith("curves_") and run_id not in str(k)]:
-        del st.session_state[old]
-    st.session_state[f"curves_{run_id}_None"] = frame.view  # frozen, shared: only ever replaced
-    return frame.view
+    return _keep(frame.run.id, f"curves_{frame.run.id}_None", frame.view)  # frozen: only ever replaced
 
 
 def _smoothing(run_id: str) -> float:
