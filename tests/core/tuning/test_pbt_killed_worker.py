@@ -76,7 +76,12 @@ def _population(tmp_path, name: str, *, interval: int, epochs: int, seed: int): 
 def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
     two_process_cluster, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    store, study_id, thread, ctx, outcome = _population(tmp_path, "killed", interval=6, epochs=6, seed=2)
+    # Long enough that the victim is still training when the pause reaches it: with six epochs it
+    # could finish first on a busy machine, and no pause would ever show.
+    epochs = 20
+    store, study_id, thread, ctx, outcome = _population(
+        tmp_path, "killed", interval=epochs, epochs=epochs, seed=2
+    )
     try:
         victim = get_population(store, study_id, viewer=SYSTEM).segments[0].run_id
         wait_until(lambda: _epochs(store, victim) >= 2, timeout=120, what="two epochs of the victim")
@@ -85,10 +90,13 @@ def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
         wait_until(
             lambda: any(e.kind == "marker" for e in get_events(store, victim, viewer=SYSTEM)),
             timeout=60,
-            what="the pause taking effect",
+            what=lambda: (
+                f"the pause taking effect (the victim is {get_run(store, victim, viewer=SYSTEM).status}"
+                f" after {_epochs(store, victim)} epochs)"
+            ),
         )
         done = _epochs(store, victim)
-        assert done < 6
+        assert done < epochs
         for pid in two_process_cluster.run(os.getpid).values():
             os.kill(pid, signal.SIGKILL)
         thread.join(timeout=300)
@@ -109,7 +117,7 @@ def test_a_killed_worker_costs_a_member_at_most_the_epochs_since_its_checkpoint(
     assert outcome["finished"] == 2
     # The member's curve has every epoch once: the checkpointed ones, then the resumed ones.
     assert [s for s in get_metrics(store, resumed.id, viewer=SYSTEM)["epoch/val_loss"].steps] == list(
-        range(start + 1, 7)
+        range(start + 1, epochs + 1)
     )
 
 
