@@ -174,7 +174,7 @@ def train_section(
             validation_dataset=validation_dataset,
             refused=refused,
         )
-    st.stop()
+    _ui.end_page()
 
 
 def baselines_button(

@@ -103,7 +103,7 @@ def seed_group_panel(store: Store, who: Viewer, metric: str) -> None:
     st.dataframe(_table(groups), hide_index=True, key="seed_group_table")
     _bands(store, who, groups, metric, "seed_group")
     _links(groups)
-    st.stop()  # a seed group's page shows its group only, not every run below it
+    _ui.end_page()  # a seed group's page shows its group only, not every run below it
 
 
 def group_section(store: Store, who: Viewer, run_ids: list[str], metric: str) -> None:

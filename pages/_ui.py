@@ -78,7 +78,7 @@ def fail(exc: AppError) -> None:
     """Show a Loom error on the page and in the server log, then stop this script run."""
     _log.error("%s", exc)
     error(exc)
-    st.stop()
+    end_page()
 
 
 def config() -> AppConfig:
@@ -228,8 +228,9 @@ class _PageEnd(BaseException):
 
 
 def end_page() -> NoReturn:
-    """End this page's script run here, as a run that completed: for a page whose earlier runs
-    drew a live fragment (``st.fragment(run_every=...)``), where ``st.stop()`` is unsafe.
+    """End this page's script run here, as a run that completed. Every page stops this way
+    (errors, not-found answers, empty states), since any page may have drawn a live fragment
+    (``st.fragment(run_every=...)``) a run before, and there ``st.stop()`` is unsafe.
 
     Streamlit forgets the fragments a run did not draw only when the run completes; a run ended by
     ``st.stop()`` keeps them. A timer tick the browser sent just before (the live view of a run
@@ -507,7 +508,7 @@ def _go(url: str, before: str = "") -> None:
     script = f"{before}window.location.replace({json.dumps(url)});"
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
     st.link_button("Continue", url)
-    st.stop()
+    end_page()
 
 
 def _here() -> str:
@@ -812,7 +813,7 @@ def _grant(kind: str, target_id: str | None) -> Grant | None:
         or (kind == "compare" and grant.run_ids != runs)
     ):
         st.error(NOT_FOUND, icon="🔍")
-        st.stop()
+        end_page()
     return grant
 
 
@@ -851,7 +852,7 @@ def sign_in_form() -> None:
         st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
         st.button("Sign in with single sign-on", key="sso_sign_in", on_click=st.login)
     st.caption("An administrator adds accounts with `python -m core user add NAME`.")
-    st.stop()
+    end_page()
 
 
 def _sso_configured() -> bool:
@@ -1023,7 +1024,7 @@ def not_found(what: str, *, stop: bool = True, picker: str | None = None, label:
     if picker:
         st.page_link(picker, label=label or "Pick another", icon=":material/arrow_forward:")
     if stop:
-        st.stop()
+        end_page()
 
 
 def notes_and_tags(kind: str, target_id: str, who: Viewer, can_note: bool, tags: bool = True) -> None:

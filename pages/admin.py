@@ -55,7 +55,7 @@ if not is_site_admin(store, who):
         "(`python -m core user grant-admin NAME`).",
         icon="🔒",
     )
-    st.stop()
+    _ui.end_page()
 
 st.subheader("Disk use")
 st.caption(

@@ -34,7 +34,7 @@ if not st.query_params.get("runs") and not access.shared:
     }
     if len(recent) < 2:
         st.info("Compare needs at least two runs. Launch some on the Train or Jobs page.")
-        st.stop()
+        _ui.end_page()
     labels = _ui.distinct(recent)
     picked = st.multiselect(
         f"Runs to compare (2 to {MAX_RUNS})",
@@ -47,14 +47,14 @@ if not st.query_params.get("runs") and not access.shared:
         st.query_params["runs"] = ",".join(picked)
         st.rerun()
     st.caption("Or pick runs on the Experiments page and press Compare there.")
-    st.stop()
+    _ui.end_page()
 
 try:
     run_ids = parse_run_ids(st.query_params.get("runs", ""))
 except AppError as exc:
     _ui.error(exc)
     st.page_link("pages/experiments.py", label="Pick runs on the Experiments page")
-    st.stop()
+    _ui.end_page()
 metric = st.query_params.get("metric", "epoch/val_loss")
 x_axis = st.query_params.get("x", "step")
 try:

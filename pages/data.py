@@ -160,7 +160,7 @@ if ingest_id := st.query_params.get("ingest"):
 
 if not datasets:
     st.info("No datasets yet. Upload a file or add a sample above.")
-    st.stop()
+    _ui.end_page()
 
 st.subheader("Datasets")
 st.dataframe(

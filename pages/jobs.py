@@ -396,9 +396,7 @@ def _controls(run: RunRecord) -> None:
     """Stop, Pause, Resume and Set learning rate for a live run, drawn once per page run."""
     steer = run.kind in ("train", EXTERNAL_KIND)
     cols = st.columns([1, 1, 1, 2, 1] if steer else [1, 6], vertical_alignment="bottom")
-    cols[0].button(
-        "Stop", key=f"stop_{run.id}", type="primary", on_click=_send, args=(run.id, "stop")
-    )
+    cols[0].button("Stop", key=f"stop_{run.id}", type="primary", on_click=_send, args=(run.id, "stop"))
     if not steer:
         return
     cols[1].button("Pause", key=f"pause_{run.id}", on_click=_send, args=(run.id, "pause"))
@@ -477,13 +475,13 @@ def _details(run: RunRecord) -> None:
 
 def _events_table(run: RunRecord) -> None:
     st.dataframe(
-            [
-                {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
-                for e in get_events(store, run.id, viewer=who)
-            ],
-            hide_index=True,
-            key="events_table",
-        )
+        [
+            {"time": e.ts, "kind": e.kind, "from": e.from_status, "to": e.to_status, "message": e.message}
+            for e in get_events(store, run.id, viewer=who)
+        ],
+        hide_index=True,
+        key="events_table",
+    )
 
 
 def _share_tab(run: RunRecord) -> None:
@@ -523,20 +521,22 @@ def _train_specs(trained: TrainingRun) -> None:
     c2.markdown("**Optimizer**")
     c2.markdown(_ui.md_pairs(dict(spec.optimizer)))
     c2.markdown("**Settings**")
-    c2.markdown(_ui.md_pairs(
-        {
-            "epochs": spec.epochs,
-            "batch_size": spec.batch_size,
-            "seed": spec.seed,
-            "early_stopping": spec.early_stopping,
-            "workers": spec.workers,
-            "backend": spec.backend,
-            # As Keras's validation_data: every row of the run's dataset trained, this one validated.
-            "validation_dataset": _dataset_label(spec.validation_dataset)
-            if spec.validation_dataset
-            else "none (the split's held-out rows)",
-        }
-    ))
+    c2.markdown(
+        _ui.md_pairs(
+            {
+                "epochs": spec.epochs,
+                "batch_size": spec.batch_size,
+                "seed": spec.seed,
+                "early_stopping": spec.early_stopping,
+                "workers": spec.workers,
+                "backend": spec.backend,
+                # As Keras's validation_data: every row of the run's dataset trained, this one validated.
+                "validation_dataset": _dataset_label(spec.validation_dataset)
+                if spec.validation_dataset
+                else "none (the split's held-out rows)",
+            }
+        )
+    )
     env = run.result.environment
     if env:
         st.caption("Ran with " + ", ".join(f"{k} {v}" for k, v in env.items() if v not in (None, "")))

@@ -53,7 +53,7 @@ datasets = list_datasets(store, viewer=who)
 if not datasets:
     st.info("Add a dataset on the Data page first: a pipeline starts from one.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
-    st.stop()
+    _ui.end_page()
 
 drafts = list_drafts(store, viewer=who)
 with st.expander("New pipeline", expanded=not drafts):
@@ -75,7 +75,7 @@ with st.expander("New pipeline", expanded=not drafts):
             st.rerun()
 
 if not drafts:
-    st.stop()
+    _ui.end_page()
 
 draft_id = _ui.url_selectbox("Pipeline", "pipeline", dict(drafts), clears=("node",), what="pipeline")
 try:
@@ -100,7 +100,7 @@ if not who.owns(draft.author):
         else:
             st.query_params["pipeline"] = mine.id
             st.rerun()
-    st.stop()
+    _ui.end_page()
 _ui.project_box("pipeline", draft.id, draft.project_id, draft.author, who)
 _ui.visibility_box(
     "pipeline", draft.id, draft.team, who, lambda team: set_pipeline_team(store, draft.id, team, viewer=who)

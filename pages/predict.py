@@ -88,7 +88,7 @@ if source == "A training run":
     runs = [r for r in runs if r.result.has_model]
     if not runs:
         st.info("No finished training run yet. Train a model on the Train page, or upload a bundle.")
-        st.stop()
+        _ui.end_page()
     labels = {r.id: f"{r.name or r.id[:8]} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
     model_run = _ui.url_selectbox("Training run", "model", labels, what="training run")
     chosen = next(r for r in runs if r.id == model_run)
@@ -98,7 +98,7 @@ if source == "A training run":
 else:
     upload = st.file_uploader("Bundle (.zip downloaded from a run on the Jobs page)", type=["zip"])
     if upload is None:
-        st.stop()
+        _ui.end_page()
     bundle_bytes = upload.getvalue()
     try:
         bundle = read_bundle(bundle_bytes)[0]
@@ -121,7 +121,7 @@ else:
     datasets = list_datasets(store, viewer=who)
     if not datasets:
         st.info("No datasets yet.")
-        st.stop()
+        _ui.end_page()
     rows_dataset = st.selectbox(
         "Dataset",
         [d.id for d in datasets],

@@ -39,7 +39,7 @@ if not report_id:
             f"{_ui.md_escape(row.author or 'local')} · {row.created_at:%Y-%m-%d %H:%M}",
             query_params={"report": row.id},
         )
-    st.stop()
+    _ui.end_page()
 
 try:
     raw_version = st.query_params.get("version")

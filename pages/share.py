@@ -25,7 +25,7 @@ if token:  # a share link: opens without signing in, and only the view it names
     except NotFoundError:
         st.title("Shared link")
         st.error(NOT_FOUND, icon="🔍")
-        st.stop()
+        _ui.end_page()
     st.switch_page(PAGES[link.target_kind], query_params=link_params(link, token))
 
 st.title("Share links")

@@ -50,12 +50,12 @@ st.title("Train")
 store = _ui.store()
 who = _ui.viewer()
 if _ui.viewer_here(who, "training"):
-    st.stop()
+    _ui.end_page()
 
 # "Branch from epoch N" on a run's page: ?branch=<run>&epoch=<n> opens the branch form instead.
 if branch_of := st.query_params.get("branch"):
     _branch.form(store, who, branch_of, st.query_params.get("epoch"))
-    st.stop()
+    _ui.end_page()
 
 # "Tweak and rerun" / "promote": ?from_run=<id> starts from that run's specs (the URL, not the
 # session, says so; widgets are filled once per source run and stay editable).
@@ -117,7 +117,7 @@ elif from_run := st.query_params.get("from_run"):
 datasets = list_datasets(store, viewer=who)
 if not datasets:
     st.info("Add a dataset on the Data page first.")
-    st.stop()
+    _ui.end_page()
 dataset_id = _ui.url_selectbox(
     "Dataset", "dataset", {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}, what="dataset"
 )
@@ -233,7 +233,7 @@ elif template == "mlp":
         model = model_template("mlp", task, hidden=widths, dropout=dropout, images=images)
     except (ValueError, AppError) as exc:
         _ui.error(exc if isinstance(exc, AppError) else f"Widths must be whole numbers, e.g. 64, 32 ({exc}).")
-        st.stop()
+        _ui.end_page()
 else:
     model = model_template(template, task)
 
@@ -258,7 +258,7 @@ with st.expander("Edit the layers", expanded=False):
         )
     except AppError as exc:
         _ui.error(exc)
-        st.stop()
+        _ui.end_page()
 try:
     shapes = model.shapes(input_shape, n_classes)
 except AppError as exc:
