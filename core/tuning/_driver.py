@@ -339,15 +339,18 @@ def _counts(frozen: Any) -> bool:
     attrs = frozen.user_attrs
     if frozen.state == TrialState.WAITING or "retry_of" in attrs:
         return False  # queued, or a retry taking its interrupted trial's place
-    # A suggestion no one has launched yet is no trial of the study's yet.
-    return not (attrs.get("suggested") and frozen.state == TrialState.RUNNING and not attrs.get("loom_run"))
+    # A suggestion that never became its run is no trial of the study's: not launched yet, or
+    # failed as launched with changes (that run joins as a hand run, and counts then), or as
+    # values that make no valid spec.
+    return not (attrs.get("suggested") and not attrs.get("loom_run"))
 
 
 def count_trials(trials: Sequence[Any]) -> TrialCount:
     """How many of a study's Optuna trials count toward its ``n_trials``: every trial asked or
     added, hand runs included (Optuna's ``MaxTrialsCallback`` counts a trial added with
     ``add_trial`` like one it ran), except a retry (it takes its interrupted trial's place), a
-    trial waiting in the queue and a suggestion not launched yet; and how many of those people
+    trial waiting in the queue and a suggestion that never became its run (not launched yet, or
+    launched with changes: its run counts once, as the hand run it joins as); and how many people
     added (hand runs, launched suggestions). The driver counts so when it starts and as people
     add trials while it runs; the Tune page's caption shows it.
 

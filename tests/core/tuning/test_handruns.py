@@ -236,3 +236,15 @@ def test_hand_runs_and_launched_suggestions_count_toward_n_trials(store, base) -
     retry = study.ask()
     assert retry.user_attrs.get("retry_of") == own.number
     assert count_trials(_trials(store, study_id)) == (3, 2)
+
+    # Launched with changes: the failed suggestion does not count, its run once, when it joins.
+    second = suggest_next(store, study_id, viewer=ADA)
+    lr = 0.0123 if second.values[LR.path] != 0.0123 else 0.02
+    changed = _hand_run(store, base, lr, second.values[UNITS.path], status="running", loss=0.2)
+    with store.session(SYSTEM) as s:
+        train = dict(s.get(Run, changed).spec_json)
+    assert "with changes" in claim_suggestion(store, study_id, second.number, changed, train, viewer=ADA)
+    assert count_trials(_trials(store, study_id)) == (3, 2)
+    _set_status(store, changed, "succeeded")
+    assert len(sync_hand_runs(store, study_id)) == 1
+    assert count_trials(_trials(store, study_id)) == (4, 3)
