@@ -38,10 +38,21 @@ def new_population(store: Any, who: Any, base: dict, space: Any) -> None:
     epochs = c2.number_input("Epochs per member", 1, 10_000, 10, key="pbt_epochs")
     interval = c3.number_input("Exploit every (epochs)", 1, 10_000, 2, key="pbt_interval")
     quantile = c4.number_input("Bottom / top quantile", 0.05, 0.5, 0.25, step=0.05, key="pbt_quantile")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     metric = c1.selectbox("Rank by", metrics, key="pbt_metric", format_func=lambda m: f"{m} ({METRICS[m]})")
     explore = c2.selectbox("Explore", EXPLORES, format_func=EXPLORE_LABELS.get, key="pbt_explore")
-    seed = c3.number_input("Seed (-1: random)", -1, 2**31 - 1, -1, key="pbt_seed")
+    resample = c3.number_input(
+        "Resample chance",
+        0.0,
+        1.0,
+        0.25,
+        step=0.05,
+        key="pbt_resample",
+        disabled=explore != "perturb",
+        help="With Perturb, the chance that a setting is drawn afresh from the space instead of "
+        "scaled (Ray Tune's resample_probability). 0 only ever scales.",
+    )
+    seed = c4.number_input("Seed (-1: random)", -1, 2**31 - 1, -1, key="pbt_seed")
     name = st.text_input("Population name", max_chars=200, key="pbt_name")
     team = _ui.team_choice("pbt_team", who)
     if st.button("Start population", type="primary", key="pbt_start"):
@@ -54,6 +65,7 @@ def new_population(store: Any, who: Any, base: dict, space: Any) -> None:
                 epochs=int(epochs),
                 quantile=float(quantile),
                 explore=explore,
+                resample_probability=float(resample),
                 metric=metric,
                 seed=None if seed < 0 else int(seed),
             )
@@ -66,6 +78,13 @@ def new_population(store: Any, who: Any, base: dict, space: Any) -> None:
             st.rerun()
 
 
+def _resampled(spec: Any) -> str:
+    """The caption's word on a perturbing population's resample chance."""
+    if spec.explore != "perturb" or not spec.resample_probability:
+        return ""
+    return f", each setting redrawn from the space with chance {spec.resample_probability:.0%}"
+
+
 def show(store: Any, who: Any, study: Any) -> None:
     """A population's page: what it is, its live view while it trains, and (for who may change
     it) kill, clone and freeze."""
@@ -75,7 +94,7 @@ def show(store: Any, who: Any, study: Any) -> None:
     st.caption(
         f"Population-based training · {spec.members} members × {spec.epochs} epochs · every "
         f"{spec.interval} epochs the bottom {spec.quantile:.0%} copy the top "
-        f"({EXPLORE_LABELS[spec.explore]}) · "
+        f"({EXPLORE_LABELS[spec.explore]}{_resampled(spec)}) · "
         f"ranked by {spec.metric} · study `{study.id}`"
     )
     driver = _driver_status(store, population)

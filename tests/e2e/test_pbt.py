@@ -69,7 +69,7 @@ def _base_run(app: IrisApp) -> str:
     return run.id
 
 
-def _fill(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
+def _fill(page, label: str, value: float) -> None:  # type: ignore[no-untyped-def]
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
     box.press("Enter")
@@ -86,9 +86,11 @@ def test_start_a_population_watch_its_tree_grow_and_freeze_a_setting(pbt_app: Ir
     _fill(pg, "Members", 3)
     _fill(pg, "Epochs per member", 4)
     _fill(pg, "Exploit every (epochs)", 1)
+    _fill(pg, "Resample chance", 0.5)
     pg.get_by_role("button", name="Start population").click()
     pg.wait_for_url(re.compile(r"/tune\?study=[0-9a-f]{32}"), timeout=60_000)
     pg.get_by_text("Population-based training · 3 members × 4 epochs", exact=False).wait_for()
+    pg.get_by_text("each setting redrawn from the space with chance 50%", exact=False).wait_for()
     stop = pg.get_by_role("button", name="Stop population")
     stop.wait_for()
 

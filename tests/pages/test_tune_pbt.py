@@ -94,7 +94,11 @@ def test_a_population_shows_its_tree_curves_and_events_and_takes_actions(app: Ap
     study_id, driver = _population(store)
     open_page(app, "pages/tune.py", study=study_id)
     assert not app.error, [plain(e.value) for e in app.error]
-    assert any("Population-based training · 2 members × 3 epochs" in c.value for c in app.caption)
+    assert any(
+        "Population-based training · 2 members × 3 epochs" in c.value
+        and "each setting redrawn from the space with chance 25%" in c.value
+        for c in app.caption
+    )
     assert len(app.get("plotly_chart")) == 2  # the family tree and every member's curve
     events = [plain(m.value) for m in app.markdown if m.value.startswith("- ")]
     assert len(events) == 1
@@ -126,6 +130,10 @@ def test_the_form_refuses_a_population_of_one_with_the_rule(app: AppTest) -> Non
     base = _base_run(app)
     open_page(app, "pages/tune.py", base=base)
     app.radio(key="tune_kind").set_value("Population-based training").run()
+    assert not app.number_input(key="pbt_resample").disabled  # perturb: some settings redrawn
+    app.selectbox(key="pbt_explore").set_value("resample").run()
+    assert app.number_input(key="pbt_resample").disabled  # every setting is redrawn anyway
+    app.selectbox(key="pbt_explore").set_value("perturb").run()
     app.number_input(key="pbt_members").set_value(1)
     app.button(key="pbt_start").click().run()
     assert not app.exception, [e.value for e in app.exception]
