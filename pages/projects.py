@@ -7,6 +7,8 @@ lists and creates inside it too. Roles: viewer (read, note), member (also create
 admin (also members, settings, delete). Core checks every change again.
 """
 
+from datetime import timedelta
+
 import streamlit as st
 
 from core.errors import AppError
@@ -209,7 +211,8 @@ else:
                 _ui.fail(exc)
             st.warning(
                 f"{_ui.md_escape(current.label)} {_holds(counts)}. Deleting it puts it in the trash with "
-                "everything in it: hidden from every list and link until an admin restores it.",
+                "everything in it: hidden from every list and link until an admin restores it, and "
+                f"purged with its files after {_ui.config().trash_days:g} days.",
                 icon=":material/delete:",
             )
             sure = st.checkbox("Yes, put this project in the trash", key="project_delete_sure")
@@ -233,9 +236,13 @@ if not trashed:
     st.caption("No deleted projects you can restore.")
 for p in trashed:
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
-    when = f"{p.deleted_at:%Y-%m-%d %H:%M}" if p.deleted_at else ""
+    when = purge = ""
+    if p.deleted_at:
+        when = f"{p.deleted_at:%Y-%m-%d %H:%M}"
+        purged_on = p.deleted_at + timedelta(days=_ui.config().trash_days)
+        purge = f" · purged with everything in it after {purged_on:%Y-%m-%d}"
     by = f" by {p.deleted_by}" if p.deleted_by else ""
-    c1.markdown(f"**{_ui.md_escape(p.label)}** · deleted {when}{_ui.md_escape(by)}")
+    c1.markdown(f"**{_ui.md_escape(p.label)}** · deleted {when}{_ui.md_escape(by)}{purge}")
     if c2.button("Restore", key=f"restore_{p.id}"):
         try:
             restore_project(store, p.id, viewer=who)

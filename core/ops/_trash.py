@@ -15,6 +15,11 @@ trash uses (it may come back). A run that branches (core.training's ``branch_run
 stays while any of them is not purged: their shared history (its curves up to each branch's
 epoch, its checkpoints) is kept until no branch needs it, and gc keeps its checkpoints too. A
 purged study takes its Optuna rows (studies, trials and their values) with it.
+
+A project in the trash (core.sharing's ``delete_project``) is purged the same way, after the same
+days: everything in it goes with it (each item under the rules above), then its members, alert
+rules and the project itself; if something in it is kept, the project stays with it, named in
+the result as kept with why.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -36,9 +42,12 @@ from core.errors import AppError
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import SYSTEM
+from core.store import AlertRule
 from core.store import Dataset
 from core.store import Note
 from core.store import Pipeline
+from core.store import Project
+from core.store import ProjectMember
 from core.store import Report
 from core.store import ReportVersion
 from core.store import Run
@@ -116,12 +125,24 @@ def _model(kind: str) -> Any:
     return _MODELS[kind]
 
 
-def _item(kind: str, row: Any) -> TrashItem:
+def _item(kind: str, row: Any, project: Any = None) -> TrashItem:
+    """``row`` as a trash item; ``project``: its project in the trash, which dates an item that
+    is there only as part of it."""
     name = row.title if kind == "report" else row.name
     if kind == "pipeline":
         name = f"{name} v{row.version}"
+    deleted_at, deleted_by = row.deleted_at, row.deleted_by
+    if deleted_at is None and project is not None:
+        deleted_at, deleted_by = project.deleted_at, project.deleted_by
     return TrashItem(
-        kind, row.id, name or row.id[:8], row.author, row.project_id or "", row.deleted_at, row.deleted_by
+        kind, row.id, name or row.id[:8], row.author, row.project_id or "", deleted_at, deleted_by
+    )
+
+
+def _project_item(project: Any) -> TrashItem:
+    owner = project.owner_team or project.owner_user
+    return TrashItem(
+        "project", project.id, project.name, owner, project.id, project.deleted_at, project.deleted_by
     )
 
 
@@ -319,11 +340,23 @@ def purge_trash(
     paths: list[Path] = []
     optuna_names: list[str] = []
     with store.session(SYSTEM) as s:
+        projects = {
+            p.id: p
+            for p in s.scalars(select(Project).where(Project.deleted_at.is_not(None)))
+            if _aware(p.deleted_at) <= cutoff
+        }
         due: list[tuple[str, Any]] = []
         for kind in TRASH_KINDS:
             model = _MODELS[kind]
-            rows = s.scalars(select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at))
-            due += [(kind, r) for r in rows if _aware(r.deleted_at) <= cutoff]
+            trashed = model.deleted_at.is_not(None)
+            if projects:  # everything in a project due for purging goes with it
+                trashed = or_(trashed, model.project_id.in_(list(projects)))
+            rows = s.scalars(select(model).where(trashed).order_by(model.deleted_at))
+            due += [
+                (kind, r)
+                for r in rows
+                if r.project_id in projects or (r.deleted_at is not None and _aware(r.deleted_at) <= cutoff)
+            ]
         going = {(kind, r.id) for kind, r in due}
         # Until nothing changes: keeping one item (a branch) may keep what it needs (its parent).
         changed = True
@@ -335,12 +368,12 @@ def purge_trash(
                 why = _blockers(s, kind, row.id, going)
                 if why:
                     going.discard((kind, row.id))
-                    kept.append((_item(kind, row), why))
+                    kept.append((_item(kind, row, projects.get(row.project_id)), why))
                     changed = True
         for kind, row in due:
             if (kind, row.id) not in going:
                 continue
-            item = _item(kind, row)
+            item = _item(kind, row, projects.get(row.project_id))
             purged.append(item)
             if kind == "study":
                 optuna_names.append(row.optuna_study_name)
@@ -348,6 +381,26 @@ def purge_trash(
             if not dry_run:
                 _remove_rows(s, kind, row)
                 audit(s, "", f"{kind}.purge", kind, row.id, {"name": item.name, "by": item.deleted_by})
+        for project in projects.values():
+            held = sum(1 for item, _ in kept if item.project_id == project.id)
+            if held:
+                why = f"kept: {held} item(s) in it are kept (named beside it); it goes once they do"
+                kept.append((_project_item(project), why))
+                continue
+            purged.append(_project_item(project))
+            if not dry_run:
+                s.execute(delete(AlertRule).where(AlertRule.project_id == project.id))
+                s.execute(delete(ProjectMember).where(ProjectMember.project_id == project.id))
+                s.delete(project)
+                s.flush()
+                audit(
+                    s,
+                    "",
+                    "project.purge",
+                    "project",
+                    project.id,
+                    {"name": project.name, "by": project.deleted_by},
+                )
         if dry_run:
             s.rollback()
     if optuna_names and not dry_run:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
 
@@ -172,16 +173,26 @@ def _trash_usage(store: Any, team: str) -> list[tuple[datetime, int]]:
     data_dir = Path(store.data_dir)
     days = float(getattr(getattr(store, "config", None), "trash_days", 30.0))
     projects = select(Project.id).where(Project.owner_team == team).scalar_subquery()
-    trashed_runs = select(Run.id).where(Run.project_id.in_(projects), Run.deleted_at.is_not(None))
     with store.engine.connect() as conn:
-        datasets = dict(
-            conn.execute(
-                select(Dataset.id, Dataset.deleted_at).where(
-                    Dataset.project_id.in_(projects), Dataset.deleted_at.is_not(None)
-                )
-            ).all()
-        )
-        runs = dict(conn.execute(select(Run.id, Run.deleted_at).where(Run.id.in_(trashed_runs))).all())
+        # A project in the trash takes everything in it there, purged with it (core.ops).
+        gone_where = (Project.owner_team == team, Project.deleted_at.is_not(None))
+        gone = dict(conn.execute(select(Project.id, Project.deleted_at).where(*gone_where)).all())
+
+        def in_trash(model: Any) -> Any:
+            return select(model.id, model.deleted_at, model.project_id).where(
+                model.project_id.in_(projects),
+                or_(
+                    model.deleted_at.is_not(None),
+                    model.project_id.in_(select(Project.id).where(*gone_where).scalar_subquery()),
+                ),
+            )
+
+        def first(rows: Any) -> dict[str, datetime]:  # trashed itself, or with its project: the first
+            return {i: min(w for w in (at, gone.get(p)) if w is not None) for i, at, p in rows}
+
+        datasets = first(conn.execute(in_trash(Dataset)).all())
+        runs = first(conn.execute(in_trash(Run)).all())
+        trashed_runs = in_trash(Run).with_only_columns(Run.id).scalar_subquery()
         points = dict(
             conn.execute(
                 select(Metric.run_id, func.count())

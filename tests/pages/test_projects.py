@@ -5,6 +5,10 @@ admin kept, delete to the trash and restore), with accounts off and on."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -156,6 +160,9 @@ def test_the_projects_page_creates_renames_deletes_to_the_trash_and_restores(app
     assert any(said in plain(s.value) for s in at.success)
     assert "project" not in at.query_params and _project_box(at).value == ""
     assert not any("Page-Renamed" in o for o in _project_box(at).options)
+    days = timedelta(days=get_config().trash_days)
+    purge_days = {f"{datetime.now(UTC) + days + timedelta(minutes=m):%Y-%m-%d}" for m in (-5, 0)}
+    assert any(f"purged with everything in it after {d}" in _shown(at) for d in purge_days), _shown(at)
     at.button(key=f"restore_{made}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.query_params["project"] == made and any("Restored" in s.value for s in at.success)
