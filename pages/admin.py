@@ -150,40 +150,48 @@ if st.button("Purge the trash", key="purge_trash"):
         kept = f"; kept {len(purged.kept)} a kept item still needs" if purged.kept else ""
         st.success(f"Purged {len(purged.purged)} item(s), freed {human_bytes(purged.freed_bytes)}{kept}.")
 
-st.subheader("Audit log")
-st.caption(
-    "Sign-ins, accounts and teams, projects and their roles, share links, visibility, deletions "
-    "and restores: who, what, when. Newest first; `python -m core audit` exports it."
-)
-left, middle, right = st.columns(3)
-actor = left.text_input("Actor", key="audit_actor", placeholder="any user").strip().lower()
-kind = middle.selectbox("Action", AUDIT_KINDS, key="audit_action", format_func=lambda k: k or "any")
-day = right.date_input("On or after", value=None, key="audit_since")
-since = datetime.combine(day, time(), tzinfo=UTC) if day else None
-total = count_audit(store, since=since, actor=actor, action=kind or "")
-pages = max(1, -(-total // AUDIT_PAGE))
-page = int(
-    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="audit_page")
-)
-entries = read_audit(
-    store, since=since, actor=actor, action=kind or "", limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
-)
-if entries:
-    st.dataframe(
-        [
-            {
-                "when (UTC)": e.ts.astimezone(UTC).replace(microsecond=0, tzinfo=None),
-                "actor": e.actor,
-                "action": e.action,
-                "target": f"{e.target_kind} {e.target_id}".strip(),
-                "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items()),
-                "from": e.ip,
-            }
-            for e in entries
-        ],
-        hide_index=True,
-        key="audit_table",
+
+@st.fragment
+def _audit_log() -> None:
+    """The audit log: its filters and pages rerun only this part, not the disk use above."""
+    st.subheader("Audit log")
+    st.caption(
+        "Sign-ins, accounts and teams, projects and their roles, share links, visibility, deletions "
+        "and restores: who, what, when. Newest first; `python -m core audit` exports it."
     )
-    st.caption(f"{total:,} event(s); showing {len(entries)} from #{(page - 1) * AUDIT_PAGE + 1}.")
-else:
-    st.info("No audit events match." if total == 0 and (actor or kind or since) else "No audit events yet.")
+    left, middle, right = st.columns(3)
+    actor = left.text_input("Actor", key="audit_actor", placeholder="any user").strip().lower()
+    kind = middle.selectbox("Action", AUDIT_KINDS, key="audit_action", format_func=lambda k: k or "any")
+    day = right.date_input("On or after", value=None, key="audit_since")
+    since = datetime.combine(day, time(), tzinfo=UTC) if day else None
+    total = count_audit(store, since=since, actor=actor, action=kind or "")
+    pages = max(1, -(-total // AUDIT_PAGE))
+    page = int(
+        st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="audit_page")
+    )
+    entries = read_audit(
+        store, since=since, actor=actor, action=kind or "", limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
+    )
+    if entries:
+        st.dataframe(
+            [
+                {
+                    "when (UTC)": e.ts.astimezone(UTC).replace(microsecond=0, tzinfo=None),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": f"{e.target_kind} {e.target_id}".strip(),
+                    "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items()),
+                    "from": e.ip,
+                }
+                for e in entries
+            ],
+            hide_index=True,
+            key="audit_table",
+        )
+        st.caption(f"{total:,} event(s); showing {len(entries)} from #{(page - 1) * AUDIT_PAGE + 1}.")
+    else:
+        filtered = total == 0 and (actor or kind or since)
+        st.info("No audit events match." if filtered else "No audit events yet.")
+
+
+_audit_log()
