@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     branch.add_argument("--schedule", default=None, help="the branch's learning-rate schedule")
     branch.add_argument("--batch-size", type=int, default=None, help="the branch's batch size")
     branch.add_argument("--epochs", type=int, default=None, help="the branch's epochs in all (> --epoch)")
+    branch.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scikit-learn branch's hyperparameter (repeat it), e.g. n_estimators=300; VALUE is read "
+        "as JSON (300, 0.1, true, null), else as text",
+    )
+    branch.add_argument("--seed", type=int, default=None, help="the branch's seed")
     tune = sub.add_parser(
         "tune",
         parents=[common],

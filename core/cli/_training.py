@@ -160,7 +160,22 @@ def branch(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
 
     if args.epoch is None:
         raise SpecError("--branch-from needs --epoch N: the kept checkpoint's epoch to start from.")
-    changes = {
+    changes = branch_changes(args)
+    run_id = branch_run(store, cluster_client(config), args.branch_from, args.epoch, changes, viewer=viewer)
+    out(f"run {run_id} submitted (a branch of {args.branch_from} from epoch {args.epoch})")
+    return _follow(store, run_id)
+
+
+def branch_changes(args) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The changes ``train --branch-from`` asks for (core.training's ``branch_spec`` checks them
+    against the parent: ``--param`` only for a scikit-learn run, the rest only for a network).
+
+    Raises:
+        SpecError: A ``--param`` that is not NAME=VALUE.
+    """
+    import json
+
+    changes: dict[str, Any] = {
         key: value
         for key, value in {
             "learning_rate": args.lr,
@@ -168,12 +183,22 @@ def branch(store, config, args, viewer) -> int:  # type: ignore[no-untyped-def]
             "schedule": args.schedule,
             "batch_size": args.batch_size,
             "epochs": args.epochs,
+            "seed": args.seed,
         }.items()
         if value is not None
     }
-    run_id = branch_run(store, cluster_client(config), args.branch_from, args.epoch, changes, viewer=viewer)
-    out(f"run {run_id} submitted (a branch of {args.branch_from} from epoch {args.epoch})")
-    return _follow(store, run_id)
+    params: dict[str, Any] = {}
+    for item in args.param or ():
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise SpecError(f"--param takes NAME=VALUE (e.g. n_estimators=300), but got {item!r}.")
+        try:
+            params[name.strip()] = json.loads(text)
+        except ValueError:
+            params[name.strip()] = text  # a word such as sqrt or log2
+    if params:
+        changes["params"] = params
+    return changes
 
 
 def read_config(store, data: dict[str, Any], viewer) -> tuple[dict[str, Any], str]:  # type: ignore[no-untyped-def]

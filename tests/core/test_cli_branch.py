@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import AppConfig
+from core.store import SYSTEM
+from core.store import get_run
+from core.store import open_store
 from tests.core.test_cli import ROOT
 from tests.core.test_cli import _run
 
@@ -43,3 +47,51 @@ def test_branch_from_the_cli(tmp_path: Path) -> None:
     assert lines[0].endswith(f"submitted (a branch of {parent} from epoch 2)")
     assert [ln.split()[1] for ln in lines if ln.startswith("epoch ")] == ["3", "4"]
     assert any(ln.startswith("succeeded") for ln in lines)
+
+    # A network's branch takes no scikit-learn hyperparameters; a malformed --param is named.
+    out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", "2", "--param", "n_estimators=9")
+    assert out.returncode == 2 and "A branch of a Keras network cannot change `params`" in out.stderr
+    out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", "2", "--param", "n_estimators")
+    assert out.returncode == 2 and "--param takes NAME=VALUE (e.g. n_estimators=300)" in out.stderr
+
+
+def test_branch_a_forest_from_the_cli_with_more_trees_and_another_setting(tmp_path: Path) -> None:
+    out = _run(tmp_path, "ingest", str(ROOT / "assets" / "iris.csv"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    dataset_id = out.stdout.split()[1].rstrip(":")
+    config = tmp_path / "forest.json"
+    forest = {"kind": "random_forest", "params": {"n_estimators": 20}}
+    config.write_text(json.dumps({"dataset_id": dataset_id, "target": "species", "estimator": forest}))
+    out = _run(tmp_path, "train", "--config", str(config))
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    parent = out.stdout.splitlines()[0].split()[1]
+    last = [ln.split()[1] for ln in out.stdout.splitlines() if ln.startswith("epoch ")][-1]
+
+    out = _run(
+        tmp_path,
+        "train",
+        "--branch-from",
+        parent,
+        "--epoch",
+        last,
+        "--param",
+        "n_estimators=40",
+        "--param",
+        "max_features=log2",
+        "--param",
+        "max_depth=null",
+    )
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert out.stdout.splitlines()[0].endswith(f"submitted (a branch of {parent} from epoch {last})")
+    assert any(ln.startswith("succeeded") for ln in out.stdout.splitlines())
+    child = out.stdout.splitlines()[0].split()[1]
+    store = open_store(AppConfig.for_data_dir(tmp_path / "data"))
+    try:
+        run = get_run(store, child, viewer=SYSTEM)
+    finally:
+        store.engine.dispose()
+    assert run.parent_id == parent and run.spec["branch"]["epoch"] == int(last)
+    assert (
+        run.spec["model"]["params"] | {"n_estimators": 40, "max_features": "log2", "max_depth": None}
+        == (run.spec["model"]["params"])
+    )
