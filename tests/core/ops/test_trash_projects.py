@@ -11,7 +11,6 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
-import pandas as pd
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -35,32 +34,11 @@ from core.store import Store
 from core.store import Viewer
 from core.store import check_quota
 from core.store import create_run
-from core.store import new_id
 from core.store import write_metrics
+from tests.core.ops.test_quota import _dataset
 
 ANN = Viewer(name="ann", teams=("vision",))
 LONG_AGO = datetime.now(UTC) - timedelta(days=31)
-
-
-def _dataset(store: Store, project_id: str) -> str:
-    dataset_id = new_id()
-    path = store.path_for("datasets", dataset_id, ".parquet")
-    pd.DataFrame({"x": range(50)}).to_parquet(path)
-    with store.session(SYSTEM) as s:
-        s.add(
-            Dataset(
-                id=dataset_id,
-                name="d",
-                content_hash="0" * 64,
-                n_rows=50,
-                n_cols=1,
-                size_bytes=path.stat().st_size,
-                author="ann",
-                team="vision",
-                project_id=project_id,
-            )
-        )
-    return dataset_id
 
 
 def _run(store: Store, project_id: str, dataset_id: str | None = None) -> str:
