@@ -6,7 +6,6 @@ app processes evaluate it; its notifications are sent after, by the process that
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from core.alerts._notify import operator_urls
 from core.alerts._notify import rule_urls_allowed
 from core.alerts._notify import send
 from core.errors import AppError
+from core.periodic import Periodic
 from core.store import SYSTEM
 from core.store import AlertRule
 from core.store import Metric
@@ -195,7 +195,7 @@ def evaluate_alerts(store: Store, now: datetime | None = None) -> list[str]:
     return fired
 
 
-class AlertEvaluator:
+class AlertEvaluator(Periodic):
     """Calls :func:`evaluate_alerts` every ``interval`` seconds in a daemon thread.
 
     Args:
@@ -204,24 +204,11 @@ class AlertEvaluator:
     """
 
     def __init__(self, store: Store, interval: float = 5.0) -> None:
+        super().__init__(interval, "loom-alerts")
         self._store = store
-        self._interval = interval
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="loom-alerts", daemon=True)
 
-    def start(self) -> AlertEvaluator:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._done.set()
-
-    def _loop(self) -> None:
-        while not self._done.wait(self._interval):
-            started = time.monotonic()
-            try:
-                for rule_id in evaluate_alerts(self._store):
-                    _log.info("alert %s fired", rule_id)
-            except AppError as exc:
-                _log.warning("alerts: %s", exc)
-            _log.debug("alerts checked in %.3f s", time.monotonic() - started)
+    def tick(self) -> None:
+        started = time.monotonic()
+        for rule_id in evaluate_alerts(self._store):
+            _log.info("alert %s fired", rule_id)
+        _log.debug("alerts checked in %.3f s", time.monotonic() - started)

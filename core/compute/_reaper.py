@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from core.compute._external import EXTERNAL_KIND
 from core.compute._lifecycle import Lost
 from core.compute._lifecycle import RunStatus
-from core.errors import AppError
+from core.periodic import Periodic
 from core.store import Run
 from core.store import Store
 from core.store import utcnow
@@ -111,27 +110,14 @@ def reap(
     return marked
 
 
-class Reaper:
+class Reaper(Periodic):
     """Calls :func:`reap` every ``interval`` seconds in a daemon thread."""
 
     def __init__(self, store: Store, client: Client | None, heartbeat_timeout: float, interval: float = 5.0):
+        super().__init__(interval, "loom-reaper")
         self._args = (store, heartbeat_timeout, client)
-        self._interval = interval
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="loom-reaper", daemon=True)
 
-    def start(self) -> Reaper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._done.set()
-
-    def _loop(self) -> None:
+    def tick(self) -> None:
         store, timeout, client = self._args
-        while not self._done.wait(self._interval):
-            try:
-                for run_id in reap(store, heartbeat_timeout=timeout, client=client):
-                    _log.warning("run %s marked interrupted", run_id)
-            except AppError as exc:
-                _log.warning("reaper: %s", exc)
+        for run_id in reap(store, heartbeat_timeout=timeout, client=client):
+            _log.warning("run %s marked interrupted", run_id)

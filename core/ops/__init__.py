@@ -38,6 +38,7 @@ from core.ops._metrics import metrics_address
 from core.ops._metrics import observe_page_render
 from core.ops._metrics import render_metrics
 from core.ops._metrics import start_metrics_server
+from core.ops._purger import TrashPurger
 from core.ops._quota import QuotaRow
 from core.ops._quota import clear_quota
 from core.ops._quota import list_quotas
@@ -48,7 +49,6 @@ from core.ops._restore import restore
 from core.ops._trash import TRASH_KINDS
 from core.ops._trash import PurgeResult
 from core.ops._trash import TrashItem
-from core.ops._trash import TrashPurger
 from core.ops._trash import delete_item
 from core.ops._trash import list_trash
 from core.ops._trash import purge_trash

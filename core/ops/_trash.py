@@ -25,7 +25,6 @@ the result as kept with why.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -38,7 +37,6 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from core.errors import AppError
 from core.errors import NotFoundError
 from core.errors import SpecError
 from core.store import SYSTEM
@@ -56,16 +54,12 @@ from core.store import Tag
 from core.store import Viewer
 from core.store import audit
 from core.store import fetch_owned
-from core.store import hold_lease
-from core.store import lease_holder_id
 from core.store import owned
-from core.store import release_lease
 from core.store import utcnow
 
 __all__ = [
     "TRASH_KINDS",
     "PurgeResult",
-    "TrashPurger",
     "TrashItem",
     "delete_item",
     "list_trash",
@@ -415,55 +409,3 @@ def purge_trash(
             continue
     relative = tuple(str(p.relative_to(data_dir)) for p in paths)
     return PurgeResult(dry_run, tuple(purged), tuple(kept), relative, freed)
-
-
-class TrashPurger:
-    """Calls :func:`purge_trash` every ``interval`` seconds (an hour) in a daemon thread: the app
-    starts one, so what has been in the trash longer than LOOM_TRASH_DAYS goes without an
-    operator.
-
-    Two app processes (replicas) on one store each start one, but only the holder of the store's
-    ``trash-purger`` lease (core.store's ``hold_lease``) purges: two purges at once would each
-    audit the same items and race on their files. The holder renews the lease every run; it
-    lasts two intervals, so the other process takes over within two hours of the holder dying.
-
-    Args:
-        store: The store.
-        interval: Seconds between purges. Defaults to 3600.
-    """
-
-    LEASE = "trash-purger"
-
-    def __init__(self, store: Any, interval: float = 3600.0) -> None:
-        self._store = store
-        self._interval = interval
-        self._holder = lease_holder_id(self.LEASE)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="loom-trash-purger", daemon=True)
-
-    def start(self) -> TrashPurger:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._done.set()
-        try:
-            release_lease(self._store, self.LEASE, self._holder)
-        except AppError as exc:  # the store is gone: the lease expires by itself
-            _log.warning("trash purger: could not release its lease: %s", exc)
-
-    def run_once(self) -> PurgeResult | None:
-        """Purge now if this purger holds (or takes) the lease; None if another process does."""
-        if not hold_lease(self._store, self.LEASE, self._holder, seconds=2 * self._interval):
-            return None
-        return purge_trash(self._store)
-
-    def _loop(self) -> None:
-        while not self._done.wait(self._interval):
-            try:
-                result = self.run_once()
-            except AppError as exc:
-                _log.warning("trash purge: %s", exc)
-                continue
-            if result is not None and result.purged:
-                _log.info("trash: purged %d item(s), freed %d bytes", len(result.purged), result.freed_bytes)

@@ -219,9 +219,7 @@ def projects_with_role(viewer: Viewer, role: str = "viewer") -> Select[Any]:
     clauses: list[ColumnElement[bool]] = [Project.id.in_(explicit)]
     if viewer.teams:
         own_row = exists().where(ProjectMember.project_id == Project.id, ProjectMember.user == viewer.name)
-        clauses.append(
-            and_(Project.owner_team.in_(viewer.teams), Project.team_role.in_(roles), ~own_row)
-        )
+        clauses.append(and_(Project.owner_team.in_(viewer.teams), Project.team_role.in_(roles), ~own_row))
     return select(Project.id).where(alive, or_(*clauses))
 
 
@@ -326,9 +324,13 @@ def fetch_owned(session: Session, model: Any, object_id: str, viewer: Viewer, ac
         PermissionDeniedError: Visible (a teammate's) but not the viewer's own.
     """
     row = fetch_visible(session, model, object_id, viewer)
-    if not viewer.owns(row.author) and session.scalar(
-        select(model.id).where(model.id == object_id, owned(model, viewer.with_grant(None)))
-    ) is None:
+    if (
+        not viewer.owns(row.author)
+        and session.scalar(
+            select(model.id).where(model.id == object_id, owned(model, viewer.with_grant(None)))
+        )
+        is None
+    ):
         what = _KIND_NAMES.get(model, "object")
         raise PermissionDeniedError(
             f"Only the owner of this {what} ({row.author}) or an admin of its project can {action} it. "

@@ -466,9 +466,7 @@ class ProjectMember(Base):
 
     __tablename__ = "project_members"
 
-    project_id: Mapped[str] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     user: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(10))
 
