@@ -42,6 +42,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Chromium), and two at once on two cores made their timings fail (a run's first point, a
     page's render), while a unit test beside one does not.
     """
+    # A browser test that fails is run once more (pytest-rerunfailures), as Playwright's own CI
+    # template retries (``retries: process.env.CI ? 2 : 0``) and Streamlit's browser suite does:
+    # on two shared cores a page's timing can miss once. Each retry is listed in the summary
+    # ("rerun test summary info", -rR in pyproject's addopts), and a second failure fails.
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=5))
     # In a worker, xdist sets ``dist`` to "no" and says loadgroup in an option of its own.
     if not getattr(config.option, "loadgroup", False):
         return
