@@ -360,6 +360,8 @@ def purge_trash(
                 if (kind, row.id) not in going:
                     continue
                 why = _blockers(s, kind, row.id, going)
+                if kind == "run" and row.status in _LIVE:  # in a deleted project, yet not stopped
+                    why = f"kept: still {row.status}; stop it first"
                 if why:
                     going.discard((kind, row.id))
                     kept.append((_item(kind, row, projects.get(row.project_id)), why))

@@ -163,3 +163,15 @@ def test_a_trashed_projects_runs_and_data_count_in_the_teams_trash_figure(store:
         "of it is in the trash: empty the trash (a site admin purges it on the Admin page) or wait "
         f"for its purge on {day}." in message
     ), message
+
+
+def test_a_run_still_live_in_a_deleted_project_is_kept_with_its_project(store: Store) -> None:
+    create_team(store, "vision")
+    project = _team_project(store, "old work")
+    live = create_run(store, "train", {"type": "smoke"}, author="ann", team="vision", project_id=project).id
+    delete_project(store, project, viewer=ANN)  # asks it to stop; say it never did
+    _backdate(store, project)
+    result = purge_trash(store, days=30)
+    kept = {item.kind: why for item, why in result.kept}
+    assert result.purged == () and kept["run"] == "kept: still queued; stop it first", kept
+    assert _count(store, Run, Run.id == live) == 1 and _count(store, Project, Project.id == project) == 1
