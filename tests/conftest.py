@@ -59,6 +59,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+_RERUNS: list[tuple[str, str]] = []  # (test, why its first run failed), for the summary
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.outcome == "rerun":  # pytest-rerunfailures' first, failed try
+        _RERUNS.append((report.nodeid, report.longreprtext))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Why each rerun test failed the first time (-rR lists only their names): a flake is read,
+    not only counted."""
+    if not _RERUNS:
+        return
+    terminalreporter.section("why rerun tests failed their first try")
+    for nodeid, text in _RERUNS:
+        terminalreporter.write_line(nodeid)
+        for line in text.strip().splitlines()[-12:]:
+            terminalreporter.write_line(f"    {line}")
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> AppConfig:
     return AppConfig.for_data_dir(tmp_path / "data", heartbeat_seconds=0.2, heartbeat_timeout=2.0)
