@@ -7,8 +7,6 @@ lists and creates inside it too. Roles: viewer (read, note), member (also create
 admin (also members, settings, delete). Core checks every change again.
 """
 
-from datetime import timedelta
-
 import streamlit as st
 
 from core.errors import AppError
@@ -236,11 +234,9 @@ if not trashed:
     st.caption("No deleted projects you can restore.")
 for p in trashed:
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
-    when = purge = ""
-    if p.deleted_at:
-        when = f"{p.deleted_at:%Y-%m-%d %H:%M}"
-        purged_on = p.deleted_at + timedelta(days=_ui.config().trash_days)
-        purge = f" · purged with everything in it after {purged_on:%Y-%m-%d}"
+    when = f"{p.deleted_at:%Y-%m-%d %H:%M}" if p.deleted_at else ""
+    purged_on = p.purge_after(_ui.config().trash_days)
+    purge = f" · purged with everything in it after {purged_on:%Y-%m-%d}" if purged_on else ""
     by = f" by {p.deleted_by}" if p.deleted_by else ""
     c1.markdown(f"**{_ui.md_escape(p.label)}** · deleted {when}{_ui.md_escape(by)}{purge}")
     if c2.button("Restore", key=f"restore_{p.id}"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -113,6 +114,11 @@ class ProjectInfo:
     def may(self, role: str) -> bool:
         """Whether the viewer's role is ``role`` or stronger."""
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    def purge_after(self, days: float) -> datetime | None:
+        """When a project in the trash is purged with everything in it, keeping it ``days`` days
+        (as core.ops' ``TrashItem.purge_after``); None for one not in the trash."""
+        return None if self.deleted_at is None else self.deleted_at + timedelta(days=days)
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
 
 from core.errors import QuotaExceededError
 from core.errors import SpecError
+from core.store._access import _not_trashed
 from core.store._audit import audit
 from core.store._models import Dataset
 from core.store._models import Metric
@@ -174,17 +174,19 @@ def _trash_usage(store: Any, team: str) -> list[tuple[datetime, int]]:
     days = float(getattr(getattr(store, "config", None), "trash_days", 30.0))
     projects = select(Project.id).where(Project.owner_team == team).scalar_subquery()
     with store.engine.connect() as conn:
-        # A project in the trash takes everything in it there, purged with it (core.ops).
-        gone_where = (Project.owner_team == team, Project.deleted_at.is_not(None))
-        gone = dict(conn.execute(select(Project.id, Project.deleted_at).where(*gone_where)).all())
+        # A project in the trash takes everything in it there, purged with it (core.ops); the
+        # access rule's own test says what is in the trash, the project's deletion dates it.
+        gone = dict(
+            conn.execute(
+                select(Project.id, Project.deleted_at).where(
+                    Project.owner_team == team, Project.deleted_at.is_not(None)
+                )
+            ).all()
+        )
 
         def in_trash(model: Any) -> Any:
             return select(model.id, model.deleted_at, model.project_id).where(
-                model.project_id.in_(projects),
-                or_(
-                    model.deleted_at.is_not(None),
-                    model.project_id.in_(select(Project.id).where(*gone_where).scalar_subquery()),
-                ),
+                model.project_id.in_(projects), ~_not_trashed(model)
             )
 
         def first(rows: Any) -> dict[str, datetime]:  # trashed itself, or with its project: the first

@@ -5,6 +5,7 @@ typed is lost; the Admin page (alice is a site admin) shows the team over its qu
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,3 +62,14 @@ def test_an_upload_over_the_teams_quota_shows_the_figures(quota_server, browser,
         page.goto(f"{server.url}/admin")
         page.get_by_text("Team quotas").wait_for()
         page.get_by_text("over: uploads and launches refused").first.wait_for(state="attached")
+
+        # The audit log's filters rerun only the log (a fragment): the rest of the page stays.
+        actor = page.get_by_label("Actor", exact=True)
+        actor.fill("nobody")
+        actor.press("Enter")
+        page.get_by_text("No audit events match.").wait_for()
+        actor.fill("alice")
+        actor.press("Enter")
+        page.get_by_text(re.compile(r"^[\d,]+ event\(s\); showing \d+ from #1\.$")).wait_for()
+        assert page.get_by_text("No audit events match.").count() == 0
+        assert page.get_by_text("Team quotas").count() == 1 and "Traceback" not in page.content()
