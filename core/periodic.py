@@ -17,7 +17,10 @@ _log = logging.getLogger(__name__)
 class Periodic:
     """Calls :meth:`tick` every ``interval`` seconds in a daemon thread, from :meth:`start` until
     :meth:`stop`. A Loom error in a tick (the store unreachable for a moment, say) is logged and
-    the next tick comes as planned; anything else is a bug, and ends the thread with its traceback.
+    the next tick comes as planned. Anything else is a bug: it is logged with its traceback, and
+    the next tick still comes, since a thread that ended would leave the upkeep undone for the
+    life of the app with nothing on screen to say so (tornado's and Dask's periodic callbacks do
+    the same).
 
     Args:
         interval: Seconds between ticks; the first comes one interval after :meth:`start`.
@@ -48,3 +51,5 @@ class Periodic:
                 self.tick()
             except AppError as exc:
                 _log.warning("%s: %s", self._thread.name, exc)
+            except Exception:
+                _log.exception("%s: a tick failed; the next comes in %s s", self._thread.name, self._interval)

@@ -95,8 +95,10 @@ def reap(
     if client is not None and active:
         try:
             known = _keys_on_scheduler(client, [run_key(r) for r in active])
-        except (OSError, TimeoutError, RuntimeError) as exc:
-            _log.warning("reaper could not ask the scheduler: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - a client closing or reconnecting raises many kinds
+            # (OSError, RuntimeError "IOLoop is closed", AttributeError from its comm being gone):
+            # none says a job was lost, so nothing is marked on it.
+            _log.warning("reaper could not ask the scheduler: %r", exc)
             return marked
         for run_id in active:
             if run_key(run_id) not in known and run_id not in marked:

@@ -12,6 +12,8 @@ check that the model is the class its spec names — never a pickle.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from core.compute import JobContext
 
 # As core.training._loop.EpochHook: (chunk, values) -> why to stop (pruned), or None.
+_log = logging.getLogger(__name__)
+
 EpochHook = Callable[[int, dict[str, float]], str | None]
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "outputs_metrics",
     "run_classic",
     "score_estimator",
+    "torch_settled",
 ]
 
 # The non-default types inside the estimators Loom trains (skops trusts plain scikit-learn
@@ -272,8 +277,29 @@ def run_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None = N
     # it is, as many as the worker has (scikit-learn's trees and its predictions release the GIL).
     from joblib import parallel_config  # type: ignore[import-untyped]
 
+    torch_settled()
     with parallel_config(backend="threading", n_jobs=_threads()):
         return _fit_classic(ctx, spec, on_epoch)
+
+
+def torch_settled() -> None:
+    """Import PyTorch, where installed, before scikit-learn runs in this process.
+
+    scikit-learn's array API support reads ``sys.modules["torch"].Tensor`` for the arrays it is
+    handed. While another thread imports torch (skops pulls it in: the worker's warm-up, or another
+    estimator run's checkpoint), that module is half made, without ``Tensor``, and the fit fails
+    with "partially initialized module 'torch' has no attribute 'Tensor'" (CI, stop 35: two of
+    twelve estimator runs on one worker). Imported whole here first, torch is never half made in
+    this process again; an import under way in another thread is waited for (Python's module
+    lock). About 1 s once per worker, usually paid already by the warm-up.
+    """
+    from importlib.util import find_spec
+
+    if "torch" in sys.modules or find_spec("torch") is not None:
+        try:
+            import torch  # noqa: F401
+        except Exception as exc:  # noqa: BLE001 - a broken install must not stop a forest
+            _log.warning("PyTorch is installed but does not import (%r); scikit-learn runs without it", exc)
 
 
 def _fit_classic(ctx: JobContext, spec: TrainSpec, on_epoch: EpochHook | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -167,6 +168,23 @@ def test_reaper_interrupts_run_the_cluster_forgot(thread_cluster, config: AppCon
     orphan = create_run(store, "smoke", {})  # recorded, but its task never reached this cluster
     assert reap(store, heartbeat_timeout=30, client=thread_cluster, grace_seconds=0) == [orphan.id]
     assert "no longer knows this job" in get_run(store, orphan.id, viewer=SYSTEM).status_reason
+
+
+def test_a_closed_client_marks_nothing_and_says_why(config: AppConfig, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The app's client closing under the reaper (the app stopping, a test's cluster torn down)
+    raises whatever Dask raises then; none of it says a job was lost."""
+    from distributed import Client
+    from distributed import LocalCluster
+
+    store = open_store(config)
+    queued = create_run(store, "smoke", {})
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        client = Client(cluster)
+        client.close()
+    caplog.set_level(logging.WARNING, logger="core.compute._reaper")
+    assert reap(store, heartbeat_timeout=30, client=client, grace_seconds=0) == []
+    assert get_run(store, queued.id, viewer=SYSTEM).status == RunStatus.QUEUED
+    assert "reaper could not ask the scheduler" in caplog.text
 
 
 def test_killed_worker_interrupts_run_and_keeps_metrics(process_cluster, config: AppConfig) -> None:
