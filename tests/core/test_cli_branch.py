@@ -95,3 +95,9 @@ def test_branch_a_forest_from_the_cli_with_more_trees_and_another_setting(tmp_pa
         run.spec["model"]["params"] | {"n_estimators": 40, "max_features": "log2", "max_depth": None}
         == (run.spec["model"]["params"])
     )
+    # A value of the wrong type is refused by the estimator's own check, with the setting named,
+    # and nothing is submitted.
+    out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", last, "--param", "n_estimators=many")
+    assert out.returncode == 2, out.stdout + out.stderr[-2000:]
+    assert "random forest: `n_estimators` must be a number, but got n_estimators='many'" in out.stderr, out.stderr[-2000:]
+    assert "submitted" not in out.stdout
