@@ -99,5 +99,6 @@ def test_branch_a_forest_from_the_cli_with_more_trees_and_another_setting(tmp_pa
     # and nothing is submitted.
     out = _run(tmp_path, "train", "--branch-from", parent, "--epoch", last, "--param", "n_estimators=many")
     assert out.returncode == 2, out.stdout + out.stderr[-2000:]
-    assert "random forest: `n_estimators` must be a number, but got n_estimators='many'" in out.stderr, out.stderr[-2000:]
+    refusal = "random forest: `n_estimators` must be a number, but got n_estimators='many'"
+    assert refusal in out.stderr, out.stderr[-2000:]
     assert "submitted" not in out.stdout
