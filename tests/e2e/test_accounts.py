@@ -125,6 +125,9 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
 
         # A shares her (private) run with a view link.
         a.goto(f"{url}/jobs?run={run_id}")
+        # The tab is clicked once the page has settled: a click while the first run still draws
+        # can be undone by that run's last draw (the one first-try failure here, stop 35).
+        _settled(a)
         a.get_by_role("tab", name="Share").click()
         a.get_by_text("Share this view").click()
         a.get_by_role("button", name="Create link").click()
