@@ -125,8 +125,8 @@ def test_teammates_safely(team_server, browser, tmp_path: Path) -> None:  # type
 
         # A shares her (private) run with a view link.
         a.goto(f"{url}/jobs?run={run_id}")
-        # The tab is clicked once the page has settled: a click while the first run still draws
-        # can be undone by that run's last draw (the one first-try failure here, stop 35).
+        # The tab is clicked once the page has settled, not while its first run still draws (this
+        # step failed its first try once in stop 35, cause not seen; this is the likeliest one).
         _settled(a)
         a.get_by_role("tab", name="Share").click()
         a.get_by_text("Share this view").click()
