@@ -57,6 +57,21 @@ if not is_site_admin(store, who):
     )
     _ui.end_page()
 
+
+def _purge() -> None:
+    """The purge, as its button's callback: done before the page draws, so the disk use below
+    already shows what it freed. Its outcome is shown once, under the button."""
+    try:
+        purged = purge_trash(store, days=st.session_state["purge_days"])
+    except AppError as exc:
+        st.session_state["purge_outcome"] = exc
+    else:
+        kept = f"; kept {len(purged.kept)} a kept item still needs" if purged.kept else ""
+        st.session_state["purge_outcome"] = (
+            f"Purged {len(purged.purged)} item(s), freed {human_bytes(purged.freed_bytes)}{kept}."
+        )
+
+
 st.subheader("Disk use")
 st.caption(
     "Datasets, checkpoints, models, predictions and bundles are their files' sizes; metrics are "
@@ -90,65 +105,71 @@ st.markdown(
     + (f" **No owner** (what gc can free): {_ui.md_escape(owned)}." if owned else "")
 )
 
-st.subheader("Team quotas")
-st.caption(
-    "A team's usage is the bytes of its projects' datasets, runs (models, checkpoints, predictions, "
-    "metrics) and bundles. When a team uses all of its quota, uploads and launches into its "
-    "projects are refused with the figures. `python -m core quota` does the same."
-)
-teams = list(list_teams(store))
-if teams:
-    with st.form("quota_form"):
-        left, right = st.columns(2)
-        team = left.selectbox("Team", teams, key="quota_team")
-        size = right.text_input(
-            "Quota", key="quota_size", placeholder="50 GB, 500 MiB; leave empty to clear"
-        ).strip()
-        if st.form_submit_button("Save quota", key="quota_save"):
-            try:
-                if size:
-                    quota = set_quota(store, team, size, actor=who.name)
-                    st.success(f"Team {team}: quota {decimal_bytes(quota)}.")
-                else:
-                    clear_quota(store, team, actor=who.name)
-                    st.success(f"Team {team}: no quota.")
-            except AppError as exc:
-                _ui.error(exc)
-else:
-    st.info("No teams yet: `python -m core team add NAME` makes one.")
-quotas = list_quotas(store)
-if quotas:
-    st.dataframe(
-        [
-            {
-                "team": q.team,
-                "used": decimal_bytes(q.used),
-                "quota": decimal_bytes(q.quota) if q.quota is not None else "none",
-                "used %": f"{q.used / q.quota:.0%}" if q.quota else "",
-                "state": "over: uploads and launches refused" if q.over else "",
-            }
-            for q in quotas
-        ],
-        hide_index=True,
-        key="quota_table",
+
+@st.fragment
+def _quotas() -> None:
+    """Team quotas: saving one reruns only this part (a quota changes no disk use above)."""
+    st.subheader("Team quotas")
+    st.caption(
+        "A team's usage is the bytes of its projects' datasets, runs (models, checkpoints, predictions, "
+        "metrics) and bundles. When a team uses all of its quota, uploads and launches into its "
+        "projects are refused with the figures. `python -m core quota` does the same."
     )
+    teams = list(list_teams(store))
+    if teams:
+        with st.form("quota_form"):
+            left, right = st.columns(2)
+            team = left.selectbox("Team", teams, key="quota_team")
+            size = right.text_input(
+                "Quota", key="quota_size", placeholder="50 GB, 500 MiB; leave empty to clear"
+            ).strip()
+            if st.form_submit_button("Save quota", key="quota_save"):
+                try:
+                    if size:
+                        quota = set_quota(store, team, size, actor=who.name)
+                        st.success(f"Team {team}: quota {decimal_bytes(quota)}.")
+                    else:
+                        clear_quota(store, team, actor=who.name)
+                        st.success(f"Team {team}: no quota.")
+                except AppError as exc:
+                    _ui.error(exc)
+    else:
+        st.info("No teams yet: `python -m core team add NAME` makes one.")
+    quotas = list_quotas(store)
+    if quotas:
+        st.dataframe(
+            [
+                {
+                    "team": q.team,
+                    "used": decimal_bytes(q.used),
+                    "quota": decimal_bytes(q.quota) if q.quota is not None else "none",
+                    "used %": f"{q.used / q.quota:.0%}" if q.quota else "",
+                    "state": "over: uploads and launches refused" if q.over else "",
+                }
+                for q in quotas
+            ],
+            hide_index=True,
+            key="quota_table",
+        )
+
+
+_quotas()
 
 st.subheader("Trash")
-days = st.number_input(
-    "Purge what was deleted more than N days ago",
-    min_value=0.0,
-    value=float(store.config.trash_days),
-    step=1.0,
-    key="purge_days",
-)
-if st.button("Purge the trash", key="purge_trash"):
-    try:
-        purged = purge_trash(store, days=days)
-    except AppError as exc:
-        _ui.error(exc)
-    else:
-        kept = f"; kept {len(purged.kept)} a kept item still needs" if purged.kept else ""
-        st.success(f"Purged {len(purged.purged)} item(s), freed {human_bytes(purged.freed_bytes)}{kept}.")
+outcome = st.session_state.pop("purge_outcome", None)
+with st.form("purge_form"):  # typing the days reruns nothing
+    st.number_input(
+        "Purge what was deleted more than N days ago",
+        min_value=0.0,
+        value=float(store.config.trash_days),
+        step=1.0,
+        key="purge_days",
+    )
+    st.form_submit_button("Purge the trash", key="purge_trash", on_click=_purge)
+if isinstance(outcome, AppError):
+    _ui.error(outcome)
+elif outcome:
+    st.success(outcome)
 
 
 @st.fragment

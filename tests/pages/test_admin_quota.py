@@ -75,10 +75,14 @@ def test_the_purge_button_purges_what_was_deleted_long_enough_ago(app: AppTest, 
             update(Run).where(Run.id == old.id).values(deleted_at=datetime.now(UTC) - timedelta(days=40))
         )
         s.execute(update(Run).where(Run.id == recent.id).values(deleted_at=datetime.now(UTC)))
+    store.path_for("models", old.id, ".keras").write_bytes(b"0" * 3000)
     open_page(app, "pages/admin.py")
+    assert app.dataframe[0].value["models"].tolist() == ["2.9 KiB"]
     assert app.number_input(key="purge_days").value == 30.0
     app.button(key="purge_trash").click().run()
     assert not app.exception
-    assert [s.value for s in app.success] == ["Purged 1 item(s), freed 0 B."]
+    assert [s.value for s in app.success] == ["Purged 1 item(s), freed 2.9 KiB."]
+    # The disk use above the button is drawn after the purge: the model, the one file, is gone.
+    assert "Nothing stored yet." in [i.value for i in app.info]
     with store.session(SYSTEM) as s:
         assert s.get(Run, old.id) is None and s.get(Run, recent.id) is not None
