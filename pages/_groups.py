@@ -171,17 +171,24 @@ def repeat_best_button(store: Store, who: Viewer, study_id: str) -> None:
             st.switch_page("pages/experiments.py", query_params={"group": group.id})
 
 
-def launch(store: Store, who: Viewer, spec, n: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    """Launch ``spec`` with ``n`` seeds as one group and open Experiments on it (the Train
-    page's Launch with "Repeat with N seeds" above 1). ``kwargs`` go to
+def launch(store: Store, who: Viewer, spec, n: int, **kwargs):  # type: ignore[no-untyped-def]
+    """Launch ``spec`` with ``n`` seeds as one group (the Train page's Launch with "Repeat with
+    N seeds" above 1); :func:`open_group` then opens Experiments on it. ``kwargs`` go to
     :func:`core.training.repeat_with_seeds`.
+
+    Returns:
+        The group (:class:`core.training.SeedGroup`).
 
     Raises:
         AppError: As :func:`core.training.repeat_with_seeds`; the page shows it.
     """
     from core.training import repeat_with_seeds
 
-    group = repeat_with_seeds(_ui.client(), store, spec, n, viewer=who, **kwargs)
+    return repeat_with_seeds(_ui.client(), store, spec, n, viewer=who, **kwargs)
+
+
+def open_group(group) -> None:  # type: ignore[no-untyped-def]
+    """Open Experiments on a seed group just launched."""
     st.switch_page("pages/experiments.py", query_params={"group": group.id})
 
 

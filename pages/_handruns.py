@@ -4,6 +4,7 @@ whose launch is told to the study."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -118,13 +119,22 @@ def parent(src: Any) -> tuple[str | None, str | None]:
     return src.run.id, "promoted" if src.is_trial else "forked"
 
 
-def launched(store: Store, who: Viewer, src: Any, run_id: str, spec: dict[str, Any]) -> None:
-    """Tell the study that its suggestion was launched as ``run_id``."""
+def launched(
+    store: Store, who: Viewer, src: Any, run_id: str, spec: dict[str, Any], seed_runs: Sequence[str] = ()
+) -> None:
+    """Tell the study that its suggestion was launched as ``run_id`` (with ``seed_runs``, the
+    rest of the seed group it was launched as)."""
     if not is_suggestion(src):
         return
     try:
         message = claim_suggestion(
-            store, str(src.run.study_id), int(st.query_params.get("trial", -1)), run_id, spec, viewer=who
+            store,
+            str(src.run.study_id),
+            int(st.query_params.get("trial", -1)),
+            run_id,
+            spec,
+            viewer=who,
+            seed_runs=seed_runs,
         )
     except AppError as exc:
         _ui.error(exc)

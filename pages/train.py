@@ -340,7 +340,7 @@ if st.button("Launch", type="primary", key="train_launch"):
         if backend != "tensorflow":  # refused here, before anything is stored, if no worker has it
             check_backend(_ui.client(), backend)
         if repeats > 1:  # a seed group: opens Experiments on the group
-            _groups.launch(
+            group = _groups.launch(
                 store,
                 who,
                 spec,
@@ -351,6 +351,9 @@ if st.button("Launch", type="primary", key="train_launch"):
                 parent_id=_handruns.parent(source)[0],
                 parent_kind=_handruns.parent(source)[1],
             )
+            first, *others = group.run_ids
+            _handruns.launched(store, who, source, first, spec.to_dict(), others)  # the first has spec.seed
+            _groups.open_group(group)
         run_id = submit_run(
             _ui.client(),
             store,

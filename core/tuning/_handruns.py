@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -427,7 +428,14 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def claim_suggestion(
-    store: Store, study_id: str, number: int, run_id: str, train: dict[str, Any], *, viewer: Viewer
+    store: Store,
+    study_id: str,
+    number: int,
+    run_id: str,
+    train: dict[str, Any],
+    *,
+    viewer: Viewer,
+    seed_runs: Sequence[str] = (),
 ) -> str:
     """Tell the study that a person launched its suggestion ``number`` as run ``run_id`` with
     training spec ``train``. Owner only.
@@ -435,6 +443,10 @@ def claim_suggestion(
     Launched as suggested, the run is that trial (told its result when the run ends). Launched
     with other values in the space, the suggestion is failed with the reason and the run joins as
     a hand run when it ends.
+
+    Launched as a seed group, ``run_id`` is the group's first run (``train``'s seed) and
+    ``seed_runs`` the others: each joins as a hand run when it ends, so the study learns every
+    seed's result, not one of them.
 
     Returns:
         What happened, for the person.
@@ -459,19 +471,32 @@ def claim_suggestion(
         if not _same(mine, value):
             changed.append(f"{path} {value!r} → {mine!r}")
     storage = optuna_storage(store.config)
+    n = len(seed_runs)
+    others = {
+        0: "",
+        1: " The seed group's other run joins as a hand run when it ends.",
+    }.get(n, f" The seed group's other {n} runs join as hand runs when they end.")
     if not changed:
         storage.set_trial_user_attr(frozen._trial_id, "loom_run", run_id)
         storage.set_trial_user_attr(frozen._trial_id, "hand_run", run_id)
         storage.set_trial_user_attr(frozen._trial_id, "outcome", "launched from the Train form")
         with store.session(SYSTEM) as s:
             s.add(RunEvent(run_id=run_id, kind="hand_run", message=_JOINED.format(study=study_id)))
-        return f"Trial {number} runs as suggested; the study learns its result when the run ends."
+            s.add_all(_pending_events(study_id, seed_runs))
+        return f"Trial {number} runs as suggested; the study learns its result when the run ends.{others}"
     why = f"launched with changes ({'; '.join(changed)}) as run {run_id}, which joins as a hand run"
     storage.set_trial_user_attr(frozen._trial_id, "outcome", why)
     storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
     with store.session(SYSTEM) as s:
-        s.add(RunEvent(run_id=run_id, kind="hand_run", message=_PENDING.format(study=study_id)))
-    return f"Launched with changes: the run joins the study as a hand run when it ends ({why})."
+        s.add_all(_pending_events(study_id, [run_id, *seed_runs]))
+    return f"Launched with changes: the run joins the study as a hand run when it ends ({why}).{others}"
+
+
+def _pending_events(study_id: str, run_ids: Sequence[str]) -> list[Any]:
+    from core.store import RunEvent
+
+    message = _PENDING.format(study=study_id)
+    return [RunEvent(run_id=r, kind="hand_run", message=message) for r in run_ids]
 
 
 def sync_hand_runs(store: Store, study_id: str) -> list[int]:

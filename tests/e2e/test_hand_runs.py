@@ -1,6 +1,7 @@
 """Studies that learn from people in Chromium, with accounts off and on (issue 30): on the Tune
 page, add a hand-launched run to a study (it shows as a hand run, linked), then open the study's
-next suggestion in Train, prefilled from the URL.
+next suggestion in Train, prefilled from the URL, and launch it as a seed group of two: the
+first run is the trial, the other seed joins as a hand run when it ends.
 
 The dataset, the study and the hand runs are written into the store; the browser does the rest."""
 
@@ -11,11 +12,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
+from core.experiments import group_members
 from core.models import mlp_template
 from core.optimizers import OptimizerSpec
 from core.store import SYSTEM
 from core.store import Run
+from core.store import RunEvent
 from core.store import create_run
 from core.store import open_store
 from core.store import summarize_run
@@ -118,3 +122,18 @@ def test_add_a_hand_run_then_open_the_next_suggestion_in_train(seeded: IrisApp, 
         interval=0.2,
         what="the suggested learning rate in the form",
     )
+
+    # Launched as a seed group of 2: the first run (the suggested seed) is the trial, and the
+    # other seed is to join the study as a hand run when it ends.
+    box = pg.get_by_role("spinbutton", name="Repeat with N seeds", exact=True)
+    box.fill("2")
+    box.press("Enter")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url(re.compile(r"/experiments\?group=[0-9a-f]{32}"), timeout=60_000)
+    group_id = pg.url.split("group=")[1][:32]
+    first, second = group_members(store, group_id, viewer=SYSTEM)
+    told = load_optuna_study(store.config, study_id).get_trials()[1]
+    assert told.user_attrs["loom_run"] == first
+    with store.session(SYSTEM) as s:
+        pending = s.scalars(select(RunEvent.message).where(RunEvent.run_id == second)).all()
+    assert f"joins study {study_id} as a hand run when it ends" in pending

@@ -204,6 +204,48 @@ def test_a_suggestion_launched_with_changes_fails_and_its_run_joins_as_a_hand_ru
     assert sync_hand_runs(store, study_id) == []
 
 
+def test_a_suggestion_launched_as_a_seed_group_learns_every_seeds_result(store, base) -> None:  # type: ignore[no-untyped-def]
+    """The Train form's "Repeat with N seeds" on a suggestion: the first run is the trial, the
+    group's other seeds join as hand runs when they end (each with its own result)."""
+    study_id = _study(store, base, sampler="tpe")
+    first = suggest_next(store, study_id, viewer=ADA)
+    lr, units = first.values[LR.path], first.values[UNITS.path]
+    group = [_hand_run(store, base, lr, units, status="running", loss=loss) for loss in (0.25, 0.3, 0.35)]
+    with store.session(SYSTEM) as s:
+        train = dict(s.get(Run, group[0]).spec_json)
+    message = claim_suggestion(
+        store, study_id, first.number, group[0], train, viewer=ADA, seed_runs=group[1:]
+    )
+    assert "runs as suggested" in message
+    assert "The seed group's other 2 runs join as hand runs when they end." in message
+    assert sync_hand_runs(store, study_id) == []  # all still running
+    for run_id in group:
+        _set_status(store, run_id, "succeeded")
+    told = sync_hand_runs(store, study_id)
+    assert len(told) == 3 and first.number in told
+    trials = {t.user_attrs.get("loom_run"): t for t in _trials(store, study_id)}
+    assert [trials[r].value for r in group] == pytest.approx([0.25, 0.3, 0.35])
+    assert all(trials[r].state == TrialState.COMPLETE for r in group)
+    assert sync_hand_runs(store, study_id) == []  # once
+
+    # With changes: the suggestion fails, and every seed joins as a hand run.
+    second = suggest_next(store, study_id, viewer=ADA)
+    lr = 0.0123 if second.values[LR.path] != 0.0123 else 0.02
+    changed = [_hand_run(store, base, lr, second.values[UNITS.path], status="running") for _ in range(2)]
+    with store.session(SYSTEM) as s:
+        train = dict(s.get(Run, changed[0]).spec_json)
+    message = claim_suggestion(
+        store, study_id, second.number, changed[0], train, viewer=ADA, seed_runs=changed[1:]
+    )
+    assert (
+        "Launched with changes" in message
+        and "The seed group's other run joins as a hand run when it ends." in message
+    )
+    for run_id in changed:
+        _set_status(store, run_id, "succeeded")
+    assert len(sync_hand_runs(store, study_id)) == 2
+
+
 def test_hand_runs_and_launched_suggestions_count_toward_n_trials(store, base) -> None:  # type: ignore[no-untyped-def]
     """As Optuna's MaxTrialsCallback counts a trial added with add_trial, the driver counts what
     people add (core.tuning.count_trials, read when it starts and after each sync while it
