@@ -128,6 +128,14 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def flow_canvas(page):  # type: ignore[no-untyped-def]
+    """The pipeline canvas's frame (streamlit-flow's iframe). While the page redraws, Streamlit
+    holds two of them for a moment, the one going and the one coming (at width -1 until laid
+    out): a plain frame locator then fails Playwright's strict mode (once in a full run, stop 36).
+    The last is taken; each action finds it again, so the one that stays is the one used."""
+    return page.frame_locator("iframe[title='streamlit_flow.streamlit_flow']").last
+
+
 def open_page(browser, request: pytest.FixtureRequest, url: str = "", user: str | None = None):  # type: ignore[no-untyped-def]
     """A page in a fresh browser context (signed in as ``user`` at ``url`` when given); a
     screenshot goes to ``test-artifacts/`` when the test fails."""

@@ -19,6 +19,7 @@ import pytest
 from core.store import SYSTEM
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import flow_canvas
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
 from tests.e2e.test_tuning import _complete
@@ -82,7 +83,7 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
     name.press("Enter")
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/pipeline?pipeline=*")
-    canvas = page.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+    canvas = flow_canvas(page)
     canvas.get_by_text("Train/validation/test split (s1)").wait_for()
     page.get_by_label("Add a step").click()
     page.get_by_role("option", name="Fill missing values", exact=True).click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import add_sample
+from tests.e2e.conftest import flow_canvas
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -18,7 +19,7 @@ def test_build_three_steps_and_preview(app_server, page) -> None:  # type: ignor
     name.press("Enter")
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/pipeline?pipeline=*")
-    canvas = page.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+    canvas = flow_canvas(page)
     canvas.get_by_text("Train/validation/test split (s1)").wait_for()
 
     for title in ("Fill missing values", "Standardize (z-score)"):

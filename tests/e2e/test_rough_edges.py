@@ -33,6 +33,7 @@ from core.store import open_store
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: F401 - the browser fixture's arguments
 from tests.e2e.conftest import AppServer
+from tests.e2e.conftest import flow_canvas
 from tests.e2e.conftest import open_page
 from tests.e2e.conftest import pick
 from tests.waiting import wait_until
@@ -215,7 +216,7 @@ def test_unconnected_node_is_outlined_at_once(seeded: Seeded, pg) -> None:  # ty
     )
     frames = pg.locator("iframe[title='streamlit_flow.streamlit_flow']")
     wait_until(lambda: frames.count() == 1, timeout=30, interval=0.2, what="the old canvas to go")
-    canvas = pg.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+    canvas = flow_canvas(pg)
     canvas.get_by_text("Train/validation/test split (s1)").wait_for()
     pg.wait_for_timeout(1000)  # let the page settle: a rerun closes an open list
     box = pg.get_by_role("combobox", name="Add a step")
@@ -227,7 +228,7 @@ def test_unconnected_node_is_outlined_at_once(seeded: Seeded, pg) -> None:  # ty
     node.wait_for()
     # A new Standardize starts on the numeric features: nothing to flag.
     assert RED not in (node.get_attribute("style") or "")
-    pg.locator("iframe[title='streamlit_flow.streamlit_flow']").scroll_into_view_if_needed()
+    pg.locator("iframe[title='streamlit_flow.streamlit_flow']").last.scroll_into_view_if_needed()
     canvas.locator('[data-testid="rf__edge-s1-s2"]').click(button="right", force=True)
     canvas.get_by_text("Delete Edge").click()
     wait_until(
@@ -274,7 +275,7 @@ def test_a_number_out_of_range_launches_nothing(seeded: Seeded, pg) -> None:  # 
 
 def test_a_scaler_with_no_columns_says_so(seeded: Seeded, pg) -> None:  # type: ignore[no-untyped-def]
     pg.goto(f"{seeded.server.url}/pipeline?pipeline={seeded.draft}&node=s2")
-    canvas = pg.frame_locator("iframe[title='streamlit_flow.streamlit_flow']")
+    canvas = flow_canvas(pg)
     pg.get_by_role("heading", name="Standardize (z-score) (s2)").wait_for()
     pg.wait_for_timeout(1000)  # settled: a click during a rerun can be lost
 
