@@ -284,6 +284,11 @@ class JobContext:
             except AppError as exc:
                 # The store may be locked or briefly unreachable: keep the buffer, try again.
                 _log.warning("run %s: store write deferred: %s", self.run_id, exc)
+            except Exception:
+                # A bug, or an error the store did not translate: said with its traceback, and the
+                # buffer kept for the next tick. A thread that ended would stop the run's
+                # heartbeat (the reaper would call it dead) and lose every later point.
+                _log.exception("run %s: store write deferred", self.run_id)
 
 
 @contextlib.contextmanager

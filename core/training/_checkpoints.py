@@ -4,6 +4,7 @@ a retention rule, which branches start from."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import zipfile
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ __all__ = [
     "read_epoch_checkpoint",
     "restore_epoch_checkpoint",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 def last_checkpoint(store: Any, run_id: str) -> int | None:
@@ -278,6 +281,12 @@ class EpochWriter:
                 self._write(*item)
             except OSError as exc:  # a full disk: the run goes on; its checkpoints say why they stop
                 self.error = f"could not write a checkpoint: {exc}"
+            except Exception as exc:  # noqa: BLE001 - a bug: said, and the queue still drains, since
+                # a writer that ended would leave the training thread waiting on a full queue forever
+                _log.exception(
+                    "run %s: checkpoint of epoch %s not written", self.run_id, item[0].get("epoch")
+                )
+                self.error = f"could not write a checkpoint: {exc.__class__.__name__}: {exc}"
 
     def _write(self, meta: dict[str, Any], weights: list[Any], slots: list[Any]) -> None:
         import os
