@@ -32,9 +32,9 @@ from core.training._spec import TrainSpec
 if TYPE_CHECKING:
     from core.compute import JobContext
 
-# As core.training._loop.EpochHook: (chunk, values) -> why to stop (pruned), or None.
 _log = logging.getLogger(__name__)
 
+# As core.training._loop.EpochHook: (chunk, values) -> why to stop (pruned), or None.
 EpochHook = Callable[[int, dict[str, float]], str | None]
 
 __all__ = [
@@ -288,8 +288,8 @@ def torch_settled() -> None:
     scikit-learn's array API support reads ``sys.modules["torch"].Tensor`` for the arrays it is
     handed. While another thread imports torch (skops pulls it in: the worker's warm-up, or another
     estimator run's checkpoint), that module is half made, without ``Tensor``, and the fit fails
-    with "partially initialized module 'torch' has no attribute 'Tensor'" (CI, stop 35: two of
-    twelve estimator runs on one worker). Imported whole here first, torch is never half made in
+    with "partially initialized module 'torch' has no attribute 'Tensor'" (CI, stop 35: a
+    gradient-boosting run beside eleven other estimator runs on one worker). Imported whole here first, torch is never half made in
     this process again; an import under way in another thread is waited for (Python's module
     lock). About 1 s once per worker, usually paid already by the warm-up.
     """
