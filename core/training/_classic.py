@@ -289,9 +289,10 @@ def torch_settled() -> None:
     handed. While another thread imports torch (skops pulls it in: the worker's warm-up, or another
     estimator run's checkpoint), that module is half made, without ``Tensor``, and the fit fails
     with "partially initialized module 'torch' has no attribute 'Tensor'" (CI, stop 35: a
-    gradient-boosting run beside eleven other estimator runs on one worker). Imported whole here first, torch is never half made in
-    this process again; an import under way in another thread is waited for (Python's module
-    lock). About 1 s once per worker, usually paid already by the warm-up.
+    gradient-boosting run beside eleven other estimator runs on one worker). Imported whole here
+    first, torch is never half made in this process again; an import under way in another thread
+    is waited for (Python's module lock). About 1 s once per worker, usually paid already by the
+    warm-up.
     """
     from importlib.util import find_spec
 
