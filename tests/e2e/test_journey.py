@@ -20,6 +20,7 @@ from core.store import SYSTEM
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.conftest import flow_canvas
+from tests.e2e.conftest import pick
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
 from tests.e2e.test_tuning import _complete
@@ -42,15 +43,6 @@ class Steps:
         folder.mkdir(parents=True, exist_ok=True)
         for i, (name, png) in enumerate(self.shots, 1):
             (folder / f"{i:02d}-{name}.png").write_bytes(png)
-
-
-def _choose(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in a Streamlit selectbox by typing it, as a keyboard user would."""
-    box = page.get_by_label(label, exact=True)
-    box.click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(800)  # the rerun that follows the choice
 
 
 def _run_id(url: str) -> str:
@@ -97,12 +89,19 @@ def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # typ
     dataset = re.search(r"dataset=([0-9a-f]{32})", page.url)
     page.goto(f"{url}/train" + (f"?dataset={dataset.group(1)}" if dataset else ""))
     page.get_by_text(re.compile(r"Input \(.*\) · [0-9,]+ parameters")).wait_for()
-    _choose(page, "Pipeline", "journey prep v1")
+    pick(page, "Pipeline", "journey prep v1")
     page.get_by_text("Target (from the pipeline)").wait_for()
-    _choose(page, "Optimizer", "rmsprop")
+    # The pipeline's rerun may still be drawing (it probes the pipeline on the cluster): a pick
+    # made meanwhile was once undone by it (stop 36, "adam" launched). pick checks the box shows
+    # the choice, and it is checked again just before Launch, as a person would see it.
+    optimizer = page.get_by_role("combobox", name="Optimizer", exact=True)
+    pick(page, "Optimizer", "rmsprop")
     epochs = page.get_by_label("Epochs")
     epochs.fill("400")
     epochs.press("Enter")
+    page.wait_for_timeout(1000)  # the rerun that follows
+    if optimizer.input_value() != "rmsprop":
+        pick(page, "Optimizer", "rmsprop")
     step("train-form")
     page.get_by_role("button", name="Launch").click()
     page.wait_for_url(re.compile(r"/jobs\?run=[0-9a-f]{32}"))
