@@ -246,41 +246,23 @@ def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = Fal
     choice = page.get_by_role("option", name=option, exact=exact).first
     chips = page.locator('[data-testid="stMultiSelectTagsContainer"]', has_text=option)
     for attempt in range(tries):
+        # A rerun that lands with the click can drop or undo the choice (CI saw no multiselect tag
+        # for 30 s; the journey's Optimizer went back to adam while the pipeline's rerun probed
+        # it, stop 36): the attempt is then made again, as a person seeing it would. Chosen is a
+        # tag under a multiselect (Escape closes its list), the option in a selectbox's box.
+        if multi:
+            chosen, timeout = (lambda: chips.count() > 0), 10
+        else:
+            chosen = (
+                (lambda: option in box.input_value()) if not exact else (lambda: box.input_value() == option)
+            )
+            timeout = 15 if attempt < tries - 1 else 30
         try:
             box.click()
             box.fill(option)
             choice.click(timeout=5_000)
-        except PlaywrightTimeout:
-            if attempt == tries - 1:
-                raise
-            page.keyboard.press("Escape")
-            page.wait_for_timeout(500)
-            continue
-        if multi:  # chosen: a tag under the box; press Escape to close the list
-            # A rerun that lands with the click can drop the choice (CI saw no tag for 30 s): the
-            # attempt is then made again.
-            try:
-                wait_until(
-                    lambda: chips.count() > 0, timeout=10, interval=0.2, what=f"{option!r} in {label!r}"
-                )
-            except AssertionError:
-                if attempt == tries - 1:
-                    raise
-                page.keyboard.press("Escape")
-                page.wait_for_timeout(500)
-                continue
-            return
-        # A rerun still drawing when the option is clicked can undo the choice (the journey's
-        # Optimizer, twice in stop 36, while the pipeline's rerun probed it): the box then shows
-        # the old value, and the attempt is made again, as a person seeing it would.
-        try:
-            wait_until(
-                lambda: option in box.input_value() if not exact else box.input_value() == option,
-                timeout=15 if attempt < tries - 1 else 30,
-                interval=0.2,
-                what=f"{option!r} chosen in {label!r}",
-            )
-        except AssertionError:
+            wait_until(chosen, timeout=timeout, interval=0.2, what=f"{option!r} chosen in {label!r}")
+        except (PlaywrightTimeout, AssertionError):
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")
