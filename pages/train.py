@@ -114,79 +114,86 @@ elif from_run := st.query_params.get("from_run"):
         )
         _prefill(source)
 
-datasets = list_datasets(store, viewer=who)
-if not datasets:
-    st.info("Add a dataset on the Data page first.")
-    _ui.end_page()
-dataset_id = _ui.url_selectbox(
-    "Dataset", "dataset", {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}, what="dataset"
-)
-dataset = next(d for d in datasets if d.id == dataset_id)
-profile = dataset.profile
-columns = profile.names(images=False)
-
-# --- pipeline -------------------------------------------------------------------------------
-versions = list_pipeline_versions(store, viewer=who, dataset_id=dataset_id)
-choices = {"default": "Loom's default (split, fill, encode, scale)"} | _ui.distinct(
-    {v.id: f"{v.name} v{v.version}" for v in versions}
-)
-if st.session_state.get("train_pipeline", "default") not in choices:
-    st.session_state["train_pipeline"] = "default"  # another dataset's pipeline (a fork keeps its own)
-c1, c2, c3 = st.columns(3)
-pipe_choice = c1.selectbox("Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline")
-if pipe_choice == "default":
-    first = default_target(profile)
-    target = c2.selectbox(
-        "Target", columns, index=columns.index(first) if first in columns else 0, key="train_target"
+# Data, pipeline and validation sit in one container, so that what they draw (a caption, an
+# error) never moves the widgets below: while the pipeline's rerun probes it on the cluster, the
+# last run's Optimizer stays on screen, and a choice made in it must be the one the new run keeps
+# (a moved widget was drawn twice, and a pick in the old one was undone; stop 36 CI).
+with st.container():
+    datasets = list_datasets(store, viewer=who)
+    if not datasets:
+        st.info("Add a dataset on the Data page first.")
+        _ui.end_page()
+    dataset_id = _ui.url_selectbox(
+        "Dataset", "dataset", {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets}, what="dataset"
     )
-else:
-    saved = load_version(store, pipe_choice, viewer=who)
-    target = saved.target
-    c2.text_input("Target (from the pipeline)", value=target, disabled=True, key="train_target_fixed")
-try:
-    inferred = summarize_target(profile, target).task
-except AppError as exc:
-    _ui.fail(exc)
-task = c3.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train_task_{target}")
-try:
-    pipeline = default_pipeline(dataset_id, target, profile, task) if pipe_choice == "default" else saved
-    probe = _ui.on_cluster(probe_input, store.config, pipeline.to_dict())
-except AppError as exc:
-    _ui.fail(exc)
-if pipe_choice == "default":
-    st.caption(describe_split(pipeline))  # which split the default chose (a file may ship its own)
+    dataset = next(d for d in datasets if d.id == dataset_id)
+    profile = dataset.profile
+    columns = profile.names(images=False)
 
-# Beside the split, as Keras's validation_data: another dataset (a test file of the same source)
-# validates the run and gives its held-out results; every row of this one then trains.
-others = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets if d.id != dataset_id}
-validate_on = {"split": "The split's held-out rows"} | _ui.distinct(others)
-if st.session_state.get("train_validation", "split") not in validate_on:
-    st.session_state["train_validation"] = "split"  # the source run's, gone or not yours
-c1, c2 = st.columns([1, 2])
-chosen = c1.selectbox(
-    "Validate on",
-    list(validate_on),
-    format_func=validate_on.__getitem__,
-    key="train_validation",
-    help="Another dataset with the same columns and classes (e.g. the standard test file): the run "
-    "trains on every row of this dataset (the split is skipped), validates on that one after the "
-    "pipeline fitted on the training rows, and reports its results on it.",
-)
-validation_dataset = None if chosen == "split" else chosen
-refused: AppError | None = None  # a validation dataset that differs: shown here, refused at Launch
-if validation_dataset is not None:
-    try:
-        checked = _ui.on_cluster(
-            check_validation_data, store.config, pipeline.to_dict(), validation_dataset, task
+    # --- pipeline -------------------------------------------------------------------------------
+    versions = list_pipeline_versions(store, viewer=who, dataset_id=dataset_id)
+    choices = {"default": "Loom's default (split, fill, encode, scale)"} | _ui.distinct(
+        {v.id: f"{v.name} v{v.version}" for v in versions}
+    )
+    if st.session_state.get("train_pipeline", "default") not in choices:
+        st.session_state["train_pipeline"] = "default"  # another dataset's pipeline (a fork keeps its own)
+    c1, c2, c3 = st.columns(3)
+    pipe_choice = c1.selectbox(
+        "Pipeline", list(choices), format_func=choices.__getitem__, key="train_pipeline"
+    )
+    if pipe_choice == "default":
+        first = default_target(profile)
+        target = c2.selectbox(
+            "Target", columns, index=columns.index(first) if first in columns else 0, key="train_target"
         )
-    except AppError as exc:
-        refused = exc
-        _ui.error(exc)
     else:
-        c2.caption(
-            f"Trains on all {checked['train_rows']:,} rows of {_ui.md_escape(dataset.name)} (the split is "
-            f"skipped); validates on the {checked['rows']:,} rows of the other dataset."
-        )
+        saved = load_version(store, pipe_choice, viewer=who)
+        target = saved.target
+        c2.text_input("Target (from the pipeline)", value=target, disabled=True, key="train_target_fixed")
+    try:
+        inferred = summarize_target(profile, target).task
+    except AppError as exc:
+        _ui.fail(exc)
+    task = c3.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train_task_{target}")
+    try:
+        pipeline = default_pipeline(dataset_id, target, profile, task) if pipe_choice == "default" else saved
+        probe = _ui.on_cluster(probe_input, store.config, pipeline.to_dict())
+    except AppError as exc:
+        _ui.fail(exc)
+    # Which split the pipeline makes (the default's follows the file; a saved one's is its own).
+    st.caption(describe_split(pipeline))
+
+    # Beside the split, as Keras's validation_data: another dataset (a test file of the same source)
+    # validates the run and gives its held-out results; every row of this one then trains.
+    others = {d.id: f"{d.name} · {d.n_rows} rows" for d in datasets if d.id != dataset_id}
+    validate_on = {"split": "The split's held-out rows"} | _ui.distinct(others)
+    if st.session_state.get("train_validation", "split") not in validate_on:
+        st.session_state["train_validation"] = "split"  # the source run's, gone or not yours
+    c1, c2 = st.columns([1, 2])
+    chosen = c1.selectbox(
+        "Validate on",
+        list(validate_on),
+        format_func=validate_on.__getitem__,
+        key="train_validation",
+        help="Another dataset with the same columns and classes (e.g. the standard test file): the run "
+        "trains on every row of this dataset (the split is skipped), validates on that one after the "
+        "pipeline fitted on the training rows, and reports its results on it.",
+    )
+    validation_dataset = None if chosen == "split" else chosen
+    refused: AppError | None = None  # a validation dataset that differs: shown here, refused at Launch
+    if validation_dataset is not None:
+        try:
+            checked = _ui.on_cluster(
+                check_validation_data, store.config, pipeline.to_dict(), validation_dataset, task
+            )
+        except AppError as exc:
+            refused = exc
+            _ui.error(exc)
+        else:
+            c2.caption(
+                f"Trains on all {checked['train_rows']:,} rows of {_ui.md_escape(dataset.name)} (the "
+                f"split is skipped); validates on the {checked['rows']:,} rows of the other dataset."
+            )
 input_shape = tuple(probe["shape"])
 n_classes = max(1, len(probe["classes"])) if task == "multiclass" else 1
 

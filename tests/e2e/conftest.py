@@ -240,9 +240,19 @@ def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = Fal
     an attempt whose option does not show within a few seconds is dismissed and made again; so
     is one whose choice the box does not show afterwards.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import Error as PlaywrightError
 
     box = page.get_by_role("combobox", name=label, exact=True)
+
+    def shows() -> bool:
+        # One box, showing the option: while a rerun draws, a box that moved is on the page
+        # twice for a moment (the old one stale), and which one the run keeps is not yet known.
+        try:
+            values = [b.input_value() for b in box.all()]
+        except PlaywrightError:  # detached as the rerun redrew it
+            return False
+        return len(values) == 1 and (values[0] == option if exact else option in values[0])
+
     choice = page.get_by_role("option", name=option, exact=exact).first
     chips = page.locator('[data-testid="stMultiSelectTagsContainer"]', has_text=option)
     for attempt in range(tries):
@@ -253,16 +263,13 @@ def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = Fal
         if multi:
             chosen, timeout = (lambda: chips.count() > 0), 10
         else:
-            chosen = (
-                (lambda: option in box.input_value()) if not exact else (lambda: box.input_value() == option)
-            )
-            timeout = 15 if attempt < tries - 1 else 30
+            chosen, timeout = shows, (15 if attempt < tries - 1 else 30)
         try:
             box.click()
             box.fill(option)
             choice.click(timeout=5_000)
             wait_until(chosen, timeout=timeout, interval=0.2, what=f"{option!r} chosen in {label!r}")
-        except (PlaywrightTimeout, AssertionError):
+        except (PlaywrightError, AssertionError):  # a timeout, or two boxes for a moment
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")

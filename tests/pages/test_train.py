@@ -163,3 +163,41 @@ def test_a_fork_whose_dataset_is_in_the_trash_says_so_and_who_may_restore_it(app
     restore = f"Its owner ({me.name}) or an admin of its project can restore it from the trash"
     assert any(said in e and restore in e for e in errors), errors
     assert not any("no longer exists" in e or "does not exist" in e for e in errors), errors
+
+
+def _path_of(node, key: str, path: tuple[int, ...] = ()) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
+    """Where the widget ``key`` is drawn: its delta path, as the browser places it."""
+    if getattr(node, "key", None) == key:
+        return path
+    for index, child in getattr(node, "children", {}).items():
+        if (found := _path_of(child, key, (*path, index))) is not None:
+            return found
+    return None
+
+
+def test_choosing_a_saved_pipeline_moves_no_widget_below_it(app: AppTest) -> None:
+    # A widget drawn at another place is another element in the browser: while the pipeline's
+    # rerun probed it on the cluster, the Optimizer was on the page twice, and a pick in the old
+    # one was undone (stop 36's CI launched adam). What the pipeline draws stays in its container.
+    from core.pipeline import PipelineSpec
+    from core.pipeline import create_draft
+    from core.pipeline import save_version
+    from core.sharing import local_viewer
+
+    store = open_store(get_config())
+    ds = ingest_file(store, ASSETS / "iris.csv", "csv", "iris")
+    spec = PipelineSpec.chain(
+        ds.id, "species", ["split", {"type": "standardize", "columns": ["sepal_length_cm"]}]
+    )
+    who = local_viewer()
+    saved = save_version(store, create_draft(store, "prep", spec, viewer=who).id, viewer=who)
+    open_page(app, "pages/train.py", dataset=ds.id)
+    keys = ("train_opt", "train_epochs", "train_launch")
+    before = {k: _path_of(app._tree, k) for k in keys}
+    assert None not in before.values(), before
+    app.selectbox(key="train_pipeline").set_value(saved.id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(t.label == "Target (from the pipeline)" for t in app.text_input)
+    assert {k: _path_of(app._tree, k) for k in keys} == before
+    # The saved pipeline's split is named too, as the default's is.
+    assert any(c.value.startswith("Split: ") for c in app.caption)
