@@ -22,6 +22,7 @@ from core.sharing import add_member
 from core.sharing import create_team
 from core.sharing import create_user
 from core.store import open_store
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.conftest import AppServer
 from tests.e2e.conftest import pick
 from tests.e2e.conftest import wait_for_session_cookie
@@ -32,7 +33,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 GONE = "This project does not exist or is not shared with you."
 
 
-@pytest.fixture(scope="module")
+# Function scope (each module has one test per server): a rerun of a failed first try gets a
+# fresh app, not one where its "Images" already exists (seen in a full run, stop 37).
+@pytest.fixture
 def teams_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     data = tmp_path_factory.mktemp("e2e-projects") / "data"
     store = open_store(AppConfig.for_data_dir(data))
@@ -140,12 +143,18 @@ def test_a_team_works_in_a_project(teams_server, browser) -> None:  # type: igno
         bob.get_by_text(re.compile(f"run `?{run_id}")).first.wait_for()
         assert _sidebar_project(bob) == "vision / Images (member)"
         assert bob.get_by_text(GONE).count() == 0
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)  # each person's page as the failure left it
+        for i, context in enumerate(contexts):
+            for page in context.pages:
+                page.screenshot(path=str(ARTIFACTS / f"test_a_team_works_in_a_project-{i}.png"))
+        raise
     finally:
         for context in contexts:
             context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     server = AppServer(tmp_path_factory.mktemp("e2e-projects-off") / "data", LOOM_USER="dana")
     yield server
