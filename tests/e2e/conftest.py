@@ -278,17 +278,24 @@ def pick(page, label: str, option: str, *, exact: bool = True, multi: bool = Fal
         return
 
 
+def open_add_dataset(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the Data page with its "Add a dataset" form unfolded, as a person would.
+
+    The form is open on a store without datasets and folded once there are some (a module's
+    earlier test, or a first try, may have added one). Which it is comes from what the page says,
+    not from the form's visibility, which lags while the expander draws.
+    """
+    page.goto(f"{base_url}/data")
+    empty = page.get_by_text("No datasets yet")
+    empty.or_(page.get_by_role("heading", name="Datasets")).first.wait_for()  # drawn past the form
+    if not empty.count():
+        page.get_by_text("Add a dataset", exact=True).first.click()
+
+
 def add_sample(page, base_url: str) -> str:  # type: ignore[no-untyped-def]
     """Add the default sample (iris) through the Data page by clicking; returns its dataset ID."""
-    page.goto(f"{base_url}/data")
-    samples = page.get_by_role("tab", name="Samples")
-    listed = page.get_by_text("No datasets yet").or_(page.get_by_role("heading", name="Datasets"))
-    listed.first.wait_for()  # the page has drawn past the form
-    # "Add a dataset" is open on a store without datasets, folded once there are some (a module's
-    # earlier test may have added one): open it then.
-    if not samples.is_visible():
-        page.get_by_text("Add a dataset", exact=True).first.click()
-    samples.click()
+    open_add_dataset(page, base_url)
+    page.get_by_role("tab", name="Samples").click()
     page.get_by_role("button", name="Add sample").click()
     page.wait_for_url("**/data?dataset=*")
     return page.url.split("dataset=")[1][:32]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import open_add_dataset
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -31,11 +32,7 @@ def test_upload_csv_and_see_profile(app_server, page) -> None:  # type: ignore[n
 
 
 def test_bad_csv_shows_the_line(app_server, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{app_server.url}/data")
-    page.get_by_text("Add a dataset").wait_for()
-    page.wait_for_timeout(1000)  # let the first rerun settle the expander
-    if not page.get_by_role("button", name="Ingest").is_visible():
-        page.get_by_text("Add a dataset").click()
+    open_add_dataset(page, app_server.url)
     page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "corpus" / "ragged_short.csv"))
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("Line 3 has 2 fields, too few for the 3 columns").wait_for()
@@ -45,11 +42,7 @@ def test_bad_csv_shows_the_line(app_server, page) -> None:  # type: ignore[no-un
 
 def test_upload_cp1252_csv_is_detected_and_decoded(app_server, page) -> None:  # type: ignore[no-untyped-def]
     # Encoding left on "detect": not UTF-8, so Loom reads it as cp1252 and says so.
-    page.goto(f"{app_server.url}/data")
-    page.get_by_text("Add a dataset").wait_for()
-    page.wait_for_timeout(1000)  # let the first rerun settle the expander
-    if not page.get_by_role("button", name="Ingest").is_visible():
-        page.get_by_text("Add a dataset").click()
+    open_add_dataset(page, app_server.url)
     page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "corpus" / "cp1252.csv"))
     page.get_by_role("button", name="Ingest").click()
     page.wait_for_url("**/data?dataset=*")
@@ -62,11 +55,7 @@ def test_upload_cp1252_csv_is_detected_and_decoded(app_server, page) -> None:  #
 def test_a_zip_bomb_is_named_as_one(app_server, page) -> None:  # type: ignore[no-untyped-def]
     # A 40 MB entry of zeros squeezed into 41 KB, under a name that is not an image's: refused for
     # its size and ratio (issue 27: it read "not a PNG or JPEG image").
-    page.goto(f"{app_server.url}/data")
-    page.get_by_text("Add a dataset").wait_for()
-    page.wait_for_timeout(1000)  # let the first rerun settle the expander
-    if not page.get_by_role("button", name="Ingest").is_visible():
-        page.get_by_text("Add a dataset").click()
+    open_add_dataset(page, app_server.url)
     bomb = ROOT / "tests" / "corpus" / "zip_bomb_any_name.zip"
     page.locator('input[type="file"]').set_input_files(str(bomb))
     page.get_by_role("button", name="Ingest").click()

@@ -22,6 +22,7 @@ from core.store import SYSTEM
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.conftest import flow_canvas
+from tests.e2e.conftest import open_add_dataset
 from tests.e2e.conftest import pick
 from tests.e2e.test_smoke_job import _points
 from tests.e2e.test_smoke_job import _wait_points_above
@@ -63,13 +64,7 @@ def test_a_new_users_journey(app_server, browser, page) -> None:  # type: ignore
 
 def _journey(url: str, url_data_dir, browser, page, step: Steps) -> None:  # type: ignore[no-untyped-def]
     # Upload a CSV and see its profile.
-    page.goto(f"{url}/data")
-    empty = page.get_by_text("No datasets yet")
-    empty.or_(page.get_by_role("heading", name="Datasets")).first.wait_for()
-    if not empty.count():
-        # "Add a dataset" is open on an empty store, folded once it holds a dataset: the app is
-        # the module's, and a first try of this test left one. A person opens it then.
-        page.get_by_text("Add a dataset", exact=True).first.click()
+    open_add_dataset(page, url)  # folded if a first try of this test left its dataset
     page.locator('input[type="file"]').set_input_files(str(ROOT / "assets" / "iris.csv"))
     page.get_by_role("button", name="Ingest").click()
     page.wait_for_url("**/data?dataset=*")
